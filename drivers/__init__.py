@@ -1,0 +1,1 @@
+"""Devices: cameras, turnstiles, chip readers; each real driver beside its emulator."""

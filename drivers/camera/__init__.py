@@ -1,0 +1,1 @@
+"""Camera sources and synthetic scenes."""

@@ -1,0 +1,1 @@
+"""Chip transports (PC/SC, vpcd, in-process) and the virtual ePassport."""

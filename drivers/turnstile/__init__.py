@@ -1,0 +1,1 @@
+"""Turnstile and door-control protocols, drivers and emulators."""

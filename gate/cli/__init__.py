@@ -1,0 +1,123 @@
+"""The ``egate`` command line.
+
+Each command family lives in its own module with ``register(registry)``; modules keep heavy
+imports (OpenCV, ONNX Runtime, pyscard) inside their handlers so ``egate --help`` stays fast.
+Every ``GateError`` is reported as one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+from gate.errors import GateError
+
+Handler = Callable[[argparse.Namespace], int]
+SubParsers = argparse._SubParsersAction  # argparse has no public name for it
+
+# One module per command family; each owner edits only its own module.
+COMMAND_MODULES = (
+    "gate.cli.models_cmd",
+    "gate.cli.face_cmd",
+    "gate.cli.bench_cmd",
+    "gate.cli.chip_cmd",
+    "gate.cli.turnstile_cmd",
+    "gate.cli.camera_cmd",
+    "gate.cli.gate_cmd",
+    "gate.cli.audit_cmd",
+)
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # the command ran and the answer is "no" (no match, a device refused ...)
+EXIT_ERROR = 2  # the command could not run (bad input, missing device, invalid config)
+
+
+class Registry:
+    """Builds nested argparse sub-commands from space-separated paths ("emulate camera")."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        self._root = parser
+        self._groups: dict[
+            tuple[str, ...], argparse._SubParsersAction[argparse.ArgumentParser]
+        ] = {}
+        self._parsers: dict[tuple[str, ...], argparse.ArgumentParser] = {(): parser}
+
+    def _subparsers(
+        self, path: tuple[str, ...]
+    ) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+        if path not in self._groups:
+            parent = self._parser(path)
+            self._groups[path] = parent.add_subparsers(
+                title="commands", dest="_cmd_" + "_".join(path), metavar="COMMAND"
+            )
+        return self._groups[path]
+
+    def _parser(self, path: tuple[str, ...]) -> argparse.ArgumentParser:
+        if path not in self._parsers:
+            group = self._subparsers(path[:-1])
+            self._parsers[path] = group.add_parser(path[-1], help=f"{path[-1]} commands")
+            self._parsers[path].set_defaults(_handler=None, _group=self._parsers[path])
+        return self._parsers[path]
+
+    def group(self, path: str, help: str) -> None:
+        """Declare a command group (``egate emulate``) with its help text."""
+        words = tuple(path.split())
+        if words in self._parsers:
+            return
+        sub = self._subparsers(words[:-1])
+        p = sub.add_parser(words[-1], help=help, description=help)
+        p.set_defaults(_handler=None, _group=p)
+        self._parsers[words] = p
+
+    def command(self, path: str, help: str, handler: Handler) -> argparse.ArgumentParser:
+        """Add a command at ``path`` and return its parser for the caller's arguments."""
+        words = tuple(path.split())
+        for depth in range(1, len(words)):
+            self._parser(words[:depth])
+        sub = self._subparsers(words[:-1])
+        p = sub.add_parser(words[-1], help=help, description=help)
+        p.set_defaults(_handler=handler)
+        self._parsers[words] = p
+        return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="egate", description="Open-source e-gate: kiosk runtime, simulator and benchmarks."
+    )
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
+    parser.set_defaults(_handler=None, _group=parser)
+    registry = Registry(parser)
+    for name in COMMAND_MODULES:
+        module = importlib.import_module(name)
+        module.register(registry)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.WARNING - 10 * min(args.verbose, 2),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
+    )
+    handler: Handler | None = args._handler
+    if handler is None:
+        args._group.print_help(sys.stderr)
+        return EXIT_ERROR
+    try:
+        return handler(args)
+    except GateError as exc:
+        print(f"egate: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("egate: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

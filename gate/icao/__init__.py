@@ -1,0 +1,1 @@
+"""ICAO Doc 9303: MRZ, LDS, BAC, secure messaging, passive and active authentication."""

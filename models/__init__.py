@@ -1,0 +1,1 @@
+"""Face models: packs, ONNX sessions, detectors, landmarks, alignment, embedders."""
