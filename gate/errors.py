@@ -58,3 +58,15 @@ class ProtocolError(DeviceError):
 
 class AuditError(GateError):
     """The audit log could not be written or read."""
+
+
+class NoFaceError(FaceError):
+    """No face (of the minimum size) was found in a picture."""
+
+
+class MultipleFacesError(FaceError):
+    """More faces than the policy allows; ``count`` says how many were found."""
+
+    def __init__(self, message: str, count: int) -> None:
+        super().__init__(message)
+        self.count = count
