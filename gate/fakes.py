@@ -1,0 +1,317 @@
+"""In-memory stand-ins for every port of the gate controller, for fast unit tests.
+
+They follow the same contracts as the real pieces (errors from ``gate.errors``, turnstile
+events whose ``kind.name`` matches ``gate.turnstile.EventKind``) and drive a
+``SimulatedClock``: waiting for an event that never comes advances the clock instead of
+sleeping, so a 15-second passage timeout costs microseconds. ``FakeLane`` assembles a whole
+lane and queues travellers of every scenario kind.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from gate.clock import Clock, SimulatedClock
+from gate.config import TimeoutsConfig
+from gate.controller import GateController, Observer
+from gate.controller_ports import CaptureOutcome, DocumentRead, PresentedDocument
+from gate.decision import DecisionPolicy
+from gate.errors import AuditError, DeviceGoneError, DeviceTimeoutError, FaceError, GateError
+from gate.interfaces import Camera, Frame
+from gate.outcome import Decision, Transaction
+from gate.types import FloatArray, ImageBGR
+
+EMBEDDING_SIZE = 16
+VALID_EXPIRY = "351231"
+PAST_EXPIRY = "200101"
+
+
+class FakeEventKind(enum.Enum):
+    DOOR_OPENED = "door_opened"
+    DOOR_CLOSED = "door_closed"
+    PASSAGE_COMPLETED = "passage_completed"
+    TAILGATING = "tailgating"
+    DOOR_FORCED = "door_forced"
+    DOOR_JAMMED = "door_jammed"
+    DEVICE_FAULT = "device_fault"
+
+
+@dataclass(frozen=True)
+class FakeTurnstileEvent:
+    kind: FakeEventKind
+    at: float
+
+
+def fake_photo(identity: int, face: bool = True) -> ImageBGR:
+    """A tiny picture that stands for identity ``identity`` (blank when ``face`` is False)."""
+    image = np.full((8, 8, 3), 255 if not face else 0, dtype=np.uint8)
+    if face:
+        image[..., 0] = identity % 256
+    return image
+
+
+def fake_embedding(identity: int) -> FloatArray:
+    vector = np.zeros(EMBEDDING_SIZE, dtype=np.float32)
+    vector[identity % EMBEDDING_SIZE] = 1.0
+    return vector
+
+
+class FakeCamera:
+    """Frames of a flat picture at 25 fps of gate time; can die after N frames."""
+
+    def __init__(self, clock: Clock, die_after: int | None = None) -> None:
+        self.clock = clock
+        self.die_after = die_after
+        self.frames_served = 0
+        self.closed = False
+
+    def read(self, timeout: float) -> Frame:
+        if self.closed or (self.die_after is not None and self.frames_served >= self.die_after):
+            raise DeviceGoneError("fake camera stream closed")
+        self.clock.sleep(0.04)
+        self.frames_served += 1
+        return Frame(np.zeros((8, 8, 3), np.uint8), self.clock.now(), self.frames_served)
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeDocumentSource:
+    """A queue of documents laid on the reader."""
+
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
+        self.queue: deque[PresentedDocument] = deque()
+
+    def present(self, document: PresentedDocument) -> None:
+        self.queue.append(document)
+
+    def wait_document(self, timeout: float) -> PresentedDocument | None:
+        if self.queue:
+            return self.queue.popleft()
+        self.clock.sleep(timeout)
+        return None
+
+
+class FakeChipReader:
+    """Answers each document (by label) with a prepared read or raises a prepared error."""
+
+    def __init__(self, clock: Clock, read_s: float = 0.3) -> None:
+        self.clock = clock
+        self.read_s = read_s
+        self.answers: dict[str, DocumentRead | BaseException] = {}
+
+    def read(self, document: PresentedDocument, wall_time: float) -> DocumentRead:
+        self.clock.sleep(self.read_s)
+        answer = self.answers.get(document.label)
+        if answer is None:
+            raise DeviceGoneError(f"no card answers for document {document.label!r}")
+        if isinstance(answer, BaseException):
+            raise answer
+        return answer
+
+
+class FakeBiometrics:
+    """Identities are one-hot templates; capture outcomes are scripted per traveller.
+
+    ``capture`` really reads frames from the camera, so a dying camera is seen as a dying
+    camera, then returns the next scripted outcome.
+    """
+
+    def __init__(self, threshold: float = 0.6, capture_s: float = 1.0, frames: int = 5) -> None:
+        self._threshold = threshold
+        self.capture_s = capture_s
+        self.frames = frames
+        self.script: deque[CaptureOutcome | BaseException] = deque()
+        self.corrupt_model = False
+
+    @property
+    def pack_id(self) -> str:
+        return "fake-pack"
+
+    def threshold(self, fmr: str) -> float:
+        return self._threshold
+
+    def enrol(self, photo: ImageBGR) -> FloatArray:
+        if self.corrupt_model:
+            from gate.errors import ModelError
+
+            raise ModelError("fake model file corrupted")
+        if int(photo[0, 0, 1]) == 255:
+            raise FaceError("no face in the chip photo")
+        return fake_embedding(int(photo[0, 0, 0]))
+
+    def capture(self, camera: Camera, clock: Clock, deadline_s: float) -> CaptureOutcome:
+        outcome = self.script.popleft() if self.script else CaptureOutcome("fta")
+        try:
+            for _ in range(self.frames):
+                camera.read(timeout=1.0)
+        except (DeviceGoneError, DeviceTimeoutError) as exc:
+            return CaptureOutcome("camera_failed", detail=str(exc))
+        if isinstance(outcome, BaseException):
+            raise outcome
+        clock.sleep(min(self.capture_s, deadline_s) if outcome.status == "ok" else deadline_s)
+        return outcome
+
+    def distance(self, reference: FloatArray, probes: Sequence[FloatArray]) -> float:
+        probe = np.mean(np.stack(list(probes)), axis=0)
+        return float(np.linalg.norm(reference - probe))
+
+
+class FakeTurnstile:
+    """Doors and beams in memory. ``next_passage`` says what happens when the exit opens."""
+
+    def __init__(self, clock: Clock, door_s: float = 0.5, walk_s: float = 2.0) -> None:
+        self.clock = clock
+        self.door_s = door_s
+        self.walk_s = walk_s
+        self.commands: list[str] = []
+        self.passages: deque[str] = deque()  # "pass" | "tailgate" | "stay" | "jam"
+        self.events: deque[tuple[float, FakeEventKind]] = deque()
+        self.unplugged = False
+        self.fail_on: set[str] = set()  # command names that raise DeviceGoneError
+        self.locked = True
+
+    def _command(self, name: str) -> None:
+        if self.unplugged or name in self.fail_on:
+            raise DeviceGoneError(f"fake turnstile unplugged during {name}")
+        self.commands.append(name)
+
+    def _at(self, delay: float, kind: FakeEventKind) -> None:
+        self.events.append((self.clock.now() + delay, kind))
+
+    def open_entry(self) -> None:
+        self._command("open_entry")
+
+    def open_exit(self) -> None:
+        self._command("open_exit")
+        self.locked = False
+        behaviour = self.passages.popleft() if self.passages else "pass"
+        if behaviour == "jam":
+            self._at(self.door_s, FakeEventKind.DOOR_JAMMED)
+            return
+        self._at(self.door_s, FakeEventKind.DOOR_OPENED)
+        if behaviour in ("pass", "tailgate"):
+            self._at(self.door_s + self.walk_s, FakeEventKind.PASSAGE_COMPLETED)
+        if behaviour == "tailgate":
+            self._at(self.door_s + self.walk_s + 0.1, FakeEventKind.TAILGATING)
+
+    def lock(self) -> None:
+        self._command("lock")
+        if not self.locked:
+            self._at(self.door_s, FakeEventKind.DOOR_CLOSED)
+        self.locked = True
+
+    def next_event(self, timeout: float) -> FakeTurnstileEvent | None:
+        if self.unplugged:
+            raise DeviceGoneError("fake turnstile unplugged")
+        if self.events:
+            due, kind = self.events[0]
+            wait = due - self.clock.now()
+            if wait <= timeout:
+                self.events.popleft()
+                self.clock.sleep(wait)
+                return FakeTurnstileEvent(kind, self.clock.now())
+        self.clock.sleep(timeout)
+        return None
+
+    def close(self) -> None:
+        self.commands.append("close")
+
+
+class FakeAudit:
+    """Keeps transactions in a list; ``fail_next`` commits fail with AuditError (disk full)."""
+
+    def __init__(self) -> None:
+        self.records: list[Transaction] = []
+        self.fail_next = 0
+
+    def commit(self, transaction: Any) -> None:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise AuditError("database or disk is full")
+        self.records.append(transaction)
+
+
+# What each scenario kind should end with (the same table the simulator uses).
+EXPECTED_DECISION: dict[str, Decision] = {
+    "genuine": Decision.ACCEPT,
+    "impostor": Decision.REJECT_MISMATCH,
+    "expired": Decision.REFER_DOCUMENT,
+    "tampered": Decision.REFER_DOCUMENT,
+    "print_attack": Decision.REFER_LIVENESS,
+    "screen_attack": Decision.REFER_LIVENESS,
+    "no_face": Decision.REFER_CAPTURE,
+    "tailgater": Decision.TAILGATING,
+}
+
+
+@dataclass
+class FakeLane:
+    """A whole lane of fakes on one simulated clock."""
+
+    clock: SimulatedClock = field(default_factory=SimulatedClock)
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        self.documents = FakeDocumentSource(self.clock)
+        self.chip = FakeChipReader(self.clock)
+        self.biometrics = FakeBiometrics()
+        self.camera = FakeCamera(self.clock)
+        self.turnstile = FakeTurnstile(self.clock)
+        self.audit = FakeAudit()
+
+    def controller(
+        self,
+        observers: tuple[Observer, ...] = (),
+        policy: DecisionPolicy | None = None,
+        timeouts: TimeoutsConfig | None = None,
+    ) -> GateController:
+        return GateController(
+            documents=self.documents,
+            chip_reader=self.chip,
+            biometrics=self.biometrics,
+            camera=self.camera,
+            turnstile=self.turnstile,
+            clock=self.clock,
+            audit=self.audit,
+            policy=policy,
+            timeouts=timeouts,
+            observers=observers,
+        )
+
+    def traveller(self, kind: str, identity: int | None = None) -> PresentedDocument:
+        """Queue a traveller of a scenario kind; returns the document it presents."""
+        if kind not in EXPECTED_DECISION:
+            raise GateError(f"unknown traveller kind {kind!r}")
+        self.count += 1
+        identity = self.count if identity is None else identity
+        label = f"{kind}-{self.count}"
+        mrz = f"P<UTOFAKE<<{label.upper():<33}"[:44] + "\n" + f"{self.count:09d}" + "<" * 35
+        document = PresentedDocument(printed_mrz=mrz, label=label)
+        self.chip.answers[label] = DocumentRead(
+            document_number=f"{self.count:09d}",
+            expiry_date=PAST_EXPIRY if kind == "expired" else VALID_EXPIRY,
+            dg1_mrz=mrz,
+            photo=fake_photo(identity),
+            passive_auth="invalid" if kind == "tampered" else "valid",
+            active_auth="valid",
+        )
+        live = identity if kind != "impostor" else identity + 1
+        if kind == "no_face":
+            self.biometrics.script.append(CaptureOutcome("fta"))
+        elif kind in ("genuine", "impostor", "tailgater", "print_attack", "screen_attack"):
+            liveness = 0.1 if kind.endswith("attack") else 0.9
+            self.biometrics.script.append(
+                CaptureOutcome("ok", (fake_embedding(live),), liveness=liveness, quality=0.8)
+            )
+        if kind in ("genuine", "tailgater"):
+            self.turnstile.passages.append("tailgate" if kind == "tailgater" else "pass")
+        self.documents.present(document)
+        return document

@@ -1,0 +1,280 @@
+"""The gate state machine over in-memory fakes: every path, every failure ends fail-safe."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from gate.config import TimeoutsConfig
+from gate.controller import GateEvent
+from gate.controller_ports import CaptureOutcome
+from gate.errors import (
+    DeviceGoneError,
+    DeviceTimeoutError,
+    DocumentError,
+    ModelError,
+    ProtocolError,
+    SecurityError,
+)
+from gate.fakes import EXPECTED_DECISION, FakeLane
+from gate.outcome import Decision, State
+
+
+def _run(lane: FakeLane, kind: str) -> tuple[Decision, list[GateEvent]]:
+    events: list[GateEvent] = []
+    ctl = lane.controller(observers=(events.append,))
+    ctl.start()
+    lane.traveller(kind)
+    tx = ctl.serve_one(0.1)
+    assert tx is not None
+    return tx.decision, events
+
+
+@pytest.mark.parametrize("kind", sorted(EXPECTED_DECISION))
+def test_every_traveller_kind_gets_its_outcome(kind: str) -> None:
+    lane = FakeLane()
+    decision, events = _run(lane, kind)
+    assert decision is EXPECTED_DECISION[kind]
+    # The doors end locked whatever happened, and the gate is idle again.
+    assert lane.turnstile.locked
+    assert lane.turnstile.commands[-1] == "lock"
+    assert events[-1].kind == "transaction" and events[-1].state is State.IDLE
+    assert len(lane.audit.records) == 1
+    assert lane.audit.records[0].decision is decision
+    opened = "open_exit" in lane.turnstile.commands
+    assert opened == (kind in ("genuine", "tailgater"))
+
+
+def test_accept_walks_through_every_state_in_order() -> None:
+    lane = FakeLane()
+    decision, events = _run(lane, "genuine")
+    assert decision is Decision.ACCEPT
+    states = [e.state for e in events if e.kind == "state"]
+    assert states == [
+        State.IDLE,
+        State.DOCUMENT,
+        State.CAPTURE,
+        State.VERIFY,
+        State.EXIT_OPEN,
+        State.PASSAGE,
+        State.AUDIT,
+        State.IDLE,
+    ]
+    tx = lane.audit.records[0]
+    assert tx.score is not None and tx.threshold is not None and tx.score <= tx.threshold
+    for stage in ("document", "enrol", "capture", "verify", "decision_to_command", "passage"):
+        assert tx.stage_ms[stage] >= 0.0
+    assert tx.stage_ms["total"] >= tx.stage_ms["document"] + tx.stage_ms["capture"]
+    assert not tx.fail_safe and not tx.alarm
+
+
+def test_tailgating_raises_an_alarm_event() -> None:
+    lane = FakeLane()
+    decision, events = _run(lane, "tailgater")
+    assert decision is Decision.TAILGATING
+    assert any(e.kind == "alarm" and e.detail == "tailgating" for e in events)
+    assert lane.audit.records[0].alarm
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (SecurityError("BAC failed"), Decision.REFER_DOCUMENT),
+        (DocumentError("DG2 hash mismatch"), Decision.REFER_DOCUMENT),
+        (DeviceGoneError("card removed"), Decision.REFER_DEVICE),
+        (ProtocolError("garbage"), Decision.REFER_DEVICE),
+        (DeviceTimeoutError("no answer"), Decision.TIMEOUT),
+        (RuntimeError("a bug"), Decision.REFER_DEVICE),
+    ],
+)
+def test_chip_errors_refer_and_next_traveller_is_served(
+    error: Exception, expected: Decision
+) -> None:
+    lane = FakeLane()
+    ctl = lane.controller()
+    ctl.start()
+    bad = lane.traveller("genuine")
+    lane.chip.answers[bad.label] = error
+    lane.biometrics.script.clear()
+    lane.turnstile.passages.clear()
+    lane.traveller("genuine")
+    first = ctl.serve_one(0.1)
+    second = ctl.serve_one(0.1)
+    assert first is not None and second is not None
+    assert first.decision is expected
+    assert first.fail_safe == (expected in (Decision.REFER_DEVICE, Decision.TIMEOUT))
+    assert "open_exit" not in lane.turnstile.commands[:2]
+    assert second.decision is Decision.ACCEPT
+    assert ctl.state is State.IDLE
+
+
+def test_camera_dies_mid_capture_then_next_traveller_served() -> None:
+    lane = FakeLane()
+    ctl = lane.controller()
+    ctl.start()
+    lane.traveller("genuine")
+    lane.traveller("genuine")
+    lane.camera.die_after = 2
+    first = ctl.serve_one(0.1)
+    lane.camera.die_after = None  # the stream reconnects
+    second = ctl.serve_one(0.1)
+    assert first is not None and second is not None
+    assert first.decision is Decision.REFER_DEVICE
+    assert lane.turnstile.commands.count("open_exit") == 1
+    assert second.decision is Decision.ACCEPT
+
+
+def test_turnstile_unplugged_while_opening_ends_fail_safe() -> None:
+    lane = FakeLane()
+    ctl = lane.controller()
+    ctl.start()
+    lane.traveller("genuine")
+    lane.traveller("genuine")
+    lane.turnstile.fail_on = {"open_exit"}
+    first = ctl.serve_one(0.1)
+    lane.turnstile.fail_on = set()
+    second = ctl.serve_one(0.1)
+    assert first is not None and second is not None
+    assert first.decision is Decision.REFER_DEVICE and first.fail_safe
+    assert lane.turnstile.locked
+    assert second.decision is Decision.ACCEPT
+
+
+def test_unplugged_turnstile_cannot_lock_but_transaction_still_reported() -> None:
+    lane = FakeLane()
+    events: list[GateEvent] = []
+    ctl = lane.controller(observers=(events.append,))
+    lane.traveller("genuine")
+    lane.turnstile.unplugged = True
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.REFER_DEVICE and tx.fail_safe
+    assert any(e.kind == "error" and "lock failed" in e.detail for e in events)
+
+
+def test_corrupted_model_refers_device_and_keeps_serving() -> None:
+    lane = FakeLane()
+    ctl = lane.controller()
+    # Same identity: the first traveller's unused capture script serves the second.
+    lane.traveller("genuine", identity=7)
+    lane.traveller("genuine", identity=7)
+    lane.biometrics.corrupt_model = True
+    first = ctl.serve_one(0.1)
+    lane.biometrics.corrupt_model = False
+    second = ctl.serve_one(0.1)
+    assert first is not None and first.decision is Decision.REFER_DEVICE and first.fail_safe
+    assert second is not None and second.decision is Decision.ACCEPT
+
+
+def test_capture_raising_model_error_is_fail_safe() -> None:
+    lane = FakeLane()
+    ctl = lane.controller()
+    lane.traveller("genuine")
+    lane.biometrics.script[0] = ModelError("session died")
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.REFER_DEVICE and tx.fail_safe
+
+
+def test_audit_disk_full_fails_safe_and_next_traveller_is_recorded() -> None:
+    lane = FakeLane()
+    ctl = lane.controller()
+    lane.traveller("genuine")
+    lane.traveller("impostor")
+    lane.audit.fail_next = 1
+    first = ctl.serve_one(0.1)
+    second = ctl.serve_one(0.1)
+    assert first is not None and first.decision is Decision.AUDIT_FAILED and first.fail_safe
+    assert "ACCEPT" in first.detail
+    assert second is not None and second.decision is Decision.REJECT_MISMATCH
+    assert [t.transaction_id for t in lane.audit.records] == [second.transaction_id]
+    assert lane.turnstile.locked
+
+
+def test_passage_timeout_with_simulated_clock() -> None:
+    lane = FakeLane()
+    ctl = lane.controller(timeouts=TimeoutsConfig(passage_s=30.0))
+    lane.traveller("genuine")
+    lane.turnstile.passages[0] = "stay"  # traveller never walks through
+    before = lane.clock.now()
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.TIMEOUT and tx.fail_safe
+    # The simulated clock walked through the whole 30-second wait.
+    assert lane.clock.now() - before >= 30.0
+    assert tx.stage_ms["passage"] >= 30_000.0
+    assert lane.turnstile.locked
+
+
+def test_jammed_exit_door_refers_device() -> None:
+    lane = FakeLane()
+    ctl = lane.controller()
+    lane.traveller("genuine")
+    lane.turnstile.passages[0] = "jam"
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.REFER_DEVICE and tx.fail_safe
+
+
+def test_slow_document_read_times_out() -> None:
+    lane = FakeLane()
+    lane.chip.read_s = 12.0
+    ctl = lane.controller(timeouts=TimeoutsConfig(document_s=10.0))
+    lane.traveller("genuine")
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.TIMEOUT
+    assert "open_exit" not in lane.turnstile.commands
+
+
+def test_multiple_faces_and_camera_failure_outcomes() -> None:
+    lane = FakeLane()
+    ctl = lane.controller()
+    lane.traveller("genuine")
+    lane.biometrics.script[0] = CaptureOutcome("multiple_faces")
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.REFER_CAPTURE
+
+
+def test_observer_that_raises_does_not_stop_the_gate() -> None:
+    lane = FakeLane()
+    seen: list[str] = []
+
+    def broken(event: GateEvent) -> None:
+        raise RuntimeError("observer bug")
+
+    ctl = lane.controller(observers=(broken, lambda e: seen.append(e.kind)))
+    lane.traveller("genuine")
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.ACCEPT
+    assert "decision" in seen and "audit" in seen
+
+
+def test_idle_gate_without_document_returns_none_and_serve_stops() -> None:
+    lane = FakeLane()
+    ctl = lane.controller()
+    assert ctl.serve_one(0.5) is None
+    for kind in ("genuine", "impostor", "no_face"):
+        lane.traveller(kind)
+    stop = threading.Event()
+    assert ctl.serve(stop, max_transactions=3) == 3
+    decisions = [t.decision for t in lane.audit.records]
+    assert decisions == [Decision.ACCEPT, Decision.REJECT_MISMATCH, Decision.REFER_CAPTURE]
+
+
+def test_document_source_failure_locks_and_recovers() -> None:
+    lane = FakeLane()
+    events: list[GateEvent] = []
+    ctl = lane.controller(observers=(events.append,))
+
+    calls = {"n": 0}
+    original = lane.documents.wait_document
+
+    def flaky(timeout: float):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise DeviceGoneError("reader unplugged")
+        return original(timeout)
+
+    lane.documents.wait_document = flaky  # type: ignore[method-assign]
+    lane.traveller("genuine")
+    assert ctl.serve_one(0.1) is None
+    assert any(e.kind == "fail_safe" for e in events)
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.ACCEPT
