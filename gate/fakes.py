@@ -24,7 +24,8 @@ from gate.controller_ports import CaptureOutcome, DocumentRead, PresentedDocumen
 from gate.decision import DecisionPolicy
 from gate.errors import AuditError, DeviceGoneError, DeviceTimeoutError, FaceError, GateError
 from gate.interfaces import Camera, Frame
-from gate.outcome import Decision, Transaction
+from gate.outcome import Transaction
+from gate.simulate.scenario import EXPECTED_DECISION
 from gate.types import FloatArray, ImageBGR
 
 EMBEDDING_SIZE = 16
@@ -237,19 +238,6 @@ class FakeAudit:
             self.fail_next -= 1
             raise AuditError("database or disk is full")
         self.records.append(transaction)
-
-
-# What each scenario kind should end with (the same table the simulator uses).
-EXPECTED_DECISION: dict[str, Decision] = {
-    "genuine": Decision.ACCEPT,
-    "impostor": Decision.REJECT_MISMATCH,
-    "expired": Decision.REFER_DOCUMENT,
-    "tampered": Decision.REFER_DOCUMENT,
-    "print_attack": Decision.REFER_LIVENESS,
-    "screen_attack": Decision.REFER_LIVENESS,
-    "no_face": Decision.REFER_CAPTURE,
-    "tailgater": Decision.TAILGATING,
-}
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""``egate simulate``: travellers from a scenario file through the gate and its emulators."""

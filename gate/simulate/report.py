@@ -1,0 +1,106 @@
+"""The simulator's results: one row per traveller, a text table and a JSON summary."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from gate.errors import InputError
+from gate.outcome import Decision, Transaction
+
+
+@dataclass(frozen=True)
+class TravellerResult:
+    index: int
+    name: str
+    kind: str
+    expected: Decision
+    transaction: Transaction | None
+    error: str = ""  # the simulator could not put this traveller through (setup failed)
+    timings_ms: Mapping[str, float] = field(default_factory=dict)  # simulator-side timings
+
+    @property
+    def actual(self) -> Decision | None:
+        return self.transaction.decision if self.transaction else None
+
+    @property
+    def ok(self) -> bool:
+        return self.actual is self.expected
+
+    def to_json(self) -> dict[str, Any]:
+        tx = self.transaction
+        return {
+            "index": self.index,
+            "name": self.name,
+            "kind": self.kind,
+            "expected": self.expected.value,
+            "actual": self.actual.value if self.actual else None,
+            "ok": self.ok,
+            "score": tx.score if tx else None,
+            "threshold": tx.threshold if tx else None,
+            "liveness": tx.liveness if tx else None,
+            "passive_auth": tx.passive_auth if tx else None,
+            "active_auth": tx.active_auth if tx else None,
+            "detail": tx.detail if tx else self.error,
+            "fail_safe": tx.fail_safe if tx else None,
+            "stage_ms": dict(tx.stage_ms) if tx else {},
+            "simulator_ms": dict(self.timings_ms),
+        }
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def format_table(results: Sequence[TravellerResult]) -> str:
+    """A fixed-width table of outcomes against expectations."""
+    header = ("#", "traveller", "kind", "expected", "actual", "score", "live", "ms", "")
+    rows = [header]
+    for r in results:
+        tx = r.transaction
+        rows.append(
+            (
+                str(r.index + 1),
+                r.name,
+                r.kind,
+                r.expected.value,
+                r.actual.value if r.actual else "ERROR",
+                _fmt(tx.score if tx else None),
+                _fmt(tx.liveness if tx else None, 2),
+                _fmt(tx.stage_ms.get("total") if tx else None, 0),
+                "ok" if r.ok else "DIFFERS",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    passed = sum(r.ok for r in results)
+    lines.append(f"{passed}/{len(results)} outcomes as expected")
+    for r in results:
+        if not r.ok:
+            why = r.transaction.detail if r.transaction else r.error
+            lines.append(f"  #{r.index + 1} {r.name}: {why}")
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def summary(
+    scenario_name: str, results: Sequence[TravellerResult], extra: Mapping[str, Any]
+) -> dict[str, Any]:
+    return {
+        "scenario": scenario_name,
+        "travellers": [r.to_json() for r in results],
+        "passed": all(r.ok for r in results),
+        "count": len(results),
+        "as_expected": sum(r.ok for r in results),
+        **dict(extra),
+    }
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    try:
+        path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot write the JSON summary {path}: {exc.strerror}") from exc

@@ -1,0 +1,186 @@
+"""The scenario file: who walks through the simulated gate and what each should get.
+
+A scenario is TOML (documented in ``docs/scenarios.md``)::
+
+    [scenario]
+    name = "demo"
+    seed = 7
+
+    [[traveller]]
+    kind = "genuine"            # genuine, impostor, expired, tampered, print_attack,
+                                # screen_attack, no_face, tailgater
+    photo = "faces/ana.jpg"     # the passport photo; relative to the scenario file,
+                                # or "sample:t1.jpg#2" (third face of the insightface sample)
+    live_photo = "faces/bo.jpg" # impostor only: who really stands in the lane
+    expect = "ACCEPT"           # optional: defaults to the kind's usual outcome
+
+Like the kiosk config, unknown keys are errors that name the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomllib
+
+from gate.errors import ConfigError
+from gate.outcome import Decision
+
+# Every traveller kind and the outcome it should get from a correct gate.
+EXPECTED_DECISION: dict[str, Decision] = {
+    "genuine": Decision.ACCEPT,
+    "impostor": Decision.REJECT_MISMATCH,
+    "expired": Decision.REFER_DOCUMENT,
+    "tampered": Decision.REFER_DOCUMENT,
+    "print_attack": Decision.REFER_LIVENESS,
+    "screen_attack": Decision.REFER_LIVENESS,
+    "no_face": Decision.REFER_CAPTURE,
+    "tailgater": Decision.TAILGATING,
+}
+TRAVELLER_KINDS = tuple(EXPECTED_DECISION)
+_ALIASES = {
+    "expired_document": "expired",
+    "tampered_chip": "tampered",
+    "print": "print_attack",
+    "screen": "screen_attack",
+}
+SAMPLE_PREFIX = "sample:"
+DEFAULT_SCENARIO = Path(__file__).with_name("default.toml")
+
+
+@dataclass(frozen=True)
+class TravellerSpec:
+    kind: str
+    photo: str  # a path (resolved) or "sample:NAME[#INDEX]"
+    expect: Decision
+    live_photo: str | None = None
+    name: str = ""
+
+    @property
+    def label(self) -> str:
+        return self.name or self.kind
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    travellers: tuple[TravellerSpec, ...]
+    seed: int = 0
+    description: str = ""
+    source: Path | None = None
+
+    def repeated(self, count: int) -> Scenario:
+        """The first ``count`` travellers, cycling through the list when it is shorter."""
+        if count < 1:
+            raise ConfigError(f"--travellers must be >= 1, got {count}")
+        people = tuple(self.travellers[i % len(self.travellers)] for i in range(count))
+        return Scenario(self.name, people, self.seed, self.description, self.source)
+
+
+def normalise_kind(text: str) -> str:
+    key = text.strip().lower().replace("-", "_").replace(" ", "_")
+    key = _ALIASES.get(key, key)
+    if key not in EXPECTED_DECISION:
+        raise ConfigError(f"unknown traveller kind {text!r} (one of {', '.join(TRAVELLER_KINDS)})")
+    return key
+
+
+def _resolve_photo(where: str, value: Any, base: Path) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: expected a photo path or 'sample:NAME', got {value!r}")
+    if value.startswith(SAMPLE_PREFIX):
+        return value
+    path = Path(value).expanduser()
+    path = path if path.is_absolute() else base / path
+    if not path.is_file():
+        raise ConfigError(f"{where}: photo file {path} does not exist")
+    return str(path)
+
+
+_TRAVELLER_KEYS = {"kind", "photo", "live_photo", "expect", "name"}
+_SCENARIO_KEYS = {"name", "seed", "description"}
+
+
+def _traveller(index: int, table: Any, base: Path) -> TravellerSpec:
+    where = f"traveller[{index}]"
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where}: expected a table")
+    for key in table:
+        if key not in _TRAVELLER_KEYS:
+            known = ", ".join(sorted(_TRAVELLER_KEYS))
+            raise ConfigError(f"unknown key {where}.{key} (known: {known})")
+    if "kind" not in table or not isinstance(table["kind"], str):
+        raise ConfigError(f"{where}.kind: required, one of {', '.join(TRAVELLER_KINDS)}")
+    try:
+        kind = normalise_kind(table["kind"])
+    except ConfigError as exc:
+        raise ConfigError(f"{where}.kind: {exc}") from exc
+    if "photo" not in table:
+        raise ConfigError(f"{where}.photo: required (the passport photo)")
+    photo = _resolve_photo(f"{where}.photo", table["photo"], base)
+    live = table.get("live_photo")
+    if kind == "impostor" and live is None:
+        raise ConfigError(f"{where}.live_photo: required for an impostor (the face in the lane)")
+    if live is not None and kind != "impostor":
+        raise ConfigError(f"{where}.live_photo: only an impostor has a different live face")
+    live_photo = _resolve_photo(f"{where}.live_photo", live, base) if live is not None else None
+    expect = EXPECTED_DECISION[kind]
+    if "expect" in table:
+        if not isinstance(table["expect"], str):
+            raise ConfigError(f"{where}.expect: expected an outcome name")
+        try:
+            expect = Decision.parse(table["expect"])
+        except ConfigError as exc:
+            raise ConfigError(f"{where}.expect: {exc}") from exc
+    name = table.get("name", "")
+    if not isinstance(name, str):
+        raise ConfigError(f"{where}.name: expected a string")
+    return TravellerSpec(kind, photo, expect, live_photo, name)
+
+
+def scenario_from_mapping(
+    data: Mapping[str, Any], base: Path, source: Path | None = None
+) -> Scenario:
+    for key in data:
+        if key not in ("scenario", "traveller"):
+            raise ConfigError(f"unknown section [{key}] (known: [scenario], [[traveller]])")
+    head = data.get("scenario", {})
+    if not isinstance(head, Mapping):
+        raise ConfigError("[scenario]: expected a table")
+    for key in head:
+        if key not in _SCENARIO_KEYS:
+            raise ConfigError(
+                f"unknown key scenario.{key} (known: {', '.join(sorted(_SCENARIO_KEYS))})"
+            )
+    name = head.get("name", source.stem if source else "scenario")
+    seed = head.get("seed", 0)
+    description = head.get("description", "")
+    if not isinstance(name, str):
+        raise ConfigError("scenario.name: expected a string")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ConfigError(f"scenario.seed: expected an integer, got {seed!r}")
+    if not isinstance(description, str):
+        raise ConfigError("scenario.description: expected a string")
+    people = data.get("traveller", [])
+    if not isinstance(people, list) or not people:
+        raise ConfigError("[[traveller]]: a scenario needs at least one traveller")
+    travellers = tuple(_traveller(i, t, base) for i, t in enumerate(people))
+    return Scenario(name, travellers, seed, description, source)
+
+
+def load_scenario(path: Path | None = None) -> Scenario:
+    """Read a scenario file (the default one when ``path`` is None)."""
+    path = path or DEFAULT_SCENARIO
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read scenario {path}: {exc.strerror}") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    try:
+        return scenario_from_mapping(data, path.resolve().parent, path)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

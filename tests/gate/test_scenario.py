@@ -1,0 +1,104 @@
+"""Scenario files: the default one, kinds and aliases, photos relative to the file, errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gate.errors import ConfigError
+from gate.outcome import Decision, Transaction
+from gate.simulate.report import TravellerResult, format_table, summary
+from gate.simulate.scenario import (
+    DEFAULT_SCENARIO,
+    EXPECTED_DECISION,
+    TRAVELLER_KINDS,
+    load_scenario,
+)
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "scenarios"
+
+
+def test_default_scenario_covers_every_kind_with_ten_or_more() -> None:
+    scenario = load_scenario(None)
+    assert scenario.source == DEFAULT_SCENARIO
+    assert len(scenario.travellers) >= 10
+    assert {t.kind for t in scenario.travellers} == set(TRAVELLER_KINDS)
+    for t in scenario.travellers:
+        assert t.expect is EXPECTED_DECISION[t.kind]
+        assert t.photo.startswith("sample:")
+
+
+def test_shipped_example_scenarios_load() -> None:
+    files = sorted(EXAMPLES.glob("*.toml"))
+    assert files
+    for path in files:
+        assert load_scenario(path).travellers
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "faces").mkdir(exist_ok=True)
+    (tmp_path / "faces" / "a.jpg").write_bytes(b"not checked here")
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    return path
+
+
+def test_relative_photo_alias_kind_and_expect_override(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+[[traveller]]
+kind = "Tampered chip"
+photo = "faces/a.jpg"
+expect = "refer-device"
+""",
+    )
+    (t,) = load_scenario(path).travellers
+    assert t.kind == "tampered"
+    assert t.photo == str(tmp_path / "faces" / "a.jpg")
+    assert t.expect is Decision.REFER_DEVICE
+    assert load_scenario(path).name == "s"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[[traveller]]\nkind='genuine'\nphoto='faces/a.jpg'\ncolour=1\n", "traveller[0].colour"),
+        ("[[traveller]]\nkind='alien'\nphoto='faces/a.jpg'\n", "traveller[0].kind"),
+        ("[[traveller]]\nkind='genuine'\nphoto='faces/none.jpg'\n", "traveller[0].photo"),
+        ("[[traveller]]\nkind='genuine'\n", "traveller[0].photo"),
+        ("[[traveller]]\nkind='impostor'\nphoto='faces/a.jpg'\n", "live_photo"),
+        ("[[traveller]]\nkind='genuine'\nphoto='faces/a.jpg'\nexpect='MAYBE'\n", "expect"),
+        ("[scenario]\nname='x'\nspeed=3\n", "scenario.speed"),
+        ("[scenario]\nname='x'\n", "at least one traveller"),
+        ("[people]\n", "[people]"),
+    ],
+)
+def test_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as exc:
+        load_scenario(_write(tmp_path, text))
+    assert message in str(exc.value)
+
+
+def test_repeated_cycles_and_rejects_zero() -> None:
+    scenario = load_scenario(None)
+    longer = scenario.repeated(len(scenario.travellers) + 2)
+    assert longer.travellers[-1] == scenario.travellers[1]
+    with pytest.raises(ConfigError):
+        scenario.repeated(0)
+
+
+def test_table_and_summary_flag_differences() -> None:
+    tx = Transaction("t1", 0.0, 1.0, Decision.REJECT_MISMATCH, score=0.7, detail="far")
+    good = TravellerResult(0, "ana", "impostor", Decision.REJECT_MISMATCH, tx)
+    bad = TravellerResult(1, "bo", "genuine", Decision.ACCEPT, tx)
+    broken = TravellerResult(2, "cy", "genuine", Decision.ACCEPT, None, error="setup failed")
+    table = format_table([good, bad, broken])
+    assert "1/3 outcomes as expected" in table
+    assert "#2 bo: far" in table and "#3 cy: setup failed" in table
+    data = summary("x", [good, bad, broken], {"speed": 1.0})
+    assert data["passed"] is False and data["as_expected"] == 1
+    assert data["travellers"][0]["actual"] == "REJECT_MISMATCH"
+    assert data["travellers"][2]["actual"] is None
+    assert summary("x", [good], {})["passed"] is True
