@@ -1,0 +1,239 @@
+"""The face engine: the one public API for detect -> landmarks -> align -> embed -> compare.
+
+Everything else (the CLI, the gate, the benchmarks) goes through ``load_engine``. A pack's
+runtime (its detector, landmark model, aligner and embedder) is opened once here; sessions
+are never recreated per call. Distances are LOWER = more similar for every pack; a pair is
+a match when ``distance <= threshold(fmr)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from gate.errors import FaceError, InputError, ModelError, MultipleFacesError, NoFaceError
+from gate.interfaces import Embedder, FaceDetector, LandmarkModel
+from gate.types import Detection, Face, FloatArray, ImageBGR, Landmarks5
+from models.pack import PackManifest, check_files, load_manifest, pack_dir
+
+Aligner = Callable[[ImageBGR, Landmarks5], ImageBGR]
+Policy = Literal["largest", "single"]
+Timings = MutableMapping[str, float]
+
+STAGES = ("detect", "landmarks", "align", "embed")
+
+# Each pack kind's runtime lives in its own module, imported only when a pack of that kind
+# is opened (so a dlib-only install never imports insightface, and the reverse).
+RUNTIME_MODULES = {"dlib-cc0": "models.dlib.pack", "insightface": "models.insightface_pack"}
+
+
+@dataclass(frozen=True)
+class PackRuntime:
+    """The opened models of a pack. ``landmarks`` None: the detector gives the 5 points."""
+
+    detector: FaceDetector
+    landmarks: LandmarkModel | None
+    aligner: Aligner
+    embedder: Embedder
+
+
+@contextmanager
+def timed(timings: Timings | None, stage: str) -> Iterator[None]:
+    """Add the block's wall time in milliseconds to ``timings[stage]`` (if given)."""
+    if timings is None:
+        yield
+        return
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - start) * 1000.0
+
+
+def _check_image(image: object) -> ImageBGR:
+    if not isinstance(image, np.ndarray):
+        raise InputError(f"expected an image array, got {type(image).__name__}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise InputError(
+            f"expected a uint8 BGR image (H, W, 3), got {image.dtype} with shape {image.shape}"
+        )
+    return image
+
+
+class FaceEngine:
+    """A loaded model pack. Thread-compatible, not thread-safe: one engine per thread."""
+
+    def __init__(self, manifest: PackManifest, runtime: PackRuntime) -> None:
+        self.manifest = manifest
+        self.pack_id = manifest.id
+        self.distance_name: str = manifest.distance
+        self._runtime = runtime
+        self._chip_size = manifest.input.chip_size
+
+    # -- thresholds ---------------------------------------------------------------------
+
+    def threshold(self, fmr: str = "1e-3") -> float:
+        """The pack's distance threshold for a target false-match rate ("1e-2"/"1e-3"/"1e-4")."""
+        thresholds = self.manifest.thresholds
+        if fmr in thresholds:
+            return thresholds[fmr]
+        try:
+            wanted = float(fmr)
+        except ValueError:
+            wanted = float("nan")
+        for key, value in thresholds.items():
+            if float(key) == wanted:
+                return value
+        known = ", ".join(sorted(thresholds)) or "none"
+        raise ModelError(
+            f"pack {self.pack_id} has no threshold for FMR {fmr!r} (it has: {known}); "
+            "run `egate bench calibrate`"
+        )
+
+    def is_match(self, distance: float, fmr: str = "1e-3") -> bool:
+        return bool(distance <= self.threshold(fmr))
+
+    # -- analysis -----------------------------------------------------------------------
+
+    def analyze(
+        self, image: ImageBGR, *, min_face: int = 40, timings: Timings | None = None
+    ) -> list[Face]:
+        """All faces with their 5 points (no embeddings), largest box first."""
+        image = _check_image(image)
+        with timed(timings, "detect"):
+            detections = self._runtime.detector.detect(image, min_face=min_face)
+        detections = sorted(detections, key=lambda d: d.box.area, reverse=True)
+        with timed(timings, "landmarks"):
+            return [Face(d, self._landmarks(image, d)) for d in detections]
+
+    def _landmarks(self, image: ImageBGR, detection: Detection) -> Landmarks5:
+        model = self._runtime.landmarks
+        if model is not None:
+            return model.landmarks(image, detection.box)
+        if detection.landmarks is None or len(detection.landmarks) != 5:
+            raise ModelError(f"pack {self.pack_id}: the detector gave no 5 landmarks")
+        return Landmarks5(tuple((float(x), float(y)) for x, y in detection.landmarks))
+
+    def align(self, image: ImageBGR, face: Face) -> ImageBGR:
+        """The pack's aligned chip (uint8 BGR, chip_size x chip_size) for one face."""
+        return self._runtime.aligner(_check_image(image), face.landmarks)
+
+    def embed_chips(
+        self, chips: Sequence[ImageBGR], *, timings: Timings | None = None
+    ) -> FloatArray:
+        """Embeddings (n, d) float32 of aligned chips, in one batch."""
+        size = self._chip_size
+        for index, chip in enumerate(chips):
+            if not isinstance(chip, np.ndarray) or chip.shape != (size, size, 3):
+                shape = getattr(chip, "shape", type(chip).__name__)
+                raise InputError(
+                    f"chip {index} has shape {shape}, the pack wants ({size}, {size}, 3)"
+                )
+        d = self.manifest.embedding_size
+        if not chips:
+            return np.zeros((0, d), dtype=np.float32)
+        with timed(timings, "embed"):
+            out = np.asarray(self._runtime.embedder.embed(chips), dtype=np.float32)
+        if out.shape != (len(chips), d):
+            raise ModelError(
+                f"pack {self.pack_id}: embedder returned shape {out.shape}, "
+                f"expected ({len(chips)}, {d})"
+            )
+        return out
+
+    def embed(
+        self, image: ImageBGR, faces: Sequence[Face], *, timings: Timings | None = None
+    ) -> FloatArray:
+        """Embeddings (n, d) of the given faces of one image, batched."""
+        image = _check_image(image)
+        with timed(timings, "align"):
+            chips = [self._runtime.aligner(image, face.landmarks) for face in faces]
+        return self.embed_chips(chips, timings=timings)
+
+    def embed_one(
+        self,
+        image: ImageBGR,
+        *,
+        policy: Policy = "largest",
+        min_face: int = 40,
+        timings: Timings | None = None,
+    ) -> Face:
+        """The chosen face with its embedding.
+
+        ``policy="largest"`` takes the largest face; ``"single"`` refuses a picture with more
+        than one face (``MultipleFacesError``, "2 faces found"). No face: ``NoFaceError``.
+        """
+        if policy not in ("largest", "single"):
+            raise InputError(f"unknown face policy {policy!r} (largest or single)")
+        faces = self.analyze(image, min_face=min_face, timings=timings)
+        if not faces:
+            raise NoFaceError(f"no face (of at least {min_face} px) found")
+        if policy == "single" and len(faces) > 1:
+            raise MultipleFacesError(f"{len(faces)} faces found", len(faces))
+        embedding = self.embed(image, faces[:1], timings=timings)[0]
+        return replace(faces[0], embedding=embedding)
+
+    # -- comparison ---------------------------------------------------------------------
+
+    def distances(self, a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
+        """Row-wise distances between (n, d) and (n, d) (or (1, d)) embeddings."""
+        left = np.atleast_2d(np.asarray(a, dtype=np.float64))
+        right = np.atleast_2d(np.asarray(b, dtype=np.float64))
+        d = self.manifest.embedding_size
+        if left.shape[-1] != d or right.shape[-1] != d:
+            raise InputError(
+                f"embeddings of shape {left.shape} and {right.shape}, pack {self.pack_id} has d={d}"
+            )
+        if left.shape[0] != right.shape[0] and 1 not in (left.shape[0], right.shape[0]):
+            raise InputError(f"cannot pair {left.shape[0]} embeddings with {right.shape[0]}")
+        if self.distance_name == "cosine":
+            dot = np.einsum("ij,ij->i", *np.broadcast_arrays(left, right))
+            norms = np.linalg.norm(left, axis=1) * np.linalg.norm(right, axis=1)
+            result = 1.0 - dot / np.maximum(norms, 1e-12)
+        else:
+            result = np.linalg.norm(left - right, axis=1)
+        out: FloatArray = result.astype(np.float32)
+        return out
+
+    def distance(self, a: npt.ArrayLike, b: npt.ArrayLike) -> float:
+        """Distance between two embeddings (lower = more similar)."""
+        return float(self.distances(a, b)[0])
+
+
+def load_engine(
+    pack: str | Path | None = None, *, threads: int = 0, verify: bool = True
+) -> FaceEngine:
+    """Open a pack by id (None = "dlib-cc0") or folder path.
+
+    ``verify`` re-hashes every file against the manifest first (tens of ms for the dlib pack);
+    sizes are always checked. ``threads`` 0 lets ONNX Runtime choose.
+    """
+    folder = pack_dir(pack)
+    manifest = load_manifest(folder)
+    check_files(folder, manifest, rehash=verify)
+    module_name = RUNTIME_MODULES.get(manifest.kind)
+    if module_name is None:  # pragma: no cover - the manifest parser admits only known kinds
+        raise ModelError(f"pack {manifest.id}: unknown kind {manifest.kind!r}")
+    runtime = importlib.import_module(module_name).open_runtime(folder, manifest, threads=threads)
+    if not isinstance(runtime, PackRuntime):
+        raise ModelError(f"pack {manifest.id}: {module_name}.open_runtime gave no PackRuntime")
+    return FaceEngine(manifest, runtime)
+
+
+__all__ = [
+    "STAGES",
+    "Aligner",
+    "FaceEngine",
+    "FaceError",
+    "PackRuntime",
+    "load_engine",
+    "timed",
+]

@@ -1,0 +1,164 @@
+"""models.images: every bad input of issue 2 gives an ImageError naming the file and problem."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from gate.errors import ImageError
+from models.images import MAX_PIXELS, decode_image, load_image
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def write_huge_png(path: Path, side: int = 12000) -> None:
+    """A valid side x side 1-bit greyscale PNG, written in a few ms (it compresses to ~20 kB)."""
+    row = b"\x00" + b"\x00" * ((side + 7) // 8)
+    packer = zlib.compressobj(9)
+    data = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
+    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", ihdr)
+        + _png_chunk(b"IDAT", data)
+        + _png_chunk(b"IEND", b"")
+    )
+
+
+def _pattern(h: int = 48, w: int = 64) -> np.ndarray:
+    y, x = np.mgrid[:h, :w]
+    return np.stack([x * 4 % 256, y * 5 % 256, (x + y) * 3 % 256], axis=2).astype(np.uint8)
+
+
+def test_missing_path_names_the_file(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match=r"nothere\.jpg: no such file"):
+        load_image(tmp_path / "nothere.jpg")
+
+
+def test_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ImageError, match="is a directory"):
+        load_image(tmp_path)
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.jpg"
+    empty.write_bytes(b"")
+    with pytest.raises(ImageError, match=r"empty\.jpg: empty file \(0 bytes\)"):
+        load_image(empty)
+
+
+def test_text_named_jpg(tmp_path: Path) -> None:
+    text = tmp_path / "notes.jpg"
+    text.write_text("this is not a picture\n")
+    with pytest.raises(
+        ImageError, match=r"notes\.jpg: not a readable image \(the content is text\)"
+    ):
+        load_image(text)
+
+
+def test_binary_garbage_shows_first_bytes() -> None:
+    with pytest.raises(ImageError, match="first bytes 00 ff 13"):
+        decode_image(b"\x00\xff\x13\x80" * 10, "blob")
+
+
+def test_webp_named_jpg_decodes_by_content(tmp_path: Path) -> None:
+    image = _pattern()
+    ok, webp = cv2.imencode(".webp", image, [cv2.IMWRITE_WEBP_QUALITY, 101])  # lossless
+    assert ok
+    misnamed = tmp_path / "photo.jpg"
+    misnamed.write_bytes(webp.tobytes())
+    np.testing.assert_array_equal(load_image(misnamed), image)
+
+
+def test_one_pixel_image_says_its_size(tmp_path: Path) -> None:
+    tiny = tmp_path / "dot.png"
+    cv2.imwrite(str(tiny), np.zeros((1, 1, 3), np.uint8))
+    with pytest.raises(ImageError, match=r"dot\.png: image is 1x1 pixels, too small"):
+        load_image(tiny)
+
+
+def test_huge_image_refused_from_header(tmp_path: Path) -> None:
+    huge = tmp_path / "huge.png"
+    write_huge_png(huge)
+    assert huge.stat().st_size < 1_000_000
+    with pytest.raises(ImageError, match=r"12000x12000 \(144\.0 megapixels\), over the 50"):
+        load_image(huge)
+
+
+def test_limit_is_applied_after_decoding_when_header_unknown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import models.images as images
+
+    monkeypatch.setattr(images, "_header_size", lambda data, name: None)
+    _ok, png = cv2.imencode(".png", _pattern(100, 100))
+    monkeypatch.setattr(images, "MAX_PIXELS", 5000)
+    with pytest.raises(ImageError, match="100x100"):
+        decode_image(png.tobytes(), "p.png")
+    assert MAX_PIXELS == 50_000_000
+
+
+def test_greyscale_png_becomes_bgr(tmp_path: Path) -> None:
+    grey = _pattern()[:, :, 0]
+    path = tmp_path / "grey.png"
+    cv2.imwrite(str(path), grey)
+    image = load_image(path)
+    assert image.shape == (48, 64, 3) and image.dtype == np.uint8
+    for channel in range(3):
+        np.testing.assert_array_equal(image[:, :, channel], grey)
+
+
+def test_sixteen_bit_png_is_scaled_to_eight_bits(tmp_path: Path) -> None:
+    deep = _pattern().astype(np.uint16) * 257  # 8-bit value v -> 16-bit v*257
+    path = tmp_path / "deep.png"
+    cv2.imwrite(str(path), deep)
+    np.testing.assert_array_equal(load_image(path), _pattern())
+
+
+def test_alpha_is_dropped(tmp_path: Path) -> None:
+    rgba = np.dstack([_pattern(), np.full((48, 64), 10, np.uint8)])
+    path = tmp_path / "alpha.png"
+    cv2.imwrite(str(path), rgba)
+    np.testing.assert_array_equal(load_image(path), _pattern())
+
+
+def test_pillow_fallback_for_formats_opencv_lacks() -> None:
+    rgb = _pattern()[:, :, ::-1]
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(rgb)).save(buffer, "TGA")
+    np.testing.assert_array_equal(decode_image(buffer.getvalue(), "x.tga"), _pattern())
+
+
+def test_pillow_sixteen_bit_greyscale_fallback() -> None:
+    from models.images import _decode_pillow
+
+    grey16 = (np.arange(48 * 64, dtype=np.uint32).reshape(48, 64) % 256 * 257).astype(np.uint16)
+    buffer = io.BytesIO()
+    Image.fromarray(grey16).save(buffer, "PNG")
+    image = _decode_pillow(buffer.getvalue(), "g16.png")
+    assert image is not None
+    np.testing.assert_array_equal(image[:, :, 1], (grey16 // 257).astype(np.uint8))
+
+
+def test_jpeg2000_decodes(tmp_path: Path) -> None:
+    path = tmp_path / "dg2.jp2"
+    ok = cv2.imwrite(str(path), _pattern(), [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1000])
+    assert ok
+    np.testing.assert_array_equal(load_image(path), _pattern())
+
+
+def test_truncated_jpeg_is_an_image_error(tmp_path: Path) -> None:
+    _ok, jpeg = cv2.imencode(".jpg", _pattern(200, 200))
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(jpeg.tobytes()[:40])
+    with pytest.raises(ImageError, match=r"cut\.jpg"):
+        load_image(path)
