@@ -14,7 +14,9 @@ import cv2
 import numpy as np
 import pytest
 
+from gate.types import Box
 from models.dlib.embedder import DlibEmbedder, build_embedder_onnx
+from models.dlib.shape_predictor import ShapePredictor5, convert_shape_predictor
 
 dlib = pytest.importorskip("dlib", reason="dlib-bin (the test oracle) is not installed")
 
@@ -69,3 +71,42 @@ def test_embeddings_match_dlib(
     assert np.abs(ours - theirs).max() < 1e-4
     # Different people stay apart: the faces in t1.jpg are not all one person.
     assert np.linalg.norm(theirs[0] - theirs[1]) > 0.3
+
+
+@pytest.fixture(scope="module")
+def shape_predictor(dat_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ShapePredictor5:
+    path = tmp_path_factory.mktemp("oracle") / "landmarks.npz"
+    path.write_bytes(convert_shape_predictor(dat_dir / "shape_predictor_5_face_landmarks.dat"))
+    return ShapePredictor5(path)
+
+
+def parts(shape: Any) -> np.ndarray:
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+
+
+def test_landmarks_match_dlib_on_detected_faces(
+    shape_predictor: ShapePredictor5, oracle_faces: list[OracleFace]
+) -> None:
+    for image, rect, shape in oracle_faces:
+        box = Box(rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1)
+        ours = shape_predictor.landmarks(image, box).as_array()
+        assert np.abs(ours - parts(shape)).max() <= 0.5
+
+
+def test_landmarks_match_dlib_on_odd_boxes(
+    shape_predictor: ShapePredictor5, dat_dir: Path, sample_images: Path
+) -> None:
+    """Random boxes, some partly outside the picture: sampling outside must read as 0."""
+    reference = dlib.shape_predictor(str(dat_dir / "shape_predictor_5_face_landmarks.dat"))
+    image = cv2.imread(str(sample_images / "t1.jpg"), cv2.IMREAD_COLOR)
+    rgb = np.ascontiguousarray(image[..., ::-1])
+    rng = np.random.default_rng(7)
+    height, width = image.shape[:2]
+    for _ in range(40):
+        size = int(rng.integers(16, 260))
+        left = int(rng.integers(-size // 2, width - size // 2))
+        top = int(rng.integers(-size // 2, height - size // 2))
+        right, bottom = left + size, top + int(size * rng.uniform(0.8, 1.2))
+        theirs = parts(reference(rgb, dlib.rectangle(left, top, right, bottom)))
+        ours = shape_predictor.landmarks_in_rect(image, left, top, right, bottom).as_array()
+        assert np.abs(ours - theirs).max() <= 0.5, (left, top, right, bottom)
