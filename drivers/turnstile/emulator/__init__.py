@@ -1,0 +1,149 @@
+"""Turnstile device emulators on real pseudo-terminals, with a physical lane model.
+
+``start_emulator("gatectl")`` returns a running ``EmulatorHandle``; point any driver at
+``handle.address`` (or a pyserial client at ``handle.port``). The handle scripts the world:
+travellers, tailgaters, jams, forced doors, the emergency input, power loss, line noise.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from drivers.turnstile.emulator.base import EmulatorBase, Faults
+from drivers.turnstile.emulator.gatectl_device import GatectlEmulator
+from drivers.turnstile.emulator.io_devices import LcusEmulator, ModbusEmulator
+from drivers.turnstile.emulator.physics import Physics
+from gate.errors import ConfigError
+from gate.turnstile import Door, DoorState
+
+PROTOCOLS = ("gatectl", "modbus", "lcus")
+
+__all__ = ["PROTOCOLS", "EmulatorHandle", "Faults", "Physics", "start_emulator"]
+
+
+class EmulatorHandle:
+    def __init__(self, device: EmulatorBase) -> None:
+        self._device = device
+
+    @property
+    def protocol(self) -> str:
+        return self._device.protocol
+
+    @property
+    def port(self) -> str:
+        """The path a driver opens (a symlink that survives unplug/replug)."""
+        return self._device.pty.port
+
+    @property
+    def address(self) -> str:
+        """A driver address with timings matched to this emulator's time scale."""
+        phys = self._device.physics
+        travel = phys.scaled(phys.door_travel_s)
+        if self.protocol == "modbus":
+            return f"modbus:{self.port}?jam={max(0.2, 3 * travel):.3f}"
+        if self.protocol == "lcus":
+            return f"lcus:{self.port}?hold={max(0.5, 10 * travel):.3f}"
+        return f"gatectl:{self.port}"
+
+    @property
+    def device(self) -> EmulatorBase:
+        return self._device
+
+    # ---- the world ---------------------------------------------------------------------
+    def traveller_passes(self, tailgater: bool = False) -> None:
+        """The traveller waiting mid-lane walks out once the exit door is fully open;
+        with ``tailgater`` a second person follows close behind from the entry side."""
+        phys = self._device.physics
+        with self._device.locked() as lane:
+            lane.add_walker((1, 2), Door.EXIT, 0.0)
+            if tailgater:
+                lane.add_walker((0, 1, 2), Door.EXIT, phys.scaled(phys.follow_gap_s))
+
+    def traveller_walks_back(self) -> None:
+        """After a referral the traveller leaves through the entry door once it is open."""
+        with self._device.locked() as lane:
+            lane.add_walker((1, 0), Door.ENTRY, 0.0)
+
+    def jam(self, door: Door, jammed: bool = True) -> None:
+        with self._device.locked() as lane:
+            lane.doors[door].jammed = jammed
+
+    def force(self, door: Door, forced: bool = True) -> None:
+        """Someone pushes a locked door open (or lets go)."""
+        with self._device.locked() as lane:
+            lane.doors[door].forced = forced
+
+    def emergency(self, on: bool = True) -> None:
+        """The fire-alarm input: every door opens and stays open."""
+        if isinstance(self._device, GatectlEmulator):
+            self._device.set_emergency(on)
+        else:
+            with self._device.locked() as lane:
+                lane.emergency = on
+
+    def unplug(self) -> None:
+        self._device.unplug()
+
+    def replug(self) -> None:
+        self._device.replug()
+
+    def inject_noise(self, n: int = 1000, seed: int = 0, to_host: bool = True) -> None:
+        self._device.inject_noise(n, seed, to_host)
+
+    # ---- what happened -------------------------------------------------------------------
+    def door_state(self, door: Door) -> DoorState:
+        with self._device.locked() as lane:
+            return lane.door_state(door)
+
+    def beams(self) -> tuple[bool, ...]:
+        with self._device.locked() as lane:
+            return tuple(lane.beams)
+
+    def opened_count(self, door: Door) -> int:
+        """How often the door left its closed position since the emulator started."""
+        with self._device.locked() as lane:
+            return lane.opened_count[door]
+
+    def commands(self) -> list[str]:
+        """What the host commanded, in order (plus unplug/replug/watchdog markers)."""
+        with self._device.locked():
+            return [what for _, what in self._device.log]
+
+    def close(self) -> None:
+        self._device.stop()
+
+    def __enter__(self) -> EmulatorHandle:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def start_emulator(
+    protocol: str,
+    *,
+    faults: Faults | None = None,
+    physics: Physics | None = None,
+    link: str | None = None,
+) -> EmulatorHandle:
+    """Start an emulator of ``protocol`` (gatectl, modbus, lcus) on a new pty.
+
+    ``link`` is where the port's symlink goes (a temporary folder when None).
+    """
+    faults = faults or Faults()
+    physics = physics or Physics()
+    classes: dict[str, type[EmulatorBase]] = {
+        "gatectl": GatectlEmulator,
+        "modbus": ModbusEmulator,
+        "lcus": LcusEmulator,
+    }
+    if protocol not in classes:
+        raise ConfigError(f"unknown turnstile protocol {protocol!r}; known: {PROTOCOLS}")
+    device = classes[protocol](physics, faults, link)
+    device.start()
+    return EmulatorHandle(device)

@@ -1,0 +1,173 @@
+"""What every emulator shares: the pty, the lane, fault injection and the service thread."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from drivers.turnstile.emulator.physics import Lane, PhysEvent, Physics
+from drivers.turnstile.pty import PtyLink
+from gate.errors import ConfigError, DeviceGoneError
+from gate.turnstile import Door
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Faults an emulator injects. Rates are probabilities per reply."""
+
+    latency_s: float = 0.0  # extra delay before every reply (slow device)
+    drop_rate: float = 0.0  # replies never sent (missing replies)
+    corrupt_rate: float = 0.0  # one byte of the reply flipped (line noise)
+    noise_rate: float = 0.0  # random bytes per second sent to the host unprompted
+    jammed: frozenset[Door] = field(default_factory=frozenset)
+    seed: int = 0
+
+    @classmethod
+    def parse(cls, specs: list[str]) -> Faults:
+        """From CLI words: ``latency=0.2 drop=0.1 corrupt=0.05 noise=20 jam=exit seed=3``."""
+        kwargs: dict[str, object] = {}
+        jammed: set[Door] = set()
+        names = {"latency": "latency_s", "drop": "drop_rate", "corrupt": "corrupt_rate"}
+        names["noise"] = "noise_rate"
+        for spec in specs:
+            key, sep, value = spec.partition("=")
+            try:
+                if key == "jam" and sep:
+                    jammed.add(Door(value))
+                elif key == "seed" and sep:
+                    kwargs["seed"] = int(value)
+                elif key in names and sep:
+                    kwargs[names[key]] = float(value)
+                else:
+                    raise ConfigError(
+                        f"unknown fault {spec!r} (latency=S drop=P corrupt=P "
+                        "noise=BYTES_PER_S jam=entry|exit seed=N)"
+                    )
+            except ValueError as exc:
+                raise ConfigError(f"fault {spec!r}: bad value {value!r}") from exc
+        return cls(jammed=frozenset(jammed), **kwargs)  # type: ignore[arg-type]
+
+
+class EmulatorBase(threading.Thread):
+    """One device on the far end of a pty. Subclasses implement ``on_bytes`` (bytes from
+    the host) and ``on_physics`` (what the lane did), both called with ``self.lock`` held."""
+
+    protocol = ""
+
+    def __init__(self, physics: Physics, faults: Faults, link: str | None) -> None:
+        super().__init__(name=f"egate-emulator-{self.protocol}", daemon=True)
+        self.physics = physics
+        self.faults = faults
+        self.lane = Lane(physics=physics)
+        for door in faults.jammed:
+            self.lane.doors[door].jammed = True
+        self.pty = PtyLink(link, baud=physics.baud)
+        self.lock = threading.RLock()
+        self.rng = random.Random(faults.seed)
+        self.log: list[tuple[float, str]] = []  # (time, what the host commanded)
+        self._halt = threading.Event()
+        self._powered = True
+        self._noise_due = 0.0
+
+    # ---- the service loop ------------------------------------------------------------
+    def run(self) -> None:
+        while not self._halt.is_set():
+            data = self.pty.read(0.005 if self.lane.busy else 0.02)
+            with self.lock:
+                now = time.monotonic()
+                if data and self._powered:
+                    # unplugged while answering: the host sees the hang-up
+                    with contextlib.suppress(DeviceGoneError):
+                        self.on_bytes(data, now)
+                for event, door, beam in self.lane.tick(now):
+                    self.on_physics(event, door, beam, now)
+                if self._powered:
+                    self.on_tick(now)
+                    self._line_noise(now)
+
+    def _line_noise(self, now: float) -> None:
+        if self.faults.noise_rate <= 0:
+            return
+        if now >= self._noise_due:
+            self._noise_due = now + 0.05
+            n = int(self.faults.noise_rate * 0.05 + self.rng.random())
+            if n:
+                self.reply(self.rng.randbytes(n), faults=False)
+
+    def reply(self, data: bytes, faults: bool = True) -> None:
+        """Send to the host through the fault model."""
+        if faults:
+            if self.faults.drop_rate and self.rng.random() < self.faults.drop_rate:
+                return
+            if self.faults.corrupt_rate and self.rng.random() < self.faults.corrupt_rate:
+                i = self.rng.randrange(len(data))
+                data = data[:i] + bytes((data[i] ^ (1 << self.rng.randrange(8)),)) + data[i + 1 :]
+            if self.faults.latency_s:
+                time.sleep(self.faults.latency_s)
+        if self.pty.plugged:
+            self.pty.write(data)
+
+    def record(self, what: str) -> None:
+        self.log.append((time.monotonic(), what))
+
+    # ---- subclass hooks -----------------------------------------------------------------
+    def on_bytes(self, data: bytes, now: float) -> None:
+        raise NotImplementedError
+
+    def on_physics(self, event: PhysEvent, door: Door | None, beam: int, now: float) -> None:
+        """Default: nothing (dumb I/O modules have no firmware)."""
+
+    def on_tick(self, now: float) -> None:
+        """Periodic firmware work (timers, retransmissions)."""
+
+    def on_power_up(self) -> None:
+        """Firmware state after power returns."""
+
+    # ---- scripting, for tests and simulations ---------------------------------------------
+    @contextmanager
+    def locked(self) -> Iterator[Lane]:
+        with self.lock:
+            yield self.lane
+
+    def unplug(self) -> None:
+        """Power loss: the port disappears, the doors fall closed."""
+        with self.lock:
+            self._powered = False
+            self.pty.unplug()
+            self.lane.reset()
+            self.record("unplugged")
+
+    def replug(self) -> None:
+        with self.lock:
+            self.pty.plug()
+            self._powered = True
+            self.on_power_up()
+            self.record("replugged")
+
+    def inject_noise(self, n: int, seed: int = 0, to_host: bool = True) -> None:
+        """``n`` random bytes on the line, towards the host or towards the device."""
+        data = random.Random(seed).randbytes(n)
+        with self.lock:
+            if to_host:
+                self.pty.write(data)
+            else:
+                self.pty.inject_to_device(data)
+
+    def stop(self) -> None:
+        self._halt.set()
+        if self.is_alive() and threading.current_thread() is not self:
+            self.join(timeout=2.0)
+        self.pty.close()
+
+    @property
+    def pid(self) -> int:
+        return os.getpid()

@@ -1,0 +1,201 @@
+"""A gatectl gate controller: firmware on top of the physical lane (docs/gatectl.md)."""
+
+from __future__ import annotations
+
+import time
+
+from drivers.turnstile import gatectl as g
+from drivers.turnstile.emulator.base import EmulatorBase, Faults
+from drivers.turnstile.emulator.physics import PhysEvent, Physics
+from drivers.turnstile.passage import PassageTracker
+from gate.turnstile import Door, DoorState, EventKind
+
+DEFAULT_WATCHDOG_S = 1.0
+EVENT_RETRY_S = 0.1
+EVENT_TRIES = 5
+JAM_FACTOR = 2.0  # a door that has not arrived after this many travel times is jammed
+
+_DOOR_CODE = {Door.ENTRY: g.DoorCode.ENTRY, Door.EXIT: g.DoorCode.EXIT}
+_STATE_CODE = {
+    DoorState.CLOSED: g.StateCode.CLOSED,
+    DoorState.OPEN: g.StateCode.OPEN,
+    DoorState.MOVING: g.StateCode.MOVING,
+    DoorState.JAMMED: g.StateCode.JAMMED,
+    DoorState.UNKNOWN: g.StateCode.UNKNOWN,
+}
+_EVENT_CODE = {
+    EventKind.PASSAGE_COMPLETED: g.EventCode.PASSAGE_COMPLETED,
+    EventKind.TAILGATING: g.EventCode.TAILGATING,
+}
+
+
+class GatectlEmulator(EmulatorBase):
+    protocol = "gatectl"
+
+    def __init__(self, physics: Physics, faults: Faults, link: str | None) -> None:
+        super().__init__(physics, faults, link)
+        self.decoder = g.FrameDecoder()
+        self.on_power_up()
+
+    def on_power_up(self) -> None:
+        self.decoder = g.FrameDecoder()
+        self.watchdog_s = DEFAULT_WATCHDOG_S
+        self.last_heard: float | None = None  # armed by the first frame from a host
+        self.watchdog_tripped = False
+        self.seq = 0
+        self.pending: dict[int, tuple[bytes, float, int]] = {}  # seq -> frame, sent, tries
+        self.last_reply: tuple[int, bytes] | None = None  # for retried commands
+        self.tracker = PassageTracker()
+        self.moving_since: dict[Door, float] = {}
+        self.jam_reported: set[Door] = set()
+
+    # ---- host -> controller ----------------------------------------------------------
+    def on_bytes(self, data: bytes, now: float) -> None:
+        for frame in self.decoder.feed(data):
+            self.last_heard = now
+            self.watchdog_tripped = False
+            if frame.command == g.Command.ACK:
+                self.pending.pop(frame.seq, None)  # the host got our event
+                continue
+            if (
+                self.last_reply
+                and self.last_reply[0] == frame.seq
+                and frame.command
+                not in (
+                    g.Command.HEARTBEAT,
+                    g.Command.STATUS,
+                )
+            ):
+                self.reply(self.last_reply[1])  # a retry: our ACK was lost, do not redo
+                continue
+            answer = self.execute(frame, now)
+            self.last_reply = (frame.seq, answer)
+            self.reply(answer)
+
+    def execute(self, frame: g.Frame, now: float) -> bytes:
+        def ack(payload: bytes = b"") -> bytes:
+            return g.Frame(frame.seq, g.Command.ACK, payload).encode()
+
+        def nak(reason: g.NakReason) -> bytes:
+            return g.Frame(frame.seq, g.Command.NAK, bytes((reason,))).encode()
+
+        cmd, payload = frame.command, frame.payload
+        if cmd == g.Command.HEARTBEAT and not payload:
+            return ack()
+        if cmd == g.Command.STATUS and not payload:
+            return ack(self.status_payload().encode())
+        if cmd == g.Command.LOCK and not payload:
+            self.record("lock")
+            self.tracker.cancel()
+            for door in Door:
+                self.move(door, False, now)
+            return ack()
+        if cmd == g.Command.OPEN and len(payload) == 1 and payload[0] in (1, 2):
+            door = Door.ENTRY if payload[0] == g.DoorCode.ENTRY else Door.EXIT
+            self.record(f"open {door.value}")
+            if self.lane.emergency:
+                return nak(g.NakReason.EMERGENCY_ACTIVE)
+            if self.lane.door_state(door) is DoorState.JAMMED:
+                return nak(g.NakReason.DOOR_FAULT)
+            other = Door.EXIT if door is Door.ENTRY else Door.ENTRY
+            self.move(other, False, now)  # interlock: never both doors open
+            self.move(door, True, now)
+            self.tracker.authorise(door)
+            return ack()
+        if cmd == g.Command.SET_WATCHDOG and len(payload) == 2:
+            self.watchdog_s = int.from_bytes(payload, "big") / 1000.0
+            return ack()
+        if cmd in (g.Command.HEARTBEAT, g.Command.STATUS, g.Command.LOCK, g.Command.OPEN):
+            return nak(g.NakReason.BAD_PAYLOAD)
+        if cmd == g.Command.SET_WATCHDOG:
+            return nak(g.NakReason.BAD_PAYLOAD)
+        return nak(g.NakReason.UNKNOWN_COMMAND)
+
+    def move(self, door: Door, open_: bool, now: float) -> None:
+        self.lane.command(door, open_)
+        if self.lane.doors[door].position != (1.0 if open_ else 0.0):
+            self.moving_since[door] = now
+            self.jam_reported.discard(door)
+
+    def status_payload(self) -> g.StatusPayload:
+        beams = sum(1 << i for i, b in enumerate(self.lane.beams) if b)
+        flags = (g.FLAG_EMERGENCY if self.lane.emergency else 0) | (
+            g.FLAG_WATCHDOG_TRIPPED if self.watchdog_tripped else 0
+        )
+        return g.StatusPayload(
+            _STATE_CODE[self.lane.door_state(Door.ENTRY)],
+            _STATE_CODE[self.lane.door_state(Door.EXIT)],
+            beams,
+            len(self.lane.beams),
+            flags,
+        )
+
+    # ---- controller -> host ----------------------------------------------------------
+    def push(self, code: g.EventCode, door: Door | None, now: float) -> None:
+        self.seq = (self.seq + 1) & 0xFF
+        beams = sum(1 << i for i, b in enumerate(self.lane.beams) if b)
+        payload = g.EventPayload(code, _DOOR_CODE[door] if door else g.DoorCode.NONE, beams)
+        frame = g.Frame(self.seq, g.Command.EVENT, payload.encode()).encode()
+        self.pending[self.seq] = (frame, now, 1)
+        self.reply(frame)
+
+    def on_physics(self, event: PhysEvent, door: Door | None, beam: int, now: float) -> None:
+        if not self._powered:
+            return
+        if event is PhysEvent.DOOR_LEFT_CLOSED and door is not None:
+            model = self.lane.doors[door]
+            if model.target == 0.0 and not self.lane.emergency:
+                self.push(g.EventCode.DOOR_FORCED, door, now)
+        elif event is PhysEvent.DOOR_OPENED:
+            self.moving_since.pop(door, None)  # type: ignore[arg-type]
+            self.push(g.EventCode.DOOR_OPENED, door, now)
+        elif event is PhysEvent.DOOR_CLOSED:
+            self.moving_since.pop(door, None)  # type: ignore[arg-type]
+            self.push(g.EventCode.DOOR_CLOSED, door, now)
+        elif event in (PhysEvent.BEAM_BROKEN, PhysEvent.BEAM_CLEARED):
+            code = g.EventCode.BEAM_BROKEN
+            if event is PhysEvent.BEAM_CLEARED:
+                code = g.EventCode.BEAM_CLEARED
+            self.push(code, None, now)
+            for kind, passage_door in self.tracker.update(tuple(self.lane.beams)):
+                self.push(_EVENT_CODE[kind], passage_door, now)
+                if kind is EventKind.PASSAGE_COMPLETED:
+                    self.move(passage_door, False, now)  # relock behind the traveller
+
+    def on_tick(self, now: float) -> None:
+        travel = self.physics.scaled(self.physics.door_travel_s)
+        for door, since in list(self.moving_since.items()):
+            late = now - since > JAM_FACTOR * travel + 0.05
+            if (
+                late
+                and door not in self.jam_reported
+                and self.lane.door_state(door) is DoorState.JAMMED
+            ):
+                self.jam_reported.add(door)
+                self.push(g.EventCode.DOOR_JAMMED, door, now)
+        if (
+            self.last_heard is not None
+            and not self.watchdog_tripped
+            and self.watchdog_s > 0
+            and now - self.last_heard > self.watchdog_s
+        ):
+            self.watchdog_tripped = True
+            self.record("watchdog")
+            self.tracker.cancel()
+            for door in Door:
+                self.move(door, False, now)
+            self.push(g.EventCode.WATCHDOG_LOCKED, None, now)
+        for seq, (frame, sent, tries) in list(self.pending.items()):
+            if now - sent >= EVENT_RETRY_S:
+                if tries >= EVENT_TRIES:
+                    del self.pending[seq]
+                else:
+                    self.pending[seq] = (frame, now, tries + 1)
+                    self.reply(frame)
+
+    # ---- scripting -----------------------------------------------------------------------
+    def set_emergency(self, on: bool) -> None:
+        with self.lock:
+            self.lane.emergency = on
+            code = g.EventCode.EMERGENCY_OPEN if on else g.EventCode.EMERGENCY_CLEARED
+            self.push(code, None, time.monotonic())

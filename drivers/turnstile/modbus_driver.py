@@ -1,0 +1,239 @@
+"""Driver for Modbus RTU door I/O modules (relay coils + discrete inputs).
+
+The module has no logic, so this driver is the controller: the service thread polls the
+inputs, turns contact and beam edges into events, tracks passages and tailgating, relocks a
+door after its passage, and reports a door that does not reach its commanded position within
+``jam_timeout`` as jammed. On (re)connect both coils are switched off (doors locked).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from pymodbus.pdu import ModbusPDU
+
+from drivers.turnstile import modbus as mb
+from drivers.turnstile.link import SerialDriver, SerialFactory
+from drivers.turnstile.passage import PassageTracker
+from gate.errors import DeviceTimeoutError, GateError, ProtocolError
+from gate.turnstile import DEFAULT_TIMEOUT, Door, DoorState, EventKind, TurnstileStatus
+
+log = logging.getLogger(__name__)
+
+FAULT_AFTER_MISSED_POLLS = 5
+
+
+class ModbusTurnstile(SerialDriver):
+    name = "modbus"
+
+    def __init__(
+        self,
+        factory: SerialFactory,
+        *,
+        url: str = "",
+        mapping: mb.ModbusMap | None = None,
+        poll: float = 0.02,
+        jam_timeout: float = 2.0,
+        reply_timeout: float = 0.1,
+        retries: int = 3,
+        backoff: float = 0.05,
+    ) -> None:
+        self.mapping = mapping or mb.ModbusMap()
+        self._poll_s = poll
+        self._jam_timeout = jam_timeout
+        self._reply_timeout = reply_timeout
+        self._retries = retries
+        self._codec = mb.RtuCodec(is_server=False)
+        self._io_lock = threading.RLock()  # Modbus is master/slave: one transaction at a time
+        self._state_lock = threading.RLock()
+        self._coil: dict[Door, bool] = {Door.ENTRY: False, Door.EXIT: False}
+        self._commanded_at: dict[Door, float] = {}
+        self._jammed: set[Door] = set()
+        self._inputs: mb.Inputs | None = None
+        self._tracker = PassageTracker()
+        self._missed = 0
+        self._fault_reported = False
+        self._ready = threading.Event()
+        super().__init__(factory, url=url, backoff=backoff)
+        if not self._ready.wait(2.0):
+            self.close()
+            raise DeviceTimeoutError(f"modbus: unit {self.mapping.unit} on {url} does not answer")
+
+    # ---- transactions ----------------------------------------------------------------------
+    def transaction(self, request: ModbusPDU, timeout: float = DEFAULT_TIMEOUT) -> ModbusPDU:
+        deadline = time.monotonic() + timeout
+        if not self._io_lock.acquire(timeout=max(0.0, timeout)):
+            raise DeviceTimeoutError(f"modbus: line busy for {timeout:.2f} s")
+        try:
+            frame = self._codec.encode(request)
+            for _attempt in range(self._retries + 1):
+                if time.monotonic() >= deadline:
+                    break
+                self._drain()
+                self.write(frame)
+                until = min(deadline, time.monotonic() + self._reply_timeout)
+                while time.monotonic() < until:
+                    data = self.read()
+                    for reply in self._codec.feed(data) if data else ():
+                        if reply.dev_id == request.dev_id:
+                            return mb.check_reply(request, reply)
+            raise DeviceTimeoutError(
+                f"modbus: unit {request.dev_id} did not answer function "
+                f"{request.function_code} on {self._url} within {timeout:.2f} s"
+            )
+        finally:
+            self._io_lock.release()
+
+    def _drain(self) -> None:
+        """Drop stale bytes (late replies, noise) before a new request."""
+        port = self._require_port()
+        try:
+            waiting = port.in_waiting
+            if waiting:
+                port.read(waiting)
+        except Exception:  # a vanished port shows up on the write that follows
+            pass
+        self._codec.clear()
+
+    def _set_coil(self, door: Door, on: bool, timeout: float) -> None:
+        m = self.mapping
+        address = m.entry_coil if door is Door.ENTRY else m.exit_coil
+        self.transaction(mb.write_coil(m.unit, address, on), timeout)
+        with self._state_lock:
+            if self._coil[door] != on:
+                self._commanded_at[door] = time.monotonic()
+                self._jammed.discard(door)
+            self._coil[door] = on
+
+    def _read_inputs(self, timeout: float) -> mb.Inputs:
+        first, count = self.mapping.input_span
+        reply = self.transaction(mb.read_inputs(self.mapping.unit, first, count), timeout)
+        return mb.Inputs.from_bits(list(reply.bits), self.mapping)
+
+    # ---- the Turnstile interface -------------------------------------------------------------
+    def _open(self, door: Door, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        other = Door.EXIT if door is Door.ENTRY else Door.ENTRY
+        self._set_coil(other, False, timeout)  # interlock: never both doors open
+        with self._state_lock:
+            self._tracker.authorise(door)
+        self._set_coil(door, True, max(0.0, deadline - time.monotonic()))
+
+    def open_entry(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._open(Door.ENTRY, timeout)
+
+    def open_exit(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._open(Door.EXIT, timeout)
+
+    def lock(self, timeout: float = DEFAULT_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        with self._state_lock:
+            self._tracker.cancel()
+        for door in Door:
+            self._set_coil(door, False, max(0.0, deadline - time.monotonic()))
+
+    def status(self, timeout: float = DEFAULT_TIMEOUT) -> TurnstileStatus:
+        inputs = self._read_inputs(timeout)
+        with self._state_lock:
+            return TurnstileStatus(
+                entry=self._door_state(Door.ENTRY, inputs.entry_closed),
+                exit=self._door_state(Door.EXIT, inputs.exit_closed),
+                beams=inputs.beams,
+                emergency=inputs.emergency,
+                fault="jammed: " + ",".join(sorted(d.value for d in self._jammed))
+                if self._jammed
+                else "",
+            )
+
+    def _door_state(self, door: Door, closed: bool) -> DoorState:
+        if door in self._jammed:
+            return DoorState.JAMMED
+        if closed:
+            return DoorState.CLOSED
+        # only a closed contact exists: an unclosed door with its coil on is taken as open
+        return DoorState.OPEN if self._coil[door] else DoorState.MOVING
+
+    def _fail_safe(self) -> None:
+        for door in Door:
+            self._set_coil(door, False, 0.5)
+
+    # ---- the service thread ------------------------------------------------------------------
+    def _on_connect(self, reconnect: bool) -> None:
+        self._codec = mb.RtuCodec(is_server=False)
+        with self._state_lock:
+            self._tracker.cancel()
+        self._fail_safe()
+        self._inputs = self._read_inputs(1.0)
+        self._missed = 0
+        self._ready.set()
+        if reconnect:
+            self.emit(EventKind.RECONNECTED, detail="coils off, doors locked")
+
+    def _on_lost(self) -> None:
+        self._ready.clear()
+
+    def _service(self) -> None:
+        self._closing.wait(self._poll_s)
+        try:
+            inputs = self._read_inputs(self._reply_timeout * (self._retries + 1))
+        except DeviceTimeoutError as exc:
+            self._missed += 1
+            if self._missed >= FAULT_AFTER_MISSED_POLLS and not self._fault_reported:
+                self._fault_reported = True
+                self.emit(EventKind.DEVICE_FAULT, detail=str(exc))
+            return
+        except ProtocolError as exc:
+            log.warning("%s", exc)
+            return
+        self._missed = 0
+        self._fault_reported = False
+        relock: list[Door] = []
+        with self._state_lock:
+            previous, self._inputs = self._inputs, inputs
+            if previous is not None:
+                self._edges(previous, inputs)
+            for kind, door in self._tracker.update(inputs.beams):
+                self.emit(kind, door)
+                if kind is EventKind.PASSAGE_COMPLETED:
+                    relock.append(door)
+            self._check_jams(inputs)
+        for door in relock:
+            try:
+                self._set_coil(door, False, 0.5)
+            except GateError as exc:
+                log.warning("modbus: relock of %s door failed: %s", door.value, exc)
+
+    def _edges(self, old: mb.Inputs, new: mb.Inputs) -> None:
+        for door, was, now in (
+            (Door.ENTRY, old.entry_closed, new.entry_closed),
+            (Door.EXIT, old.exit_closed, new.exit_closed),
+        ):
+            if was and not now:
+                forced = not self._coil[door] and not new.emergency
+                self.emit(EventKind.DOOR_FORCED if forced else EventKind.DOOR_OPENED, door)
+            elif now and not was:
+                self.emit(EventKind.DOOR_CLOSED, door)
+        for i, (was_b, now_b) in enumerate(zip(old.beams, new.beams, strict=False)):
+            if now_b != was_b:
+                kind = EventKind.BEAM_BROKEN if now_b else EventKind.BEAM_CLEARED
+                self.emit(kind, detail=f"beam {i}")
+        if new.emergency != old.emergency:
+            self.emit(EventKind.EMERGENCY_OPEN if new.emergency else EventKind.EMERGENCY_CLEARED)
+
+    def _check_jams(self, inputs: mb.Inputs) -> None:
+        now = time.monotonic()
+        for door, closed in ((Door.ENTRY, inputs.entry_closed), (Door.EXIT, inputs.exit_closed)):
+            since = self._commanded_at.get(door)
+            if since is None or door in self._jammed or now - since < self._jam_timeout:
+                continue
+            # with only a closed contact: "open" is reached once it leaves closed
+            arrived = (not closed) if self._coil[door] else closed
+            if arrived:
+                self._commanded_at.pop(door, None)
+            elif not inputs.emergency:
+                self._jammed.add(door)
+                self.emit(
+                    EventKind.DOOR_JAMMED, door, detail=f"no movement in {self._jam_timeout} s"
+                )

@@ -1,0 +1,116 @@
+"""A virtual serial line on a real pseudo-terminal, for device emulators.
+
+The emulator holds the master side; the driver opens the slave through a stable symlink
+(``link``), so an "unplugged" device can come back on a new pty under the same name, as a
+USB adapter re-enumerating would. ptys ignore the baud rate, so ``baud`` makes ``write``
+take as long as the bytes would on a real line (10 bit times per byte, 8N1).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import tempfile
+import time
+import tty
+from pathlib import Path
+
+from gate.errors import DeviceGoneError
+
+BITS_PER_BYTE = 10  # start + 8 data + stop
+
+
+def line_time(n_bytes: int, baud: int | None) -> float:
+    """Seconds ``n_bytes`` take on a ``baud`` line (0 when line speed is not emulated)."""
+    return n_bytes * BITS_PER_BYTE / baud if baud else 0.0
+
+
+class PtyLink:
+    def __init__(self, link: str | os.PathLike[str] | None = None, baud: int | None = None):
+        self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        if link is None:
+            self._tmpdir = tempfile.TemporaryDirectory(prefix="egate-pty-")
+            link = Path(self._tmpdir.name) / "tty"
+        self.link = Path(link)
+        self.baud = baud
+        self._master = -1
+        self._slave = -1
+        self.plugged = False
+        self.plug()
+
+    @property
+    def port(self) -> str:
+        return str(self.link)
+
+    @property
+    def slave_name(self) -> str:
+        return os.ttyname(self._slave) if self._slave >= 0 else ""
+
+    def plug(self) -> None:
+        """Create a fresh pty and point the link at it."""
+        if self.plugged:
+            return
+        master, slave = os.openpty()
+        tty.setraw(master)
+        tty.setraw(slave)  # no echo, no line discipline: bytes pass untouched
+        self._master, self._slave = master, slave
+        tmp = self.link.with_name(self.link.name + ".new")
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        os.symlink(os.ttyname(slave), tmp)
+        os.replace(tmp, self.link)
+        self.plugged = True
+
+    def unplug(self) -> None:
+        """The device vanishes: the link disappears and the driver's open port hangs up."""
+        if not self.plugged:
+            return
+        self.plugged = False
+        with contextlib.suppress(FileNotFoundError):
+            self.link.unlink()
+        for fd in (self._master, self._slave):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self._master = self._slave = -1
+
+    def read(self, timeout: float) -> bytes:
+        """Bytes from the driver, b"" when none came within ``timeout``.
+
+        With line-speed emulation the caller also waits for the bytes' transmission time.
+        """
+        if not self.plugged:
+            time.sleep(timeout)
+            return b""
+        try:
+            ready, _, _ = select.select([self._master], [], [], timeout)
+            if not ready:
+                return b""
+            data = os.read(self._master, 4096)
+        except (OSError, ValueError):
+            return b""  # unplugged from another thread, or no client: nothing arrived
+        if self.baud:
+            time.sleep(line_time(len(data), self.baud))
+        return data
+
+    def write(self, data: bytes) -> None:
+        """Send to the driver, as slowly as the emulated line would."""
+        if not self.plugged:
+            raise DeviceGoneError(f"pty {self.link} is unplugged")
+        if self.baud:
+            time.sleep(line_time(len(data), self.baud))
+        try:
+            os.write(self._master, data)
+        except OSError as exc:
+            raise DeviceGoneError(f"pty {self.link}: {exc}") from exc
+
+    def inject_to_device(self, data: bytes) -> None:
+        """Bytes that arrive at the device as if the driver had sent them (line noise)."""
+        if self.plugged:
+            os.write(self._slave, data)
+
+    def close(self) -> None:
+        self.unplug()
+        if self._tmpdir is not None:
+            self._tmpdir.cleanup()
+            self._tmpdir = None
