@@ -1,9 +1,189 @@
-"""Command family placeholder: its owner adds commands in ``register``."""
+"""``egate bench``: accuracy of face packs on verification datasets, threshold calibration.
+
+Heavy imports (numpy, the engine, matplotlib) stay inside the handlers.
+"""
 
 from __future__ import annotations
 
-from gate.cli import Registry
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from gate.cli import EXIT_OK, Registry
+from gate.errors import InputError
 
 
 def register(registry: Registry) -> None:
-    """No commands yet."""
+    registry.group("bench", "benchmarks: accuracy on datasets, threshold calibration")
+    accuracy = registry.command(
+        "bench accuracy",
+        "verification accuracy (EER, TAR at FMR, FTA) of one or more packs on a dataset",
+        _accuracy,
+    )
+    source = accuracy.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--pairs",
+        type=Path,
+        metavar="PAIRS.csv",
+        help="pairs CSV with header left,right,same (paths relative to its folder)",
+    )
+    source.add_argument(
+        "--dataset",
+        type=Path,
+        metavar="PATH",
+        help="a pairs .csv, an LFW pairs.txt, an InsightFace .bin or a folder of identity folders",
+    )
+    _dataset_options(accuracy)
+    accuracy.add_argument(
+        "--pack",
+        nargs="+",
+        action="extend",
+        metavar="P",
+        help="pack id(s) or folder(s) to compare side by side (default: dlib-cc0)",
+    )
+    accuracy.add_argument(
+        "--impostors",
+        metavar="all|N",
+        help="expand impostors across identities: every pair ('all') or N seeded pairs "
+        "(default: the dataset's listed pairs)",
+    )
+    accuracy.add_argument(
+        "--json", type=Path, metavar="OUT", help="write the JSON report ('-': stdout)"
+    )
+    accuracy.add_argument(
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write report.md, report.json, det.png and scores.png into DIR",
+    )
+
+    calibrate = registry.command(
+        "bench calibrate",
+        "write thresholds for FMR 1e-2, 1e-3, 1e-4 into a pack's manifest",
+        _calibrate,
+    )
+    calibrate.add_argument("--pack", required=True, metavar="P", help="pack id or folder")
+    calibrate.add_argument("--dataset", required=True, type=Path, metavar="PATH")
+    _dataset_options(calibrate)
+    calibrate.add_argument(
+        "--impostors",
+        default="all",
+        metavar="all|N",
+        help="impostors across identities (default: all)",
+    )
+    calibrate.add_argument(
+        "--dry-run", action="store_true", help="print the thresholds, leave the manifest alone"
+    )
+    calibrate.add_argument(
+        "--json", type=Path, metavar="OUT", help="write the JSON report ('-': stdout)"
+    )
+
+
+def _dataset_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--root", type=Path, metavar="DIR", help="image root of an LFW pairs.txt")
+    parser.add_argument("--seed", type=int, default=0, help="seed for sampled pairs (default 0)")
+    parser.add_argument(
+        "--limit", type=int, metavar="N", help="use only N listed pairs, spread evenly (quick runs)"
+    )
+    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: auto)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _load(args: argparse.Namespace, path: Path) -> Any:
+    from bench.accuracy import parse_impostors
+    from bench.datasets import load_dataset, subset
+
+    impostors = parse_impostors(args.impostors)
+    dataset = load_dataset(
+        path,
+        root=args.root,
+        seed=args.seed,
+        impostors_per_folder_set=impostors if isinstance(impostors, int) else None,
+    )
+    if args.limit is not None:
+        dataset = subset(dataset, args.limit)
+    return dataset, impostors
+
+
+def _emit_json(report: dict[str, Any], target: Path | None) -> None:
+    import json
+
+    from bench.report import write_json
+
+    if target is None:
+        return
+    if str(target) == "-":
+        sys.stdout.write(json.dumps(report, indent=2, allow_nan=False) + "\n")
+    else:
+        write_json(report, target)
+
+
+def _accuracy(args: argparse.Namespace) -> int:
+    from bench.accuracy import accuracy_report, evaluate_pack, open_engine
+    from bench.environment import describe_environment
+    from bench.report import write_report
+
+    dataset, impostors = _load(args, args.pairs if args.pairs is not None else args.dataset)
+    packs: list[str | None] = list(args.pack) if args.pack else [None]
+    engines = [open_engine(pack, threads=args.threads) for pack in packs]
+    results = [
+        evaluate_pack(engine, dataset, impostors, seed=args.seed, progress=not args.no_progress)
+        for engine in engines
+    ]
+    report = accuracy_report(
+        dataset, results, describe_environment(engines), impostors, seed=args.seed
+    )
+    _emit_json(report, args.json)
+    if args.report is not None:
+        page = write_report(report, results, args.report)
+        print(f"report: {page}", file=sys.stderr)
+    if args.json is None or str(args.json) != "-":
+        for result in results:
+            print(_summary_line(result.summary))
+    return EXIT_OK
+
+
+def _summary_line(s: dict[str, Any]) -> str:
+    tars = " ".join(
+        f"TAR@{key}={value:.4f}{'' if s['operating_points'][key]['supported'] else '(few)'}"
+        for key, value in s["tar_at_fmr"].items()
+    )
+    acc = s["accuracy_at_default_threshold"]
+    acc_text = "n/a" if acc is None else f"{acc:.4f}"
+    return (
+        f"{s['pack']}: pairs={s['pairs']} fta_images={s['fta_images']} eer={s['eer']:.4f} "
+        f"{tars} impostor_comparisons={s['impostor_comparisons']} "
+        f"accuracy@default={acc_text} images/s={s['images_per_second']:.1f}"
+    )
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from bench.accuracy import accuracy_report, calibrate, open_engine
+    from bench.environment import describe_environment
+
+    dataset, impostors = _load(args, args.dataset)
+    if impostors is None:
+        raise InputError("--impostors must be 'all' or a count for calibration")
+    engine = open_engine(args.pack, threads=args.threads)
+    thresholds, note, result = calibrate(
+        engine, dataset, impostors, seed=args.seed, progress=not args.no_progress
+    )
+    if not args.dry_run:
+        from models.pack import write_thresholds
+
+        written = write_thresholds(args.pack, thresholds, note)
+        print(f"thresholds written to {written}", file=sys.stderr)
+    report = accuracy_report(
+        dataset, [result], describe_environment([engine]), impostors, seed=args.seed
+    )
+    report["calibrated_thresholds"] = thresholds
+    report["calibration_note"] = note
+    _emit_json(report, args.json)
+    if args.json is None or str(args.json) != "-":
+        for key, value in thresholds.items():
+            point = result.summary["operating_points"][key]
+            flag = "" if point["supported"] else "  (too few impostors)"
+            print(f"FMR {key}: threshold {value:.6f}  TAR {point['tar']:.4f}{flag}")
+        print(note)
+    return EXIT_OK

@@ -1,0 +1,326 @@
+"""Accuracy of one or more face packs on a verification dataset, and threshold calibration.
+
+Each unique image is embedded once per pack. An image that fails to acquire (undecodable,
+no face, several faces) gets no embedding; every listed pair that involves it counts as a
+non-match: a genuine pair becomes a false non-match, an impostor pair a correct non-match.
+Impostors expanded across identities are formed from acquired images only (an image that
+could not be enrolled cannot be compared), so expansion never inflates the correct
+non-matches with failures.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import sys
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from bench import metrics
+from bench.datasets import Dataset, count_cross_identity_pairs, cross_identity_pairs
+from gate.errors import FaceError, GateError, ImageError, InputError
+from gate.types import Face, ImageBGR
+
+log = logging.getLogger(__name__)
+
+FloatArray = npt.NDArray[np.float64]
+Impostors = str | int | None  # None: the listed pairs; "all" or N: expanded across identities
+
+FTA_POLICY = (
+    "A pair with an image that failed to acquire (unreadable, no face, more than one face) "
+    "counts as a non-match: a genuine pair as a false non-match, an impostor pair as a "
+    "correct non-match. Impostors expanded across identities use acquired images only."
+)
+
+
+class Engine(Protocol):
+    """What the harness needs from a face engine (``models.engine.FaceEngine`` fits)."""
+
+    @property
+    def pack_id(self) -> str: ...
+
+    @property
+    def distance_name(self) -> str: ...
+
+    def embed_one(self, image: ImageBGR) -> Face: ...
+
+    def distances(self, a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.floating[Any]]: ...
+
+    def threshold(self, fmr: str = ...) -> float: ...
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """One row per dataset image; rows of images that failed to acquire are zeros."""
+
+    vectors: npt.NDArray[np.float32]
+    acquired: npt.NDArray[np.bool_]
+    failure_reasons: dict[str, int]
+    seconds: float
+
+    @property
+    def fta_count(self) -> int:
+        return int(np.count_nonzero(~self.acquired))
+
+
+@dataclass(frozen=True)
+class PackResult:
+    """Scores and summary for one pack (the arrays feed the plots, the summary the JSON)."""
+
+    pack_id: str
+    genuine: FloatArray
+    impostor: FloatArray
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+def parse_impostors(value: str | None) -> Impostors:
+    """``--impostors``: absent (the listed pairs), ``all``, or a positive count."""
+    if value is None:
+        return None
+    if value.strip().lower() == "all":
+        return "all"
+    try:
+        count = int(value)
+    except ValueError as exc:
+        raise InputError(f"--impostors must be 'all' or a positive integer, got {value!r}") from exc
+    if count <= 0:
+        raise InputError(f"--impostors must be 'all' or a positive integer, got {value!r}")
+    return count
+
+
+def embed_images(engine: Engine, dataset: Dataset, progress: bool = True) -> Embeddings:
+    """Embed every unique image once, with a progress bar on stderr."""
+    from tqdm import tqdm
+
+    vectors: list[npt.NDArray[np.float32] | None] = []
+    reasons: Counter[str] = Counter()
+    started = time.perf_counter()
+    bar = tqdm(
+        dataset.images,
+        desc=f"embed {engine.pack_id}",
+        unit="img",
+        file=sys.stderr,
+        disable=not progress,
+        leave=False,
+    )
+    for ref in bar:
+        try:
+            face = engine.embed_one(ref.load())
+        except (FaceError, ImageError) as exc:
+            reasons[_reason(exc)] += 1
+            vectors.append(None)
+            continue
+        if face.embedding is None:
+            reasons["no embedding"] += 1
+            vectors.append(None)
+            continue
+        vectors.append(np.asarray(face.embedding, dtype=np.float32).reshape(-1))
+    seconds = time.perf_counter() - started
+    acquired = np.array([v is not None for v in vectors], dtype=np.bool_)
+    width = next((v.size for v in vectors if v is not None), 0)
+    matrix = np.zeros((len(vectors), width), dtype=np.float32)
+    for row, vector in enumerate(vectors):
+        if vector is not None:
+            matrix[row] = vector
+    return Embeddings(matrix, acquired, dict(reasons), seconds)
+
+
+def _reason(exc: GateError) -> str:
+    """A failure class for the report, never the file name (kept out of logs and JSON)."""
+    text = str(exc).lower()
+    for words in ("no face", "more than one", "several", "too small", "too large"):
+        if words in text:
+            return f"{type(exc).__name__}: {words}"
+    return type(exc).__name__
+
+
+def _distances(
+    engine: Engine, emb: Embeddings, left: npt.NDArray[np.int64], right: npt.NDArray[np.int64]
+) -> FloatArray:
+    """Pair distances; a pair with an image that failed to acquire gets ``+inf``."""
+    out = np.full(left.size, metrics.FTA_DISTANCE, dtype=np.float64)
+    ok = emb.acquired[left] & emb.acquired[right]
+    if ok.any():
+        scores = engine.distances(emb.vectors[left[ok]], emb.vectors[right[ok]])
+        out[ok] = np.asarray(scores, dtype=np.float64).reshape(-1)
+    return out
+
+
+def impostor_scores(
+    engine: Engine, emb: Embeddings, dataset: Dataset, impostors: Impostors, seed: int
+) -> tuple[FloatArray, str]:
+    """Impostor distances: the listed pairs, or pairs expanded across identities."""
+    if impostors is None:
+        listed = ~dataset.same
+        return _distances(engine, emb, dataset.left[listed], dataset.right[listed]), (
+            "the dataset's listed impostor pairs"
+        )
+    if dataset.identity_codes is None:
+        raise InputError(
+            f"{dataset.source}: cannot expand impostors across identities: {dataset.identity_note}"
+        )
+    enrolled = np.flatnonzero(emb.acquired)
+    codes = dataset.identity_codes[enrolled]
+    available = count_cross_identity_pairs(codes)
+    chunks = []
+    for left, right in cross_identity_pairs(codes, impostors, seed):
+        chunks.append(_distances(engine, emb, enrolled[left], enrolled[right]))
+    scores = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float64)
+    if impostors == "all" or int(impostors) >= available:
+        how = f"all {available} cross-identity pairs of the acquired images"
+    else:
+        how = f"{scores.size} cross-identity pairs drawn from {available} (seed {seed})"
+    return scores, how
+
+
+def default_threshold(engine: Engine) -> float | None:
+    """The pack's operating threshold (its FMR 1e-3 one), or None when it has none yet."""
+    try:
+        return float(engine.threshold())
+    except GateError as exc:
+        log.warning("pack %s has no default threshold: %s", engine.pack_id, exc)
+        return None
+
+
+def evaluate_pack(
+    engine: Engine,
+    dataset: Dataset,
+    impostors: Impostors = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> PackResult:
+    """Embed, score and summarise one pack on one dataset."""
+    emb = embed_images(engine, dataset, progress=progress)
+    listed = _distances(engine, emb, dataset.left, dataset.right)
+    genuine = listed[dataset.same]
+    listed_impostor = listed[~dataset.same]
+    if impostors is None:
+        impostor, how = listed_impostor, "the dataset's listed impostor pairs"
+    else:
+        impostor, how = impostor_scores(engine, emb, dataset, impostors, seed)
+    if genuine.size == 0 or impostor.size == 0:
+        raise InputError(
+            f"{dataset.source}: need genuine and impostor comparisons "
+            f"(have {genuine.size} and {impostor.size})"
+        )
+    summary = metrics.score_summary(genuine, impostor)
+    threshold = default_threshold(engine)
+    fta_genuine = int(np.count_nonzero(~np.isfinite(genuine)))
+    fta_impostor = int(np.count_nonzero(~np.isfinite(listed_impostor)))
+    summary.update(
+        pack=engine.pack_id,
+        distance=engine.distance_name,
+        pairs=dataset.pair_count,
+        genuine=int(genuine.size),
+        impostor=int(listed_impostor.size),
+        impostor_source=how,
+        fta_images=emb.fta_count,
+        fta_rate=emb.fta_count / max(1, len(dataset.images)),
+        fta_pairs={"genuine": fta_genuine, "impostor": fta_impostor},
+        fta_reasons=emb.failure_reasons,
+        fta_policy=FTA_POLICY,
+        default_threshold=threshold,
+        accuracy_at_default_threshold=(
+            None if threshold is None else metrics.accuracy_at(genuine, listed_impostor, threshold)
+        ),
+        images_per_second=len(dataset.images) / emb.seconds if emb.seconds > 0 else math.inf,
+        embedding_seconds=emb.seconds,
+        det=metrics.det_curve(genuine, impostor).as_dict(),
+    )
+    if threshold is not None:
+        fmr, fnmr = metrics.error_rates(genuine, impostor, [threshold])
+        summary["fmr_at_default_threshold"] = float(fmr[0])
+        summary["fnmr_at_default_threshold"] = float(fnmr[0])
+    return PackResult(engine.pack_id, genuine, impostor, summary)
+
+
+# The keys of the first version of the JSON (issue 2), mirrored from the first pack.
+HEADLINE_KEYS = (
+    "pack",
+    "pairs",
+    "genuine",
+    "impostor",
+    "fta_images",
+    "eer",
+    "tar_at_fmr",
+    "impostor_comparisons",
+    "accuracy_at_default_threshold",
+    "default_threshold",
+    "images_per_second",
+)
+
+
+def accuracy_report(
+    dataset: Dataset,
+    results: Sequence[PackResult],
+    environment: dict[str, Any],
+    impostors: Impostors,
+    seed: int,
+) -> dict[str, Any]:
+    """The JSON document: the first pack's headline keys at the top, every pack in ``packs``."""
+    if not results:
+        raise InputError("no pack was evaluated")
+    first = results[0].summary
+    report: dict[str, Any] = {key: first[key] for key in HEADLINE_KEYS}
+    report["tar_ci95"] = {
+        key: point["tar_ci95"] for key, point in first["operating_points"].items()
+    }
+    report.update(
+        dataset=dataset.describe(),
+        impostors="listed" if impostors is None else impostors,
+        seed=seed,
+        fta_policy=FTA_POLICY,
+        threshold_rule=(
+            "a comparison matches when distance <= threshold; the threshold for a target FMR "
+            "is the largest whose FMR does not exceed it; an FMR of f needs >= 3/f impostor "
+            "comparisons to be supported (rule of three); intervals are 95 % Wilson"
+        ),
+        packs=[result.summary for result in results],
+        environment=environment,
+    )
+    return report
+
+
+def calibrate(
+    engine: Engine,
+    dataset: Dataset,
+    impostors: Impostors = "all",
+    seed: int = 0,
+    progress: bool = True,
+) -> tuple[dict[str, float], str, PackResult]:
+    """Thresholds at FMR 1e-2, 1e-3, 1e-4 and the note that says how they were obtained."""
+    result = evaluate_pack(engine, dataset, impostors=impostors, seed=seed, progress=progress)
+    points = result.summary["operating_points"]
+    thresholds: dict[str, float] = {}
+    for key, point in points.items():
+        if point["threshold"] is None:
+            raise InputError(f"{dataset.source}: no finite threshold for FMR {key}")
+        thresholds[key] = float(point["threshold"])
+    unsupported = [key for key, point in points.items() if not point["supported"]]
+    parts = [
+        f"calibrated by egate bench calibrate on {dataset.source.name} ({dataset.format}): "
+        f"{result.summary['impostor_comparisons']} impostor comparisons "
+        f"({result.summary['impostor_source']}), {result.summary['genuine']} genuine pairs, "
+        f"{result.summary['fta_images']} of {len(dataset.images)} images failed to acquire",
+        "threshold = largest distance threshold whose FMR does not exceed the target "
+        "(match when distance <= threshold)",
+    ]
+    for key, point in points.items():
+        parts.append(f"FMR {key}: threshold {point['threshold']:.6f}, TAR {point['tar']:.4f}")
+    if unsupported:
+        parts.append("too few impostors for FMR " + ", ".join(unsupported))
+    return thresholds, "; ".join(parts), result
+
+
+def open_engine(pack: str | None, threads: int = 0) -> Engine:
+    """Load a pack through the face engine's public API (the one the CLI and the gate use)."""
+    from models.engine import load_engine
+
+    engine: Engine = load_engine(pack, threads=threads)
+    return engine
