@@ -1,0 +1,425 @@
+"""A virtual ePassport chip: the eMRTD application of ICAO Doc 9303 over ISO/IEC 7816-4 APDUs.
+
+It answers SELECT (AID and file ID), GET CHALLENGE, MUTUAL AUTHENTICATE (BAC), 3DES secure
+messaging, READ BINARY (offsets, short EF identifiers, short and extended Le) and INTERNAL
+AUTHENTICATE (Active Authentication, RSA ISO/IEC 9796-2 or ECDSA plain), with the status
+words a real chip gives. Faults and link speed are options, so every failure a reader must
+survive can be produced on demand, through any transport.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+from drivers.chip import _crypto as crypto
+from gate.errors import DeviceGoneError, DocumentError, ProtocolError
+
+log = logging.getLogger(__name__)
+
+EMRTD_AID = bytes.fromhex("A0000002471001")
+FID_CARD_ACCESS = 0x011C
+# An ISO 14443-4 style ATR as PC/SC builds it for contactless cards (no historical meaning).
+DEFAULT_ATR = bytes.fromhex("3B8880014D524544205061737380")
+BITS_PER_BYTE = 9  # ISO/IEC 14443-3: 8 data bits + 1 parity bit per byte on the air
+
+SW_OK = b"\x90\x00"
+SW_END_OF_FILE = b"\x62\x82"
+SW_AUTH_FAILED = b"\x63\x00"
+SW_WRONG_LENGTH = b"\x67\x00"
+SW_SM_MISSING = b"\x69\x87"
+SW_SM_WRONG = b"\x69\x88"
+SW_SECURITY_STATUS = b"\x69\x82"
+SW_CONDITIONS = b"\x69\x85"
+SW_NO_CURRENT_EF = b"\x69\x86"
+SW_WRONG_DATA = b"\x6a\x80"
+SW_NOT_FOUND = b"\x6a\x82"
+SW_WRONG_P1P2 = b"\x6a\x86"
+SW_WRONG_OFFSET = b"\x6b\x00"
+SW_INS_UNKNOWN = b"\x6d\x00"
+SW_CLA_UNKNOWN = b"\x6e\x00"
+
+
+@dataclass(frozen=True)
+class _Apdu:
+    cla: int
+    ins: int
+    p1: int
+    p2: int
+    data: bytes
+    le: int | None
+    raw_header: bytes
+
+
+def _parse_apdu(raw: bytes) -> _Apdu:
+    """ISO 7816-4 cases 1-4, short and extended; ``ProtocolError`` when the lengths lie."""
+    if len(raw) < 4:
+        raise ProtocolError(f"APDU of {len(raw)} bytes")
+    head, body = raw[:4], raw[4:]
+    data, le = b"", None
+    if not body:
+        pass
+    elif len(body) == 1:
+        le = body[0] or 256
+    elif body[0] == 0 and len(body) >= 3:  # extended
+        if len(body) == 3:
+            le = int.from_bytes(body[1:3], "big") or 65536
+        else:
+            lc = int.from_bytes(body[1:3], "big")
+            rest = body[3:]
+            if len(rest) == lc:
+                data = rest
+            elif len(rest) == lc + 2:
+                data, le = rest[:lc], int.from_bytes(rest[lc:], "big") or 65536
+            else:
+                raise ProtocolError("extended APDU length mismatch")
+    else:
+        lc = body[0]
+        rest = body[1:]
+        if len(rest) == lc:
+            data = rest
+        elif len(rest) == lc + 1:
+            data, le = rest[:lc], rest[lc] or 256
+        else:
+            raise ProtocolError("short APDU length mismatch")
+    return _Apdu(head[0], head[1], head[2], head[3], bytes(data), le, bytes(head))
+
+
+def _tlv(tag: int, value: bytes) -> bytes:
+    n = len(value)
+    if n < 0x80:
+        length = bytes([n])
+    elif n < 0x100:
+        length = bytes([0x81, n])
+    else:
+        length = bytes([0x82]) + n.to_bytes(2, "big")
+    return bytes([tag]) + length + value
+
+
+def _sm_objects(data: bytes) -> list[tuple[int, bytes, bytes]]:
+    """(tag, value, raw element) of single-byte-tag SM data objects."""
+    out, i = [], 0
+    while i < len(data):
+        if i + 2 > len(data):
+            raise ProtocolError("truncated SM object")
+        tag, first = data[i], data[i + 1]
+        j = i + 2
+        if first < 0x80:
+            length = first
+        elif first in (0x81, 0x82):
+            count = first & 0x7F
+            length = int.from_bytes(data[j : j + count], "big")
+            j += count
+        else:
+            raise ProtocolError("bad SM object length")
+        if j + length > len(data):
+            raise ProtocolError("SM object runs past the APDU")
+        out.append((tag, data[j : j + length], data[i : j + length]))
+        i = j + length
+    return out
+
+
+class _ChipSession:
+    """The chip's side of an established secure-messaging session."""
+
+    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: int) -> None:
+        self.enc, self.mac, self.ssc = ks_enc, ks_mac, ssc
+
+    def _next(self) -> bytes:
+        self.ssc = (self.ssc + 1) % (1 << 64)
+        return self.ssc.to_bytes(8, "big")
+
+    def unwrap(self, apdu: _Apdu) -> _Apdu:
+        ssc = self._next()
+        objects = _sm_objects(apdu.data)
+        found = {tag: (value, raw) for tag, value, raw in objects}
+        if 0x8E not in found:
+            raise ProtocolError("no DO'8E'")
+        covered = b"".join(raw for tag, _, raw in objects if tag in (0x85, 0x87, 0x97))
+        expected = crypto.retail_mac(self.mac, ssc + crypto.pad(apdu.raw_header) + covered)
+        if not hmac.compare_digest(expected, found[0x8E][0]):
+            raise ProtocolError("command MAC does not verify")
+        data = b""
+        if 0x87 in found:
+            value = found[0x87][0]
+            if not value or value[0] != 1:
+                raise ProtocolError("DO'87' without padding indicator")
+            data = crypto.unpad(crypto.decrypt(self.enc, value[1:]))
+        le = None
+        if 0x97 in found:
+            raw_le = found[0x97][0]
+            le = int.from_bytes(raw_le, "big") or (256 if len(raw_le) <= 1 else 65536)
+        return _Apdu(apdu.cla & ~0x0C, apdu.ins, apdu.p1, apdu.p2, data, le, apdu.raw_header)
+
+    def wrap(self, data: bytes, sw: bytes, *, corrupt_mac: bool = False) -> bytes:
+        body = b""
+        if data:
+            body += _tlv(0x87, b"\x01" + crypto.encrypt(self.enc, crypto.pad(data)))
+        body += _tlv(0x99, sw)
+        mac = crypto.retail_mac(self.mac, self._next() + body)
+        if corrupt_mac:
+            mac = bytes([mac[0] ^ 0x01]) + mac[1:]
+        return body + _tlv(0x8E, mac) + sw
+
+
+def _mrz_information(lines: list[str]) -> bytes:
+    """BAC key seed input from the MRZ lines (TD3 or TD1) kept in the passport folder."""
+    if len(lines) == 2:
+        l2 = lines[1]
+        text = l2[0:10] + l2[13:20] + l2[21:28]
+    elif len(lines) == 3:
+        text = lines[0][5:15] + lines[1][0:7] + lines[1][8:15]
+    else:
+        raise DocumentError(f"virtual passport: MRZ has {len(lines)} lines")
+    return text.encode("ascii")
+
+
+class VirtualPassport:
+    """The chip. ``transmit`` takes a command APDU and returns the response APDU with SW.
+
+    Fault options:
+      remove_after_apdus: after this many APDUs the card is gone (``DeviceGoneError``).
+      corrupt_dg: data-group number whose served content has one byte flipped (hash fails).
+      bad_mac: the n-th secure-messaging response (1 = first) carries a wrong MAC.
+      garbage: from the n-th APDU on, answer random bytes.
+      link_kbps: add the air transfer time of a 106/212/424/848 kbit/s link to each APDU.
+      pace_only: refuse BAC (the chip announces PACE in EF.CardAccess and supports nothing else).
+    """
+
+    def __init__(
+        self,
+        files: dict[int, bytes],
+        mrz_information: bytes,
+        *,
+        aa_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None,
+        atr: bytes = DEFAULT_ATR,
+        remove_after_apdus: int | None = None,
+        corrupt_dg: int | None = None,
+        bad_mac: int | None = None,
+        garbage: int | None = None,
+        link_kbps: float | None = None,
+        pace_only: bool = False,
+    ) -> None:
+        self._files = dict(files)
+        if corrupt_dg is not None:
+            fid = 0x0100 + corrupt_dg
+            if fid not in self._files:
+                raise DocumentError(f"virtual passport: cannot corrupt DG{corrupt_dg}, not present")
+            content = bytearray(self._files[fid])
+            content[len(content) // 2] ^= 0x5A
+            self._files[fid] = bytes(content)
+        seed = crypto.bac_key_seed(mrz_information)
+        self._k_enc = crypto.derive_key(seed, crypto.ENC_COUNTER)
+        self._k_mac = crypto.derive_key(seed, crypto.MAC_COUNTER)
+        self._aa_key = aa_key
+        self.atr = atr
+        self.remove_after_apdus = remove_after_apdus
+        self.bad_mac = bad_mac
+        self.garbage = garbage
+        self.link_kbps = link_kbps
+        self.pace_only = pace_only
+        self.apdu_count = 0
+        self.removed = False
+        self._sm_responses = 0
+        self.reset()
+
+    @classmethod
+    def from_folder(cls, folder: Path, **options: Any) -> VirtualPassport:
+        """Load a passport folder written by ``egate passport issue``."""
+        try:
+            manifest = json.loads((folder / "passport.json").read_text())
+            files = {
+                int(fid, 16): (folder / name).read_bytes()
+                for fid, name in manifest["files"].items()
+            }
+            key = None
+            if manifest.get("aa_key"):
+                loaded = serialization.load_pem_private_key(
+                    (folder / manifest["aa_key"]).read_bytes(), password=None
+                )
+                if not isinstance(loaded, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+                    raise DocumentError(f"virtual passport {folder}: AA key is not RSA or EC")
+                key = loaded
+            lines = list(manifest["mrz"])
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise DocumentError(f"virtual passport {folder}: cannot load: {exc}") from exc
+        options.setdefault("pace_only", bool(manifest.get("pace_only", False)))
+        return cls(files, _mrz_information(lines), aa_key=key, **options)
+
+    def reset(self) -> bytes:
+        """Power cycle: the application is deselected and any session is gone."""
+        self._app_selected = False
+        self._current: int | None = None
+        self._rnd_ic: bytes | None = None
+        self._session: _ChipSession | None = None
+        return self.atr
+
+    # -- the APDU loop ---------------------------------------------------------------------
+    def transmit(self, command: bytes) -> bytes:
+        started = time.perf_counter()
+        response = self._transmit(bytes(command))
+        if self.link_kbps:
+            airtime = (len(command) + len(response)) * BITS_PER_BYTE / (self.link_kbps * 1000.0)
+            remaining = airtime - (time.perf_counter() - started)
+            if remaining > 0:
+                time.sleep(remaining)
+        return response
+
+    def _transmit(self, command: bytes) -> bytes:
+        if self.removed:
+            raise DeviceGoneError("virtual passport: card was removed")
+        self.apdu_count += 1
+        if self.remove_after_apdus is not None and self.apdu_count > self.remove_after_apdus:
+            self.removed = True
+            raise DeviceGoneError("virtual passport: card was removed")
+        if self.garbage is not None and self.apdu_count >= self.garbage:
+            return os.urandom(3 + self.apdu_count % 29)
+        try:
+            apdu = _parse_apdu(command)
+        except ProtocolError:
+            return SW_WRONG_LENGTH
+        if apdu.cla & 0xF0 not in (0x00,):
+            return SW_CLA_UNKNOWN
+        if apdu.cla & 0x0C == 0x0C:
+            return self._secure(apdu)
+        if self._session is not None:
+            # A plain command ends the session, as on real chips.
+            self._session = None
+        data, sw = self._execute(apdu, secure=False)
+        return data + sw
+
+    def _secure(self, apdu: _Apdu) -> bytes:
+        session = self._session
+        if session is None:
+            return SW_SM_MISSING
+        try:
+            inner = session.unwrap(apdu)
+        except ProtocolError as exc:
+            log.debug("virtual passport: SM command rejected: %s", exc)
+            self._session = None
+            return SW_SM_WRONG
+        data, sw = self._execute(inner, secure=True)
+        self._sm_responses += 1
+        corrupt = self.bad_mac is not None and self._sm_responses == self.bad_mac
+        return session.wrap(data, sw, corrupt_mac=corrupt)
+
+    def _execute(self, apdu: _Apdu, *, secure: bool) -> tuple[bytes, bytes]:
+        handlers = {
+            0xA4: self._select,
+            0x84: self._get_challenge,
+            0x82: self._mutual_authenticate,
+            0xB0: self._read_binary,
+            0x88: self._internal_authenticate,
+        }
+        handler = handlers.get(apdu.ins)
+        if handler is None:
+            return b"", SW_INS_UNKNOWN
+        return handler(apdu, secure)
+
+    def _select(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
+        if apdu.p1 == 0x04:
+            if apdu.data != EMRTD_AID:
+                return b"", SW_NOT_FOUND
+            self._app_selected, self._current = True, None
+            return b"", SW_OK
+        if apdu.p1 in (0x00, 0x02):
+            if apdu.p1 == 0x00 and apdu.data in (b"", b"\x3f\x00"):
+                self._app_selected, self._current = False, None
+                return b"", SW_OK
+            if len(apdu.data) != 2:
+                return b"", SW_WRONG_LENGTH
+            fid = int.from_bytes(apdu.data, "big")
+            visible = fid == FID_CARD_ACCESS or self._app_selected
+            if fid not in self._files or not visible:
+                return b"", SW_NOT_FOUND
+            self._current = fid
+            return b"", SW_OK
+        return b"", SW_WRONG_P1P2
+
+    def _get_challenge(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
+        if apdu.le != 8:
+            return b"", SW_WRONG_LENGTH
+        self._rnd_ic = os.urandom(8)
+        return self._rnd_ic, SW_OK
+
+    def _mutual_authenticate(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
+        if self.pace_only:
+            return b"", SW_INS_UNKNOWN
+        if not self._app_selected or self._rnd_ic is None:
+            return b"", SW_CONDITIONS
+        if len(apdu.data) != 40:
+            return b"", SW_WRONG_LENGTH
+        rnd_ic, self._rnd_ic = self._rnd_ic, None  # one try per challenge
+        e_ifd, m_ifd = apdu.data[:32], apdu.data[32:]
+        if not hmac.compare_digest(crypto.retail_mac(self._k_mac, e_ifd), m_ifd):
+            return b"", SW_AUTH_FAILED
+        plain = crypto.decrypt(self._k_enc, e_ifd)
+        rnd_ifd, echoed, k_ifd = plain[:8], plain[8:16], plain[16:32]
+        if echoed != rnd_ic:
+            return b"", SW_AUTH_FAILED
+        k_ic = os.urandom(16)
+        e_ic = crypto.encrypt(self._k_enc, rnd_ic + rnd_ifd + k_ic)
+        seed = bytes(a ^ b for a, b in zip(k_ifd, k_ic, strict=True))
+        self._session = _ChipSession(
+            crypto.derive_key(seed, crypto.ENC_COUNTER),
+            crypto.derive_key(seed, crypto.MAC_COUNTER),
+            int.from_bytes(rnd_ic[4:] + rnd_ifd[4:], "big"),
+        )
+        self._sm_responses = 0
+        return e_ic + crypto.retail_mac(self._k_mac, e_ic), SW_OK
+
+    def _read_binary(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
+        if apdu.p1 & 0x80:
+            sfi = apdu.p1 & 0x1F
+            fid = 0x0100 | sfi  # DG n has SFI n; EF.COM 1E, EF.SOD 1D, EF.CardAccess 1C
+            if fid not in self._files:
+                return b"", SW_NOT_FOUND
+            self._current, offset = fid, apdu.p2
+        else:
+            offset = (apdu.p1 << 8) | apdu.p2
+        if self._current is None:
+            return b"", SW_NO_CURRENT_EF
+        if self._current != FID_CARD_ACCESS and not secure:
+            return b"", SW_SECURITY_STATUS
+        content = self._files[self._current]
+        if offset > len(content):
+            return b"", SW_WRONG_OFFSET
+        wanted = apdu.le or 256
+        chunk = content[offset : offset + wanted]
+        return chunk, (SW_OK if len(chunk) == wanted else SW_END_OF_FILE)
+
+    def _internal_authenticate(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
+        if self._aa_key is None:
+            return b"", SW_INS_UNKNOWN
+        if not secure:
+            return b"", SW_SECURITY_STATUS
+        if len(apdu.data) != 8:
+            return b"", SW_WRONG_LENGTH
+        if isinstance(self._aa_key, rsa.RSAPrivateKey):
+            return _iso9796_2_sign(self._aa_key, apdu.data), SW_OK
+        der = self._aa_key.sign(apdu.data, ec.ECDSA(hashes.SHA256()))
+        r, s = decode_dss_signature(der)
+        size = (self._aa_key.curve.key_size + 7) // 8
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big"), SW_OK
+
+
+def _iso9796_2_sign(key: rsa.RSAPrivateKey, challenge: bytes) -> bytes:
+    """ISO/IEC 9796-2 digital signature scheme 1, partial recovery, SHA-1, trailer 'BC'."""
+    numbers = key.private_numbers()
+    n = numbers.public_numbers.n
+    k = (n.bit_length() + 7) // 8
+    m1 = os.urandom(k - 20 - 2)
+    digest = hashlib.sha1(m1 + challenge).digest()
+    f = int.from_bytes(b"\x6a" + m1 + digest + b"\xbc", "big")
+    return pow(f, numbers.d, n).to_bytes(k, "big")

@@ -1,0 +1,189 @@
+"""Issue a virtual passport: the LDS files, EF.SOD signed by the Document Signer, AA key.
+
+A passport folder holds ``passport.json`` (which file is which FID, the MRZ, options), the
+LDS files as issued, and ``aa-key.pem`` (the chip's private Active Authentication key: in a
+real passport it never leaves the chip; here it is the virtual chip's secret on disk).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+from asn1crypto import core
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from drivers.chip.emulator import VirtualPassport
+from gate.errors import DocumentError, ImageError
+from gate.icao import lds, tlv
+from gate.icao.mrz import Mrz, format_td3
+from gate.icao.pki import TestPki, load_pki
+from gate.icao.sod import build_sod
+
+MANIFEST = "passport.json"
+FORMAT = "egate-virtual-passport/1"
+AA_KEY = "aa-key.pem"
+AaAlgorithm = Literal["rsa", "ecdsa", "none"]
+# BSI TR-03110 / ICAO 9303-11 object identifiers used in EF.CardAccess and DG14.
+PACE_ECDH_GM_AES_128 = "0.4.0.127.0.7.2.2.4.2.2"
+ID_AA = "2.23.136.1.1.5"
+ECDSA_PLAIN_SHA256 = "0.4.0.127.0.7.1.1.4.1.3"
+
+
+@dataclass(frozen=True)
+class IssuedPassport:
+    folder: Path
+    mrz: Mrz
+    files: dict[int, bytes]  # FID -> contents
+    photo: bytes
+
+
+def _photo_bytes(photo: Path | bytes, max_jpeg_bytes: int) -> tuple[bytes, int, int, int]:
+    """The image to embed as-is when it is already JPEG/JPEG 2000, else encoded as JPEG."""
+    import cv2
+    import numpy as np
+
+    if isinstance(photo, Path):
+        try:
+            raw = photo.read_bytes()
+        except OSError as exc:
+            raise ImageError(f"photo {photo}: {exc}") from exc
+    else:
+        raw = photo
+    image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ImageError(f"photo {photo if isinstance(photo, Path) else '<bytes>'} is not an image")
+    height, width = image.shape[:2]
+    if raw[:2] == b"\xff\xd8":
+        return raw, lds.IMAGE_JPEG, width, height
+    if raw[:4] == b"\x00\x00\x00\x0c" or raw[:4] == b"\xff\x4f\xff\x51":
+        return raw, lds.IMAGE_JPEG2000, width, height
+    for quality in (90, 80, 70, 60, 50, 40):
+        ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+        if ok and len(buf) <= max_jpeg_bytes:
+            break
+    return bytes(buf), lds.IMAGE_JPEG, width, height
+
+
+def card_access_pace() -> bytes:
+    """EF.CardAccess announcing PACE (ECDH generic mapping, AES-128, brainpoolP256r1)."""
+    info = (
+        core.ObjectIdentifier(PACE_ECDH_GM_AES_128).dump()
+        + core.Integer(2).dump()
+        + core.Integer(13).dump()
+    )
+    return tlv.encode(0x31, tlv.encode(0x30, info))
+
+
+def _dg14_aa_info() -> bytes:
+    info = (
+        core.ObjectIdentifier(ID_AA).dump()
+        + core.Integer(1).dump()
+        + core.ObjectIdentifier(ECDSA_PLAIN_SHA256).dump()
+    )
+    return tlv.encode(0x6E, tlv.encode(0x31, tlv.encode(0x30, info)))
+
+
+def issue_passport(
+    out: Path,
+    *,
+    pki: TestPki | Path,
+    photo: Path | bytes,
+    surname: str,
+    given_names: str,
+    nationality: str,
+    birth_date: str,
+    sex: str,
+    expiry_date: str,
+    document_number: str,
+    issuing_state: str | None = None,
+    aa: AaAlgorithm = "ecdsa",
+    offer_pace: bool = False,
+    signing_time: datetime | None = None,
+    max_jpeg_bytes: int = 24_000,
+) -> IssuedPassport:
+    """Write a virtual passport folder to ``out`` and return what was issued."""
+    if not isinstance(pki, TestPki):
+        pki = load_pki(pki)
+    mrz = format_td3(
+        surname=surname,
+        given_names=given_names,
+        document_number=document_number,
+        issuing_state=issuing_state or nationality,
+        nationality=nationality,
+        birth_date=birth_date,
+        sex=sex,
+        expiry_date=expiry_date,
+    )
+    image, image_type, width, height = _photo_bytes(photo, max_jpeg_bytes)
+    groups: dict[int, bytes] = {
+        1: lds.encode_dg1(mrz),
+        2: lds.encode_dg2([lds.FaceImage(image, image_type, width, height)]),
+    }
+    aa_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None
+    if aa == "rsa":
+        aa_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    elif aa == "ecdsa":
+        aa_key = ec.generate_private_key(ec.SECP256R1())
+        groups[14] = _dg14_aa_info()
+    elif aa != "none":
+        raise DocumentError(f"AA algorithm {aa!r} is not 'rsa', 'ecdsa' or 'none'")
+    if aa_key is not None:
+        spki = aa_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        groups[15] = lds.encode_dg15(spki)
+    sod = build_sod(
+        groups,
+        sign=pki.sign,
+        signature_algorithm=pki.signature_algorithm,
+        ds_certificate_der=pki.ds_certificate.public_bytes(serialization.Encoding.DER),
+        signing_time=signing_time or datetime.now(timezone.utc),
+    )
+    files = {lds.FID_COM: lds.encode_com(sorted(groups)), lds.FID_SOD: sod}
+    files.update({lds.DATA_GROUPS[dg][0]: data for dg, data in groups.items()})
+    if offer_pace:
+        files[lds.FID_CARD_ACCESS] = card_access_pace()
+    write_passport_folder(out, mrz, files, aa_key)
+    return IssuedPassport(out, mrz, files, image)
+
+
+_NAMES = {lds.FID_COM: "EF.COM", lds.FID_SOD: "EF.SOD", lds.FID_CARD_ACCESS: "EF.CardAccess"}
+_NAMES.update({fid: f"DG{dg}" for dg, (fid, _) in lds.DATA_GROUPS.items()})
+
+
+def write_passport_folder(
+    out: Path,
+    mrz: Mrz,
+    files: dict[int, bytes],
+    aa_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None,
+    **options: Any,
+) -> None:
+    """Write (or rewrite, for tests that tamper with files) a passport folder."""
+    out.mkdir(parents=True, exist_ok=True)
+    manifest: dict[str, Any] = {"format": FORMAT, "mrz": list(mrz.lines), "files": {}}
+    for fid, data in sorted(files.items()):
+        name = _NAMES.get(fid, f"EF{fid:04X}") + ".bin"
+        (out / name).write_bytes(data)
+        manifest["files"][f"{fid:04X}"] = name
+    if aa_key is not None:
+        (out / AA_KEY).write_bytes(
+            aa_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        (out / AA_KEY).chmod(0o600)
+        manifest["aa_key"] = AA_KEY
+    manifest.update(options)
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+
+
+def load_virtual_passport(folder: Path, **faults: Any) -> VirtualPassport:
+    """A ``drivers.chip.emulator.VirtualPassport`` holding the passport in ``folder``."""
+    return VirtualPassport.from_folder(folder, **faults)

@@ -1,0 +1,209 @@
+"""Passive authentication (ICAO Doc 9303 part 11 section 5.1, part 12).
+
+Never skipped silently: without a trust store the result is ``not_checked`` with the reason,
+never ``valid``. Checks, in order: EF.SOD present and well formed; every data group read
+hashes to its value in the SOD; the signed attributes' message digest covers the
+LDSSecurityObject; the SOD signature verifies with the Document Signer certificate's key; the
+DS certificate was issued by a trusted CSCA; both were valid at the time of the check; the DS
+country is the issuing state of DG1.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Literal
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.x509.oid import NameOID
+
+from gate.errors import ConfigError, DocumentError
+from gate.icao.country import alpha2
+from gate.icao.sod import SecurityObject, hash_data, parse_sod
+
+Status = Literal["valid", "invalid", "not_checked"]
+_HASH_CLASSES: dict[str, type[hashes.HashAlgorithm]] = {
+    "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
+    "sha384": hashes.SHA384, "sha512": hashes.SHA512,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PassiveAuthResult:
+    status: Status
+    reason: str
+    hash_algorithm: str = ""
+    data_group_hashes: dict[int, bool] = field(default_factory=dict)
+    document_signer: str = ""
+    csca: str = ""
+
+
+class TrustStore:
+    """Trusted CSCA certificates (PEM or DER files in a folder)."""
+
+    def __init__(self, certificates: list[x509.Certificate]) -> None:
+        self.certificates = list(certificates)
+
+    @classmethod
+    def from_folder(cls, path: Path) -> TrustStore:
+        if not path.is_dir():
+            raise ConfigError(f"trust store {path} is not a folder")
+        found: list[x509.Certificate] = []
+        for file in sorted(path.iterdir()):
+            if file.suffix.lower() not in (".pem", ".crt", ".cer", ".der"):
+                continue
+            data = file.read_bytes()
+            try:
+                if b"-----BEGIN CERTIFICATE-----" in data:
+                    found.extend(x509.load_pem_x509_certificates(data))
+                elif b"-----BEGIN" not in data:  # private keys beside the certs are skipped
+                    found.append(x509.load_der_x509_certificate(data))
+            except ValueError as exc:
+                raise ConfigError(f"trust store: {file} is not a certificate: {exc}") from exc
+        if not found:
+            raise ConfigError(f"trust store {path} holds no certificates (.pem/.crt/.cer/.der)")
+        return cls(found)
+
+    def issuers_of(self, certificate: x509.Certificate) -> list[x509.Certificate]:
+        return [c for c in self.certificates if c.subject == certificate.issuer]
+
+
+def _verify_signature(
+    certificate: x509.Certificate, sod: SecurityObject, hash_class: type[hashes.HashAlgorithm]
+) -> None:
+    key = certificate.public_key()
+    algorithm = sod.signature_algorithm
+    if isinstance(key, rsa.RSAPublicKey):
+        if algorithm == "rsassa_pss":
+            pss = padding.PSS(padding.MGF1(hash_class()), padding.PSS.AUTO)
+            key.verify(sod.signature, sod.signed_bytes, pss, hash_class())
+        else:
+            key.verify(sod.signature, sod.signed_bytes, padding.PKCS1v15(), hash_class())
+    elif isinstance(key, ec.EllipticCurvePublicKey):
+        key.verify(sod.signature, sod.signed_bytes, ec.ECDSA(hash_class()))
+    else:
+        raise InvalidSignature(f"unsupported Document Signer key {type(key).__name__}")
+
+
+def _country(certificate: x509.Certificate) -> str:
+    values = certificate.subject.get_attributes_for_oid(NameOID.COUNTRY_NAME)
+    return str(values[0].value).upper() if values else ""
+
+
+def _validity(certificate: x509.Certificate, what: str, now: datetime) -> str | None:
+    if now < certificate.not_valid_before_utc:
+        start = certificate.not_valid_before_utc
+        return f"{what} certificate not yet valid (valid from {start:%Y-%m-%d})"
+    if now > certificate.not_valid_after_utc:
+        return f"{what} certificate expired on {certificate.not_valid_after_utc:%Y-%m-%d}"
+    return None
+
+
+def passive_authentication(
+    data_groups: dict[int, bytes],
+    sod_bytes: bytes | None,
+    trust: TrustStore | None,
+    *,
+    issuing_state: str,
+    now: datetime | None = None,
+) -> PassiveAuthResult:
+    """Check the data groups read against EF.SOD and its signer chain."""
+    now = now or datetime.now(timezone.utc)
+    if sod_bytes is None:
+        return PassiveAuthResult("invalid", "EF.SOD missing: the chip has no security object")
+    try:
+        sod = parse_sod(sod_bytes)
+    except DocumentError as exc:
+        return PassiveAuthResult("invalid", f"EF.SOD malformed: {exc}")
+    algorithm = sod.hash_algorithm
+    hash_class = _HASH_CLASSES.get(sod.digest_algorithm)
+    if algorithm not in _HASH_CLASSES or hash_class is None:
+        return PassiveAuthResult("invalid", f"EF.SOD hash algorithm {algorithm!r} not supported")
+    results: dict[int, bool] = {}
+    for number, content in sorted(data_groups.items()):
+        expected = sod.data_group_hashes.get(number)
+        results[number] = expected is not None and hmac.compare_digest(
+            hash_data(algorithm, content), expected
+        )
+
+    def result(status: Status, reason: str, signer: str = "", csca: str = "") -> PassiveAuthResult:
+        return PassiveAuthResult(status, reason, algorithm, results, signer, csca)
+
+    for number, ok in results.items():
+        if not ok:
+            if number not in sod.data_group_hashes:
+                return result("invalid", f"DG{number} has no hash in EF.SOD")
+            return result("invalid", f"DG{number} hash mismatch: the data group was altered")
+    if sod.content_type_attribute != "2.23.136.1.1.1":
+        return result("invalid", "EF.SOD signed content-type attribute is not LDSSecurityObject")
+    digest = hash_data(sod.digest_algorithm, sod.econtent)
+    if sod.message_digest is None or not hmac.compare_digest(digest, sod.message_digest):
+        return result("invalid", "EF.SOD message digest does not match the LDSSecurityObject")
+    signer_cert = _find_signer(sod)
+    if signer_cert is None:
+        return result("invalid", "EF.SOD does not carry the Document Signer certificate")
+    signer = signer_cert.subject.rfc4514_string()
+    try:
+        _verify_signature(signer_cert, sod, hash_class)
+    except (InvalidSignature, ValueError, TypeError) as exc:
+        return result(
+            "invalid", f"EF.SOD signature does not verify with the DS key {exc}".strip(), signer
+        )
+    if trust is None:
+        return result(
+            "not_checked",
+            "no trust store given: hashes and SOD signature match, the signer is not checked",
+            signer,
+        )
+    csca = _trusted_issuer(signer_cert, trust)
+    if csca is None:
+        return result("invalid", f"Document Signer not issued by a trusted CSCA ({signer})", signer)
+    csca_name = csca.subject.rfc4514_string()
+    for cert, what in ((signer_cert, "Document Signer"), (csca, "CSCA")):
+        problem = _validity(cert, what, now)
+        if problem:
+            return result("invalid", problem, signer, csca_name)
+    try:
+        state = alpha2(issuing_state)
+    except DocumentError as exc:
+        return result("invalid", str(exc), signer, csca_name)
+    if _country(signer_cert) != state or _country(csca) != state:
+        return result(
+            "invalid",
+            f"issuing state {issuing_state} of DG1 differs from the DS/CSCA country "
+            f"{_country(signer_cert)}/{_country(csca)}",
+            signer,
+            csca_name,
+        )
+    return result(
+        "valid", "hashes, SOD signature and certificate chain verified", signer, csca_name
+    )
+
+
+def _find_signer(sod: SecurityObject) -> x509.Certificate | None:
+    for der in sod.certificates:
+        try:
+            cert = x509.load_der_x509_certificate(der)
+        except ValueError:
+            continue
+        if (
+            cert.serial_number == sod.signer_serial
+            and cert.issuer.public_bytes() == sod.signer_issuer.dump()
+        ):
+            return cert
+    return None
+
+
+def _trusted_issuer(certificate: x509.Certificate, trust: TrustStore) -> x509.Certificate | None:
+    for candidate in trust.issuers_of(certificate):
+        try:
+            certificate.verify_directly_issued_by(candidate)
+        except (InvalidSignature, ValueError, TypeError):
+            continue
+        return candidate
+    return None

@@ -1,0 +1,258 @@
+"""Read an ePassport over any ChipTransport: BAC, secure messaging, LDS files, PA and AA.
+
+``read_passport`` is what the gate calls. Outcomes are values where the document answered
+(passive/active authentication status with the reason) and exceptions where the reading
+itself failed: ``SecurityError`` (BAC refused: wrong MRZ keys; a secure-messaging MAC
+failure), ``DeviceGoneError`` (card removed), ``DocumentError`` (malformed LDS data),
+``ProtocolError`` (the chip answered garbage).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from gate.errors import DocumentError, ProtocolError, SecurityError
+from gate.icao import lds, tlv
+from gate.icao.aa import ActiveAuthResult, verify_active_auth
+from gate.icao.apdu import Command, Response
+from gate.icao.bac import AccessKeys, Handshake
+from gate.icao.mrz import Mrz
+from gate.icao.pa import PassiveAuthResult, TrustStore, passive_authentication
+from gate.icao.sm import SecureMessaging
+from gate.interfaces import ChipTransport
+from gate.types import ImageBGR
+
+__all__ = ["PassportRead", "TrustStore", "read_passport"]
+
+log = logging.getLogger(__name__)
+EMRTD_AID = bytes.fromhex("A0000002471001")
+PACE_OID_PREFIX = bytes.fromhex(
+    "04007F00070202 04".replace(" ", "")
+)  # id-PACE (0.4.0.127.0.7.2.2.4)
+MAX_FILE = 0x7FFF  # READ BINARY with a 15-bit offset (B0); larger files would need B1
+DEFAULT_CHUNK = 0xDF  # fits a short response APDU with the SM overhead
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PassportRead:
+    dg1: Mrz
+    photo: ImageBGR | None
+    photo_bytes: bytes | None
+    photo_error: str | None
+    passive_auth: PassiveAuthResult
+    active_auth: ActiveAuthResult
+    pace_offered: bool
+    data_groups: tuple[int, ...]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    apdus: int = 0
+
+
+class _Link:
+    """Sends commands plainly or under secure messaging; checks the status words."""
+
+    def __init__(self, transport: ChipTransport) -> None:
+        self.transport = transport
+        self.sm: SecureMessaging | None = None
+        self.apdus = 0
+
+    def send(self, command: Command) -> Response:
+        self.apdus += 1
+        if self.sm is None:
+            raw = self.transport.transmit(command.encode())
+            response = Response.parse(raw)
+            _check_sw(response.sw)
+            return response
+        raw = self.transport.transmit(self.sm.wrap(command))
+        _check_sw(Response.parse(raw).sw)
+        return self.sm.unwrap(raw)
+
+    def read_file(self, fid: int, chunk: int, *, name: str) -> bytes | None:
+        """Whole file ``fid``; ``None`` when the chip says it does not exist (6A82)."""
+        selected = self.send(Command(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
+        if selected.sw == 0x6A82:
+            return None
+        _expect(selected, f"SELECT {name}")
+        head = self.send(Command(0x00, 0xB0, 0x00, 0x00, le=8))
+        _expect(head, f"READ BINARY {name}")
+        try:
+            _, length, start = tlv.read_header(head.data, 0, max_length=MAX_FILE)
+        except DocumentError as exc:
+            raise DocumentError(f"{name}: {exc}") from exc
+        total = start + length
+        if total > MAX_FILE:
+            raise DocumentError(f"{name}: declares {total} bytes, above {MAX_FILE} (B0 offsets)")
+        content = bytearray(head.data[:total])
+        while len(content) < total:
+            want = min(chunk, total - len(content))
+            offset = len(content)
+            part = self.send(Command(0x00, 0xB0, offset >> 8, offset & 0xFF, le=want))
+            if part.sw == 0x6B00 or (part.ok and not part.data):
+                raise DocumentError(
+                    f"{name}: truncated: declares {total} bytes, chip ends at {len(content)}"
+                )
+            _expect(part, f"READ BINARY {name} at {offset}")
+            content += part.data[:want]
+        return bytes(content)
+
+
+def _check_sw(sw: int) -> None:
+    # ISO 7816-4 status words start with 61..6F or 90; anything else is not a chip talking.
+    if not (0x61 <= sw >> 8 <= 0x6F or sw >> 8 == 0x90):
+        raise ProtocolError(f"chip answered garbage (status word {sw:04X})")
+
+
+def _expect(response: Response, what: str) -> None:
+    if not response.ok:
+        raise DocumentError(f"{what}: chip answered SW {response.sw:04X}")
+
+
+def _timed(timings: dict[str, float], name: str, action: Callable[[], T]) -> T:
+    start = time.perf_counter()
+    try:
+        return action()
+    finally:
+        timings[name] = (time.perf_counter() - start) * 1000.0
+
+
+def decode_photo(image: bytes) -> ImageBGR:
+    """JPEG / JPEG 2000 bytes to a BGR image: OpenCV first, Pillow for what OpenCV refuses."""
+    import cv2
+    import numpy as np
+
+    decoded = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
+    if decoded is not None:
+        return np.ascontiguousarray(decoded, dtype=np.uint8)
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(image)) as picture:
+            rgb = np.asarray(picture.convert("RGB"), dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise DocumentError(f"DG2: the face image cannot be decoded ({exc})") from exc
+    return np.ascontiguousarray(rgb[:, :, ::-1])
+
+
+def _card_access(link: _Link, timings: dict[str, float]) -> bool:
+    def probe() -> bool:
+        try:
+            content = link.read_file(lds.FID_CARD_ACCESS, DEFAULT_CHUNK, name="EF.CardAccess")
+        except DocumentError as exc:
+            log.debug("EF.CardAccess unreadable: %s", exc)
+            return False
+        return content is not None and PACE_OID_PREFIX in content
+
+    return _timed(timings, "card_access", probe)
+
+
+def _bac(link: _Link, mrz: Mrz, pace_offered: bool) -> None:
+    keys = AccessKeys.from_mrz_information(mrz.bac_key_seed_input())
+    challenge = link.send(Command(0x00, 0x84, 0x00, 0x00, le=8))
+    _expect(challenge, "GET CHALLENGE")
+    handshake = Handshake.start(keys, challenge.data)
+    answer = link.send(Command(0x00, 0x82, 0x00, 0x00, handshake.command_data(), le=40))
+    if answer.sw == 0x6D00 and pace_offered:
+        raise SecurityError(
+            "BAC refused: the chip offers only PACE, which egate does not implement"
+        )
+    if answer.sw in (0x6300, 0x6982) or (answer.sw >> 8) == 0x63:
+        raise SecurityError(
+            "BAC failed: the chip rejected the access keys (wrong document number, "
+            "date of birth or date of expiry)"
+        )
+    _expect(answer, "MUTUAL AUTHENTICATE")
+    link.sm = SecureMessaging(handshake.finish(answer.data))
+
+
+def read_passport(
+    transport: ChipTransport,
+    mrz: Mrz,
+    trust: TrustStore | None,
+    *,
+    now: datetime | None = None,
+    read_photo: bool = True,
+    chunk_size: int = DEFAULT_CHUNK,
+) -> PassportRead:
+    """Read and check the passport whose MRZ (printed page) is ``mrz``."""
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    link = _Link(transport)
+    _timed(timings, "connect", transport.connect)
+    pace_offered = _card_access(link, timings)
+    selected = link.send(Command(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID))
+    if not selected.ok:
+        raise DocumentError(
+            f"not an eMRTD: SELECT of the ICAO application answered {selected.sw:04X}"
+        )
+    _timed(timings, "bac", lambda: _bac(link, mrz, pace_offered))
+
+    def read(fid: int, name: str) -> bytes | None:
+        return _timed(
+            timings,
+            name.lower().replace(".", "_"),
+            lambda: link.read_file(fid, chunk_size, name=name),
+        )
+
+    com = read(lds.FID_COM, "EF.COM")
+    if com is None:
+        raise DocumentError("EF.COM missing: the chip lists no data groups")
+    present = lds.decode_com(com)
+    groups: dict[int, bytes] = {}
+    wanted = [1, *([2] if read_photo else []), 14, 15]
+    for number in wanted:
+        if number in present:
+            content = read(lds.DATA_GROUPS[number][0], f"DG{number}")
+            if content is None:
+                raise DocumentError(f"DG{number} listed in EF.COM but not on the chip")
+            groups[number] = content
+    if 1 not in groups:
+        raise DocumentError("DG1 (the MRZ) is not on the chip")
+    sod = read(lds.FID_SOD, "EF.SOD")
+    dg1 = lds.decode_dg1(groups[1])
+    active = _timed(timings, "aa", lambda: _active_auth(link, groups))
+    passive = _timed(
+        timings,
+        "pa",
+        lambda: passive_authentication(
+            groups, sod, trust, issuing_state=dg1.issuing_state, now=now
+        ),
+    )
+    photo = photo_bytes = photo_error = None
+    if 2 in groups:
+        faces = lds.decode_dg2(groups[2])
+        photo_bytes = faces[0].image
+        try:
+            photo = _timed(timings, "photo_decode", lambda: decode_photo(faces[0].image))
+        except DocumentError as exc:
+            photo_error = str(exc)
+    timings["total"] = (time.perf_counter() - started) * 1000.0
+    return PassportRead(
+        dg1=dg1,
+        photo=photo,
+        photo_bytes=photo_bytes,
+        photo_error=photo_error,
+        passive_auth=passive,
+        active_auth=active,
+        pace_offered=pace_offered,
+        data_groups=tuple(present),
+        timings_ms=timings,
+        apdus=link.apdus,
+    )
+
+
+def _active_auth(link: _Link, groups: dict[int, bytes]) -> ActiveAuthResult:
+    if 15 not in groups:
+        return ActiveAuthResult("not_supported", "no DG15: the chip does not offer AA")
+    challenge = os.urandom(8)
+    answer = link.send(Command(0x00, 0x88, 0x00, 0x00, challenge, le=256))
+    if not answer.ok:
+        return ActiveAuthResult("invalid", f"INTERNAL AUTHENTICATE answered SW {answer.sw:04X}")
+    return verify_active_auth(groups[15], challenge, answer.data, groups.get(14))
