@@ -24,7 +24,6 @@ image mapping, dlib's NMS (intersection over the *enclosing* box > 0.338) and th
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +35,7 @@ from gate.errors import ImageError, ModelError
 from gate.types import Box, Detection, ImageBGR
 from models.dlib import pyramid
 from models.dlib.serialization import DlibReader
+from models.onnx_session import OnnxSession
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ _ARCHITECTURE: tuple[tuple[int, int, int], ...] = (
 # Window centre in the input tensor for output cell c: three 5x5 stride-2 unpadded convs.
 _CELL_STRIDE = 8
 _CELL_OFFSET = 14
+# The smallest tiled picture that yields one output cell: 29 -> 13 -> 5 -> 1.
+_MIN_TENSOR_SIDE = 29
 
 
 @dataclass(frozen=True)
@@ -396,23 +398,12 @@ class MmodDetector:
         exact: bool = False,
         max_side: int | None = None,
     ) -> None:
-        import onnxruntime as ort
-
         if upsample < 0:
             raise ModelError(f"upsample must be >= 0, got {upsample}")
         if max_side is not None and max_side < 16:
             raise ModelError(f"max_side must be at least 16 pixels, got {max_side}")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = max(0, threads)
-        options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        try:
-            self._session = ort.InferenceSession(
-                str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises its own untyped errors
-            raise ModelError(f"cannot load MMOD detector {onnx_path}: {exc}") from exc
-        meta = self._session.get_modelmeta().custom_metadata_map
+        self._session = OnnxSession(Path(onnx_path), threads=threads)
+        meta = _read_metadata(Path(onnx_path))
         try:
             if meta["egate.kind"] != "dlib-mmod":
                 raise KeyError("egate.kind")
@@ -474,12 +465,12 @@ class MmodDetector:
         after NMS, best first."""
         height, width = image.shape[:2]
         layout = pyramid.tiled_layout(height, width, self._padding, self._outer_padding)
-        if not layout.tiles:
+        if not layout.tiles or min(layout.height, layout.width) < _MIN_TENSOR_SIDE:
             return np.zeros((0, 4), dtype=np.int64), np.zeros(0, dtype=np.float32)
         planes = pyramid.normalise(image, self._mean_rgb)
         fill = pyramid.fill_exact if self.exact else pyramid.fill_fast
         tiled = fill(planes, layout)
-        score_map = self._session.run([OUTPUT_NAME], {INPUT_NAME: tiled[None]})[0][0, 0]
+        score_map = self._session.run({INPUT_NAME: tiled[None]}, [OUTPUT_NAME])[0][0, 0]
         rows, cols = np.nonzero(score_map > self.threshold)
         scores = score_map[rows, cols].astype(np.float32)
         half_w = (self._window[0] - 1) / 2
@@ -493,6 +484,16 @@ class MmodDetector:
         return rects[keep], scores[keep]
 
 
+def _read_metadata(onnx_path: Path) -> dict[str, str]:
+    import onnx
+
+    try:
+        model = onnx.load(str(onnx_path), load_external_data=False)
+    except Exception as exc:  # protobuf decode errors have no common base
+        raise ModelError(f"cannot read ONNX model {onnx_path}: {exc}") from exc
+    return {prop.key: prop.value for prop in model.metadata_props}
+
+
 def _as_bgr(image: ImageBGR) -> ImageBGR:
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
         raise ImageError("the detector needs a uint8 numpy image")
@@ -503,8 +504,3 @@ def _as_bgr(image: ImageBGR) -> ImageBGR:
     if image.shape[2] == 1:
         return np.ascontiguousarray(np.repeat(image, 3, axis=2))
     return image
-
-
-def detect_many(detector: MmodDetector, images: Sequence[ImageBGR]) -> list[list[Detection]]:
-    """Convenience: one ``detect`` per picture."""
-    return [detector.detect(image) for image in images]

