@@ -1,9 +1,107 @@
-"""Command family placeholder: its owner adds commands in ``register``."""
+"""``egate run`` (a kiosk lane on real devices), ``egate simulate`` and ``egate demo``."""
 
 from __future__ import annotations
 
-from gate.cli import Registry
+import argparse
+import sys
+from pathlib import Path
+
+from gate.cli import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, Registry
+from gate.errors import ConfigError
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from gate.config import TimeoutsConfig
+    from gate.simulate.report import format_table, summary, write_json
+    from gate.simulate.runner import SimulationOptions, run_scenario
+    from gate.simulate.scenario import load_scenario
+
+    if not args.speed > 0:
+        raise ConfigError(f"--speed must be > 0, got {args.speed}")
+    scenario = load_scenario(Path(args.scenario) if args.scenario else None)
+    if args.travellers is not None:
+        scenario = scenario.repeated(args.travellers)
+    options = SimulationOptions(
+        speed=args.speed,
+        use_pcsc=not args.no_pcsc,
+        pack=args.pack,
+        audit_path=Path(args.audit) if args.audit else None,
+        protocol=args.protocol,
+        timeouts=TimeoutsConfig(capture_s=args.capture_timeout),
+        status=sys.stderr,
+    )
+    results = run_scenario(scenario, options)
+    print(format_table(results))
+    extra = {"speed": args.speed, "pcsc": not args.no_pcsc, "protocol": args.protocol}
+    if args.audit:
+        from gate.audit import AuditLog
+
+        with AuditLog.open(Path(args.audit)) as audit:
+            extra["audit_rows"] = audit.count()
+        print(f"audit log {args.audit}: {extra['audit_rows']} rows")
+    if args.json:
+        write_json(Path(args.json), summary(scenario.name, results, extra))
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
+
+
+def _demo(args: argparse.Namespace) -> int:
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="egate-demo-") as tmp:
+        audit = args.audit or str(Path(tmp) / "audit.db")
+        ns = argparse.Namespace(
+            scenario=None,
+            travellers=None,
+            speed=1.0,
+            no_pcsc=args.no_pcsc,
+            pack=None,
+            audit=audit,
+            protocol="gatectl",
+            capture_timeout=args.capture_timeout,
+            json=args.json,
+        )
+        return _simulate(ns)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from gate.config import load_config
+    from gate.controller_kiosk import run_kiosk
+
+    config = load_config(Path(args.config))
+    return run_kiosk(config, max_transactions=args.max_travellers)
 
 
 def register(registry: Registry) -> None:
-    """No commands yet."""
+    p = registry.command("run", "run a kiosk lane on real devices from a TOML config", _run)
+    p.add_argument("--config", required=True, help="kiosk config (see docs/kiosk-config.md)")
+    p.add_argument(
+        "--max-travellers", type=int, default=None, help="stop after this many transactions"
+    )
+
+    p = registry.command(
+        "simulate", "put a scenario's travellers through the gate and its emulators", _simulate
+    )
+    p.add_argument("--scenario", default=None, help="scenario TOML (default: the built-in one)")
+    p.add_argument("--travellers", type=int, default=None, help="how many travellers (cycles)")
+    p.add_argument("--speed", type=float, default=1.0, help="time acceleration of the lane")
+    p.add_argument("--no-pcsc", action="store_true", help="chips in process, not via pcscd")
+    p.add_argument("--json", default=None, help="write the summary as JSON to this file")
+    p.add_argument("--audit", default=None, help="audit database (default: a temporary one)")
+    p.add_argument("--pack", default=None, help="face model pack id or folder")
+    p.add_argument(
+        "--protocol", default="gatectl", choices=("gatectl", "modbus"), help="turnstile emulator"
+    )
+    p.add_argument(
+        "--capture-timeout", type=float, default=8.0, help="seconds before failure to acquire"
+    )
+
+    p = registry.command("demo", "the default scenario through the full path (make demo)", _demo)
+    p.add_argument("--no-pcsc", action="store_true", help="chips in process, not via pcscd")
+    p.add_argument("--json", default=None, help="write the summary as JSON to this file")
+    p.add_argument("--audit", default=None, help="keep the audit database at this path")
+    p.add_argument(
+        "--capture-timeout", type=float, default=8.0, help="seconds before failure to acquire"
+    )
+
+
+__all__ = ["EXIT_ERROR", "register"]

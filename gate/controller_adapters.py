@@ -1,0 +1,158 @@
+"""Adapters from the real components to the controller's ports (``gate.controller_ports``).
+
+Each adapter is thin: it calls the owner's public API and reshapes the result. Heavy imports
+(the face engine, pyscard, the ICAO reader) happen only when an adapter is built.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from gate.clock import Clock
+from gate.controller_ports import CaptureOutcome, DocumentRead, PresentedDocument
+from gate.errors import DeviceError, FaceError, InputError
+from gate.interfaces import Camera
+from gate.outcome import Transaction
+from gate.types import FloatArray, ImageBGR
+
+log = logging.getLogger(__name__)
+
+
+class AuditLogSink:
+    """Commits transactions to ``gate.audit.AuditLog`` (raises ``AuditError`` on failure)."""
+
+    def __init__(self, audit_log: Any) -> None:
+        self.log = audit_log
+
+    def commit(self, transaction: Transaction) -> None:
+        from gate.audit import AuditRecord
+
+        detail = transaction.detail
+        if transaction.alarm:
+            detail = f"ALARM; {detail}"
+        self.log.record(
+            AuditRecord(
+                transaction_id=transaction.transaction_id,
+                started_at=transaction.started_at,
+                finished_at=transaction.finished_at,
+                outcome=transaction.decision.value,
+                score=transaction.score,
+                threshold=transaction.threshold,
+                pack_id=transaction.pack_id,
+                document_number=transaction.document_number,
+                passive_auth=transaction.passive_auth,
+                active_auth=transaction.active_auth,
+                stage_ms=dict(transaction.stage_ms),
+                detail=detail,
+            )
+        )
+
+
+class EngineBiometrics:
+    """The face engine (task B) plus the capture pipeline (task F) as the gate's biometrics."""
+
+    def __init__(self, engine: Any, pipeline: Any, enrol_min_face: int = 40) -> None:
+        self.engine = engine
+        self.pipeline = pipeline
+        self.enrol_min_face = enrol_min_face
+
+    @property
+    def pack_id(self) -> str:
+        return str(self.engine.pack_id)
+
+    def threshold(self, fmr: str) -> float:
+        return float(self.engine.threshold(fmr))
+
+    def enrol(self, photo: ImageBGR) -> FloatArray:
+        # The chip photo may hold a small face; take the largest one found.
+        face = self.engine.embed_one(photo, policy="largest", min_face=self.enrol_min_face)
+        if face.embedding is None:
+            raise FaceError("the engine gave no embedding for the chip photo")
+        return np.asarray(face.embedding, dtype=np.float32)
+
+    def capture(self, camera: Camera, clock: Clock, deadline_s: float) -> CaptureOutcome:
+        result = self.pipeline.capture(camera, clock, deadline_s)
+        embeddings = [
+            np.asarray(f.embedding, dtype=np.float32)
+            for f in (getattr(result, "best_faces", ()) or ())
+            if getattr(f, "embedding", None) is not None
+        ]
+        quality = getattr(result, "quality", None)
+        quality_value = getattr(quality, "score", quality)
+        return CaptureOutcome(
+            status=str(result.status),
+            embeddings=tuple(embeddings),
+            liveness=_optional_float(getattr(result, "liveness_score", None)),
+            quality=_optional_float(quality_value),
+            frames_seen=int(getattr(result, "frames_seen", 0)),
+            frames_dropped=int(getattr(result, "frames_dropped", 0)),
+            timings_ms=dict(getattr(result, "timings_ms", {}) or {}),
+            detail=str(getattr(result, "detail", "") or ""),
+        )
+
+    def distance(self, reference: FloatArray, probes: Sequence[FloatArray]) -> float:
+        if not probes:
+            raise InputError("no live embeddings to compare")
+        distances = self.engine.distances(np.stack(list(probes)), reference[None, :])
+        # Multi-frame fusion: the median of the best shots resists one odd frame.
+        return float(np.median(distances))
+
+
+def _optional_float(value: Any) -> float | None:
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+class PassportChipReader:
+    """``gate.icao.reader.read_passport`` over the presented document's transport (task D)."""
+
+    def __init__(self, trust: Any, connect: bool = True) -> None:
+        self.trust = trust
+        self.connect = connect
+
+    def read(self, document: PresentedDocument, wall_time: float) -> DocumentRead:
+        from gate.icao.mrz import parse_mrz
+        from gate.icao.reader import read_passport
+
+        if document.transport is None:
+            raise DeviceError("no chip transport for the presented document")
+        printed = parse_mrz(document.printed_mrz)
+        now = dt.datetime.fromtimestamp(wall_time, dt.timezone.utc)
+        result = read_passport(document.transport, printed, self.trust, now=now)
+        if result.photo is None and result.photo_error:
+            log.warning("chip photo unusable: %s", result.photo_error)
+        return DocumentRead(
+            document_number=result.dg1.document_number,
+            expiry_date=result.dg1.expiry_date,
+            dg1_mrz="\n".join(result.dg1.lines),
+            photo=result.photo,
+            passive_auth=str(result.passive_auth.status),
+            active_auth=str(result.active_auth.status),
+            timings_ms=dict(result.timings_ms),
+        )
+
+
+def engine_biometrics_loader(
+    pack: str | None, min_face: int = 60, threads: int = 0
+) -> Callable[[], EngineBiometrics]:
+    """A loader for ``ResilientBiometrics``: the pack's engine plus the capture pipeline."""
+
+    def load() -> EngineBiometrics:
+        from gate.capture.pipeline import (  # type: ignore[import-not-found,unused-ignore]
+            CapturePipeline,
+            CaptureSettings,
+        )
+        from models.engine import load_engine
+
+        engine = load_engine(pack, threads=threads)
+        settings = CaptureSettings(min_face=min_face)
+        return EngineBiometrics(engine, CapturePipeline(engine, settings))
+
+    return load

@@ -1,0 +1,319 @@
+"""The scenario runner: the same ``GateController`` as a kiosk, wired to the emulators.
+
+Per run: a test PKI and a trust store in a temporary folder; the turnstile emulator on a pty
+driven by the real driver; the synthetic camera served as MJPEG over HTTP on 127.0.0.1 and
+read back through OpenCV; virtual passports presented through pcscd + vpcd (or in process);
+the audit log on disk. Per traveller: issue the passport, put the card in the slot, show
+the traveller to the camera, lay the document on the tray, let the gate decide, and when the
+gate opens the exit, walk the traveller (and a tailgater) through the emulated beams.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from gate.clock import Clock, ScaledClock, SystemClock
+from gate.config import TimeoutsConfig
+from gate.controller import GateController, GateEvent
+from gate.controller_ports import PresentedDocument
+from gate.decision import DecisionPolicy
+from gate.errors import GateError
+from gate.outcome import Transaction
+from gate.simulate.lane import CardSlot, InProcessSlot, SceneFeed, SimDocuments
+from gate.simulate.report import TravellerResult
+from gate.simulate.scenario import Scenario, TravellerSpec
+
+log = logging.getLogger(__name__)
+
+# What the camera shows for each traveller kind (drivers.camera.synthetic scene kinds).
+SCENE_OF_KIND = {
+    "genuine": "genuine",
+    "impostor": "genuine",
+    "expired": "genuine",
+    "tampered": "genuine",
+    "print_attack": "print",
+    "screen_attack": "screen",
+    "no_face": "no_face",
+    "tailgater": "genuine",
+}
+
+
+@dataclass(frozen=True)
+class SimulationOptions:
+    speed: float = 1.0
+    use_pcsc: bool = True
+    pack: str | None = None
+    audit_path: Path | None = None
+    workdir: Path | None = None
+    protocol: str = "gatectl"
+    fps: float = 15.0
+    min_face: int = 60
+    frames: int = 30
+    timeouts: TimeoutsConfig = field(default_factory=TimeoutsConfig)
+    policy: DecisionPolicy = field(default_factory=DecisionPolicy)
+    status: TextIO | None = None  # live status line (stderr in the CLI)
+    door_time_scale: float | None = None  # None: 1 / speed; 0 gives instant doors
+
+
+class StatusLine:
+    """One line on a terminal, rewritten as the gate moves (a plain log line otherwise)."""
+
+    def __init__(self, stream: TextIO | None, total: int) -> None:
+        self.stream = stream
+        self.total = total
+        self.current = ""
+        self.index = 0
+        self._tty = bool(stream is not None and stream.isatty())
+
+    def __call__(self, event: GateEvent) -> None:
+        if self.stream is None or event.kind not in ("state", "alarm", "decision"):
+            return
+        text = f"[{self.index + 1}/{self.total}] {self.current}: {event.kind} {event.detail}"
+        if self._tty:
+            self.stream.write("\r\x1b[K" + text[:120])
+        elif event.kind != "state":
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+    def done(self) -> None:
+        if self.stream is not None and self._tty:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+
+def _yymmdd(day: dt.date) -> str:
+    return day.strftime("%y%m%d")
+
+
+class Simulation:
+    """Runs a scenario through one simulated lane. Use as a context manager."""
+
+    def __init__(self, scenario: Scenario, options: SimulationOptions) -> None:
+        self.scenario = scenario
+        self.options = options
+        self._cleanups: list[Callable[[], None]] = []
+        self._walker: Callable[[GateEvent], None] | None = None
+        self.clock: Clock = SystemClock() if options.speed == 1.0 else ScaledClock(options.speed)
+        self.audit_log: Any = None
+        self.started = False
+
+    # -- set-up and tear-down ----------------------------------------------------------------
+    def __enter__(self) -> Simulation:
+        try:
+            self._start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        while self._cleanups:
+            cleanup = self._cleanups.pop()
+            try:
+                cleanup()
+            except Exception:
+                log.exception("simulation clean-up failed")
+
+    def _start(self) -> None:
+        from drivers.camera.mjpeg_server import MjpegServer
+        from drivers.camera.sources import open_camera
+        from drivers.turnstile.emulator import Physics, start_emulator
+        from drivers.turnstile.registry import open_turnstile
+        from gate.audit import AuditLog
+        from gate.controller_adapters import (
+            AuditLogSink,
+            PassportChipReader,
+            engine_biometrics_loader,
+        )
+        from gate.controller_biometrics import ResilientBiometrics
+        from gate.icao.pa import TrustStore
+        from gate.icao.pki import init_pki
+        from gate.simulate.faces import PhotoLibrary
+        from models.engine import load_engine
+
+        opts = self.options
+        if opts.workdir is None:
+            tmp = tempfile.TemporaryDirectory(prefix="egate-sim-")
+            self._cleanups.append(tmp.cleanup)
+            self.workdir = Path(tmp.name)
+        else:
+            self.workdir = opts.workdir
+            self.workdir.mkdir(parents=True, exist_ok=True)
+        self.pki = init_pki(self.workdir / "pki")
+        trust = TrustStore.from_folder(self.workdir / "pki")
+
+        # The world (who the travellers are) has its own engine: a broken gate pack must
+        # not stop the simulator from building the travellers' portraits.
+        world = load_engine(None)
+        self.photos = PhotoLibrary(lambda image: world.analyze(image, min_face=40))
+        self.biometrics = ResilientBiometrics(engine_biometrics_loader(opts.pack, opts.min_face))
+
+        scale = opts.door_time_scale if opts.door_time_scale is not None else 1.0 / opts.speed
+        self.emulator = start_emulator(opts.protocol, physics=Physics(time_scale=scale))
+        self._cleanups.append(self.emulator.close)
+        self.turnstile = open_turnstile(self.emulator.address)
+        self._cleanups.append(self.turnstile.close)
+
+        self.feed = SceneFeed()
+        self.mjpeg = MjpegServer(self.feed, fps=opts.fps * opts.speed)
+        self._cleanups.append(self.mjpeg.close)
+        self.camera = open_camera(self.mjpeg.url, clock=self.clock, live=True)
+        self._cleanups.append(self.camera.close)
+
+        self.slot: CardSlot = self._card_slot()
+        self._cleanups.append(self.slot.close)
+
+        audit_path = opts.audit_path or self.workdir / "audit.db"
+        self.audit_log = AuditLog.open(audit_path)
+        self._cleanups.append(self.audit_log.close)
+        self.documents = SimDocuments()
+        self.status = StatusLine(opts.status, len(self.scenario.travellers))
+        self.controller = GateController(
+            documents=self.documents,
+            chip_reader=PassportChipReader(trust),
+            biometrics=self.biometrics,
+            camera=self.camera,
+            turnstile=self.turnstile,
+            clock=self.clock,
+            audit=AuditLogSink(self.audit_log),
+            policy=opts.policy,
+            timeouts=opts.timeouts,
+            observers=(self.status, self._on_event),
+            tailgate_grace_s=1.0,
+        )
+        self.controller.start()
+        self.started = True
+
+    def _card_slot(self) -> CardSlot:
+        if not self.options.use_pcsc:
+            return InProcessSlot()
+        from gate.simulate.pcsc_slot import PcscSlot
+
+        return PcscSlot()
+
+    # -- the world reacting to the gate ------------------------------------------------------
+    def _on_event(self, event: GateEvent) -> None:
+        if event.kind == "door" and event.detail == "exit_open_commanded" and self._walker:
+            self._walker(event)
+
+    # -- travellers ------------------------------------------------------------------------------
+    def _issue(self, index: int, spec: TravellerSpec) -> tuple[Any, str]:
+        """Issue the traveller's passport; returns (virtual card, printed MRZ)."""
+        import cv2
+
+        from gate.icao.issue import issue_passport, load_virtual_passport
+
+        portrait = self.photos.portrait(spec.photo)
+        ok, jpeg = cv2.imencode(".jpg", portrait, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if not ok:
+            raise GateError(f"traveller {spec.label}: cannot encode the passport photo")
+        today = dt.datetime.fromtimestamp(self.clock.wall(), dt.timezone.utc).date()
+        expiry = (
+            today - dt.timedelta(days=40)
+            if spec.kind == "expired"
+            else today.replace(year=today.year + 5, day=min(today.day, 28))
+        )
+        folder = self.workdir / "passports" / f"{index:03d}"
+        issued = issue_passport(
+            folder,
+            pki=self.pki,
+            photo=bytes(jpeg),
+            surname=f"TRAVELLER{chr(65 + index % 26)}",
+            given_names=spec.kind.replace("_", " ").upper(),
+            nationality="UTO",
+            birth_date="850101",
+            sex="F" if index % 2 else "M",
+            expiry_date=_yymmdd(expiry),
+            document_number=f"S{index:08d}",
+        )
+        faults: dict[str, Any] = {"corrupt_dg": 2} if spec.kind == "tampered" else {}
+        card = load_virtual_passport(folder, **faults)
+        return card, "\n".join(issued.mrz.lines)
+
+    def _scene_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
+        from drivers.camera.synthetic import TravellerScene
+
+        live = spec.live_photo if spec.kind == "impostor" and spec.live_photo else spec.photo
+        scene = TravellerScene(
+            photo=self.photos.portrait(live),
+            kind=SCENE_OF_KIND[spec.kind],
+            seed=self.scenario.seed * 1000 + index,
+            frames=self.options.frames,
+        )
+        return list(scene.images())
+
+    def run_traveller(self, index: int, spec: TravellerSpec) -> TravellerResult:
+        timings: dict[str, float] = {}
+        self.status.index, self.status.current = index, spec.label
+        started = time.perf_counter()
+        try:
+            card, mrz = self._issue(index, spec)
+            frames = self._scene_frames(index, spec)
+        except GateError as exc:
+            return TravellerResult(index, spec.label, spec.kind, spec.expect, None, str(exc))
+        timings["prepare"] = (time.perf_counter() - started) * 1000.0
+        tailgater = spec.kind == "tailgater"
+        self._walker = lambda _e: self.emulator.traveller_passes(tailgater=tailgater)
+        transport = self.slot.insert(card)
+        self.feed.show(frames)
+        try:
+            self.documents.lay(PresentedDocument(mrz, transport, spec.label))
+            started = time.perf_counter()
+            transaction = self.controller.serve_one(5.0)
+            timings["gate"] = (time.perf_counter() - started) * 1000.0
+        finally:
+            self._walker = None
+            self.feed.clear()
+            self.slot.remove()
+        self._settle()
+        if transaction is None:
+            error = "the gate did not take the document"
+            return TravellerResult(index, spec.label, spec.kind, spec.expect, None, error, timings)
+        return TravellerResult(
+            index, spec.label, spec.kind, spec.expect, transaction, timings_ms=timings
+        )
+
+    def _settle(self) -> None:
+        """Let the lane empty (walkers out, doors closed) before the next traveller."""
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline:
+            with self.emulator.device.locked() as lane:
+                if not lane.busy:
+                    break
+            time.sleep(0.02)
+        while self.turnstile.next_event(0.0) is not None:  # drop what the last one left
+            pass
+
+    def run(self) -> list[TravellerResult]:
+        results = [self.run_traveller(i, t) for i, t in enumerate(self.scenario.travellers)]
+        self.status.done()
+        return results
+
+
+def run_scenario(scenario: Scenario, options: SimulationOptions) -> list[TravellerResult]:
+    with Simulation(scenario, options) as simulation:
+        return simulation.run()
+
+
+def transactions(results: list[TravellerResult]) -> list[Transaction]:
+    return [r.transaction for r in results if r.transaction is not None]
+
+
+if __name__ == "__main__":  # pragma: no cover - a developer's shortcut
+    from gate.simulate.report import format_table
+    from gate.simulate.scenario import load_scenario
+
+    logging.basicConfig(level=logging.INFO)
+    out = run_scenario(load_scenario(None), SimulationOptions(status=sys.stderr, use_pcsc=False))
+    print(format_table(out))
