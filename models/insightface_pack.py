@@ -185,13 +185,15 @@ def synthesise_manifest(folder: Path) -> PackManifest:
 
 
 def _session(path: Path, threads: int) -> Any:
+    """A raw onnxruntime session (insightface's classes want one) with egate's thread policy."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = max(0, threads)
-    options.inter_op_num_threads = 1
+    from models.onnx_session import session_options
+
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(
+            str(path), session_options(threads), providers=["CPUExecutionProvider"]
+        )
     except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
         raise ModelError(f"{path}: ONNX Runtime cannot load it ({exc})") from exc
 
