@@ -26,6 +26,8 @@ CSCA_CERT, CSCA_KEY, DS_CERT, DS_KEY = "csca.pem", "csca-key.pem", "ds.pem", "ds
 
 @dataclass(frozen=True)
 class TestPki:
+    __test__ = False  # not a pytest test class despite the name
+
     folder: Path
     csca_certificate: x509.Certificate
     csca_key: PrivateKey
