@@ -1,0 +1,103 @@
+"""The harness through the real face engine: tiny InsightFace-shaped ONNX models, and the
+real dlib pack on a subset of lfw-dev (skipped with the reason where either is missing)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gate.cli import EXIT_OK, main
+
+
+def square_scene(identity: int, sample: int) -> np.ndarray:
+    """A 'face' for the tiny SCRFD (a bright red square); identity lives in green/blue."""
+    image = np.zeros((256, 256, 3), np.uint8)
+    image[96:128, 96:128, 2] = 255
+    pattern = np.kron(
+        np.random.default_rng(identity).integers(0, 256, (4, 4, 2)), np.ones((24, 24, 1))
+    )
+    noise = np.random.default_rng(1000 + 10 * identity + sample).normal(0, 10, pattern.shape)
+    image[64:160, 64:160, :2] = np.clip(pattern + noise, 0, 255).astype(np.uint8)
+    return image
+
+
+@pytest.fixture()
+def square_people(tmp_path: Path) -> Path:
+    import cv2
+
+    root = tmp_path / "squares"
+    for identity in range(4):
+        folder = root / f"id{identity}"
+        folder.mkdir(parents=True)
+        for sample in range(3):
+            cv2.imwrite(str(folder / f"{sample}.png"), square_scene(identity, sample))
+    cv2.imwrite(str(root / "id0" / "black.png"), np.zeros((256, 256, 3), np.uint8))
+    return root
+
+
+def test_accuracy_and_calibrate_through_the_real_engine(
+    square_people: Path, tiny_insightface_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pack = str(tiny_insightface_pack)
+    args = ["--dataset", str(square_people), "--pack", pack, "--impostors", "all"]
+    assert main(["bench", "accuracy", *args, "--json", "-", "--no-progress"]) == EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["fta_images"] == 1  # the black picture has no face
+    assert report["packs"][0]["fta_reasons"] == {"NoFaceError: no face": 1}
+    # 12 acquired images in 4 identities of 3: 66 pairs, 12 within identities
+    assert report["impostor_comparisons"] == 66 - 12
+    # scores separate perfectly, but the 3 genuine pairs with the black picture never match
+    assert report["genuine"] == 15
+    assert report["eer"] == pytest.approx(3 / 15)
+    assert report["environment"]["packs"][0]["files_sha256"]
+    assert (
+        main(
+            ["bench", "calibrate", "--pack", pack, "--dataset", str(square_people), "--no-progress"]
+        )
+        == EXIT_OK
+    )
+    from models.engine import load_engine
+
+    engine = load_engine(tiny_insightface_pack, threads=1)
+    assert set(engine.manifest.thresholds) >= {"1e-2", "1e-3", "1e-4"}
+    assert "54 impostor comparisons" in engine.manifest.calibration
+
+
+def test_lfw_dev_subset_with_the_dlib_pack(
+    lfw_dev: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gate.errors import ModelError
+    from models.pack import pack_dir
+
+    try:
+        pack_dir("dlib-cc0")
+    except ModelError as exc:
+        pytest.skip(f"dlib-cc0 pack not prepared here ({exc})")
+    out = tmp_path / "lfw.json"
+    code = main(
+        [
+            "bench",
+            "accuracy",
+            "--dataset",
+            str(lfw_dev / "pairs.txt"),
+            "--limit",
+            "60",
+            "--impostors",
+            "2000",
+            "--json",
+            str(out),
+            "--report",
+            str(tmp_path / "r"),
+            "--no-progress",
+        ]
+    )
+    assert code == EXIT_OK, capsys.readouterr().err
+    report = json.loads(out.read_text())
+    assert report["pairs"] == 60
+    assert report["fta_images"] <= 2
+    assert report["impostor_comparisons"] >= 1900
+    assert report["accuracy_at_default_threshold"] >= 0.9
+    assert (tmp_path / "r" / "det.png").stat().st_size > 1000
