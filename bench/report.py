@@ -40,11 +40,15 @@ def _pyplot() -> Any:
     return plt
 
 
+def _decade_below(value: float) -> float:
+    return float(10 ** math.floor(math.log10(max(value, 1e-12))))
+
+
 def plot_det(results: Sequence[PackResult], path: Path) -> None:
     """FNMR against FMR on log axes, one line per pack, target FMRs marked."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=110)
-    floor = 1.0
+    x_floor = y_floor = 1.0
     for result in results:
         det = result.summary["det"]
         fmr = np.asarray(det["fmr"], dtype=np.float64)
@@ -53,23 +57,34 @@ def plot_det(results: Sequence[PackResult], path: Path) -> None:
         n_gen = max(1, int(result.summary["genuine_comparisons"]))
         # Zero rates cannot sit on a log axis: draw them at half of one comparison.
         fmr_floor, fnmr_floor = 0.5 / n_imp, 0.5 / n_gen
-        floor = min(floor, fmr_floor, fnmr_floor)
+        x_floor, y_floor = min(x_floor, fmr_floor), min(y_floor, fnmr_floor)
         label = f"{result.pack_id} (EER {100 * result.summary['eer']:.2f} %)"
         ax.step(np.maximum(fmr, fmr_floor), np.maximum(fnmr, fnmr_floor), where="post", label=label)
+    x_low, y_low = _decade_below(x_floor), _decade_below(y_floor)
     for key in TARGET_FMRS:
-        ax.axvline(float(key), color="grey", linestyle=":", linewidth=0.8)
-        ax.text(float(key), 1.0, f" FMR {key}", rotation=90, va="top", fontsize=7, color="grey")
-    lowest = 10 ** math.floor(math.log10(max(floor, 1e-9)))
-    ax.plot([lowest, 1], [lowest, 1], color="lightgrey", linewidth=0.8, label="FMR = FNMR")
+        if float(key) >= x_low:
+            ax.axvline(float(key), color="grey", linestyle=":", linewidth=0.8)
+            ax.text(
+                float(key),
+                y_low,
+                f" FMR {key}",
+                rotation=90,
+                va="bottom",
+                ha="right",
+                fontsize=7,
+                color="grey",
+            )
+    diagonal = np.array([min(x_low, y_low), 1.0])
+    ax.plot(diagonal, diagonal, color="lightgrey", linewidth=0.8, label="FMR = FNMR")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    ax.set_xlim(lowest, 1.0)
-    ax.set_ylim(lowest, 1.0)
+    ax.set_xlim(x_low, 1.0)
+    ax.set_ylim(y_low, 1.0)
     ax.set_xlabel("FMR (false match rate)")
     ax.set_ylabel("FNMR (false non-match rate)")
     ax.set_title("DET curve (lower left is better)")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -204,7 +219,7 @@ def markdown(report: dict[str, Any]) -> str:
         "",
         "## Method",
         "",
-        report["threshold_rule"] + ".",
+        report["threshold_rule"][:1].upper() + report["threshold_rule"][1:] + ".",
         "Impostors expanded across identities reuse each image many times: the comparisons "
         "are not independent, so the intervals are optimistic.",
         "",
