@@ -127,7 +127,14 @@ class FrameDecoder:
                 continue
             total = 3 + length + 2
             if len(buf) < total:
-                return frames
+                # garbage that looks like the start of a long frame must not hide a
+                # complete good frame behind it: hunt for one before waiting for more
+                later = self._complete_frame_after(1)
+                if later < 0:
+                    return frames
+                self.discarded += later
+                del buf[:later]
+                continue
             body = bytes(buf[2 : 3 + length])
             crc = int.from_bytes(buf[3 + length : total], "big")
             if crc != crc16(body):
@@ -138,6 +145,20 @@ class FrameDecoder:
                 continue
             del buf[:total]
             frames.append(Frame(seq=body[1], command=body[2], payload=body[3:]))
+
+    def _complete_frame_after(self, offset: int) -> int:
+        """Index of the first complete frame with a good CRC at or after ``offset``, or -1."""
+        buf = self._buf
+        pos = buf.find(SYNC, offset)
+        while pos >= 0 and pos + 3 <= len(buf):
+            length = buf[pos + 2]
+            end = pos + 3 + length + 2
+            if MIN_LEN <= length <= MAX_PAYLOAD + MIN_LEN and end <= len(buf):
+                body = bytes(buf[pos + 2 : pos + 3 + length])
+                if int.from_bytes(buf[end - 2 : end], "big") == crc16(body):
+                    return pos
+            pos = buf.find(SYNC, pos + 1)
+        return -1
 
 
 @dataclass(frozen=True)

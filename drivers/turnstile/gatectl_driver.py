@@ -61,6 +61,7 @@ class GatectlTurnstile(SerialDriver):
         ack_timeout: float = 0.2,
         retries: int = 3,
         backoff: float = 0.05,
+        connect_timeout: float = 2.0,
     ) -> None:
         self._heartbeat_s = heartbeat
         self._watchdog_s = watchdog
@@ -77,12 +78,12 @@ class GatectlTurnstile(SerialDriver):
         self._setup_needed = threading.Event()
         self._reconnected = False
         self._ready = threading.Event()  # set once the post-connect lock went through
-        super().__init__(factory, url=url, backoff=backoff)
         self._hb_thread = threading.Thread(
             target=self._heartbeat_loop, name="egate-gatectl-heartbeat", daemon=True
         )
+        super().__init__(factory, url=url, backoff=backoff, connect_timeout=connect_timeout)
         self._hb_thread.start()
-        if not self._ready.wait(2.0):
+        if not self._ready.wait(connect_timeout):
             self.close()
             raise DeviceTimeoutError(f"gatectl: controller on {url} does not answer")
 
@@ -237,5 +238,5 @@ class GatectlTurnstile(SerialDriver):
 
     def close(self) -> None:
         super().close()
-        if threading.current_thread() is not self._hb_thread:
+        if self._hb_thread.is_alive() and threading.current_thread() is not self._hb_thread:
             self._hb_thread.join(timeout=2.0)

@@ -31,6 +31,7 @@ class LcusTurnstile(SerialDriver):
         entry_channel: int = 1,
         exit_channel: int = 2,
         backoff: float = 0.05,
+        connect_timeout: float = 2.0,
     ) -> None:
         if entry_channel == exit_channel:
             raise ConfigError(f"lcus: entry and exit share relay channel {entry_channel}")
@@ -38,7 +39,7 @@ class LcusTurnstile(SerialDriver):
         self._channel = {Door.ENTRY: entry_channel, Door.EXIT: exit_channel}
         self._lock = threading.RLock()
         self._release_at: dict[Door, float] = {}
-        super().__init__(factory, url=url, backoff=backoff)
+        super().__init__(factory, url=url, backoff=backoff, connect_timeout=connect_timeout)
 
     def _relay(self, door: Door, on: bool) -> None:
         self.write(lcus.RelayCommand(self._channel[door], on).encode())

@@ -26,7 +26,9 @@ def serial_factory(url: str, baudrate: int, timeout: float = 0.05) -> SerialFact
 
     def open_port() -> Any:
         try:
-            return serial.serial_for_url(url, baudrate=baudrate, timeout=timeout, write_timeout=1.0)
+            return serial.serial_for_url(
+                url, baudrate=baudrate, timeout=timeout, write_timeout=1.0, exclusive=True
+            )
         except (serial.SerialException, OSError, ValueError) as exc:
             raise DeviceGoneError(f"cannot open serial port {url!r}: {exc}") from exc
 

@@ -39,6 +39,7 @@ class ModbusTurnstile(SerialDriver):
         reply_timeout: float = 0.1,
         retries: int = 3,
         backoff: float = 0.05,
+        connect_timeout: float = 2.0,
     ) -> None:
         self.mapping = mapping or mb.ModbusMap()
         self._poll_s = poll
@@ -56,8 +57,8 @@ class ModbusTurnstile(SerialDriver):
         self._missed = 0
         self._fault_reported = False
         self._ready = threading.Event()
-        super().__init__(factory, url=url, backoff=backoff)
-        if not self._ready.wait(2.0):
+        super().__init__(factory, url=url, backoff=backoff, connect_timeout=connect_timeout)
+        if not self._ready.wait(connect_timeout):
             self.close()
             raise DeviceTimeoutError(f"modbus: unit {self.mapping.unit} on {url} does not answer")
 

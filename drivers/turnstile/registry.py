@@ -91,6 +91,7 @@ def open_turnstile(address: str, connect_timeout: float = 2.0) -> Turnstile:
             ack_timeout=float(opts.get("ack", 0.2)),
             retries=int(opts.get("retries", 3)),
             backoff=backoff,
+            connect_timeout=connect_timeout,
         )
     if protocol == "modbus":
         from drivers.turnstile.modbus import ModbusMap
@@ -106,6 +107,7 @@ def open_turnstile(address: str, connect_timeout: float = 2.0) -> Turnstile:
             reply_timeout=float(timing.get("reply", 0.1)),
             retries=int(timing.get("retries", 3)),
             backoff=backoff,
+            connect_timeout=connect_timeout,
         )
     from drivers.turnstile.lcus_driver import LcusTurnstile
 
@@ -116,4 +118,5 @@ def open_turnstile(address: str, connect_timeout: float = 2.0) -> Turnstile:
         entry_channel=int(opts.get("entry_channel", 1)),
         exit_channel=int(opts.get("exit_channel", 2)),
         backoff=backoff,
+        connect_timeout=connect_timeout,
     )

@@ -1,9 +1,197 @@
-"""Command family placeholder: its owner adds commands in ``register``."""
+"""``egate turnstile``: commissioning a lane's doors; ``egate emulate turnstile``: a device
+emulator on a pty for drivers, simulations and integrators without hardware."""
 
 from __future__ import annotations
 
-from gate.cli import Registry
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from gate.cli import EXIT_OK, Registry
+from gate.errors import ConfigError
+
+if TYPE_CHECKING:
+    from drivers.turnstile.emulator import EmulatorHandle
+    from gate.turnstile import Turnstile, TurnstileEvent
+
+ACTIONS = ("status", "open-entry", "open-exit", "lock", "watch")
+WORLD_HELP = (
+    "stdin commands: pass | tailgate | back | jam DOOR | unjam DOOR | force DOOR | "
+    "release DOOR | emergency on|off | noise N | unplug | replug | status | quit"
+)
 
 
 def register(registry: Registry) -> None:
-    """No commands yet."""
+    p = registry.command(
+        "turnstile",
+        "talk to a lane's doors: status, open-entry, open-exit, lock, watch events",
+        _turnstile,
+    )
+    p.add_argument("action", choices=ACTIONS, help="what to do")
+    p.add_argument(
+        "--device",
+        default=os.environ.get("EGATE_TURNSTILE"),
+        help="turnstile address, e.g. gatectl:/dev/ttyUSB0, modbus:socket://host:502?unit=1, "
+        "lcus:/dev/ttyUSB1 (default: $EGATE_TURNSTILE); see docs/turnstile.md",
+    )
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for an answer")
+    p.add_argument(
+        "--hold",
+        type=float,
+        default=3.0,
+        help="open-*: seconds to keep the link up and print events before locking again "
+        "(ends early on a completed passage)",
+    )
+    p.add_argument("--seconds", type=float, default=None, help="watch: stop after this long")
+    p.add_argument("--count", type=int, default=None, help="watch: stop after this many events")
+
+    registry.group("emulate", "run device emulators")
+    e = registry.command(
+        "emulate turnstile",
+        "emulate a turnstile device on a pseudo-terminal; " + WORLD_HELP,
+        _emulate,
+    )
+    e.add_argument("--protocol", required=True, choices=("gatectl", "modbus", "lcus"))
+    e.add_argument("--link", default=None, help="path of the symlink to the port to create")
+    e.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="latency=S drop=P corrupt=P noise=BYTES_PER_S jam=entry|exit seed=N (repeatable)",
+    )
+    e.add_argument("--time-scale", type=float, default=1.0, help="physical durations factor")
+    e.add_argument("--baud", type=int, default=None, help="emulate this line speed")
+    e.add_argument("--seconds", type=float, default=None, help="stop after this long")
+
+
+def _print(obj: dict[str, object], as_json: bool, text: str) -> None:
+    print(json.dumps(obj) if as_json else text, flush=True)
+
+
+def _event_text(ev: TurnstileEvent) -> str:
+    door = f" {ev.door.value}" if ev.door else ""
+    extra = f" ({ev.detail})" if ev.detail else ""
+    return f"{time.strftime('%H:%M:%S')} {ev.kind.value}{door}{extra}"
+
+
+def _turnstile(args: argparse.Namespace) -> int:
+    from drivers.turnstile.registry import open_turnstile
+
+    if not args.device:
+        raise ConfigError("no turnstile address: give --device or set EGATE_TURNSTILE")
+    lane = open_turnstile(args.device, connect_timeout=args.timeout)
+    try:
+        if args.action == "status":
+            st = lane.status(args.timeout)
+            beams = "".join("X" if b else "." for b in st.beams) or "-"
+            text = (
+                f"entry={st.entry.value} exit={st.exit.value} beams={beams} "
+                f"emergency={'on' if st.emergency else 'off'}"
+                + (" (assumed: no read-back)" if st.assumed else "")
+                + (f" fault={st.fault}" if st.fault else "")
+            )
+            _print(st.to_json(), args.json, text)
+        elif args.action == "lock":
+            lane.lock(args.timeout)
+            _print({"ok": True, "action": "lock"}, args.json, "locked")
+        elif args.action in ("open-entry", "open-exit"):
+            (lane.open_entry if args.action == "open-entry" else lane.open_exit)(args.timeout)
+            _print({"ok": True, "action": args.action}, args.json, f"{args.action}: acknowledged")
+            _watch(lane, args, seconds=args.hold, until_passage=True)
+        else:
+            _watch(lane, args, seconds=args.seconds, until_passage=False)
+    finally:
+        lane.close()  # locks the doors where the hardware allows
+    return EXIT_OK
+
+
+def _watch(
+    lane: Turnstile, args: argparse.Namespace, seconds: float | None, until_passage: bool
+) -> None:
+    from gate.turnstile import EventKind
+
+    end = None if seconds is None else time.monotonic() + seconds
+    seen = 0
+    while end is None or time.monotonic() < end:
+        wait = 0.5 if end is None else max(0.0, min(0.5, end - time.monotonic()))
+        ev = lane.next_event(wait)
+        if ev is None:
+            continue
+        _print(ev.to_json(), args.json, _event_text(ev))
+        seen += 1
+        if args.count is not None and not until_passage and seen >= args.count:
+            return
+        if until_passage and ev.kind is EventKind.PASSAGE_COMPLETED:
+            return
+
+
+def _emulate(args: argparse.Namespace) -> int:
+    from drivers.turnstile.emulator import Faults, Physics, start_emulator
+
+    faults = Faults.parse(args.fault)
+    physics = Physics(time_scale=args.time_scale, baud=args.baud)
+    handle = start_emulator(args.protocol, faults=faults, physics=physics, link=args.link)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        print(f"port: {handle.port}", flush=True)
+        print(f"address: {handle.address}", flush=True)
+        print(WORLD_HELP, file=sys.stderr, flush=True)
+        reader = threading.Thread(target=_world_commands, args=(handle, stop), daemon=True)
+        reader.start()
+        end = None if args.seconds is None else time.monotonic() + args.seconds
+        while not stop.is_set() and (end is None or time.monotonic() < end):
+            stop.wait(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
+    finally:
+        handle.close()
+    return EXIT_OK
+
+
+def _world_commands(handle: EmulatorHandle, stop: threading.Event) -> None:
+    """Script the emulated world from stdin, one command a line (EOF just stops reading)."""
+    from gate.turnstile import Door
+
+    for line in sys.stdin:
+        words = line.split()
+        if not words:
+            continue
+        cmd, rest = words[0], words[1:]
+        try:
+            door = Door(rest[0]) if rest and rest[0] in ("entry", "exit") else Door.EXIT
+            if cmd == "pass":
+                handle.traveller_passes()
+            elif cmd == "tailgate":
+                handle.traveller_passes(tailgater=True)
+            elif cmd == "back":
+                handle.traveller_walks_back()
+            elif cmd in ("jam", "unjam"):
+                handle.jam(door, cmd == "jam")
+            elif cmd in ("force", "release"):
+                handle.force(door, cmd == "force")
+            elif cmd == "emergency":
+                handle.emergency(not rest or rest[0] == "on")
+            elif cmd == "noise":
+                handle.inject_noise(int(rest[0]) if rest else 1000)
+            elif cmd == "unplug":
+                handle.unplug()
+            elif cmd == "replug":
+                handle.replug()
+            elif cmd == "status":
+                states = {d.value: handle.door_state(d).value for d in Door}
+                print(f"doors={states} beams={handle.beams()}", file=sys.stderr, flush=True)
+            elif cmd == "quit":
+                stop.set()
+                return
+            else:
+                print(f"unknown: {cmd}; {WORLD_HELP}", file=sys.stderr, flush=True)
+                continue
+            print(f"ok: {line.strip()}", file=sys.stderr, flush=True)
+        except (ValueError, IndexError) as exc:
+            print(f"bad command {line.strip()!r}: {exc}", file=sys.stderr, flush=True)

@@ -1,0 +1,90 @@
+"""Lanes for the turnstile contract suite: each emulator on a real pty, and real hardware
+when EGATE_HIL_TURNSTILE names its address."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import pytest
+
+from drivers.turnstile.emulator import EmulatorHandle, Faults, Physics, start_emulator
+from drivers.turnstile.registry import open_turnstile
+from gate.turnstile import EventKind, Turnstile, TurnstileEvent
+
+# fast enough for the 2-core budget, slow enough that a 20 ms Modbus poll sees every beam
+TEST_PHYSICS = Physics(time_scale=0.25)
+HIL_ENV = "EGATE_HIL_TURNSTILE"
+
+
+@dataclass
+class Lane:
+    protocol: str
+    driver: Turnstile
+    handle: EmulatorHandle | None  # None on real hardware: the world cannot be scripted
+    seen: list[TurnstileEvent] = field(default_factory=list)
+
+    def wait_for(
+        self,
+        kind: EventKind,
+        timeout: float = 5.0,
+        where: Callable[[TurnstileEvent], bool] = lambda e: True,
+    ) -> TurnstileEvent:
+        """The first event of ``kind`` (already seen or arriving within ``timeout``)."""
+        for ev in self.seen:
+            if ev.kind is kind and where(ev):
+                return ev
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            ev = self.driver.next_event(end - time.monotonic())
+            if ev is None:
+                break
+            self.seen.append(ev)
+            if ev.kind is kind and where(ev):
+                return ev
+        kinds = [e.kind.value for e in self.seen]
+        raise AssertionError(f"no {kind.value} within {timeout} s; saw {kinds}")
+
+    def drain(self, seconds: float = 0.0) -> None:
+        end = time.monotonic() + seconds
+        while (ev := self.driver.next_event(max(0.0, end - time.monotonic()))) is not None:
+            self.seen.append(ev)
+
+    def kinds(self) -> list[EventKind]:
+        return [e.kind for e in self.seen]
+
+    def scripted(self) -> EmulatorHandle:
+        if self.handle is None:
+            pytest.skip(f"{HIL_ENV}: real hardware cannot be scripted (needs a person)")
+        return self.handle
+
+
+def make_lane(protocol: str, faults: Faults | None = None) -> Iterator[Lane]:
+    handle = start_emulator(protocol, physics=TEST_PHYSICS, faults=faults)
+    driver = None
+    try:
+        driver = open_turnstile(
+            handle.address + ("&" if "?" in handle.address else "?") + "backoff=0.02"
+        )
+        yield Lane(protocol, driver, handle)
+    finally:
+        if driver is not None:
+            driver.close()
+        handle.close()
+
+
+@pytest.fixture(params=["gatectl", "modbus", "lcus", pytest.param("hil", marks=pytest.mark.hil)])
+def lane(request: pytest.FixtureRequest) -> Iterator[Lane]:
+    if request.param == "hil":
+        address = os.environ.get(HIL_ENV)
+        if not address:
+            pytest.skip(f"set {HIL_ENV} to a turnstile address (e.g. gatectl:/dev/ttyUSB0)")
+        driver = open_turnstile(address)
+        try:
+            yield Lane(address.partition(":")[0], driver, None)
+        finally:
+            driver.close()
+        return
+    yield from make_lane(request.param)

@@ -1,0 +1,142 @@
+"""One contract for every turnstile: the three emulators on real ptys, and real hardware
+when EGATE_HIL_TURNSTILE names it."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from drivers.turnstile.emulator import Faults
+from gate.errors import DeviceGoneError, DeviceTimeoutError, GateError
+from gate.turnstile import Door, DoorState, EventKind, Turnstile
+from tests.turnstile.conftest import Lane
+
+
+def test_driver_is_a_turnstile_and_starts_locked(lane: Lane) -> None:
+    assert isinstance(lane.driver, Turnstile)
+    st = lane.driver.status()
+    assert st.entry is DoorState.CLOSED and st.exit is DoorState.CLOSED
+    assert st.assumed == (lane.protocol == "lcus")
+
+
+def test_open_exit_then_lock(lane: Lane) -> None:
+    lane.driver.open_exit()
+    lane.wait_for(EventKind.DOOR_OPENED, where=lambda e: e.door is Door.EXIT)
+    assert lane.driver.status().exit in (DoorState.OPEN, DoorState.MOVING)
+    lane.driver.lock()
+    lane.wait_for(EventKind.DOOR_CLOSED, where=lambda e: e.door is Door.EXIT)
+    if lane.handle:
+        deadline = time.monotonic() + 2
+        while lane.handle.door_state(Door.EXIT) is not DoorState.CLOSED:
+            assert time.monotonic() < deadline, "emulated exit door never closed"
+            time.sleep(0.01)
+    assert lane.driver.status().locked
+
+
+def test_passage_completed_and_door_relocks(lane: Lane) -> None:
+    world = lane.scripted()
+    world.traveller_passes()
+    lane.driver.open_exit()
+    ev = lane.wait_for(EventKind.PASSAGE_COMPLETED)
+    assert ev.door is Door.EXIT
+    assert EventKind.TAILGATING not in lane.kinds()
+    lane.wait_for(EventKind.DOOR_CLOSED, where=lambda e: e.door is Door.EXIT)
+    assert world.opened_count(Door.ENTRY) == 0
+
+
+def test_referral_walks_back_through_entry(lane: Lane) -> None:
+    world = lane.scripted()
+    world.traveller_walks_back()
+    lane.driver.open_entry()
+    assert lane.wait_for(EventKind.PASSAGE_COMPLETED).door is Door.ENTRY
+    assert world.opened_count(Door.EXIT) == 0
+
+
+def test_tailgating_detected(lane: Lane) -> None:
+    world = lane.scripted()
+    if lane.protocol == "lcus":
+        pytest.skip("lcus relay boards have no beams: tailgating cannot be seen")
+    world.traveller_passes(tailgater=True)
+    lane.driver.open_exit()
+    lane.wait_for(EventKind.TAILGATING)
+    lane.wait_for(EventKind.PASSAGE_COMPLETED)
+    kinds = lane.kinds()
+    assert kinds.index(EventKind.TAILGATING) < kinds.index(EventKind.PASSAGE_COMPLETED)
+
+
+def test_jammed_door_reported_as_fault(lane: Lane) -> None:
+    world = lane.scripted()
+    if lane.protocol == "lcus":
+        pytest.skip("lcus relay boards have no read-back: a jam cannot be seen")
+    world.jam(Door.EXIT)
+    lane.driver.open_exit()
+    ev = lane.wait_for(EventKind.DOOR_JAMMED)
+    assert ev.door is Door.EXIT
+    assert lane.driver.status().exit is DoorState.JAMMED
+    assert world.opened_count(Door.EXIT) == 0
+
+
+def test_forced_door_reported(lane: Lane) -> None:
+    world = lane.scripted()
+    if lane.protocol == "lcus":
+        pytest.skip("lcus relay boards have no door contacts")
+    world.force(Door.ENTRY)
+    assert lane.wait_for(EventKind.DOOR_FORCED).door is Door.ENTRY
+
+
+def test_unplugged_mid_command_reconnects_and_locks(lane: Lane) -> None:
+    world = lane.scripted()
+    lane.driver.open_exit()
+    lane.wait_for(EventKind.DOOR_OPENED)
+    if lane.protocol != "lcus":
+        # the device goes silent, so the next command is in flight when the port vanishes
+        world.device.faults = Faults(drop_rate=1.0)
+        threading.Timer(0.1, world.unplug).start()
+        with pytest.raises((DeviceGoneError, DeviceTimeoutError)):
+            lane.driver.open_entry(timeout=2.0)
+    else:
+        world.unplug()  # write-only: the loss shows on the next write
+        time.sleep(0.1)
+        with pytest.raises(DeviceGoneError):
+            lane.driver.open_entry(timeout=1.0)
+    lane.wait_for(EventKind.DEVICE_FAULT)
+    with pytest.raises(DeviceGoneError):
+        lane.driver.status(timeout=0.2)
+    before = len(world.commands())
+    world.device.faults = Faults()
+    world.replug()
+    lane.wait_for(EventKind.RECONNECTED, timeout=5)
+    after = world.commands()[before:]
+    assert after[0] == "replugged"
+    # the first thing the driver does on the new port is lock both doors
+    assert after[1] in ("lock", "close entry", "close exit"), after
+    assert not any(c.startswith("open") for c in after), after
+    # whatever the lost command did, power loss and the driver's lock leave the lane locked
+    st = lane.driver.status()
+    assert st.locked
+    assert world.door_state(Door.ENTRY) is DoorState.CLOSED
+    assert world.door_state(Door.EXIT) is DoorState.CLOSED
+
+
+def test_line_noise_resync_and_no_door_opened(lane: Lane) -> None:
+    world = lane.scripted()
+    world.inject_noise(1000, seed=1, to_host=True)
+    world.inject_noise(1000, seed=2, to_host=False)
+    lane.drain(0.3)
+    for attempt in range(3):  # the first command may meet the noise's tail
+        try:
+            st = lane.driver.status(timeout=1.0)
+            break
+        except GateError:
+            if attempt == 2:
+                raise
+    assert st.locked
+    lane.driver.lock()
+    assert world.opened_count(Door.ENTRY) == 0 and world.opened_count(Door.EXIT) == 0
+    assert not any(c.startswith("open") for c in world.commands())
+    assert EventKind.DOOR_OPENED not in lane.kinds()
+    # and the driver still works
+    lane.driver.open_exit()
+    lane.wait_for(EventKind.DOOR_OPENED, where=lambda e: e.door is Door.EXIT)
