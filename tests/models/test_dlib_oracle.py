@@ -14,7 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from gate.types import Box
+from gate.types import Box, Landmarks5
+from models.dlib.align import dlib_chip
 from models.dlib.embedder import DlibEmbedder, build_embedder_onnx
 from models.dlib.shape_predictor import ShapePredictor5, convert_shape_predictor
 
@@ -110,3 +111,62 @@ def test_landmarks_match_dlib_on_odd_boxes(
         theirs = parts(reference(rgb, dlib.rectangle(left, top, right, bottom)))
         ours = shape_predictor.landmarks_in_rect(image, left, top, right, bottom).as_array()
         assert np.abs(ours - theirs).max() <= 0.5, (left, top, right, bottom)
+
+
+def landmarks_of(shape: Any, factor: int = 1) -> Landmarks5:
+    return Landmarks5(tuple((float(p.x * factor), float(p.y * factor)) for p in shape.parts()))
+
+
+def test_chips_match_dlib(oracle_faces: list[OracleFace], dlib_chips: list[np.ndarray]) -> None:
+    for (image, _, shape), theirs in zip(oracle_faces, dlib_chips, strict=True):
+        ours = dlib_chip(image, landmarks_of(shape))[..., ::-1]
+        assert np.abs(ours.astype(int) - theirs).max() <= 1
+
+
+def test_chips_match_dlib_through_the_pyramid(oracle_faces: list[OracleFace]) -> None:
+    """Faces 3x and 5x bigger (crop > 2x the chip): dlib halves the image first."""
+    image, rect, shape = oracle_faces[0]
+    for factor in (3, 5):
+        big = np.ascontiguousarray(np.repeat(np.repeat(image, factor, 0), factor, 1))
+        points = [dlib.point(p.x * factor, p.y * factor) for p in shape.parts()]
+        big_rect = dlib.rectangle(rect.left() * factor, rect.top() * factor, 0, 0)
+        theirs = dlib.get_face_chip(
+            np.ascontiguousarray(big[..., ::-1]),
+            dlib.full_object_detection(big_rect, points),
+            150,
+            0.25,
+        )
+        ours = dlib_chip(big, landmarks_of(shape, factor))[..., ::-1]
+        assert np.abs(ours.astype(int) - theirs).max() <= 1
+
+
+def test_chips_match_dlib_at_the_image_border(oracle_faces: list[OracleFace]) -> None:
+    image, rect, shape = oracle_faces[0]
+    for dx, dy in ((-60, 0), (0, -70), (40, 40)):
+        moved = [dlib.point(p.x + dx, p.y + dy) for p in shape.parts()]
+        detection = dlib.full_object_detection(rect, moved)
+        theirs = dlib.get_face_chip(np.ascontiguousarray(image[..., ::-1]), detection, 150, 0.25)
+        ours = dlib_chip(image, landmarks_of(detection))[..., ::-1]
+        assert np.abs(ours.astype(int) - theirs).max() <= 1
+
+
+def test_full_pipeline_matches_dlib(
+    oracle_faces: list[OracleFace],
+    shape_predictor: ShapePredictor5,
+    dat_dir: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """Our landmarks -> our chip -> our ONNX embedder vs dlib end to end."""
+    dat = dat_dir / "dlib_face_recognition_resnet_model_v1.dat"
+    onnx_path = tmp_path_factory.mktemp("pipeline") / "embedder.onnx"
+    onnx_path.write_bytes(build_embedder_onnx(dat))
+    embedder = DlibEmbedder(onnx_path, threads=2)
+    reference = dlib.face_recognition_model_v1(str(dat))
+    for image, rect, shape in oracle_faces:
+        box = Box(rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1)
+        chip = dlib_chip(image, shape_predictor.landmarks(image, box))
+        ours = embedder.embed([chip])[0]
+        theirs = np.array(
+            reference.compute_face_descriptor(np.ascontiguousarray(image[..., ::-1]), shape)
+        )
+        assert np.linalg.norm(ours - theirs) < 1e-3
