@@ -338,6 +338,7 @@ class GateController:
         """Open the exit, wait for the passage, watch for a second person, lock again."""
         tid = work.transaction_id
         self._enter(State.EXIT_OPEN, tid)
+        self._drain_stale_events(tid)
         self._stage(work, "exit_command", self.turnstile.open_exit)
         # Decision latency: from the capture's result to the acknowledged exit command.
         work.stage_ms["decision_to_command"] = (self.clock.now() - decided_from) * 1000.0
@@ -359,6 +360,18 @@ class GateController:
         self._await(work, ("DOOR_CLOSED",), self.tailgate_grace_s)
         self._timed(work, "passage", started)
         return Verdict(Decision.ACCEPT, "face verified, passage completed")
+
+    def _drain_stale_events(self, tid: str) -> None:
+        """Drop turnstile events from before this passage (a fault already handled, the
+        previous traveller's doors closing): they say nothing about the exit about to open."""
+        for _ in range(1000):
+            try:
+                event = self.turnstile.next_event(0.0)
+            except GateError as exc:
+                raise _Stop(self._verdict_for_error("turnstile", exc)) from exc
+            if event is None:
+                return
+            self._emit("door", tid, f"stale {_event_name(event).lower()}")
 
     def _await(self, work: _Work, wanted: tuple[str, ...], timeout: float) -> str | None:
         """Wait for one of ``wanted`` turnstile events; alarms and faults stop the stage."""

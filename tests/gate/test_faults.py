@@ -1,0 +1,193 @@
+"""Fault tests on the real device paths: the ICAO reader over a virtual chip, the turnstile
+driver over a pty to its emulator, the SQLite audit log. The camera and the face engine are
+the in-memory fakes here (their real counterparts are in the end-to-end simulation test).
+
+Each fault ends in the fail-safe state (doors locked, traveller referred) with the right
+outcome, and the next traveller is served normally.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import pytest
+
+from drivers.chip.inprocess import InProcessTransport
+from drivers.turnstile.emulator import EmulatorHandle, Physics, start_emulator
+from drivers.turnstile.registry import open_turnstile
+from gate.audit import AuditLog
+from gate.clock import SystemClock
+from gate.config import TimeoutsConfig
+from gate.controller import GateController, GateEvent
+from gate.controller_adapters import AuditLogSink, PassportChipReader
+from gate.controller_ports import CaptureOutcome, PresentedDocument
+from gate.fakes import FakeBiometrics, FakeCamera, FakeDocumentSource, fake_embedding, fake_photo
+from gate.icao.issue import issue_passport, load_virtual_passport
+from gate.icao.pa import TrustStore
+from gate.icao.pki import TestPki, init_pki
+from gate.outcome import Decision, State, Transaction
+from gate.turnstile import Door
+
+TIMEOUTS = TimeoutsConfig(exit_open_s=2.0, passage_s=3.0)
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPki:
+    return init_pki(tmp_path_factory.mktemp("pki"))
+
+
+@dataclass
+class RealLane:
+    tmp: Path
+    pki: TestPki
+    emulator: EmulatorHandle
+    turnstile: Any
+    audit: AuditLog
+    clock: SystemClock = field(default_factory=SystemClock)
+    count: int = 0
+
+    def __post_init__(self) -> None:
+        self.documents = FakeDocumentSource(self.clock)
+        self.biometrics = FakeBiometrics(capture_s=0.05, frames=2)
+        self.camera = FakeCamera(self.clock)
+        self.events: list[GateEvent] = []
+        self.controller = GateController(
+            documents=self.documents,
+            chip_reader=PassportChipReader(TrustStore.from_folder(self.pki.folder)),
+            biometrics=self.biometrics,
+            camera=self.camera,
+            turnstile=self.turnstile,
+            clock=self.clock,
+            audit=AuditLogSink(self.audit),
+            timeouts=TIMEOUTS,
+            observers=(self.events.append, self._walk),
+            tailgate_grace_s=0.5,
+        )
+        self.controller.start()
+
+    def _walk(self, event: GateEvent) -> None:
+        if event.kind == "door" and event.detail == "exit_open_commanded":
+            self.emulator.traveller_passes()
+
+    def traveller(self, **faults: Any) -> Transaction:
+        """A genuine traveller whose card carries ``faults``; returns the transaction."""
+        self.count += 1
+        identity = self.count % 16
+        ok, jpeg = cv2.imencode(".jpg", fake_photo(identity, size=64))
+        assert ok
+        folder = self.tmp / f"passport-{self.count}"
+        issued = issue_passport(
+            folder,
+            pki=self.pki,
+            photo=bytes(jpeg),
+            surname="TESTER",
+            given_names="ANNA",
+            nationality="UTO",
+            birth_date="850101",
+            sex="F",
+            expiry_date="351231",
+            document_number=f"T{self.count:08d}",
+        )
+        card = load_virtual_passport(folder, **faults)
+        mrz = "\n".join(issued.mrz.lines)
+        self.biometrics.script.append(
+            CaptureOutcome("ok", (fake_embedding(identity),), liveness=0.9)
+        )
+        self.documents.present(PresentedDocument(mrz, InProcessTransport(card), f"t{self.count}"))
+        tx = self.controller.serve_one(0.1)
+        assert tx is not None
+        self.biometrics.script.clear()
+        return tx
+
+    def exit_opened(self) -> int:
+        return self.emulator.opened_count(Door.EXIT)
+
+
+@pytest.fixture
+def lane(tmp_path: Path, pki: TestPki) -> Iterator[RealLane]:
+    emulator = start_emulator("gatectl", physics=Physics(time_scale=0.05))
+    turnstile = open_turnstile(emulator.address)
+    audit = AuditLog.open(tmp_path / "audit.db")
+    try:
+        yield RealLane(tmp_path, pki, emulator, turnstile, audit)
+    finally:
+        audit.close()
+        turnstile.close()
+        emulator.close()
+
+
+def _assert_fail_safe(lane: RealLane, tx: Transaction) -> None:
+    assert tx.fail_safe
+    assert any(e.kind == "fail_safe" and e.transaction_id == tx.transaction_id for e in lane.events)
+    assert lane.controller.state is State.IDLE
+
+
+def test_genuine_traveller_passes_on_real_devices(lane: RealLane) -> None:
+    tx = lane.traveller()
+    assert tx.decision is Decision.ACCEPT, tx.detail
+    assert tx.passive_auth == "valid" and tx.active_auth == "valid"
+    assert lane.exit_opened() == 1
+    assert lane.audit.count() == 1
+
+
+def test_card_removed_mid_read(lane: RealLane) -> None:
+    tx = lane.traveller(remove_after_apdus=6)
+    assert tx.decision is Decision.REFER_DEVICE, tx.detail
+    assert "DeviceGoneError" in tx.detail
+    _assert_fail_safe(lane, tx)
+    assert lane.exit_opened() == 0
+    assert lane.traveller().decision is Decision.ACCEPT
+    assert lane.audit.count() == 2
+
+
+def test_tampered_chip_is_referred_not_fail_safe(lane: RealLane) -> None:
+    tx = lane.traveller(corrupt_dg=2)
+    assert tx.decision is Decision.REFER_DOCUMENT
+    assert tx.passive_auth == "invalid"
+    assert not tx.fail_safe and lane.exit_opened() == 0
+
+
+def test_turnstile_unplugged_while_opening(lane: RealLane) -> None:
+    def unplug(event: GateEvent) -> None:
+        if event.kind == "state" and event.state is State.EXIT_OPEN:
+            lane.emulator.unplug()
+
+    lane.controller.add_observer(unplug)
+    tx = lane.traveller()
+    lane.controller._observers.remove(unplug)
+    assert tx.decision in (Decision.REFER_DEVICE, Decision.TIMEOUT), tx.detail
+    _assert_fail_safe(lane, tx)
+    assert lane.exit_opened() == 0
+    lane.emulator.replug()
+    # The driver reconnects with backoff; the next traveller goes through.
+    second = lane.traveller()
+    assert second.decision is Decision.ACCEPT, second.detail
+    assert lane.exit_opened() == 1
+
+
+def test_audit_disk_full_then_recovers(lane: RealLane) -> None:
+    assert lane.traveller().decision is Decision.ACCEPT
+    db: sqlite3.Connection = lane.audit._db  # the test plays the full disk on this connection
+    pages = db.execute("PRAGMA page_count").fetchone()[0]
+    db.execute(f"PRAGMA max_page_count = {pages}")
+    # Fill the last free space so the next insert needs a new page.
+    tx = lane.traveller()
+    for _ in range(200):
+        if tx.decision is Decision.AUDIT_FAILED:
+            break
+        tx = lane.traveller()
+    assert tx.decision is Decision.AUDIT_FAILED
+    assert "not committed" in tx.detail
+    _assert_fail_safe(lane, tx)
+    rows_while_full = lane.audit.count()
+    db.execute("PRAGMA max_page_count = 1073741823")
+    after = lane.traveller()
+    assert after.decision is Decision.ACCEPT
+    assert lane.audit.count() == rows_while_full + 1
+    ids = {row["transaction_id"] for row in lane.audit.rows()}
+    assert tx.transaction_id not in ids and after.transaction_id in ids
