@@ -203,7 +203,10 @@ def _demo(args: argparse.Namespace) -> int:
 
     folder = Path(insightface.__file__).parent / "data" / "images"
     engine = load_engine(args.pack, threads=args.threads)
-    hanks = load_image(folder / "Tom_Hanks_54745.png")
+    # The sample is a tight 112x112 crop: give the detector a portrait with some context.
+    sample = load_image(folder / "Tom_Hanks_54745.png")
+    bigger = cv2.resize(sample, None, fx=2, fy=2, interpolation=cv2.INTER_CUBIC)
+    hanks = np.asarray(cv2.copyMakeBorder(bigger, 60, 60, 60, 60, cv2.BORDER_REPLICATE), np.uint8)
     group = load_image(folder / "t1.jpg")
     smaller = cv2.resize(hanks, None, fx=0.7, fy=0.7, interpolation=cv2.INTER_AREA)
     variants: dict[str, ImageBGR] = {
@@ -211,33 +214,25 @@ def _demo(args: argparse.Namespace) -> int:
         "Tom Hanks 70% size, brighter": np.asarray(
             cv2.convertScaleAbs(smaller, alpha=1.15, beta=25), dtype=np.uint8
         ),
+        "Tom Hanks JPEG q=40": np.asarray(
+            cv2.imdecode(
+                cv2.imencode(".jpg", hanks, [cv2.IMWRITE_JPEG_QUALITY, 40])[1], cv2.IMREAD_COLOR
+            ),
+            dtype=np.uint8,
+        ),
     }
     reference = _vector(engine.embed_one(hanks, min_face=20))
     rows: list[tuple[str, str, bool, float]] = []
     for name, picture in variants.items():
         other = _vector(engine.embed_one(picture, min_face=20))
         rows.append(("Tom Hanks", name, True, engine.distance(reference, other)))
-    faces = engine.analyze(group, min_face=20)
-    embeddings = engine.embed(group, faces)
-    order = sorted(range(len(faces)), key=lambda i: faces[i].detection.box.left)
-    for a, b in itertools.pairwise(order):
-        rows.append(
-            (
-                f"t1 face {a + 1}",
-                f"t1 face {b + 1}",
-                False,
-                engine.distance(embeddings[a], embeddings[b]),
-            )
-        )
-    if len(faces):
-        rows.append(
-            (
-                "Tom Hanks",
-                f"t1 face {order[0] + 1}",
-                False,
-                engine.distance(reference, embeddings[order[0]]),
-            )
-        )
+    faces = sorted(engine.analyze(group, min_face=20), key=lambda f: f.detection.box.left)
+    embeddings = engine.embed(group, faces)  # faces numbered left to right
+    for a, b in itertools.combinations(range(len(faces)), 2):
+        distance = engine.distance(embeddings[a], embeddings[b])
+        rows.append((f"t1 face {a + 1}", f"t1 face {b + 1}", False, distance))
+    if faces:
+        rows.append(("Tom Hanks", "t1 face 1", False, engine.distance(reference, embeddings[0])))
     threshold = engine.threshold()
     print(
         f"pack {engine.pack_id}: {engine.distance_name} distance, threshold {threshold:.4f} "
