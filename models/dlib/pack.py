@@ -47,7 +47,7 @@ def _version(distribution: str) -> str:
 def converter_versions() -> dict[str, str]:
     """What the pack's bytes depend on; a change of any of these rebuilds the pack."""
     try:
-        from models.dlib import prepare  # type: ignore[attr-defined,unused-ignore]
+        from models.dlib import prepare
     except ImportError as exc:
         raise ModelError(
             f"the dlib converter (models.dlib.prepare) is not available: {exc}"
@@ -67,7 +67,7 @@ def converter_versions() -> dict[str, str]:
 
 def build_into(folder: Path) -> PackManifest:
     """Convert the dlib models into ``folder`` and return the manifest describing them."""
-    from models.dlib.prepare import (  # type: ignore[import-not-found,unused-ignore]
+    from models.dlib.prepare import (
         prepare_dlib_files,
     )
 
@@ -101,13 +101,12 @@ def open_runtime(folder: Path, manifest: PackManifest, *, threads: int = 0) -> A
     from models.engine import PackRuntime
 
     try:
-        # (ignores: these modules land with tasks A/A2; drop the ignores once they exist)
-        from models.dlib.align import dlib_chip  # type: ignore[import-not-found,unused-ignore]
-        from models.dlib.embedder import (  # type: ignore[import-not-found,unused-ignore]
+        from models.dlib.align import dlib_chip
+        from models.dlib.embedder import (
             DlibEmbedder,
         )
-        from models.dlib.mmod import MmodDetector  # type: ignore[import-not-found,attr-defined,unused-ignore]
-        from models.dlib.shape_predictor import (  # type: ignore[import-not-found,unused-ignore]
+        from models.dlib.mmod import MmodDetector
+        from models.dlib.shape_predictor import (
             ShapePredictor5,
         )
     except ImportError as exc:
