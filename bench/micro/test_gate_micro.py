@@ -1,0 +1,181 @@
+"""Micro-benchmarks of the gate controller.
+
+Run: ``.venv/bin/pytest bench/micro/test_gate_micro.py --benchmark-enable --benchmark-only``
+
+* ``decision_latency``: from the capture's result (the best frame is chosen) to the exit
+  command acknowledged by the turnstile (the gatectl driver over a pty to its emulator):
+  comparison, decision, the command round trip. p50/p95 go into ``extra_info``.
+* ``software_per_traveller``: one whole transaction with physical delays at zero: the ICAO
+  reader over a virtual chip (BAC, secure messaging, DG1/DG2/SOD, passive and active
+  authentication), the decision, the doors over the pty, the audit row committed with
+  ``synchronous=FULL``. Face capture is the in-memory fake here (its cost is benchmarked by
+  the capture pipeline's own benchmarks); the all-fakes lane is measured in the same run as
+  the baseline and the ratio recorded.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import cv2
+import pytest
+
+from drivers.chip.inprocess import InProcessTransport
+from drivers.turnstile.emulator import Physics, start_emulator
+from drivers.turnstile.registry import open_turnstile
+from gate.audit import AuditLog
+from gate.clock import SystemClock
+from gate.config import TimeoutsConfig
+from gate.controller import GateController, GateEvent
+from gate.controller_adapters import AuditLogSink, PassportChipReader
+from gate.controller_ports import CaptureOutcome, PresentedDocument
+from gate.fakes import (
+    FakeBiometrics,
+    FakeCamera,
+    FakeDocumentSource,
+    FakeLane,
+    fake_embedding,
+    fake_photo,
+)
+from gate.icao.issue import issue_passport, load_virtual_passport
+from gate.icao.pa import TrustStore
+from gate.icao.pki import init_pki
+from gate.outcome import Decision, Transaction
+
+ROUNDS = 30
+# Physical delays near zero: door travel 16 ms, a beam broken for 8 ms (the emulator
+# needs a beam to stay broken for at least one of its ticks to see the walker at all).
+PHYSICS_SCALE = 0.02
+
+
+class _InstantCamera(FakeCamera):
+    def read(self, timeout: float) -> Any:
+        self.frames_served += 1
+        return None
+
+
+def _percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return {"p50_ms": round(statistics.median(ordered), 3), "p95_ms": round(p95, 3)}
+
+
+@pytest.fixture(scope="module")
+def real_lane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    tmp = tmp_path_factory.mktemp("gate-bench")
+    pki = init_pki(tmp / "pki")
+    ok, jpeg = cv2.imencode(".jpg", fake_photo(3, size=200))
+    assert ok
+    issued = issue_passport(
+        tmp / "passport",
+        pki=pki,
+        photo=bytes(jpeg),
+        surname="BENCH",
+        given_names="MARK",
+        nationality="UTO",
+        birth_date="850101",
+        sex="M",
+        expiry_date="351231",
+        document_number="B00000001",
+    )
+    emulator = start_emulator("gatectl", physics=Physics(time_scale=PHYSICS_SCALE))
+    turnstile = open_turnstile(emulator.address)
+    audit = AuditLog.open(tmp / "audit.db")
+    clock = SystemClock()
+    documents = FakeDocumentSource(clock)
+    biometrics = FakeBiometrics(capture_s=0.0, frames=1)
+    controller = GateController(
+        documents=documents,
+        chip_reader=PassportChipReader(TrustStore.from_folder(tmp / "pki")),
+        biometrics=biometrics,
+        camera=_InstantCamera(clock),
+        turnstile=turnstile,
+        clock=clock,
+        audit=AuditLogSink(audit),
+        timeouts=TimeoutsConfig(exit_open_s=2.0, passage_s=2.0),
+        observers=(lambda e: _walk(e, emulator),),
+        tailgate_grace_s=0.2,
+    )
+    controller.start()
+    try:
+        yield {
+            "controller": controller,
+            "documents": documents,
+            "biometrics": biometrics,
+            "folder": tmp / "passport",
+            "mrz": "\n".join(issued.mrz.lines),
+        }
+    finally:
+        audit.close()
+        turnstile.close()
+        emulator.close()
+
+
+def _walk(event: GateEvent, emulator: Any) -> None:
+    if event.kind == "door" and event.detail == "exit_open_commanded":
+        emulator.traveller_passes()
+
+
+def _one_real(lane: dict[str, Any]) -> Transaction:
+    card = load_virtual_passport(lane["folder"])
+    lane["biometrics"].script.append(CaptureOutcome("ok", (fake_embedding(3),), liveness=0.9))
+    lane["documents"].present(PresentedDocument(lane["mrz"], InProcessTransport(card), "bench"))
+    tx: Transaction | None = lane["controller"].serve_one(0.1)
+    if tx is None or tx.decision is not Decision.ACCEPT:
+        raise AssertionError(f"bench traveller not accepted: {tx}")
+    return tx
+
+
+def _one_fake(lane: FakeLane, controller: GateController) -> Transaction:
+    lane.traveller("genuine")
+    tx = controller.serve_one(0.1)
+    if tx is None or tx.decision is not Decision.ACCEPT:
+        raise AssertionError(f"fake traveller not accepted: {tx}")
+    return tx
+
+
+def test_decision_latency(benchmark: Any, real_lane: dict[str, Any]) -> None:
+    results: list[Transaction] = []
+    benchmark.pedantic(lambda: results.append(_one_real(real_lane)), rounds=ROUNDS, iterations=1)
+    latency = [t.stage_ms["decision_to_command"] for t in results]
+    benchmark.extra_info.update(
+        {f"decision_to_command_{k}": v for k, v in _percentiles(latency).items()}
+    )
+    benchmark.extra_info["exit_command_p50_ms"] = _percentiles(
+        [t.stage_ms["exit_command"] for t in results]
+    )["p50_ms"]
+    assert all(v >= 0 for v in latency)
+
+
+def test_software_per_traveller(benchmark: Any, real_lane: dict[str, Any], tmp_path: Path) -> None:
+    # Baseline in the same run: the same controller over in-memory fakes only.
+    fake = FakeLane()
+    fake.biometrics.capture_s = 0.0
+    fake.chip.read_s = 0.0
+    fake.turnstile.door_s = fake.turnstile.walk_s = 0.0
+    controller = fake.controller()
+
+    baseline: list[float] = []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        _one_fake(fake, controller)
+        baseline.append((time.perf_counter() - started) * 1000.0)
+
+    results: list[Transaction] = []
+    benchmark.pedantic(lambda: results.append(_one_real(real_lane)), rounds=ROUNDS, iterations=1)
+    totals = [t.stage_ms["total"] for t in results]
+    stats = _percentiles(totals)
+    benchmark.extra_info.update({f"total_{k}": v for k, v in stats.items()})
+    for stage in ("document", "verify", "exit_open", "passage"):
+        benchmark.extra_info[f"{stage}_p50_ms"] = _percentiles(
+            [t.stage_ms[stage] for t in results]
+        )["p50_ms"]
+    base = _percentiles(baseline)
+    benchmark.extra_info["fakes_only_p50_ms"] = base["p50_ms"]
+    benchmark.extra_info["ratio_vs_fakes_only"] = round(
+        stats["p50_ms"] / max(base["p50_ms"], 1e-6), 1
+    )
