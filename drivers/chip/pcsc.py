@@ -109,8 +109,30 @@ class PcscTransport:
         s = self._scard
         result, response = s.SCardTransmit(self._card, self._protocol, list(apdu))
         if result != s.SCARD_S_SUCCESS:
+            if self._card_left():
+                raise DeviceGoneError(f"PC/SC: card removed from {self.reader}")
             raise self._fail("transmit", result)
+        if len(response) < 2 and self._card_left():
+            # vpcd answers an empty response when the card's link dropped mid-APDU.
+            raise DeviceGoneError(f"PC/SC: card removed from {self.reader}")
         return bytes(response)
+
+    def _card_left(self, timeout: float = 1.5) -> bool:
+        """After a failed exchange: did the card leave the field? (pcscd notices late)."""
+        s = self._scard
+        deadline = time.monotonic() + timeout
+        state = s.SCARD_STATE_UNAWARE
+        while (remaining := deadline - time.monotonic()) > 0:
+            result, states = s.SCardGetStatusChange(
+                self._context, int(remaining * 1000) + 1, [(self.reader, state)]
+            )
+            if result != s.SCARD_S_SUCCESS:
+                return bool(result != s.SCARD_E_TIMEOUT)
+            event = states[0][1]
+            if event & s.SCARD_STATE_EMPTY or event & s.SCARD_STATE_UNAVAILABLE:
+                return True
+            state = event & ~s.SCARD_STATE_CHANGED
+        return False
 
     def close(self) -> None:
         s = self._scard
