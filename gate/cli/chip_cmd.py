@@ -1,9 +1,197 @@
-"""Command family placeholder: its owner adds commands in ``register``."""
+"""``egate pki init``, ``egate passport issue``, ``egate chip serve``, ``egate chip read``."""
 
 from __future__ import annotations
 
-from gate.cli import Registry
+import argparse
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gate.cli import EXIT_FAILURE, EXIT_OK, Registry
+from gate.errors import InputError
+
+if TYPE_CHECKING:
+    from gate.icao.mrz import Mrz
 
 
 def register(registry: Registry) -> None:
-    """No commands yet."""
+    registry.group("pki", "test PKI for virtual passports")
+    p = registry.command("pki init", "create a test CSCA and Document Signer in DIR", _pki_init)
+    p.add_argument("dir", type=Path)
+    p.add_argument("--algorithm", choices=("ecdsa", "rsa"), default="ecdsa")
+    p.add_argument("--country", default="UTO", help="issuing state, MRZ alpha-3 (default UTO)")
+
+    registry.group("passport", "virtual passports")
+    p = registry.command("passport issue", "write a virtual passport folder", _passport_issue)
+    p.add_argument("--photo", type=Path, required=True, help="face photo (JPEG/JP2 kept as is)")
+    p.add_argument("--surname", required=True)
+    p.add_argument("--given-names", required=True)
+    p.add_argument("--nationality", required=True, help="alpha-3, e.g. UTO, DEU")
+    p.add_argument("--issuing-state", help="alpha-3; default: the nationality")
+    p.add_argument("--birth", required=True, help="YYMMDD")
+    p.add_argument("--sex", required=True, choices=("M", "F", "<"))
+    p.add_argument("--expiry", required=True, help="YYMMDD")
+    p.add_argument("--number", required=True, help="document number")
+    p.add_argument("--pki", type=Path, required=True, help="folder made by 'egate pki init'")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--aa", choices=("ecdsa", "rsa", "none"), default="ecdsa")
+    p.add_argument("--pace", action="store_true", help="offer PACE in EF.CardAccess")
+
+    registry.group("chip", "ePassport chips: virtual card and reader")
+    p = registry.command("chip serve", "present a virtual passport on vpcd until stopped", _serve)
+    p.add_argument("passport", type=Path)
+    p.add_argument("--port", type=int, default=35963, help="vpcd port (35963: 'Virtual PCD 00 00')")
+    p.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
+    p.add_argument("--link-kbps", type=float, help="emulate a 106/424 kbit/s link")
+    p.add_argument("--remove-after", type=int, help="fault: card removed after N APDUs")
+    p.add_argument("--corrupt-dg", type=int, help="fault: flip a byte of this data group")
+    p.add_argument("--bad-mac", type=int, help="fault: wrong MAC on the N-th SM response")
+    p.add_argument("--garbage", type=int, help="fault: random answers from the N-th APDU")
+    p.add_argument("--pace-only", action="store_true", help="refuse BAC (PACE-only chip)")
+
+    p = registry.command("chip read", "read and authenticate a passport chip over PC/SC", _read)
+    p.add_argument("--reader", default="0", help="reader name (or part of it) or index")
+    p.add_argument("--mrz", help="the MRZ lines (newline or '|' separated)")
+    p.add_argument("--number", help="document number (with --birth and --expiry)")
+    p.add_argument("--birth", help="YYMMDD")
+    p.add_argument("--expiry", help="YYMMDD")
+    p.add_argument("--trust", type=Path, help="folder of trusted CSCA certificates")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--photo-out", type=Path, help="write the DG2 image (as stored) here")
+    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a card")
+    p.add_argument("--no-photo", action="store_true", help="skip DG2")
+
+
+def _pki_init(args: argparse.Namespace) -> int:
+    from gate.icao.pki import init_pki
+
+    pki = init_pki(args.dir, country=args.country, algorithm=args.algorithm)
+    print(f"CSCA {pki.csca_certificate.subject.rfc4514_string()}")
+    print(f"DS   {pki.ds_certificate.subject.rfc4514_string()}")
+    print(f"written to {args.dir} (test keys, unencrypted)")
+    return EXIT_OK
+
+
+def _passport_issue(args: argparse.Namespace) -> int:
+    from gate.icao.issue import issue_passport
+
+    issued = issue_passport(
+        args.out,
+        pki=args.pki,
+        photo=args.photo,
+        surname=args.surname,
+        given_names=args.given_names,
+        nationality=args.nationality,
+        issuing_state=args.issuing_state,
+        birth_date=args.birth,
+        sex=args.sex,
+        expiry_date=args.expiry,
+        document_number=args.number,
+        aa=args.aa,
+        offer_pace=args.pace,
+    )
+    print("\n".join(issued.mrz.lines))
+    print(f"passport written to {args.out} (DG2 image {len(issued.photo)} bytes)")
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from drivers.chip.emulator import VirtualPassport
+    from drivers.chip.pcscd import ensure_pcscd
+    from drivers.chip.vpcd import VpcdCardLink
+
+    card = VirtualPassport.from_folder(
+        args.passport,
+        link_kbps=args.link_kbps,
+        remove_after_apdus=args.remove_after,
+        corrupt_dg=args.corrupt_dg,
+        bad_mac=args.bad_mac,
+        garbage=args.garbage,
+        **({"pace_only": True} if args.pace_only else {}),
+    )
+    stop = threading.Event()
+    with ensure_pcscd() as status, VpcdCardLink(card, port=args.port) as link:
+        where = "started here" if status.started_here else "already running"
+        print(f"presenting {args.passport} on '{link.reader_name}' (pcscd {where}); Ctrl-C stops")
+        sys.stdout.flush()
+        deadline = None if args.seconds is None else time.monotonic() + args.seconds
+        try:
+            while link.running and (deadline is None or time.monotonic() < deadline):
+                stop.wait(0.2)
+        except KeyboardInterrupt:
+            pass
+        print(f"served {link.apdus} APDUs")
+    return EXIT_OK
+
+
+def _mrz_from_args(args: argparse.Namespace) -> Mrz:
+    from gate.icao.mrz import access_mrz, parse_mrz
+
+    if args.mrz:
+        return parse_mrz(args.mrz.replace("|", "\n"))
+    if args.number and args.birth and args.expiry:
+        return access_mrz(args.number, args.birth, args.expiry)
+    raise InputError("chip read: give --mrz, or --number with --birth and --expiry")
+
+
+def _read(args: argparse.Namespace) -> int:
+    from drivers.chip.pcsc import PcscTransport
+    from gate.icao.reader import TrustStore, read_passport
+
+    mrz = _mrz_from_args(args)
+    trust = TrustStore.from_folder(args.trust) if args.trust else None
+    reader: str | int = int(args.reader) if args.reader.isdigit() else args.reader
+    transport = PcscTransport(reader, timeout=args.timeout)
+    try:
+        result = read_passport(transport, mrz, trust, read_photo=not args.no_photo)
+    finally:
+        transport.close()
+    if args.photo_out and result.photo_bytes is not None:
+        args.photo_out.write_bytes(result.photo_bytes)
+    dg1 = result.dg1
+    document = {
+        "type": dg1.document_type,
+        "issuing_state": dg1.issuing_state,
+        "number": dg1.document_number,
+        "surname": dg1.surname,
+        "given_names": dg1.given_names,
+        "nationality": dg1.nationality,
+        "birth_date": dg1.birth_date,
+        "sex": dg1.sex,
+        "expiry_date": dg1.expiry_date,
+    }
+    report = {
+        "document": document,
+        "data_groups": list(result.data_groups),
+        "photo": None
+        if result.photo is None
+        else {"width": result.photo.shape[1], "height": result.photo.shape[0]},
+        "photo_error": result.photo_error,
+        "passive_auth": {
+            "status": result.passive_auth.status,
+            "reason": result.passive_auth.reason,
+            "hashes": {f"DG{k}": v for k, v in result.passive_auth.data_group_hashes.items()},
+            "document_signer": result.passive_auth.document_signer,
+        },
+        "active_auth": {"status": result.active_auth.status, "reason": result.active_auth.reason},
+        "pace_offered": result.pace_offered,
+        "apdus": result.apdus,
+        "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for key, value in document.items():
+            print(f"{key:14} {value}")
+        print(f"{'data groups':14} {', '.join(f'DG{n}' for n in result.data_groups)}")
+        print(f"{'photo':14} {report['photo'] or result.photo_error}")
+        print(f"{'passive auth':14} {result.passive_auth.status}: {result.passive_auth.reason}")
+        print(f"{'active auth':14} {result.active_auth.status}: {result.active_auth.reason}")
+        print(f"{'PACE offered':14} {'yes' if result.pace_offered else 'no'}")
+        timing = ", ".join(f"{k} {v:.1f}" for k, v in result.timings_ms.items())
+        print(f"{'timings (ms)':14} {timing}")
+    ok = result.passive_auth.status == "valid" and result.active_auth.status != "invalid"
+    return EXIT_OK if ok else EXIT_FAILURE

@@ -242,3 +242,21 @@ def format_td3(
         + composite
     )
     return parse_mrz([l1, l2])
+
+
+def access_mrz(document_number: str, birth_date: str, expiry_date: str) -> Mrz:
+    """An ``Mrz`` holding only what BAC needs (typed by an officer, no printed lines)."""
+    mrz_information(document_number, birth_date, expiry_date)  # validates the three fields
+    return Mrz(
+        document_type="",
+        issuing_state="",
+        surname="",
+        given_names="",
+        document_number=document_number.upper().replace(" ", ""),
+        nationality="",
+        birth_date=birth_date,
+        sex="<",
+        expiry_date=expiry_date,
+        optional_data="",
+        lines=(),
+    )

@@ -1,0 +1,77 @@
+"""The chip CLI: pki init, passport issue, chip read over PC/SC (card presented by a link)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from drivers.chip.emulator import VirtualPassport
+from drivers.chip.pcscd import PcscdStatus, ensure_pcscd, pcscd_available
+from drivers.chip.vpcd import VpcdCardLink
+from gate.cli import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, main
+
+
+@pytest.fixture(scope="module")
+def issued(tmp_path_factory: pytest.TempPathFactory, sample_images: Path) -> Path:
+    root = tmp_path_factory.mktemp("cli")
+    assert main(["pki", "init", str(root / "pki")]) == EXIT_OK
+    args = ["passport", "issue", "--photo", str(sample_images / "Tom_Hanks_54745.png")]
+    args += ["--surname", "Hanks", "--given-names", "Tom", "--nationality", "UTO"]
+    args += ["--birth", "560709", "--sex", "M", "--expiry", "341231", "--number", "X1234567"]
+    args += ["--pki", str(root / "pki"), "--out", str(root / "pp")]
+    assert main(args) == EXIT_OK
+    return root
+
+
+def test_issue_writes_the_lds_and_keys(issued: Path) -> None:
+    manifest = json.loads((issued / "pp" / "passport.json").read_text())
+    assert manifest["mrz"][1].startswith("X1234567<7UTO5607091M341231")
+    assert {"011E", "0101", "0102", "010F", "011D"} <= set(manifest["files"])
+    assert (issued / "pki" / "csca.pem").is_file() and (issued / "pp" / "aa-key.pem").is_file()
+
+
+def test_issue_rejects_bad_date(issued: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["passport", "issue", "--photo", str(issued / "pki" / "csca.pem"), "--surname", "A"]
+    args += ["--given-names", "B", "--nationality", "UTO", "--birth", "561309", "--sex", "M"]
+    args += ["--expiry", "341231", "--number", "1", "--pki", str(issued / "pki")]
+    args += ["--out", str(issued / "bad")]
+    assert main(args) == EXIT_ERROR
+    assert "birth date" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def pcscd() -> Iterator[PcscdStatus]:
+    reason = pcscd_available()
+    if reason:
+        pytest.skip(f"PC/SC path unavailable: {reason}")
+    with ensure_pcscd() as status:
+        yield status
+
+
+@pytest.mark.pcsc
+def test_chip_read_json_and_photo(
+    pcscd: PcscdStatus, issued: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    card = VirtualPassport.from_folder(issued / "pp")
+    photo = tmp_path / "face.jpg"
+    with VpcdCardLink(card) as link:
+        args = ["chip", "read", "--reader", link.reader_name, "--json"]
+        args += ["--number", "X1234567", "--birth", "560709", "--expiry", "341231"]
+        args += ["--trust", str(issued / "pki"), "--photo-out", str(photo)]
+        code = main(args)
+        report = json.loads(capsys.readouterr().out)
+        # Without a trust store the answer is "not checked", and the exit code says "no".
+        assert main(args[:-4]) == EXIT_FAILURE
+    assert code == EXIT_OK
+    assert report["document"]["surname"] == "HANKS"
+    assert report["passive_auth"]["status"] == "valid"
+    assert report["active_auth"]["status"] == "valid"
+    assert photo.read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_chip_read_needs_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chip", "read", "--number", "X1"]) == EXIT_ERROR
+    assert "--birth" in capsys.readouterr().err
