@@ -71,10 +71,10 @@ class MrzStreamDocuments:
 def _pcsc_transport(address: str) -> Callable[[], ChipTransport]:
     if address != "pcsc" and not address.startswith("pcsc:"):
         raise ConfigError(f"reader.address {address!r}: expected 'pcsc' or 'pcsc:READER NAME'")
-    name = address.partition(":")[2] or None
+    name: str | int = address.partition(":")[2] or 0  # 0: the first reader
 
     def connect() -> ChipTransport:
-        from drivers.chip.pcsc import PcscTransport  # type: ignore[import-not-found,unused-ignore]
+        from drivers.chip.pcsc import PcscTransport
 
         transport: ChipTransport = PcscTransport(name)
         return transport

@@ -1,38 +1,37 @@
 """The card slot through the real PC/SC stack: pyscard -> pcscd -> vpcd -> virtual card.
 
 The virtual passport connects to vpcd's TCP port like a contactless card entering the
-field; the gate's reader code talks to it through pcscd exactly as to a real reader.
+field; the gate's reader code talks to it through pcscd exactly as to a real reader. The
+link holds vpcd's per-port lock, so simulations and chip tests on one machine take turns.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import time
 from typing import Any
 
-from gate.errors import DeviceError
 from gate.interfaces import ChipTransport
 
 log = logging.getLogger(__name__)
 
 
 class PcscSlot:
-    def __init__(self, reader: str | None = None, settle_s: float = 5.0) -> None:
-        from drivers.chip.pcscd import ensure_pcscd  # type: ignore[import-not-found,unused-ignore]
+    def __init__(self) -> None:
+        from drivers.chip.pcscd import ensure_pcscd
 
-        self._daemon = ensure_pcscd()
-        self._reader = reader
-        self._settle_s = settle_s
+        self._stack = contextlib.ExitStack()
+        self.status = self._stack.enter_context(ensure_pcscd())
         self._link: Any = None
         self._transport: ChipTransport | None = None
 
     def insert(self, card: Any) -> ChipTransport:
-        from drivers.chip.pcsc import PcscTransport  # type: ignore[import-not-found,unused-ignore]
-        from drivers.chip.vpcd import VpcdCardLink  # type: ignore[import-not-found,unused-ignore]
+        from drivers.chip.pcsc import PcscTransport
+        from drivers.chip.vpcd import VpcdCardLink
 
         self.remove()
-        self._link = VpcdCardLink(card)
-        transport: ChipTransport = PcscTransport(self._reader)
+        self._link = VpcdCardLink(card).start()
+        transport: ChipTransport = PcscTransport(self._link.reader_name)
         self._transport = transport
         return transport
 
@@ -44,15 +43,11 @@ class PcscSlot:
                 log.debug("closing the PC/SC transport failed", exc_info=True)
             self._transport = None
         if self._link is not None:
-            self._link.close()
+            self._link.stop()
             self._link = None
-            time.sleep(0.01)
 
     def close(self) -> None:
-        self.remove()
-        stop = getattr(self._daemon, "stop", None)
-        if callable(stop):
-            try:
-                stop()
-            except Exception as exc:
-                raise DeviceError(f"stopping pcscd failed: {exc}") from exc
+        try:
+            self.remove()
+        finally:
+            self._stack.close()
