@@ -165,6 +165,8 @@ def pack_dir(pack: str | Path | None) -> Path:
             raise ModelError(f"model pack folder {folder} does not exist")
         return folder
     folder = packs_root() / str(pack)
+    if not folder.is_dir() and Path(pack).is_dir():
+        return Path(pack)  # a bare folder name in the working directory ("buffalo_l")
     if not folder.is_dir():
         hint = " (run `egate models prepare`)" if str(pack) == DEFAULT_PACK else ""
         raise ModelError(f"model pack {pack!r} is not installed at {folder}{hint}")

@@ -82,6 +82,15 @@ def test_pack_by_path_and_by_id(home: Path) -> None:
     assert list_packs() == [folder]
 
 
+def test_bare_folder_name_in_the_working_directory(
+    home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = make_pack(tmp_path / "elsewhere", "buffalo_x")
+    monkeypatch.chdir(folder.parent)
+    assert pack_dir("buffalo_x") == Path("buffalo_x")
+    assert load_manifest("buffalo_x").id == "buffalo_x"
+
+
 def test_missing_pack_says_how_to_prepare(home: Path) -> None:
     with pytest.raises(ModelError, match=r"'dlib-cc0' is not installed .*egate models prepare"):
         pack_dir(None)
