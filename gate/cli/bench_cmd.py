@@ -15,7 +15,7 @@ from gate.errors import InputError
 
 
 def register(registry: Registry) -> None:
-    registry.group("bench", "benchmarks: accuracy on datasets, threshold calibration")
+    registry.group("bench", "benchmarks: accuracy, threshold calibration, lane throughput")
     accuracy = registry.command(
         "bench accuracy",
         "verification accuracy (EER, TAR at FMR, FTA) of one or more packs on a dataset",
@@ -79,6 +79,62 @@ def register(registry: Registry) -> None:
         "--json", type=Path, metavar="OUT", help="write the JSON report ('-': stdout)"
     )
 
+    throughput = registry.command(
+        "bench throughput",
+        "travellers per hour, per-stage p50/p95/p99, CPU and dropped frames of a simulated lane",
+        _throughput,
+    )
+    throughput.add_argument("--travellers", type=int, default=100, help="travellers per run")
+    throughput.add_argument(
+        "--speed",
+        type=float,
+        nargs="+",
+        default=[1.0],
+        metavar="S",
+        help="time scales to run (1 = real physical timings; e.g. --speed 1 10)",
+    )
+    throughput.add_argument("--no-pcsc", action="store_true", help="chips in process, not PC/SC")
+    throughput.add_argument("--pack", default=None, metavar="P", help="face pack id or folder")
+    throughput.add_argument("--scenario", type=Path, default=None, help="scenario TOML")
+    throughput.add_argument("--json", type=Path, metavar="OUT", help="write the JSON ('-': stdout)")
+    throughput.add_argument("--report", type=Path, metavar="DIR", help="write report.md/.json")
+
+
+def _throughput(args: argparse.Namespace) -> int:
+    from bench.environment import describe_environment
+    from bench.throughput import markdown, run_throughput
+
+    if args.travellers < 1:
+        raise InputError(f"--travellers must be >= 1, got {args.travellers}")
+    if any(not speed > 0 for speed in args.speed):
+        raise InputError(f"--speed values must be > 0, got {args.speed}")
+    runs = []
+    for speed in args.speed:
+        run = run_throughput(
+            args.travellers,
+            speed,
+            use_pcsc=not args.no_pcsc,
+            pack=args.pack,
+            scenario_path=args.scenario,
+        )
+        runs.append(run)
+        if args.json is None or str(args.json) != "-":
+            print(
+                f"speed {speed:g}: {run['as_expected']}/{run['travellers']} as expected, "
+                f"{run['travellers_per_hour_wall']:.0f}/h wall, "
+                f"{run['travellers_per_hour_lane']:.0f}/h lane, "
+                f"CPU {run['cpu_percent_of_one_core']:.0f} % of a core"
+            )
+    report = {"runs": runs, "environment": describe_environment()}
+    _emit_json(report, args.json)
+    if args.report is not None:
+        from bench.report import write_json
+
+        write_json(report, args.report / "throughput.json")
+        (args.report / "throughput.md").write_text(markdown(report), encoding="utf-8")
+        print(f"report: {args.report / 'throughput.md'}", file=sys.stderr)
+    return EXIT_OK
+
 
 def _dataset_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--root", type=Path, metavar="DIR", help="image root of an LFW pairs.txt")
@@ -87,6 +143,14 @@ def _dataset_options(parser: argparse.ArgumentParser) -> None:
         "--limit", type=int, metavar="N", help="use only N listed pairs, spread evenly (quick runs)"
     )
     parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: auto)")
+    parser.add_argument(
+        "--upsample",
+        type=int,
+        default=0,
+        metavar="N",
+        help="double every image N times before embedding (faces smaller than the detector "
+        "finds, e.g. 150x150 LFW crops; like dlib's number_of_times_to_upsample)",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
 
 
@@ -95,6 +159,8 @@ def _load(args: argparse.Namespace, path: Path) -> Any:
     from bench.datasets import load_dataset, subset
 
     impostors = parse_impostors(args.impostors)
+    if not 0 <= args.upsample <= 3:
+        raise InputError(f"--upsample must be 0..3, got {args.upsample}")
     dataset = load_dataset(
         path,
         root=args.root,
@@ -128,7 +194,14 @@ def _accuracy(args: argparse.Namespace) -> int:
     packs: list[str | None] = list(args.pack) if args.pack else [None]
     engines = [open_engine(pack, threads=args.threads) for pack in packs]
     results = [
-        evaluate_pack(engine, dataset, impostors, seed=args.seed, progress=not args.no_progress)
+        evaluate_pack(
+            engine,
+            dataset,
+            impostors,
+            seed=args.seed,
+            progress=not args.no_progress,
+            upsample=args.upsample,
+        )
         for engine in engines
     ]
     report = accuracy_report(
@@ -167,7 +240,12 @@ def _calibrate(args: argparse.Namespace) -> int:
         raise InputError("--impostors must be 'all' or a count for calibration")
     engine = open_engine(args.pack, threads=args.threads)
     thresholds, note, result = calibrate(
-        engine, dataset, impostors, seed=args.seed, progress=not args.no_progress
+        engine,
+        dataset,
+        impostors,
+        seed=args.seed,
+        progress=not args.no_progress,
+        upsample=args.upsample,
     )
     if not args.dry_run:
         from models.pack import write_thresholds
