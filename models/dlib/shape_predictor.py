@@ -34,6 +34,7 @@ NPZ_KEYS = ("initial_shape", "split_pixels", "split_thresh", "leaf_values", "anc
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed zip timestamps make the .npz bytes reproducible
 
 F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
 
 
 # ---------------------------------------------------------------------------------- parsing
@@ -145,25 +146,24 @@ def dlib_rect(box: Box) -> tuple[int, int, int, int]:
     )
 
 
-def _similarity_2x2(reference: F32, current: F32) -> F32:
+def _similarity_2x2(centred_reference: F64, variance: float, current: F32) -> F32:
     """Scale-rotation part of the least-squares similarity reference -> current (Umeyama).
 
-    In 2-D the solution has the form [[a, -b], [b, a]]; solved in float64 like dlib, then
-    used in float32 like dlib's shape predictor.
+    In 2-D the solution has the form [[a, -b], [b, a]]; it is solved in float64 like dlib
+    and used in float32 like dlib's shape predictor. ``centred_reference`` is the reference
+    shape (P, 2) minus its mean and ``variance`` its sum of squares.
     """
-    src = reference.reshape(-1, 2).astype(np.float64)
     dst = current.reshape(-1, 2).astype(np.float64)
-    src = src - src.mean(axis=0)
     dst = dst - dst.mean(axis=0)
-    variance = float(np.sum(src * src))
     if variance == 0.0:
         return np.eye(2, dtype=np.float32)
-    cov = dst.T @ src  # sum of outer products (to - mean) (from - mean)^T
-    if np.linalg.det(cov) < 0:
-        # Reflection case: fall back to the general SVD formula.
-        u, d, vt = np.linalg.svd(cov / len(src))
+    cov = dst.T @ centred_reference  # sum of outer products (to - mean) (from - mean)^T
+    if cov[0, 0] * cov[1, 1] - cov[0, 1] * cov[1, 0] < 0:
+        # Reflection: the general SVD formula (dlib flips the smaller singular value).
+        n = len(dst)
+        u, d, vt = np.linalg.svd(cov / n)
         s = np.diag([1.0, -1.0]) if d[1] < d[0] else np.diag([-1.0, 1.0])
-        scale = float(np.trace(np.diag(d) @ s)) / (variance / len(src))
+        scale = float(np.trace(np.diag(d) @ s)) / (variance / n)
         reflected: F32 = (scale * (u @ s @ vt)).astype(np.float32)
         return reflected
     a = (cov[0, 0] + cov[1, 1]) / variance
@@ -185,23 +185,41 @@ class ShapePredictor5:
                 arrays = {key: data[key] for key in NPZ_KEYS}
         except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
             raise ModelError(f"cannot load shape predictor {npz_path}: {exc}") from exc
-        self._initial = arrays["initial_shape"].astype(np.float32)
-        self._pixels = arrays["split_pixels"].astype(np.intp)
-        self._thresh = arrays["split_thresh"].astype(np.float32)
-        self._leaves = arrays["leaf_values"].astype(np.float32)
-        self._anchor = arrays["anchor"].astype(np.intp)
-        self._deltas = arrays["deltas"].astype(np.float32)
-        levels, trees, splits, _ = self._pixels.shape
+        initial = arrays["initial_shape"].astype(np.float32)
+        pixels = arrays["split_pixels"]
+        leaves = arrays["leaf_values"]
+        anchor = arrays["anchor"]
+        deltas = arrays["deltas"]
+        if pixels.ndim != 4 or pixels.shape[3] != 2 or anchor.ndim != 2:
+            raise ModelError(f"shape predictor {npz_path}: arrays have inconsistent shapes")
+        levels, trees, splits, _ = pixels.shape
         if (
-            self._leaves.shape != (levels, trees, splits + 1, self._initial.size)
-            or self._anchor.shape[0] != levels
-            or self._deltas.shape != (*self._anchor.shape, 2)
+            leaves.shape != (levels, trees, splits + 1, initial.size)
+            or arrays["split_thresh"].shape != (levels, trees, splits)
+            or anchor.shape[0] != levels
+            or deltas.shape != (*anchor.shape, 2)
         ):
             raise ModelError(f"shape predictor {npz_path}: arrays have inconsistent shapes")
-        self.num_points = self._initial.size // 2
-        self._depth = int(math.log2(splits + 1))
-        self._tree_index = np.arange(trees)
+        self.num_points = initial.size // 2
         self.integer_points = integer_points
+        self._initial = initial
+        reference = initial.reshape(-1, 2).astype(np.float64)
+        self._centred_reference = reference - reference.mean(axis=0)
+        self._variance = float(np.sum(self._centred_reference**2))
+        # Flat per-level tables: node k of tree t is entry t * splits + k, leaf j of tree t
+        # is row t * (splits + 1) + j; one np.take per tree depth then serves all trees.
+        self._split_a = pixels[..., 0].reshape(levels, -1).astype(np.intp)
+        self._split_b = pixels[..., 1].reshape(levels, -1).astype(np.intp)
+        self._thresh = arrays["split_thresh"].reshape(levels, -1).astype(np.float32)
+        self._leaves = leaves.reshape(levels, trees * (splits + 1), initial.size).astype(np.float32)
+        self._anchor_x = (2 * anchor).astype(np.intp)
+        self._dx = deltas[..., 0].astype(np.float32)
+        self._dy = deltas[..., 1].astype(np.float32)
+        self._splits = splits
+        self._depth = int(math.log2(splits + 1))
+        self._node_base = np.arange(trees, dtype=np.intp) * splits
+        # A leaf reached as node index n (counting splits first) is row n - splits + t.
+        self._leaf_base = np.arange(trees, dtype=np.intp) * (splits + 1) - splits
 
     def landmarks(self, image: ImageBGR, box: Box) -> Landmarks5:
         return self.landmarks_in_rect(image, *dlib_rect(box))
@@ -213,23 +231,24 @@ class ShapePredictor5:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
             raise InputError(f"expected a uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
         height, width = image.shape[:2]
+        flat_image = image.reshape(-1, 3)
         # dlib maps the unit square onto the rectangle's corners: p = corner + p * (br - tl).
         scale_x = float(right - left)
         scale_y = float(bottom - top)
         shape = self._initial.copy()
-        for level in range(self._anchor.shape[0]):
-            tform = _similarity_2x2(self._initial, shape)
-            deltas = self._deltas[level]
-            anchor = self._anchor[level]
+        for level in range(self._anchor_x.shape[0]):
+            tform = _similarity_2x2(self._centred_reference, self._variance, shape)
+            dx, dy = self._dx[level], self._dy[level]
+            anchor_x = self._anchor_x[level]
             # Kept as separate float32 products and sums (no matmul) to round like dlib.
-            x = tform[0, 0] * deltas[:, 0] + tform[0, 1] * deltas[:, 1] + shape[2 * anchor]
-            y = tform[1, 0] * deltas[:, 0] + tform[1, 1] * deltas[:, 1] + shape[2 * anchor + 1]
+            x = tform[0, 0] * dx + tform[0, 1] * dy + shape.take(anchor_x)
+            y = tform[1, 0] * dx + tform[1, 1] * dy + shape.take(anchor_x + 1)
             px = np.floor(left + scale_x * x.astype(np.float64) + 0.5).astype(np.intp)
             py = np.floor(top + scale_y * y.astype(np.float64) + 0.5).astype(np.intp)
             inside = (px >= 0) & (px < width) & (py >= 0) & (py < height)
             # Only the sampled pixels are read: (r + g + b) // 3 like dlib's rgb intensity.
-            pixels = image[np.where(inside, py, 0), np.where(inside, px, 0)].astype(np.int32)
-            gray = (pixels[:, 0] + pixels[:, 1] + pixels[:, 2]) // 3
+            pixels = flat_image.take(np.where(inside, py * width + px, 0), axis=0)
+            gray = pixels.sum(axis=1, dtype=np.int32) // 3
             values = np.where(inside, gray, 0).astype(np.float32)
             shape = self._run_forest(level, values, shape)
         points_x = left + scale_x * shape[0::2].astype(np.float64)
@@ -242,15 +261,16 @@ class ShapePredictor5:
         )
 
     def _run_forest(self, level: int, values: F32, shape: F32) -> F32:
-        pixels = self._pixels[level]
-        thresh = self._thresh[level]
-        trees = self._tree_index
-        node = np.zeros(len(trees), dtype=np.intp)
+        split_a, split_b, thresh = self._split_a[level], self._split_b[level], self._thresh[level]
+        base = self._node_base
+        node = np.zeros(len(base), dtype=np.intp)
         for _ in range(self._depth):
-            pair = pixels[trees, node]
-            go_left = (values[pair[:, 0]] - values[pair[:, 1]]) > thresh[trees, node]
-            node = 2 * node + np.where(go_left, 1, 2)
-        leaves = self._leaves[level][trees, node - thresh.shape[1]]
+            flat = base + node
+            go_left = values.take(split_a.take(flat)) - values.take(split_b.take(flat)) > (
+                thresh.take(flat)
+            )
+            node = 2 * node + 2 - go_left  # left child 2i + 1, right child 2i + 2
+        leaves = self._leaves[level].take(self._leaf_base + node, axis=0)
         # Sequential float32 accumulation in tree order, starting from the current shape:
         # reducing along axis 0 adds whole rows one after another (no pairwise summation).
         stacked = np.concatenate([shape[None, :], leaves], axis=0)
