@@ -157,16 +157,21 @@ class _ChipSession:
             if not value or value[0] != 1:
                 raise ProtocolError("DO'87' without padding indicator")
             data = crypto.unpad(crypto.decrypt(self.enc, value[1:]))
+        elif 0x85 in found:  # odd INS: BER-TLV data, no padding indicator
+            data = crypto.unpad(crypto.decrypt(self.enc, found[0x85][0]))
         le = None
         if 0x97 in found:
             raw_le = found[0x97][0]
             le = int.from_bytes(raw_le, "big") or (256 if len(raw_le) <= 1 else 65536)
         return _Apdu(apdu.cla & ~0x0C, apdu.ins, apdu.p1, apdu.p2, data, le, apdu.raw_header)
 
-    def wrap(self, data: bytes, sw: bytes, *, corrupt_mac: bool = False) -> bytes:
+    def wrap(
+        self, data: bytes, sw: bytes, *, odd: bool = False, corrupt_mac: bool = False
+    ) -> bytes:
         body = b""
         if data:
-            body += _tlv(0x87, b"\x01" + crypto.encrypt(self.enc, crypto.pad(data)))
+            cryptogram = crypto.encrypt(self.enc, crypto.pad(data))
+            body += _tlv(0x85, cryptogram) if odd else _tlv(0x87, b"\x01" + cryptogram)
         body += _tlv(0x99, sw)
         mac = crypto.retail_mac(self.mac, self._next() + body)
         if corrupt_mac:
@@ -316,7 +321,7 @@ class VirtualPassport:
         data, sw = self._execute(inner, secure=True)
         self._sm_responses += 1
         corrupt = self.bad_mac is not None and self._sm_responses == self.bad_mac
-        return session.wrap(data, sw, corrupt_mac=corrupt)
+        return session.wrap(data, sw, odd=bool(inner.ins & 1), corrupt_mac=corrupt)
 
     def _execute(self, apdu: _Apdu, *, secure: bool) -> tuple[bytes, bytes]:
         handlers = {
@@ -324,6 +329,7 @@ class VirtualPassport:
             0x84: self._get_challenge,
             0x82: self._mutual_authenticate,
             0xB0: self._read_binary,
+            0xB1: self._read_binary_odd,
             0x88: self._internal_authenticate,
         }
         handler = handlers.get(apdu.ins)
@@ -383,8 +389,12 @@ class VirtualPassport:
         self._sm_responses = 0
         return e_ic + crypto.retail_mac(self._k_mac, e_ic), SW_OK
 
-    def _read_binary(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
-        if apdu.p1 & 0x80:
+    def _read_binary(
+        self, apdu: _Apdu, secure: bool, offset_override: int | None = None
+    ) -> tuple[bytes, bytes]:
+        if offset_override is not None:
+            offset = offset_override
+        elif apdu.p1 & 0x80:
             sfi = apdu.p1 & 0x1F
             fid = 0x0100 | sfi  # DG n has SFI n; EF.COM 1E, EF.SOD 1D, EF.CardAccess 1C
             if fid not in self._files:
@@ -402,6 +412,22 @@ class VirtualPassport:
         wanted = apdu.le or 256
         chunk = content[offset : offset + wanted]
         return chunk, (SW_OK if len(chunk) == wanted else SW_END_OF_FILE)
+
+    def _read_binary_odd(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
+        """READ BINARY B1: the offset in DO'54' (any size), the answer wrapped in DO'53'."""
+        try:
+            objects = _sm_objects(apdu.data) if apdu.data else []
+        except ProtocolError:
+            return b"", SW_WRONG_DATA
+        if len(objects) != 1 or objects[0][0] != 0x54 or not 1 <= len(objects[0][1]) <= 3:
+            return b"", SW_WRONG_DATA
+        offset = int.from_bytes(objects[0][1], "big")
+        # Le counts the DO'53' header too; keep the answer inside it.
+        wanted = (apdu.le or 256) - (4 if (apdu.le or 256) > 0x80 else 2)
+        data, sw = self._read_binary(
+            _Apdu(apdu.cla, 0xB0, 0, 0, b"", max(wanted, 1), apdu.raw_header), secure, offset
+        )
+        return (_tlv(0x53, data) if data or sw == SW_OK else data), sw
 
     def _internal_authenticate(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
         if self._aa_key is None:

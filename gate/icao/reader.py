@@ -13,7 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TypeVar
 
@@ -35,7 +35,9 @@ EMRTD_AID = bytes.fromhex("A0000002471001")
 PACE_OID_PREFIX = bytes.fromhex(
     "04007F00070202 04".replace(" ", "")
 )  # id-PACE (0.4.0.127.0.7.2.2.4)
-MAX_FILE = 0x7FFF  # READ BINARY with a 15-bit offset (B0); larger files would need B1
+MAX_FILE = 0x80000  # 512 KiB: far above any real data group
+MAX_B0_OFFSET = 0x7FFF  # READ BINARY B0 has a 15-bit offset; beyond it B1 with DO'54'
+
 DEFAULT_CHUNK = 0xDF  # fits a short response APDU with the SM overhead
 T = TypeVar("T")
 
@@ -73,6 +75,19 @@ class _Link:
         _check_sw(Response.parse(raw).sw)
         return self.sm.unwrap(raw)
 
+    def _read_at(self, offset: int, want: int) -> Response:
+        if offset <= MAX_B0_OFFSET:
+            return self.send(Command(0x00, 0xB0, offset >> 8, offset & 0xFF, le=want))
+        width = 2 if offset <= 0xFFFF else 3
+        command = Command(0x00, 0xB1, 0x00, 0x00, tlv.encode(0x54, offset.to_bytes(width, "big")))
+        part = self.send(replace(command, le=want + 4))
+        if not part.data:
+            return part
+        wrapped = tlv.decode(part.data)
+        if wrapped.tag != 0x53:
+            raise DocumentError(f"READ BINARY B1 answered tag {wrapped.tag:X}, expected 53")
+        return Response(wrapped.value, part.sw)
+
     def read_file(self, fid: int, chunk: int, *, name: str) -> bytes | None:
         """Whole file ``fid``; ``None`` when the chip says it does not exist (6A82)."""
         selected = self.send(Command(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
@@ -87,12 +102,12 @@ class _Link:
             raise DocumentError(f"{name}: {exc}") from exc
         total = start + length
         if total > MAX_FILE:
-            raise DocumentError(f"{name}: declares {total} bytes, above {MAX_FILE} (B0 offsets)")
+            raise DocumentError(f"{name}: declares {total} bytes, above {MAX_FILE}")
         content = bytearray(head.data[:total])
         while len(content) < total:
             want = min(chunk, total - len(content))
             offset = len(content)
-            part = self.send(Command(0x00, 0xB0, offset >> 8, offset & 0xFF, le=want))
+            part = self._read_at(offset, want)
             if part.sw == 0x6B00 or (part.ok and not part.data):
                 raise DocumentError(
                     f"{name}: truncated: declares {total} bytes, chip ends at {len(content)}"

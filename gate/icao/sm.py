@@ -31,8 +31,12 @@ class SecureMessaging:
         header = bytes([cla, command.ins, command.p1, command.p2])
         body = b""
         if command.data:
-            cryptogram = b"\x01" + crypto.encrypt(self._enc, crypto.pad(command.data))
-            body += tlv.encode(0x87, cryptogram)
+            cryptogram = crypto.encrypt(self._enc, crypto.pad(command.data))
+            # Odd INS (READ BINARY B1) carries BER-TLV data: DO'85' without padding indicator.
+            if command.ins & 1:
+                body += tlv.encode(0x85, cryptogram)
+            else:
+                body += tlv.encode(0x87, b"\x01" + cryptogram)
         if command.le is not None:
             le = command.le % 65536 if command.le > 256 else command.le % 256
             width = 2 if command.le > 256 else 1
@@ -83,6 +87,8 @@ class SecureMessaging:
             if not value or value[0] != 0x01:
                 raise ProtocolError("secure messaging: DO'87' lacks padding indicator 01")
             data = crypto.unpad(crypto.decrypt(self._enc, value[1:]))
+        elif 0x85 in found:
+            data = crypto.unpad(crypto.decrypt(self._enc, found[0x85]))
         if len(status) != 2:
             raise ProtocolError(f"secure messaging: DO'99' has {len(status)} bytes, not 2")
         return Response(data, int.from_bytes(status, "big"))

@@ -88,6 +88,11 @@ def test_secure_read_offsets_and_errors(passport: IssuedPassport) -> None:
     assert send(Command(0, 0xB0, 0x01, 0x00, le=1)).sw == 0x6B00
     assert send(Command(0, 0xB0, 0x81, 0x00, le=4)).data == passport.files[0x0101][:4]  # SFI 1
     assert send(Command(0, 0xA4, 0x02, 0x0C, bytes.fromhex("0105"))).sw == 0x6A82
+    # Odd INS: the offset in DO'54', the data in DO'53'.
+    assert send(Command(0, 0xA4, 0x02, 0x0C, bytes.fromhex("011E"))).sw == 0x9000
+    odd = send(Command(0, 0xB1, 0, 0, bytes.fromhex("54020003"), le=8))
+    assert odd.data == bytes([0x53, 4]) + com[3:7]
+    assert send(Command(0, 0xB1, 0, 0, bytes.fromhex("5300"), le=8)).sw == 0x6A80
     # Extended Le: the whole DG2 in one APDU.
     dg2 = passport.files[0x0102]
     send(Command(0, 0xA4, 0x02, 0x0C, bytes.fromhex("0102")))

@@ -219,3 +219,14 @@ def test_aa_not_supported_without_dg15(
     read = _read(issued.folder, issued, TrustStore.from_folder(pki_ecdsa.folder))
     assert read.active_auth.status == "not_supported"
     assert read.passive_auth.status == "valid"
+
+
+def test_dg2_above_32_kib_is_read_with_odd_read_binary(
+    tmp_path: Path, pki_ecdsa: TestPki, sample_images: Path, trust: TrustStore
+) -> None:
+    big = (sample_images / "t1.jpg").read_bytes()
+    assert len(big) > 0x7FFF
+    issued = issue_passport(tmp_path / "p", pki=pki_ecdsa, photo=big, **HOLDER)
+    read = _read(issued.folder, issued, trust)
+    assert read.photo_bytes == big
+    assert read.passive_auth.status == "valid"
