@@ -61,13 +61,12 @@ class Lane:
         return self.handle
 
 
-def make_lane(protocol: str, faults: Faults | None = None) -> Iterator[Lane]:
+def make_lane(protocol: str, faults: Faults | None = None, options: str = "") -> Iterator[Lane]:
     handle = start_emulator(protocol, physics=TEST_PHYSICS, faults=faults)
     driver = None
     try:
-        driver = open_turnstile(
-            handle.address + ("&" if "?" in handle.address else "?") + "backoff=0.02"
-        )
+        sep = "&" if "?" in handle.address else "?"
+        driver = open_turnstile(f"{handle.address}{sep}backoff=0.02{options}")
         yield Lane(protocol, driver, handle)
     finally:
         if driver is not None:

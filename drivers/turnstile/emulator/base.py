@@ -40,18 +40,18 @@ class Faults:
         names["noise"] = "noise_rate"
         for spec in specs:
             key, sep, value = spec.partition("=")
+            if not sep or key not in (*names, "jam", "seed"):
+                raise ConfigError(
+                    f"unknown fault {spec!r} (latency=S drop=P corrupt=P "
+                    "noise=BYTES_PER_S jam=entry|exit seed=N)"
+                )
             try:
-                if key == "jam" and sep:
+                if key == "jam":
                     jammed.add(Door(value))
-                elif key == "seed" and sep:
+                elif key == "seed":
                     kwargs["seed"] = int(value)
-                elif key in names and sep:
-                    kwargs[names[key]] = float(value)
                 else:
-                    raise ConfigError(
-                        f"unknown fault {spec!r} (latency=S drop=P corrupt=P "
-                        "noise=BYTES_PER_S jam=entry|exit seed=N)"
-                    )
+                    kwargs[names[key]] = float(value)
             except ValueError as exc:
                 raise ConfigError(f"fault {spec!r}: bad value {value!r}") from exc
         return cls(jammed=frozenset(jammed), **kwargs)  # type: ignore[arg-type]

@@ -1,0 +1,104 @@
+"""The commissioning CLI against the emulator running as its own process, as an integrator
+would use them (two shells: here a subprocess and in-process calls)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from gate.cli import EXIT_ERROR, EXIT_OK, main
+from tests.conftest import PROJECT_ROOT
+
+
+@pytest.fixture
+def emulator(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    link = tmp_path / "lane"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gate",
+            "emulate",
+            "turnstile",
+            "--protocol",
+            "gatectl",
+            "--link",
+            str(link),
+            "--time-scale",
+            "0.25",
+            "--seconds",
+            "60",
+        ],
+        cwd=PROJECT_ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    first = proc.stdout.readline()
+    assert first.strip() == f"port: {link}", first
+    assert proc.stdout.readline().strip() == f"address: gatectl:{link}"
+    try:
+        yield proc, link
+    finally:
+        assert proc.stdin is not None
+        proc.stdin.write("quit\n")
+        proc.stdin.flush()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_status_open_exit_watch(
+    emulator: tuple[subprocess.Popen[str], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    proc, link = emulator
+    device = f"gatectl:{link}"
+    assert main(["turnstile", "--device", device, "status", "--json"]) == EXIT_OK
+    st = json.loads(capsys.readouterr().out)
+    assert (st["entry"], st["exit"], st["assumed"]) == ("closed", "closed", False)
+
+    assert proc.stdin is not None
+    proc.stdin.write("pass\n")
+    proc.stdin.flush()
+    assert main(["turnstile", "--device", device, "open-exit", "--hold", "5", "--json"]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    kinds = [x.get("kind") for x in lines]
+    assert lines[0] == {"ok": True, "action": "open-exit"}
+    assert "door_opened" in kinds and kinds[-1] == "passage_completed"
+
+    assert main(["turnstile", "--device", device, "watch", "--seconds", "0.5"]) == EXIT_OK
+    assert main(["turnstile", "--device", device, "lock"]) == EXIT_OK
+    assert "locked" in capsys.readouterr().out
+
+
+def test_unreachable_device_exits_2_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gone = tmp_path / "ttyGONE"
+    code = main(["turnstile", "--device", f"gatectl:{gone}", "--timeout", "0.3", "status"])
+    assert code == EXIT_ERROR
+    assert str(gone) in capsys.readouterr().err
+
+
+def test_silent_device_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from drivers.turnstile.emulator import Faults, start_emulator
+
+    with start_emulator("gatectl", faults=Faults(drop_rate=1.0)) as world:
+        code = main(["turnstile", "--device", f"gatectl:{world.port}", "--timeout", "0.5", "lock"])
+    assert code == EXIT_ERROR
+    assert "does not answer" in capsys.readouterr().err
+
+
+def test_emulate_rejects_unknown_fault(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["emulate", "turnstile", "--protocol", "lcus", "--fault", "gremlins=3"])
+    assert code == EXIT_ERROR
+    assert "unknown fault 'gremlins=3'" in capsys.readouterr().err

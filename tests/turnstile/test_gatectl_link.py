@@ -1,0 +1,120 @@
+"""gatectl behaviours beyond the contract: watchdog, NAKs, retries, slow and noisy lines."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import serial
+
+from drivers.turnstile import gatectl as g
+from drivers.turnstile.emulator import Faults, Physics, start_emulator
+from drivers.turnstile.registry import open_turnstile
+from gate.errors import DeviceError, DeviceTimeoutError
+from gate.turnstile import Door, DoorState, EventKind
+from tests.turnstile.conftest import TEST_PHYSICS, make_lane
+
+
+def _ask(port: serial.Serial, decoder: g.FrameDecoder, frame: g.Frame) -> g.Frame:
+    port.write(frame.encode())
+    end = time.monotonic() + 1.0
+    while time.monotonic() < end:
+        for reply in decoder.feed(port.read(64)):
+            if reply.command in (g.Command.ACK, g.Command.NAK) and reply.seq == frame.seq:
+                return reply
+    raise AssertionError(f"no reply to {frame}")
+
+
+def test_controller_watchdog_locks_when_host_goes_silent() -> None:
+    with start_emulator("gatectl", physics=Physics(time_scale=0.1)) as world:
+        port = serial.serial_for_url(world.port, timeout=0.02)
+        decoder = g.FrameDecoder()
+        try:
+            assert (
+                _ask(
+                    port, decoder, g.Frame(1, g.Command.SET_WATCHDOG, (200).to_bytes(2, "big"))
+                ).command
+                == g.Command.ACK
+            )
+            assert _ask(port, decoder, g.Frame(2, g.Command.OPEN, b"\x02")).command == g.Command.ACK
+            time.sleep(0.15)
+            assert world.door_state(Door.EXIT) is DoorState.OPEN
+            time.sleep(0.4)  # host silent longer than the 200 ms watchdog
+            assert "watchdog" in world.commands()
+            assert world.door_state(Door.EXIT) is DoorState.CLOSED
+            events = [
+                g.EventPayload.decode(f.payload).code
+                for f in decoder.feed(port.read(512))
+                if f.command == g.Command.EVENT
+            ]
+            assert g.EventCode.WATCHDOG_LOCKED in events
+        finally:
+            port.close()
+
+
+def test_heartbeat_keeps_the_door_open_past_the_watchdog() -> None:
+    with start_emulator("gatectl", physics=Physics(time_scale=0.1)) as world:
+        driver = open_turnstile(f"gatectl:{world.port}?watchdog=0.3&heartbeat=0.05")
+        try:
+            driver.open_exit()
+            time.sleep(0.8)
+            assert "watchdog" not in world.commands()
+            assert world.door_state(Door.EXIT) is DoorState.OPEN
+        finally:
+            driver.close()
+        assert world.door_state(Door.EXIT) in (DoorState.MOVING, DoorState.CLOSED)  # close locks
+
+
+def test_nak_becomes_device_error_naming_the_reason() -> None:
+    for lane in make_lane("gatectl"):
+        assert lane.handle is not None
+        lane.handle.emergency(True)
+        lane.wait_for(EventKind.EMERGENCY_OPEN)
+        with pytest.raises(DeviceError, match="emergency_active"):
+            lane.driver.open_exit()
+        assert lane.driver.status().emergency
+
+
+def test_lost_replies_are_retried_without_acting_twice() -> None:
+    # 30 % of replies lost; with 8 retries a command fails about once in 50,000
+    for lane in make_lane("gatectl", faults=Faults(drop_rate=0.3, seed=4), options="&retries=8"):
+        assert lane.handle is not None
+        for _ in range(5):
+            lane.driver.open_exit(timeout=3.0)
+            lane.driver.lock(timeout=3.0)
+        cmds = [c for c in lane.handle.commands() if c.startswith(("open", "lock"))]
+        # each command executed once although many were sent more than once
+        assert cmds.count("open exit") == 5
+
+
+def test_corrupted_replies_are_retried() -> None:
+    for lane in make_lane("gatectl", faults=Faults(corrupt_rate=0.3, seed=2), options="&retries=8"):
+        for _ in range(5):
+            assert lane.driver.status(timeout=3.0).locked
+
+
+def test_slow_controller_times_out_with_a_clear_message() -> None:
+    for lane in make_lane("gatectl"):
+        assert lane.handle is not None
+        lane.handle.device.faults = Faults(latency_s=0.5)
+        with pytest.raises(DeviceTimeoutError, match="no acknowledgement for STATUS"):
+            lane.driver.status(timeout=0.3)
+        lane.handle.device.faults = Faults()
+
+
+def test_events_carry_the_door_and_are_not_duplicated() -> None:
+    with start_emulator("gatectl", physics=TEST_PHYSICS) as world:
+        driver = open_turnstile(world.address)
+        try:
+            world.traveller_passes()
+            driver.open_exit()
+            kinds = []
+            end = time.monotonic() + 3
+            while time.monotonic() < end and EventKind.DOOR_CLOSED not in kinds:
+                ev = driver.next_event(0.5)
+                if ev is not None:
+                    kinds.append(ev.kind)
+            assert kinds.count(EventKind.PASSAGE_COMPLETED) == 1
+            assert kinds.count(EventKind.DOOR_OPENED) == 1
+        finally:
+            driver.close()
