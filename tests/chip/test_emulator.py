@@ -91,7 +91,7 @@ def test_secure_read_offsets_and_errors(passport: IssuedPassport) -> None:
     # Odd INS: the offset in DO'54', the data in DO'53'.
     assert send(Command(0, 0xA4, 0x02, 0x0C, bytes.fromhex("011E"))).sw == 0x9000
     odd = send(Command(0, 0xB1, 0, 0, bytes.fromhex("54020003"), le=8))
-    assert odd.data == bytes([0x53, 4]) + com[3:7]
+    assert odd.data == bytes([0x53, 6]) + com[3:9]  # Le counts the DO'53' header
     assert send(Command(0, 0xB1, 0, 0, bytes.fromhex("5300"), le=8)).sw == 0x6A80
     # Extended Le: the whole DG2 in one APDU.
     dg2 = passport.files[0x0102]
