@@ -176,14 +176,15 @@ def _bilinear(source: ImageBGR, x: F64, y: F64) -> ImageBGR:
     ti = np.where(valid, top, 0).astype(np.intp)
     lr = (x - left)[..., None]
     tb = (y - top)[..., None]
-    pixels = source.astype(np.float64)
-    tl = pixels[ti, li]
-    tr = pixels[ti, li + 1]
-    bl = pixels[ti + 1, li]
-    br = pixels[ti + 1, li + 1]
+    flat = source.reshape(-1, 3)
+    index = ti * width + li
+    tl = flat.take(index, axis=0).astype(np.float64)
+    tr = flat.take(index + 1, axis=0).astype(np.float64)
+    bl = flat.take(index + width, axis=0).astype(np.float64)
+    br = flat.take(index + width + 1, axis=0).astype(np.float64)
     # Same operation order as dlib, in double precision; truncation like static_cast.
     value = (1 - tb) * ((1 - lr) * tl + lr * tr) + tb * ((1 - lr) * bl + lr * br)
-    out = value.astype(np.uint8)
+    out: ImageBGR = value.astype(np.uint8)
     out[~valid] = 0
     return out
 
