@@ -44,7 +44,7 @@ class PassiveAuthResult:
 
 
 class TrustStore:
-    """Trusted CSCA certificates (PEM or DER files in a folder)."""
+    """Trusted CSCA certificates: PEM or DER files and ICAO master lists (.ml) in a folder."""
 
     def __init__(self, certificates: list[x509.Certificate]) -> None:
         self.certificates = list(certificates)
@@ -55,6 +55,11 @@ class TrustStore:
             raise ConfigError(f"trust store {path} is not a folder")
         found: list[x509.Certificate] = []
         for file in sorted(path.iterdir()):
+            if file.suffix.lower() == ".ml":
+                from gate.icao.masterlist import load_master_list
+
+                found.extend(load_master_list(file.read_bytes(), str(file)))
+                continue
             if file.suffix.lower() not in (".pem", ".crt", ".cer", ".der"):
                 continue
             data = file.read_bytes()
@@ -66,7 +71,7 @@ class TrustStore:
             except ValueError as exc:
                 raise ConfigError(f"trust store: {file} is not a certificate: {exc}") from exc
         if not found:
-            raise ConfigError(f"trust store {path} holds no certificates (.pem/.crt/.cer/.der)")
+            raise ConfigError(f"trust store {path} holds no certificates (.pem/.crt/.cer/.der/.ml)")
         return cls(found)
 
     def issuers_of(self, certificate: x509.Certificate) -> list[x509.Certificate]:

@@ -117,3 +117,28 @@ def test_photo_pixels_identical_after_reading(passport: IssuedPassport, face_jpe
     (face,) = lds.decode_dg2(passport.files[0x0102])
     expected = cv2.imdecode(np.frombuffer(face_jpeg, np.uint8), cv2.IMREAD_COLOR)
     assert np.array_equal(decode_photo(face.image), expected)
+
+
+def test_master_list_trust_store(
+    passport: IssuedPassport, pki_ecdsa: TestPki, pki_rsa: TestPki, tmp_path: Path
+) -> None:
+    from gate.icao.masterlist import build_master_list
+    from gate.icao.pki import sign_with
+
+    certs = [pki_rsa.csca_certificate, pki_ecdsa.csca_certificate]
+    data = build_master_list(
+        certs, pki_rsa.csca_certificate, lambda m: sign_with(pki_rsa.csca_key, m), "sha256_rsa"
+    )
+    (tmp_path / "trust").mkdir()
+    (tmp_path / "trust" / "icao.ml").write_bytes(data)
+    store = TrustStore.from_folder(tmp_path / "trust")
+    assert [c.subject for c in store.certificates] == [c.subject for c in certs]
+    read = read_passport(
+        InProcessTransport(VirtualPassport.from_folder(passport.folder)), passport.mrz, store
+    )
+    assert read.passive_auth.status == "valid"
+    tampered = bytearray(data)
+    tampered[len(tampered) // 2] ^= 1
+    (tmp_path / "trust" / "icao.ml").write_bytes(bytes(tampered))
+    with pytest.raises(ConfigError, match=r"icao\.ml"):
+        TrustStore.from_folder(tmp_path / "trust")
