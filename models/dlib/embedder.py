@@ -389,6 +389,12 @@ def _out_size(size: int, kernel: int, stride: int, pad: int) -> int:
     return 1 + (size + 2 * pad - kernel) // stride
 
 
+def _weights(array: F32 | None, layer: Layer, what: str) -> F32:
+    if array is None:
+        raise ModelError(f"dlib embedder: {layer.spec.kind} layer has no {what}")
+    return array
+
+
 def _fold_affines(layers: list[Layer]) -> list[Layer]:
     """Merge each affine into the convolution it follows (w*g, b*g + beta), in float64."""
     folded: list[Layer] = []
@@ -397,12 +403,13 @@ def _fold_affines(layers: list[Layer]) -> list[Layer]:
             folded.append(layer)
             continue
         conv = folded[-1] if folded else None
-        if conv is None or conv.spec.kind != "con" or conv.weights is None or conv.bias is None:
+        if conv is None or conv.spec.kind != "con":
             raise ModelError("dlib embedder: affine layer does not follow a convolution")
-        assert layer.gamma is not None and layer.bias is not None  # set by _read_affine
-        gamma = layer.gamma.astype(np.float64)
-        weights = conv.weights.astype(np.float64) * gamma[:, None, None, None]
-        bias = conv.bias.astype(np.float64) * gamma + layer.bias.astype(np.float64)
+        gamma = _weights(layer.gamma, layer, "scale").astype(np.float64)
+        beta = _weights(layer.bias, layer, "shift").astype(np.float64)
+        weights = _weights(conv.weights, conv, "filters").astype(np.float64)
+        weights = weights * gamma[:, None, None, None]
+        bias = _weights(conv.bias, conv, "bias").astype(np.float64) * gamma + beta
         folded[-1] = Layer(
             conv.spec,
             weights=weights.astype(np.float32),
@@ -427,10 +434,9 @@ def build_embedder_onnx(dat_path: Path) -> bytes:
     for layer in _fold_affines(weights.layers):
         kind = layer.spec.kind
         if kind == "con":
-            assert layer.weights is not None and layer.bias is not None
-            x, shape = graph.conv(
-                x, shape, layer.weights, layer.bias, layer.spec.stride, layer.padding
-            )
+            filters = _weights(layer.weights, layer, "filters")
+            bias = _weights(layer.bias, layer, "bias")
+            x, shape = graph.conv(x, shape, filters, bias, layer.spec.stride, layer.padding)
         elif kind == "relu":
             x = graph.node("Relu", [x])
         elif kind in ("max_pool", "avg_pool"):
@@ -454,8 +460,8 @@ def build_embedder_onnx(dat_path: Path) -> bytes:
             x = graph.node("Flatten", [x], axis=1)
             shape = (shape[0], 1, 1)
         elif kind == "fc":
-            assert layer.weights is not None
-            x = graph.node("MatMul", [x, graph.const(layer.weights, "fc_weights")])
+            fc_weights = _weights(layer.weights, layer, "weights")
+            x = graph.node("MatMul", [x, graph.const(fc_weights, "fc_weights")])
         else:  # pragma: no cover - the layout only holds the kinds above
             raise ModelError(f"dlib embedder: unhandled layer kind {kind}")
     graph.output(x, "embedding", ["N", EMBEDDING_SIZE])
