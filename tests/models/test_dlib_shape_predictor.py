@@ -129,3 +129,21 @@ def test_truncated_dat_names_offset(dat_path: Path, tmp_path: Path) -> None:
     broken.write_bytes(dat_path.read_bytes()[:20_000])
     with pytest.raises(ModelError, match=r"broken\.dat: .* at byte offset \d+"):
         read_shape_predictor(broken)
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_internal_similarity_agrees_with_umeyama(mirror: bool) -> None:
+    """The closed-form 2x2 used per cascade level equals the general SVD solution,
+    including the reflection case (a mirrored shape)."""
+    from models.dlib.align import similarity_transform
+    from models.dlib.shape_predictor import _similarity_2x2
+
+    rng = np.random.default_rng(5)
+    reference = rng.uniform(0, 1, (5, 2))
+    current = reference @ np.array([[0.9, -0.2], [0.2, 0.9]]).T + rng.normal(0, 0.02, (5, 2))
+    if mirror:
+        current[:, 0] = -current[:, 0]
+    centred = reference - reference.mean(axis=0)
+    ours = _similarity_2x2(centred, float(np.sum(centred**2)), current.astype(np.float32))
+    expected = similarity_transform(reference, current.astype(np.float32))[:, :2]
+    np.testing.assert_allclose(ours, expected, atol=1e-6)
