@@ -173,3 +173,9 @@ def test_modbus_codec_never_raises_on_noise(noise: bytes) -> None:
     codec = mb.RtuCodec(is_server=False)
     codec.feed(noise)
     assert len(codec._buf) <= 2 * 264
+
+
+def test_gatectl_doc_examples_hold() -> None:
+    """docs/gatectl.md quotes the CRC check value and an example frame."""
+    assert g.crc16(b"123456789") == 0x29B1
+    assert g.Frame(3, g.Command.OPEN, b"\x02").encode() == bytes.fromhex("A55A030310 02657D")
