@@ -2,12 +2,17 @@
 
 On a shared machine several people may need pcscd. ``ensure_pcscd`` reuses a running daemon
 that already lists the vpcd readers; otherwise it starts ``pcscd -f`` (no systemd here) and
-stops it on exit. Only the daemon this process started is ever stopped.
+stops it on exit. Only the daemon this process started is ever stopped, and only when no other
+process is using it: every user holds a shared ``flock`` on ``/tmp/egate-pcscd.lock``; the
+starter stops the daemon only if it then gets the lock exclusively, else it leaves it running
+for the others (the next ``ensure_pcscd`` reuses it).
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import shutil
 import subprocess
 import time
@@ -21,6 +26,7 @@ from gate.errors import DeviceError, DeviceTimeoutError
 log = logging.getLogger(__name__)
 VPCD_READER = "Virtual PCD"
 VPCD_DRIVER = Path("/usr/lib/pcsc/drivers/serial/libifdvpcd.so")
+USERS_LOCK = "/tmp/egate-pcscd.lock"
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,17 @@ def _vpcd_readers() -> tuple[str, ...]:
 @contextmanager
 def ensure_pcscd(timeout: float = 5.0) -> Iterator[PcscdStatus]:
     """A pcscd that lists the vpcd readers for the duration of the block."""
+    users = os.open(USERS_LOCK, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(users, fcntl.LOCK_SH)
+        with _running_pcscd(timeout, users) as status:
+            yield status
+    finally:
+        os.close(users)  # releases the lock
+
+
+@contextmanager
+def _running_pcscd(timeout: float, users: int) -> Iterator[PcscdStatus]:
     readers = _vpcd_readers()
     if readers:
         log.debug("reusing the running pcscd: %s", readers)
@@ -92,12 +109,20 @@ def ensure_pcscd(timeout: float = 5.0) -> Iterator[PcscdStatus]:
         yield PcscdStatus(readers, started_here, process.pid if started_here else None)
     finally:
         if process.poll() is None:
-            process.terminate()
+            fcntl.flock(users, fcntl.LOCK_UN)
             try:
-                process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+                fcntl.flock(users, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info(
+                    "pcscd (pid %d) still in use by another process: left running", process.pid
+                )
+            else:
+                process.terminate()
+                try:
+                    process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
 
 
 def wait_for_reader(reader: str, *, present: bool, timeout: float = 3.0) -> bool:
