@@ -63,6 +63,9 @@ def register(registry: Registry) -> None:
     p.add_argument("--photo-out", type=Path, help="write the DG2 image (as stored) here")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a card")
     p.add_argument("--no-photo", action="store_true", help="skip DG2")
+    p.add_argument(
+        "--chunk", type=int, default=0xDF, help="READ BINARY size; >231 uses extended length"
+    )
 
 
 def _pki_init(args: argparse.Namespace) -> int:
@@ -146,7 +149,9 @@ def _read(args: argparse.Namespace) -> int:
     reader: str | int = int(args.reader) if args.reader.isdigit() else args.reader
     transport = PcscTransport(reader, timeout=args.timeout)
     try:
-        result = read_passport(transport, mrz, trust, read_photo=not args.no_photo)
+        result = read_passport(
+            transport, mrz, trust, read_photo=not args.no_photo, chunk_size=args.chunk
+        )
     finally:
         transport.close()
     if args.photo_out and result.photo_bytes is not None:
@@ -178,6 +183,7 @@ def _read(args: argparse.Namespace) -> int:
         },
         "active_auth": {"status": result.active_auth.status, "reason": result.active_auth.reason},
         "pace_offered": result.pace_offered,
+        "printed_mrz_matches": result.printed_mrz_matches,
         "apdus": result.apdus,
         "timings_ms": {k: round(v, 2) for k, v in result.timings_ms.items()},
     }

@@ -54,6 +54,9 @@ class PassportRead:
     data_groups: tuple[int, ...]
     timings_ms: dict[str, float] = field(default_factory=dict)
     apdus: int = 0
+    # DG1 equals the printed MRZ given to the reader (None when only the BAC keys were typed):
+    # a genuine chip in a forged data page shows up here.
+    printed_mrz_matches: bool | None = None
 
 
 class _Link:
@@ -260,6 +263,7 @@ def read_passport(
         data_groups=tuple(present),
         timings_ms=timings,
         apdus=link.apdus,
+        printed_mrz_matches=(dg1.lines == mrz.lines) if mrz.lines else None,
     )
 
 

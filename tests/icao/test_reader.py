@@ -45,7 +45,17 @@ def test_good_passport_reads_back_what_was_issued(
     assert read.passive_auth.data_group_hashes == {1: True, 2: True, 14: True, 15: True}
     assert read.active_auth.status == "valid", read.active_auth.reason
     assert read.pace_offered is False
+    assert read.printed_mrz_matches is True
     assert {"bac", "dg2", "ef_sod", "pa", "total"} <= set(read.timings_ms)
+
+
+def test_forged_data_page_is_flagged(passport: IssuedPassport) -> None:
+    printed = replace(
+        passport.mrz, lines=(passport.mrz.lines[0].replace("TOM", "TIM"), passport.mrz.lines[1])
+    )
+    card = VirtualPassport.from_folder(passport.folder)
+    read = read_passport(InProcessTransport(card), printed, None)
+    assert read.printed_mrz_matches is False
 
 
 def test_rsa_pki_and_rsa_active_authentication(
