@@ -304,8 +304,8 @@ class GateController:
     @staticmethod
     def _verdict_for_error(stage: str, exc: GateError) -> Verdict:
         text = f"{stage}: {type(exc).__name__}: {exc}"
-        if isinstance(exc, DeviceTimeoutError):
-            return Verdict(Decision.TIMEOUT, text)
+        # A device that stops answering is a device failure (REFER_DEVICE); TIMEOUT is kept
+        # for a stage that ran past its own time limit.
         if isinstance(exc, DeviceError):
             return Verdict(Decision.REFER_DEVICE, text)
         if stage == "document" and isinstance(exc, DocumentError):

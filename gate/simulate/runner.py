@@ -74,7 +74,7 @@ class StatusLine:
         self._tty = bool(stream is not None and stream.isatty())
 
     def __call__(self, event: GateEvent) -> None:
-        if self.stream is None or event.kind not in ("state", "alarm", "decision"):
+        if self.stream is None or event.kind not in ("state", "alarm", "decision", "audit"):
             return
         text = f"[{self.index + 1}/{self.total}] {self.current}: {event.kind} {event.detail}"
         if self._tty:
