@@ -75,3 +75,36 @@ def test_chip_read_json_and_photo(
 def test_chip_read_needs_keys(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["chip", "read", "--number", "X1"]) == EXIT_ERROR
     assert "--birth" in capsys.readouterr().err
+
+
+@pytest.mark.pcsc
+def test_chip_serve_process_and_chip_read(
+    pcscd: PcscdStatus, issued: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "gate", "chip", "serve", str(issued / "pp"), "--seconds", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert serve.stdout is not None
+        banner = serve.stdout.readline()
+        assert "presenting" in banner and "Virtual PCD 00 00" in banner
+        args = ["chip", "read", "--reader", "Virtual PCD 00 00", "--trust", str(issued / "pki")]
+        args += [
+            "--mrz",
+            "|".join(json.loads((issued / "pp" / "passport.json").read_text())["mrz"]),
+        ]
+        assert main(args) == EXIT_OK
+        out = capsys.readouterr().out
+        assert "passive auth   valid" in out and "active auth    valid" in out
+    finally:
+        serve.send_signal(signal.SIGINT)
+        rest, errors = serve.communicate(timeout=20)
+    assert serve.returncode == 0, errors
+    assert "served" in rest
