@@ -157,12 +157,51 @@ class DlibReader:
 
     # ------------------------------------------------------------------ arrays
     def read_floats(self, count: int) -> npt.NDArray[np.float64]:
-        """``count`` consecutive dlib floats (the slow per-number encoding) as float64."""
-        out = np.empty(count, dtype=np.float64)
-        read = self.read_float
+        """``count`` consecutive dlib floats (the per-number encoding) as float64.
+
+        The common case is decoded inline (model files hold millions of these); anything
+        unusual (special values, malformed bytes, truncation) goes through ``read_float``,
+        which raises the precise error.
+        """
+        out = [0.0] * count
+        data = self._data
+        size = len(data)
+        pos = self._offset
+        from_bytes = int.from_bytes
+        ldexp = math.ldexp
         for i in range(count):
-            out[i] = read()
-        return out
+            start = pos
+            control = data[pos] if pos < size else 0
+            width = control & 0x0F
+            end = pos + 1 + width
+            if control & 0x70 or not 0 < width <= 8 or end >= size:
+                out[i] = self._slow_float(start)
+                pos = self._offset
+                continue
+            mantissa = from_bytes(data[pos + 1 : end], "little")
+            if control & 0x80:
+                mantissa = -mantissa
+            control = data[end]
+            width = control & 0x0F
+            pos = end + 1 + width
+            if control & 0x70 or not 0 < width <= 8 or pos > size:
+                out[i] = self._slow_float(start)
+                pos = self._offset
+                continue
+            exponent = from_bytes(data[end + 1 : pos], "little")
+            if control & 0x80:
+                exponent = -exponent
+            if not -32768 <= exponent < _EXP_INF:
+                out[i] = self._slow_float(start)
+                pos = self._offset
+                continue
+            out[i] = ldexp(float(mantissa), exponent)
+        self._offset = pos
+        return np.asarray(out, dtype=np.float64)
+
+    def _slow_float(self, offset: int) -> float:
+        self._offset = offset
+        return self.read_float()
 
     def read_ints(self, count: int) -> list[int]:
         read = self.read_int

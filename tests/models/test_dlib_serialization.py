@@ -100,3 +100,25 @@ def test_matrix_newer_negative_dimensions() -> None:
 def test_missing_file_is_model_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ModelError, match="nope.dat"):
         DlibReader.from_path(tmp_path / "nope.dat")
+
+
+def test_read_floats_mixes_fast_and_special_values() -> None:
+    blob = (
+        encode_float(3, -1)
+        + encode_float(0, 32000)
+        + encode_float(-5, 2)
+        + encode_float(0, 32002)
+        + encode_float(2**52 + 1, -52)
+    )
+    reader = DlibReader(blob + b"tail")
+    values = reader.read_floats(5)
+    assert values[0] == 1.5 and values[1] == np.inf and values[2] == -20.0
+    assert np.isnan(values[3]) and values[4] == 1 + 2**-52
+    assert reader.read_bytes(4) == b"tail"
+
+
+def test_read_floats_truncated_names_offset() -> None:
+    blob = encode_float(3, -1) + encode_float(7, 1)[:-1]
+    reader = DlibReader(blob, source="floats.dat")
+    with pytest.raises(ModelError, match=r"floats\.dat: .*truncated.* offset 6"):
+        reader.read_floats(2)
