@@ -104,6 +104,16 @@ class VpcdCardLink:
             self._sync(present=False)
         self._release_lock()
 
+    def swap_card(self, card: Card) -> None:
+        """Put another card in the field without a removal pcscd would notice.
+
+        A real removal costs pcscd's polling period (about 0.4 s) twice; simulations that
+        present many passports in a row swap instead. The new card starts unpowered-fresh
+        (no application selected, no session), as the reader's SELECT and BAC expect.
+        """
+        card.reset()
+        self.card = card
+
     def remove_card(self) -> None:
         """Pull the card out of the field: the reader sees "card removed"."""
         self._close_socket()

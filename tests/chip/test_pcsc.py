@@ -93,3 +93,16 @@ def test_wrong_mrz_over_pcsc(pcscd: PcscdStatus, passport: IssuedPassport) -> No
 def test_unknown_reader_is_named(pcscd: PcscdStatus) -> None:
     with pytest.raises(DeviceError, match="no reader named 'Nope'"):
         PcscTransport("Nope").connect()
+
+
+def test_swap_card_presents_the_next_passport(
+    pcscd: PcscdStatus, passport: IssuedPassport, passport_rsa: IssuedPassport
+) -> None:
+    with _present(passport) as link:
+        for issued in (passport, passport_rsa, passport):
+            link.swap_card(VirtualPassport.from_folder(issued.folder))
+            with PcscTransport(link.reader_name) as transport:
+                read = read_passport(transport, issued.mrz, None)
+            assert read.active_auth.algorithm.startswith(
+                "RSA" if issued is passport_rsa else "ECDSA"
+            )
