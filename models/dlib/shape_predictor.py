@@ -50,14 +50,20 @@ def read_shape_predictor(path: Path) -> dict[str, npt.NDArray[np.generic]]:
     initial = reader.read_matrix().ravel()
     if initial.size == 0 or initial.size % 2:
         raise reader.error(f"initial shape has {initial.size} values (need 2 per point)")
+    start = reader.offset
     levels = reader.read_count("cascade level", 1000)
+    if levels == 0:
+        raise reader.error("shape predictor without cascade levels", start)
     pixels: list[list[int]] = []
     thresholds: list[float] = []
     leaves: list[float] = []
     trees_per_level = splits_per_tree = -1
     read_int, read_float = reader.read_int, reader.read_float
     for _ in range(levels):
+        start = reader.offset
         trees = reader.read_count("tree", 100_000)
+        if trees == 0:
+            raise reader.error("cascade level without trees", start)
         if trees_per_level not in (-1, trees):
             raise reader.error(f"levels differ in tree count ({trees_per_level} vs {trees})")
         trees_per_level = trees
@@ -84,10 +90,15 @@ def read_shape_predictor(path: Path) -> dict[str, npt.NDArray[np.generic]]:
     if math.log2(splits_per_tree + 1) % 1:
         raise ModelError(f"{path}: trees with {splits_per_tree} splits are not complete")
     features = len(anchors[0])
-    if any(len(a) != features for a in anchors) or np.max(anchors) >= initial.size // 2:
+    anchor_array = np.asarray(anchors, dtype=np.int64)
+    if (
+        any(len(a) != features for a in anchors)
+        or anchor_array.min() < 0
+        or anchor_array.max() >= initial.size // 2
+    ):
         raise ModelError(f"{path}: inconsistent feature pixel anchors")
     split_pixels = np.asarray(pixels, dtype=np.int32)
-    if split_pixels.size and split_pixels.max() >= features:
+    if split_pixels.size and (split_pixels.min() < 0 or split_pixels.max() >= features):
         raise ModelError(f"{path}: split refers to pixel {split_pixels.max()} of {features}")
     shape_lt = (levels, trees_per_level)
     return {
