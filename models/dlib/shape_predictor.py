@@ -90,12 +90,10 @@ def read_shape_predictor(path: Path) -> dict[str, npt.NDArray[np.generic]]:
     if math.log2(splits_per_tree + 1) % 1:
         raise ModelError(f"{path}: trees with {splits_per_tree} splits are not complete")
     features = len(anchors[0])
+    if any(len(a) != features for a in anchors):
+        raise ModelError(f"{path}: cascade levels have different numbers of feature pixels")
     anchor_array = np.asarray(anchors, dtype=np.int64)
-    if (
-        any(len(a) != features for a in anchors)
-        or anchor_array.min() < 0
-        or anchor_array.max() >= initial.size // 2
-    ):
+    if anchor_array.min() < 0 or anchor_array.max() >= initial.size // 2:
         raise ModelError(f"{path}: inconsistent feature pixel anchors")
     split_pixels = np.asarray(pixels, dtype=np.int32)
     if split_pixels.size and (split_pixels.min() < 0 or split_pixels.max() >= features):
