@@ -90,8 +90,8 @@ def read_shape_predictor(path: Path) -> dict[str, npt.NDArray[np.generic]]:
     if math.log2(splits_per_tree + 1) % 1:
         raise ModelError(f"{path}: trees with {splits_per_tree} splits are not complete")
     features = len(anchors[0])
-    if any(len(a) != features for a in anchors):
-        raise ModelError(f"{path}: cascade levels have different numbers of feature pixels")
+    if features == 0 or any(len(a) != features for a in anchors):
+        raise ModelError(f"{path}: cascade levels have no or different numbers of feature pixels")
     anchor_array = np.asarray(anchors, dtype=np.int64)
     if anchor_array.min() < 0 or anchor_array.max() >= initial.size // 2:
         raise ModelError(f"{path}: inconsistent feature pixel anchors")
