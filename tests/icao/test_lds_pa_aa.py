@@ -142,3 +142,28 @@ def test_master_list_trust_store(
     (tmp_path / "trust" / "icao.ml").write_bytes(bytes(tampered))
     with pytest.raises(ConfigError, match=r"icao\.ml"):
         TrustStore.from_folder(tmp_path / "trust")
+
+
+def test_jpeg2000_passport_reads_back_pixel_identical(
+    pki_ecdsa: TestPki, sample_images: Path, tmp_path: Path
+) -> None:
+    image = cv2.imread(str(sample_images / "Tom_Hanks_54745.png"))
+    ok, jp2 = cv2.imencode(".jp2", image, [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1000])
+    assert ok
+    issued = issue_passport(tmp_path / "p", pki=pki_ecdsa, photo=bytes(jp2), **HOLDER)
+    (face,) = lds.decode_dg2(issued.files[0x0102])
+    assert face.image_type == lds.IMAGE_JPEG2000
+    read = read_passport(
+        InProcessTransport(VirtualPassport.from_folder(issued.folder)), issued.mrz, None
+    )
+    assert read.photo is not None and np.array_equal(read.photo, image)  # lossless JP2
+
+
+def test_pillow_decodes_what_opencv_refuses(
+    sample_images: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    image = cv2.imread(str(sample_images / "Tom_Hanks_54745.png"))
+    ok, png = cv2.imencode(".png", image)
+    assert ok
+    monkeypatch.setattr(cv2, "imdecode", lambda *a, **k: None)  # as on a chroma-subsampled JP2
+    assert np.array_equal(decode_photo(bytes(png)), image)
