@@ -441,11 +441,14 @@ class MmodDetector:
         rects, scores = self.detect_raw(scaled)
         sx = scaled.shape[1] / picture.shape[1]
         sy = scaled.shape[0] / picture.shape[0]
+        # Box sides are whole pixels of the shrunk picture: allow one of them in the min_face
+        # test, or a face that exactly fills the first level's window would miss by rounding.
+        slack = max(0.0, 1.0 / min(sx, sy) - 1.0)
         found: list[Detection] = []
         for (left, top, right, bottom), score in zip(rects.tolist(), scores.tolist(), strict=True):
             # Inclusive dlib corners -> inclusive-exclusive edges, then undo the shrink.
             box = Box(left / sx, top / sy, (right + 1) / sx, (bottom + 1) / sy)
-            if min(box.width, box.height) >= min_face:
+            if min(box.width, box.height) + slack >= min_face:
                 found.append(Detection(box=box, score=float(score)))
         return found
 
