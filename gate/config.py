@@ -49,7 +49,7 @@ class TurnstileConfig:
 
 @dataclass(frozen=True)
 class FaceConfig:
-    pack: str = "default"  # a pack id or a pack folder
+    pack: str = "default"  # a pack id or a pack folder; "default": the engine's default pack
     target_fmr: str = "1e-3"
 
 
@@ -186,6 +186,10 @@ def config_from_mapping(data: Mapping[str, Any], base: Path = Path(".")) -> Gate
         kwargs[name] = _build_section(name, hints[name], table, base)
     cfg = GateConfig(**kwargs)
     _check_ranges(cfg)
+    source = cfg.reader.mrz_source
+    if source != "stdin" and not Path(source).expanduser().is_absolute():
+        reader = dataclasses.replace(cfg.reader, mrz_source=str(base / source))
+        cfg = dataclasses.replace(cfg, reader=reader)
     return cfg
 
 

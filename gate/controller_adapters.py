@@ -151,7 +151,7 @@ def engine_biometrics_loader(
         )
         from models.engine import load_engine
 
-        engine = load_engine(pack, threads=threads)
+        engine = load_engine(None if pack == "default" else pack, threads=threads)
         settings = CaptureSettings(min_face=min_face)
         return EngineBiometrics(engine, CapturePipeline(engine, settings))
 

@@ -18,7 +18,7 @@ from typing import Any, TextIO
 
 from gate.config import GateConfig
 from gate.controller_ports import PresentedDocument
-from gate.errors import ConfigError, DocumentError, GateError
+from gate.errors import ConfigError, DocumentError
 from gate.interfaces import ChipTransport
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,7 @@ class MrzStreamDocuments:
         self._transport = transport
         self._lines: queue.Queue[str | None] = queue.Queue()
         self._pending: list[str] = []
+        self.ended = False
         self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
         self._thread.start()
 
@@ -46,12 +47,15 @@ class MrzStreamDocuments:
     def wait_document(self, timeout: float) -> PresentedDocument | None:
         from gate.icao.mrz import parse_mrz
 
+        if self.ended:
+            return None
         try:
             line = self._lines.get(timeout=timeout)
         except queue.Empty:
             return None
         if line is None:
-            raise ConfigError("the MRZ source was closed")
+            self.ended = True  # the scanner's stream closed: no more documents will come
+            return None
         if not line:
             self._pending.clear()
             return None
@@ -124,8 +128,9 @@ def run_kiosk(
                     f"reader.mrz_source: cannot open {config.reader.mrz_source}: {exc.strerror}"
                 ) from exc
             closers.append(stream.close)
+        documents = MrzStreamDocuments(stream, _pcsc_transport(config.reader.address))
         controller = GateController(
-            documents=MrzStreamDocuments(stream, _pcsc_transport(config.reader.address)),
+            documents=documents,
             chip_reader=PassportChipReader(trust),
             biometrics=biometrics,
             camera=camera,
@@ -140,12 +145,16 @@ def run_kiosk(
             signal.signal(signal.SIGTERM, lambda *_: stop.set())
         controller.start()
         log.info("lane %s in service", config.lane.name)
+        served = 0
         try:
-            controller.serve(stop, max_transactions)
+            while not stop.is_set() and not documents.ended:
+                if max_transactions is not None and served >= max_transactions:
+                    break
+                if controller.serve_one(config.timeouts.idle_poll_s) is not None:
+                    served += 1
         except KeyboardInterrupt:
             pass
-        except GateError as exc:  # the document source ended or failed for good
-            log.error("lane %s stops: %s", config.lane.name, exc)
+        log.info("lane %s out of service after %d travellers", config.lane.name, served)
         return 0
     finally:
         for close in reversed(closers):

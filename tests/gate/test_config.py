@@ -37,6 +37,7 @@ capture_s = 4
 path = "var/audit.db"
 [reader]
 trust_store = "/etc/egate/csca"
+mrz_source = "scanner.fifo"
 """,
         )
     )
@@ -44,6 +45,7 @@ trust_store = "/etc/egate/csca"
     assert cfg.timeouts.capture_s == 4.0 and isinstance(cfg.timeouts.capture_s, float)
     assert cfg.audit.path == tmp_path / "var" / "audit.db"
     assert cfg.reader.trust_store == Path("/etc/egate/csca")
+    assert cfg.reader.mrz_source == str(tmp_path / "scanner.fifo")
     assert cfg.policy().target_fmr == "1e-4"
 
 

@@ -1,0 +1,117 @@
+"""``egate run`` on emulated kiosk hardware: a PC/SC reader (pcscd + vpcd) holding a virtual
+passport, the gatectl turnstile on a pty, an MJPEG camera on 127.0.0.1, the printed MRZ from
+a file (the page scanner's output). One genuine traveller must be accepted and audited."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import pytest
+
+from gate.audit import AuditLog
+from gate.cli import main
+from gate.errors import ModelError
+from gate.turnstile import Door, DoorState
+
+
+@pytest.fixture(scope="module")
+def ready() -> None:
+    from drivers.chip.pcscd import pcscd_available
+    from models.pack import pack_dir
+
+    try:
+        import gate.capture.pipeline  # noqa: F401
+    except ImportError:
+        pytest.skip("the capture pipeline (gate.capture.pipeline) is not there yet")
+    try:
+        pack_dir(None)
+    except ModelError as exc:
+        pytest.skip(f"face model pack not prepared ({exc})")
+    problem = pcscd_available()
+    if problem:
+        pytest.skip(f"PC/SC path unavailable: {problem}")
+
+
+def _walker(emulator: object, stop: threading.Event) -> None:
+    """The traveller walks out as soon as the exit door is open."""
+    while not stop.wait(0.02):
+        if emulator.door_state(Door.EXIT) is DoorState.OPEN:  # type: ignore[attr-defined]
+            emulator.traveller_passes()  # type: ignore[attr-defined]
+            return
+
+
+def test_egate_run_serves_one_traveller(ready: None, tmp_path: Path) -> None:
+    from drivers.camera.mjpeg_server import MjpegServer
+    from drivers.camera.synthetic import TravellerScene
+    from drivers.chip.pcscd import ensure_pcscd
+    from drivers.chip.vpcd import VpcdCardLink
+    from drivers.turnstile.emulator import Physics, start_emulator
+    from gate.icao.issue import issue_passport, load_virtual_passport
+    from gate.icao.pki import init_pki
+    from gate.simulate.faces import PhotoLibrary
+    from gate.simulate.lane import SceneFeed
+    from models.engine import load_engine
+
+    engine = load_engine(None)
+    portrait = PhotoLibrary(lambda im: engine.analyze(im, min_face=40)).portrait("sample:t1.jpg#0")
+    ok, jpeg = cv2.imencode(".jpg", portrait)
+    assert ok
+    pki = init_pki(tmp_path / "pki")
+    issued = issue_passport(
+        tmp_path / "passport",
+        pki=pki,
+        photo=bytes(jpeg),
+        surname="KIOSK",
+        given_names="TEST",
+        nationality="UTO",
+        birth_date="900101",
+        sex="F",
+        expiry_date="351231",
+        document_number="K12345678",
+    )
+    (tmp_path / "mrz.txt").write_text("\n".join(issued.mrz.lines) + "\n")
+    feed = SceneFeed()
+    feed.show(list(TravellerScene(photo=portrait, kind="genuine", seed=1).images()))
+    stop = threading.Event()
+    with (
+        ensure_pcscd(),
+        start_emulator("gatectl", physics=Physics(time_scale=0.2)) as emulator,
+        MjpegServer(feed) as camera,
+        VpcdCardLink(load_virtual_passport(tmp_path / "passport")) as link,
+    ):
+        config = tmp_path / "kiosk.toml"
+        config.write_text(
+            f"""
+[camera]
+address = "{camera.url}"
+[reader]
+address = "pcsc:{link.reader_name}"
+mrz_source = "mrz.txt"
+trust_store = "pki"
+[turnstile]
+address = "{emulator.address}"
+[audit]
+path = "audit.db"
+"""
+        )
+        walker = threading.Thread(target=_walker, args=(emulator, stop), daemon=True)
+        walker.start()
+        try:
+            code = main(["run", "--config", str(config), "--max-travellers", "1"])
+        finally:
+            stop.set()
+            walker.join(5)
+        assert code == 0
+        assert emulator.opened_count(Door.EXIT) == 1
+    with AuditLog.open(tmp_path / "audit.db") as log:
+        (row,) = list(log.rows())
+    assert row["outcome"] == "ACCEPT", row["detail"]
+    assert row["passive_auth"] == "valid"
+
+
+def test_egate_run_without_trust_store_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "kiosk.toml"
+    config.write_text('[audit]\npath = "audit.db"\n')
+    assert main(["run", "--config", str(config)]) == 2
