@@ -57,6 +57,7 @@ class SerialDriver:
         self._events: queue.Queue[TurnstileEvent] = queue.Queue()
         self._port: Any = None
         self._write_lock = threading.Lock()
+        self._lost_lock = threading.Lock()
         self._connected = threading.Event()
         self._closing = threading.Event()
         self._ever_connected = False
@@ -116,9 +117,10 @@ class SerialDriver:
             raise DeviceGoneError(f"{self.name}: {self._url} vanished: {exc}") from exc
 
     def _lost(self, exc: BaseException) -> None:
-        if not self._connected.is_set():
-            return
-        self._connected.clear()
+        with self._lost_lock:  # reader and writer threads may both notice the hang-up
+            if not self._connected.is_set():
+                return
+            self._connected.clear()
         log.warning("%s: lost %s: %s", self.name, self._url, exc)
         port, self._port = self._port, None
         with contextlib.suppress(Exception):  # closing a dead port may fail in any way
@@ -145,8 +147,13 @@ class SerialDriver:
                 try:
                     self._on_connect(reconnect)
                 except GateError as exc:
+                    # the doors could not be put in the safe state: drop the port and try
+                    # again after the backoff rather than run unlocked
                     log.warning("%s: setting up after connect failed: %s", self.name, exc)
-                    continue
+                    self._last_error = str(exc)
+                    self._lost(exc)
+                    self._closing.wait(delay)
+                    delay = min(self._max_backoff, delay * 2)
                 continue
             try:
                 self._service()

@@ -17,7 +17,7 @@ from pymodbus.pdu import ModbusPDU
 from drivers.turnstile import modbus as mb
 from drivers.turnstile.link import SerialDriver, SerialFactory
 from drivers.turnstile.passage import PassageTracker
-from gate.errors import DeviceTimeoutError, GateError, ProtocolError
+from gate.errors import DeviceError, DeviceTimeoutError, GateError, ProtocolError
 from gate.turnstile import DEFAULT_TIMEOUT, Door, DoorState, EventKind, TurnstileStatus
 
 log = logging.getLogger(__name__)
@@ -60,6 +60,8 @@ class ModbusTurnstile(SerialDriver):
         super().__init__(factory, url=url, backoff=backoff, connect_timeout=connect_timeout)
         if not self._ready.wait(connect_timeout):
             self.close()
+            if "exception code" in self._last_error:  # it answered, but refused
+                raise DeviceError(f"modbus: cannot lock the doors: {self._last_error}")
             raise DeviceTimeoutError(f"modbus: unit {self.mapping.unit} on {url} does not answer")
 
     # ---- transactions ----------------------------------------------------------------------
