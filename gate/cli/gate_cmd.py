@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -10,7 +11,15 @@ from gate.cli import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, Registry
 from gate.errors import ConfigError
 
 
+def _quiet_opencv() -> None:
+    """OpenCV's FFmpeg backend reports every closed MJPEG stream on stderr; the simulator
+    closes streams on purpose, so keep it to errors (the user's settings win)."""
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+
+
 def _simulate(args: argparse.Namespace) -> int:
+    _quiet_opencv()
     from gate.config import TimeoutsConfig
     from gate.simulate.report import format_table, summary, write_json
     from gate.simulate.runner import SimulationOptions, run_scenario
