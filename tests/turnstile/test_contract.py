@@ -142,3 +142,19 @@ def test_line_noise_resync_and_no_door_opened(lane: Lane) -> None:
     # and the driver still works
     lane.driver.open_exit()
     lane.wait_for(EventKind.DOOR_OPENED, where=lambda e: e.door is Door.EXIT)
+
+
+@pytest.mark.parametrize("protocol", ["gatectl", "modbus"])
+def test_flaky_line_commands_still_get_through(protocol: str) -> None:
+    """Unprompted noise, lost and corrupted replies at once: retries carry the commands,
+    and nothing the noise says opens a door."""
+    from tests.turnstile.conftest import make_lane
+
+    faults = Faults(noise_rate=300, drop_rate=0.1, corrupt_rate=0.1, seed=5)
+    for lane in make_lane(protocol, faults=faults, options="&retries=8"):
+        world = lane.scripted()
+        for _ in range(10):
+            assert lane.driver.status(timeout=3.0).locked
+            lane.driver.lock(timeout=3.0)
+        assert world.opened_count(Door.ENTRY) == world.opened_count(Door.EXIT) == 0
+        assert not any(c.startswith("open") for c in world.commands())
