@@ -21,7 +21,7 @@ import numpy.typing as npt
 
 from gate.errors import FaceError, InputError, ModelError, MultipleFacesError, NoFaceError
 from gate.interfaces import Embedder, FaceDetector, LandmarkModel
-from gate.types import Detection, Face, FloatArray, ImageBGR, Landmarks5
+from gate.types import Box, Detection, Face, FloatArray, ImageBGR, Landmarks5
 from models.pack import PackManifest, check_files, load_manifest, pack_dir
 
 Aligner = Callable[[ImageBGR, Landmarks5], ImageBGR]
@@ -29,6 +29,7 @@ Policy = Literal["largest", "single"]
 Timings = MutableMapping[str, float]
 
 STAGES = ("detect", "landmarks", "align", "embed")
+SMALL_SIDE = 400  # pictures up to this size are doubled before detection
 
 # Each pack kind's runtime lives in its own module, imported only when a pack of that kind
 # is opened (so a dlib-only install never imports insightface, and the reverse).
@@ -77,6 +78,8 @@ class FaceEngine:
         self.distance_name: str = manifest.distance
         self._runtime = runtime
         self._chip_size = manifest.input.chip_size
+        # Detect on a doubled picture when it is small (longer side <= SMALL_SIDE).
+        self.upsample_small = True
 
     # -- thresholds ---------------------------------------------------------------------
 
@@ -109,10 +112,34 @@ class FaceEngine:
         """All faces with their 5 points (no embeddings), largest box first."""
         image = _check_image(image)
         with timed(timings, "detect"):
-            detections = self._runtime.detector.detect(image, min_face=min_face)
+            if self.upsample_small and max(image.shape[:2]) <= SMALL_SIDE:
+                detections = self._detect_upsampled(image, min_face)
+            else:
+                detections = self._runtime.detector.detect(image, min_face=min_face)
         detections = sorted(detections, key=lambda d: d.box.area, reverse=True)
         with timed(timings, "landmarks"):
             return [Face(d, self._landmarks(image, d)) for d in detections]
+
+    def _detect_upsampled(self, image: ImageBGR, min_face: int) -> list[Detection]:
+        """Detection on a small picture, doubled first: boxes and points mapped back.
+
+        Detectors have a smallest face they can see (dlib's MMOD window is 80 px), larger
+        than the faces of a 150x150 crop or a small document photo. Doubling every small
+        picture (not only those where a first look failed) keeps landmarks and embeddings
+        consistent across a data set; camera frames (640x480 and up) are never doubled.
+        """
+        import cv2
+
+        bigger: ImageBGR = np.asarray(
+            cv2.resize(image, None, fx=2.0, fy=2.0, interpolation=cv2.INTER_LINEAR), np.uint8
+        )
+        found = self._runtime.detector.detect(bigger, min_face=2 * min_face)
+        halved = []
+        for d in found:
+            box = Box(d.box.left / 2, d.box.top / 2, d.box.right / 2, d.box.bottom / 2)
+            points = None if d.landmarks is None else tuple((x / 2, y / 2) for x, y in d.landmarks)
+            halved.append(Detection(box, d.score, points))
+        return halved
 
     def _landmarks(self, image: ImageBGR, detection: Detection) -> Landmarks5:
         model = self._runtime.landmarks

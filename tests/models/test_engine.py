@@ -88,7 +88,7 @@ def engine(
 
 SMALL = Box(10, 10, 60, 60)
 LARGE = Box(100, 20, 200, 120)
-IMAGE = np.random.default_rng(0).integers(0, 256, (240, 320, 3), dtype=np.uint8)
+IMAGE = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
 
 
 def test_analyze_orders_largest_first_and_passes_min_face() -> None:
@@ -201,3 +201,29 @@ def test_thresholds_and_decisions() -> None:
     assert eng.is_match(0.65, "1e-2") and not eng.is_match(0.65, "1e-3")
     with pytest.raises(ModelError, match=r"no threshold for FMR '1e-4' \(it has: 1e-2, 1e-3\)"):
         eng.threshold("1e-4")
+
+
+class ShapeRecorder(FakeDetector):
+    def __init__(self, boxes: Sequence[Box]) -> None:
+        super().__init__(boxes, with_points=True)
+        self.shapes: list[tuple[int, ...]] = []
+
+    def detect(self, image: ImageBGR, min_face: int = 0) -> list[Detection]:
+        self.shapes.append(image.shape)
+        return super().detect(image, min_face)
+
+
+def test_small_pictures_are_doubled_for_detection_and_mapped_back() -> None:
+    detector = ShapeRecorder([Box(40, 60, 200, 220)])
+    runtime = PackRuntime(detector, None, crop_aligner, MeanEmbedder())
+    eng = FaceEngine(manifest(), runtime)
+    small = np.zeros((150, 150, 3), np.uint8)
+    faces = eng.analyze(small, min_face=30)
+    assert detector.shapes == [(300, 300, 3)] and detector.min_faces == [60]
+    assert faces[0].detection.box == Box(20, 30, 100, 110)
+    assert faces[0].landmarks.points[1] == (20.5, 30.5)  # detector points halved too
+    eng.analyze(np.zeros((480, 640, 3), np.uint8))
+    assert detector.shapes[-1] == (480, 640, 3)  # camera frames: never doubled
+    eng.upsample_small = False
+    eng.analyze(small)
+    assert detector.shapes[-1] == (150, 150, 3)
