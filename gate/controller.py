@@ -69,6 +69,9 @@ class GateEvent:
 
 Observer = Callable[[GateEvent], None]
 
+# Turnstile events that mean someone is using a lane that is supposed to be shut.
+_IDLE_ALARMS = frozenset({"DOOR_FORCED", "TAILGATING", "EMERGENCY_OPEN"})
+
 # Decisions that mean the gate itself could not finish normally.
 _FAIL_SAFE_DECISIONS = frozenset({Decision.REFER_DEVICE, Decision.TIMEOUT, Decision.AUDIT_FAILED})
 
@@ -193,8 +196,31 @@ class GateController:
             self.clock.sleep(timeout)
             return None
         if document is None:
+            self._watch_idle_lane()
             return None
         return self.process(document)
+
+    def _watch_idle_lane(self) -> None:
+        """Between travellers nobody should move through the lane: report what the
+        turnstile saw (a forced door is an alarm) and keep the doors locked."""
+        try:
+            event = self.turnstile.next_event(0.0)
+        except Exception as exc:
+            self._emit("error", None, f"turnstile: {exc}")
+            return
+        relock = False
+        while event is not None:
+            name = _event_name(event)
+            self._emit("door", None, f"idle {name.lower()}")
+            if name in _IDLE_ALARMS:
+                self._emit("alarm", None, name.lower().replace("_", " "))
+                relock = True
+            try:
+                event = self.turnstile.next_event(0.0)
+            except Exception:
+                break
+        if relock:
+            self._lock_doors(None)
 
     def process(self, document: PresentedDocument) -> Transaction:
         """One traveller, from the document on the reader back to idle."""
@@ -399,7 +425,11 @@ class GateController:
                 work.alarm = True
                 self._emit("alarm", tid, "door forced")
                 raise _Stop(Verdict(Decision.REFER_DEVICE, "door forced"))
-            if name in ("DOOR_JAMMED", "DEVICE_FAULT"):
+            if name == "EMERGENCY_OPEN":
+                work.alarm = True
+                self._emit("alarm", tid, "emergency open")
+                raise _Stop(Verdict(Decision.REFER_DEVICE, "emergency opening of the lane"))
+            if name in ("DOOR_JAMMED", "DEVICE_FAULT", "WATCHDOG_LOCKED"):
                 raise _Stop(Verdict(Decision.REFER_DEVICE, f"turnstile: {name.lower()}"))
             if name in wanted:
                 return name

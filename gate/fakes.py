@@ -41,6 +41,8 @@ class FakeEventKind(enum.Enum):
     DOOR_FORCED = "door_forced"
     DOOR_JAMMED = "door_jammed"
     DEVICE_FAULT = "device_fault"
+    EMERGENCY_OPEN = "emergency_open"
+    WATCHDOG_LOCKED = "watchdog_locked"
 
 
 @dataclass(frozen=True)

@@ -278,3 +278,37 @@ def test_document_source_failure_locks_and_recovers() -> None:
     assert any(e.kind == "fail_safe" for e in events)
     tx = ctl.serve_one(0.1)
     assert tx is not None and tx.decision is Decision.ACCEPT
+
+
+def test_forced_door_while_idle_raises_alarm_and_relocks() -> None:
+    from gate.fakes import FakeEventKind
+
+    lane = FakeLane()
+    events: list[GateEvent] = []
+    ctl = lane.controller(observers=(events.append,))
+    ctl.start()
+    lane.turnstile.events.append((lane.clock.now(), FakeEventKind.DOOR_FORCED))
+    locks_before = lane.turnstile.commands.count("lock")
+    assert ctl.serve_one(0.1) is None
+    assert any(e.kind == "alarm" and e.detail == "door forced" for e in events)
+    assert lane.turnstile.commands.count("lock") == locks_before + 1
+
+
+def test_emergency_open_during_passage_refers_with_alarm() -> None:
+    from gate.fakes import FakeEventKind
+
+    lane = FakeLane()
+    ctl = lane.controller()
+    lane.traveller("genuine")
+    lane.turnstile.passages[0] = "stay"
+
+    original = lane.turnstile.open_exit
+
+    def open_then_emergency() -> None:
+        original()
+        lane.turnstile.events.append((lane.clock.now() + 0.1, FakeEventKind.EMERGENCY_OPEN))
+
+    lane.turnstile.open_exit = open_then_emergency  # type: ignore[method-assign]
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.REFER_DEVICE
+    assert tx.alarm and tx.fail_safe
