@@ -428,19 +428,27 @@ class MmodDetector:
 
     def detect(self, image: ImageBGR, min_face: int = 0) -> list[Detection]:
         picture = _as_bgr(image)
-        scale = self._scale_for(picture.shape[0], picture.shape[1], min_face)
-        if scale != 1.0:
-            new_w = max(1, round(picture.shape[1] * scale))
-            new_h = max(1, round(picture.shape[0] * scale))
-            interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-            scaled: ImageBGR = np.asarray(
-                cv2.resize(picture, (new_w, new_h), interpolation=interp), dtype=np.uint8
-            )
-        else:
+        if self.exact:
+            # dlib's own pyramid_up and rect_down around the same net(image) call.
             scaled = picture
-        rects, scores = self.detect_raw(scaled)
-        sx = scaled.shape[1] / picture.shape[1]
-        sy = scaled.shape[0] / picture.shape[0]
+            for _ in range(self.upsample):
+                scaled = pyramid.upsample_like_dlib(scaled)
+            rects, scores = self.detect_raw(scaled)
+            rects = pyramid.rects_down_like_dlib(rects, self.upsample)
+            sx = sy = 1.0
+        else:
+            scale = self._scale_for(picture.shape[0], picture.shape[1], min_face)
+            scaled = picture
+            if scale != 1.0:
+                new_w = max(1, round(picture.shape[1] * scale))
+                new_h = max(1, round(picture.shape[0] * scale))
+                interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+                scaled = np.asarray(
+                    cv2.resize(picture, (new_w, new_h), interpolation=interp), dtype=np.uint8
+                )
+            rects, scores = self.detect_raw(scaled)
+            sx = scaled.shape[1] / picture.shape[1]
+            sy = scaled.shape[0] / picture.shape[0]
         # Box sides are whole pixels of the shrunk picture: allow one of them in the min_face
         # test, or a face that exactly fills the first level's window would miss by rounding.
         slack = max(0.0, 1.0 / min(sx, sy) - 1.0)
@@ -454,13 +462,12 @@ class MmodDetector:
 
     def _scale_for(self, height: int, width: int, min_face: int) -> float:
         scale = 1.0
-        if not self.exact:
-            window = min(self._window)
-            if min_face > window:
-                # A face of min_face pixels then fills the first level's window.
-                scale = window / min_face
-            if self.max_side is not None and max(height, width) * scale > self.max_side:
-                scale = self.max_side / max(height, width)
+        window = min(self._window)
+        if min_face > window:
+            # A face of min_face pixels then fills the first level's window.
+            scale = window / min_face
+        if self.max_side is not None and max(height, width) * scale > self.max_side:
+            scale = self.max_side / max(height, width)
         return scale * (2.0**self.upsample)
 
     def detect_raw(self, image: ImageBGR) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:

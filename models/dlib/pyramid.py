@@ -176,9 +176,31 @@ def fill_fast(planes: Float32Array, layout: TiledLayout) -> Float32Array:
     return tiled
 
 
-def _resize_like_dlib(src: Float32Array, out_h: int, out_w: int) -> Float32Array:
+def upsample_like_dlib(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
+    """dlib's pyramid_up(rgb image) with pyramid_down<2>: a corner-aligned bilinear stretch to
+    (2 * rows + 1, 2 * cols + 2), values truncated to uint8 (channel order is irrelevant)."""
+    height, width = image.shape[:2]
+    planes = np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32)
+    out = _resize_like_dlib(planes, 2 * height + 1, 2 * width + 2, uint8_pixels=True)
+    return np.ascontiguousarray(out.transpose(1, 2, 0)).astype(np.uint8)
+
+
+def rects_down_like_dlib(rects: npt.NDArray[np.int64], levels: int) -> npt.NDArray[np.int64]:
+    """pyramid_down<2>::rect_down: each corner p -> p / 2 - (1.25, 0.75) per level, rounded."""
+    out = rects.astype(np.float64)
+    for _ in range(levels):
+        out = out / 2.0 - np.array([1.25, 0.75, 1.25, 0.75])
+    return round_half_away(out)
+
+
+def _resize_like_dlib(
+    src: Float32Array, out_h: int, out_w: int, uint8_pixels: bool = False
+) -> Float32Array:
     """dlib's resize_image for float planes: rows in double, columns in float32 SIMD lanes of
-    4 while the last lane's right neighbour is inside the image, the rest in double."""
+    4 while the last lane's right neighbour is inside the image, the rest in double.
+
+    ``uint8_pixels``: dlib's rgb_pixel variant (values truncated to integers, tail columns
+    interpolated entirely in double)."""
     _, in_h, in_w = src.shape
     x_scale = (in_w - 1) / max(out_w - 1, 1)
     y_scale = (in_h - 1) / max(out_h - 1, 1)
@@ -223,7 +245,7 @@ def _resize_like_dlib(src: Float32Array, out_h: int, out_w: int) -> Float32Array
         acc += trf * rows_t[:, left_s + 1]
         acc += blf * rows_b[:, left_s]
         acc += brf * rows_b[:, left_s + 1]
-        out[ch, :, :simd_cols] = acc
+        out[ch, :, :simd_cols] = np.trunc(acc) if uint8_pixels else acc
 
     if simd_cols < out_w:
         # Tail: x = -x_scale + c * x_scale, then += x_scale per column, all in double.
@@ -233,15 +255,17 @@ def _resize_like_dlib(src: Float32Array, out_h: int, out_w: int) -> Float32Array
         x = np.cumsum(seq)[1:]
         left_t = np.floor(x).astype(np.intp)
         right_t = np.minimum(left_t + 1, in_w - 1)
-        lr_t = (x - left_t).astype(np.float32)[None, :]
+        lr_64 = (x - left_t)[None, :]
+        lr_t = lr_64 if uint8_pixels else lr_64.astype(np.float32)
+        one = 1.0 if uint8_pixels else np.float32(1)
         tb64 = tb[:, None]
         for ch in range(src.shape[0]):
             rows_t = src[ch][top]
             rows_b = src[ch][bottom]
-            upper = (np.float32(1) - lr_t) * rows_t[:, left_t] + lr_t * rows_t[:, right_t]
-            lower = (np.float32(1) - lr_t) * rows_b[:, left_t] + lr_t * rows_b[:, right_t]
+            upper = (one - lr_t) * rows_t[:, left_t] + lr_t * rows_t[:, right_t]
+            lower = (one - lr_t) * rows_b[:, left_t] + lr_t * rows_b[:, right_t]
             value = (1.0 - tb64) * upper.astype(np.float64) + tb64 * lower.astype(np.float64)
-            out[ch, :, simd_cols:] = value.astype(np.float32)
+            out[ch, :, simd_cols:] = np.trunc(value) if uint8_pixels else value
     return out
 
 

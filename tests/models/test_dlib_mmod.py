@@ -26,13 +26,14 @@ from models.dlib.mmod import (
     parse_mmod,
 )
 
-# (name, width to resize to or None): t1 at 960 px gives dlib all six faces at upsample 0, at
-# 800 px five; dlib finds no face in mask_white (a check for false positives).
+# (name, width to resize to or None, upsample): t1 at 960 px gives dlib all six faces at
+# upsample 0, at 480 px all six once doubled; dlib finds no face in mask_white (a check for
+# false positives).
 ORACLE_PICTURES = (
-    ("t1.jpg", 960),
-    ("t1.jpg", 800),
-    ("mask_white.jpg", None),
-    ("tom_frame", None),
+    ("t1.jpg", 960, 0),
+    ("t1.jpg", 480, 1),
+    ("mask_white.jpg", None, 0),
+    ("tom_frame", None, 0),
 )
 
 
@@ -72,19 +73,19 @@ def load_picture(sample_images: Path, name: str, width: int | None) -> np.ndarra
 
 
 @pytest.fixture(scope="module")
-def oracle(sample_images: Path, dat_path: Path) -> list[tuple[np.ndarray, list[Any]]]:
-    """(picture, dlib's [(l, t, r, b, confidence)]) for every oracle picture."""
+def oracle(sample_images: Path, dat_path: Path) -> list[tuple[np.ndarray, int, list[Any]]]:
+    """(picture, upsample, dlib's [(l, t, r, b, confidence)]) for every oracle picture."""
     dlib = pytest.importorskip("dlib", reason="dlib-bin (the test oracle) is not installed")
     detector = dlib.cnn_face_detection_model_v1(str(dat_path))
     out = []
-    for name, width in ORACLE_PICTURES:
+    for name, width, upsample in ORACLE_PICTURES:
         image = load_picture(sample_images, name, width)
         rgb = np.ascontiguousarray(image[..., ::-1])
         found = [
             (d.rect.left(), d.rect.top(), d.rect.right(), d.rect.bottom(), d.confidence)
-            for d in detector(rgb, 0)
+            for d in detector(rgb, upsample)
         ]
-        out.append((image, found))
+        out.append((image, upsample, found))
     return out
 
 
@@ -181,6 +182,20 @@ def test_window_in_level_k_maps_back_scaled_by_six_fifths_per_level() -> None:
         assert mapped[2] - mapped[0] == pytest.approx(79 * 1.2**level, rel=1e-9)
 
 
+def test_upsample_and_rect_down_follow_pyramid_down_2() -> None:
+    image = np.random.default_rng(3).integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    up = pyramid.upsample_like_dlib(image)
+    assert up.shape == (41, 62, 3) and up.dtype == np.uint8
+    # corner-aligned: the corners are copied (the far one up to dlib's truncation of a
+    # position accumulated in steps), the rest lies between its neighbours
+    assert (up[0, 0] == image[0, 0]).all()
+    assert np.abs(up[-1, -1].astype(int) - image[-1, -1]).max() <= 1
+    assert up.min() >= image.min() and up.max() <= image.max()
+    # p / 2 - (1.25, 0.75), halves away from zero
+    rects = np.array([[10, 10, 89, 89]])
+    assert pyramid.rects_down_like_dlib(rects, 1).tolist() == [[4, 4, 43, 44]]
+
+
 def test_round_half_away_from_zero() -> None:
     got = pyramid.round_half_away(np.array([0.5, 1.5, -0.5, -1.5, 2.49]))
     assert got.tolist() == [1, 2, -1, -2, 2]
@@ -240,17 +255,22 @@ def test_plain_model_without_metadata_is_refused(dat_path: Path, tmp_path: Path)
 
 
 def test_exact_mode_gives_dlibs_boxes(onnx_path: Path, oracle: list[Any]) -> None:
-    detector = MmodDetector(onnx_path, exact=True)
     total = 0
-    for image, expected in oracle:
-        rects, scores = detector.detect_raw(image)
-        got = sorted((*r, float(s)) for r, s in zip(rects.tolist(), scores.tolist(), strict=True))
+    for image, upsample, expected in oracle:
+        detector = MmodDetector(onnx_path, exact=True, upsample=upsample)
+        found = detector.detect(image)
+        # our boxes are inclusive-exclusive, dlib's rectangles inclusive
+        got = sorted(
+            (int(d.box.left), int(d.box.top), int(d.box.right) - 1, int(d.box.bottom) - 1, d.score)
+            for d in found
+        )
+        assert all(float(d.box.left).is_integer() for d in found)
         want = sorted(expected)
         assert [g[:4] for g in got] == [tuple(w[:4]) for w in want]
         for g, w in zip(got, want, strict=True):
             assert g[4] == pytest.approx(w[4], abs=1e-3)
         total += len(want)
-    assert total >= 12  # 6 + 5 in t1, one in the frame
+    assert total >= 13  # 6 + 6 in t1, one in the frame
 
 
 def _iou(a: Box, b: Box) -> float:
@@ -261,9 +281,10 @@ def _iou(a: Box, b: Box) -> float:
 
 
 def test_fast_mode_finds_the_same_faces(onnx_path: Path, oracle: list[Any]) -> None:
-    detector = MmodDetector(onnx_path)
-    for image, expected in oracle:
-        found = detector.detect(image)
+    for image, upsample, expected in oracle:
+        if upsample:
+            continue  # the fast mode doubles with OpenCV: boxes shift by a pyramid step
+        found = MmodDetector(onnx_path).detect(image)
         assert len(found) == len(expected)
         for left, top, right, bottom, _ in expected:
             want = Box(left, top, right + 1, bottom + 1)
