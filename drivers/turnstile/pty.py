@@ -12,6 +12,7 @@ import contextlib
 import os
 import select
 import tempfile
+import termios
 import time
 import tty
 from pathlib import Path
@@ -54,6 +55,8 @@ class PtyLink:
         master, slave = os.openpty()
         tty.setraw(master)
         tty.setraw(slave)  # no echo, no line discipline: bytes pass untouched
+        # a read must never block the emulator's loop (the fd may change under a select)
+        os.set_blocking(master, False)
         self._master, self._slave = master, slave
         tmp = self.link.with_name(self.link.name + ".new")
         with contextlib.suppress(FileNotFoundError):
@@ -87,6 +90,8 @@ class PtyLink:
             if not ready:
                 return b""
             data = os.read(self._master, 4096)
+        except BlockingIOError:
+            return b""
         except (OSError, ValueError):
             return b""  # unplugged from another thread, or no client: nothing arrived
         if self.baud:
@@ -99,9 +104,20 @@ class PtyLink:
             raise DeviceGoneError(f"pty {self.link} is unplugged")
         if self.baud:
             time.sleep(line_time(len(data), self.baud))
+        view = memoryview(data)
+        give_up = time.monotonic() + 0.2
         try:
-            os.write(self._master, data)
-        except OSError as exc:
+            while view:  # non-blocking master: write what fits, wait for the rest
+                try:
+                    view = view[os.write(self._master, view) :]
+                except BlockingIOError:
+                    if time.monotonic() > give_up:
+                        # nobody reads the port: like a UART with no listener, the old bytes
+                        # are lost (and a client opening later does not get stale ones)
+                        termios.tcflush(self._slave, termios.TCIFLUSH)
+                        give_up = time.monotonic() + 0.2
+                    select.select([], [self._master], [], 0.05)
+        except (OSError, ValueError) as exc:
             raise DeviceGoneError(f"pty {self.link}: {exc}") from exc
 
     def inject_to_device(self, data: bytes) -> None:

@@ -118,3 +118,16 @@ def test_events_carry_the_door_and_are_not_duplicated() -> None:
             assert kinds.count(EventKind.DOOR_OPENED) == 1
         finally:
             driver.close()
+
+
+def test_emulator_with_nobody_listening_does_not_stall() -> None:
+    """Heavy noise into a port nobody has open fills the pty; the emulator drops it like a
+    UART without a listener, keeps its physics running, and a late driver still connects."""
+    with start_emulator("gatectl", faults=Faults(noise_rate=20000, seed=3)) as world:
+        time.sleep(0.5)
+        world.traveller_passes()  # takes the emulator's lock: would hang if it were stuck
+        driver = open_turnstile(world.address)
+        try:
+            assert driver.status(timeout=3.0).locked
+        finally:
+            driver.close()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import random
 import threading
 import time
@@ -167,7 +166,3 @@ class EmulatorBase(threading.Thread):
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout=2.0)
         self.pty.close()
-
-    @property
-    def pid(self) -> int:
-        return os.getpid()

@@ -146,12 +146,10 @@ class GatectlEmulator(EmulatorBase):
             model = self.lane.doors[door]
             if model.target == 0.0 and not self.lane.emergency:
                 self.push(g.EventCode.DOOR_FORCED, door, now)
-        elif event is PhysEvent.DOOR_OPENED:
-            self.moving_since.pop(door, None)  # type: ignore[arg-type]
-            self.push(g.EventCode.DOOR_OPENED, door, now)
-        elif event is PhysEvent.DOOR_CLOSED:
-            self.moving_since.pop(door, None)  # type: ignore[arg-type]
-            self.push(g.EventCode.DOOR_CLOSED, door, now)
+        elif event in (PhysEvent.DOOR_OPENED, PhysEvent.DOOR_CLOSED) and door is not None:
+            self.moving_since.pop(door, None)
+            opened = event is PhysEvent.DOOR_OPENED
+            self.push(g.EventCode.DOOR_OPENED if opened else g.EventCode.DOOR_CLOSED, door, now)
         elif event in (PhysEvent.BEAM_BROKEN, PhysEvent.BEAM_CLEARED):
             code = g.EventCode.BEAM_BROKEN
             if event is PhysEvent.BEAM_CLEARED:

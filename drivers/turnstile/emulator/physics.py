@@ -153,7 +153,7 @@ class Lane:
         self.beams = wanted
         return events
 
-    def door_state(self, door: Door, jam_after: float | None = None) -> DoorState:
+    def door_state(self, door: Door) -> DoorState:
         model = self.doors[door]
         if model.jammed and model.position != model.target:
             return DoorState.JAMMED
