@@ -57,6 +57,8 @@ def similarity_transform(src: npt.ArrayLike, dst: npt.ArrayLike) -> F64:
         raise InputError(f"point sets must both be (n, 2), got {source.shape} and {target.shape}")
     if len(source) < 2:
         raise InputError("a similarity transform needs at least 2 point pairs")
+    if not (np.isfinite(source).all() and np.isfinite(target).all()):
+        raise InputError("a similarity transform needs finite points (found NaN or inf)")
     mean_src = source.mean(axis=0)
     mean_dst = target.mean(axis=0)
     centred_src = source - mean_src
@@ -193,6 +195,8 @@ def extract_chip(image: ImageBGR, details: ChipDetails) -> ImageBGR:
     """dlib's extract_image_chip with bilinear interpolation (its default)."""
     if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise InputError(f"expected a uint8 (H, W, 3) image, got {image.dtype} {image.shape}")
+    if details.rows < 2 or details.cols < 2:
+        raise InputError(f"chip must be at least 2x2, got {details.rows}x{details.cols}")
     chip_size = details.rows * details.cols
     rect: Rect = (details.left, details.top, details.right, details.bottom)
     # How many halvings until the rectangle is no bigger than the chip, and how much border

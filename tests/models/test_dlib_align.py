@@ -89,6 +89,12 @@ def test_template_landmarks_map_chip_pixels_half_a_pixel_in() -> None:
     assert np.abs(chip[:-1, :-1].astype(int) - image[:-1, :-1]).max() <= 1
 
 
+def test_degenerate_landmarks_do_not_crash() -> None:
+    image = np.full((100, 100, 3), 9, np.uint8)
+    chip = dlib_chip(image, Landmarks5(((50.0, 50.0),) * 5))  # all five points coincide
+    assert chip.shape == (150, 150, 3)
+
+
 def test_chip_of_a_face_outside_the_image_is_black() -> None:
     image = np.full((100, 100, 3), 200, np.uint8)
     landmarks = Landmarks5(tuple(map(tuple, template_points(150) + 1000)))
@@ -127,5 +133,8 @@ def test_bad_inputs() -> None:
         dlib_chip(np.zeros((100, 100), np.uint8), landmarks)
     with pytest.raises(InputError, match="5 landmarks"):
         dlib_chip(np.zeros((100, 100, 3), np.uint8), Landmarks5(((1.0, 2.0), (3.0, 4.0))))
+    nan_points = Landmarks5(((float("nan"), 1.0),) * 5)
+    with pytest.raises(InputError, match="finite"):
+        dlib_chip(np.zeros((100, 100, 3), np.uint8), nan_points)
     with pytest.raises(InputError, match="chip size"):
         dlib_chip(np.zeros((100, 100, 3), np.uint8), landmarks, size=1)
