@@ -147,6 +147,8 @@ def _round_half_up(value: float) -> int:
 
 def dlib_rect(box: Box) -> tuple[int, int, int, int]:
     """dlib's inclusive integer rectangle (left, top, right, bottom) for an exclusive Box."""
+    if not all(math.isfinite(v) for v in (box.left, box.top, box.right, box.bottom)):
+        raise InputError(f"box has non-finite coordinates: {box}")
     return (
         _round_half_up(box.left),
         _round_half_up(box.top),

@@ -114,6 +114,8 @@ def test_box_outside_image_does_not_crash(
 def test_bad_inputs(predictor: ShapePredictor5, tmp_path: Path) -> None:
     with pytest.raises(InputError, match="uint8"):
         predictor.landmarks(np.zeros((50, 50), np.uint8), Box(0, 0, 10, 10))
+    with pytest.raises(InputError, match="non-finite"):
+        predictor.landmarks(np.zeros((50, 50, 3), np.uint8), Box(0, 0, float("nan"), 10))
     with pytest.raises(ModelError, match="missing.npz"):
         ShapePredictor5(tmp_path / "missing.npz")
     bad = tmp_path / "bad.npz"
