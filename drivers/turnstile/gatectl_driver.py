@@ -195,7 +195,8 @@ class GatectlTurnstile(SerialDriver):
         except ProtocolError as exc:
             log.warning("%s", exc)
             return
-        self.emit(_EVENT[ev.code], _DOOR[ev.door], detail=f"beams={ev.beams:03b}")
+        broken = ",".join(str(i) for i in range(8) if ev.beams >> i & 1) or "none"
+        self.emit(_EVENT[ev.code], _DOOR[ev.door], detail=f"broken beams: {broken}")
 
     def _on_connect(self, reconnect: bool) -> None:
         self._decoder = g.FrameDecoder()
