@@ -11,8 +11,9 @@ Two ways to fill the tiles:
 * ``fill_exact``: the corner-aligned bilinear resize of dlib's float code path (SIMD lanes in
   float32, the tail columns in double), level from level, in numpy. Reproduces dlib's boxes.
 * ``fill_fast``: the same geometry through ``cv2.warpAffine`` (OpenCV quantises sub-pixel
-  positions to 1/32 px), several times faster. Scores move by a few 1e-3 at most; boxes can
-  differ only where a score sits right at the threshold or two boxes tie in NMS.
+  positions to 1/32 px), about 8x faster (3 ms for 640x480). The score map moves by at most
+  1.2e-3 on the sample photos (same cells above 0); boxes can differ only where a score sits
+  right at the threshold or two boxes nearly tie in NMS.
 """
 
 from __future__ import annotations

@@ -311,6 +311,19 @@ def test_min_face_and_max_side_shrink_but_keep_the_big_face(
     assert MmodDetector(onnx_path).detect(frame, min_face=int(face.width * 1.5)) == []
 
 
+def test_pictures_over_the_pixel_limit(
+    onnx_path: Path, sample_images: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import models.dlib.mmod as mmod
+
+    monkeypatch.setattr(mmod, "MAX_PYRAMID_PIXELS", 320 * 240)
+    frame = tom_frame(sample_images)
+    found = MmodDetector(onnx_path).detect(frame)  # fast: shrunk to 320x240, face still seen
+    assert len(found) == 1 and found[0].box.width > 150
+    with pytest.raises(ImageError, match="640x480.*megapixel limit"):
+        MmodDetector(onnx_path, exact=True).detect(frame)
+
+
 def test_upsample_finds_a_small_face(onnx_path: Path, sample_images: Path) -> None:
     # a ~48 px face: below the 80 px window, found only on the doubled picture
     small = cv2.resize(tom_frame(sample_images), (160, 120), interpolation=cv2.INTER_AREA)
