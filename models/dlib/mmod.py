@@ -594,4 +594,4 @@ def _as_bgr(image: ImageBGR) -> ImageBGR:
         raise ImageError(f"the detector needs an (H, W, 3) BGR image, got shape {image.shape}")
     if image.shape[2] == 1:
         return np.ascontiguousarray(np.repeat(image, 3, axis=2))
-    return image
+    return np.ascontiguousarray(image)  # OpenCV refuses views with negative strides

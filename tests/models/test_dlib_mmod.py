@@ -311,6 +311,17 @@ def test_min_face_and_max_side_shrink_but_keep_the_big_face(
     assert MmodDetector(onnx_path).detect(frame, min_face=int(face.width * 1.5)) == []
 
 
+def test_grey_and_mirrored_views_are_accepted(onnx_path: Path, sample_images: Path) -> None:
+    frame = tom_frame(sample_images)
+    detector = MmodDetector(onnx_path)
+    mirrored = detector.detect(frame[:, ::-1], min_face=150)
+    assert len(mirrored) == 1
+    assert mirrored[0].box.left > 640 - 474 - 20  # the face moved to the other side
+    grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+    for picture in (grey, grey[:, :, None]):
+        assert len(detector.detect(picture)) == 1
+
+
 def test_pictures_over_the_pixel_limit(
     onnx_path: Path, sample_images: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
