@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections
 import logging
+import random
 import threading
 import time
 
@@ -72,7 +73,8 @@ class GatectlTurnstile(SerialDriver):
         self._reply_ready = threading.Condition()
         self._waiting_seq: int | None = None
         self._reply: g.Frame | None = None
-        self._seq = 0
+        # a random start: a new session must not look like a retry of the last one's command
+        self._seq = random.randrange(256)
         self._seen_events: collections.deque[int] = collections.deque(maxlen=16)
         self._last_tx = 0.0
         self._setup_needed = threading.Event()

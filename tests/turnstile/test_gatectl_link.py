@@ -131,3 +131,18 @@ def test_emulator_with_nobody_listening_does_not_stall() -> None:
             assert driver.status(timeout=3.0).locked
         finally:
             driver.close()
+
+
+def test_only_an_identical_frame_counts_as_a_retry() -> None:
+    """Same SEQ, other command (a new host session counting from the same number): it is
+    executed. The identical frame again: answered, not executed twice."""
+    with start_emulator("gatectl", physics=TEST_PHYSICS) as world:
+        port = serial.serial_for_url(world.port, timeout=0.02)
+        decoder = g.FrameDecoder()
+        try:
+            _ask(port, decoder, g.Frame(5, g.Command.OPEN, b"\x02"))
+            _ask(port, decoder, g.Frame(5, g.Command.OPEN, b"\x02"))  # a retry
+            _ask(port, decoder, g.Frame(5, g.Command.LOCK))  # same SEQ, new command
+            assert world.commands() == ["open exit", "lock"]
+        finally:
+            port.close()

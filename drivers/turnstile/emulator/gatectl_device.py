@@ -14,6 +14,7 @@ DEFAULT_WATCHDOG_S = 1.0
 EVENT_RETRY_S = 0.1
 EVENT_TRIES = 5
 JAM_FACTOR = 2.0  # a door that has not arrived after this many travel times is jammed
+RETRY_WINDOW_S = 2.0  # a repeat of the same frame after this long is a new command
 
 _DOOR_CODE = {Door.ENTRY: g.DoorCode.ENTRY, Door.EXIT: g.DoorCode.EXIT}
 _STATE_CODE = {
@@ -44,7 +45,8 @@ class GatectlEmulator(EmulatorBase):
         self.watchdog_tripped = False
         self.seq = 0
         self.pending: dict[int, tuple[bytes, float, int]] = {}  # seq -> frame, sent, tries
-        self.last_reply: tuple[int, bytes] | None = None  # for retried commands
+        # the last command (whole frame), when it came, our answer: to recognise retries
+        self.last_command: tuple[g.Frame, float, bytes] | None = None
         self.tracker = PassageTracker()
         self.moving_since: dict[Door, float] = {}
         self.jam_reported: set[Door] = set()
@@ -57,19 +59,17 @@ class GatectlEmulator(EmulatorBase):
             if frame.command == g.Command.ACK:
                 self.pending.pop(frame.seq, None)  # the host got our event
                 continue
+            last = self.last_command
             if (
-                self.last_reply
-                and self.last_reply[0] == frame.seq
-                and frame.command
-                not in (
-                    g.Command.HEARTBEAT,
-                    g.Command.STATUS,
-                )
+                last is not None
+                and last[0] == frame
+                and now - last[1] < RETRY_WINDOW_S
+                and frame.command not in (g.Command.HEARTBEAT, g.Command.STATUS)
             ):
-                self.reply(self.last_reply[1])  # a retry: our ACK was lost, do not redo
+                self.reply(last[2])  # a retry: our ACK was lost, do not act twice
                 continue
             answer = self.execute(frame, now)
-            self.last_reply = (frame.seq, answer)
+            self.last_command = (frame, now, answer)
             self.reply(answer)
 
     def execute(self, frame: g.Frame, now: float) -> bytes:
