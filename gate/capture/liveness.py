@@ -1,0 +1,220 @@
+"""A passive, multi-frame liveness (presentation attack detection) check.
+
+Three cues, each mapped to [0, 1] (1 = looks live); the score is the lowest of them, so any
+one cue that sees an attack is enough to flag it:
+
+* ``motion``: a live head turns a little while the traveller walks in, and the nose (which
+  stands out of the face) then moves along the eye line relative to the eyes. The nose's
+  offset along the eye line, in eye distances, is unchanged by any shift, zoom or in-plane
+  rotation, and barely changed by tilting a flat picture, so a print or a screen held up
+  keeps it constant. The cue is the spread (10th to 90th percentile) of that offset over
+  the window. Fewer than ``min_frames`` faces: unknown (0.5).
+* ``texture``: a screen filmed by a camera shows its pixel grid as moiré: sharp peaks in the
+  face's spectrum at middle-to-high frequencies. The cue is the median over frames of the
+  highest spectral peak relative to the band's median.
+* ``border``: a print's paper edge or a phone's bezel gives straight lines close around the
+  face on at least three sides; a live head in a scene does not. The cue is the share of
+  frames where that is seen.
+
+What it does NOT defend against is in docs/liveness.md: this is a screening heuristic tuned
+on the synthetic attacks of ``drivers.camera.synthetic``, not an evaluated PAD subsystem.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from gate.capture.quality import LandmarkLayout, face_points, layout_for
+from gate.types import Box, Face, ImageBGR
+
+F32 = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class LivenessSettings:
+    min_frames: int = 6
+    motion_low: float = 0.05  # nose-offset spread at or below which the face looks rigid
+    motion_high: float = 0.12  # ... at or above which it looks live
+    moire_low: float = 55.0  # spectral peak ratio at or below which no screen is seen
+    moire_high: float = 75.0  # ... at or above which a screen is certain
+    border_margin: float = 0.7  # how far around the face box to look for edges, face widths
+    border_share: float = 0.4  # share of frames with a frame-like border that means an attack
+    max_frames: int = 60  # older frames are forgotten
+
+
+@dataclass(frozen=True)
+class LivenessResult:
+    score: float  # in [0, 1], 1 = live
+    motion: float
+    texture: float
+    border: float
+    frames: int
+    nose_spread: float
+    moire_peak: float
+    border_frames: float  # share of frames with a border around the face
+
+
+@dataclass(frozen=True)
+class _FrameCues:
+    nose_along: float
+    nose_across: float
+    moire_peak: float
+    border_sides: int
+
+
+def _ramp(value: float, low: float, high: float) -> float:
+    """0 at ``low`` or below, 1 at ``high`` or above, linear between."""
+    if high == low:
+        return 1.0 if value >= high else 0.0
+    return float(min(1.0, max(0.0, (value - low) / (high - low))))
+
+
+def _smooth(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """A running median of 3: one frame's landmark jitter is not head motion."""
+    if len(values) < 3:
+        return values
+    padded = np.concatenate([values[:1], values, values[-1:]])
+    stacked = np.stack([padded[:-2], padded[1:-1], padded[2:]])
+    return np.asarray(np.median(stacked, axis=0), dtype=np.float64)
+
+
+def _grey_crop(image: ImageBGR, box: Box, scale: float) -> F32 | None:
+    h, w = image.shape[:2]
+    cx, cy = (box.left + box.right) / 2, (box.top + box.bottom) / 2
+    hw, hh = box.width * scale / 2, box.height * scale / 2
+    x0, x1 = max(0, int(cx - hw)), min(w, int(cx + hw))
+    y0, y1 = max(0, int(cy - hh)), min(h, int(cy + hh))
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return None
+    return np.asarray(cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY), np.float32)
+
+
+_SIZE = 128
+_WINDOW = np.outer(np.hanning(_SIZE), np.hanning(_SIZE)).astype(np.float32)
+_FREQ = np.hypot(*np.meshgrid(np.fft.fftfreq(_SIZE), np.fft.fftfreq(_SIZE)))
+_BAND = (_FREQ > 0.12) & (_FREQ < 0.5)
+
+
+def moire_peak(image: ImageBGR, box: Box) -> float:
+    """Highest spectral magnitude over the band's median, inside the face (0.6 of the box)."""
+    crop = _grey_crop(image, box, 0.6)
+    if crop is None:
+        return 0.0
+    patch = cv2.resize(crop, (_SIZE, _SIZE), interpolation=cv2.INTER_LINEAR)
+    patch = (patch - patch.mean()) * _WINDOW
+    band = np.abs(np.fft.fft2(patch))[_BAND]
+    median = float(np.median(band))
+    return float(band.max() / median) if median > 0 else 0.0
+
+
+def border_sides(image: ImageBGR, box: Box, margin: float) -> int:
+    """On how many sides of the face a long straight edge runs close by (0 to 4)."""
+    h, w = image.shape[:2]
+    fw = max(box.width, 1.0)
+    pad = margin * fw
+    x0, x1 = max(0, int(box.left - pad)), min(w, int(box.right + pad))
+    y0, y1 = max(0, int(box.top - pad)), min(h, int(box.bottom + pad))
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return 0
+    grey = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
+    edges = cv2.Canny(cv2.GaussianBlur(grey, (3, 3), 0), 40, 120)
+    lines = cv2.HoughLinesP(
+        edges, 1, math.pi / 180, threshold=30, minLineLength=int(0.5 * fw), maxLineGap=6
+    )
+    if lines is None:
+        return 0
+    left, top = box.left - x0, box.top - y0
+    right, bottom = box.right - x0, box.bottom - y0
+    sides: set[str] = set()
+    for lx0, ly0, lx1, ly1 in np.asarray(lines).reshape(-1, 4).astype(float):
+        angle = abs(math.degrees(math.atan2(ly1 - ly0, lx1 - lx0))) % 180
+        if angle < 20 or angle > 160:  # horizontal: must span much of the face's width
+            overlap = min(max(lx0, lx1), right) - max(min(lx0, lx1), left)
+            y = (ly0 + ly1) / 2
+            if overlap >= 0.5 * fw:
+                if y < top + 0.05 * fw:
+                    sides.add("top")
+                elif y > bottom - 0.05 * fw:
+                    sides.add("bottom")
+        elif 70 < angle < 110:  # vertical: must run along much of the face's height
+            overlap = min(max(ly0, ly1), bottom) - max(min(ly0, ly1), top)
+            x = (lx0 + lx1) / 2
+            if overlap >= 0.5 * box.height:
+                if x < left + 0.05 * fw:
+                    sides.add("left")
+                elif x > right - 0.05 * fw:
+                    sides.add("right")
+    return len(sides)
+
+
+class LivenessChecker:
+    """Feed it the tracked face of each frame (``add``), then ask for the ``result``."""
+
+    def __init__(
+        self,
+        layout: LandmarkLayout | str = "dlib-cc0",
+        settings: LivenessSettings | None = None,
+    ) -> None:
+        self.layout = layout_for(layout) if isinstance(layout, str) else layout
+        self.settings = settings or LivenessSettings()
+        self._cues: list[_FrameCues] = []
+
+    def reset(self) -> None:
+        self._cues.clear()
+
+    @property
+    def frames(self) -> int:
+        return len(self._cues)
+
+    def add(self, image: ImageBGR, face: Face) -> None:
+        points = face_points(face.landmarks, self.layout)
+        along, across = points.nose_offsets()
+        box = face.detection.box
+        self._cues.append(
+            _FrameCues(
+                nose_along=along,
+                nose_across=across,
+                moire_peak=moire_peak(image, box),
+                border_sides=border_sides(image, box, self.settings.border_margin),
+            )
+        )
+        if len(self._cues) > self.settings.max_frames:
+            del self._cues[0]
+
+    def result(self) -> LivenessResult:
+        s = self.settings
+        n = len(self._cues)
+        if n == 0:
+            return LivenessResult(0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0)
+        along = _smooth(np.array([c.nose_along for c in self._cues]))
+        across = _smooth(np.array([c.nose_across for c in self._cues]))
+        spread = float(
+            max(
+                np.percentile(along, 90) - np.percentile(along, 10),
+                0.5 * (np.percentile(across, 90) - np.percentile(across, 10)),
+            )
+        )
+        motion = _ramp(spread, s.motion_low, s.motion_high) if n >= s.min_frames else 0.5
+        peak = float(np.median([c.moire_peak for c in self._cues]))
+        texture = 1.0 - _ramp(peak, s.moire_low, s.moire_high)
+        share = sum(c.border_sides >= 3 for c in self._cues) / n
+        border = 1.0 - _ramp(share, 0.5 * s.border_share, s.border_share)
+        score = min(motion, texture, border)
+        return LivenessResult(
+            score=score,
+            motion=motion,
+            texture=texture,
+            border=border,
+            frames=n,
+            nose_spread=spread,
+            moire_peak=peak,
+            border_frames=share,
+        )
+
+    def score(self) -> float:
+        return self.result().score

@@ -1,0 +1,221 @@
+"""The capture stage: from a camera to the best live shots of exactly one face.
+
+For every frame: detect faces and their 5 points (the face engine), measure the main face's
+quality, feed the liveness checker. The first frame that passes every quality check opens a
+best-shot window of ``window_s``; when it closes (and liveness has seen enough frames) the
+``fusion_count`` best-scoring shots are embedded for multi-frame score fusion. No good shot
+before ``timeout_s``: failure to acquire ("fta"). A second face of comparable size in
+``multi_face_frames`` frames in a row: "multiple_faces". The camera failing: "camera_failed".
+
+Time: the deadline is measured on the gate clock AND in frames (``max_fps``), so with a
+simulated clock that only moves on ``sleep``, or a recorded source read faster than real
+time, capture still ends after ``deadline_s`` worth of frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, Protocol
+
+import numpy as np
+
+from gate.capture.liveness import LivenessChecker, LivenessResult, LivenessSettings
+from gate.capture.quality import FaceQuality, QualityThresholds, assess, layout_for
+from gate.errors import DeviceError, DeviceTimeoutError, InputError
+from gate.interfaces import Camera
+from gate.types import Face, FloatArray, ImageBGR
+
+log = logging.getLogger(__name__)
+
+Status = Literal["ok", "fta", "multiple_faces", "camera_failed"]
+
+
+class CaptureEngine(Protocol):
+    """What the pipeline needs of ``models.engine.FaceEngine``."""
+
+    @property
+    def manifest(self) -> Any: ...
+
+    def analyze(
+        self,
+        image: ImageBGR,
+        *,
+        min_face: int = 40,
+        timings: MutableMapping[str, float] | None = None,
+    ) -> list[Face]: ...
+
+    def embed(
+        self,
+        image: ImageBGR,
+        faces: list[Face],
+        *,
+        timings: MutableMapping[str, float] | None = None,
+    ) -> FloatArray: ...
+
+
+class NowClock(Protocol):
+    def now(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class CaptureSettings:
+    window_s: float = 1.0  # best-shot window after the first good frame
+    timeout_s: float = 10.0  # no good frame by then: failure to acquire
+    min_face: int = 60  # smallest face the detector looks for, pixels
+    fusion_count: int = 3  # how many best shots are embedded
+    multi_face_ratio: float = 0.6  # a second face this big (box width ratio) counts
+    multi_face_frames: int = 3  # ... in this many frames in a row: "multiple_faces"
+    read_timeout_s: float = 1.0  # real seconds to wait for one frame
+    max_fps: float = 30.0  # frames count as at least 1/max_fps s each (simulated clocks)
+    quality: QualityThresholds = field(default_factory=QualityThresholds)
+    liveness: LivenessSettings = field(default_factory=LivenessSettings)
+    layout: str | None = None  # landmark layout; None: the engine's manifest.kind
+
+    def __post_init__(self) -> None:
+        if self.window_s < 0 or self.timeout_s <= 0 or self.max_fps <= 0:
+            raise InputError("capture window_s >= 0, timeout_s > 0 and max_fps > 0 are needed")
+        if self.fusion_count < 1 or self.multi_face_frames < 1:
+            raise InputError("capture fusion_count and multi_face_frames must be >= 1")
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    status: Status
+    best_faces: tuple[Face, ...] = ()  # with embeddings, best first
+    quality: FaceQuality | None = None  # of the best shot
+    liveness_score: float = 0.0  # in [0, 1], 1 = live
+    liveness: LivenessResult | None = None
+    frames_seen: int = 0
+    frames_dropped: int = 0
+    frames_with_face: int = 0
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    detail: str = ""
+
+
+@dataclass
+class _Shot:
+    score: float
+    image: ImageBGR
+    face: Face
+    quality: FaceQuality
+
+
+@contextmanager
+def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - start) * 1000.0
+
+
+class CapturePipeline:
+    """``CapturePipeline(engine, settings).capture(camera, clock, deadline_s)``."""
+
+    def __init__(self, engine: CaptureEngine, settings: CaptureSettings | None = None) -> None:
+        self.engine = engine
+        self.settings = settings or CaptureSettings()
+        kind = self.settings.layout or str(getattr(engine.manifest, "kind", "dlib-cc0"))
+        self.layout = layout_for(kind)
+
+    def capture(
+        self, camera: Camera, clock: NowClock | None = None, deadline_s: float | None = None
+    ) -> CaptureResult:
+        """Capture for at most ``deadline_s`` seconds (default ``settings.timeout_s``)."""
+        s = self.settings
+        budget = s.timeout_s if deadline_s is None else min(deadline_s, s.timeout_s)
+        now = clock.now if clock is not None else time.monotonic
+        timings: dict[str, float] = {}
+        liveness = LivenessChecker(self.layout, s.liveness)
+        shots: list[_Shot] = []
+        start = now()
+        seen = dropped = with_face = multi_run = 0
+        last_index: int | None = None
+        window_start: float | None = None
+        total_start = time.perf_counter()
+
+        def elapsed() -> float:
+            return max(now() - start, seen / s.max_fps)
+
+        def finish(status: Status, detail: str, **extra: Any) -> CaptureResult:
+            timings["total"] = (time.perf_counter() - total_start) * 1000.0
+            log.info("capture %s after %d frames: %s", status, seen, detail)
+            return CaptureResult(
+                status=status,
+                frames_seen=seen,
+                frames_dropped=dropped,
+                frames_with_face=with_face,
+                timings_ms=timings,
+                detail=detail,
+                **extra,
+            )
+
+        while elapsed() < budget:
+            window_over = window_start is not None and elapsed() - window_start >= s.window_s
+            if window_over and liveness.frames >= s.liveness.min_frames:
+                break
+            try:
+                with _timed(timings, "read"):
+                    frame = camera.read(s.read_timeout_s)
+            except DeviceTimeoutError:
+                continue
+            except DeviceError as exc:
+                return finish("camera_failed", f"camera failed: {exc}")
+            seen += 1
+            if last_index is not None and frame.index > last_index + 1:
+                dropped += frame.index - last_index - 1
+            last_index = frame.index
+            faces = self.engine.analyze(frame.image, min_face=s.min_face, timings=timings)
+            if not faces:
+                multi_run = 0
+                continue
+            with_face += 1
+            main = faces[0]
+            others = [
+                f
+                for f in faces[1:]
+                if f.detection.box.width >= s.multi_face_ratio * main.detection.box.width
+            ]
+            if others:
+                multi_run += 1
+                if multi_run >= s.multi_face_frames:
+                    return finish(
+                        "multiple_faces", f"{1 + len(others)} faces in {multi_run} frames in a row"
+                    )
+                continue
+            multi_run = 0
+            with _timed(timings, "quality"):
+                quality = assess(frame.image, main, self.layout, s.quality)
+            with _timed(timings, "liveness"):
+                liveness.add(frame.image, main)
+            if quality.ok:
+                shots.append(_Shot(quality.score, frame.image, main, quality))
+                shots.sort(key=lambda shot: shot.score, reverse=True)
+                del shots[s.fusion_count :]
+                if window_start is None:
+                    window_start = elapsed()
+
+        if seen == 0:
+            return finish("camera_failed", f"no frame from the camera in {budget:g} s")
+        if not shots:
+            return finish(
+                "fta", f"no face of good quality in {budget:g} s ({with_face}/{seen} with a face)"
+            )
+        with _timed(timings, "liveness"):
+            live = liveness.result()
+        best: list[Face] = []
+        for shot in shots:
+            embedding = self.engine.embed(shot.image, [shot.face], timings=timings)
+            best.append(replace(shot.face, embedding=np.asarray(embedding[0], dtype=np.float32)))
+        return finish(
+            "ok",
+            f"{len(best)} best shots, liveness {live.score:.2f}",
+            best_faces=tuple(best),
+            quality=shots[0].quality,
+            liveness_score=live.score,
+            liveness=live,
+        )

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+
+from drivers.camera.sources import camera_from_frames
+from drivers.camera.synthetic import SyntheticFrame, TravellerScene, render_sequence
+from gate.capture.pipeline import CapturePipeline, CaptureSettings
+from gate.errors import InputError
+from tests.capture.conftest import TOM_HANKS_POINTS
+from tests.capture.engines import StepClock, TruthEngine
+
+
+def _frames(photo: np.ndarray, kind: str, seed: int = 0, n: int = 24) -> list[SyntheticFrame]:
+    scene = TravellerScene(photo, kind=kind, seed=seed, frames=n, photo_landmarks=TOM_HANKS_POINTS)
+    return list(render_sequence(scene))
+
+
+def _capture(frames: list[SyntheticFrame], settings: CaptureSettings, cycle: bool = False):  # type: ignore[no-untyped-def]
+    engine = TruthEngine(frames)
+    images = [f.image for f in frames]
+    source = itertools.cycle(images) if cycle else iter(images)
+    camera = camera_from_frames(source, buffer_size=2)
+    try:
+        return CapturePipeline(engine, settings).capture(camera, StepClock(), 5.0), engine
+    finally:
+        camera.close()
+
+
+def test_genuine_traveller_gives_fused_best_shots(face_photo: np.ndarray) -> None:
+    frames = _frames(face_photo, "genuine")
+    result, _ = _capture(frames, CaptureSettings(window_s=0.5, fusion_count=3))
+    assert result.status == "ok", result.detail
+    assert len(result.best_faces) == 3
+    assert all(f.embedding is not None and f.embedding.shape == (128,) for f in result.best_faces)
+    assert result.quality is not None and result.quality.ok
+    assert result.liveness_score > 0.5
+    assert result.frames_seen >= 6
+    assert {"read", "quality", "liveness", "total"} <= set(result.timings_ms)
+
+
+def test_best_shot_is_the_sharpest_of_the_window(face_photo: np.ndarray) -> None:
+    frames = _frames(face_photo, "genuine", seed=2, n=12)
+    # every other frame is badly blurred: the best shots must come from the sharp ones
+    mixed = []
+    for f in frames:
+        blurred = np.ascontiguousarray(cv2.GaussianBlur(f.image, (0, 0), 3.0))
+        mixed += [replace(f, image=blurred), f]
+    result, _ = _capture(mixed, CaptureSettings(window_s=0.4, fusion_count=2))
+    assert result.status == "ok", result.detail
+    sharp_boxes = {f.boxes[0] for f in frames}
+    assert all(face.detection.box in sharp_boxes for face in result.best_faces)
+    assert result.quality is not None and result.quality.sharpness >= 0.4
+
+
+def test_no_face_fails_to_acquire_after_the_timeout(face_photo: np.ndarray) -> None:
+    frames = _frames(face_photo, "no_face", n=6)
+    settings = CaptureSettings(timeout_s=2.0, max_fps=20.0)
+    result, engine = _capture(frames, settings, cycle=True)
+    assert result.status == "fta"
+    # the clock never moves: the frame budget (timeout x max_fps) ends the capture
+    assert result.frames_seen == 40 == engine.analyzed
+    assert result.best_faces == () and result.frames_with_face == 0
+
+
+def test_two_faces_are_refused(face_photo: np.ndarray) -> None:
+    frames = _frames(face_photo, "two_faces", n=10)
+    result, _ = _capture(frames, CaptureSettings(multi_face_frames=3))
+    assert result.status == "multiple_faces"
+    assert result.frames_seen == 3
+    assert "2 faces" in result.detail
+
+
+def test_camera_dying_mid_capture_is_camera_failed(face_photo: np.ndarray) -> None:
+    frames = _frames(face_photo, "genuine", n=3)  # too few for a window: then the stream ends
+    result, _ = _capture(frames, CaptureSettings(window_s=5.0))
+    assert result.status == "camera_failed"
+    assert result.frames_seen == 3
+    assert "end of stream" in result.detail
+
+
+def test_print_attack_captures_but_scores_as_not_live(face_photo: np.ndarray) -> None:
+    frames = _frames(face_photo, "print", seed=1)
+    result, _ = _capture(frames, CaptureSettings(window_s=0.5))
+    assert result.status == "ok"
+    assert result.liveness is not None and result.liveness.frames >= 6
+    assert result.liveness_score < 0.5
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(InputError, match="fusion_count"):
+        CaptureSettings(fusion_count=0)
+    with pytest.raises(InputError, match="timeout_s"):
+        CaptureSettings(timeout_s=0)
