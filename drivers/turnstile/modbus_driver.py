@@ -93,8 +93,11 @@ class ModbusTurnstile(SerialDriver):
         """Drop stale bytes (late replies, noise) before a new request."""
         port = self._require_port()
         try:
-            waiting = port.in_waiting
-            if waiting:
+            # socket:// ports report 1 while anything is waiting: loop until empty
+            for _ in range(1024):
+                waiting = port.in_waiting
+                if not waiting:
+                    break
                 port.read(waiting)
         except Exception:  # a vanished port shows up on the write that follows
             pass

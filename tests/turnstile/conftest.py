@@ -61,8 +61,10 @@ class Lane:
         return self.handle
 
 
-def make_lane(protocol: str, faults: Faults | None = None, options: str = "") -> Iterator[Lane]:
-    handle = start_emulator(protocol, physics=TEST_PHYSICS, faults=faults)
+def make_lane(
+    protocol: str, faults: Faults | None = None, options: str = "", link: str | None = None
+) -> Iterator[Lane]:
+    handle = start_emulator(protocol, physics=TEST_PHYSICS, faults=faults, link=link)
     driver = None
     try:
         sep = "&" if "?" in handle.address else "?"
@@ -74,7 +76,15 @@ def make_lane(protocol: str, faults: Faults | None = None, options: str = "") ->
         handle.close()
 
 
-@pytest.fixture(params=["gatectl", "modbus", "lcus", pytest.param("hil", marks=pytest.mark.hil)])
+@pytest.fixture(
+    params=[
+        "gatectl",
+        "modbus",
+        "lcus",
+        "modbus-tcp",  # the Modbus emulator behind socket://, as an RTU-over-TCP gateway
+        pytest.param("hil", marks=pytest.mark.hil),
+    ]
+)
 def lane(request: pytest.FixtureRequest) -> Iterator[Lane]:
     if request.param == "hil":
         address = os.environ.get(HIL_ENV)
@@ -85,5 +95,8 @@ def lane(request: pytest.FixtureRequest) -> Iterator[Lane]:
             yield Lane(address.partition(":")[0], driver, None)
         finally:
             driver.close()
+        return
+    if request.param == "modbus-tcp":
+        yield from make_lane("modbus", link="tcp://127.0.0.1:0")
         return
     yield from make_lane(request.param)

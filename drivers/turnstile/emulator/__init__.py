@@ -31,8 +31,9 @@ class EmulatorHandle:
 
     @property
     def port(self) -> str:
-        """The path a driver opens (a symlink that survives unplug/replug)."""
-        return self._device.pty.port
+        """What a driver opens: the pty's path (a symlink that survives unplug/replug) or,
+        for a ``tcp://`` link, a pyserial ``socket://`` URL."""
+        return self._device.link.port
 
     @property
     def address(self) -> str:
@@ -133,7 +134,8 @@ def start_emulator(
 ) -> EmulatorHandle:
     """Start an emulator of ``protocol`` (gatectl, modbus, lcus) on a new pty.
 
-    ``link`` is where the port's symlink goes (a temporary folder when None).
+    ``link`` is where the port's symlink goes (a temporary folder when None), or
+    ``tcp://HOST:PORT`` to serve the device over TCP (drivers use ``socket://HOST:PORT``).
     """
     faults = faults or Faults()
     physics = physics or Physics()

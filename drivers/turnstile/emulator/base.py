@@ -10,13 +10,36 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from drivers.turnstile.emulator.physics import Lane, PhysEvent, Physics
 from drivers.turnstile.pty import PtyLink
+from drivers.turnstile.tcp import TcpLink
 from gate.errors import ConfigError, DeviceGoneError
 from gate.turnstile import Door
 
 log = logging.getLogger(__name__)
+
+
+class DeviceLink(Protocol):
+    """The emulator's end of the line: a pty (``PtyLink``) or a TCP server (``TcpLink``)."""
+
+    plugged: bool
+
+    @property
+    def port(self) -> str: ...
+
+    def plug(self) -> None: ...
+
+    def unplug(self) -> None: ...
+
+    def read(self, timeout: float) -> bytes: ...
+
+    def write(self, data: bytes) -> None: ...
+
+    def inject_to_device(self, data: bytes) -> None: ...
+
+    def close(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -69,7 +92,11 @@ class EmulatorBase(threading.Thread):
         self.lane = Lane(physics=physics)
         for door in faults.jammed:
             self.lane.doors[door].jammed = True
-        self.pty = PtyLink(link, baud=physics.baud)
+        self.link: DeviceLink = (
+            TcpLink.from_url(link, baud=physics.baud)
+            if link is not None and link.startswith("tcp://")
+            else PtyLink(link, baud=physics.baud)
+        )
         self.lock = threading.RLock()
         self.rng = random.Random(faults.seed)
         self.log: list[tuple[float, str]] = []  # (time, what the host commanded)
@@ -80,7 +107,7 @@ class EmulatorBase(threading.Thread):
     # ---- the service loop ------------------------------------------------------------
     def run(self) -> None:
         while not self._halt.is_set():
-            data = self.pty.read(0.005 if self.lane.busy else 0.02)
+            data = self.link.read(0.005 if self.lane.busy else 0.02)
             with self.lock:
                 now = time.monotonic()
                 if data and self._powered:
@@ -112,8 +139,8 @@ class EmulatorBase(threading.Thread):
                 data = data[:i] + bytes((data[i] ^ (1 << self.rng.randrange(8)),)) + data[i + 1 :]
             if self.faults.latency_s:
                 time.sleep(self.faults.latency_s)
-        if self.pty.plugged:
-            self.pty.write(data)
+        if self.link.plugged:
+            self.link.write(data)
 
     def record(self, what: str) -> None:
         self.log.append((time.monotonic(), what))
@@ -141,13 +168,13 @@ class EmulatorBase(threading.Thread):
         """Power loss: the port disappears, the doors fall closed."""
         with self.lock:
             self._powered = False
-            self.pty.unplug()
+            self.link.unplug()
             self.lane.reset()
             self.record("unplugged")
 
     def replug(self) -> None:
         with self.lock:
-            self.pty.plug()
+            self.link.plug()
             self._powered = True
             self.on_power_up()
             self.record("replugged")
@@ -157,12 +184,12 @@ class EmulatorBase(threading.Thread):
         data = random.Random(seed).randbytes(n)
         with self.lock:
             if to_host:
-                self.pty.write(data)
+                self.link.write(data)
             else:
-                self.pty.inject_to_device(data)
+                self.link.inject_to_device(data)
 
     def stop(self) -> None:
         self._halt.set()
         if self.is_alive() and threading.current_thread() is not self:
             self.join(timeout=2.0)
-        self.pty.close()
+        self.link.close()
