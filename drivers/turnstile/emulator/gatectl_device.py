@@ -48,6 +48,7 @@ class GatectlEmulator(EmulatorBase):
         # the last command (whole frame), when it came, our answer: to recognise retries
         self.last_command: tuple[g.Frame, float, bytes] | None = None
         self.tracker = PassageTracker()
+        self.beam_bits = sum(1 << i for i, b in enumerate(self.lane.beams) if b)
         self.moving_since: dict[Door, float] = {}
         self.jam_reported: set[Door] = set()
 
@@ -133,8 +134,8 @@ class GatectlEmulator(EmulatorBase):
     # ---- controller -> host ----------------------------------------------------------
     def push(self, code: g.EventCode, door: Door | None, now: float) -> None:
         self.seq = (self.seq + 1) & 0xFF
-        beams = sum(1 << i for i, b in enumerate(self.lane.beams) if b)
-        payload = g.EventPayload(code, _DOOR_CODE[door] if door else g.DoorCode.NONE, beams)
+        door_code = _DOOR_CODE[door] if door else g.DoorCode.NONE
+        payload = g.EventPayload(code, door_code, self.beam_bits)
         frame = g.Frame(self.seq, g.Command.EVENT, payload.encode()).encode()
         self.pending[self.seq] = (frame, now, 1)
         self.reply(frame)
@@ -151,11 +152,16 @@ class GatectlEmulator(EmulatorBase):
             opened = event is PhysEvent.DOOR_OPENED
             self.push(g.EventCode.DOOR_OPENED if opened else g.EventCode.DOOR_CLOSED, door, now)
         elif event in (PhysEvent.BEAM_BROKEN, PhysEvent.BEAM_CLEARED):
-            code = g.EventCode.BEAM_BROKEN
-            if event is PhysEvent.BEAM_CLEARED:
-                code = g.EventCode.BEAM_CLEARED
+            # several beams may change in one tick: report each change with the beam
+            # states as they were right after it, in order
+            broken = event is PhysEvent.BEAM_BROKEN
+            self.beam_bits = (
+                self.beam_bits | (1 << beam) if broken else self.beam_bits & ~(1 << beam)
+            )
+            code = g.EventCode.BEAM_BROKEN if broken else g.EventCode.BEAM_CLEARED
             self.push(code, None, now)
-            for kind, passage_door in self.tracker.update(tuple(self.lane.beams)):
+            states = tuple(bool(self.beam_bits >> i & 1) for i in range(len(self.lane.beams)))
+            for kind, passage_door in self.tracker.update(states):
                 self.push(_EVENT_CODE[kind], passage_door, now)
                 if kind is EventKind.PASSAGE_COMPLETED:
                     self.move(passage_door, False, now)  # relock behind the traveller
