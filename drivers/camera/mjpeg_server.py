@@ -169,6 +169,11 @@ class MjpegServer:
                 if self.path.split("?")[0] != server.path:
                     self.send_error(404, f"the stream is at {server.path}")
                     return
+                with server._cond:
+                    over = server._ended or server._closed
+                if over:
+                    self.send_error(503, "the stream is over")
+                    return
                 self.send_response(200)
                 self.send_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
                 self.send_header("Cache-Control", "no-cache, private")

@@ -169,7 +169,9 @@ class ThreadedCamera:
                 if not opened:
                     opened = self._try_reopen()
                     if opened:
-                        lost_since, backoff = None, 0.05
+                        # lost_since stays set until a frame arrives: a server that accepts
+                        # and then drops every connection must still end in "gone".
+                        backoff = 0.05
                         with self._cond:
                             self._reconnects += 1
                         log.info("camera %s: reconnected", self.description)
@@ -196,8 +198,11 @@ class ThreadedCamera:
                         self._finish("end of stream")
                         return
                     log.warning("camera %s: stream dropped, reconnecting", self.description)
-                    opened, lost_since = False, time.monotonic()
+                    opened = False
+                    if lost_since is None:
+                        lost_since = time.monotonic()
                     continue
+                lost_since = None
                 self._push(Frame(image=image, timestamp=self._clock.now(), index=index))
                 index += 1
         finally:
