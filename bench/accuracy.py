@@ -24,7 +24,7 @@ import numpy.typing as npt
 
 from bench import metrics
 from bench.datasets import Dataset, count_cross_identity_pairs, cross_identity_pairs
-from gate.errors import FaceError, GateError, ImageError, InputError
+from gate.errors import FaceError, GateError, ImageError, InputError, NoFaceError
 from gate.types import Face, ImageBGR
 
 log = logging.getLogger(__name__)
@@ -105,16 +105,61 @@ def upsampled(image: ImageBGR, times: int) -> ImageBGR:
     return np.ascontiguousarray(out, dtype=np.uint8)
 
 
-def embed_images(
-    engine: Engine, dataset: Dataset, progress: bool = True, upsample: int = 0
-) -> Embeddings:
-    """Embed every unique image once, with a progress bar on stderr.
+FACE_CHOICES = ("centre", "largest")
 
-    ``upsample`` doubles each picture that many times first: for datasets whose faces are
-    smaller than what the pack's detector finds (the same for every pack compared).
+
+@dataclass(frozen=True)
+class EmbedOptions:
+    """How each dataset picture becomes one embedding (the same for every pack compared).
+
+    ``upsample``: double the picture that many times first, for datasets whose faces are
+    smaller than the pack's detector finds. ``face``: which face when there are several:
+    the one nearest the picture's centre (datasets label the centred person, as LFW does)
+    or the largest (the gate's own policy).
     """
+
+    upsample: int = 0
+    face: str = "centre"
+
+    def describe(self) -> dict[str, Any]:
+        return {"upsample": self.upsample, "face": self.face}
+
+
+def _embed_centre_face(engine: Any, image: ImageBGR) -> Face:
+    """The face whose box centre is nearest the picture's centre, embedded."""
+    from dataclasses import replace
+
+    if not (hasattr(engine, "analyze") and hasattr(engine, "embed")):
+        raise InputError(f"pack {engine.pack_id}: its engine cannot list faces (face=centre)")
+    faces = engine.analyze(image)
+    if not faces:
+        raise NoFaceError("no face found")
+    cy, cx = float(image.shape[0]) / 2.0, float(image.shape[1]) / 2.0
+
+    def off_centre(face: Face) -> float:
+        box = face.detection.box
+        dx = (float(box.left) + float(box.right)) / 2 - cx
+        dy = (float(box.top) + float(box.bottom)) / 2 - cy
+        return dx * dx + dy * dy
+
+    chosen: Face = min(faces, key=off_centre)
+    embedding = np.asarray(engine.embed(image, [chosen])[0], dtype=np.float32)
+    return replace(chosen, embedding=embedding)
+
+
+def embed_images(
+    engine: Engine,
+    dataset: Dataset,
+    progress: bool = True,
+    options: EmbedOptions = EmbedOptions(),
+) -> Embeddings:
+    """Embed every unique image once, with a progress bar on stderr."""
     from tqdm import tqdm
 
+    if options.face not in FACE_CHOICES:
+        raise InputError(
+            f"face choice must be one of {', '.join(FACE_CHOICES)}, got {options.face!r}"
+        )
     vectors: list[npt.NDArray[np.float32] | None] = []
     reasons: Counter[str] = Counter()
     started = time.perf_counter()
@@ -128,7 +173,11 @@ def embed_images(
     )
     for ref in bar:
         try:
-            face = engine.embed_one(upsampled(ref.load(), upsample))
+            image = upsampled(ref.load(), options.upsample)
+            if options.face == "centre":
+                face = _embed_centre_face(engine, image)
+            else:
+                face = engine.embed_one(image)
         except (FaceError, ImageError) as exc:
             reasons[_reason(exc)] += 1
             vectors.append(None)
@@ -211,10 +260,10 @@ def evaluate_pack(
     impostors: Impostors = None,
     seed: int = 0,
     progress: bool = True,
-    upsample: int = 0,
+    options: EmbedOptions = EmbedOptions(),
 ) -> PackResult:
     """Embed, score and summarise one pack on one dataset."""
-    emb = embed_images(engine, dataset, progress=progress, upsample=upsample)
+    emb = embed_images(engine, dataset, progress=progress, options=options)
     listed = _distances(engine, emb, dataset.left, dataset.right)
     genuine = listed[dataset.same]
     listed_impostor = listed[~dataset.same]
@@ -249,7 +298,7 @@ def evaluate_pack(
         ),
         images_per_second=len(dataset.images) / emb.seconds if emb.seconds > 0 else math.inf,
         embedding_seconds=emb.seconds,
-        upsample=upsample,
+        embedding_options=options.describe(),
         det=metrics.det_curve(genuine, impostor).as_dict(),
     )
     if threshold is not None:
@@ -312,11 +361,11 @@ def calibrate(
     impostors: Impostors = "all",
     seed: int = 0,
     progress: bool = True,
-    upsample: int = 0,
+    options: EmbedOptions = EmbedOptions(),
 ) -> tuple[dict[str, float], str, PackResult]:
     """Thresholds at FMR 1e-2, 1e-3, 1e-4 and the note that says how they were obtained."""
     result = evaluate_pack(
-        engine, dataset, impostors=impostors, seed=seed, progress=progress, upsample=upsample
+        engine, dataset, impostors=impostors, seed=seed, progress=progress, options=options
     )
     points = result.summary["operating_points"]
     thresholds: dict[str, float] = {}
@@ -330,7 +379,8 @@ def calibrate(
         f"{result.summary['impostor_comparisons']} impostor comparisons "
         f"({result.summary['impostor_source']}), {result.summary['genuine']} genuine pairs, "
         f"{result.summary['fta_images']} of {len(dataset.images)} images failed to acquire"
-        + (f" (images upsampled x{2**upsample})" if upsample else ""),
+        + (f" (images upsampled x{2**options.upsample})" if options.upsample else "")
+        + f"; face: {options.face}",
         "threshold = largest distance threshold whose FMR does not exceed the target "
         "(match when distance <= threshold)",
     ]

@@ -170,6 +170,8 @@ def markdown(report: dict[str, Any]) -> str:
         f"{data['impostor_pairs']} impostor)"
         + (f", {data['identities']} identities." if data["identities"] is not None else "."),
         "",
+        _embedding_line(packs[0].get("embedding_options", {})),
+        "",
         header,
         rule,
         row("distance", [p["distance"] for p in packs]),
@@ -239,6 +241,14 @@ def markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _embedding_line(options: dict[str, Any]) -> str:
+    upsample = int(options.get("upsample", 0))
+    face = options.get("face", "largest")
+    size = f"doubled {upsample} time(s) before detection" if upsample else "used as they are"
+    which = "the one nearest the centre" if face == "centre" else "the largest"
+    return f"Pictures {size}; where several faces are found, {which} is compared."
 
 
 def _threshold(value: float | None) -> str:

@@ -149,9 +149,23 @@ def _dataset_options(parser: argparse.ArgumentParser) -> None:
         default=0,
         metavar="N",
         help="double every image N times before embedding (faces smaller than the detector "
-        "finds, e.g. 150x150 LFW crops; like dlib's number_of_times_to_upsample)",
+        "finds; like dlib's number_of_times_to_upsample; the engine already doubles "
+        "pictures of 150x150 and the like)",
+    )
+    parser.add_argument(
+        "--face",
+        choices=("centre", "largest"),
+        default="centre",
+        help="which face of a picture with several: the one nearest the centre (default: "
+        "datasets label the centred person) or the largest (the gate's own policy)",
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+
+
+def _embed_options(args: argparse.Namespace) -> Any:
+    from bench.accuracy import EmbedOptions
+
+    return EmbedOptions(upsample=args.upsample, face=args.face)
 
 
 def _load(args: argparse.Namespace, path: Path) -> Any:
@@ -200,7 +214,7 @@ def _accuracy(args: argparse.Namespace) -> int:
             impostors,
             seed=args.seed,
             progress=not args.no_progress,
-            upsample=args.upsample,
+            options=_embed_options(args),
         )
         for engine in engines
     ]
@@ -245,7 +259,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         impostors,
         seed=args.seed,
         progress=not args.no_progress,
-        upsample=args.upsample,
+        options=_embed_options(args),
     )
     if not args.dry_run:
         from models.pack import write_thresholds

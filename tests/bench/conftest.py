@@ -45,17 +45,26 @@ class FakeEngine:
         }
         self.embedded = 0
 
-    def embed_one(self, image: ImageBGR, **_: Any) -> Face:
+    def analyze(self, image: ImageBGR, **_: Any) -> list[Face]:
+        if float(image.mean()) < 5.0:
+            return []
+        h, w = image.shape[:2]
+        return [Face(Detection(Box(0, 0, w, h), 1.0), Landmarks5(((1.0, 1.0),) * 5))]
+
+    def embed(self, image: ImageBGR, faces: list[Face], **_: Any) -> np.ndarray:
         import cv2
 
-        if float(image.mean()) < 5.0:
-            raise NoFaceError("no face (of at least 40 px) found")
-        self.embedded += 1
+        self.embedded += len(faces)
         small = cv2.resize(image, (4, 4), interpolation=cv2.INTER_AREA).astype(np.float32)
-        h, w = image.shape[:2]
-        det = Detection(Box(0, 0, w, h), 1.0)
-        marks = Landmarks5(((1.0, 1.0),) * 5)
-        return Face(det, marks, embedding=small.reshape(-1) / 255.0)
+        return np.stack([small.reshape(-1) / 255.0 for _ in faces])
+
+    def embed_one(self, image: ImageBGR, **_: Any) -> Face:
+        from dataclasses import replace
+
+        faces = self.analyze(image)
+        if not faces:
+            raise NoFaceError("no face (of at least 40 px) found")
+        return replace(faces[0], embedding=self.embed(image, faces[:1])[0])
 
     def distances(self, a: Any, b: Any) -> np.ndarray:
         return np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64), axis=1)

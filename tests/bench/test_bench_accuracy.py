@@ -212,3 +212,24 @@ def test_calibrate_writes_thresholds_into_a_real_manifest(
     assert "impostor comparisons" in manifest.calibration
     assert "too few impostors" in manifest.calibration  # a 15-image tree cannot support 1e-4
     assert "FMR 1e-3: threshold" in capsys.readouterr().out
+
+
+def test_centre_choice_needs_an_engine_that_lists_faces(
+    pairs_csv: Path, fake_engine_class: Any
+) -> None:
+    class OnlyEmbedOne:
+        pack_id = "minimal"
+        distance_name = "euclidean"
+
+        def __init__(self) -> None:
+            self.inner = fake_engine_class()
+
+        def embed_one(self, image: Any) -> Any:
+            return self.inner.embed_one(image)
+
+    ds = datasets.load_dataset(pairs_csv)
+    with pytest.raises(Exception, match="cannot list faces"):
+        accuracy.embed_images(OnlyEmbedOne(), ds, progress=False)
+    largest = accuracy.EmbedOptions(face="largest")
+    emb = accuracy.embed_images(OnlyEmbedOne(), ds, progress=False, options=largest)
+    assert emb.fta_count == 1 and emb.acquired.sum() == len(ds.images) - 1

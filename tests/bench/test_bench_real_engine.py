@@ -101,3 +101,32 @@ def test_lfw_dev_subset_with_the_dlib_pack(
     assert report["impostor_comparisons"] >= 1900
     assert report["accuracy_at_default_threshold"] >= 0.9
     assert (tmp_path / "r" / "det.png").stat().st_size > 1000
+
+
+def test_centre_face_choice_picks_the_centred_person(tiny_insightface_pack: Path) -> None:
+    from bench.accuracy import EmbedOptions, embed_images
+    from bench.datasets import Dataset, ImageRef
+    from models.engine import load_engine
+
+    engine = load_engine(tiny_insightface_pack, threads=1)
+    alone = square_scene(1, 0)
+    crowded = alone.copy()
+    crowded[192:224, 192:224, 2] = 255  # a second 'face' in the corner, another pattern
+    other = square_scene(2, 0)
+    crowded[176:256, 176:256, :2] = other[80:160, 80:160, :2]
+    assert len(engine.analyze(crowded)) > len(engine.analyze(alone))
+
+    def as_png(image: np.ndarray) -> bytes:
+        import cv2
+
+        return cv2.imencode(".png", image)[1].tobytes()
+
+    refs = (ImageRef("alone", data=as_png(alone)), ImageRef("crowded", data=as_png(crowded)))
+    ds = Dataset(Path("mem"), "test", refs, np.array([0]), np.array([1]), np.array([True]), None)
+    centre = embed_images(engine, ds, progress=False, options=EmbedOptions(face="centre"))
+    vectors = centre.vectors
+    assert engine.distance(vectors[0], vectors[1]) < 0.02
+    faces = engine.analyze(crowded)
+    corner = max(faces, key=lambda f: f.detection.box.left)
+    corner_embedding = engine.embed(crowded, [corner])[0]
+    assert engine.distance(vectors[0], corner_embedding) > 0.1
