@@ -8,6 +8,7 @@ and, after every (re)connect, sets the watchdog and locks the doors before anyth
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import random
 import threading
@@ -146,11 +147,22 @@ class GatectlTurnstile(SerialDriver):
                 self._waiting_seq = None
             self._cmd_lock.release()
 
+    def _open(self, door: g.DoorCode, timeout: float) -> None:
+        try:
+            self.command(g.Command.OPEN, bytes((door,)), self._wait_ready(timeout))
+        except GateError:
+            # the controller may have acted on a command whose ACK was lost: lock again
+            # (best effort; the controller's watchdog covers a dead link)
+            with contextlib.suppress(GateError):
+                if self.connected:
+                    self.command(g.Command.LOCK, b"", timeout=0.5)
+            raise
+
     def open_entry(self, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.command(g.Command.OPEN, bytes((g.DoorCode.ENTRY,)), self._wait_ready(timeout))
+        self._open(g.DoorCode.ENTRY, timeout)
 
     def open_exit(self, timeout: float = DEFAULT_TIMEOUT) -> None:
-        self.command(g.Command.OPEN, bytes((g.DoorCode.EXIT,)), self._wait_ready(timeout))
+        self._open(g.DoorCode.EXIT, timeout)
 
     def lock(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.command(g.Command.LOCK, b"", self._wait_ready(timeout))

@@ -146,9 +146,9 @@ class SerialDriver:
                 self._ever_connected = True
                 try:
                     self._on_connect(reconnect)
-                except GateError as exc:
+                except Exception as exc:  # GateError, or a bug: never run unlocked
                     # the doors could not be put in the safe state: drop the port and try
-                    # again after the backoff rather than run unlocked
+                    # again after the backoff
                     log.warning("%s: setting up after connect failed: %s", self.name, exc)
                     self._last_error = str(exc)
                     self._lost(exc)

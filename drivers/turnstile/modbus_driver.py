@@ -8,6 +8,7 @@ door after its passage, and reports a door that does not reach its commanded pos
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
@@ -122,10 +123,21 @@ class ModbusTurnstile(SerialDriver):
     def _open(self, door: Door, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         other = Door.EXIT if door is Door.ENTRY else Door.ENTRY
-        self._set_coil(other, False, timeout)  # interlock: never both doors open
+        if self._coil[other]:  # interlock: never both doors open
+            self._set_coil(other, False, timeout)
         with self._state_lock:
             self._tracker.authorise(door)
-        self._set_coil(door, True, max(0.0, deadline - time.monotonic()))
+        try:
+            self._set_coil(door, True, max(0.0, deadline - time.monotonic()))
+        except GateError:
+            # the module may have switched the coil although its echo was lost: switch it
+            # off again (best effort), so a failed open never leaves a door open
+            with self._state_lock:
+                self._tracker.cancel()
+                self._coil[door] = True  # unknown: it may be on; later interlocks switch it off
+            with contextlib.suppress(GateError):
+                self._set_coil(door, False, 0.5)
+            raise
 
     def open_entry(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         self._open(Door.ENTRY, timeout)

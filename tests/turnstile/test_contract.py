@@ -158,3 +158,23 @@ def test_flaky_line_commands_still_get_through(protocol: str) -> None:
             lane.driver.lock(timeout=3.0)
         assert world.opened_count(Door.ENTRY) == world.opened_count(Door.EXIT) == 0
         assert not any(c.startswith("open") for c in world.commands())
+
+
+@pytest.mark.parametrize("protocol", ["gatectl", "modbus"])
+def test_failed_open_leaves_the_door_locked(protocol: str) -> None:
+    """The device acts on OPEN but every answer is lost: the caller gets a timeout and the
+    driver locks again, so the door does not stay open behind a failed command."""
+    from tests.turnstile.conftest import make_lane
+
+    for lane in make_lane(protocol, options="&retries=1"):
+        world = lane.scripted()
+        world.device.faults = Faults(drop_rate=1.0)
+        with pytest.raises(DeviceTimeoutError):
+            lane.driver.open_exit(timeout=0.5)
+        cmds = world.commands()
+        assert "open exit" in cmds
+        assert cmds[-1] in ("lock", "close exit"), cmds
+        deadline = time.monotonic() + 2
+        while world.door_state(Door.EXIT) is not DoorState.CLOSED:
+            assert time.monotonic() < deadline, "exit door left open after a failed command"
+            time.sleep(0.01)
