@@ -15,7 +15,9 @@ from gate.errors import InputError
 
 
 def register(registry: Registry) -> None:
-    registry.group("bench", "benchmarks: accuracy, threshold calibration, lane throughput")
+    registry.group(
+        "bench", "benchmarks: accuracy, threshold calibration, lane throughput, liveness (PAD)"
+    )
     accuracy = registry.command(
         "bench accuracy",
         "verification accuracy (EER, TAR at FMR, FTA) of one or more packs on a dataset",
@@ -98,6 +100,62 @@ def register(registry: Registry) -> None:
     throughput.add_argument("--scenario", type=Path, default=None, help="scenario TOML")
     throughput.add_argument("--json", type=Path, metavar="OUT", help="write the JSON ('-': stdout)")
     throughput.add_argument("--report", type=Path, metavar="DIR", help="write report.md/.json")
+
+    pad = registry.command(
+        "bench pad",
+        "APCER per attack type and BPCER of the liveness check on synthetic scenes",
+        _pad,
+    )
+    pad.add_argument("--pack", default=None, metavar="P", help="face pack id or folder")
+    pad.add_argument(
+        "--photos",
+        nargs="+",
+        metavar="PHOTO",
+        help="photos of the travellers (paths or sample:NAME[#i]; default: 4 sample faces)",
+    )
+    pad.add_argument("--seeds", type=int, default=3, help="scenes per photo and kind (default 3)")
+    pad.add_argument("--frames", type=int, default=16, help="frames per scene (default 16)")
+    pad.add_argument(
+        "--threshold",
+        type=float,
+        default=None,
+        help="liveness threshold (default: the gate's decision policy)",
+    )
+    pad.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    pad.add_argument("--json", type=Path, metavar="OUT", help="write the JSON ('-': stdout)")
+    pad.add_argument("--report", type=Path, metavar="DIR", help="write pad.md/.json/.png")
+
+
+def _pad(args: argparse.Namespace) -> int:
+    from bench.environment import describe_environment
+    from bench.pad import DEFAULT_PHOTOS, markdown, plot_scores, run_pad
+
+    if args.seeds < 1 or args.frames < 2:
+        raise InputError(f"--seeds must be >= 1 and --frames >= 2, got {args.seeds}, {args.frames}")
+    summary, scores = run_pad(
+        args.pack,
+        photos=args.photos or DEFAULT_PHOTOS,
+        seeds=args.seeds,
+        frames=args.frames,
+        threshold=args.threshold,
+        progress=not args.no_progress,
+    )
+    summary["environment"] = describe_environment()
+    _emit_json(summary, args.json)
+    if args.report is not None:
+        from bench.report import write_json
+
+        write_json(summary, args.report / "pad.json")
+        plot_scores(scores, summary["threshold"], args.report / "pad_scores.png")
+        (args.report / "pad.md").write_text(markdown(summary), encoding="utf-8")
+        print(f"report: {args.report / 'pad.md'}", file=sys.stderr)
+    if args.json is None or str(args.json) != "-":
+        bona = summary["bona_fide"]
+        parts = [f"BPCER {bona['bpcer']:.3f} (n={bona['presentations']})"]
+        for kind, entry in summary["attacks"].items():
+            parts.append(f"APCER[{kind}] {entry['apcer']:.3f} (n={entry['presentations']})")
+        print(", ".join(parts))
+    return EXIT_OK
 
 
 def _throughput(args: argparse.Namespace) -> int:

@@ -1,0 +1,160 @@
+"""``egate bench pad``: the liveness check against synthetic presentation attacks.
+
+ISO/IEC 30107-3 terms: APCER (per attack type) = share of attack presentations accepted as
+live; BPCER = share of bona fide presentations refused as attacks. A presentation is one
+seeded approach sequence (``drivers.camera.synthetic``) scored by the gate's own liveness
+check (``gate.capture.pad_eval.scene_liveness``); live when ``score >= threshold``.
+
+The scenes are synthetic: the figures say how well the check separates THESE renderings of
+print and screen attacks, nothing about real attacks (docs/liveness.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from bench import metrics
+
+DEFAULT_PHOTOS = (
+    "sample:t1.jpg#0",
+    "sample:t1.jpg#2",
+    "sample:t1.jpg#4",
+    "sample:Tom_Hanks_54745.png",
+)
+BONA_FIDE = "genuine"
+
+
+def pad_summary(scores: Mapping[str, Sequence[float]], threshold: float) -> dict[str, Any]:
+    """APCER per attack kind and BPCER with counts and 95 % Wilson intervals, plus each
+    attack's equal error rate (where APCER = BPCER) and the threshold there."""
+    bona_fide = np.asarray(scores.get(BONA_FIDE, ()), dtype=np.float64)
+    refused = int(np.count_nonzero(bona_fide < threshold))
+    out: dict[str, Any] = {
+        "threshold": threshold,
+        "rule": "live when liveness score >= threshold",
+        "bona_fide": {
+            "presentations": int(bona_fide.size),
+            "refused": refused,
+            "bpcer": refused / bona_fide.size if bona_fide.size else None,
+            "bpcer_ci95": metrics.wilson_interval(refused, int(bona_fide.size)).as_dict(),
+        },
+        "attacks": {},
+    }
+    for kind, values in scores.items():
+        if kind == BONA_FIDE:
+            continue
+        attack = np.asarray(values, dtype=np.float64)
+        accepted = int(np.count_nonzero(attack >= threshold))
+        entry: dict[str, Any] = {
+            "presentations": int(attack.size),
+            "accepted": accepted,
+            "apcer": accepted / attack.size if attack.size else None,
+            "apcer_ci95": metrics.wilson_interval(accepted, int(attack.size)).as_dict(),
+        }
+        if attack.size and bona_fide.size:
+            # As distances (1 - score): bona fide = genuine, attack = impostor, so
+            # FMR = APCER and FNMR = BPCER at the mirrored threshold.
+            eer = metrics.equal_error_rate(1.0 - bona_fide, 1.0 - attack)
+            entry["eer"] = eer.eer
+            entry["eer_threshold"] = 1.0 - eer.threshold if math.isfinite(eer.threshold) else None
+        out["attacks"][kind] = entry
+    return out
+
+
+def run_pad(
+    pack: str | None = None,
+    photos: Sequence[str] = DEFAULT_PHOTOS,
+    seeds: int = 3,
+    frames: int = 16,
+    threshold: float | None = None,
+    progress: bool = True,
+) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """Score bona fide and attack scenes of every photo x seed; return summary and scores."""
+    import sys
+
+    from tqdm import tqdm
+
+    from drivers.camera.synthetic import ATTACK_KINDS, TravellerScene
+    from gate.capture.pad_eval import scene_liveness
+    from gate.decision import DecisionPolicy
+    from gate.simulate.faces import PhotoLibrary
+    from models.engine import load_engine
+
+    engine = load_engine(pack)
+    library = PhotoLibrary(lambda image: engine.analyze(image, min_face=40))
+    portraits = [library.portrait(name) for name in photos]
+    kinds = (BONA_FIDE, *ATTACK_KINDS)
+    scores: dict[str, list[float]] = {kind: [] for kind in kinds}
+    jobs = [(kind, p, s) for kind in kinds for p in range(len(portraits)) for s in range(seeds)]
+    for kind, photo_index, seed in tqdm(
+        jobs, desc="pad scenes", unit="scene", file=sys.stderr, disable=not progress, leave=False
+    ):
+        scene = TravellerScene(
+            portraits[photo_index], kind=kind, seed=1000 * photo_index + seed, frames=frames
+        )
+        scores[kind].append(float(scene_liveness(engine, scene)))
+    limit = DecisionPolicy().liveness_threshold if threshold is None else threshold
+    summary = pad_summary(scores, limit)
+    summary.update(
+        pack=engine.pack_id,
+        photos=list(photos),
+        seeds_per_photo=seeds,
+        frames_per_scene=frames,
+        note="synthetic scenes: the figures describe these renderings, not real attacks",
+    )
+    return summary, scores
+
+
+def plot_scores(scores: dict[str, list[float]], threshold: float, path: Any) -> None:
+    """Liveness score histograms per presentation kind, the threshold marked."""
+    from bench.report import _pyplot
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=110)
+    edges = np.linspace(0.0, 1.0, 41)
+    for kind, values in scores.items():
+        if values:
+            ax.hist(values, bins=edges, alpha=0.45, label=f"{kind} ({len(values)})")
+    ax.axvline(threshold, color="black", linestyle=":", linewidth=1.0)
+    ax.text(threshold, ax.get_ylim()[1], " threshold", va="top", fontsize=8)
+    ax.set_xlabel("liveness score (higher = more likely live)")
+    ax.set_ylabel("scenes")
+    ax.set_title("Liveness scores: bona fide vs synthetic attacks")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{100 * value:.1f} %"
+
+
+def markdown(report: dict[str, Any]) -> str:
+    bona = report["bona_fide"]
+    ci = bona["bpcer_ci95"]
+    lines = [
+        "# Presentation attack detection (liveness)",
+        "",
+        f"Pack `{report['pack']}`; {len(report['photos'])} photos x "
+        f"{report['seeds_per_photo']} seeds, {report['frames_per_scene']} frames per scene; "
+        f"{report['rule']}, threshold {report['threshold']:g}.",
+        "",
+        "| presentations | n | error | rate [95 % CI] | EER vs bona fide |",
+        "|---|---|---|---|---|",
+        f"| bona fide (BPCER) | {bona['presentations']} | {bona['refused']} refused | "
+        f"{_pct(bona['bpcer'])} [{_pct(ci['low'])}, {_pct(ci['high'])}] | |",
+    ]
+    for kind, entry in report["attacks"].items():
+        aci = entry["apcer_ci95"]
+        lines.append(
+            f"| {kind} attack (APCER) | {entry['presentations']} | {entry['accepted']} accepted | "
+            f"{_pct(entry['apcer'])} [{_pct(aci['low'])}, {_pct(aci['high'])}] | "
+            f"{_pct(entry.get('eer'))} |"
+        )
+    lines += ["", f"Note: {report['note']}.", "", "![Liveness scores](pad_scores.png)", ""]
+    return "\n".join(lines)
