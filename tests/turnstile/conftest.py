@@ -33,9 +33,9 @@ class Lane:
         where: Callable[[TurnstileEvent], bool] = lambda e: True,
     ) -> TurnstileEvent:
         """The first event of ``kind`` (already seen or arriving within ``timeout``)."""
-        for ev in self.seen:
-            if ev.kind is kind and where(ev):
-                return ev
+        for old in self.seen:
+            if old.kind is kind and where(old):
+                return old
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             ev = self.driver.next_event(end - time.monotonic())
