@@ -179,8 +179,7 @@ def _throughput(args: argparse.Namespace) -> int:
         if args.json is None or str(args.json) != "-":
             print(
                 f"speed {speed:g}: {run['as_expected']}/{run['travellers']} as expected, "
-                f"{run['travellers_per_hour_wall']:.0f}/h wall, "
-                f"{run['travellers_per_hour_lane']:.0f}/h lane, "
+                f"{run['travellers_per_hour']:.0f} travellers/h, "
                 f"CPU {run['cpu_percent_of_one_core']:.0f} % of a core"
             )
     report = {"runs": runs, "environment": describe_environment()}

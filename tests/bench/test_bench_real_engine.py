@@ -66,6 +66,7 @@ def test_accuracy_and_calibrate_through_the_real_engine(
     assert "54 impostor comparisons" in engine.manifest.calibration
 
 
+@pytest.mark.slow
 def test_lfw_dev_subset_with_the_dlib_pack(
     lfw_dev: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -130,3 +131,69 @@ def test_centre_face_choice_picks_the_centred_person(tiny_insightface_pack: Path
     corner = max(faces, key=lambda f: f.detection.box.left)
     corner_embedding = engine.embed(crowded, [corner])[0]
     assert engine.distance(vectors[0], corner_embedding) > 0.1
+
+
+def require_dlib_pack() -> None:
+    from gate.errors import ModelError
+    from models.pack import pack_dir
+
+    try:
+        pack_dir("dlib-cc0")
+    except ModelError as exc:
+        pytest.skip(f"dlib-cc0 pack not prepared here ({exc})")
+
+
+@pytest.mark.slow
+def test_pad_report_on_synthetic_scenes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    require_dlib_pack()
+    code = main(
+        [
+            "bench",
+            "pad",
+            "--photos",
+            "sample:Tom_Hanks_54745.png",
+            "--seeds",
+            "1",
+            "--frames",
+            "6",
+            "--report",
+            str(tmp_path),
+            "--no-progress",
+        ]
+    )
+    assert code == EXIT_OK, capsys.readouterr().err
+    report = json.loads((tmp_path / "pad.json").read_text())
+    assert report["bona_fide"]["presentations"] == 1
+    assert set(report["attacks"]) == {"print", "screen"}
+    assert all(a["presentations"] == 1 for a in report["attacks"].values())
+    assert (tmp_path / "pad_scores.png").read_bytes()[:4] == b"\x89PNG"
+    assert "APCER" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_throughput_of_one_accelerated_traveller(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    require_dlib_pack()
+    code = main(
+        [
+            "bench",
+            "throughput",
+            "--travellers",
+            "1",
+            "--speed",
+            "20",
+            "--no-pcsc",
+            "--report",
+            str(tmp_path),
+        ]
+    )
+    assert code == EXIT_OK, capsys.readouterr().err
+    report = json.loads((tmp_path / "throughput.json").read_text())
+    run = report["runs"][0]
+    assert run["travellers"] == 1 and run["speed"] == 20
+    assert sum(run["decisions"].values()) == 1
+    assert run["travellers_per_hour"] > 0 and run["cpu_s"] > 0
+    assert run["camera"]["frames_captured"] > 0
+    assert "capture.total" in run["stages_ms"]
+    assert "| `document` p50/p95/p99 ms |" in (tmp_path / "throughput.md").read_text()
