@@ -33,6 +33,7 @@ class LaneConfig:
 class CameraConfig:
     address: str = "0"  # OpenCV index, file, http(s)/rtsp URL, image sequence
     min_face: int = 60  # pixels: smaller faces are ignored
+    best_shot_window_s: float = 2.0  # after the first good frame, keep looking this long
 
 
 @dataclass(frozen=True)
@@ -157,6 +158,10 @@ def _check_ranges(cfg: GateConfig) -> None:
         )
     if not 0.0 <= cfg.liveness.threshold <= 1.0:
         raise ConfigError(f"liveness.threshold: {cfg.liveness.threshold} is outside [0, 1]")
+    if not cfg.camera.best_shot_window_s > 0:
+        raise ConfigError(
+            f"camera.best_shot_window_s: {cfg.camera.best_shot_window_s} must be > 0 seconds"
+        )
     if cfg.camera.min_face < 0:
         raise ConfigError(f"camera.min_face: {cfg.camera.min_face} must be >= 0")
     for f in dataclasses.fields(TimeoutsConfig):

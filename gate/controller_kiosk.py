@@ -109,7 +109,9 @@ def run_kiosk(
     stop = threading.Event()
     try:
         biometrics = ResilientBiometrics(
-            engine_biometrics_loader(config.face.pack, config.camera.min_face)
+            engine_biometrics_loader(
+                config.face.pack, config.camera.min_face, config.camera.best_shot_window_s
+            )
         )
         clock = SystemClock()
         turnstile = open_turnstile(config.turnstile.address)

@@ -69,7 +69,10 @@ def _demo(args: argparse.Namespace) -> int:
             capture_timeout=args.capture_timeout,
             json=args.json,
         )
-        return _simulate(ns)
+        code = _simulate(ns)
+        if args.audit is None:
+            print("(the demo's audit database was temporary; keep one with --audit PATH)")
+        return code
 
 
 def _run(args: argparse.Namespace) -> int:

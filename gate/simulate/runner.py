@@ -56,6 +56,7 @@ class SimulationOptions:
     protocol: str = "gatectl"
     fps: float = 15.0
     min_face: int = 60
+    best_shot_window_s: float = 2.0
     frames: int = 30
     timeouts: TimeoutsConfig = field(default_factory=TimeoutsConfig)
     policy: DecisionPolicy = field(default_factory=DecisionPolicy)
@@ -157,7 +158,9 @@ class Simulation:
         # not stop the simulator from building the travellers' portraits.
         world = load_engine(None)
         self.photos = PhotoLibrary(lambda image: world.analyze(image, min_face=40))
-        self.biometrics = ResilientBiometrics(engine_biometrics_loader(opts.pack, opts.min_face))
+        self.biometrics = ResilientBiometrics(
+            engine_biometrics_loader(opts.pack, opts.min_face, opts.best_shot_window_s)
+        )
 
         scale = opts.door_time_scale if opts.door_time_scale is not None else 1.0 / opts.speed
         self.emulator = start_emulator(opts.protocol, physics=Physics(time_scale=scale))
