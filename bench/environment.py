@@ -88,16 +88,25 @@ def _file_hashes(manifest: Any) -> dict[str, str]:
     return hashes
 
 
-def pack_description(engine: Any) -> dict[str, Any]:
+def describe_pack(pack_id: str, distance: str, manifest: Any) -> dict[str, Any]:
     """Pack id, distance, file hashes and a digest of the whole manifest."""
-    manifest = _jsonable(getattr(engine, "manifest", None))
-    canonical = json.dumps(manifest, sort_keys=True, separators=(",", ":")).encode()
+    data = _jsonable(manifest)
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
     return {
-        "pack": str(getattr(engine, "pack_id", "unknown")),
-        "distance": str(getattr(engine, "distance_name", "unknown")),
-        "files_sha256": _file_hashes(manifest),
+        "pack": pack_id,
+        "distance": distance,
+        "files_sha256": _file_hashes(data),
         "manifest_sha256": hashlib.sha256(canonical).hexdigest(),
     }
+
+
+def pack_description(engine: Any) -> dict[str, Any]:
+    """``describe_pack`` of a loaded engine."""
+    return describe_pack(
+        str(getattr(engine, "pack_id", "unknown")),
+        str(getattr(engine, "distance_name", "unknown")),
+        getattr(engine, "manifest", None),
+    )
 
 
 def describe_environment(
