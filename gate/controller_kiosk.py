@@ -100,6 +100,7 @@ def run_kiosk(
         engine_biometrics_loader,
     )
     from gate.controller_biometrics import ResilientBiometrics
+    from gate.controller_camera import ReopeningCamera
     from gate.icao.pa import TrustStore
 
     if config.reader.trust_store is None:
@@ -116,7 +117,10 @@ def run_kiosk(
         clock = SystemClock()
         turnstile = open_turnstile(config.turnstile.address)
         closers.append(turnstile.close)
-        camera = open_camera(config.camera.address, clock=clock, live=True)
+        address = config.camera.address
+        camera = ReopeningCamera(
+            lambda: open_camera(address, clock=clock, live=True), f"camera {address}"
+        )
         closers.append(camera.close)
         audit = AuditLog.open(config.audit.path, config.audit.salt_path)
         closers.append(audit.close)

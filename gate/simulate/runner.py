@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from gate.clock import Clock, ScaledClock, SystemClock
 from gate.config import TimeoutsConfig
 from gate.controller import GateController, GateEvent
+from gate.controller_camera import ReopeningCamera
 from gate.controller_ports import PresentedDocument
 from gate.decision import DecisionPolicy
 from gate.errors import GateError
@@ -171,7 +172,10 @@ class Simulation:
         self.feed = SceneFeed()
         self.mjpeg = MjpegServer(self.feed, fps=opts.fps * opts.speed)
         self._cleanups.append(self.mjpeg.close)
-        self.camera = open_camera(self.mjpeg.url, clock=self.clock, live=True)
+        url = self.mjpeg.url
+        self.camera = ReopeningCamera(
+            lambda: open_camera(url, clock=self.clock, live=True), f"camera {url}"
+        )
         self._cleanups.append(self.camera.close)
 
         self.slot: CardSlot = self._card_slot()

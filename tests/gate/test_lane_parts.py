@@ -124,3 +124,27 @@ def test_audit_sink_writes_hashed_row(tmp_path: Path) -> None:
     assert row["detail"].startswith("ALARM")
     assert "L898902C3" not in str(row)
     assert row["document_hash"]
+
+
+def test_reopening_camera_fails_once_then_opens_the_source_again() -> None:
+    from gate.clock import SimulatedClock
+    from gate.controller_camera import ReopeningCamera
+    from gate.errors import DeviceGoneError
+    from gate.fakes import FakeCamera
+
+    clock = SimulatedClock()
+    opened: list[FakeCamera] = []
+
+    def open_source() -> FakeCamera:
+        opened.append(FakeCamera(clock, die_after=2 if not opened else None))
+        return opened[-1]
+
+    camera = ReopeningCamera(open_source)
+    assert camera.read(1.0).index == 1 and camera.read(1.0).index == 2
+    with pytest.raises(DeviceGoneError):
+        camera.read(1.0)
+    assert opened[0].closed
+    assert camera.read(1.0).index == 1  # a fresh source
+    assert len(opened) == 2 and camera.reopened == 2
+    camera.close()
+    assert opened[1].closed
