@@ -100,6 +100,27 @@ def summarise_run(
     }
 
 
+def camera_counters(camera: Any) -> dict[str, int] | None:
+    """Frame counters of the lane camera, or None when it keeps none.
+
+    The simulator wraps its camera in ``gate.controller_camera.ReopeningCamera``, which
+    has no counters of its own: they are read from the camera it currently holds.
+    """
+    stats = getattr(camera, "stats", None)
+    if stats is None:
+        inner = getattr(camera, "_camera", None)  # ReopeningCamera's current source
+        stats = getattr(inner, "stats", None)
+    if stats is None:
+        return None
+    return {
+        "frames_captured": int(stats.frames_captured),
+        "frames_dropped": int(stats.frames_dropped),
+        "frames_delivered": int(stats.frames_delivered),
+        "reconnects": int(stats.reconnects),
+        "reopened": int(getattr(camera, "reopened", 0)),
+    }
+
+
 def run_throughput(
     travellers: int,
     speed: float,
@@ -122,15 +143,7 @@ def run_throughput(
         results = simulation.run()
         wall_s = time.perf_counter() - wall_start
         cpu_s = cpu_seconds() - cpu_start
-        stats = getattr(simulation.camera, "stats", None)
-        camera = None
-        if stats is not None:
-            camera = {
-                "frames_captured": int(stats.frames_captured),
-                "frames_dropped": int(stats.frames_dropped),
-                "frames_delivered": int(stats.frames_delivered),
-                "reconnects": int(stats.reconnects),
-            }
+        camera = camera_counters(simulation.camera)
     summary = summarise_run(
         results,
         speed=speed,
