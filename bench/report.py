@@ -59,7 +59,27 @@ def plot_det(results: Sequence[PackResult], path: Path) -> None:
         fmr_floor, fnmr_floor = 0.5 / n_imp, 0.5 / n_gen
         x_floor, y_floor = min(x_floor, fmr_floor), min(y_floor, fnmr_floor)
         label = f"{result.pack_id} (EER {100 * result.summary['eer']:.2f} %)"
-        ax.step(np.maximum(fmr, fmr_floor), np.maximum(fnmr, fnmr_floor), where="post", label=label)
+        (line,) = ax.step(
+            np.maximum(fmr, fmr_floor), np.maximum(fnmr, fnmr_floor), where="post", label=label
+        )
+        # The operating points the report's table gives: dots at the target FMRs, a cross
+        # at the pack's default threshold.
+        points = list(result.summary["operating_points"].values())
+        ax.plot(
+            [max(p["fmr"], fmr_floor) for p in points],
+            [max(p["fnmr"], fnmr_floor) for p in points],
+            "o",
+            color=line.get_color(),
+            markersize=4,
+        )
+        if result.summary.get("fmr_at_default_threshold") is not None:
+            ax.plot(
+                max(result.summary["fmr_at_default_threshold"], fmr_floor),
+                max(result.summary["fnmr_at_default_threshold"], fnmr_floor),
+                "x",
+                color=line.get_color(),
+                markersize=7,
+            )
     x_low, y_low = _decade_below(x_floor), _decade_below(y_floor)
     for key in TARGET_FMRS:
         if float(key) >= x_low:
@@ -82,7 +102,9 @@ def plot_det(results: Sequence[PackResult], path: Path) -> None:
     ax.set_ylim(y_low, 1.0)
     ax.set_xlabel("FMR (false match rate)")
     ax.set_ylabel("FNMR (false non-match rate)")
-    ax.set_title("DET curve (lower left is better)")
+    ax.set_title(
+        "DET curve (lower left is better)\no: target FMRs, x: default threshold", fontsize=10
+    )
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="upper right", fontsize=8, framealpha=0.9)
     fig.tight_layout()
