@@ -96,3 +96,27 @@ def test_settings_are_validated() -> None:
         CaptureSettings(fusion_count=0)
     with pytest.raises(InputError, match="timeout_s"):
         CaptureSettings(timeout_s=0)
+
+
+def test_http_stream_dying_mid_capture_is_camera_failed(face_photo: np.ndarray) -> None:
+    import threading
+
+    from drivers.camera.mjpeg_server import MjpegServer
+    from drivers.camera.sources import open_camera
+
+    scene = TravellerScene(face_photo, kind="no_face", seed=2, frames=4)
+    server = MjpegServer(scene.images, fps=30.0, loop=True)
+    camera = open_camera(server.url, reconnect_timeout_s=0.5)
+    killer = threading.Timer(0.5, server.close)
+    killer.start()
+    try:
+        engine = TruthEngine([])  # knows no face: the capture would run to its timeout
+        settings = CaptureSettings(timeout_s=60.0, max_fps=1000.0)
+        result = CapturePipeline(engine, settings).capture(camera, None, 60.0)
+    finally:
+        killer.cancel()
+        camera.close()
+        server.close()
+    assert result.status == "camera_failed"
+    assert "not back within 0.5 s" in result.detail
+    assert result.frames_seen > 0
