@@ -106,6 +106,7 @@ class _Work:
     active_auth: str | None = None
     document_number: str | None = None
     alarm: bool = False
+    frames_seen: int = 0
 
 
 class GateController:
@@ -258,6 +259,7 @@ class GateController:
             detail=verdict.reason,
             alarm=work.alarm,
             fail_safe=fail_safe,
+            frames_seen=work.frames_seen,
             document_number=work.document_number,
         )
         self._emit("decision", tid, transaction.decision.value, transaction=transaction)
@@ -357,6 +359,7 @@ class GateController:
     @staticmethod
     def _note_capture(work: _Work, capture: CaptureOutcome) -> None:
         work.liveness = capture.liveness
+        work.frames_seen = capture.frames_seen
         for key, value in capture.timings_ms.items():
             work.stage_ms[f"capture.{key}"] = float(value)
 

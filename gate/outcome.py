@@ -72,6 +72,7 @@ class Transaction:
     detail: str = ""
     alarm: bool = False  # tailgating or door forced raised an alarm
     fail_safe: bool = False  # the gate went through its fail-safe path
+    frames_seen: int = 0  # camera frames the capture stage analysed
     document_number: str | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -93,4 +94,5 @@ class Transaction:
             "detail": self.detail,
             "alarm": self.alarm,
             "fail_safe": self.fail_safe,
+            "frames_seen": self.frames_seen,
         }

@@ -46,6 +46,7 @@ class TravellerResult:
             "active_auth": tx.active_auth if tx else None,
             "detail": tx.detail if tx else self.error,
             "fail_safe": tx.fail_safe if tx else None,
+            "frames_seen": tx.frames_seen if tx else 0,
             "stage_ms": dict(tx.stage_ms) if tx else {},
             "simulator_ms": dict(self.timings_ms),
         }
