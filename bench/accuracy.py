@@ -11,7 +11,6 @@ non-matches with failures.
 from __future__ import annotations
 
 import logging
-import math
 import sys
 import time
 from collections import Counter
@@ -296,7 +295,7 @@ def evaluate_pack(
         accuracy_at_default_threshold=(
             None if threshold is None else metrics.accuracy_at(genuine, listed_impostor, threshold)
         ),
-        images_per_second=len(dataset.images) / emb.seconds if emb.seconds > 0 else math.inf,
+        images_per_second=len(dataset.images) / emb.seconds if emb.seconds > 0 else None,
         embedding_seconds=emb.seconds,
         embedding_options=options.describe(),
         det=metrics.det_curve(genuine, impostor).as_dict(),

@@ -224,7 +224,7 @@ def markdown(report: dict[str, Any]) -> str:
             "accuracy at default threshold (listed pairs)",
             [_pct(p["accuracy_at_default_threshold"]) for p in packs],
         ),
-        row("images per second", [f"{p['images_per_second']:.1f}" for p in packs]),
+        row("images per second", [_rate(p["images_per_second"]) for p in packs]),
         "",
         "Impostor comparisons: "
         + "; ".join(f"`{p['pack']}`: {p['impostor_source']}" for p in packs)
@@ -271,6 +271,10 @@ def _embedding_line(options: dict[str, Any]) -> str:
     size = f"doubled {upsample} time(s) before detection" if upsample else "used as they are"
     which = "the one nearest the centre" if face == "centre" else "the largest"
     return f"Pictures {size}; where several faces are found, {which} is compared."
+
+
+def _rate(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1f}"
 
 
 def _threshold(value: float | None) -> str:

@@ -298,7 +298,7 @@ def _summary_line(s: dict[str, Any]) -> str:
     return (
         f"{s['pack']}: pairs={s['pairs']} fta_images={s['fta_images']} eer={s['eer']:.4f} "
         f"{tars} impostor_comparisons={s['impostor_comparisons']} "
-        f"accuracy@default={acc_text} images/s={s['images_per_second']:.1f}"
+        f"accuracy@default={acc_text} images/s={s['images_per_second'] or 0:.1f}"
     )
 
 
