@@ -182,3 +182,13 @@ def test_mjpeg_stream_reconnects_when_the_server_comes_back() -> None:
 def test_mjpeg_server_refuses_non_loopback_hosts() -> None:
     with pytest.raises(DeviceError, match="not a loopback"):
         MjpegServer(_numbered(1), host="0.0.0.0")
+
+
+@pytest.mark.parametrize("address", ["7", "/dev/video9", "rtsp://127.0.0.1:1/none"])
+def test_devices_and_rtsp_go_through_opencv_and_fail_cleanly(address: str) -> None:
+    # This machine has no /dev/video* and no RTSP server: the live paths must still reach
+    # OpenCV and fail with an error naming the address, quickly.
+    started = time.monotonic()
+    with pytest.raises(DeviceError, match=f"camera {address}: OpenCV cannot open it"):
+        open_camera(address)
+    assert time.monotonic() - started < 5.0
