@@ -88,7 +88,8 @@ def test_live_source_keeps_the_newest_frame_and_counts_drops() -> None:
     frames = itertools.cycle(_numbered(20))
     camera = camera_from_frames(frames, live=True, buffer_size=2)
     try:
-        time.sleep(0.2)  # the producer runs far ahead of this reader
+        while camera.stats.frames_captured < 10:  # let the producer run ahead of the reader
+            time.sleep(0.01)
         got = [camera.read(2.0) for _ in range(5)]
         stats = camera.stats
     finally:
