@@ -12,6 +12,8 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gate.errors import ImageError, ModelError
 from gate.interfaces import FaceDetector
@@ -213,6 +215,55 @@ def test_nms_uses_the_enclosing_box() -> None:
     inner = np.array([[0, 0, 99, 99], [10, 10, 39, 39]])
     assert nms_dlib(inner, scores[:2], 0.338, covered=1.0) == [0, 1]
     assert nms_dlib(inner, scores[:2], 0.338, covered=0.9) == [0]
+
+
+def _clash(a: np.ndarray, b: np.ndarray, iou: float) -> bool:
+    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
+    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
+    if iw <= 0 or ih <= 0:
+        return False
+    enclosing = (max(a[2], b[2]) - min(a[0], b[0]) + 1) * (max(a[3], b[3]) - min(a[1], b[1]) + 1)
+    return bool(iw * ih / enclosing > iou)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 200), st.integers(0, 200), st.integers(5, 120)),
+        min_size=1,
+        max_size=25,
+    ),
+    st.floats(0.1, 0.9),
+)
+def test_nms_keeps_no_clashing_pair_and_drops_only_clashes(
+    boxes: list[tuple[int, int, int]], iou: float
+) -> None:
+    rects = np.array([[x, y, x + size - 1, y + size - 1] for x, y, size in boxes])
+    scores = np.linspace(1.0, 0.1, len(boxes)).astype(np.float32)[::-1].copy()
+    kept = nms_dlib(rects, scores, iou)
+    assert list(scores[kept]) == sorted(scores[kept], reverse=True)
+    for i, a in enumerate(kept):
+        for b in kept[i + 1 :]:
+            assert not _clash(rects[a], rects[b], iou)
+    for dropped in set(range(len(boxes))) - set(kept):
+        assert any(
+            _clash(rects[dropped], rects[k], iou) for k in kept if scores[k] >= scores[dropped]
+        )
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 2000), st.integers(1, 2000))
+def test_tiled_layout_holds_for_any_size(height: int, width: int) -> None:
+    layout = pyramid.tiled_layout(height, width)
+    sizes = pyramid.level_sizes(height, width)
+    assert [(t.height, t.width) for t in layout.tiles] == sizes[: len(layout.tiles)]
+    assert len(layout.tiles) >= 1
+    for tile in layout.tiles:
+        assert tile.left >= 0 and tile.right < layout.width
+        assert tile.top >= 0 and tile.bottom < layout.height
+    for i, a in enumerate(layout.tiles):
+        for b in layout.tiles[i + 1 :]:
+            assert a.right < b.left or b.right < a.left or a.bottom < b.top or b.bottom < a.top
 
 
 def test_nms_orders_by_score() -> None:
