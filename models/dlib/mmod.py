@@ -152,10 +152,14 @@ def parse_mmod(dat_path: Path) -> MmodNetwork:
         elif kind == "bn":
             if pending is None:
                 raise reader.error("batch norm before any convolution")
+            start = reader.offset
             scale, shift = _read_bn_con(reader, len(pending[1]))
             weights, bias, stride, padding_read = pending
-            folded_w = (weights * scale[:, None, None, None]).astype(np.float32)
-            folded_b = (bias * scale + shift).astype(np.float32)
+            with np.errstate(all="ignore"):  # a corrupt file is reported just below
+                folded_w = (weights * scale[:, None, None, None]).astype(np.float32)
+                folded_b = (bias * scale + shift).astype(np.float32)
+            if not (np.isfinite(folded_w).all() and np.isfinite(folded_b).all()):
+                raise reader.error(f"non-finite weights after conv layer {conv_index}", start)
             pending = (folded_w, folded_b, stride, padding_read)
         else:
             _read_relu(reader)
@@ -168,6 +172,9 @@ def parse_mmod(dat_path: Path) -> MmodNetwork:
         raise reader.error("the network does not end with a convolution")
     layers.append(ConvLayer(pending[0], pending[1], pending[2], pending[3], relu=False))
     reader.expect_end()
+    for number, layer in enumerate(layers):
+        if not (np.isfinite(layer.weights).all() and np.isfinite(layer.bias).all()):
+            raise ModelError(f"{reader.source}: conv layer {number} has non-finite weights")
     return MmodNetwork(
         window_width=window_width,
         window_height=window_height,
@@ -247,8 +254,9 @@ def _read_bn_con(
         raise reader.error(f"bn_con sizes do not match {channels} channels", start)
     gamma, beta = params[:channels], params[channels:]
     # Float32 arithmetic, as dlib's affine_ constructor from bn_ does.
-    scale = (gamma / np.sqrt(running_vars + eps)).astype(np.float32)
-    shift = (beta - scale * running_means).astype(np.float32)
+    with np.errstate(all="ignore"):  # the caller rejects non-finite results
+        scale = (gamma / np.sqrt(running_vars + eps)).astype(np.float32)
+        shift = (beta - scale * running_means).astype(np.float32)
     return scale, shift
 
 

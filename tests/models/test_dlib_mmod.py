@@ -119,6 +119,24 @@ def test_wrong_dat_is_a_model_error(tmp_path: Path) -> None:
         parse_mmod(other)
 
 
+def test_corrupt_dat_files_give_model_errors_only(dat_path: Path, tmp_path: Path) -> None:
+    data = dat_path.read_bytes()
+    rng = np.random.default_rng(11)
+    target = tmp_path / "corrupt.dat"
+    for trial in range(40):
+        blob = bytearray(data)
+        if trial % 2:
+            blob = blob[: int(rng.integers(0, len(blob)))]
+        else:
+            for pos in rng.integers(0, 3000, size=3):
+                blob[pos] = int(rng.integers(0, 256))
+        target.write_bytes(bytes(blob))
+        try:
+            parse_mmod(target)
+        except ModelError as exc:
+            assert "corrupt.dat" in str(exc)
+
+
 def test_onnx_is_deterministic_opset17_dynamic(dat_path: Path) -> None:
     import onnx
 
