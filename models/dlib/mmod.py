@@ -462,8 +462,9 @@ class MmodDetector:
     the picture so its longer side is at most this before building the pyramid.
 
     Boxes are in the caller's picture, inclusive-exclusive: dlib's rectangle (l, t, r, b)
-    is ``Box(l, t, r + 1, b + 1)``. ``min_face`` drops boxes narrower than it (and, in the
-    fast mode, lets the detector skip the levels that only find smaller faces).
+    is ``Box(l, t, r + 1, b + 1)``; like dlib's, a box may reach past the picture's edge.
+    ``min_face`` drops boxes narrower than it (and, in the fast mode, lets the detector skip
+    the levels that only find smaller faces).
     """
 
     def __init__(
