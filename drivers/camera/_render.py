@@ -291,6 +291,19 @@ def _camera_effects(
     return np.asarray(cv2.imdecode(data, cv2.IMREAD_COLOR), dtype=np.uint8)
 
 
+def _photo_yaw(landmarks: F64) -> float:
+    """How far the photo's face is turned (radians, + = nose towards +x), from the nose's
+    offset along the eye line (dlib's points; the nose stands ~0.45 eye distances out)."""
+    eye_a, eye_b = landmarks[0:2].mean(axis=0), landmarks[2:4].mean(axis=0)
+    left, right = (eye_a, eye_b) if eye_a[0] <= eye_b[0] else (eye_b, eye_a)
+    e = right - left
+    d2 = float(np.dot(e, e))
+    if d2 <= 0:
+        return 0.0
+    along = float(np.dot(landmarks[4] - (left + right) / 2, e)) / d2
+    return math.atan2(along, 0.45)
+
+
 def render(scene: TravellerScene) -> Iterator[SyntheticFrame]:
     rng = np.random.default_rng(scene.seed)
     w, h = scene.size
@@ -310,6 +323,12 @@ def render(scene: TravellerScene) -> Iterator[SyntheticFrame]:
         mirrored = mirrored[[2, 3, 0, 1, 4]]
         other = _FaceGeometry.of(flipped, mirrored)
     phase = float(rng.uniform(0, 2 * math.pi))
+    # A photo whose face is already turned is turned back towards the camera by up to the
+    # scene's amplitude, so the head swings around frontal instead of further away.
+    yaw_offset = -math.copysign(
+        min(abs(_photo_yaw(landmarks)), math.radians(scene.yaw_amplitude_deg)),
+        _photo_yaw(landmarks),
+    )
     clothes = tuple(float(c) for c in rng.uniform(30, 160, size=3))
     drift = rng.uniform(-0.08, 0.08, size=2) * np.array([w, h])
     if scene.kind == "print":
@@ -328,7 +347,8 @@ def render(scene: TravellerScene) -> Iterator[SyntheticFrame]:
                 0.42 * h + drift[1] * math.cos(2 * math.pi * 0.4 * t + phase),
             ]
         )
-        angles = head_angles(scene, t, phase)
+        yaw, pitch, roll = head_angles(scene, t, phase)
+        angles = (yaw + yaw_offset, pitch, roll)
         light = 0.2 * math.sin(2 * math.pi * 0.6 * t + phase)
         boxes: list[Box] = []
         points: list[F64] = []
