@@ -10,8 +10,9 @@ one cue that sees an attack is enough to flag it:
   keeps it constant. The cue is the spread (10th to 90th percentile) of that offset over
   the window. Fewer than ``min_frames`` faces: unknown (0.5).
 * ``texture``: a screen filmed by a camera shows its pixel grid as moiré: sharp peaks in the
-  face's spectrum at middle-to-high frequencies. The cue is the median over frames of the
-  highest spectral peak relative to the band's median.
+  face's spectrum at middle-to-high frequencies. The cue is the upper quartile over frames
+  of the highest spectral peak relative to the band's median (moiré comes and goes as the
+  screen's scale in the picture changes).
 * ``border``: a print's paper edge or a phone's bezel gives straight lines close around the
   face on at least three sides; a live head in a scene does not. The cue is the share of
   frames where that is seen.
@@ -40,8 +41,8 @@ class LivenessSettings:
     min_frames: int = 6
     motion_low: float = 0.05  # nose-offset spread at or below which the face looks rigid
     motion_high: float = 0.12  # ... at or above which it looks live
-    moire_low: float = 55.0  # spectral peak ratio at or below which no screen is seen
-    moire_high: float = 75.0  # ... at or above which a screen is certain
+    moire_low: float = 35.0  # spectral peak ratio (75th percentile of the frames) at or
+    moire_high: float = 60.0  # below which no screen is seen / above which one is certain
     border_margin: float = 0.7  # how far around the face box to look for edges, face widths
     border_share: float = 0.4  # share of frames with a frame-like border that means an attack
     max_frames: int = 60  # older frames are forgotten
@@ -94,20 +95,26 @@ def _grey_crop(image: ImageBGR, box: Box, scale: float) -> F32 | None:
     return np.asarray(cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY), np.float32)
 
 
-_SIZE = 128
-_WINDOW = np.outer(np.hanning(_SIZE), np.hanning(_SIZE)).astype(np.float32)
-_FREQ = np.hypot(*np.meshgrid(np.fft.fftfreq(_SIZE), np.fft.fftfreq(_SIZE)))
-_BAND = (_FREQ > 0.12) & (_FREQ < 0.5)
+_MAX_PATCH = 128
+_MIN_PATCH = 40
 
 
 def moire_peak(image: ImageBGR, box: Box) -> float:
-    """Highest spectral magnitude over the band's median, inside the face (0.6 of the box)."""
+    """Highest spectral magnitude over the band's median, in the middle of the face (0.6 of
+    the box), at the camera's own resolution: resampling would invent or hide the pattern.
+    NaN when the face is too small to tell."""
     crop = _grey_crop(image, box, 0.6)
     if crop is None:
-        return 0.0
-    patch = cv2.resize(crop, (_SIZE, _SIZE), interpolation=cv2.INTER_LINEAR)
-    patch = (patch - patch.mean()) * _WINDOW
-    band = np.abs(np.fft.fft2(patch))[_BAND]
+        return math.nan
+    n = min(crop.shape[0], crop.shape[1], _MAX_PATCH)
+    if n < _MIN_PATCH:
+        return math.nan
+    top, left = (crop.shape[0] - n) // 2, (crop.shape[1] - n) // 2
+    patch = crop[top : top + n, left : left + n]
+    window = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
+    spectrum = np.abs(np.fft.fft2((patch - patch.mean()) * window))
+    freq = np.hypot(*np.meshgrid(np.fft.fftfreq(n), np.fft.fftfreq(n)))
+    band = spectrum[(freq > 0.12) & (freq < 0.5)]
     median = float(np.median(band))
     return float(band.max() / median) if median > 0 else 0.0
 
@@ -200,7 +207,9 @@ class LivenessChecker:
             )
         )
         motion = _ramp(spread, s.motion_low, s.motion_high) if n >= s.min_frames else 0.5
-        peak = float(np.median([c.moire_peak for c in self._cues]))
+        # moiré comes and goes with the screen's scale in the picture: the upper quartile
+        peaks = [c.moire_peak for c in self._cues if not math.isnan(c.moire_peak)]
+        peak = float(np.percentile(peaks, 75)) if peaks else 0.0
         texture = 1.0 - _ramp(peak, s.moire_low, s.moire_high)
         share = sum(c.border_sides >= 3 for c in self._cues) / n
         border = 1.0 - _ramp(share, 0.5 * s.border_share, s.border_share)
