@@ -168,7 +168,13 @@ class FaceEngine:
         if not chips:
             return np.zeros((0, d), dtype=np.float32)
         with timed(timings, "embed"):
-            out = np.asarray(self._runtime.embedder.embed(chips), dtype=np.float32)
+            if self.manifest.input.flip_average:
+                # One batch of the chips and their mirrors; the mean is the descriptor.
+                mirrored = [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
+                both = np.asarray(self._runtime.embedder.embed([*chips, *mirrored]), np.float32)
+                out = (both[: len(chips)] + both[len(chips) :]) / np.float32(2.0)
+            else:
+                out = np.asarray(self._runtime.embedder.embed(chips), dtype=np.float32)
         if out.shape != (len(chips), d):
             raise ModelError(
                 f"pack {self.pack_id}: embedder returned shape {out.shape}, "

@@ -50,6 +50,9 @@ class InputSpec:
     colour_order: str  # "RGB" or "BGR": what the network sees
     normalisation: str  # human-readable formula, e.g. "(x - 127.5) / 127.5"
     alignment: str  # "dlib-get-face-chip(150, 0.25)" or "arcface-norm-crop(112)"
+    # Embed each chip and its mirror image and average the two: a standard test-time
+    # augmentation that makes descriptors of small, soft faces (150x150 LFW crops) steadier.
+    flip_average: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ class PackManifest:
     thresholds: Mapping[str, float]
     calibration: str
     created_with: Mapping[str, str] = field(default_factory=dict)
+    # The model author's published operating point (dlib: 0.6), reported by benchmarks as
+    # the "default threshold"; the gate itself decides at the calibrated FMR thresholds.
+    nominal_threshold: float | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -128,13 +134,24 @@ def _manifest_from_dict(data: Mapping[str, Any], source: str) -> PackManifest:
             colour_order=_field(spec, "colour_order", str, f"{source}: input"),
             normalisation=_field(spec, "normalisation", str, f"{source}: input"),
             alignment=_field(spec, "alignment", str, f"{source}: input"),
+            flip_average=bool(spec.get("flip_average", False)),
         ),
         embedding_size=_field(data, "embedding_size", int, source),
         distance=distance,
         thresholds=thresholds,
         calibration=_field(data, "calibration", str, source),
         created_with={str(k): str(v) for k, v in dict(data.get("created_with", {})).items()},
+        nominal_threshold=_optional_number(data, "nominal_threshold", source),
     )
+
+
+def _optional_number(data: Mapping[str, Any], key: str, source: str) -> float | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ModelError(f"{source}: field {key!r} is not a number")
+    return float(value)
 
 
 # ---------------------------------------------------------------------------- locations

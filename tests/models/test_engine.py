@@ -227,3 +227,41 @@ def test_small_pictures_are_doubled_for_detection_and_mapped_back() -> None:
     eng.upsample_small = False
     eng.analyze(small)
     assert detector.shapes[-1] == (150, 150, 3)
+
+
+class LeftColumnEmbedder:
+    """Sees only the chip's left column, so a mirrored chip gives a different vector."""
+
+    embedding_size = 3
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def embed(self, chips: Sequence[ImageBGR]) -> np.ndarray:
+        self.batches.append(len(chips))
+        return np.array([c[:, 0].reshape(-1, 3).mean(0) for c in chips], dtype=np.float32)
+
+
+def test_flip_average_embeds_chip_and_mirror_in_one_batch() -> None:
+    from dataclasses import replace
+
+    embedder = LeftColumnEmbedder()
+    flipped = replace(manifest(), input=InputSpec(CHIP, "BGR", "none", "crop", flip_average=True))
+    eng = FaceEngine(
+        flipped, PackRuntime(FakeDetector([]), FakeLandmarks(), crop_aligner, embedder)
+    )
+    chip = np.zeros((CHIP, CHIP, 3), np.uint8)
+    chip[:, 0] = 200  # left column bright, right column dark
+    out = eng.embed_chips([chip, chip])
+    assert embedder.batches == [4]
+    # mean of the left column (200) and, for the mirror, the right column (0)
+    np.testing.assert_allclose(out, np.full((2, 3), 100.0, np.float32))
+
+
+def test_nominal_threshold_round_trips_through_json() -> None:
+    from dataclasses import replace
+
+    m = replace(manifest(), nominal_threshold=0.6)
+    back = PackManifest.from_json(m.to_json(), "test")
+    assert back.nominal_threshold == 0.6
+    assert PackManifest.from_json(manifest().to_json(), "test").nominal_threshold is None
