@@ -64,7 +64,7 @@ class NowClock(Protocol):
 @dataclass(frozen=True)
 class CaptureSettings:
     window_s: float = 1.0  # best-shot window after the first good frame
-    timeout_s: float = 10.0  # no good frame by then: failure to acquire
+    timeout_s: float = 10.0  # no good frame by then: failure to acquire (unless deadline_s)
     min_face: int = 60  # smallest face the detector looks for, pixels
     fusion_count: int = 3  # how many best shots are embedded
     multi_face_ratio: float = 0.6  # a second face this big (box width ratio) counts
@@ -125,9 +125,10 @@ class CapturePipeline:
     def capture(
         self, camera: Camera, clock: NowClock | None = None, deadline_s: float | None = None
     ) -> CaptureResult:
-        """Capture for at most ``deadline_s`` seconds (default ``settings.timeout_s``)."""
+        """Capture for at most ``deadline_s`` seconds (the gate's stage timeout; default
+        ``settings.timeout_s``)."""
         s = self.settings
-        budget = s.timeout_s if deadline_s is None else min(deadline_s, s.timeout_s)
+        budget = s.timeout_s if deadline_s is None else deadline_s
         now = clock.now if clock is not None else time.monotonic
         timings: dict[str, float] = {}
         liveness = LivenessChecker(self.layout, s.liveness)

@@ -20,13 +20,18 @@ def _frames(photo: np.ndarray, kind: str, seed: int = 0, n: int = 24) -> list[Sy
     return list(render_sequence(scene))
 
 
-def _capture(frames: list[SyntheticFrame], settings: CaptureSettings, cycle: bool = False):  # type: ignore[no-untyped-def]
+def _capture(
+    frames: list[SyntheticFrame],
+    settings: CaptureSettings,
+    cycle: bool = False,
+    deadline_s: float | None = None,
+):  # type: ignore[no-untyped-def]
     engine = TruthEngine(frames)
     images = [f.image for f in frames]
     source = itertools.cycle(images) if cycle else iter(images)
     camera = camera_from_frames(source, buffer_size=2)
     try:
-        return CapturePipeline(engine, settings).capture(camera, StepClock(), 5.0), engine
+        return CapturePipeline(engine, settings).capture(camera, StepClock(), deadline_s), engine
     finally:
         camera.close()
 
@@ -65,6 +70,9 @@ def test_no_face_fails_to_acquire_after_the_timeout(face_photo: np.ndarray) -> N
     # the clock never moves: the frame budget (timeout x max_fps) ends the capture
     assert result.frames_seen == 40 == engine.analyzed
     assert result.best_faces == () and result.frames_with_face == 0
+    # the gate's stage deadline, when given, wins over the settings' timeout
+    result, _ = _capture(frames, settings, cycle=True, deadline_s=0.5)
+    assert result.status == "fta" and result.frames_seen == 10
 
 
 def test_two_faces_are_refused(face_photo: np.ndarray) -> None:
