@@ -18,7 +18,8 @@ def traveller(index: int, decision: Decision, stages: dict[str, float]) -> Trave
         decision=decision,
         stage_ms=stages,
     )
-    return TravellerResult(index, f"p{index}", "genuine", Decision.ACCEPT, tx)
+    sim = {"prepare": 300.0, "gate": 1000.0}
+    return TravellerResult(index, f"p{index}", "genuine", Decision.ACCEPT, tx, timings_ms=sim)
 
 
 def test_distribution_matches_numpy_percentiles() -> None:
@@ -46,6 +47,8 @@ def test_run_summary_scales_gate_time_back_to_wall_time() -> None:
     assert s["travellers"] == 9 and s["as_expected"] == 6
     assert s["decisions"] == {"ACCEPT": 6, "ERROR": 1, "REFER_LIVENESS": 2}
     assert s["travellers_per_hour"] == pytest.approx(3600.0)
+    assert s["travellers_per_hour_gate_only"] == pytest.approx(3600.0)  # 1 s inside the gate
+    assert s["simulator_ms"]["prepare"]["p50"] == pytest.approx(300.0)
     assert s["cpu_percent_of_one_core"] == pytest.approx(50.0)
     assert s["cpu_percent_of_machine"] == pytest.approx(25.0)
     doc = s["stages_ms"]["document"]
