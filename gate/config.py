@@ -33,7 +33,7 @@ class LaneConfig:
 class CameraConfig:
     address: str = "0"  # OpenCV index, file, http(s)/rtsp URL, image sequence
     min_face: int = 60  # pixels: smaller faces are ignored
-    best_shot_window_s: float = 2.0  # after the first good frame, keep looking this long
+    best_shot_window_s: float = 3.0  # after the first good frame, keep looking this long
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,17 @@ class GateEvent:
 
 Observer = Callable[[GateEvent], None]
 
+# Ordinary referrals: the traveller may walk back out through the entry. After an alarm
+# or a device fault the doors stay locked until an officer comes.
+_WALK_BACK = frozenset(
+    {
+        Decision.REJECT_MISMATCH,
+        Decision.REFER_DOCUMENT,
+        Decision.REFER_CAPTURE,
+        Decision.REFER_LIVENESS,
+    }
+)
+
 # Turnstile events that mean someone is using a lane that is supposed to be shut.
 _IDLE_ALARMS = frozenset({"DOOR_FORCED", "TAILGATING", "EMERGENCY_OPEN"})
 
@@ -127,6 +138,7 @@ class GateController:
         observers: tuple[Observer, ...] = (),
         today: Callable[[], dt.date] | None = None,
         tailgate_grace_s: float = 1.0,
+        let_referred_back: bool = True,
     ) -> None:
         self.documents = documents
         self.chip_reader = chip_reader
@@ -140,6 +152,7 @@ class GateController:
         self._observers: list[Observer] = list(observers)
         self._today = today or self._clock_date
         self.tailgate_grace_s = tailgate_grace_s
+        self.let_referred_back = let_referred_back
         self._state = State.IDLE
         self._threshold: float | None = None
 
@@ -242,7 +255,10 @@ class GateController:
             if fail_safe:
                 self._fail_safe(tid, verdict.reason)
             else:
-                self._refer(tid, verdict)
+                trouble = self._refer(work, verdict)
+                if trouble:
+                    verdict = Verdict(verdict.decision, f"{verdict.reason}; {trouble}")
+                    fail_safe = True
         work.stage_ms["total"] = (self.clock.now() - work.started) * 1000.0
         transaction = Transaction(
             transaction_id=tid,
@@ -447,10 +463,35 @@ class GateController:
             self._emit("error", tid, f"lock failed: {exc}")
             return False
 
-    def _refer(self, tid: str, verdict: Verdict) -> None:
+    def _refer(self, work: _Work, verdict: Verdict) -> str:
+        """Lock the exit, call an officer and, for an ordinary referral, let the traveller
+        walk back out through the entry. Returns what went wrong on the way back, if any."""
+        tid = work.transaction_id
         self._enter(State.REFERRED, tid)
         self._lock_doors(tid)
         self._emit("referral", tid, verdict.reason, decision=verdict.decision.value)
+        if not self.let_referred_back or verdict.decision not in _WALK_BACK:
+            return ""
+        started = self.clock.now()
+        try:
+            self._drain_stale_events(tid)
+            self.turnstile.open_entry()
+            self._emit("door", tid, "entry_open_commanded")
+            left = self._await(work, ("PASSAGE_COMPLETED",), self.timeouts.passage_s)
+        except _Stop as stop:
+            self._fail_safe(tid, f"on the way back: {stop.verdict.reason}")
+            return f"on the way back: {stop.verdict.reason}"
+        except Exception as exc:
+            self._fail_safe(tid, f"on the way back: {exc}")
+            return f"on the way back: {type(exc).__name__}: {exc}"
+        finally:
+            work.stage_ms["walk_back"] = (self.clock.now() - started) * 1000.0
+        if not self._lock_doors(tid):
+            self._fail_safe(tid, "entry door not locked after the walk back")
+            return "entry door not locked after the walk back"
+        if left is None:
+            self._emit("referral", tid, "traveller still in the lane: officer needed")
+        return ""
 
     def _fail_safe(self, tid: str | None, reason: str) -> None:
         self._enter(State.FAIL_SAFE, tid)

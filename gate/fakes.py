@@ -197,7 +197,11 @@ class FakeTurnstile:
         self.events.append((self.clock.now() + delay, kind))
 
     def open_entry(self) -> None:
+        """A referred traveller walks back out through the entry."""
         self._command("open_entry")
+        self.locked = False
+        self._at(self.door_s, FakeEventKind.DOOR_OPENED)
+        self._at(self.door_s + self.walk_s, FakeEventKind.PASSAGE_COMPLETED)
 
     def open_exit(self) -> None:
         self._command("open_exit")

@@ -15,6 +15,7 @@ Run: ``.venv/bin/pytest bench/micro/test_gate_micro.py --benchmark-enable --benc
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 from collections.abc import Iterator
@@ -196,9 +197,13 @@ def engine_lane(real_lane: dict[str, Any], tmp_path_factory: pytest.TempPathFact
     from drivers.camera.synthetic import TravellerScene
     from gate.controller_adapters import EngineBiometrics
     from gate.simulate.faces import PhotoLibrary
+    from gate.simulate.lane import SceneFeed
 
     portrait = PhotoLibrary(lambda im: engine.analyze(im, min_face=40)).portrait("sample:t1.jpg#0")
-    frames = list(TravellerScene(photo=portrait, kind="genuine", seed=1, frames=40).images())
+    scene = list(TravellerScene(photo=portrait, kind="genuine", seed=1, frames=30).images())
+    # As the simulator's camera shows it: the approach, then the traveller keeps moving.
+    order = itertools.islice(SceneFeed()._order(len(scene)), 150)
+    frames = [scene[i] for i in order]
     tmp = tmp_path_factory.mktemp("engine-lane")
     ok, jpeg = cv2.imencode(".jpg", portrait)
     assert ok
@@ -216,8 +221,8 @@ def engine_lane(real_lane: dict[str, Any], tmp_path_factory: pytest.TempPathFact
     )
     controller: GateController = real_lane["controller"]
     # Frames are handed over as fast as the pipeline takes them (no camera pacing), so the
-    # capture time is the software cost of the frames the 2-s best-shot window needs.
-    settings = CaptureSettings(min_face=60, window_s=2.0)
+    # capture time is the software cost of the frames the 3-s best-shot window needs.
+    settings = CaptureSettings(min_face=60, window_s=3.0)
     controller.biometrics = EngineBiometrics(engine, CapturePipeline(engine, settings))
     controller.chip_reader = PassportChipReader(TrustStore.from_folder(tmp / "pki"))
     controller._threshold = None

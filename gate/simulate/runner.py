@@ -57,7 +57,7 @@ class SimulationOptions:
     protocol: str = "gatectl"
     fps: float = 15.0
     min_face: int = 60
-    best_shot_window_s: float = 2.0
+    best_shot_window_s: float = 3.0
     frames: int = 30
     timeouts: TimeoutsConfig = field(default_factory=TimeoutsConfig)
     policy: DecisionPolicy = field(default_factory=DecisionPolicy)
@@ -213,6 +213,8 @@ class Simulation:
     def _on_event(self, event: GateEvent) -> None:
         if event.kind == "door" and event.detail == "exit_open_commanded" and self._walker:
             self._walker(event)
+        if event.kind == "door" and event.detail == "entry_open_commanded" and self._walker:
+            self.emulator.traveller_walks_back()  # the referred traveller leaves
 
     # -- travellers ------------------------------------------------------------------------------
     def _issue(self, index: int, spec: TravellerSpec) -> tuple[Any, str]:

@@ -312,3 +312,40 @@ def test_emergency_open_during_passage_refers_with_alarm() -> None:
     tx = ctl.serve_one(0.1)
     assert tx is not None and tx.decision is Decision.REFER_DEVICE
     assert tx.alarm and tx.fail_safe
+
+
+def test_referred_traveller_walks_back_through_the_entry() -> None:
+    lane = FakeLane()
+    ctl = lane.controller()
+    ctl.start()
+    lane.traveller("impostor")
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.REJECT_MISMATCH and not tx.fail_safe
+    commands = lane.turnstile.commands
+    assert "open_entry" in commands and "open_exit" not in commands
+    assert commands.index("open_entry") < len(commands) - 1 and commands[-1] == "lock"
+    assert tx.stage_ms["walk_back"] >= 0.0
+
+
+def test_alarm_and_device_faults_do_not_open_the_entry() -> None:
+    for kind in ("tailgater", "genuine"):
+        lane = FakeLane()
+        ctl = lane.controller()
+        lane.traveller(kind)
+        if kind == "genuine":
+            lane.turnstile.passages[0] = "jam"
+        tx = ctl.serve_one(0.1)
+        assert tx is not None and tx.decision is not Decision.ACCEPT
+        assert "open_entry" not in lane.turnstile.commands
+
+
+def test_fault_on_the_way_back_keeps_the_referral_and_fails_safe() -> None:
+    lane = FakeLane()
+    events: list[GateEvent] = []
+    ctl = lane.controller(observers=(events.append,))
+    lane.traveller("print_attack")
+    lane.turnstile.fail_on = {"open_entry"}
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.REFER_LIVENESS
+    assert tx.fail_safe and "on the way back" in tx.detail
+    assert lane.turnstile.locked and any(e.kind == "fail_safe" for e in events)

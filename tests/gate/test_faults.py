@@ -73,6 +73,8 @@ class RealLane:
     def _walk(self, event: GateEvent) -> None:
         if event.kind == "door" and event.detail == "exit_open_commanded":
             self.emulator.traveller_passes()
+        if event.kind == "door" and event.detail == "entry_open_commanded":
+            self.emulator.traveller_walks_back()
 
     def traveller(self, **faults: Any) -> Transaction:
         """A genuine traveller whose card carries ``faults``; returns the transaction."""
