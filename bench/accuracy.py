@@ -244,13 +244,18 @@ def impostor_scores(
     return scores, how
 
 
-def default_threshold(engine: Engine) -> float | None:
-    """The pack's operating threshold (its FMR 1e-3 one), or None when it has none yet."""
+def default_threshold(engine: Engine) -> tuple[float | None, str]:
+    """The threshold "accuracy at the default threshold" is read at, and where it comes from:
+    the model author's published operating point (``manifest.nominal_threshold``, dlib's 0.6)
+    when the pack names one, else the pack's calibrated FMR 1e-3 threshold."""
+    nominal = getattr(getattr(engine, "manifest", None), "nominal_threshold", None)
+    if isinstance(nominal, (int, float)) and not isinstance(nominal, bool):
+        return float(nominal), "nominal (the model author's published threshold)"
     try:
-        return float(engine.threshold())
+        return float(engine.threshold()), "calibrated FMR 1e-3 threshold"
     except GateError as exc:
         log.warning("pack %s has no default threshold: %s", engine.pack_id, exc)
-        return None
+        return None, "none (the pack has no threshold)"
 
 
 def evaluate_pack(
@@ -276,7 +281,7 @@ def evaluate_pack(
             f"(have {genuine.size} and {impostor.size})"
         )
     summary = metrics.score_summary(genuine, impostor)
-    threshold = default_threshold(engine)
+    threshold, threshold_source = default_threshold(engine)
     fta_genuine = int(np.count_nonzero(~np.isfinite(genuine)))
     fta_impostor = int(np.count_nonzero(~np.isfinite(listed_impostor)))
     summary.update(
@@ -292,6 +297,7 @@ def evaluate_pack(
         fta_reasons=emb.failure_reasons,
         fta_policy=FTA_POLICY,
         default_threshold=threshold,
+        default_threshold_source=threshold_source,
         accuracy_at_default_threshold=(
             None if threshold is None else metrics.accuracy_at(genuine, listed_impostor, threshold)
         ),
@@ -319,6 +325,7 @@ HEADLINE_KEYS = (
     "impostor_comparisons",
     "accuracy_at_default_threshold",
     "default_threshold",
+    "default_threshold_source",
     "images_per_second",
 )
 

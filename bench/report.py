@@ -219,7 +219,13 @@ def markdown(report: dict[str, Any]) -> str:
             )
         )
     lines += [
-        row("default threshold", [_threshold(p["default_threshold"]) for p in packs]),
+        row(
+            "default threshold",
+            [
+                f"{_threshold(p['default_threshold'])} ({p.get('default_threshold_source', '')})"
+                for p in packs
+            ],
+        ),
         row(
             "accuracy at default threshold (listed pairs)",
             [_pct(p["accuracy_at_default_threshold"]) for p in packs],

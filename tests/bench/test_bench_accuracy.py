@@ -233,3 +233,18 @@ def test_centre_choice_needs_an_engine_that_lists_faces(
     largest = accuracy.EmbedOptions(face="largest")
     emb = accuracy.embed_images(OnlyEmbedOne(), ds, progress=False, options=largest)
     assert emb.fta_count == 1 and emb.acquired.sum() == len(ds.images) - 1
+
+
+def test_default_threshold_prefers_the_nominal_one(pairs_csv: Path, fake_engine_class: Any) -> None:
+    from types import SimpleNamespace
+
+    engine = fake_engine_class()
+    assert accuracy.default_threshold(engine) == (0.25, "calibrated FMR 1e-3 threshold")
+    engine.manifest = SimpleNamespace(nominal_threshold=1e-6)
+    threshold, source = accuracy.default_threshold(engine)
+    assert threshold == 1e-6 and source.startswith("nominal")
+    result = accuracy.evaluate_pack(engine, datasets.load_dataset(pairs_csv), progress=False)
+    # at a tiny threshold no genuine pair matches: only the 9 impostor pairs are right
+    assert result.summary["accuracy_at_default_threshold"] == pytest.approx(9 / 18)
+    empty = fake_engine_class(thresholds={})
+    assert accuracy.default_threshold(empty)[0] is None
