@@ -274,7 +274,9 @@ class Simulation:
         timings["prepare"] = (time.perf_counter() - started) * 1000.0
         tailgater = spec.kind == "tailgater"
         self._walker = lambda _e: self.emulator.traveller_passes(tailgater=tailgater)
+        started = time.perf_counter()
         transport = self.slot.insert(card)
+        timings["card_in"] = (time.perf_counter() - started) * 1000.0
         self.feed.show(frames)
         try:
             self.documents.lay(PresentedDocument(mrz, transport, spec.label))
@@ -284,8 +286,12 @@ class Simulation:
         finally:
             self._walker = None
             self.feed.clear()
+            started = time.perf_counter()
             self.slot.remove()
+            timings["card_out"] = (time.perf_counter() - started) * 1000.0
+        started = time.perf_counter()
         self._settle()
+        timings["settle"] = (time.perf_counter() - started) * 1000.0
         if transaction is None:
             error = "the gate did not take the document"
             return TravellerResult(index, spec.label, spec.kind, spec.expect, None, error, timings)
