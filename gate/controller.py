@@ -250,6 +250,9 @@ class GateController:
             log.exception("transaction %s: unexpected error", tid)
             verdict = Verdict(Decision.REFER_DEVICE, f"internal error: {type(exc).__name__}")
             fail_safe = True
+        except BaseException:  # Ctrl-C or shutdown in mid-transaction: lock, then go
+            self._fail_safe(tid, "interrupted")
+            raise
         if verdict.decision is not Decision.ACCEPT:
             fail_safe = fail_safe or verdict.decision in _FAIL_SAFE_DECISIONS
             if fail_safe:
@@ -300,7 +303,10 @@ class GateController:
         tid = work.transaction_id
         self._enter(State.DOCUMENT, tid)
         doc = self._read_document(document, work)
-        verdict = check_document(doc, document.printed_mrz, self._today(), self.policy)
+        try:
+            verdict = check_document(doc, document.printed_mrz, self._today(), self.policy)
+        except DocumentError as exc:  # e.g. an expiry date that is not a date
+            return Verdict(Decision.REFER_DOCUMENT, f"document: {exc}")
         if verdict is not None:
             return verdict
         photo = doc.photo
@@ -324,7 +330,7 @@ class GateController:
 
         self._enter(State.VERIFY, tid)
         decided_from = self.clock.now()
-        work.threshold = self.threshold()
+        work.threshold = self._stage(work, "threshold", self.threshold)
         work.score = self._stage(
             work, "verify", lambda: self.biometrics.distance(reference, capture.embeddings)
         )

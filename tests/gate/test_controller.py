@@ -349,3 +349,40 @@ def test_fault_on_the_way_back_keeps_the_referral_and_fails_safe() -> None:
     assert tx is not None and tx.decision is Decision.REFER_LIVENESS
     assert tx.fail_safe and "on the way back" in tx.detail
     assert lane.turnstile.locked and any(e.kind == "fail_safe" for e in events)
+
+
+def test_bad_expiry_in_dg1_refers_document_not_device() -> None:
+    from dataclasses import replace
+
+    lane = FakeLane()
+    ctl = lane.controller()
+    doc = lane.traveller("genuine")
+    answer = lane.chip.answers[doc.label]
+    assert not isinstance(answer, BaseException)
+    lane.chip.answers[doc.label] = replace(answer, expiry_date="35AB31")
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.REFER_DOCUMENT and not tx.fail_safe
+
+
+def test_missing_threshold_for_the_fmr_is_a_device_referral() -> None:
+    lane = FakeLane()
+    ctl = lane.controller()
+    lane.traveller("genuine")
+
+    def no_threshold(fmr: str) -> float:
+        raise ModelError(f"pack has no threshold for FMR {fmr}")
+
+    lane.biometrics.threshold = no_threshold  # type: ignore[method-assign]
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.REFER_DEVICE and tx.fail_safe
+    assert "threshold" in tx.detail
+
+
+def test_interrupt_mid_transaction_locks_the_doors_then_propagates() -> None:
+    lane = FakeLane()
+    ctl = lane.controller()
+    lane.traveller("genuine")
+    lane.biometrics.script[0] = KeyboardInterrupt()  # type: ignore[call-overload]
+    with pytest.raises(KeyboardInterrupt):
+        ctl.serve_one(0.1)
+    assert lane.turnstile.commands[-1] == "lock" and ctl.state is State.FAIL_SAFE
