@@ -102,3 +102,40 @@ def test_table_and_summary_flag_differences() -> None:
     assert data["travellers"][0]["actual"] == "REJECT_MISMATCH"
     assert data["travellers"][2]["actual"] is None
     assert summary("x", [good], {})["passed"] is True
+
+
+def test_photo_library_files_samples_and_errors(tmp_path: Path) -> None:
+    import cv2
+    import numpy as np
+
+    from gate.errors import ImageError
+    from gate.simulate.faces import PORTRAIT_SIZE, PhotoLibrary
+    from gate.types import Box, Detection, Face, Landmarks5
+
+    def face_at(x: float) -> Face:
+        points = ((x + 40, 60.0), (x + 30, 60.0), (x + 10, 60.0), (x + 20, 60.0), (x + 25, 80.0))
+        return Face(Detection(Box(x, 40, x + 50, 100), 1.0), Landmarks5(points))
+
+    calls: list[tuple[int, ...]] = []
+
+    def analyze(image: np.ndarray) -> list[Face]:
+        calls.append(image.shape)
+        return [face_at(200.0), face_at(20.0)]  # not in left-to-right order
+
+    group = np.zeros((400, 400, 3), np.uint8)
+    group[:, :200] = (255, 0, 0)  # the left person is blue, the right one red
+    group[:, 200:] = (0, 0, 255)
+    cv2.imwrite(str(tmp_path / "group.png"), group)
+    library = PhotoLibrary(analyze)
+    left = library.portrait(str(tmp_path / "group.png"))
+    assert left.shape == (PORTRAIT_SIZE[1], PORTRAIT_SIZE[0], 3)
+    assert left[150, 120, 0] > 200 and left[150, 120, 2] < 50  # the leftmost face
+    assert library.portrait(str(tmp_path / "group.png")) is left and len(calls) == 1
+    right = library.portrait("sample:t1.jpg#1")
+    assert right.shape == left.shape
+    with pytest.raises(ConfigError, match="only 2 found"):
+        library.portrait("sample:t1.jpg#5")
+    with pytest.raises(ConfigError, match="no sample picture"):
+        library.portrait("sample:nobody.jpg")
+    with pytest.raises(ImageError):
+        library.portrait(str(tmp_path / "missing.png"))
