@@ -145,7 +145,7 @@ def engine_biometrics_loader(
     """A loader for ``ResilientBiometrics``: the pack's engine plus the capture pipeline."""
 
     def load() -> EngineBiometrics:
-        from gate.capture.pipeline import (  # type: ignore[import-not-found,unused-ignore]
+        from gate.capture.pipeline import (
             CapturePipeline,
             CaptureSettings,
         )
