@@ -205,9 +205,13 @@ class Simulation:
     def _card_slot(self) -> CardSlot:
         if not self.options.use_pcsc:
             return InProcessSlot()
+        from gate.errors import DeviceError
         from gate.simulate.pcsc_slot import PcscSlot
 
-        return PcscSlot()
+        try:
+            return PcscSlot()
+        except DeviceError as exc:
+            raise DeviceError(f"{exc} (--no-pcsc reads the chips in process instead)") from exc
 
     # -- the world reacting to the gate ------------------------------------------------------
     def _on_event(self, event: GateEvent) -> None:
