@@ -8,7 +8,8 @@ one cue that sees an attack is enough to flag it:
   offset along the eye line, in eye distances, is unchanged by any shift, zoom or in-plane
   rotation, and barely changed by tilting a flat picture, so a print or a screen held up
   keeps it constant. The cue is the spread (10th to 90th percentile) of that offset over
-  the window. Fewer than ``min_frames`` faces: unknown (0.5).
+  the window, smoothed, less 2.5 times the landmark jitter (estimated from second
+  differences). Fewer than ``min_frames`` faces: unknown (0.5).
 * ``texture``: a screen filmed by a camera shows its pixel grid as moiré: sharp peaks in the
   face's spectrum at middle-to-high frequencies. The cue is the upper quartile over frames
   of the highest spectral peak relative to the band's median (moiré comes and goes as the
@@ -39,8 +40,8 @@ F32 = npt.NDArray[np.float32]
 @dataclass(frozen=True)
 class LivenessSettings:
     min_frames: int = 6
-    motion_low: float = 0.05  # nose-offset spread at or below which the face looks rigid
-    motion_high: float = 0.12  # ... at or above which it looks live
+    motion_low: float = 0.03  # nose-offset spread (less jitter) at or below which the face
+    motion_high: float = 0.10  # looks rigid / at or above which it looks live
     moire_low: float = 35.0  # spectral peak ratio (75th percentile of the frames) at or
     moire_high: float = 60.0  # below which no screen is seen / above which one is certain
     border_margin: float = 0.7  # how far around the face box to look for edges, face widths
@@ -82,6 +83,20 @@ def _smooth(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     padded = np.concatenate([values[:1], values, values[-1:]])
     stacked = np.stack([padded[:-2], padded[1:-1], padded[2:]])
     return np.asarray(np.median(stacked, axis=0), dtype=np.float64)
+
+
+def _motion_spread(values: npt.NDArray[np.float64]) -> float:
+    """Spread (10th to 90th percentile) of the smoothed series, less 2.5 times the landmark
+    jitter, so that a model that jitters on a turned or blurred face does not make a rigid
+    picture look alive. The jitter comes from second differences, which a slow head turn
+    hardly moves: for white noise of deviation s they have deviation s * sqrt(6)."""
+    smooth = _smooth(values)
+    spread = float(np.percentile(smooth, 90) - np.percentile(smooth, 10))
+    if len(values) < 4:
+        return spread
+    second = values[2:] - 2 * values[1:-1] + values[:-2]
+    jitter = 1.4826 * float(np.median(np.abs(second))) / math.sqrt(6.0)
+    return max(0.0, spread - 2.5 * jitter)
 
 
 def _grey_crop(image: ImageBGR, box: Box, scale: float) -> F32 | None:
@@ -198,13 +213,9 @@ class LivenessChecker:
         n = len(self._cues)
         if n == 0:
             return LivenessResult(0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0)
-        along = _smooth(np.array([c.nose_along for c in self._cues]))
-        across = _smooth(np.array([c.nose_across for c in self._cues]))
-        spread = float(
-            max(
-                np.percentile(along, 90) - np.percentile(along, 10),
-                0.5 * (np.percentile(across, 90) - np.percentile(across, 10)),
-            )
+        spread = max(
+            _motion_spread(np.array([c.nose_along for c in self._cues])),
+            0.5 * _motion_spread(np.array([c.nose_across for c in self._cues])),
         )
         motion = _ramp(spread, s.motion_low, s.motion_high) if n >= s.min_frames else 0.5
         # moiré comes and goes with the screen's scale in the picture: the upper quartile
