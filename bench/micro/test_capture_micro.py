@@ -79,7 +79,7 @@ def test_capture_with_the_real_engine_per_frame(benchmark: Any, scene_frames: li
     except (ImportError, ModelError) as exc:
         pytest.skip(f"no dlib-cc0 pack installed ({exc}); run `egate models prepare`")
     images = [f.image for f in scene_frames[-10:]]
-    settings = CaptureSettings(window_s=0.2, fusion_count=2)
+    settings = CaptureSettings(window_s=0.2, fusion_count=2, liveness_frames=8)
     pipeline = CapturePipeline(engine, settings)
 
     def capture() -> Any:

@@ -2,8 +2,9 @@
 
 For every frame: detect faces and their 5 points (the face engine), measure the main face's
 quality, feed the liveness checker. The first frame that passes every quality check opens a
-best-shot window of ``window_s``; when it closes (and liveness has seen enough frames) the
-``fusion_count`` best-scoring shots are embedded for multi-frame score fusion. No good shot
+best-shot window of ``window_s``; when it closes (and liveness has seen ``liveness_frames``
+faces: head motion needs time to show) the ``fusion_count`` best-scoring shots are
+embedded for multi-frame score fusion. No good shot
 before ``timeout_s``: failure to acquire ("fta"). A second face of comparable size in
 ``multi_face_frames`` frames in a row: "multiple_faces". The camera failing: "camera_failed".
 
@@ -67,6 +68,7 @@ class CaptureSettings:
     timeout_s: float = 10.0  # no good frame by then: failure to acquire (unless deadline_s)
     min_face: int = 60  # smallest face the detector looks for, pixels
     fusion_count: int = 3  # how many best shots are embedded
+    liveness_frames: int = 12  # the window stays open until liveness has seen this many faces
     multi_face_ratio: float = 0.6  # a second face this big (box width ratio) counts
     multi_face_frames: int = 3  # ... in this many frames in a row: "multiple_faces"
     read_timeout_s: float = 1.0  # real seconds to wait for one frame
@@ -157,7 +159,7 @@ class CapturePipeline:
 
         while elapsed() < budget:
             window_over = window_start is not None and elapsed() - window_start >= s.window_s
-            if window_over and liveness.frames >= s.liveness.min_frames:
+            if window_over and liveness.frames >= max(s.liveness_frames, s.liveness.min_frames):
                 break
             try:
                 with _timed(timings, "read"):

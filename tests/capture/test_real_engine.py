@@ -25,7 +25,7 @@ def engine():  # type: ignore[no-untyped-def]
 
 
 def _capture(engine, photo: np.ndarray, points, kind: str) -> CaptureResult:  # type: ignore[no-untyped-def]
-    scene = TravellerScene(photo, kind=kind, seed=3, frames=12, photo_landmarks=points)
+    scene = TravellerScene(photo, kind=kind, seed=3, frames=16, photo_landmarks=points)
     camera = camera_from_frames(scene.images)
     try:
         return CapturePipeline(engine, CaptureSettings(window_s=0.3)).capture(camera, None, 10.0)
