@@ -8,7 +8,9 @@ traveller. The audit record is committed before the next traveller starts; when 
 be, the outcome becomes ``AUDIT_FAILED`` (fail-safe) and the gate keeps serving.
 
 Time comes only from the injected ``Clock``; observers receive every event synchronously
-(an observer that raises is logged and ignored: it must never stop a border gate).
+(an observer that raises is logged and ignored: it must never stop a border gate). The
+dealings with the doors live in ``gate.controller_doors``, the shared values in
+``gate.controller_events``.
 """
 
 from __future__ import annotations
@@ -17,12 +19,19 @@ import datetime as dt
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
+from gate import controller_doors as doors
 from gate.clock import Clock
 from gate.config import TimeoutsConfig
+from gate.controller_events import (
+    GateEvent,
+    Observer,
+    StageStop,
+    TransactionWork,
+)
 from gate.controller_ports import (
     AuditSink,
     Biometrics,
@@ -43,7 +52,6 @@ from gate.decision import (
 from gate.errors import (
     AuditError,
     DeviceError,
-    DeviceTimeoutError,
     DocumentError,
     FaceError,
     GateError,
@@ -51,73 +59,13 @@ from gate.errors import (
 from gate.interfaces import Camera
 from gate.outcome import Decision, State, Transaction
 
+__all__ = ["GateController", "GateEvent", "Observer"]
+
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class GateEvent:
-    """Something the gate did or saw. ``kind``: state, decision, door, alarm, fail_safe,
-    audit, error, transaction."""
-
-    kind: str
-    state: State
-    at: float  # clock.now()
-    transaction_id: str | None = None
-    detail: str = ""
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-Observer = Callable[[GateEvent], None]
-
-# Ordinary referrals: the traveller may walk back out through the entry. After an alarm
-# or a device fault the doors stay locked until an officer comes.
-_WALK_BACK = frozenset(
-    {
-        Decision.REJECT_MISMATCH,
-        Decision.REFER_DOCUMENT,
-        Decision.REFER_CAPTURE,
-        Decision.REFER_LIVENESS,
-    }
-)
-
-# Turnstile events that mean someone is using a lane that is supposed to be shut.
-_IDLE_ALARMS = frozenset({"DOOR_FORCED", "TAILGATING", "EMERGENCY_OPEN"})
-
 # Decisions that mean the gate itself could not finish normally.
 _FAIL_SAFE_DECISIONS = frozenset({Decision.REFER_DEVICE, Decision.TIMEOUT, Decision.AUDIT_FAILED})
-
-
-def _event_name(event: Any) -> str:
-    """The turnstile event's kind as a string; works for any enum-like ``kind``."""
-    kind = getattr(event, "kind", None)
-    name = getattr(kind, "name", kind)
-    return str(name).upper()
-
-
-class _Stop(Exception):
-    """Internal: a stage produced a verdict; unwinds to ``process``."""
-
-    def __init__(self, verdict: Verdict) -> None:
-        super().__init__(verdict.reason)
-        self.verdict = verdict
-
-
-@dataclass
-class _Work:
-    """Mutable facts gathered while one transaction runs."""
-
-    transaction_id: str
-    started_wall: float
-    started: float
-    stage_ms: dict[str, float] = field(default_factory=dict)
-    score: float | None = None
-    threshold: float | None = None
-    liveness: float | None = None
-    passive_auth: str | None = None
-    active_auth: str | None = None
-    document_number: str | None = None
-    alarm: bool = False
-    frames_seen: int = 0
 
 
 class GateController:
@@ -210,41 +158,19 @@ class GateController:
             self.clock.sleep(timeout)
             return None
         if document is None:
-            self._watch_idle_lane()
+            doors.watch_idle_lane(self)
             return None
         return self.process(document)
 
-    def _watch_idle_lane(self) -> None:
-        """Between travellers nobody should move through the lane: report what the
-        turnstile saw (a forced door is an alarm) and keep the doors locked."""
-        try:
-            event = self.turnstile.next_event(0.0)
-        except Exception as exc:
-            self._emit("error", None, f"turnstile: {exc}")
-            return
-        relock = False
-        while event is not None:
-            name = _event_name(event)
-            self._emit("door", None, f"idle {name.lower()}")
-            if name in _IDLE_ALARMS:
-                self._emit("alarm", None, name.lower().replace("_", " "))
-                relock = True
-            try:
-                event = self.turnstile.next_event(0.0)
-            except Exception:
-                break
-        if relock:
-            self._lock_doors(None)
-
     def process(self, document: PresentedDocument) -> Transaction:
         """One traveller, from the document on the reader back to idle."""
-        work = _Work(uuid.uuid4().hex, self.clock.wall(), self.clock.now())
+        work = TransactionWork(uuid.uuid4().hex, self.clock.wall(), self.clock.now())
         tid = work.transaction_id
         self._emit("transaction", tid, "started", label=document.label)
         fail_safe = False
         try:
             verdict = self._run(document, work)
-        except _Stop as stop:
+        except StageStop as stop:
             verdict = stop.verdict
         except Exception as exc:  # a bug or an untranslated error: never leave doors open
             log.exception("transaction %s: unexpected error", tid)
@@ -294,12 +220,12 @@ class GateController:
         except Exception:
             return None
 
-    def _timed(self, work: _Work, stage: str, started: float) -> float:
+    def _timed(self, work: TransactionWork, stage: str, started: float) -> float:
         elapsed = self.clock.now() - started
         work.stage_ms[stage] = elapsed * 1000.0
         return elapsed
 
-    def _run(self, document: PresentedDocument, work: _Work) -> Verdict:
+    def _run(self, document: PresentedDocument, work: TransactionWork) -> Verdict:
         tid = work.transaction_id
         self._enter(State.DOCUMENT, tid)
         doc = self._read_document(document, work)
@@ -339,15 +265,15 @@ class GateController:
         verdict = decide_match(work.score, work.threshold)
         if verdict.decision is not Decision.ACCEPT:
             return verdict
-        return self._let_through(work, decided_from)
+        return doors.let_through(self, work, decided_from)
 
-    def _stage(self, work: _Work, stage: str, call: Callable[[], Any]) -> Any:
+    def _stage(self, work: TransactionWork, stage: str, call: Callable[[], Any]) -> Any:
         """Run one stage's call, translating its errors into a verdict for that stage."""
         started = self.clock.now()
         try:
             return call()
         except GateError as exc:
-            raise _Stop(self._verdict_for_error(stage, exc)) from exc
+            raise StageStop(self._verdict_for_error(stage, exc)) from exc
         finally:
             self._timed(work, stage, started)
 
@@ -366,7 +292,7 @@ class GateController:
             return Verdict(Decision.REFER_CAPTURE, text)
         return Verdict(Decision.REFER_DEVICE, text)
 
-    def _read_document(self, document: PresentedDocument, work: _Work) -> DocumentRead:
+    def _read_document(self, document: PresentedDocument, work: TransactionWork) -> DocumentRead:
         started = self.clock.now()
         doc: DocumentRead = self._stage(
             work, "document", lambda: self.chip_reader.read(document, self.clock.wall())
@@ -375,89 +301,15 @@ class GateController:
         work.active_auth = doc.active_auth
         work.document_number = doc.document_number
         if self._timed(work, "document", started) > self.timeouts.document_s:
-            raise _Stop(Verdict(Decision.TIMEOUT, "document read ran past its time limit"))
+            raise StageStop(Verdict(Decision.TIMEOUT, "document read ran past its time limit"))
         return doc
 
     @staticmethod
-    def _note_capture(work: _Work, capture: CaptureOutcome) -> None:
+    def _note_capture(work: TransactionWork, capture: CaptureOutcome) -> None:
         work.liveness = capture.liveness
         work.frames_seen = capture.frames_seen
         for key, value in capture.timings_ms.items():
             work.stage_ms[f"capture.{key}"] = float(value)
-
-    def _let_through(self, work: _Work, decided_from: float) -> Verdict:
-        """Open the exit, wait for the passage, watch for a second person, lock again."""
-        tid = work.transaction_id
-        self._enter(State.EXIT_OPEN, tid)
-        self._drain_stale_events(tid)
-        self._stage(work, "exit_command", self.turnstile.open_exit)
-        # Decision latency: from the capture's result to the acknowledged exit command.
-        work.stage_ms["decision_to_command"] = (self.clock.now() - decided_from) * 1000.0
-        self._emit("door", tid, "exit_open_commanded")
-        started = self.clock.now()
-        opened = self._await(work, ("DOOR_OPENED", "PASSAGE_COMPLETED"), self.timeouts.exit_open_s)
-        self._timed(work, "exit_open", started)
-        if opened is None:
-            log.warning("transaction %s: exit door not confirmed open", tid)
-        self._enter(State.PASSAGE, tid)
-        started = self.clock.now()
-        if opened != "PASSAGE_COMPLETED":
-            passed = self._await(work, ("PASSAGE_COMPLETED",), self.timeouts.passage_s)
-            if passed is None:
-                self._timed(work, "passage", started)
-                return Verdict(Decision.TIMEOUT, "no passage through the open exit")
-        self._stage(work, "lock_command", self.turnstile.lock)
-        # The exit is closing: a second person in the beams now is a tailgater.
-        self._await(work, ("DOOR_CLOSED",), self.tailgate_grace_s)
-        self._timed(work, "passage", started)
-        return Verdict(Decision.ACCEPT, "face verified, passage completed")
-
-    def _drain_stale_events(self, tid: str) -> None:
-        """Drop turnstile events from before this passage (a fault already handled, the
-        previous traveller's doors closing): they say nothing about the exit about to open."""
-        for _ in range(1000):
-            try:
-                event = self.turnstile.next_event(0.0)
-            except GateError as exc:
-                raise _Stop(self._verdict_for_error("turnstile", exc)) from exc
-            if event is None:
-                return
-            self._emit("door", tid, f"stale {_event_name(event).lower()}")
-
-    def _await(self, work: _Work, wanted: tuple[str, ...], timeout: float) -> str | None:
-        """Wait for one of ``wanted`` turnstile events; alarms and faults stop the stage."""
-        tid = work.transaction_id
-        deadline = self.clock.now() + timeout
-        while True:
-            remaining = deadline - self.clock.now()
-            if remaining <= 0:
-                return None
-            try:
-                event = self.turnstile.next_event(remaining)
-            except DeviceTimeoutError:
-                return None
-            except GateError as exc:
-                raise _Stop(self._verdict_for_error("turnstile", exc)) from exc
-            if event is None:
-                continue
-            name = _event_name(event)
-            self._emit("door", tid, name.lower())
-            if name == "TAILGATING":
-                work.alarm = True
-                self._emit("alarm", tid, "tailgating")
-                raise _Stop(Verdict(Decision.TAILGATING, "a second person followed"))
-            if name == "DOOR_FORCED":
-                work.alarm = True
-                self._emit("alarm", tid, "door forced")
-                raise _Stop(Verdict(Decision.REFER_DEVICE, "door forced"))
-            if name == "EMERGENCY_OPEN":
-                work.alarm = True
-                self._emit("alarm", tid, "emergency open")
-                raise _Stop(Verdict(Decision.REFER_DEVICE, "emergency opening of the lane"))
-            if name in ("DOOR_JAMMED", "DEVICE_FAULT", "WATCHDOG_LOCKED"):
-                raise _Stop(Verdict(Decision.REFER_DEVICE, f"turnstile: {name.lower()}"))
-            if name in wanted:
-                return name
 
     # -- ends ----------------------------------------------------------------------------------
     def _lock_doors(self, tid: str | None) -> bool:
@@ -469,35 +321,14 @@ class GateController:
             self._emit("error", tid, f"lock failed: {exc}")
             return False
 
-    def _refer(self, work: _Work, verdict: Verdict) -> str:
+    def _refer(self, work: TransactionWork, verdict: Verdict) -> str:
         """Lock the exit, call an officer and, for an ordinary referral, let the traveller
         walk back out through the entry. Returns what went wrong on the way back, if any."""
         tid = work.transaction_id
         self._enter(State.REFERRED, tid)
         self._lock_doors(tid)
         self._emit("referral", tid, verdict.reason, decision=verdict.decision.value)
-        if not self.let_referred_back or verdict.decision not in _WALK_BACK:
-            return ""
-        started = self.clock.now()
-        try:
-            self._drain_stale_events(tid)
-            self.turnstile.open_entry()
-            self._emit("door", tid, "entry_open_commanded")
-            left = self._await(work, ("PASSAGE_COMPLETED",), self.timeouts.passage_s)
-        except _Stop as stop:
-            self._fail_safe(tid, f"on the way back: {stop.verdict.reason}")
-            return f"on the way back: {stop.verdict.reason}"
-        except Exception as exc:
-            self._fail_safe(tid, f"on the way back: {exc}")
-            return f"on the way back: {type(exc).__name__}: {exc}"
-        finally:
-            work.stage_ms["walk_back"] = (self.clock.now() - started) * 1000.0
-        if not self._lock_doors(tid):
-            self._fail_safe(tid, "entry door not locked after the walk back")
-            return "entry door not locked after the walk back"
-        if left is None:
-            self._emit("referral", tid, "traveller still in the lane: officer needed")
-        return ""
+        return doors.walk_back(self, work, verdict)
 
     def _fail_safe(self, tid: str | None, reason: str) -> None:
         self._enter(State.FAIL_SAFE, tid)
