@@ -16,11 +16,11 @@ image mapping, dlib's NMS (intersection over the *enclosing* box > 0.338) and th
 
 * ``exact=True``: dlib's own arithmetic for the pyramid, the upsampling (pyramid_up) and the
   way back (rect_down); gives dlib's boxes (the oracle test: equal boxes, scores within 1e-5).
-  About 110 ms on a 640x480 frame on 2 cores (dlib-bin: 1.2-1.5 s).
+  About 38 ms on a 640x480 frame on 2 cores (dlib-bin: 1.18 s in the same run).
 * ``exact=False`` (default): OpenCV does the pyramid's corner-aligned resizes (1/32-pixel
   positions), and the picture is shrunk first when ``min_face`` or ``max_side`` say the big
   levels are not needed: a face of ``min_face`` pixels then fills the 80-pixel window of the
-  first level. About 30 ms on 640x480 with the whole pyramid, 15 ms with ``min_face=120``.
+  first level. About 26 ms on 640x480 with the whole pyramid, 13 ms with ``min_face=120``.
   Without shrinking it finds the faces the exact mode finds (IoU >= 0.8, all 300 LFW frames
   checked); shrunk, box sizes land on other pyramid steps (IoU vs exact ~0.75-0.85) and
   faces smaller than ``max(min_face, 80 * longer_side / max_side)`` pixels are not found
