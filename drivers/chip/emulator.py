@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from drivers.chip import _crypto as crypto
-from gate.errors import DeviceGoneError, DocumentError, ProtocolError
+from gate.errors import DeviceGoneError, DocumentError, ProtocolError, SecurityError
+from gate.icao import crypto
 
 log = logging.getLogger(__name__)
 
@@ -314,7 +314,7 @@ class VirtualPassport:
             return SW_SM_MISSING
         try:
             inner = session.unwrap(apdu)
-        except ProtocolError as exc:
+        except (ProtocolError, SecurityError) as exc:
             log.debug("virtual passport: SM command rejected: %s", exc)
             self._session = None
             return SW_SM_WRONG
