@@ -21,7 +21,7 @@ import tomllib
 from gate.decision import DecisionPolicy
 from gate.errors import ConfigError
 
-FMR_CHOICES = ("1e-2", "1e-3", "1e-4", "1e-5")
+FMR_CHOICES = ("1e-2", "1e-3", "1e-4")  # the operating points packs are calibrated at
 
 
 @dataclass(frozen=True)
