@@ -118,7 +118,8 @@ def plot_scores(scores: dict[str, list[float]], threshold: float, path: Any) -> 
     edges = np.linspace(0.0, 1.0, 41)
     for kind, values in scores.items():
         if values:
-            ax.hist(values, bins=edges, alpha=0.45, label=f"{kind} ({len(values)})")
+            name = "bona fide" if kind == BONA_FIDE else f"{kind} attack"
+            ax.hist(values, bins=edges, alpha=0.45, label=f"{name} ({len(values)})")
     ax.axvline(threshold, color="black", linestyle=":", linewidth=1.0)
     ax.text(threshold, ax.get_ylim()[1], " threshold", va="top", fontsize=8)
     ax.set_xlabel("liveness score (higher = more likely live)")
