@@ -197,3 +197,32 @@ def test_throughput_of_one_accelerated_traveller(
     assert run["camera"]["frames_captured"] > 0
     assert "capture.total" in run["stages_ms"]
     assert "| `document` p50/p95/p99 ms |" in (tmp_path / "throughput.md").read_text()
+
+
+def test_insightface_bin_through_the_cli(
+    tmp_path: Path, tiny_insightface_pack: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import pickle
+
+    import cv2
+
+    def jpeg(identity: int, sample: int) -> bytes:
+        return cv2.imencode(".png", square_scene(identity, sample))[1].tobytes()
+
+    blobs, flags = [], []
+    for identity in range(3):
+        blobs += [jpeg(identity, 0), jpeg(identity, 1)]
+        flags.append(True)
+        blobs += [jpeg(identity, 2), jpeg((identity + 1) % 3, 2)]
+        flags.append(False)
+    path = tmp_path / "tiny_verification.bin"
+    path.write_bytes(pickle.dumps((blobs, flags), protocol=4))
+    pack = str(tiny_insightface_pack)
+    args = ["bench", "accuracy", "--dataset", str(path), "--pack", pack, "--no-progress"]
+    assert main([*args, "--json", "-"]) == EXIT_OK
+    report = json.loads(capsys.readouterr().out)
+    assert report["dataset"]["format"] == "insightface-bin"
+    assert report["pairs"] == 6 and report["genuine"] == 3 and report["impostor"] == 3
+    assert report["fta_images"] == 0 and report["eer"] == 0.0
+    assert main([*args, "--impostors", "all"]) == 2
+    assert "people behind the images are unknown" in capsys.readouterr().err
