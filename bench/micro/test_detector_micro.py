@@ -23,7 +23,8 @@ import cv2
 import numpy as np
 import pytest
 
-from models.dlib.mmod import MmodDetector, build_mmod_onnx
+from models.dlib.mmod import MmodDetector
+from models.dlib.mmod_onnx import build_mmod_onnx
 
 DLIB_RUNS = 3
 ONNX_RUNS = 30

@@ -7,8 +7,9 @@ The network (dnn_mmod_face_detection_ex.cpp) is fully convolutional::
     3 x [con 5x5 stride 1 (45 filters) + bn_con + relu]
     con 9x9 stride 1 (1 filter)                                       # the score map
 
-The file stores no structure, so the parser walks the known layout and checks every layer's
-tag and shape against it. Batch norms are folded into the convolutions at conversion.
+The file stores no structure, so the parser (``models.dlib.mmod_parse``) walks the known
+layout and checks every layer's tag and shape against it. Batch norms are folded into the
+convolutions at conversion (``models.dlib.mmod_onnx`` writes the ONNX model).
 
 Around the CNN: the tiled pyramid (``models.dlib.pyramid``), score > threshold, the cell to
 image mapping, dlib's NMS (intersection over the *enclosing* box > 0.338) and the optional
@@ -30,9 +31,7 @@ image mapping, dlib's NMS (intersection over the *enclosing* box > 0.338) and th
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -41,26 +40,27 @@ import numpy.typing as npt
 from gate.errors import ImageError, ModelError
 from gate.types import Box, Detection, ImageBGR
 from models.dlib import pyramid
-from models.dlib.serialization import DlibReader
+from models.dlib.mmod_onnx import INPUT_NAME, OPSET, OUTPUT_NAME, build_mmod_onnx, network_to_onnx
+from models.dlib.mmod_parse import ConvLayer, MmodNetwork, parse_mmod
 from models.onnx_session import OnnxSession
 
 logger = logging.getLogger(__name__)
 
-OPSET = 17
-INPUT_NAME = "image"
-OUTPUT_NAME = "scores"
+# Re-exported: the parser and the ONNX writer live in mmod_parse and mmod_onnx.
+__all__ = [
+    "INPUT_NAME",
+    "MAX_PYRAMID_PIXELS",
+    "OPSET",
+    "OUTPUT_NAME",
+    "ConvLayer",
+    "MmodDetector",
+    "MmodNetwork",
+    "build_mmod_onnx",
+    "network_to_onnx",
+    "nms_dlib",
+    "parse_mmod",
+]
 
-# (filters, kernel, stride) of the convolutions, input side first; all but the last are
-# followed by bn_con + relu.
-_ARCHITECTURE: tuple[tuple[int, int, int], ...] = (
-    (16, 5, 2),
-    (32, 5, 2),
-    (32, 5, 2),
-    (45, 5, 1),
-    (45, 5, 1),
-    (45, 5, 1),
-    (1, 9, 1),
-)
 # Window centre in the input tensor for output cell c: three 5x5 stride-2 unpadded convs.
 _CELL_STRIDE = 8
 _CELL_OFFSET = 14
@@ -70,348 +70,6 @@ _MIN_TENSOR_SIDE = 29
 # and the first activations take about 200 bytes per pixel, so 16 MP is ~3 GB. The fast mode
 # shrinks bigger pictures to this; the exact mode refuses them.
 MAX_PYRAMID_PIXELS = 16_000_000
-
-
-@dataclass(frozen=True)
-class ConvLayer:
-    """A convolution with any batch norm already folded in; ``relu`` follows it if set."""
-
-    weights: npt.NDArray[np.float32]  # (out, in, k, k), OIHW like ONNX
-    bias: npt.NDArray[np.float32]  # (out,)
-    stride: int
-    padding: int
-    relu: bool
-
-
-@dataclass(frozen=True)
-class MmodNetwork:
-    """Everything in the .dat file that running the detector needs."""
-
-    window_width: int
-    window_height: int
-    nms_iou: float
-    nms_covered: float
-    mean_rgb: tuple[float, float, float]
-    pyramid_padding: int
-    pyramid_outer_padding: int
-    layers: tuple[ConvLayer, ...]
-
-
-# ---------------------------------------------------------------------------------- parsing
-
-
-def parse_mmod(dat_path: Path) -> MmodNetwork:
-    """Read ``mmod_human_face_detector.dat``; a ``ModelError`` names the offset of any surprise."""
-    reader = DlibReader.from_path(dat_path)
-    reader.expect_int(1, "add_loss_layer version")
-    reader.expect_string("loss_mmod_", "loss layer")
-    options_version = reader.read_int()
-    if options_version == 1:
-        window_width, window_height = reader.read_int(), reader.read_int()
-    elif 2 <= options_version <= 4:
-        windows = reader.read_count("detector window")
-        if windows != 1:
-            raise reader.error(f"expected one detector window, found {windows}")
-        window_version = reader.read_int()
-        window_width, window_height = reader.read_int(), reader.read_int()
-        if window_version == 2:
-            reader.read_string()
-    else:
-        raise reader.error(f"unknown mmod_options version {options_version}")
-    reader.read_floats(3)  # loss_per_false_alarm, loss_per_missed_target, truth_match_iou
-    nms_iou, nms_covered = (float(v) for v in reader.read_floats(2))
-    reader.read_floats(2)  # overlaps_ignore
-    if options_version >= 3:
-        reader.read_bytes(1)  # assume_image_pyramid, one raw byte
-    if options_version >= 4 and reader.read_bool():
-        raise reader.error("bounding-box regression is not supported")
-    if options_version >= 4:
-        reader.read_float()
-
-    # One add_layer version per layer, outermost (output) first: conv,(relu,bn,conv)*6.
-    layer_count = 3 * (len(_ARCHITECTURE) - 1) + 1
-    versions = [reader.read_int() for _ in range(layer_count)]
-    if any(v not in (1, 2) for v in versions[:-1]) or versions[-1] not in (2, 3):
-        raise reader.error(f"unexpected add_layer versions {versions}")
-
-    mean_rgb, padding, outer_padding = _read_input_layer(reader)
-
-    layers: list[ConvLayer] = []
-    # Layer contents come innermost (input side) first.
-    kinds = ["con"] + ["bn", "relu", "con"] * (len(_ARCHITECTURE) - 1)
-    pending: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], int, int] | None = None
-    conv_index = 0
-    for position, kind in enumerate(kinds):
-        version = versions[layer_count - 1 - position]
-        if kind == "con":
-            filters, kernel, stride = _ARCHITECTURE[conv_index]
-            in_channels = 3 if conv_index == 0 else _ARCHITECTURE[conv_index - 1][0]
-            weights, bias, padding_read = _read_con(reader, filters, in_channels, kernel, stride)
-            pending = (weights, bias, stride, padding_read)
-            conv_index += 1
-        elif kind == "bn":
-            if pending is None:
-                raise reader.error("batch norm before any convolution")
-            start = reader.offset
-            scale, shift = _read_bn_con(reader, len(pending[1]))
-            weights, bias, stride, padding_read = pending
-            with np.errstate(all="ignore"):  # a corrupt file is reported just below
-                folded_w = (weights * scale[:, None, None, None]).astype(np.float32)
-                folded_b = (bias * scale + shift).astype(np.float32)
-            if not (np.isfinite(folded_w).all() and np.isfinite(folded_b).all()):
-                raise reader.error(f"non-finite weights after conv layer {conv_index}", start)
-            pending = (folded_w, folded_b, stride, padding_read)
-        else:
-            _read_relu(reader)
-            if pending is None:
-                raise reader.error("relu before any convolution")
-            layers.append(ConvLayer(pending[0], pending[1], pending[2], pending[3], relu=True))
-            pending = None
-        _skip_layer_state(reader, version, is_input_layer=position == 0)
-    if pending is None:
-        raise reader.error("the network does not end with a convolution")
-    layers.append(ConvLayer(pending[0], pending[1], pending[2], pending[3], relu=False))
-    reader.expect_end()
-    for number, layer in enumerate(layers):
-        if not (np.isfinite(layer.weights).all() and np.isfinite(layer.bias).all()):
-            raise ModelError(f"{reader.source}: conv layer {number} has non-finite weights")
-    return MmodNetwork(
-        window_width=window_width,
-        window_height=window_height,
-        nms_iou=nms_iou,
-        nms_covered=nms_covered,
-        mean_rgb=mean_rgb,
-        pyramid_padding=padding,
-        pyramid_outer_padding=outer_padding,
-        layers=tuple(layers),
-    )
-
-
-def _read_input_layer(reader: DlibReader) -> tuple[tuple[float, float, float], int, int]:
-    start = reader.offset
-    tag = reader.read_string()
-    if tag not in ("input_rgb_image_pyramid", "input_rgb_image_pyramid2"):
-        raise reader.error(f"expected the input_rgb_image_pyramid layer, found {tag!r}", start)
-    red, green, blue = (float(v) for v in reader.read_floats(3))
-    if tag == "input_rgb_image_pyramid2":
-        return (red, green, blue), reader.read_int(), reader.read_int()
-    return (red, green, blue), 10, 11  # dlib's defaults before the padding was stored
-
-
-def _read_con(
-    reader: DlibReader, filters: int, in_channels: int, kernel: int, stride: int
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], int]:
-    start = reader.offset
-    tag = reader.read_string()
-    if tag not in ("con_4", "con_5", "con_6"):
-        raise reader.error(f"expected a con_ layer, found {tag!r}", start)
-    params = reader.read_tensor().reshape(-1)
-    num_filters, rows, cols, stride_y, stride_x, pad_y, pad_x = reader.read_ints(7)
-    expected_pad = kernel // 2 if stride == 1 else 0
-    found = (num_filters, rows, cols, stride_y, stride_x, pad_y, pad_x)
-    wanted = (filters, kernel, kernel, stride, stride, expected_pad, expected_pad)
-    if found != wanted:
-        raise reader.error(f"con_ layer (filters, k, k, stride, pad) {found} != {wanted}", start)
-    filter_shape = reader.read_alias_tensor()
-    bias_shape = reader.read_alias_tensor()
-    reader.read_floats(4)  # learning-rate and weight-decay multipliers
-    use_bias = True
-    if tag in ("con_5", "con_6"):
-        use_bias = reader.read_bool()
-    if tag == "con_6" and reader.read_bool():
-        raise reader.error("fused relu in con_ is not supported", start)
-    n_weights = filters * in_channels * kernel * kernel
-    if filter_shape != (filters, in_channels, kernel, kernel) or params.size < n_weights:
-        raise reader.error(f"con_ filters {filter_shape} do not fit the network", start)
-    weights = params[:n_weights].reshape(filters, in_channels, kernel, kernel)
-    if use_bias:
-        if bias_shape[1] != filters or params.size != n_weights + filters:
-            raise reader.error(f"con_ bias {bias_shape} does not fit {filters} filters", start)
-        bias = params[n_weights:].copy()
-    else:
-        bias = np.zeros(filters, dtype=np.float32)
-    return weights.astype(np.float32), bias.astype(np.float32), expected_pad
-
-
-def _read_bn_con(
-    reader: DlibReader, channels: int
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """bn_con -> per-channel (scale, shift): g = gamma / sqrt(var + eps), b = beta - g * mean."""
-    start = reader.offset
-    reader.expect_string("bn_con2", "batch norm layer")
-    params = reader.read_tensor().reshape(-1)
-    reader.read_alias_tensor()  # gamma
-    reader.read_alias_tensor()  # beta
-    reader.read_tensor()  # means of the last training batch
-    reader.read_tensor()  # invstds of the last training batch
-    running_means = reader.read_tensor().reshape(-1)
-    running_vars = reader.read_tensor().reshape(-1)
-    reader.read_int()  # num_updates
-    reader.read_int()  # running_stats_window_size
-    reader.read_floats(4)  # multipliers
-    eps = np.float32(reader.read_float())
-    if params.size != 2 * channels or running_means.size != channels != running_vars.size:
-        raise reader.error(f"bn_con sizes do not match {channels} channels", start)
-    gamma, beta = params[:channels], params[channels:]
-    # Float32 arithmetic, as dlib's affine_ constructor from bn_ does.
-    with np.errstate(all="ignore"):  # the caller rejects non-finite results
-        scale = (gamma / np.sqrt(running_vars + eps)).astype(np.float32)
-        shift = (beta - scale * running_means).astype(np.float32)
-    return scale, shift
-
-
-def _read_relu(reader: DlibReader) -> None:
-    start = reader.offset
-    tag = reader.read_string()
-    if tag == "relu_2":
-        if reader.read_bool():
-            raise reader.error("disabled relu is not supported", start)
-    elif tag != "relu_":
-        raise reader.error(f"expected a relu_ layer, found {tag!r}", start)
-
-
-def _skip_layer_state(reader: DlibReader, version: int, is_input_layer: bool) -> None:
-    """The training state after each layer's details: 3 bools and 2-3 (empty) tensors."""
-    for _ in range(3):
-        reader.read_bool()
-    reader.read_tensor()  # x_grad
-    reader.read_tensor()  # cached_output
-    if is_input_layer:
-        reader.read_tensor()  # grad_final
-        if version >= 3:
-            reader.read_int()  # sample_expansion_factor
-    elif version == 2:
-        reader.read_tensor()  # params_grad
-
-
-# ---------------------------------------------------------------------------------- ONNX
-
-
-def _metadata(network: MmodNetwork) -> dict[str, str]:
-    return {
-        "egate.kind": "dlib-mmod",
-        "window": f"{network.window_width}x{network.window_height}",
-        "nms_iou": repr(network.nms_iou),
-        "nms_covered": repr(network.nms_covered),
-        "mean_rgb": ",".join(repr(v) for v in network.mean_rgb),
-        "pyramid_padding": str(network.pyramid_padding),
-        "pyramid_outer_padding": str(network.pyramid_outer_padding),
-    }
-
-
-def network_to_onnx(network: MmodNetwork) -> bytes:
-    """The CNN as an ONNX model: (1, 3, H, W) normalised tiled picture -> (1, 1, h, w) scores.
-
-    Only values from the file go in (no timestamps, no random names), so the bytes are the
-    same on every machine.
-    """
-    import onnx
-    from onnx import TensorProto, helper
-
-    nodes = []
-    initializers = []
-    current = INPUT_NAME
-    for index, layer in enumerate(network.layers):
-        last = index == len(network.layers) - 1
-        conv_out = OUTPUT_NAME if last and not layer.relu else f"conv{index}"
-        if layer.weights.shape[0] == 1 and layer.stride == 1 and layer.weights.shape[2] > 1:
-            conv_nodes, conv_inits = _single_filter_conv(index, layer, current, conv_out)
-        else:
-            conv_nodes, conv_inits = _conv(index, layer, current, conv_out)
-        nodes += conv_nodes
-        initializers += conv_inits
-        current = conv_out
-        if layer.relu:
-            relu_out = OUTPUT_NAME if last else f"relu{index}"
-            nodes.append(helper.make_node("Relu", [current], [relu_out], name=f"relu{index}"))
-            current = relu_out
-    graph = helper.make_graph(
-        nodes,
-        "dlib_mmod_face_detector",
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [1, 3, "H", "W"])],
-        [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, [1, 1, "h", "w"])],
-        initializers,
-    )
-    model = helper.make_model(
-        graph,
-        opset_imports=[helper.make_opsetid("", OPSET)],
-        producer_name="egate",
-        producer_version="1",
-    )
-    model.ir_version = 8
-    # What the code around the CNN needs travels inside the model file.
-    helper.set_model_props(model, _metadata(network))
-    onnx.checker.check_model(model)
-    return bytes(model.SerializeToString(deterministic=True))
-
-
-def _conv(index: int, layer: ConvLayer, source: str, target: str) -> tuple[list[Any], list[Any]]:
-    from onnx import helper, numpy_helper
-
-    w_name, b_name = f"conv{index}.weight", f"conv{index}.bias"
-    kernel = int(layer.weights.shape[2])
-    node = helper.make_node(
-        "Conv",
-        [source, w_name, b_name],
-        [target],
-        name=f"conv{index}",
-        kernel_shape=[kernel, kernel],
-        strides=[layer.stride, layer.stride],
-        pads=[layer.padding] * 4,
-    )
-    inits = [
-        numpy_helper.from_array(layer.weights, w_name),
-        numpy_helper.from_array(layer.bias, b_name),
-    ]
-    return [node], inits
-
-
-def _single_filter_conv(
-    index: int, layer: ConvLayer, source: str, target: str
-) -> tuple[list[Any], list[Any]]:
-    """A k x k convolution with one output filter as a (k x 1) convolution into k channels
-    (channel j: column j of the kernel) followed by a (1 x k) one-hot convolution that adds the
-    k columns back together. The same sums in another order (scores move by ~1e-6), but
-    onnxruntime's blocked kernels handle k output channels far better than one: the score
-    layer runs about twice as fast."""
-    from onnx import helper, numpy_helper
-
-    kernel = int(layer.weights.shape[2])
-    pad = layer.padding
-    columns = np.ascontiguousarray(layer.weights[0].transpose(2, 0, 1)[:, :, :, None])
-    adder = np.zeros((1, kernel, 1, kernel), dtype=np.float32)
-    adder[0, np.arange(kernel), 0, np.arange(kernel)] = 1.0
-    names = (f"conv{index}.columns", f"conv{index}.adder", f"conv{index}.bias")
-    middle = f"conv{index}.partial"
-    nodes = [
-        helper.make_node(
-            "Conv",
-            [source, names[0]],
-            [middle],
-            name=f"conv{index}.columns",
-            kernel_shape=[kernel, 1],
-            pads=[pad, 0, pad, 0],
-        ),
-        helper.make_node(
-            "Conv",
-            [middle, names[1], names[2]],
-            [target],
-            name=f"conv{index}.adder",
-            kernel_shape=[1, kernel],
-            pads=[0, pad, 0, pad],
-        ),
-    ]
-    inits = [
-        numpy_helper.from_array(columns.astype(np.float32), names[0]),
-        numpy_helper.from_array(adder, names[1]),
-        numpy_helper.from_array(layer.bias, names[2]),
-    ]
-    return nodes, inits
-
-
-def build_mmod_onnx(dat_path: Path) -> bytes:
-    """Convert ``mmod_human_face_detector.dat`` into ONNX bytes (see ``network_to_onnx``)."""
-    return network_to_onnx(parse_mmod(Path(dat_path)))
 
 
 # ---------------------------------------------------------------------------------- detector

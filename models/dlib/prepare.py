@@ -4,7 +4,7 @@
 
 - ``embedder``: ``dlib_resnet_v1.onnx`` (``models.dlib.embedder``), uint8 RGB chips in;
 - ``landmarks``: ``dlib_landmarks5.npz`` (``models.dlib.shape_predictor``);
-- ``detector``: ``dlib_mmod.onnx`` (``models.dlib.mmod.build_mmod_onnx``).
+- ``detector``: ``dlib_mmod.onnx`` (``models.dlib.mmod_onnx.build_mmod_onnx``).
 
 The conversion is deterministic (same bytes on every run and machine for the same package
 versions), so a pack manifest can pin the hashes. Each file is written to a temporary name
@@ -53,10 +53,10 @@ def find_dlib_dat_dir() -> Path:
 
 def _build_detector(dat_path: Path) -> bytes:
     try:
-        from models.dlib.mmod import build_mmod_onnx
+        from models.dlib.mmod_onnx import build_mmod_onnx
     except ImportError as exc:
         raise ModelError(
-            f"the MMOD detector converter (models.dlib.mmod) is missing: {exc}"
+            f"the MMOD detector converter (models.dlib.mmod_onnx) is missing: {exc}"
         ) from exc
     return build_mmod_onnx(dat_path)
 

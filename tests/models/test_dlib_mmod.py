@@ -19,14 +19,9 @@ from gate.errors import ImageError, ModelError
 from gate.interfaces import FaceDetector
 from gate.types import Box
 from models.dlib import pyramid
-from models.dlib.mmod import (
-    OPSET,
-    MmodDetector,
-    build_mmod_onnx,
-    network_to_onnx,
-    nms_dlib,
-    parse_mmod,
-)
+from models.dlib.mmod import MmodDetector, nms_dlib
+from models.dlib.mmod_onnx import OPSET, build_mmod_onnx, network_to_onnx
+from models.dlib.mmod_parse import parse_mmod
 
 # (name, width to resize to or None, upsample): t1 at 960 px gives dlib all six faces at
 # upsample 0, at 480 px all six once doubled; dlib finds no face in mask_white (a check for
