@@ -10,21 +10,16 @@ The format is recognised from the path:
   with an unpickler that builds nothing but lists, tuples, bytes, bools and ints;
 - a folder: one sub-folder per identity; every genuine pair plus seeded impostor pairs.
 
-Each image is listed once, so a harness embeds it once. Where the people are known, each
-image carries an identity code so impostor pairs can be expanded across identities
-(``cross_identity_pairs``) without a Python loop per pair.
+The readers live in ``bench.dataset_formats``. Each image is listed once, so a harness embeds
+it once. Where the people are known, each image carries an identity code so impostor pairs can
+be expanded across identities (``cross_identity_pairs``) without a Python loop per pair.
 """
 
 from __future__ import annotations
 
-import csv
-import hashlib
-import io
-import pickle
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -35,10 +30,6 @@ from gate.types import ImageBGR
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 
-IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".jp2", ".tif", ".tiff"})
-LFW_ROOT_CANDIDATES = ("images", "lfw", "lfw_funneled", "lfw-deepfunneled", ".")
-TRUE_WORDS = frozenset({"1", "true", "yes", "same", "y", "t"})
-FALSE_WORDS = frozenset({"0", "false", "no", "different", "n", "f", "-1"})
 # Pairs per chunk when expanding impostors: bounds memory at ~2 x 8 bytes x this.
 CHUNK_PAIRS = 1_000_000
 
@@ -126,7 +117,7 @@ class Dataset:
         }
 
 
-class _Builder:
+class DatasetBuilder:
     """Collects unique images and pairs in order of first appearance."""
 
     def __init__(self) -> None:
@@ -177,6 +168,14 @@ def load_dataset(
     impostors_per_folder_set: int | None = None,
 ) -> Dataset:
     """Read any supported format, recognised from ``path`` (see the module docstring)."""
+    # Imported here: the readers build this module's Dataset, so they import it in turn.
+    from bench.dataset_formats import (
+        load_identity_folders,
+        load_insightface_bin,
+        load_lfw_pairs,
+        load_pairs_csv,
+    )
+
     source = Path(path)
     if not source.exists():
         raise InputError(f"{source}: dataset path does not exist")
@@ -193,250 +192,6 @@ def load_dataset(
         f"{source}: unknown dataset format (expected a .csv, an LFW pairs .txt, "
         "an InsightFace .bin or a folder of identity folders)"
     )
-
-
-def _parse_same(value: str, source: Path, line: int) -> bool:
-    word = value.strip().lower()
-    if word in TRUE_WORDS:
-        return True
-    if word in FALSE_WORDS:
-        return False
-    raise InputError(f"{source}:{line}: column 'same' must be 1/0 or true/false, got {value!r}")
-
-
-def _require_files(images: list[ImageRef], source: Path) -> None:
-    missing = [ref.key for ref in images if ref.path is not None and not ref.path.is_file()]
-    if missing:
-        shown = ", ".join(missing[:3])
-        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        raise InputError(f"{source}: {len(missing)} image(s) not found: {shown}{more}")
-
-
-def load_pairs_csv(source: Path) -> Dataset:
-    """Pairs CSV; identities are taken from the images' folder names when they fit the pairs."""
-    builder = _Builder()
-    folder = source.parent
-    try:
-        text = source.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{source}: cannot read pairs CSV ({exc})") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    columns = {name.strip() for name in (reader.fieldnames or [])}
-    missing = {"left", "right", "same"} - columns
-    if missing:
-        raise InputError(
-            f"{source}: pairs CSV lacks column(s) {', '.join(sorted(missing))} "
-            "(header must hold left,right,same)"
-        )
-    for row in reader:
-        row = {(k or "").strip(): (v or "") for k, v in row.items()}
-        line = reader.line_num
-        refs = []
-        for side in ("left", "right"):
-            value = row[side].strip()
-            if not value:
-                raise InputError(f"{source}:{line}: column '{side}' is empty")
-            path = (folder / value) if not Path(value).is_absolute() else Path(value)
-            refs.append((ImageRef(key=value, path=path), path.parent.name))
-        same = _parse_same(row["same"], source, line)
-        builder.pair(builder.image(*refs[0]), builder.image(*refs[1]), same)
-    _require_files(builder.images, source)
-    known, note = _folders_fit_pairs(builder)
-    return builder.build(source, "pairs-csv", known, note)
-
-
-def _folders_fit_pairs(builder: _Builder) -> tuple[bool, str]:
-    """Folder names identify people only if every listed pair agrees with them."""
-    ids = builder.identities
-    for left, right, same in zip(builder.left, builder.right, builder.same, strict=True):
-        if (ids[left] == ids[right]) != same:
-            return False, (
-                "image folder names do not identify people (a listed pair disagrees: "
-                f"{builder.images[left].key} / {builder.images[right].key})"
-            )
-    return True, ""
-
-
-def _find_lfw_root(source: Path, first_image: str) -> Path:
-    for candidate in LFW_ROOT_CANDIDATES:
-        root = source.parent / candidate
-        if (root / first_image).is_file():
-            return root
-    tried = ", ".join(str(source.parent / c) for c in LFW_ROOT_CANDIDATES)
-    raise InputError(f"{source}: no image root found for {first_image} (tried {tried}; use --root)")
-
-
-def _lfw_file(name: str, number: str, source: Path, line: int) -> str:
-    if not number.isdigit():
-        raise InputError(f"{source}:{line}: image number must be an integer, got {number!r}")
-    return f"{name}/{name}_{int(number):04d}.jpg"
-
-
-def load_lfw_pairs(source: Path, root: str | Path | None = None) -> Dataset:
-    """LFW protocol file: header ``folds<TAB>n`` or ``n``, then matched/mismatched lines."""
-    try:
-        lines = source.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{source}: cannot read LFW pairs file ({exc})") from exc
-    entries: list[tuple[str, str, str, str, bool]] = []
-    for number, raw in enumerate(lines, start=1):
-        tokens = raw.split()
-        if not tokens:
-            continue
-        if number == 1 and len(tokens) <= 2 and all(t.isdigit() for t in tokens):
-            continue  # the header: number of folds and pairs per fold
-        if len(tokens) == 3:
-            name, i, j = tokens
-            entries.append(
-                (
-                    name,
-                    _lfw_file(name, i, source, number),
-                    name,
-                    _lfw_file(name, j, source, number),
-                    True,
-                )
-            )
-        elif len(tokens) == 4:
-            name1, i, name2, j = tokens
-            entries.append(
-                (
-                    name1,
-                    _lfw_file(name1, i, source, number),
-                    name2,
-                    _lfw_file(name2, j, source, number),
-                    False,
-                )
-            )
-        else:
-            raise InputError(
-                f"{source}:{number}: expected 'name i j' or 'name1 i name2 j', "
-                f"got {len(tokens)} fields"
-            )
-    if not entries:
-        raise InputError(f"{source}: the LFW pairs file lists no pairs")
-    image_root = Path(root) if root is not None else _find_lfw_root(source, entries[0][1])
-    builder = _Builder()
-    for name1, file1, name2, file2, same in entries:
-        left = builder.image(ImageRef(key=file1, path=image_root / file1), name1)
-        right = builder.image(ImageRef(key=file2, path=image_root / file2), name2)
-        builder.pair(left, right, same)
-    _require_files(builder.images, source)
-    return builder.build(source, "lfw-pairs", identities_known=True)
-
-
-def load_identity_folders(source: Path, seed: int = 0, impostors: int | None = None) -> Dataset:
-    """Every genuine pair within each identity folder, plus seeded impostor pairs.
-
-    ``impostors`` defaults to as many impostor pairs as genuine ones (or all there are).
-    """
-    builder = _Builder()
-    for folder in sorted(p for p in source.iterdir() if p.is_dir()):
-        for file in sorted(folder.iterdir()):
-            if file.is_file() and file.suffix.lower() in IMAGE_SUFFIXES:
-                key = str(file.relative_to(source))
-                builder.image(ImageRef(key=key, path=file), folder.name)
-    if not builder.images:
-        raise InputError(f"{source}: no identity folders holding images (.jpg, .png ...)")
-    _, inverse = np.unique(np.asarray(builder.identities, dtype=object), return_inverse=True)
-    codes = inverse.astype(np.int64)
-    gen_left, gen_right = same_identity_pairs(codes)
-    wanted = gen_left.size if impostors is None else impostors
-    imp_left, imp_right = _concat(cross_identity_pairs(codes, wanted, seed))
-    for left, right, same in (
-        (gen_left, gen_right, True),
-        (imp_left, imp_right, False),
-    ):
-        builder.left.extend(left.tolist())
-        builder.right.extend(right.tolist())
-        builder.same.extend([same] * int(left.size))
-    if not builder.same:
-        raise InputError(f"{source}: needs two images of one identity or two identities")
-    return builder.build(source, "identity-folders", identities_known=True)
-
-
-def _latin1_bytes(text: str = "", encoding: str = "latin1") -> bytes:
-    """How protocol-2 pickles spell ``bytes``: ``_codecs.encode(text, "latin1")``; only that."""
-    if not isinstance(text, str) or encoding.replace("-", "").lower() != "latin1":
-        raise InputError(f"refusing pickle call _codecs.encode(..., {encoding!r})")
-    return text.encode("latin1")
-
-
-def _plain_bytes(value: object = b"", *args: object) -> bytes:
-    if args or not isinstance(value, (bytes, bytearray, list)):
-        raise InputError("refusing pickle call bytes(...) with unexpected arguments")
-    return bytes(value)
-
-
-# The only callables a .bin pickle may name: the ones pickle itself uses to write bytes.
-_ALLOWED_GLOBALS = {
-    ("_codecs", "encode"): _latin1_bytes,
-    ("builtins", "bytes"): _plain_bytes,
-    ("builtins", "bytearray"): _plain_bytes,
-    ("__builtin__", "bytes"): _plain_bytes,  # protocol 0-2 spelling (Python 2 module name)
-    ("__builtin__", "bytearray"): _plain_bytes,
-}
-
-
-class _DataOnlyUnpickler(pickle.Unpickler):
-    """Builds only lists, tuples, bytes, bools, ints and None; every other global is refused."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        allowed = _ALLOWED_GLOBALS.get((module, name))
-        if allowed is not None:
-            return allowed
-        raise InputError(
-            f"refusing pickle global {module}.{name}: a .bin dataset may hold only "
-            "image bytes and same/different flags"
-        )
-
-
-def load_insightface_bin(source: Path) -> Dataset:
-    """An InsightFace verification ``.bin``: ``(list of encoded images, list of same flags)``."""
-    try:
-        with source.open("rb") as stream:
-            payload = _DataOnlyUnpickler(stream, encoding="bytes").load()
-    except InputError as exc:
-        raise InputError(f"{source}: {exc}") from exc
-    except (OSError, pickle.UnpicklingError, EOFError, ValueError, TypeError) as exc:
-        raise InputError(f"{source}: not a readable InsightFace .bin ({exc})") from exc
-    if not (isinstance(payload, (tuple, list)) and len(payload) == 2):
-        raise InputError(f"{source}: expected a pair (images, same flags) in the pickle")
-    blobs, flags = payload
-    if not isinstance(blobs, (list, tuple)) or not isinstance(flags, (list, tuple)):
-        raise InputError(f"{source}: images and same flags must be lists")
-    if len(blobs) != 2 * len(flags):
-        raise InputError(
-            f"{source}: {len(blobs)} images for {len(flags)} pairs (expected two per pair)"
-        )
-    builder = _Builder()
-    for index, blob in enumerate(blobs):
-        if not isinstance(blob, (bytes, bytearray)):
-            raise InputError(f"{source}: image #{index} is {type(blob).__name__}, not bytes")
-    for pair, flag in enumerate(flags):
-        if not isinstance(flag, (bool, int)) or int(flag) not in (0, 1):
-            raise InputError(f"{source}: same flag #{pair} is {flag!r}, not a bool")
-        sides = []
-        for blob in (blobs[2 * pair], blobs[2 * pair + 1]):
-            digest = hashlib.sha256(blob).hexdigest()[:16]
-            sides.append(builder.image(ImageRef(key=f"bin:{digest}", data=bytes(blob))))
-        builder.pair(sides[0], sides[1], bool(flag))
-    return builder.build(
-        source,
-        "insightface-bin",
-        identities_known=False,
-        note="a .bin file lists pairs only: the people behind the images are unknown",
-    )
-
-
-def _concat(chunks: Iterator[tuple[IntArray, IntArray]]) -> tuple[IntArray, IntArray]:
-    lefts, rights = [], []
-    for left, right in chunks:
-        lefts.append(left)
-        rights.append(right)
-    if not lefts:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty
-    return np.concatenate(lefts), np.concatenate(rights)
 
 
 def _groups(codes: IntArray) -> tuple[IntArray, IntArray, IntArray]:
