@@ -52,6 +52,8 @@ def _round_trip(protocol: str, baud: int | None) -> Iterator[Callable[[], object
 
 
 def _record(benchmark: object, protocol: str, baud: int | None) -> None:
+    if benchmark.stats is None:  # type: ignore[attr-defined]
+        return  # --benchmark-disable (make test): a smoke run, nothing timed
     data = sorted(benchmark.stats.stats.data)  # type: ignore[attr-defined]
     p50 = statistics.median(data)
     p99 = data[min(len(data) - 1, round(0.99 * (len(data) - 1)))]
