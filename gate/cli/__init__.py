@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
+from types import FrameType
 
 from gate.errors import GateError
 
@@ -97,7 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (a service manager stopping the kiosk) unwinds like Ctrl-C, so every command's
+    clean-up runs: doors locked, emulators and the private pcscd stopped, audit closed."""
+
+
+def _raise_terminated(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -114,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except GateError as exc:
         print(f"egate: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except Terminated:
+        print("egate: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("egate: interrupted", file=sys.stderr)
         return 130
