@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from typing import Protocol, runtime_checkable
 
 from gate.errors import ConfigError, InputError
@@ -92,3 +94,21 @@ class SimulatedClock:
             raise InputError(f"a simulated clock cannot go back ({seconds} s)")
         with self._lock:
             self._now += seconds
+
+
+@contextmanager
+def timed(timings: MutableMapping[str, float] | None, stage: str) -> Iterator[None]:
+    """Add the milliseconds spent in the ``with`` block to ``timings[stage]``.
+
+    The one stage timer of the project (chip reader, capture pipeline, face engine). It
+    measures processing cost with ``perf_counter``, not gate time: a simulated clock must not
+    make a slow model look fast. A stage seen twice accumulates; ``None`` times nothing.
+    """
+    if timings is None:
+        yield
+        return
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - start) * 1000.0

@@ -7,12 +7,19 @@ Points are (x, y) in image pixels, floats.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 ImageBGR = npt.NDArray[np.uint8]
 FloatArray = npt.NDArray[np.float32]
+
+# Results the gate's stages report, shared by the chip reader, the capture pipeline and the
+# lane (one definition, so a new status cannot be produced by one side and unknown to another).
+PassiveAuthStatus = Literal["valid", "invalid", "not_checked"]
+ActiveAuthStatus = Literal["valid", "invalid", "not_supported", "not_checked"]
+CaptureStatus = Literal["ok", "fta", "multiple_faces", "camera_failed"]
 
 
 @dataclass(frozen=True)

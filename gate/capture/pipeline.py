@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator, MutableMapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -28,11 +28,11 @@ from gate.capture.liveness import LivenessChecker, LivenessResult, LivenessSetti
 from gate.capture.quality import FaceQuality, QualityThresholds, assess, layout_for
 from gate.errors import DeviceError, DeviceTimeoutError, InputError
 from gate.interfaces import Camera
-from gate.types import Face, FloatArray, ImageBGR
+from gate.types import CaptureStatus, Face, FloatArray, ImageBGR
 
 log = logging.getLogger(__name__)
 
-Status = Literal["ok", "fta", "multiple_faces", "camera_failed"]
+Status = CaptureStatus
 
 
 class CaptureEngine(Protocol):

@@ -14,7 +14,6 @@ import hmac
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Literal
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -25,8 +24,9 @@ from cryptography.x509.oid import NameOID
 from gate.errors import ConfigError, DocumentError
 from gate.icao.country import alpha2
 from gate.icao.sod import SecurityObject, hash_data, parse_sod
+from gate.types import PassiveAuthStatus
 
-Status = Literal["valid", "invalid", "not_checked"]
+Status = PassiveAuthStatus
 _HASH_CLASSES: dict[str, type[hashes.HashAlgorithm]] = {
     "sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
     "sha384": hashes.SHA384, "sha512": hashes.SHA512,
