@@ -24,10 +24,10 @@ from drivers.chip.inprocess import InProcessTransport
 from drivers.chip.pcsc import PcscTransport
 from drivers.chip.pcscd import PcscdStatus, ensure_pcscd, pcscd_available
 from drivers.chip.vpcd import VpcdCardLink
-from gate.icao.issue import IssuedPassport, issue_passport
-from gate.icao.pki import init_pki
 from gate.icao.reader import PassportRead, TrustStore, read_passport
 from gate.interfaces import ChipTransport
+from gate.simulate.issue import IssuedPassport, issue_passport
+from gate.simulate.pki import init_pki
 
 HOLDER = {
     "surname": "Hanks",

@@ -42,10 +42,10 @@ from gate.fakes import (
     fake_embedding,
     fake_photo,
 )
-from gate.icao.issue import issue_passport, load_virtual_passport
 from gate.icao.pa import TrustStore
-from gate.icao.pki import init_pki
 from gate.outcome import Decision, Transaction
+from gate.simulate.issue import issue_passport, load_virtual_passport
+from gate.simulate.pki import init_pki
 
 ROUNDS = 30
 # Physical delays near zero: door travel 16 ms, a beam broken for 8 ms (the emulator

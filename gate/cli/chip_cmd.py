@@ -69,7 +69,7 @@ def register(registry: Registry) -> None:
 
 
 def _pki_init(args: argparse.Namespace) -> int:
-    from gate.icao.pki import init_pki
+    from gate.simulate.pki import init_pki
 
     pki = init_pki(args.dir, country=args.country, algorithm=args.algorithm)
     print(f"CSCA {pki.csca_certificate.subject.rfc4514_string()}")
@@ -79,7 +79,7 @@ def _pki_init(args: argparse.Namespace) -> int:
 
 
 def _passport_issue(args: argparse.Namespace) -> int:
-    from gate.icao.issue import issue_passport
+    from gate.simulate.issue import issue_passport
 
     issued = issue_passport(
         args.out,

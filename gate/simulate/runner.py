@@ -140,8 +140,8 @@ class Simulation:
         )
         from gate.controller_biometrics import ResilientBiometrics
         from gate.icao.pa import TrustStore
-        from gate.icao.pki import init_pki
         from gate.simulate.faces import PhotoLibrary
+        from gate.simulate.pki import init_pki
         from models.engine import load_engine
 
         opts = self.options
@@ -225,7 +225,7 @@ class Simulation:
         """Issue the traveller's passport; returns (virtual card, printed MRZ)."""
         import cv2
 
-        from gate.icao.issue import issue_passport, load_virtual_passport
+        from gate.simulate.issue import issue_passport, load_virtual_passport
 
         portrait = self.photos.portrait(spec.photo)
         ok, jpeg = cv2.imencode(".jpg", portrait, [cv2.IMWRITE_JPEG_QUALITY, 90])

@@ -11,8 +11,8 @@ from drivers.chip.inprocess import InProcessTransport
 from gate.errors import DeviceError, DeviceGoneError, DocumentError
 from gate.icao.apdu import Command, Response
 from gate.icao.bac import AccessKeys, Handshake
-from gate.icao.issue import IssuedPassport
 from gate.icao.sm import SecureMessaging
+from gate.simulate.issue import IssuedPassport
 
 
 def _card(passport: IssuedPassport, **options: object) -> VirtualPassport:

@@ -17,9 +17,9 @@ from drivers.chip.pcsc import PcscTransport
 from drivers.chip.pcscd import PcscdStatus, ensure_pcscd, pcscd_available
 from drivers.chip.vpcd import VpcdCardLink
 from gate.errors import DeviceError, DeviceGoneError, ProtocolError, SecurityError
-from gate.icao.issue import IssuedPassport
-from gate.icao.pki import TestPki
 from gate.icao.reader import TrustStore, read_passport
+from gate.simulate.issue import IssuedPassport
+from gate.simulate.pki import TestPki
 from tests.icao.passports import wrong_mrz
 
 pytestmark = pytest.mark.pcsc

@@ -14,10 +14,10 @@ import pytest
 from drivers.chip.emulator import VirtualPassport
 from drivers.chip.inprocess import InProcessTransport
 from gate.errors import DeviceError
-from gate.icao.issue import IssuedPassport
 from gate.icao.mrz import Mrz, parse_mrz
 from gate.icao.reader import read_passport
 from gate.interfaces import ChipTransport
+from gate.simulate.issue import IssuedPassport
 
 AID_SELECT = bytes.fromhex("00A4040C07A0000002471001")
 GET_CHALLENGE = bytes.fromhex("0084000008")

@@ -27,10 +27,10 @@ from gate.controller import GateController, GateEvent
 from gate.controller_adapters import AuditLogSink, PassportChipReader
 from gate.controller_ports import CaptureOutcome, PresentedDocument
 from gate.fakes import FakeBiometrics, FakeCamera, FakeDocumentSource, fake_embedding, fake_photo
-from gate.icao.issue import issue_passport, load_virtual_passport
 from gate.icao.pa import TrustStore
-from gate.icao.pki import TestPki, init_pki
 from gate.outcome import Decision, State, Transaction
+from gate.simulate.issue import issue_passport, load_virtual_passport
+from gate.simulate.pki import TestPki, init_pki
 from gate.turnstile import Door
 
 TIMEOUTS = TimeoutsConfig(exit_open_s=2.0, passage_s=3.0)

@@ -48,10 +48,10 @@ def test_egate_run_serves_one_traveller(ready: None, tmp_path: Path) -> None:
     from drivers.chip.pcscd import ensure_pcscd
     from drivers.chip.vpcd import VpcdCardLink
     from drivers.turnstile.emulator import Physics, start_emulator
-    from gate.icao.issue import issue_passport, load_virtual_passport
-    from gate.icao.pki import init_pki
     from gate.simulate.faces import PhotoLibrary
+    from gate.simulate.issue import issue_passport, load_virtual_passport
     from gate.simulate.lane import SceneFeed
+    from gate.simulate.pki import init_pki
     from models.engine import load_engine
 
     engine = load_engine(None)

@@ -16,10 +16,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 
 from gate.icao import lds
-from gate.icao.issue import IssuedPassport, issue_passport, write_passport_folder
 from gate.icao.mrz import Mrz
-from gate.icao.pki import TestPki, init_pki
 from gate.icao.sod import build_sod
+from gate.simulate.issue import IssuedPassport, issue_passport, write_passport_folder
+from gate.simulate.pki import TestPki, init_pki
 
 HOLDER = {
     "surname": "Hanks",

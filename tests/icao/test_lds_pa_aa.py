@@ -15,11 +15,11 @@ from drivers.chip.inprocess import InProcessTransport
 from gate.errors import ConfigError, DocumentError
 from gate.icao import lds
 from gate.icao.aa import verify_active_auth
-from gate.icao.issue import IssuedPassport, issue_passport, write_passport_folder
 from gate.icao.pa import TrustStore, passive_authentication
-from gate.icao.pki import TestPki
 from gate.icao.reader import decode_photo, read_passport
 from gate.icao.sod import parse_sod
+from gate.simulate.issue import IssuedPassport, issue_passport, write_passport_folder
+from gate.simulate.pki import TestPki
 from tests.icao.passports import HOLDER
 
 
@@ -123,7 +123,7 @@ def test_master_list_trust_store(
     passport: IssuedPassport, pki_ecdsa: TestPki, pki_rsa: TestPki, tmp_path: Path
 ) -> None:
     from gate.icao.masterlist import build_master_list
-    from gate.icao.pki import sign_with
+    from gate.simulate.pki import sign_with
 
     certs = [pki_rsa.csca_certificate, pki_ecdsa.csca_certificate]
     data = build_master_list(

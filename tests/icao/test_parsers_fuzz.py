@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from gate.errors import DocumentError
 from gate.icao import lds, tlv
-from gate.icao.issue import IssuedPassport
 from gate.icao.sod import parse_sod
+from gate.simulate.issue import IssuedPassport
 
 PARSERS: list[Callable[[bytes], object]] = [
     tlv.decode,

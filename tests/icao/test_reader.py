@@ -14,9 +14,9 @@ from drivers.chip.emulator import VirtualPassport
 from drivers.chip.inprocess import InProcessTransport
 from gate.errors import DeviceGoneError, DocumentError, ProtocolError, SecurityError
 from gate.icao import lds, tlv
-from gate.icao.issue import IssuedPassport, card_access_pace, issue_passport
-from gate.icao.pki import TestPki, init_pki, make_document_signer, new_key
 from gate.icao.reader import PassportRead, TrustStore, read_passport
+from gate.simulate.issue import IssuedPassport, card_access_pace, issue_passport
+from gate.simulate.pki import TestPki, init_pki, make_document_signer, new_key
 from tests.icao.passports import HOLDER, reissue, wrong_mrz
 
 
@@ -215,7 +215,7 @@ def test_pace_only_chip_is_refused_with_the_reason(
     files = dict(passport.files)
     files[lds.FID_CARD_ACCESS] = card_access_pace()
     folder = tmp_path / "pace-only"
-    from gate.icao.issue import write_passport_folder
+    from gate.simulate.issue import write_passport_folder
 
     write_passport_folder(folder, passport.mrz, files, None, pace_only=True)
     with pytest.raises(SecurityError, match="only PACE"):

@@ -21,8 +21,8 @@ from drivers.chip.emulator import VirtualPassport
 from gate.errors import DocumentError, ImageError
 from gate.icao import lds, tlv
 from gate.icao.mrz import Mrz, format_td3
-from gate.icao.pki import TestPki, load_pki
 from gate.icao.sod import build_sod
+from gate.simulate.pki import TestPki, load_pki
 
 MANIFEST = "passport.json"
 FORMAT = "egate-virtual-passport/1"
