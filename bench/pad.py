@@ -3,7 +3,8 @@
 ISO/IEC 30107-3 terms: APCER (per attack type) = share of attack presentations accepted as
 live; BPCER = share of bona fide presentations refused as attacks. A presentation is one
 seeded approach sequence (``drivers.camera.synthetic``) scored by the gate's own liveness
-check (``gate.capture.pad_eval.scene_liveness``); live when ``score >= threshold``.
+check (``scene_liveness``: ``gate.capture.liveness`` over every frame); live when
+``score >= threshold``.
 
 The scenes are synthetic: the figures say how well the check separates THESE renderings of
 print and screen attacks, nothing about real attacks (docs/liveness.md).
@@ -12,12 +13,17 @@ print and screen attacks, nothing about real attacks (docs/liveness.md).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from bench import metrics
+from drivers.camera.synthetic import ATTACK_KINDS, TravellerScene, render_sequence
+from gate.capture.liveness import LivenessChecker, LivenessSettings
+from gate.capture.pipeline import CaptureEngine
+from gate.types import ImageBGR
 
 DEFAULT_PHOTOS = (
     "sample:t1.jpg#0",
@@ -26,6 +32,76 @@ DEFAULT_PHOTOS = (
     "sample:Tom_Hanks_54745.png",
 )
 BONA_FIDE = "genuine"
+
+
+@dataclass(frozen=True)
+class PadReport:
+    threshold: float
+    scores: dict[str, tuple[float, ...]]  # per scene kind, one score per seeded scene
+    apcer: dict[str, float]  # per attack kind
+    bpcer: float
+
+    def summary(self) -> str:
+        parts = [f"BPCER {self.bpcer:.2f} (n={len(self.scores.get(BONA_FIDE, ()))})"]
+        for kind, value in self.apcer.items():
+            parts.append(f"APCER[{kind}] {value:.2f} (n={len(self.scores[kind])})")
+        return ", ".join(parts)
+
+
+def scene_liveness(
+    engine: CaptureEngine,
+    scene: TravellerScene,
+    *,
+    min_face: int = 40,
+    settings: LivenessSettings | None = None,
+) -> float:
+    """Run the engine on every frame of a scene and return the liveness score."""
+    kind = str(getattr(engine.manifest, "kind", "dlib-cc0"))
+    checker = LivenessChecker(kind, settings)
+    for frame in render_sequence(scene):
+        faces = engine.analyze(frame.image, min_face=min_face)
+        if faces:
+            checker.add(frame.image, faces[0])
+    return checker.score()
+
+
+def evaluate_pad(
+    engine: CaptureEngine,
+    photo: ImageBGR,
+    *,
+    photo_landmarks: Sequence[tuple[float, float]] | None = None,
+    seeds: Iterable[int] = range(5),
+    frames: int = 16,
+    threshold: float = 0.5,
+    kinds: Sequence[str] = (BONA_FIDE, *ATTACK_KINDS),
+) -> PadReport:
+    """Score bona fide scenes and each attack kind on the same seeds of one photo; a score
+    below ``threshold`` is an attack decision."""
+    seed_list = list(seeds)
+    points = tuple((x, y) for x, y in photo_landmarks) if photo_landmarks is not None else None
+    scores: dict[str, tuple[float, ...]] = {}
+    for kind in kinds:
+        scores[kind] = tuple(
+            scene_liveness(
+                engine,
+                TravellerScene(
+                    photo,
+                    kind=kind,
+                    seed=seed,
+                    frames=frames,
+                    photo_landmarks=points,
+                ),
+            )
+            for seed in seed_list
+        )
+    apcer = {
+        kind: sum(s >= threshold for s in scores[kind]) / max(1, len(scores[kind]))
+        for kind in kinds
+        if kind in ATTACK_KINDS
+    }
+    bona_fide = scores.get(BONA_FIDE, ())
+    bpcer = sum(s < threshold for s in bona_fide) / max(1, len(bona_fide))
+    return PadReport(threshold=threshold, scores=scores, apcer=apcer, bpcer=bpcer)
 
 
 def pad_summary(scores: Mapping[str, Sequence[float]], threshold: float) -> dict[str, Any]:
@@ -78,8 +154,6 @@ def run_pad(
 
     from tqdm import tqdm
 
-    from drivers.camera.synthetic import ATTACK_KINDS, TravellerScene
-    from gate.capture.pad_eval import scene_liveness
     from gate.decision import DecisionPolicy
     from gate.simulate.faces import PhotoLibrary
     from models.engine import load_engine

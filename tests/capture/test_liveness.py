@@ -5,9 +5,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from bench.pad import evaluate_pad, scene_liveness
 from drivers.camera.synthetic import TravellerScene, render_sequence
 from gate.capture.liveness import LivenessChecker, LivenessSettings, border_sides, moire_peak
-from gate.capture.pad_eval import evaluate_pad, scene_liveness
 from gate.errors import InputError
 from gate.types import Box, Detection, Face, Landmarks5
 from tests.capture.conftest import TOM_HANKS_POINTS
