@@ -9,9 +9,7 @@ a match when ``distance <= threshold(fmr)``.
 from __future__ import annotations
 
 import importlib
-import time
-from collections.abc import Callable, Iterator, MutableMapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
@@ -19,6 +17,7 @@ from typing import Literal
 import numpy as np
 import numpy.typing as npt
 
+from gate.clock import timed
 from gate.errors import FaceError, InputError, ModelError, MultipleFacesError, NoFaceError
 from gate.interfaces import Embedder, FaceDetector, LandmarkModel
 from gate.types import Box, Detection, Face, FloatArray, ImageBGR, Landmarks5
@@ -44,19 +43,6 @@ class PackRuntime:
     landmarks: LandmarkModel | None
     aligner: Aligner
     embedder: Embedder
-
-
-@contextmanager
-def timed(timings: Timings | None, stage: str) -> Iterator[None]:
-    """Add the block's wall time in milliseconds to ``timings[stage]`` (if given)."""
-    if timings is None:
-        yield
-        return
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - start) * 1000.0
 
 
 def _check_image(image: object) -> ImageBGR:
@@ -268,5 +254,4 @@ __all__ = [
     "FaceError",
     "PackRuntime",
     "load_engine",
-    "timed",
 ]

@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from gate.capture.liveness import LivenessChecker, LivenessResult, LivenessSettings
 from gate.capture.quality import FaceQuality, QualityThresholds, assess, layout_for
+from gate.clock import Clock, timed
 from gate.errors import DeviceError, DeviceTimeoutError, InputError
 from gate.interfaces import Camera
 from gate.types import CaptureStatus, Face, FloatArray, ImageBGR
@@ -56,10 +56,6 @@ class CaptureEngine(Protocol):
         *,
         timings: MutableMapping[str, float] | None = None,
     ) -> FloatArray: ...
-
-
-class NowClock(Protocol):
-    def now(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -106,15 +102,6 @@ class _Shot:
     quality: FaceQuality
 
 
-@contextmanager
-def _timed(timings: dict[str, float], stage: str) -> Iterator[None]:
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        timings[stage] = timings.get(stage, 0.0) + (time.perf_counter() - start) * 1000.0
-
-
 class CapturePipeline:
     """``CapturePipeline(engine, settings).capture(camera, clock, deadline_s)``."""
 
@@ -125,7 +112,7 @@ class CapturePipeline:
         self.layout = layout_for(kind)
 
     def capture(
-        self, camera: Camera, clock: NowClock | None = None, deadline_s: float | None = None
+        self, camera: Camera, clock: Clock | None = None, deadline_s: float | None = None
     ) -> CaptureResult:
         """Capture for at most ``deadline_s`` seconds (the gate's stage timeout; default
         ``settings.timeout_s``)."""
@@ -162,7 +149,7 @@ class CapturePipeline:
             if window_over and liveness.frames >= max(s.liveness_frames, s.liveness.min_frames):
                 break
             try:
-                with _timed(timings, "read"):
+                with timed(timings, "read"):
                     frame = camera.read(s.read_timeout_s)
             except DeviceTimeoutError:
                 continue
@@ -191,9 +178,9 @@ class CapturePipeline:
                     )
                 continue
             multi_run = 0
-            with _timed(timings, "quality"):
+            with timed(timings, "quality"):
                 quality = assess(frame.image, main, self.layout, s.quality)
-            with _timed(timings, "liveness"):
+            with timed(timings, "liveness"):
                 liveness.add(frame.image, main)
             if quality.ok:
                 shots.append(_Shot(quality.score, frame.image, main, quality))
@@ -208,7 +195,7 @@ class CapturePipeline:
             return finish(
                 "fta", f"no face of good quality in {budget:g} s ({with_face}/{seen} with a face)"
             )
-        with _timed(timings, "liveness"):
+        with timed(timings, "liveness"):
             live = liveness.result()
         best: list[Face] = []
         for shot in shots:

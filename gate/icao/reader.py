@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import TypeVar
 
+from gate.clock import timed
 from gate.errors import DocumentError, ProtocolError, SecurityError
 from gate.icao import lds, tlv
 from gate.icao.aa import ActiveAuthResult, verify_active_auth
@@ -39,7 +38,6 @@ MAX_FILE = 0x80000  # 512 KiB: far above any real data group
 MAX_B0_OFFSET = 0x7FFF  # READ BINARY B0 has a 15-bit offset; beyond it B1 with DO'54'
 
 DEFAULT_CHUNK = 0xDF  # fits a short response APDU with the SM overhead
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -131,14 +129,6 @@ def _expect(response: Response, what: str) -> None:
         raise DocumentError(f"{what}: chip answered SW {response.sw:04X}")
 
 
-def _timed(timings: dict[str, float], name: str, action: Callable[[], T]) -> T:
-    start = time.perf_counter()
-    try:
-        return action()
-    finally:
-        timings[name] = (time.perf_counter() - start) * 1000.0
-
-
 def decode_photo(image: bytes) -> ImageBGR:
     """JPEG / JPEG 2000 bytes to a BGR image: OpenCV first, Pillow for what OpenCV refuses."""
     import cv2
@@ -159,16 +149,13 @@ def decode_photo(image: bytes) -> ImageBGR:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def _card_access(link: _Link, timings: dict[str, float]) -> bool:
-    def probe() -> bool:
-        try:
-            content = link.read_file(lds.FID_CARD_ACCESS, DEFAULT_CHUNK, name="EF.CardAccess")
-        except DocumentError as exc:
-            log.debug("EF.CardAccess unreadable: %s", exc)
-            return False
-        return content is not None and PACE_OID_PREFIX in content
-
-    return _timed(timings, "card_access", probe)
+def _card_access(link: _Link) -> bool:
+    try:
+        content = link.read_file(lds.FID_CARD_ACCESS, DEFAULT_CHUNK, name="EF.CardAccess")
+    except DocumentError as exc:
+        log.debug("EF.CardAccess unreadable: %s", exc)
+        return False
+    return content is not None and PACE_OID_PREFIX in content
 
 
 def _bac(link: _Link, mrz: Mrz, pace_offered: bool) -> None:
@@ -203,21 +190,21 @@ def read_passport(
     timings: dict[str, float] = {}
     started = time.perf_counter()
     link = _Link(transport)
-    _timed(timings, "connect", transport.connect)
-    pace_offered = _card_access(link, timings)
+    with timed(timings, "connect"):
+        transport.connect()
+    with timed(timings, "card_access"):
+        pace_offered = _card_access(link)
     selected = link.send(Command(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID))
     if not selected.ok:
         raise DocumentError(
             f"not an eMRTD: SELECT of the ICAO application answered {selected.sw:04X}"
         )
-    _timed(timings, "bac", lambda: _bac(link, mrz, pace_offered))
+    with timed(timings, "bac"):
+        _bac(link, mrz, pace_offered)
 
     def read(fid: int, name: str) -> bytes | None:
-        return _timed(
-            timings,
-            name.lower().replace(".", "_"),
-            lambda: link.read_file(fid, chunk_size, name=name),
-        )
+        with timed(timings, name.lower().replace(".", "_")):
+            return link.read_file(fid, chunk_size, name=name)
 
     com = read(lds.FID_COM, "EF.COM")
     if com is None:
@@ -235,20 +222,19 @@ def read_passport(
         raise DocumentError("DG1 (the MRZ) is not on the chip")
     sod = read(lds.FID_SOD, "EF.SOD")
     dg1 = lds.decode_dg1(groups[1])
-    active = _timed(timings, "aa", lambda: _active_auth(link, groups))
-    passive = _timed(
-        timings,
-        "pa",
-        lambda: passive_authentication(
+    with timed(timings, "aa"):
+        active = _active_auth(link, groups)
+    with timed(timings, "pa"):
+        passive = passive_authentication(
             groups, sod, trust, issuing_state=dg1.issuing_state, now=now
-        ),
-    )
+        )
     photo = photo_bytes = photo_error = None
     if 2 in groups:
         faces = lds.decode_dg2(groups[2])
         photo_bytes = faces[0].image
         try:
-            photo = _timed(timings, "photo_decode", lambda: decode_photo(faces[0].image))
+            with timed(timings, "photo_decode"):
+                photo = decode_photo(faces[0].image)
         except DocumentError as exc:
             photo_error = str(exc)
     timings["total"] = (time.perf_counter() - started) * 1000.0

@@ -117,16 +117,3 @@ class DlibOracle:
             shape = self._predictor(rgb, rect)
             out.append(np.asarray(self._embedder.compute_face_descriptor(rgb, shape)))
         return np.asarray(out, dtype=np.float32).reshape(len(faces), 128)
-
-
-class StepClock:
-    """A clock that stands still unless told (like a simulated gate clock)."""
-
-    def __init__(self) -> None:
-        self.t = 100.0
-
-    def now(self) -> float:
-        return self.t
-
-    def sleep(self, seconds: float) -> None:
-        self.t += seconds

@@ -10,9 +10,10 @@ import pytest
 from drivers.camera.sources import camera_from_frames
 from drivers.camera.synthetic import SyntheticFrame, TravellerScene, render_sequence
 from gate.capture.pipeline import CapturePipeline, CaptureSettings
+from gate.clock import SimulatedClock
 from gate.errors import InputError
 from tests.capture.conftest import TOM_HANKS_POINTS
-from tests.capture.engines import StepClock, TruthEngine
+from tests.capture.engines import TruthEngine
 
 
 def _frames(photo: np.ndarray, kind: str, seed: int = 0, n: int = 24) -> list[SyntheticFrame]:
@@ -30,8 +31,9 @@ def _capture(
     images = [f.image for f in frames]
     source = itertools.cycle(images) if cycle else iter(images)
     camera = camera_from_frames(source, buffer_size=2)
+    pipeline = CapturePipeline(engine, settings)
     try:
-        return CapturePipeline(engine, settings).capture(camera, StepClock(), deadline_s), engine
+        return pipeline.capture(camera, SimulatedClock(100.0), deadline_s), engine
     finally:
         camera.close()
 

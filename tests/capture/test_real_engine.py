@@ -10,8 +10,8 @@ import pytest
 from drivers.camera.sources import camera_from_frames
 from drivers.camera.synthetic import TravellerScene
 from gate.capture.pipeline import CapturePipeline, CaptureResult, CaptureSettings
+from gate.clock import SimulatedClock
 from gate.errors import ModelError
-from tests.capture.engines import StepClock
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +75,9 @@ def test_real_engine_no_face_is_fta(engine, face_photo: np.ndarray) -> None:  # 
     scene = TravellerScene(face_photo, kind="no_face", seed=1, frames=8)
     camera = camera_from_frames(scene.images)
     try:
-        result = CapturePipeline(engine, CaptureSettings()).capture(camera, StepClock(), 0.2)
+        result = CapturePipeline(engine, CaptureSettings()).capture(
+            camera, SimulatedClock(100.0), 0.2
+        )
     finally:
         camera.close()
     assert result.status == "fta"
