@@ -9,8 +9,8 @@ a match when ``distance <= threshold(fmr)``.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, MutableMapping, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import MutableMapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Literal
 
@@ -19,11 +19,11 @@ import numpy.typing as npt
 
 from gate.clock import timed
 from gate.errors import FaceError, InputError, ModelError, MultipleFacesError, NoFaceError
-from gate.interfaces import Embedder, FaceDetector, LandmarkModel
 from gate.types import Box, Detection, Face, FloatArray, ImageBGR, Landmarks5
-from models.pack import PackManifest, check_files, load_manifest, pack_dir
+from models.manifest import PackManifest, check_files
+from models.pack import load_manifest, pack_dir
+from models.runtime import PackRuntime
 
-Aligner = Callable[[ImageBGR, Landmarks5], ImageBGR]
 Policy = Literal["largest", "single"]
 Timings = MutableMapping[str, float]
 
@@ -33,16 +33,6 @@ SMALL_SIDE = 400  # pictures up to this size are doubled before detection
 # Each pack kind's runtime lives in its own module, imported only when a pack of that kind
 # is opened (so a dlib-only install never imports insightface, and the reverse).
 RUNTIME_MODULES = {"dlib-cc0": "models.dlib.pack", "insightface": "models.insightface_pack"}
-
-
-@dataclass(frozen=True)
-class PackRuntime:
-    """The opened models of a pack. ``landmarks`` None: the detector gives the 5 points."""
-
-    detector: FaceDetector
-    landmarks: LandmarkModel | None
-    aligner: Aligner
-    embedder: Embedder
 
 
 def _check_image(image: object) -> ImageBGR:
@@ -249,9 +239,7 @@ def load_engine(
 
 __all__ = [
     "STAGES",
-    "Aligner",
     "FaceEngine",
     "FaceError",
-    "PackRuntime",
     "load_engine",
 ]

@@ -21,7 +21,8 @@ import numpy as np
 
 from gate.errors import ModelError
 from gate.types import Box, Detection, FloatArray, ImageBGR, Landmarks5
-from models.pack import InputSpec, PackManifest, describe_file
+from models.manifest import InputSpec, PackManifest, describe_file
+from models.runtime import PackRuntime
 
 log = logging.getLogger(__name__)
 
@@ -261,10 +262,8 @@ def arcface_aligner(chip_size: int) -> Any:
     return align
 
 
-def open_runtime(folder: Path, manifest: PackManifest, *, threads: int = 0) -> Any:
+def open_runtime(folder: Path, manifest: PackManifest, *, threads: int = 0) -> PackRuntime:
     """The ``PackRuntime`` of an InsightFace pack (files as listed in the manifest)."""
-    from models.engine import PackRuntime
-
     for role in ("detector", "recognition"):
         if role not in manifest.files:
             raise ModelError(f"pack {manifest.id}: the manifest lists no {role!r} file")

@@ -64,7 +64,8 @@ def _list(args: argparse.Namespace) -> int:
 
 def _verify(args: argparse.Namespace) -> int:
     from gate.errors import ModelError
-    from models.pack import check_files, load_manifest, pack_dir
+    from models.manifest import check_files
+    from models.pack import load_manifest, pack_dir
 
     folder = pack_dir(args.pack)  # a missing pack is an error (exit 2), not a "no"
     manifest = load_manifest(folder)

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from gate.errors import ModelError
-from models.pack import InputSpec, PackManifest, describe_file
+from models.manifest import InputSpec, PackManifest, describe_file
+from models.runtime import PackRuntime
 
 PACK_ID = "dlib-cc0"
 ROLES = ("embedder", "landmarks", "detector")
@@ -111,10 +112,8 @@ def build_into(folder: Path) -> PackManifest:
     )
 
 
-def open_runtime(folder: Path, manifest: PackManifest, *, threads: int = 0) -> Any:
+def open_runtime(folder: Path, manifest: PackManifest, *, threads: int = 0) -> PackRuntime:
     """The ``PackRuntime``: MMOD detector, 5-point shape predictor, dlib chip, ResNet embedder."""
-    from models.engine import PackRuntime
-
     try:
         from models.dlib.align import dlib_chip
         from models.dlib.embedder import (

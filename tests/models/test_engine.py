@@ -9,8 +9,9 @@ import pytest
 
 from gate.errors import FaceError, InputError, ModelError, MultipleFacesError, NoFaceError
 from gate.types import Box, Detection, ImageBGR, Landmarks5
-from models.engine import FaceEngine, PackRuntime
-from models.pack import InputSpec, PackManifest
+from models.engine import FaceEngine
+from models.manifest import InputSpec, PackManifest
+from models.runtime import PackRuntime
 
 CHIP = 8
 

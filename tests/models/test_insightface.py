@@ -13,7 +13,8 @@ import pytest
 from gate.errors import ModelError
 from models.engine import load_engine
 from models.insightface_pack import find_models, read_signature, route
-from models.pack import load_manifest, sha256_file, verify_pack, write_thresholds
+from models.manifest import sha256_file
+from models.pack import load_manifest, verify_pack, write_thresholds
 from tests.conftest import TINY_KPS_OFFSETS, write_tiny_arcface, write_tiny_scrfd
 
 ARCFACE_TEMPLATE = np.array(

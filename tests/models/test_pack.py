@@ -1,4 +1,4 @@
-"""models.pack: manifests, the pack registry, verification and the idempotent prepare."""
+"""models.manifest and models.pack: manifests, the registry, verification and prepare."""
 
 from __future__ import annotations
 
@@ -10,17 +10,14 @@ from pathlib import Path
 import pytest
 
 from gate.errors import ModelError
+from models.manifest import InputSpec, PackManifest, describe_file, write_manifest
 from models.pack import (
-    InputSpec,
-    PackManifest,
-    describe_file,
     egate_home,
     list_packs,
     load_manifest,
     pack_dir,
     prepare_pack,
     verify_pack,
-    write_manifest,
     write_thresholds,
 )
 

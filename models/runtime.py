@@ -1,0 +1,26 @@
+"""A pack's opened models (``PackRuntime``): what each pack kind's ``open_runtime`` returns.
+
+Its own module, below both the face engine and the pack kinds' modules: the engine opens a
+pack through its kind's module, and those modules build a ``PackRuntime``, so neither has to
+import the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gate.interfaces import Embedder, FaceDetector, LandmarkModel
+from gate.types import ImageBGR, Landmarks5
+
+Aligner = Callable[[ImageBGR, Landmarks5], ImageBGR]
+
+
+@dataclass(frozen=True)
+class PackRuntime:
+    """The opened models of a pack. ``landmarks`` None: the detector gives the 5 points."""
+
+    detector: FaceDetector
+    landmarks: LandmarkModel | None
+    aligner: Aligner
+    embedder: Embedder
