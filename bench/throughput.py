@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from gate.lane.resilient import ReopeningStats
+
 PERCENTILES = (50, 95, 99)
 
 
@@ -110,21 +112,18 @@ def summarise_run(
 def camera_counters(camera: Any) -> dict[str, int] | None:
     """Frame counters of the lane camera, or None when it keeps none.
 
-    The simulator wraps its camera in ``gate.controller_camera.ReopeningCamera``, which
-    has no counters of its own: they are read from the camera it currently holds.
+    The simulator's camera is ``gate.lane.resilient.ReopeningCamera``: its ``stats`` hold
+    how often it opened its source and that source's own counters.
     """
     stats = getattr(camera, "stats", None)
-    if stats is None:
-        inner = getattr(camera, "_camera", None)  # ReopeningCamera's current source
-        stats = getattr(inner, "stats", None)
-    if stats is None:
+    if not isinstance(stats, ReopeningStats) or stats.frames_captured is None:
         return None
     return {
-        "frames_captured": int(stats.frames_captured),
-        "frames_dropped": int(stats.frames_dropped),
-        "frames_delivered": int(stats.frames_delivered),
-        "reconnects": int(stats.reconnects),
-        "reopened": int(getattr(camera, "reopened", 0)),
+        "frames_captured": stats.frames_captured,
+        "frames_dropped": stats.frames_dropped or 0,
+        "frames_delivered": stats.frames_delivered or 0,
+        "reconnects": stats.reconnects or 0,
+        "reopened": stats.opened,
     }
 
 

@@ -146,6 +146,25 @@ class AuditLog:
             raise AuditError(f"cannot open the audit database {path}: {exc}") from exc
         return cls(db, path, salt)
 
+    def page_count(self) -> int:
+        """The database's size in SQLite pages."""
+        try:
+            return int(self._db.execute("PRAGMA page_count").fetchone()[0])
+        except sqlite3.Error as exc:
+            raise AuditError(f"cannot read the audit database {self.path}: {exc}") from exc
+
+    def limit_pages(self, pages: int | None) -> None:
+        """Cap the database at ``pages`` pages (``None``: SQLite's own maximum).
+
+        A quota for a kiosk's small disk: past it a write fails as on a full disk
+        (``AuditError``), the lane fails safe, and the log works again once raised.
+        """
+        limit = 1_073_741_823 if pages is None else int(pages)  # SQLite's largest
+        try:
+            self._db.execute(f"PRAGMA max_page_count = {limit}")
+        except sqlite3.Error as exc:
+            raise AuditError(f"cannot limit the audit database {self.path}: {exc}") from exc
+
     def record(self, rec: AuditRecord) -> int:
         """Commit one transaction row durably and return its row id."""
         doc_hash = (

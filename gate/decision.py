@@ -12,11 +12,11 @@ needs to see.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-from gate.controller_ports import CaptureOutcome, DocumentRead
+from gate.errors import DocumentError
 from gate.outcome import Decision
+from gate.transaction import CaptureOutcome, DocumentRead
 
 
 @dataclass(frozen=True)
@@ -42,16 +42,12 @@ def _mrz_key(text: str) -> str:
 def expiry_to_date(yymmdd: str, today: dt.date) -> dt.date:
     """An MRZ expiry date as a date: 20YY unless that lies more than 50 years ahead."""
     if len(yymmdd) != 6 or not yymmdd.isdigit():
-        from gate.errors import DocumentError
-
         raise DocumentError(f"expiry date {yymmdd!r} is not YYMMDD")
     yy, mm, dd = int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:])
     year = 2000 + yy if 2000 + yy <= today.year + 50 else 1900 + yy
     try:
         return dt.date(year, mm, dd)
     except ValueError as exc:
-        from gate.errors import DocumentError
-
         raise DocumentError(f"expiry date {yymmdd!r} is not a calendar date") from exc
 
 
@@ -92,7 +88,3 @@ def decide_match(distance: float, threshold: float) -> Verdict:
     if distance <= threshold:
         return Verdict(Decision.ACCEPT, "face verified")
     return Verdict(Decision.REJECT_MISMATCH, "face does not match the chip photo")
-
-
-def first_verdict(verdicts: Sequence[Verdict | None]) -> Verdict | None:
-    return next((v for v in verdicts if v is not None), None)

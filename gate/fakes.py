@@ -1,7 +1,7 @@
 """In-memory stand-ins for every port of the gate controller, for fast unit tests.
 
-They follow the same contracts as the real pieces (errors from ``gate.errors``, turnstile
-events whose ``kind.name`` matches ``gate.turnstile.EventKind``) and drive a
+They follow the same contracts as the real pieces (errors from ``gate.errors``, real
+``gate.turnstile.TurnstileEvent`` values, the lane's typed ports) and drive a
 ``SimulatedClock``: waiting for an event that never comes advances the clock instead of
 sleeping, so a 15-second passage timeout costs microseconds. ``FakeLane`` assembles a whole
 lane and queues travellers of every scenario kind.
@@ -9,23 +9,28 @@ lane and queues travellers of every scenario kind.
 
 from __future__ import annotations
 
-import enum
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from gate.clock import Clock, SimulatedClock
 from gate.config import TimeoutsConfig
-from gate.controller import GateController, Observer
-from gate.controller_ports import CaptureOutcome, DocumentRead, PresentedDocument
 from gate.decision import DecisionPolicy
-from gate.errors import AuditError, DeviceGoneError, DeviceTimeoutError, FaceError, GateError
+from gate.errors import (
+    AuditError,
+    DeviceGoneError,
+    DeviceTimeoutError,
+    FaceError,
+    GateError,
+    ModelError,
+)
 from gate.interfaces import Camera, Frame
+from gate.lane import Lane, Observer
 from gate.outcome import Transaction
-from gate.simulate.scenario import EXPECTED_DECISION
+from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
+from gate.turnstile import DEFAULT_TIMEOUT, DoorState, EventKind, TurnstileEvent, TurnstileStatus
 from gate.types import FloatArray, ImageBGR
 
 EMBEDDING_SIZE = 16
@@ -33,22 +38,19 @@ VALID_EXPIRY = "351231"
 PAST_EXPIRY = "200101"
 
 
-class FakeEventKind(enum.Enum):
-    DOOR_OPENED = "door_opened"
-    DOOR_CLOSED = "door_closed"
-    PASSAGE_COMPLETED = "passage_completed"
-    TAILGATING = "tailgating"
-    DOOR_FORCED = "door_forced"
-    DOOR_JAMMED = "door_jammed"
-    DEVICE_FAULT = "device_fault"
-    EMERGENCY_OPEN = "emergency_open"
-    WATCHDOG_LOCKED = "watchdog_locked"
-
-
-@dataclass(frozen=True)
-class FakeTurnstileEvent:
-    kind: FakeEventKind
-    at: float
+# The traveller kinds ``FakeLane.traveller`` can script (the simulator's scenario kinds).
+TRAVELLER_KINDS = frozenset(
+    {
+        "genuine",
+        "impostor",
+        "expired",
+        "tampered",
+        "print_attack",
+        "screen_attack",
+        "no_face",
+        "tailgater",
+    }
+)
 
 
 def fake_photo(identity: int, face: bool = True, size: int = 8) -> ImageBGR:
@@ -97,6 +99,7 @@ class FakeDocumentSource:
     def __init__(self, clock: Clock) -> None:
         self.clock = clock
         self.queue: deque[PresentedDocument] = deque()
+        self.ended = False
 
     def present(self, document: PresentedDocument) -> None:
         self.queue.append(document)
@@ -149,8 +152,6 @@ class FakeBiometrics:
 
     def enrol(self, photo: ImageBGR) -> FloatArray:
         if self.corrupt_model:
-            from gate.errors import ModelError
-
             raise ModelError("fake model file corrupted")
         centre = photo[photo.shape[0] // 2, photo.shape[1] // 2]
         if int(centre[1]) > 200:
@@ -183,7 +184,7 @@ class FakeTurnstile:
         self.walk_s = walk_s
         self.commands: list[str] = []
         self.passages: deque[str] = deque()  # "pass" | "tailgate" | "stay" | "jam"
-        self.events: deque[tuple[float, FakeEventKind]] = deque()
+        self.events: deque[tuple[float, EventKind]] = deque()
         self.unplugged = False
         self.fail_on: set[str] = set()  # command names that raise DeviceGoneError
         self.locked = True
@@ -193,36 +194,40 @@ class FakeTurnstile:
             raise DeviceGoneError(f"fake turnstile unplugged during {name}")
         self.commands.append(name)
 
-    def _at(self, delay: float, kind: FakeEventKind) -> None:
+    def _at(self, delay: float, kind: EventKind) -> None:
         self.events.append((self.clock.now() + delay, kind))
 
-    def open_entry(self) -> None:
+    def open_entry(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         """A referred traveller walks back out through the entry."""
         self._command("open_entry")
         self.locked = False
-        self._at(self.door_s, FakeEventKind.DOOR_OPENED)
-        self._at(self.door_s + self.walk_s, FakeEventKind.PASSAGE_COMPLETED)
+        self._at(self.door_s, EventKind.DOOR_OPENED)
+        self._at(self.door_s + self.walk_s, EventKind.PASSAGE_COMPLETED)
 
-    def open_exit(self) -> None:
+    def open_exit(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         self._command("open_exit")
         self.locked = False
         behaviour = self.passages.popleft() if self.passages else "pass"
         if behaviour == "jam":
-            self._at(self.door_s, FakeEventKind.DOOR_JAMMED)
+            self._at(self.door_s, EventKind.DOOR_JAMMED)
             return
-        self._at(self.door_s, FakeEventKind.DOOR_OPENED)
+        self._at(self.door_s, EventKind.DOOR_OPENED)
         if behaviour in ("pass", "tailgate"):
-            self._at(self.door_s + self.walk_s, FakeEventKind.PASSAGE_COMPLETED)
+            self._at(self.door_s + self.walk_s, EventKind.PASSAGE_COMPLETED)
         if behaviour == "tailgate":
-            self._at(self.door_s + self.walk_s + 0.1, FakeEventKind.TAILGATING)
+            self._at(self.door_s + self.walk_s + 0.1, EventKind.TAILGATING)
 
-    def lock(self) -> None:
+    def lock(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         self._command("lock")
         if not self.locked:
-            self._at(self.door_s, FakeEventKind.DOOR_CLOSED)
+            self._at(self.door_s, EventKind.DOOR_CLOSED)
         self.locked = True
 
-    def next_event(self, timeout: float) -> FakeTurnstileEvent | None:
+    def status(self, timeout: float = DEFAULT_TIMEOUT) -> TurnstileStatus:
+        door = DoorState.CLOSED if self.locked else DoorState.OPEN
+        return TurnstileStatus(door, door, connected=not self.unplugged)
+
+    def next_event(self, timeout: float) -> TurnstileEvent | None:
         if self.unplugged:
             raise DeviceGoneError("fake turnstile unplugged")
         if self.events:
@@ -231,7 +236,7 @@ class FakeTurnstile:
             if wait <= timeout:
                 self.events.popleft()
                 self.clock.sleep(wait)
-                return FakeTurnstileEvent(kind, self.clock.now())
+                return TurnstileEvent(kind, self.clock.now())
         self.clock.sleep(timeout)
         return None
 
@@ -246,7 +251,7 @@ class FakeAudit:
         self.records: list[Transaction] = []
         self.fail_next = 0
 
-    def commit(self, transaction: Any) -> None:
+    def commit(self, transaction: Transaction) -> None:
         if self.fail_next > 0:
             self.fail_next -= 1
             raise AuditError("database or disk is full")
@@ -268,13 +273,13 @@ class FakeLane:
         self.turnstile = FakeTurnstile(self.clock)
         self.audit = FakeAudit()
 
-    def controller(
+    def build(
         self,
         observers: tuple[Observer, ...] = (),
         policy: DecisionPolicy | None = None,
         timeouts: TimeoutsConfig | None = None,
-    ) -> GateController:
-        return GateController(
+    ) -> Lane:
+        return Lane(
             documents=self.documents,
             chip_reader=self.chip,
             biometrics=self.biometrics,
@@ -289,7 +294,7 @@ class FakeLane:
 
     def traveller(self, kind: str, identity: int | None = None) -> PresentedDocument:
         """Queue a traveller of a scenario kind; returns the document it presents."""
-        if kind not in EXPECTED_DECISION:
+        if kind not in TRAVELLER_KINDS:
             raise GateError(f"unknown traveller kind {kind!r}")
         self.count += 1
         identity = self.count if identity is None else identity

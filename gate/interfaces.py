@@ -1,7 +1,7 @@
 """The device and model interfaces the gate is written against.
 
 Each is a ``typing.Protocol``: drivers and models implement them structurally. Owners of the
-concrete implementations may add methods, but the gate controller uses only what is here.
+concrete implementations may add methods, but the lane uses only what is here.
 """
 
 from __future__ import annotations

@@ -11,6 +11,8 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from gate.types import ActiveAuthStatus, PassiveAuthStatus
+
 
 class Decision(enum.Enum):
     ACCEPT = "ACCEPT"  # verified: exit door opened, passage completed
@@ -41,7 +43,7 @@ class Decision(enum.Enum):
 
 
 class State(enum.Enum):
-    """States of the gate controller."""
+    """States of the lane (``gate.lane``)."""
 
     IDLE = "idle"
     DOCUMENT = "document"
@@ -66,8 +68,8 @@ class Transaction:
     threshold: float | None = None  # distance threshold at the target FMR
     liveness: float | None = None  # [0, 1], higher = more likely live
     pack_id: str | None = None
-    passive_auth: str | None = None
-    active_auth: str | None = None
+    passive_auth: PassiveAuthStatus | None = None
+    active_auth: ActiveAuthStatus | None = None
     stage_ms: Mapping[str, float] = field(default_factory=dict)
     detail: str = ""
     alarm: bool = False  # tailgating or door forced raised an alarm

@@ -1,4 +1,4 @@
-"""The turnstile (door control) interface the gate controller is written against.
+"""The turnstile (door control) interface the lane (``gate.lane``) is written against.
 
 A lane has two doors: the ENTRY door the traveller came through and the EXIT door into the
 country. Commands return once the device acknowledged them (or, for write-only relay boards,

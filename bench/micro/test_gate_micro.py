@@ -1,4 +1,4 @@
-"""Micro-benchmarks of the gate controller.
+"""Micro-benchmarks of the lane (``gate.lane``).
 
 Run: ``.venv/bin/pytest bench/micro/test_gate_micro.py --benchmark-enable --benchmark-only``
 
@@ -27,13 +27,8 @@ import pytest
 
 from drivers.chip.inprocess import InProcessTransport
 from drivers.turnstile.emulator import Physics, start_emulator
-from drivers.turnstile.registry import open_turnstile
-from gate.audit import AuditLog
 from gate.clock import SystemClock
-from gate.config import TimeoutsConfig
-from gate.controller import GateController, GateEvent
-from gate.controller_adapters import AuditLogSink, PassportChipReader
-from gate.controller_ports import CaptureOutcome, PresentedDocument
+from gate.config import AuditConfig, GateConfig, ReaderConfig, TimeoutsConfig, TurnstileConfig
 from gate.fakes import (
     FakeBiometrics,
     FakeCamera,
@@ -43,9 +38,12 @@ from gate.fakes import (
     fake_photo,
 )
 from gate.icao.pa import TrustStore
+from gate.lane import GateEvent, Lane, build_lane
+from gate.lane.adapters import PassportChipReader
 from gate.outcome import Decision, Transaction
 from gate.simulate.issue import issue_passport, load_virtual_passport
 from gate.simulate.pki import init_pki
+from gate.transaction import CaptureOutcome, PresentedDocument
 
 ROUNDS = 30
 # Physical delays near zero: door travel 16 ms, a beam broken for 8 ms (the emulator
@@ -84,24 +82,25 @@ def real_lane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
         document_number="B00000001",
     )
     emulator = start_emulator("gatectl", physics=Physics(time_scale=PHYSICS_SCALE))
-    turnstile = open_turnstile(emulator.address)
-    audit = AuditLog.open(tmp / "audit.db")
     clock = SystemClock()
     documents = FakeDocumentSource(clock)
     biometrics = FakeBiometrics(capture_s=0.0, frames=1)
-    controller = GateController(
+    config = GateConfig(
+        reader=ReaderConfig(trust_store=tmp / "pki"),
+        turnstile=TurnstileConfig(address=emulator.address),
+        timeouts=TimeoutsConfig(exit_open_s=2.0, passage_s=2.0),
+        audit=AuditConfig(path=tmp / "audit.db"),
+    )
+    # The real turnstile driver, ICAO reader and audit log, opened from the config.
+    controller = build_lane(
+        config,
+        clock=clock,
         documents=documents,
-        chip_reader=PassportChipReader(TrustStore.from_folder(tmp / "pki")),
         biometrics=biometrics,
         camera=_InstantCamera(clock),
-        turnstile=turnstile,
-        clock=clock,
-        audit=AuditLogSink(audit),
-        timeouts=TimeoutsConfig(exit_open_s=2.0, passage_s=2.0),
         observers=(lambda e: _walk(e, emulator),),
         tailgate_grace_s=0.2,
     )
-    controller.start()
     try:
         yield {
             "controller": controller,
@@ -111,8 +110,7 @@ def real_lane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
             "mrz": "\n".join(issued.mrz.lines),
         }
     finally:
-        audit.close()
-        turnstile.close()
+        controller.close()
         emulator.close()
 
 
@@ -131,7 +129,7 @@ def _one_real(lane: dict[str, Any]) -> Transaction:
     return tx
 
 
-def _one_fake(lane: FakeLane, controller: GateController) -> Transaction:
+def _one_fake(lane: FakeLane, controller: Lane) -> Transaction:
     lane.traveller("genuine")
     tx = controller.serve_one(0.1)
     if tx is None or tx.decision is not Decision.ACCEPT:
@@ -158,7 +156,7 @@ def test_software_per_traveller(benchmark: Any, real_lane: dict[str, Any], tmp_p
     fake.biometrics.capture_s = 0.0
     fake.chip.read_s = 0.0
     fake.turnstile.door_s = fake.turnstile.walk_s = 0.0
-    controller = fake.controller()
+    controller = fake.build()
 
     baseline: list[float] = []
     for _ in range(ROUNDS):
@@ -195,14 +193,14 @@ def engine_lane(real_lane: dict[str, Any], tmp_path_factory: pytest.TempPathFact
     except (ImportError, ModelError) as exc:
         pytest.skip(f"face engine or capture pipeline unavailable: {exc}")
     from drivers.camera.synthetic import TravellerScene
-    from gate.controller_adapters import EngineBiometrics
+    from gate.lane.adapters import EngineBiometrics
     from gate.simulate.faces import PhotoLibrary
     from gate.simulate.lane import SceneFeed
 
     portrait = PhotoLibrary(lambda im: engine.analyze(im, min_face=40)).portrait("sample:t1.jpg#0")
     scene = list(TravellerScene(photo=portrait, kind="genuine", seed=1, frames=30).images())
     # As the simulator's camera shows it: the approach, then the traveller keeps moving.
-    order = itertools.islice(SceneFeed()._order(len(scene)), 150)
+    order = itertools.islice(SceneFeed.playback_order(len(scene)), 150)
     frames = [scene[i] for i in order]
     tmp = tmp_path_factory.mktemp("engine-lane")
     ok, jpeg = cv2.imencode(".jpg", portrait)
@@ -219,13 +217,12 @@ def engine_lane(real_lane: dict[str, Any], tmp_path_factory: pytest.TempPathFact
         expiry_date="351231",
         document_number="E00000001",
     )
-    controller: GateController = real_lane["controller"]
+    controller: Lane = real_lane["controller"]
     # Frames are handed over as fast as the pipeline takes them (no camera pacing), so the
     # capture time is the software cost of the frames the 3-s best-shot window needs.
     settings = CaptureSettings(min_face=60, window_s=3.0)
-    controller.biometrics = EngineBiometrics(engine, CapturePipeline(engine, settings))
+    controller.use_biometrics(EngineBiometrics(engine, CapturePipeline(engine, settings)))
     controller.chip_reader = PassportChipReader(TrustStore.from_folder(tmp / "pki"))
-    controller._threshold = None
     return {
         **real_lane,
         "frames": frames,
@@ -237,7 +234,7 @@ def engine_lane(real_lane: dict[str, Any], tmp_path_factory: pytest.TempPathFact
 def test_software_per_traveller_real_engine(benchmark: Any, engine_lane: dict[str, Any]) -> None:
     from drivers.camera.sources import camera_from_frames
 
-    controller: GateController = engine_lane["controller"]
+    controller: Lane = engine_lane["controller"]
     results: list[Transaction] = []
 
     def one() -> None:

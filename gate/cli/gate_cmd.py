@@ -76,11 +76,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
+    """One kiosk lane on real devices until the MRZ source ends or the process is stopped."""
     from gate.config import load_config
-    from gate.controller_kiosk import run_kiosk
+    from gate.lane import build_lane, log_event, serve
 
     config = load_config(Path(args.config))
-    return run_kiosk(config, max_transactions=args.max_travellers)
+    with build_lane(config, observers=(log_event,)) as lane:
+        serve(lane, config.lane.name, max_transactions=args.max_travellers)
+    return EXIT_OK
 
 
 def register(registry: Registry) -> None:

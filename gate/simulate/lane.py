@@ -16,8 +16,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from gate.controller_ports import PresentedDocument
 from gate.interfaces import ChipTransport
+from gate.transaction import PresentedDocument
 from gate.types import ImageBGR
 
 
@@ -52,7 +52,10 @@ class SceneFeed:
     def clear(self) -> None:
         self.show(())
 
-    def _order(self, count: int) -> Iterator[int]:
+    @staticmethod
+    def playback_order(count: int) -> Iterator[int]:
+        """Frame indices as the feed plays a scene of ``count`` frames: the approach once,
+        then its second half back and forth for ever, so the traveller never freezes."""
         yield from range(count)
         half = count // 2
         loop = list(range(count - 2, half - 1, -1)) + list(range(half + 1, count))
@@ -66,7 +69,7 @@ class SceneFeed:
             if not frames:
                 yield self._background
                 continue
-            for index in self._order(len(frames)):
+            for index in self.playback_order(len(frames)):
                 with self._lock:
                     if self._generation != generation:
                         break
@@ -79,6 +82,10 @@ class SimDocuments:
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._queue: collections.deque[PresentedDocument] = collections.deque()
+
+    @property
+    def ended(self) -> bool:
+        return False  # the runner may always lay another document
 
     def lay(self, document: PresentedDocument) -> None:
         with self._cond:

@@ -1,4 +1,4 @@
-"""The scenario runner: the same ``GateController`` as a kiosk, wired to the emulators.
+"""The scenario runner: the same lane as a kiosk (``build_lane``), wired to the emulators.
 
 Per run: a test PKI and a trust store in a temporary folder; the turnstile emulator on a pty
 driven by the real driver; the synthetic camera served as MJPEG over HTTP on 127.0.0.1 and
@@ -21,16 +21,25 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from gate.clock import Clock, ScaledClock, SystemClock
-from gate.config import TimeoutsConfig
-from gate.controller import GateController, GateEvent
-from gate.controller_camera import ReopeningCamera
-from gate.controller_ports import PresentedDocument
+from gate.config import (
+    AuditConfig,
+    CameraConfig,
+    DocumentConfig,
+    FaceConfig,
+    GateConfig,
+    LivenessConfig,
+    ReaderConfig,
+    TimeoutsConfig,
+    TurnstileConfig,
+)
 from gate.decision import DecisionPolicy
 from gate.errors import GateError
+from gate.lane import GateEvent, Lane, build_lane
 from gate.outcome import Transaction
 from gate.simulate.lane import CardSlot, InProcessSlot, SceneFeed, SimDocuments
 from gate.simulate.report import TravellerResult
 from gate.simulate.scenario import Scenario, TravellerSpec
+from gate.transaction import PresentedDocument
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +113,6 @@ class Simulation:
         self._cleanups: list[Callable[[], None]] = []
         self._walker: Callable[[GateEvent], None] | None = None
         self.clock: Clock = SystemClock() if options.speed == 1.0 else ScaledClock(options.speed)
-        self.audit_log: Any = None
         self.started = False
 
     # -- set-up and tear-down ----------------------------------------------------------------
@@ -119,6 +127,10 @@ class Simulation:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    def add_cleanup(self, cleanup: Callable[[], None]) -> None:
+        """Run ``cleanup`` first when the simulation closes (e.g. a restarted server)."""
+        self._cleanups.insert(0, cleanup)
+
     def close(self) -> None:
         while self._cleanups:
             cleanup = self._cleanups.pop()
@@ -129,17 +141,7 @@ class Simulation:
 
     def _start(self) -> None:
         from drivers.camera.mjpeg_server import MjpegServer
-        from drivers.camera.sources import open_camera
         from drivers.turnstile.emulator import Physics, start_emulator
-        from drivers.turnstile.registry import open_turnstile
-        from gate.audit import AuditLog
-        from gate.controller_adapters import (
-            AuditLogSink,
-            PassportChipReader,
-            engine_biometrics_loader,
-        )
-        from gate.controller_biometrics import ResilientBiometrics
-        from gate.icao.pa import TrustStore
         from gate.simulate.faces import PhotoLibrary
         from gate.simulate.pki import init_pki
         from models.engine import load_engine
@@ -153,54 +155,57 @@ class Simulation:
             self.workdir = opts.workdir
             self.workdir.mkdir(parents=True, exist_ok=True)
         self.pki = init_pki(self.workdir / "pki")
-        trust = TrustStore.from_folder(self.workdir / "pki")
 
         # The world (who the travellers are) has its own engine: a broken gate pack must
         # not stop the simulator from building the travellers' portraits.
         world = load_engine(None)
         self.photos = PhotoLibrary(lambda image: world.analyze(image, min_face=40))
-        self.biometrics = ResilientBiometrics(
-            engine_biometrics_loader(opts.pack, opts.min_face, opts.best_shot_window_s)
-        )
 
         scale = opts.door_time_scale if opts.door_time_scale is not None else 1.0 / opts.speed
         self.emulator = start_emulator(opts.protocol, physics=Physics(time_scale=scale))
         self._cleanups.append(self.emulator.close)
-        self.turnstile = open_turnstile(self.emulator.address)
-        self._cleanups.append(self.turnstile.close)
 
         self.feed = SceneFeed()
         self.mjpeg = MjpegServer(self.feed, fps=opts.fps * opts.speed)
         self._cleanups.append(self.mjpeg.close)
-        url = self.mjpeg.url
-        self.camera = ReopeningCamera(
-            lambda: open_camera(url, clock=self.clock, live=True), f"camera {url}"
-        )
-        self._cleanups.append(self.camera.close)
 
         self.slot: CardSlot = self._card_slot()
         self._cleanups.append(self.slot.close)
 
-        audit_path = opts.audit_path or self.workdir / "audit.db"
-        self.audit_log = AuditLog.open(audit_path)
-        self._cleanups.append(self.audit_log.close)
         self.documents = SimDocuments()
         self.status = StatusLine(opts.status, len(self.scenario.travellers))
-        self.controller = GateController(
-            documents=self.documents,
-            chip_reader=PassportChipReader(trust),
-            biometrics=self.biometrics,
-            camera=self.camera,
-            turnstile=self.turnstile,
+        self.lane: Lane = build_lane(
+            self._config(),
             clock=self.clock,
-            audit=AuditLogSink(self.audit_log),
-            policy=opts.policy,
-            timeouts=opts.timeouts,
+            documents=self.documents,
             observers=(self.status, self._on_event),
-            tailgate_grace_s=1.0,
         )
-        self.controller.start()
+        self._cleanups.append(self.lane.close)
+        self.turnstile = self.lane.turnstile
+        self.camera = self.lane.camera
         self.started = True
+
+    def _config(self) -> GateConfig:
+        """The lane's configuration: the kiosk's, with the emulators' addresses."""
+        opts, policy = self.options, self.options.policy
+        return GateConfig(
+            camera=CameraConfig(
+                address=self.mjpeg.url,
+                min_face=opts.min_face,
+                best_shot_window_s=opts.best_shot_window_s,
+            ),
+            reader=ReaderConfig(trust_store=self.workdir / "pki"),
+            turnstile=TurnstileConfig(address=self.emulator.address),
+            face=FaceConfig(pack=opts.pack or "default", target_fmr=policy.target_fmr),
+            liveness=LivenessConfig(threshold=policy.liveness_threshold),
+            document=DocumentConfig(
+                require_passive_auth=policy.require_passive_auth,
+                refer_on_active_auth_invalid=policy.refer_on_active_auth_invalid,
+                check_expiry=policy.check_expiry,
+            ),
+            timeouts=opts.timeouts,
+            audit=AuditConfig(path=opts.audit_path or self.workdir / "audit.db"),
+        )
 
     def _card_slot(self) -> CardSlot:
         if not self.options.use_pcsc:
@@ -285,7 +290,7 @@ class Simulation:
         try:
             self.documents.lay(PresentedDocument(mrz, transport, spec.label))
             started = time.perf_counter()
-            transaction = self.controller.serve_one(5.0)
+            transaction = self.lane.serve_one(5.0)
             timings["gate"] = (time.perf_counter() - started) * 1000.0
         finally:
             self._walker = None

@@ -82,13 +82,12 @@ def test_duplicate_transaction_id_is_an_audit_error(tmp_path: Path) -> None:
 def test_disk_full_is_an_audit_error_and_log_recovers(tmp_path: Path) -> None:
     with AuditLog.open(tmp_path / "a.sqlite") as log:
         log.record(_record(0))
-        pages = log._db.execute("PRAGMA page_count").fetchone()[0]
-        log._db.execute(f"PRAGMA max_page_count={pages}")  # the "disk" is now full
+        log.limit_pages(log.page_count())  # the "disk" is now full
         big = AuditRecord(**{**_record(1).__dict__, "detail": "x" * 200_000})
         with pytest.raises(AuditError, match="full"):
             log.record(big)
         assert log.count() == 1
-        log._db.execute("PRAGMA max_page_count=1073741823")
+        log.limit_pages(None)
         log.record(_record(2))
         assert log.count() == 2
 

@@ -7,8 +7,6 @@ import threading
 import pytest
 
 from gate.config import TimeoutsConfig
-from gate.controller import GateEvent
-from gate.controller_ports import CaptureOutcome
 from gate.errors import (
     DeviceGoneError,
     DeviceTimeoutError,
@@ -17,18 +15,26 @@ from gate.errors import (
     ProtocolError,
     SecurityError,
 )
-from gate.fakes import EXPECTED_DECISION, FakeLane
+from gate.fakes import TRAVELLER_KINDS, FakeLane
+from gate.lane import GateEvent
 from gate.outcome import Decision, State
+from gate.simulate.scenario import EXPECTED_DECISION
+from gate.transaction import CaptureOutcome
+from gate.turnstile import EventKind
 
 
 def _run(lane: FakeLane, kind: str) -> tuple[Decision, list[GateEvent]]:
     events: list[GateEvent] = []
-    ctl = lane.controller(observers=(events.append,))
+    ctl = lane.build(observers=(events.append,))
     ctl.start()
     lane.traveller(kind)
     tx = ctl.serve_one(0.1)
     assert tx is not None
     return tx.decision, events
+
+
+def test_the_fakes_script_every_scenario_kind() -> None:
+    assert frozenset(EXPECTED_DECISION) == TRAVELLER_KINDS
 
 
 @pytest.mark.parametrize("kind", sorted(EXPECTED_DECISION))
@@ -92,7 +98,7 @@ def test_chip_errors_refer_and_next_traveller_is_served(
     error: Exception, expected: Decision
 ) -> None:
     lane = FakeLane()
-    ctl = lane.controller()
+    ctl = lane.build()
     ctl.start()
     bad = lane.traveller("genuine")
     lane.chip.answers[bad.label] = error
@@ -111,7 +117,7 @@ def test_chip_errors_refer_and_next_traveller_is_served(
 
 def test_camera_dies_mid_capture_then_next_traveller_served() -> None:
     lane = FakeLane()
-    ctl = lane.controller()
+    ctl = lane.build()
     ctl.start()
     lane.traveller("genuine")
     lane.traveller("genuine")
@@ -127,7 +133,7 @@ def test_camera_dies_mid_capture_then_next_traveller_served() -> None:
 
 def test_turnstile_unplugged_while_opening_ends_fail_safe() -> None:
     lane = FakeLane()
-    ctl = lane.controller()
+    ctl = lane.build()
     ctl.start()
     lane.traveller("genuine")
     lane.traveller("genuine")
@@ -144,7 +150,7 @@ def test_turnstile_unplugged_while_opening_ends_fail_safe() -> None:
 def test_unplugged_turnstile_cannot_lock_but_transaction_still_reported() -> None:
     lane = FakeLane()
     events: list[GateEvent] = []
-    ctl = lane.controller(observers=(events.append,))
+    ctl = lane.build(observers=(events.append,))
     lane.traveller("genuine")
     lane.turnstile.unplugged = True
     tx = ctl.serve_one(0.1)
@@ -154,7 +160,7 @@ def test_unplugged_turnstile_cannot_lock_but_transaction_still_reported() -> Non
 
 def test_corrupted_model_refers_device_and_keeps_serving() -> None:
     lane = FakeLane()
-    ctl = lane.controller()
+    ctl = lane.build()
     # Same identity: the first traveller's unused capture script serves the second.
     lane.traveller("genuine", identity=7)
     lane.traveller("genuine", identity=7)
@@ -168,7 +174,7 @@ def test_corrupted_model_refers_device_and_keeps_serving() -> None:
 
 def test_capture_raising_model_error_is_fail_safe() -> None:
     lane = FakeLane()
-    ctl = lane.controller()
+    ctl = lane.build()
     lane.traveller("genuine")
     lane.biometrics.script[0] = ModelError("session died")
     tx = ctl.serve_one(0.1)
@@ -177,7 +183,7 @@ def test_capture_raising_model_error_is_fail_safe() -> None:
 
 def test_audit_disk_full_fails_safe_and_next_traveller_is_recorded() -> None:
     lane = FakeLane()
-    ctl = lane.controller()
+    ctl = lane.build()
     lane.traveller("genuine")
     lane.traveller("impostor")
     lane.audit.fail_next = 1
@@ -192,7 +198,7 @@ def test_audit_disk_full_fails_safe_and_next_traveller_is_recorded() -> None:
 
 def test_passage_timeout_with_simulated_clock() -> None:
     lane = FakeLane()
-    ctl = lane.controller(timeouts=TimeoutsConfig(passage_s=30.0))
+    ctl = lane.build(timeouts=TimeoutsConfig(passage_s=30.0))
     lane.traveller("genuine")
     lane.turnstile.passages[0] = "stay"  # traveller never walks through
     before = lane.clock.now()
@@ -206,7 +212,7 @@ def test_passage_timeout_with_simulated_clock() -> None:
 
 def test_jammed_exit_door_refers_device() -> None:
     lane = FakeLane()
-    ctl = lane.controller()
+    ctl = lane.build()
     lane.traveller("genuine")
     lane.turnstile.passages[0] = "jam"
     tx = ctl.serve_one(0.1)
@@ -216,7 +222,7 @@ def test_jammed_exit_door_refers_device() -> None:
 def test_slow_document_read_times_out() -> None:
     lane = FakeLane()
     lane.chip.read_s = 12.0
-    ctl = lane.controller(timeouts=TimeoutsConfig(document_s=10.0))
+    ctl = lane.build(timeouts=TimeoutsConfig(document_s=10.0))
     lane.traveller("genuine")
     tx = ctl.serve_one(0.1)
     assert tx is not None and tx.decision is Decision.TIMEOUT
@@ -225,7 +231,7 @@ def test_slow_document_read_times_out() -> None:
 
 def test_multiple_faces_and_camera_failure_outcomes() -> None:
     lane = FakeLane()
-    ctl = lane.controller()
+    ctl = lane.build()
     lane.traveller("genuine")
     lane.biometrics.script[0] = CaptureOutcome("multiple_faces")
     tx = ctl.serve_one(0.1)
@@ -239,7 +245,7 @@ def test_observer_that_raises_does_not_stop_the_gate() -> None:
     def broken(event: GateEvent) -> None:
         raise RuntimeError("observer bug")
 
-    ctl = lane.controller(observers=(broken, lambda e: seen.append(e.kind)))
+    ctl = lane.build(observers=(broken, lambda e: seen.append(e.kind)))
     lane.traveller("genuine")
     tx = ctl.serve_one(0.1)
     assert tx is not None and tx.decision is Decision.ACCEPT
@@ -248,7 +254,7 @@ def test_observer_that_raises_does_not_stop_the_gate() -> None:
 
 def test_idle_gate_without_document_returns_none_and_serve_stops() -> None:
     lane = FakeLane()
-    ctl = lane.controller()
+    ctl = lane.build()
     assert ctl.serve_one(0.5) is None
     for kind in ("genuine", "impostor", "no_face"):
         lane.traveller(kind)
@@ -261,7 +267,7 @@ def test_idle_gate_without_document_returns_none_and_serve_stops() -> None:
 def test_document_source_failure_locks_and_recovers() -> None:
     lane = FakeLane()
     events: list[GateEvent] = []
-    ctl = lane.controller(observers=(events.append,))
+    ctl = lane.build(observers=(events.append,))
 
     calls = {"n": 0}
     original = lane.documents.wait_document
@@ -281,13 +287,11 @@ def test_document_source_failure_locks_and_recovers() -> None:
 
 
 def test_forced_door_while_idle_raises_alarm_and_relocks() -> None:
-    from gate.fakes import FakeEventKind
-
     lane = FakeLane()
     events: list[GateEvent] = []
-    ctl = lane.controller(observers=(events.append,))
+    ctl = lane.build(observers=(events.append,))
     ctl.start()
-    lane.turnstile.events.append((lane.clock.now(), FakeEventKind.DOOR_FORCED))
+    lane.turnstile.events.append((lane.clock.now(), EventKind.DOOR_FORCED))
     locks_before = lane.turnstile.commands.count("lock")
     assert ctl.serve_one(0.1) is None
     assert any(e.kind == "alarm" and e.detail == "door forced" for e in events)
@@ -295,10 +299,8 @@ def test_forced_door_while_idle_raises_alarm_and_relocks() -> None:
 
 
 def test_emergency_open_during_passage_refers_with_alarm() -> None:
-    from gate.fakes import FakeEventKind
-
     lane = FakeLane()
-    ctl = lane.controller()
+    ctl = lane.build()
     lane.traveller("genuine")
     lane.turnstile.passages[0] = "stay"
 
@@ -306,7 +308,7 @@ def test_emergency_open_during_passage_refers_with_alarm() -> None:
 
     def open_then_emergency() -> None:
         original()
-        lane.turnstile.events.append((lane.clock.now() + 0.1, FakeEventKind.EMERGENCY_OPEN))
+        lane.turnstile.events.append((lane.clock.now() + 0.1, EventKind.EMERGENCY_OPEN))
 
     lane.turnstile.open_exit = open_then_emergency  # type: ignore[method-assign]
     tx = ctl.serve_one(0.1)
@@ -316,7 +318,7 @@ def test_emergency_open_during_passage_refers_with_alarm() -> None:
 
 def test_referred_traveller_walks_back_through_the_entry() -> None:
     lane = FakeLane()
-    ctl = lane.controller()
+    ctl = lane.build()
     ctl.start()
     lane.traveller("impostor")
     tx = ctl.serve_one(0.1)
@@ -330,7 +332,7 @@ def test_referred_traveller_walks_back_through_the_entry() -> None:
 def test_alarm_and_device_faults_do_not_open_the_entry() -> None:
     for kind in ("tailgater", "genuine"):
         lane = FakeLane()
-        ctl = lane.controller()
+        ctl = lane.build()
         lane.traveller(kind)
         if kind == "genuine":
             lane.turnstile.passages[0] = "jam"
@@ -342,7 +344,7 @@ def test_alarm_and_device_faults_do_not_open_the_entry() -> None:
 def test_fault_on_the_way_back_keeps_the_referral_and_fails_safe() -> None:
     lane = FakeLane()
     events: list[GateEvent] = []
-    ctl = lane.controller(observers=(events.append,))
+    ctl = lane.build(observers=(events.append,))
     lane.traveller("print_attack")
     lane.turnstile.fail_on = {"open_entry"}
     tx = ctl.serve_one(0.1)
@@ -355,7 +357,7 @@ def test_bad_expiry_in_dg1_refers_document_not_device() -> None:
     from dataclasses import replace
 
     lane = FakeLane()
-    ctl = lane.controller()
+    ctl = lane.build()
     doc = lane.traveller("genuine")
     answer = lane.chip.answers[doc.label]
     assert not isinstance(answer, BaseException)
@@ -366,7 +368,7 @@ def test_bad_expiry_in_dg1_refers_document_not_device() -> None:
 
 def test_missing_threshold_for_the_fmr_is_a_device_referral() -> None:
     lane = FakeLane()
-    ctl = lane.controller()
+    ctl = lane.build()
     lane.traveller("genuine")
 
     def no_threshold(fmr: str) -> float:
@@ -380,7 +382,7 @@ def test_missing_threshold_for_the_fmr_is_a_device_referral() -> None:
 
 def test_interrupt_mid_transaction_locks_the_doors_then_propagates() -> None:
     lane = FakeLane()
-    ctl = lane.controller()
+    ctl = lane.build()
     lane.traveller("genuine")
     lane.biometrics.script[0] = KeyboardInterrupt()  # type: ignore[call-overload]
     with pytest.raises(KeyboardInterrupt):

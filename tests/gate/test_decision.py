@@ -7,7 +7,6 @@ import datetime as dt
 import numpy as np
 import pytest
 
-from gate.controller_ports import CaptureOutcome, DocumentRead
 from gate.decision import (
     DecisionPolicy,
     check_capture,
@@ -17,6 +16,7 @@ from gate.decision import (
 )
 from gate.errors import DocumentError
 from gate.outcome import Decision
+from gate.transaction import CaptureOutcome, DocumentRead
 
 TODAY = dt.date(2026, 11, 26)
 MRZ = "P<UTOERIKSSON<<ANNA<MARIA\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"

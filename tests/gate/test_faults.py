@@ -8,7 +8,6 @@ outcome, and the next traveller is served normally.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,18 +18,16 @@ import pytest
 
 from drivers.chip.inprocess import InProcessTransport
 from drivers.turnstile.emulator import EmulatorHandle, Physics, start_emulator
-from drivers.turnstile.registry import open_turnstile
 from gate.audit import AuditLog
 from gate.clock import SystemClock
-from gate.config import TimeoutsConfig
-from gate.controller import GateController, GateEvent
-from gate.controller_adapters import AuditLogSink, PassportChipReader
-from gate.controller_ports import CaptureOutcome, PresentedDocument
+from gate.config import GateConfig, ReaderConfig, TimeoutsConfig, TurnstileConfig
 from gate.fakes import FakeBiometrics, FakeCamera, FakeDocumentSource, fake_embedding, fake_photo
-from gate.icao.pa import TrustStore
+from gate.lane import GateEvent, Lane, build_lane
+from gate.lane.adapters import AuditLogSink
 from gate.outcome import Decision, State, Transaction
 from gate.simulate.issue import issue_passport, load_virtual_passport
 from gate.simulate.pki import TestPki, init_pki
+from gate.transaction import CaptureOutcome, PresentedDocument
 from gate.turnstile import Door
 
 TIMEOUTS = TimeoutsConfig(exit_open_s=2.0, passage_s=3.0)
@@ -46,7 +43,6 @@ class RealLane:
     tmp: Path
     pki: TestPki
     emulator: EmulatorHandle
-    turnstile: Any
     audit: AuditLog
     clock: SystemClock = field(default_factory=SystemClock)
     count: int = 0
@@ -56,19 +52,22 @@ class RealLane:
         self.biometrics = FakeBiometrics(capture_s=0.05, frames=2)
         self.camera = FakeCamera(self.clock)
         self.events: list[GateEvent] = []
-        self.controller = GateController(
+        config = GateConfig(
+            reader=ReaderConfig(trust_store=self.pki.folder),
+            turnstile=TurnstileConfig(address=self.emulator.address),
+            timeouts=TIMEOUTS,
+        )
+        # The real turnstile driver and ICAO reader come from the config, as in a kiosk.
+        self.controller: Lane = build_lane(
+            config,
+            clock=self.clock,
             documents=self.documents,
-            chip_reader=PassportChipReader(TrustStore.from_folder(self.pki.folder)),
             biometrics=self.biometrics,
             camera=self.camera,
-            turnstile=self.turnstile,
-            clock=self.clock,
             audit=AuditLogSink(self.audit),
-            timeouts=TIMEOUTS,
             observers=(self.events.append, self._walk),
             tailgate_grace_s=0.5,
         )
-        self.controller.start()
 
     def _walk(self, event: GateEvent) -> None:
         if event.kind == "door" and event.detail == "exit_open_commanded":
@@ -113,13 +112,13 @@ class RealLane:
 @pytest.fixture
 def lane(tmp_path: Path, pki: TestPki) -> Iterator[RealLane]:
     emulator = start_emulator("gatectl", physics=Physics(time_scale=0.05))
-    turnstile = open_turnstile(emulator.address)
     audit = AuditLog.open(tmp_path / "audit.db")
     try:
-        yield RealLane(tmp_path, pki, emulator, turnstile, audit)
+        real = RealLane(tmp_path, pki, emulator, audit)
+        with real.controller:
+            yield real
     finally:
         audit.close()
-        turnstile.close()
         emulator.close()
 
 
@@ -161,7 +160,7 @@ def test_turnstile_unplugged_while_opening(lane: RealLane) -> None:
 
     lane.controller.add_observer(unplug)
     tx = lane.traveller()
-    lane.controller._observers.remove(unplug)
+    lane.controller.remove_observer(unplug)
     assert tx.decision in (Decision.REFER_DEVICE, Decision.TIMEOUT), tx.detail
     _assert_fail_safe(lane, tx)
     assert lane.exit_opened() == 0
@@ -174,9 +173,7 @@ def test_turnstile_unplugged_while_opening(lane: RealLane) -> None:
 
 def test_audit_disk_full_then_recovers(lane: RealLane) -> None:
     assert lane.traveller().decision is Decision.ACCEPT
-    db: sqlite3.Connection = lane.audit._db  # the test plays the full disk on this connection
-    pages = db.execute("PRAGMA page_count").fetchone()[0]
-    db.execute(f"PRAGMA max_page_count = {pages}")
+    lane.audit.limit_pages(lane.audit.page_count())  # the test plays the full disk
     # Fill the last free space so the next insert needs a new page.
     tx = lane.traveller()
     for _ in range(200):
@@ -187,7 +184,7 @@ def test_audit_disk_full_then_recovers(lane: RealLane) -> None:
     assert "not committed" in tx.detail
     _assert_fail_safe(lane, tx)
     rows_while_full = lane.audit.count()
-    db.execute("PRAGMA max_page_count = 1073741823")
+    lane.audit.limit_pages(None)
     after = lane.traveller()
     assert after.decision is Decision.ACCEPT
     assert lane.audit.count() == rows_while_full + 1

@@ -1,4 +1,4 @@
-"""The smaller parts around the controller: simulated lane pieces, the kiosk's MRZ source,
+"""The smaller parts around the lane's state machine: simulated lane pieces, the kiosk's MRZ source,
 resilient biometrics, the audit adapter."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ import numpy as np
 import pytest
 
 from gate.audit import AuditLog
-from gate.controller_adapters import AuditLogSink
-from gate.controller_biometrics import ResilientBiometrics
-from gate.controller_kiosk import MrzStreamDocuments
-from gate.controller_ports import PresentedDocument
 from gate.errors import ModelError
 from gate.fakes import FakeBiometrics, FakeLane, fake_photo
+from gate.lane.adapters import AuditLogSink
+from gate.lane.documents import MrzStreamDocuments
+from gate.lane.resilient import ReopeningCamera, ResilientBiometrics
 from gate.outcome import Decision, Transaction
 from gate.simulate.lane import SceneFeed, SimDocuments
+from gate.transaction import PresentedDocument
 
 TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
 
@@ -92,8 +92,8 @@ def test_broken_pack_at_start_refers_device_then_next_traveller_served() -> None
         return lane.biometrics
 
     lane.biometrics_port = ResilientBiometrics(load)
-    ctl = lane.controller()
-    ctl.biometrics = lane.biometrics_port
+    ctl = lane.build()
+    ctl.use_biometrics(lane.biometrics_port)
     lane.traveller("genuine", identity=4)
     lane.traveller("genuine", identity=4)
     first = ctl.serve_one(0.1)
@@ -128,7 +128,6 @@ def test_audit_sink_writes_hashed_row(tmp_path: Path) -> None:
 
 def test_reopening_camera_fails_once_then_opens_the_source_again() -> None:
     from gate.clock import SimulatedClock
-    from gate.controller_camera import ReopeningCamera
     from gate.errors import DeviceGoneError
     from gate.fakes import FakeCamera
 
@@ -146,5 +145,6 @@ def test_reopening_camera_fails_once_then_opens_the_source_again() -> None:
     assert opened[0].closed
     assert camera.read(1.0).index == 1  # a fresh source
     assert len(opened) == 2 and camera.reopened == 2
+    assert camera.stats.opened == 2
     camera.close()
     assert opened[1].closed

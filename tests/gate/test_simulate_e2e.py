@@ -24,8 +24,8 @@ import pytest
 
 from gate.audit import AuditLog
 from gate.cli import main
-from gate.controller import GateEvent
 from gate.errors import ModelError
+from gate.lane import GateEvent
 from gate.outcome import Decision, State
 from gate.simulate.runner import Simulation, SimulationOptions
 from gate.simulate.scenario import load_scenario
@@ -111,9 +111,9 @@ def test_camera_stream_dies_mid_capture_then_next_traveller(simulation: Simulati
         if event.kind == "state" and event.state is State.CAPTURE:
             simulation.mjpeg.close()
 
-    simulation.controller.add_observer(kill_stream)
+    simulation.lane.add_observer(kill_stream)
     first = simulation.run_traveller(0, genuine)
-    simulation.controller._observers.remove(kill_stream)
+    simulation.lane.remove_observer(kill_stream)
     assert first.transaction is not None
     # The driver tries to reconnect for 5 s (inside the 8-s capture budget), then gives up.
     assert first.actual is Decision.REFER_DEVICE, first.transaction
@@ -121,7 +121,7 @@ def test_camera_stream_dies_mid_capture_then_next_traveller(simulation: Simulati
     assert simulation.turnstile.status().locked
     # The stream comes back on the same address; the camera reconnects.
     simulation.mjpeg = MjpegServer(simulation.feed, port=port, fps=simulation.options.fps)
-    simulation._cleanups.insert(0, simulation.mjpeg.close)
+    simulation.add_cleanup(simulation.mjpeg.close)
     second = simulation.run_traveller(1, genuine)
     assert second.actual is Decision.ACCEPT, second.transaction
 

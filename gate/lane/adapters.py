@@ -1,7 +1,8 @@
-"""Adapters from the real components to the controller's ports (``gate.controller_ports``).
+"""Adapters from the real components to the lane's ports (``gate.lane.ports``).
 
 Each adapter is thin: it calls the owner's public API and reshapes the result. Heavy imports
-(the face engine, pyscard, the ICAO reader) happen only when an adapter is built.
+(the face engine, the ICAO reader) happen only when an adapter is built or first used, so
+importing the lane stays cheap.
 """
 
 from __future__ import annotations
@@ -9,16 +10,22 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from gate.audit import AuditLog, AuditRecord
 from gate.clock import Clock
-from gate.controller_ports import CaptureOutcome, DocumentRead, PresentedDocument
 from gate.errors import DeviceError, FaceError, InputError
 from gate.interfaces import Camera
 from gate.outcome import Transaction
+from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
 from gate.types import FloatArray, ImageBGR
+
+if TYPE_CHECKING:
+    from gate.capture.pipeline import CapturePipeline
+    from gate.icao.pa import TrustStore
+    from models.engine import FaceEngine
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +33,10 @@ log = logging.getLogger(__name__)
 class AuditLogSink:
     """Commits transactions to ``gate.audit.AuditLog`` (raises ``AuditError`` on failure)."""
 
-    def __init__(self, audit_log: Any) -> None:
+    def __init__(self, audit_log: AuditLog) -> None:
         self.log = audit_log
 
     def commit(self, transaction: Transaction) -> None:
-        from gate.audit import AuditRecord
-
         detail = transaction.detail
         if transaction.alarm:
             detail = f"ALARM; {detail}"
@@ -54,16 +59,18 @@ class AuditLogSink:
 
 
 class EngineBiometrics:
-    """The face engine (task B) plus the capture pipeline (task F) as the gate's biometrics."""
+    """The face engine plus the capture pipeline as the lane's biometrics."""
 
-    def __init__(self, engine: Any, pipeline: Any, enrol_min_face: int = 40) -> None:
+    def __init__(
+        self, engine: FaceEngine, pipeline: CapturePipeline, enrol_min_face: int = 40
+    ) -> None:
         self.engine = engine
         self.pipeline = pipeline
         self.enrol_min_face = enrol_min_face
 
     @property
     def pack_id(self) -> str:
-        return str(self.engine.pack_id)
+        return self.engine.pack_id
 
     def threshold(self, fmr: str) -> float:
         return float(self.engine.threshold(fmr))
@@ -77,22 +84,20 @@ class EngineBiometrics:
 
     def capture(self, camera: Camera, clock: Clock, deadline_s: float) -> CaptureOutcome:
         result = self.pipeline.capture(camera, clock, deadline_s)
-        embeddings = [
-            np.asarray(f.embedding, dtype=np.float32)
-            for f in (getattr(result, "best_faces", ()) or ())
-            if getattr(f, "embedding", None) is not None
-        ]
-        quality = getattr(result, "quality", None)
-        quality_value = getattr(quality, "score", quality)
+        embeddings = tuple(
+            np.asarray(face.embedding, dtype=np.float32)
+            for face in result.best_faces
+            if face.embedding is not None
+        )
         return CaptureOutcome(
-            status=str(result.status),
-            embeddings=tuple(embeddings),
-            liveness=_optional_float(getattr(result, "liveness_score", None)),
-            quality=_optional_float(quality_value),
-            frames_seen=int(getattr(result, "frames_seen", 0)),
-            frames_dropped=int(getattr(result, "frames_dropped", 0)),
-            timings_ms=dict(getattr(result, "timings_ms", {}) or {}),
-            detail=str(getattr(result, "detail", "") or ""),
+            status=result.status,
+            embeddings=embeddings,
+            liveness=float(result.liveness_score),
+            quality=None if result.quality is None else float(result.quality.score),
+            frames_seen=result.frames_seen,
+            frames_dropped=result.frames_dropped,
+            timings_ms=dict(result.timings_ms),
+            detail=result.detail,
         )
 
     def distance(self, reference: FloatArray, probes: Sequence[FloatArray]) -> float:
@@ -103,19 +108,11 @@ class EngineBiometrics:
         return float(np.median(distances))
 
 
-def _optional_float(value: Any) -> float | None:
-    try:
-        return None if value is None else float(value)
-    except (TypeError, ValueError):
-        return None
-
-
 class PassportChipReader:
-    """``gate.icao.reader.read_passport`` over the presented document's transport (task D)."""
+    """``gate.icao.reader.read_passport`` over the presented document's transport."""
 
-    def __init__(self, trust: Any, connect: bool = True) -> None:
+    def __init__(self, trust: TrustStore) -> None:
         self.trust = trust
-        self.connect = connect
 
     def read(self, document: PresentedDocument, wall_time: float) -> DocumentRead:
         from gate.icao.mrz import parse_mrz
@@ -133,8 +130,8 @@ class PassportChipReader:
             expiry_date=result.dg1.expiry_date,
             dg1_mrz="\n".join(result.dg1.lines),
             photo=result.photo,
-            passive_auth=str(result.passive_auth.status),
-            active_auth=str(result.active_auth.status),
+            passive_auth=result.passive_auth.status,
+            active_auth=result.active_auth.status,
             timings_ms=dict(result.timings_ms),
         )
 
@@ -145,10 +142,7 @@ def engine_biometrics_loader(
     """A loader for ``ResilientBiometrics``: the pack's engine plus the capture pipeline."""
 
     def load() -> EngineBiometrics:
-        from gate.capture.pipeline import (
-            CapturePipeline,
-            CaptureSettings,
-        )
+        from gate.capture.pipeline import CapturePipeline, CaptureSettings
         from models.engine import load_engine
 
         engine = load_engine(None if pack == "default" else pack, threads=threads)

@@ -1,0 +1,155 @@
+"""``build_lane(config)``: the one place a lane is assembled from its configuration.
+
+``egate run``, ``egate simulate``, the fault tests and the micro-benchmarks all build their
+lanes here. Every port not handed in ready-made is opened from the config through the
+device registries (turnstile, camera, chip reader) or built from the real components
+(face engine and capture pipeline, ICAO reader with the trust store, SQLite audit log). The
+lane owns what this function opened and closes it with ``Lane.close``; ports handed in stay
+their owner's.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+from contextlib import ExitStack
+from pathlib import Path
+from typing import TextIO
+
+from gate.clock import Clock, SystemClock
+from gate.config import GateConfig
+from gate.errors import ConfigError
+from gate.interfaces import Camera
+from gate.lane.events import GateEvent, Observer
+from gate.lane.machine import Lane
+from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
+from gate.turnstile import Turnstile
+
+log = logging.getLogger("gate.lane")
+
+
+def build_lane(
+    config: GateConfig,
+    *,
+    clock: Clock | None = None,
+    documents: DocumentSource | None = None,
+    chip_reader: ChipReader | None = None,
+    biometrics: Biometrics | None = None,
+    camera: Camera | None = None,
+    turnstile: Turnstile | None = None,
+    audit: AuditSink | None = None,
+    observers: tuple[Observer, ...] = (),
+    tailgate_grace_s: float = 1.0,
+    stdin: TextIO | None = None,
+) -> Lane:
+    """Assemble a lane; the doors are locked and the lane idle when it returns."""
+    clock = clock or SystemClock()
+    with ExitStack() as opened:
+        # The trust store first: a kiosk without one must not open any device.
+        chip_reader = chip_reader or _chip_reader(config)
+        biometrics = biometrics or _biometrics(config)
+        if turnstile is None:
+            from drivers.turnstile.registry import open_turnstile
+
+            turnstile = open_turnstile(config.turnstile.address)
+            opened.callback(turnstile.close)
+        if camera is None:
+            camera = _camera(config, clock)
+            opened.callback(camera.close)
+        if audit is None:
+            from gate.audit import AuditLog
+            from gate.lane.adapters import AuditLogSink
+
+            audit_log = AuditLog.open(config.audit.path, config.audit.salt_path)
+            opened.callback(audit_log.close)
+            audit = AuditLogSink(audit_log)
+        if documents is None:
+            documents = _mrz_documents(config, stdin, opened)
+        lane = Lane(
+            documents=documents,
+            chip_reader=chip_reader,
+            biometrics=biometrics,
+            camera=camera,
+            turnstile=turnstile,
+            clock=clock,
+            audit=audit,
+            policy=config.policy(),
+            timeouts=config.timeouts,
+            observers=observers,
+            tailgate_grace_s=tailgate_grace_s,
+        )
+        lane.start()
+        lane.resources.push(opened.pop_all())
+    return lane
+
+
+def _chip_reader(config: GateConfig) -> ChipReader:
+    from gate.icao.pa import TrustStore
+    from gate.lane.adapters import PassportChipReader
+
+    if config.reader.trust_store is None:
+        raise ConfigError("reader.trust_store: required to run a kiosk (folder of CSCAs)")
+    return PassportChipReader(TrustStore.from_folder(config.reader.trust_store))
+
+
+def _biometrics(config: GateConfig) -> Biometrics:
+    from gate.lane.adapters import engine_biometrics_loader
+    from gate.lane.resilient import ResilientBiometrics
+
+    return ResilientBiometrics(
+        engine_biometrics_loader(
+            config.face.pack, config.camera.min_face, config.camera.best_shot_window_s
+        )
+    )
+
+
+def _camera(config: GateConfig, clock: Clock) -> Camera:
+    from drivers.camera.registry import open_camera
+
+    from gate.lane.resilient import ReopeningCamera
+
+    address = config.camera.address
+    return ReopeningCamera(
+        lambda: open_camera(address, clock=clock, live=True), f"camera {address}"
+    )
+
+
+def _mrz_documents(config: GateConfig, stdin: TextIO | None, opened: ExitStack) -> DocumentSource:
+    from drivers.chip.registry import open_reader
+
+    from gate.lane.documents import MrzStreamDocuments
+
+    connect = open_reader(config.reader.address)
+    if config.reader.mrz_source == "stdin":
+        stream: TextIO = stdin or sys.stdin
+    else:
+        try:
+            stream = Path(config.reader.mrz_source).open(encoding="ascii")  # noqa: SIM115
+        except OSError as exc:
+            raise ConfigError(
+                f"reader.mrz_source: cannot open {config.reader.mrz_source}: {exc.strerror}"
+            ) from exc
+        opened.callback(stream.close)
+    return MrzStreamDocuments(stream, connect)
+
+
+def serve(lane: Lane, name: str, max_transactions: int | None = None) -> int:
+    """Serve travellers until the documents end, ``max_transactions`` were served, or the
+    process is stopped: SIGTERM unwinds like Ctrl-C (``gate.cli``), the transaction in
+    progress fails safe, and the lane is left locked. Returns how many were served."""
+    stop = threading.Event()
+    log.info("lane %s in service", name)
+    served = 0
+    try:
+        served = lane.serve(stop, max_transactions)
+    except KeyboardInterrupt:
+        stop.set()
+    log.info("lane %s out of service after %d travellers", name, served)
+    return served
+
+
+def log_event(event: GateEvent) -> None:
+    """The kiosk's own observer: what an operator must see in the log."""
+    if event.kind in ("decision", "alarm", "fail_safe", "error"):
+        log.warning("%s %s %s", event.kind, event.transaction_id or "-", event.detail)

@@ -1,0 +1,149 @@
+"""Parts that come back after a failure without a restart of the kiosk.
+
+``ResilientBiometrics``: a kiosk whose model file is corrupted at start-up must not crash or
+open doors. It starts, keeps the doors locked, and refers every traveller (``ModelError`` ->
+REFER_DEVICE, fail-safe) while it retries loading the pack before each traveller. Once the
+pack is repaired, the next traveller is served normally.
+
+``ReopeningCamera``: the camera driver reconnects by itself for a few seconds; past that it
+reports the source gone (``DeviceGoneError``) and stays gone. The current traveller is
+referred (the capture fails, the lane fails safe), and the next read, for the next
+traveller, opens the source afresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from gate.clock import Clock
+from gate.errors import DeviceError, DeviceGoneError, GateError, ModelError
+from gate.interfaces import Camera, Frame
+from gate.lane.ports import Biometrics
+from gate.transaction import CaptureOutcome
+from gate.types import FloatArray, ImageBGR
+
+log = logging.getLogger(__name__)
+
+
+class ResilientBiometrics:
+    """Wraps a loader of the real biometrics; raises ``ModelError`` while it cannot load."""
+
+    def __init__(self, load: Callable[[], Biometrics]) -> None:
+        self._load = load
+        self._lock = threading.Lock()
+        self._inner: Biometrics | None = None
+        self.last_error: str = ""
+        self.ready()
+
+    def ready(self) -> bool:
+        """Try to load the biometrics if they are not loaded yet; True when usable."""
+        with self._lock:
+            if self._inner is None:
+                try:
+                    self._inner = self._load()
+                    self.last_error = ""
+                except GateError as exc:
+                    self.last_error = str(exc)
+                    log.error("face models unusable, referring every traveller: %s", exc)
+            return self._inner is not None
+
+    def _get(self) -> Biometrics:
+        if not self.ready() or self._inner is None:
+            raise ModelError(f"face models unusable: {self.last_error}")
+        return self._inner
+
+    @property
+    def pack_id(self) -> str:
+        return self._get().pack_id
+
+    def threshold(self, fmr: str) -> float:
+        return self._get().threshold(fmr)
+
+    def enrol(self, photo: ImageBGR) -> FloatArray:
+        return self._get().enrol(photo)
+
+    def capture(self, camera: Camera, clock: Clock, deadline_s: float) -> CaptureOutcome:
+        return self._get().capture(camera, clock, deadline_s)
+
+    def distance(self, reference: FloatArray, probes: Sequence[FloatArray]) -> float:
+        return self._get().distance(reference, probes)
+
+
+@dataclass(frozen=True)
+class ReopeningStats:
+    """How often the source was opened, and the current source's own frame counters
+    (``None`` when no source is open or it keeps none)."""
+
+    opened: int
+    frames_captured: int | None = None
+    frames_dropped: int | None = None
+    frames_delivered: int | None = None
+    reconnects: int | None = None
+
+
+class ReopeningCamera:
+    """A camera that opens its source again after the stream was lost for good."""
+
+    def __init__(self, open_source: Callable[[], Camera], description: str = "camera") -> None:
+        self._open = open_source
+        self.description = description
+        self._lock = threading.Lock()
+        self._camera: Camera | None = None
+        self.reopened = 0
+
+    @property
+    def stats(self) -> ReopeningStats:
+        with self._lock:
+            camera = self._camera
+        # Sources from drivers.camera keep counters (``stats``); other cameras may not.
+        inner = getattr(camera, "stats", None)
+        if inner is None:
+            return ReopeningStats(self.reopened)
+        return ReopeningStats(
+            self.reopened,
+            int(inner.frames_captured),
+            int(inner.frames_dropped),
+            int(inner.frames_delivered),
+            int(inner.reconnects),
+        )
+
+    def _current(self) -> Camera:
+        with self._lock:
+            if self._camera is None:
+                try:
+                    self._camera = self._open()
+                except DeviceError:
+                    raise
+                except Exception as exc:  # an opener that is not ours: translate
+                    raise DeviceGoneError(f"{self.description}: cannot open: {exc}") from exc
+                self.reopened += 1
+            return self._camera
+
+    def read(self, timeout: float) -> Frame:
+        camera = self._current()
+        try:
+            return camera.read(timeout)
+        except DeviceGoneError:
+            log.warning(
+                "%s: source gone; it will be opened again for the next read", self.description
+            )
+            self._drop(camera)
+            raise
+
+    def _drop(self, camera: Camera) -> None:
+        with self._lock:
+            if self._camera is camera:
+                self._camera = None
+        try:
+            camera.close()
+        except Exception:
+            log.debug("closing a lost camera failed", exc_info=True)
+
+    def close(self) -> None:
+        with self._lock:
+            camera, self._camera = self._camera, None
+        if camera is not None:
+            camera.close()

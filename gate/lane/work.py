@@ -1,0 +1,79 @@
+"""One transaction while it runs: the facts gathered so far, stage timing on the gate's
+clock, and the translation of a stage's errors into the verdict that ends it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from gate.clock import Clock
+from gate.decision import Verdict
+from gate.errors import DeviceError, DocumentError, FaceError, GateError
+from gate.outcome import Decision
+from gate.types import ActiveAuthStatus, PassiveAuthStatus
+
+T = TypeVar("T")
+
+
+class StageStop(Exception):
+    """A stage reached its verdict early; unwinds to the state machine's ``process``."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.reason)
+        self.verdict = verdict
+
+
+def verdict_for_error(stage: str, exc: GateError) -> Verdict:
+    """The verdict for a stage that failed with one of our errors."""
+    text = f"{stage}: {type(exc).__name__}: {exc}"
+    # A device that stops answering is a device failure (REFER_DEVICE); TIMEOUT is kept
+    # for a stage that ran past its own time limit.
+    if isinstance(exc, DeviceError):
+        return Verdict(Decision.REFER_DEVICE, text)
+    if stage == "document" and isinstance(exc, DocumentError):
+        return Verdict(Decision.REFER_DOCUMENT, text)
+    if stage == "enrol" and isinstance(exc, FaceError):
+        return Verdict(Decision.REFER_DOCUMENT, f"no usable face in the chip photo ({exc})")
+    if stage == "capture" and isinstance(exc, FaceError):
+        return Verdict(Decision.REFER_CAPTURE, text)
+    return Verdict(Decision.REFER_DEVICE, text)
+
+
+@dataclass
+class TransactionWork:
+    """Mutable facts gathered while one transaction runs, and its stage timings.
+
+    Timings are gate time (``clock.now()``), so an accelerated simulation reports what the
+    lane would take at real speed.
+    """
+
+    transaction_id: str
+    clock: Clock = field(repr=False)
+    started_wall: float = 0.0
+    started: float = 0.0
+    stage_ms: dict[str, float] = field(default_factory=dict)
+    score: float | None = None
+    threshold: float | None = None
+    liveness: float | None = None
+    passive_auth: PassiveAuthStatus | None = None
+    active_auth: ActiveAuthStatus | None = None
+    document_number: str | None = field(default=None, repr=False)
+    alarm: bool = False
+    frames_seen: int = 0
+
+    def timed(self, stage: str, started: float) -> float:
+        """Record ``stage`` as having run from ``started`` until now; returns its seconds."""
+        elapsed = self.clock.now() - started
+        self.stage_ms[stage] = elapsed * 1000.0
+        return elapsed
+
+    def run(self, stage: str, call: Callable[[], T]) -> T:
+        """Run one stage's call, timed, translating its errors into the stage's verdict."""
+        started = self.clock.now()
+        try:
+            return call()
+        except GateError as exc:
+            raise StageStop(verdict_for_error(stage, exc)) from exc
+        finally:
+            self.timed(stage, started)

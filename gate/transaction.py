@@ -1,0 +1,52 @@
+"""The values one transaction passes between the lane's stages: the presented document, what
+its chip gave, and what the camera stage captured.
+
+They sit beside ``gate.outcome`` at the bottom layer, so the decision rules
+(``gate.decision``), the lane (``gate.lane``) and the in-memory fakes share them without
+importing each other. No value here is ever written to disk or a log: the MRZ, the document
+number and the photo are kept out of ``repr``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from gate.interfaces import ChipTransport
+from gate.types import ActiveAuthStatus, CaptureStatus, FloatArray, ImageBGR, PassiveAuthStatus
+
+
+@dataclass(frozen=True)
+class PresentedDocument:
+    """A document laid on the reader: the printed MRZ (from the page scanner) and the chip."""
+
+    printed_mrz: str = field(repr=False)
+    transport: ChipTransport | None = field(default=None, repr=False)
+    label: str = ""  # free text for logs and the simulator (never the MRZ)
+
+
+@dataclass(frozen=True)
+class DocumentRead:
+    """What the chip gave: DG1's MRZ, the DG2 photo and the security checks' results."""
+
+    document_number: str = field(repr=False)
+    expiry_date: str  # YYMMDD as in the MRZ
+    dg1_mrz: str = field(repr=False)
+    photo: ImageBGR | None = field(repr=False, compare=False)
+    passive_auth: PassiveAuthStatus
+    active_auth: ActiveAuthStatus = "not_supported"
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CaptureOutcome:
+    """The camera stage's result, reduced to what the decision needs."""
+
+    status: CaptureStatus
+    embeddings: Sequence[FloatArray] = field(default=(), repr=False)
+    liveness: float | None = None
+    quality: float | None = None
+    frames_seen: int = 0
+    frames_dropped: int = 0
+    timings_ms: Mapping[str, float] = field(default_factory=dict)
+    detail: str = ""
