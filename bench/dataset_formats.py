@@ -1,13 +1,19 @@
-"""The per-format dataset readers behind ``bench.datasets.load_dataset``.
+"""Reading a verification dataset: ``load_dataset`` and the per-format readers.
 
-- ``load_pairs_csv``: pairs CSV with the header ``left,right,same`` (more columns allowed),
-  image paths relative to the CSV's folder;
-- ``load_lfw_pairs``: an LFW ``pairs.txt`` (``name i j`` / ``name1 i name2 j``), images under
-  ``<root>/<Name>/<Name>_<NNNN>.jpg``; the root is given or found beside the file;
-- ``load_insightface_bin``: an InsightFace verification file (a pickle of image bytes and same
-  flags), read with an unpickler that builds nothing but lists, tuples, bytes, bools and ints;
-- ``load_identity_folders``: one sub-folder per identity; every genuine pair plus seeded
-  impostor pairs.
+The format is recognised from the path:
+
+- ``*.csv`` (``load_pairs_csv``): pairs CSV with the header ``left,right,same`` (more columns
+  allowed), image paths relative to the CSV's folder;
+- ``*.txt`` (``load_lfw_pairs``): an LFW ``pairs.txt`` (``name i j`` / ``name1 i name2 j``),
+  images under ``<root>/<Name>/<Name>_<NNNN>.jpg``; the root is ``--root`` or found beside
+  the file;
+- ``*.bin`` (``load_insightface_bin``): an InsightFace verification file (a pickle of image
+  bytes and same flags), read with an unpickler that builds nothing but lists, tuples, bytes,
+  bools and ints;
+- a folder (``load_identity_folders``): one sub-folder per identity; every genuine pair plus
+  seeded impostor pairs.
+
+The readers build ``bench.datasets`` values; that module never imports this one.
 """
 
 from __future__ import annotations
@@ -36,6 +42,31 @@ IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".jp2", ".
 LFW_ROOT_CANDIDATES = ("images", "lfw", "lfw_funneled", "lfw-deepfunneled", ".")
 TRUE_WORDS = frozenset({"1", "true", "yes", "same", "y", "t"})
 FALSE_WORDS = frozenset({"0", "false", "no", "different", "n", "f", "-1"})
+
+
+def load_dataset(
+    path: str | Path,
+    root: str | Path | None = None,
+    seed: int = 0,
+    impostors_per_folder_set: int | None = None,
+) -> Dataset:
+    """Read any supported format, recognised from ``path`` (see the module docstring)."""
+    source = Path(path)
+    if not source.exists():
+        raise InputError(f"{source}: dataset path does not exist")
+    if source.is_dir():
+        return load_identity_folders(source, seed=seed, impostors=impostors_per_folder_set)
+    suffix = source.suffix.lower()
+    if suffix == ".csv":
+        return load_pairs_csv(source)
+    if suffix == ".txt":
+        return load_lfw_pairs(source, root)
+    if suffix == ".bin":
+        return load_insightface_bin(source)
+    raise InputError(
+        f"{source}: unknown dataset format (expected a .csv, an LFW pairs .txt, "
+        "an InsightFace .bin or a folder of identity folders)"
+    )
 
 
 def _parse_same(value: str, source: Path, line: int) -> bool:

@@ -1,18 +1,11 @@
-"""Verification datasets: unique images plus the pairs a protocol lists, from four formats.
+"""Verification datasets: unique images plus the pairs a protocol lists.
 
-The format is recognised from the path:
-
-- ``*.csv``: pairs CSV with the header ``left,right,same`` (more columns allowed), image
-  paths relative to the CSV's folder;
-- ``*.txt``: an LFW ``pairs.txt`` (``name i j`` / ``name1 i name2 j``), images under
-  ``<root>/<Name>/<Name>_<NNNN>.jpg``; the root is ``--root`` or found beside the file;
-- ``*.bin``: an InsightFace verification file (a pickle of image bytes and same flags), read
-  with an unpickler that builds nothing but lists, tuples, bytes, bools and ints;
-- a folder: one sub-folder per identity; every genuine pair plus seeded impostor pairs.
-
-The readers live in ``bench.dataset_formats``. Each image is listed once, so a harness embeds
-it once. Where the people are known, each image carries an identity code so impostor pairs can
-be expanded across identities (``cross_identity_pairs``) without a Python loop per pair.
+The values every format reader builds (``ImageRef``, ``Dataset``, ``DatasetBuilder``) and
+what the harness does with any dataset (impostor expansion, ``subset``); the readers and
+``load_dataset``, which picks one from the path, are ``bench.dataset_formats``, above this
+module. Each image is listed once, so a harness embeds it once. Where the people are known,
+each image carries an identity code so impostor pairs can be expanded across identities
+(``cross_identity_pairs``) without a Python loop per pair.
 """
 
 from __future__ import annotations
@@ -159,39 +152,6 @@ class DatasetBuilder:
             identity_codes=codes,
             identity_note=note,
         )
-
-
-def load_dataset(
-    path: str | Path,
-    root: str | Path | None = None,
-    seed: int = 0,
-    impostors_per_folder_set: int | None = None,
-) -> Dataset:
-    """Read any supported format, recognised from ``path`` (see the module docstring)."""
-    # Imported here: the readers build this module's Dataset, so they import it in turn.
-    from bench.dataset_formats import (
-        load_identity_folders,
-        load_insightface_bin,
-        load_lfw_pairs,
-        load_pairs_csv,
-    )
-
-    source = Path(path)
-    if not source.exists():
-        raise InputError(f"{source}: dataset path does not exist")
-    if source.is_dir():
-        return load_identity_folders(source, seed=seed, impostors=impostors_per_folder_set)
-    suffix = source.suffix.lower()
-    if suffix == ".csv":
-        return load_pairs_csv(source)
-    if suffix == ".txt":
-        return load_lfw_pairs(source, root)
-    if suffix == ".bin":
-        return load_insightface_bin(source)
-    raise InputError(
-        f"{source}: unknown dataset format (expected a .csv, an LFW pairs .txt, "
-        "an InsightFace .bin or a folder of identity folders)"
-    )
 
 
 def _groups(codes: IntArray) -> tuple[IntArray, IntArray, IntArray]:

@@ -227,7 +227,8 @@ def _embed_options(args: argparse.Namespace) -> Any:
 
 def _load(args: argparse.Namespace, path: Path) -> Any:
     from bench.accuracy import parse_impostors
-    from bench.datasets import load_dataset, subset
+    from bench.dataset_formats import load_dataset
+    from bench.datasets import subset
 
     impostors = parse_impostors(args.impostors)
     if not 0 <= args.upsample <= 3:

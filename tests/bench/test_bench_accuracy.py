@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bench import accuracy, datasets
+from bench.dataset_formats import load_dataset
 from gate.cli import EXIT_ERROR, EXIT_OK, main
 
 HEADLINE = {
@@ -30,7 +31,7 @@ def test_each_image_embedded_once_and_fta_pairs_are_non_matches(
     pairs_csv: Path, fake_engine_class: Any
 ) -> None:
     engine = fake_engine_class()
-    ds = datasets.load_dataset(pairs_csv)
+    ds = load_dataset(pairs_csv)
     result = accuracy.evaluate_pack(engine, ds, progress=False)
     s = result.summary
     assert engine.embedded == len(ds.images) - 1  # the dark image failed, the rest once each
@@ -51,7 +52,7 @@ def test_each_image_embedded_once_and_fta_pairs_are_non_matches(
 def test_impostor_expansion_uses_acquired_images_only(
     pairs_csv: Path, fake_engine_class: Any
 ) -> None:
-    ds = datasets.load_dataset(pairs_csv)
+    ds = load_dataset(pairs_csv)
     result = accuracy.evaluate_pack(fake_engine_class(), ds, impostors="all", progress=False)
     codes = ds.identity_codes
     assert codes is not None
@@ -73,7 +74,7 @@ def test_bin_datasets_cannot_expand_impostors(tmp_path: Path, fake_engine_class:
         accuracy.impostor_scores(
             fake_engine_class(),
             accuracy.Embeddings(np.zeros((2, 1), np.float32), np.ones(2, bool), {}, 1.0),
-            datasets.load_dataset(path),
+            load_dataset(path),
             "all",
             0,
         )
@@ -227,7 +228,7 @@ def test_centre_choice_needs_an_engine_that_lists_faces(
         def embed_one(self, image: Any) -> Any:
             return self.inner.embed_one(image)
 
-    ds = datasets.load_dataset(pairs_csv)
+    ds = load_dataset(pairs_csv)
     with pytest.raises(Exception, match="cannot list faces"):
         accuracy.embed_images(OnlyEmbedOne(), ds, progress=False)
     largest = accuracy.EmbedOptions(face="largest")
@@ -243,7 +244,7 @@ def test_default_threshold_prefers_the_nominal_one(pairs_csv: Path, fake_engine_
     engine.manifest = SimpleNamespace(nominal_threshold=1e-6)
     threshold, source = accuracy.default_threshold(engine)
     assert threshold == 1e-6 and source.startswith("nominal")
-    result = accuracy.evaluate_pack(engine, datasets.load_dataset(pairs_csv), progress=False)
+    result = accuracy.evaluate_pack(engine, load_dataset(pairs_csv), progress=False)
     # at a tiny threshold no genuine pair matches: only the 9 impostor pairs are right
     assert result.summary["accuracy_at_default_threshold"] == pytest.approx(9 / 18)
     empty = fake_engine_class(thresholds={})

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from bench import datasets
+from bench.dataset_formats import load_dataset
 from gate.errors import InputError
 from gate.types import ImageBGR
 
@@ -23,7 +24,7 @@ def pair_names(ds: datasets.Dataset) -> list[tuple[str, str, bool]]:
 
 
 def test_pairs_csv_with_extra_columns(pairs_csv: Path) -> None:
-    ds = datasets.load_dataset(pairs_csv)
+    ds = load_dataset(pairs_csv)
     assert ds.format == "pairs-csv"
     assert ds.pair_count == 18
     assert int(ds.same.sum()) == 9
@@ -40,18 +41,18 @@ def test_pairs_csv_errors_name_the_problem(tmp_path: Path) -> None:
     bad = tmp_path / "a.csv"
     bad.write_text("left,right\nx.png,y.png\n")
     with pytest.raises(InputError, match="lacks column.*same"):
-        datasets.load_dataset(bad)
+        load_dataset(bad)
     bad.write_text("left,right,same\nx.png,y.png,maybe\n")
     with pytest.raises(InputError, match=r"a.csv:2: column 'same'"):
-        datasets.load_dataset(bad)
+        load_dataset(bad)
     bad.write_text("left,right,same\nx.png,y.png,1\n")
     with pytest.raises(InputError, match="not found: x.png, y.png"):
-        datasets.load_dataset(bad)
+        load_dataset(bad)
     with pytest.raises(InputError, match="does not exist"):
-        datasets.load_dataset(tmp_path / "nope.csv")
+        load_dataset(tmp_path / "nope.csv")
     with pytest.raises(InputError, match="unknown dataset format"):
         (tmp_path / "x.json").write_text("{}")
-        datasets.load_dataset(tmp_path / "x.json")
+        load_dataset(tmp_path / "x.json")
 
 
 def test_csv_identities_unknown_when_folders_disagree(
@@ -63,7 +64,7 @@ def test_csv_identities_unknown_when_folders_disagree(
         png_writer(tmp_path / "flat" / f"{i}.png", face_factory(i, 0))
     csv = tmp_path / "flat" / "p.csv"
     csv.write_text("left,right,same\n0.png,1.png,0\n0.png,2.png,1\n")
-    ds = datasets.load_dataset(csv)
+    ds = load_dataset(csv)
     assert ds.identity_codes is None
     assert "do not identify people" in ds.identity_note
 
@@ -88,7 +89,7 @@ def test_lfw_pairs_txt_beside_images_and_with_root(
     text = "2\t2\nAnn_A\t1\t2\nBob_B 1 3\nAnn_A\t3\tCy_C\t1\nBob_B\t2\tCy_C\t3\n"
     pairs = tmp_path / "lfw" / "pairs.txt"
     pairs.write_text(text)
-    ds = datasets.load_dataset(pairs)
+    ds = load_dataset(pairs)
     assert ds.format == "lfw-pairs"
     assert pair_names(ds) == [
         ("Ann_A/Ann_A_0001.jpg", "Ann_A/Ann_A_0002.jpg", True),
@@ -104,15 +105,15 @@ def test_lfw_pairs_txt_beside_images_and_with_root(
     moved.parent.mkdir()
     moved.write_text(text)
     with pytest.raises(InputError, match="use --root"):
-        datasets.load_dataset(moved)
-    assert datasets.load_dataset(moved, root=tmp_path / "lfw" / "images").pair_count == 4
+        load_dataset(moved)
+    assert load_dataset(moved, root=tmp_path / "lfw" / "images").pair_count == 4
     moved.write_text("Ann_A\t1\t2\t3\t4\n")
     with pytest.raises(InputError, match=r"pairs.txt:1: expected"):
-        datasets.load_dataset(moved)
+        load_dataset(moved)
 
 
 def test_identity_folders_all_genuine_and_seeded_impostors(identity_tree: Path) -> None:
-    ds = datasets.load_dataset(identity_tree, seed=3)
+    ds = load_dataset(identity_tree, seed=3)
     sizes = (3, 2, 4, 1, 3, 2)
     genuine = sum(c * (c - 1) // 2 for c in sizes)
     assert ds.format == "identity-folders"
@@ -122,13 +123,11 @@ def test_identity_folders_all_genuine_and_seeded_impostors(identity_tree: Path) 
     assert codes is not None
     same_id = codes[ds.left] == codes[ds.right]
     assert np.array_equal(same_id, ds.same)
-    again = datasets.load_dataset(identity_tree, seed=3)
+    again = load_dataset(identity_tree, seed=3)
     assert pair_names(again) == pair_names(ds)
-    other = datasets.load_dataset(identity_tree, seed=4)
+    other = load_dataset(identity_tree, seed=4)
     assert pair_names(other) != pair_names(ds)
-    assert (
-        datasets.load_dataset(identity_tree, impostors_per_folder_set=5).pair_count == genuine + 5
-    )
+    assert load_dataset(identity_tree, impostors_per_folder_set=5).pair_count == genuine + 5
 
 
 def write_bin(path: Path, blobs: list[bytes], flags: list[bool]) -> None:
@@ -146,7 +145,7 @@ def test_insightface_bin_built_in_the_test(
     a1, a2, b1 = enc(face_factory(0, 1)), enc(face_factory(0, 2)), enc(face_factory(1, 1))
     path = tmp_path / "tiny.bin"
     write_bin(path, [a1, a2, a1, b1, b1, b"not an image"], [True, False, False])
-    ds = datasets.load_dataset(path)
+    ds = load_dataset(path)
     assert ds.format == "insightface-bin"
     assert ds.pair_count == 3 and ds.same.tolist() == [True, False, False]
     assert len(ds.images) == 4  # a1 and b1 appear twice but are stored once
@@ -171,19 +170,19 @@ def test_restricted_unpickler_refuses_code(tmp_path: Path, monkeypatch: pytest.M
     evil = tmp_path / "evil.bin"
     evil.write_bytes(pickle.dumps(([Exploit(), b"x"], [True])))
     with pytest.raises(InputError, match="refusing pickle global"):
-        datasets.load_dataset(evil)
+        load_dataset(evil)
     assert not (tmp_path / "pwned-by-pickle").exists()
     arrays = tmp_path / "numpy.bin"
     arrays.write_bytes(pickle.dumps(([b"a", b"b"], [np.bool_(True)])))
     with pytest.raises(InputError, match="refusing pickle global"):
-        datasets.load_dataset(arrays)
+        load_dataset(arrays)
     odd = tmp_path / "odd.bin"
     write_bin(odd, [b"a", b"b", b"c"], [True])
     with pytest.raises(InputError, match="3 images for 1 pairs"):
-        datasets.load_dataset(odd)
+        load_dataset(odd)
     (tmp_path / "junk.bin").write_bytes(b"\x00\x01garbage")
     with pytest.raises(InputError, match="not a readable InsightFace"):
-        datasets.load_dataset(tmp_path / "junk.bin")
+        load_dataset(tmp_path / "junk.bin")
 
 
 def test_cross_identity_pairs_all_and_sampled_match_brute_force() -> None:
@@ -214,7 +213,7 @@ def test_cross_identity_pairs_all_and_sampled_match_brute_force() -> None:
 
 
 def test_subset_keeps_only_used_images(pairs_csv: Path) -> None:
-    ds = datasets.load_dataset(pairs_csv)
+    ds = load_dataset(pairs_csv)
     small = datasets.subset(ds, 4)
     assert small.pair_count == 4
     used = {small.images[i].key for i in np.concatenate((small.left, small.right)).tolist()}
@@ -229,7 +228,7 @@ def test_bin_reads_every_pickle_protocol(tmp_path: Path, protocol: int) -> None:
     path.write_bytes(
         pickle.dumps(([b"\x89PNG-a", b"", b"\xff\xd8b", b"c"], [True, False]), protocol=protocol)
     )
-    ds = datasets.load_dataset(path)
+    ds = load_dataset(path)
     assert ds.pair_count == 2 and [ref.data for ref in ds.images] == [
         b"\x89PNG-a",
         b"",
@@ -248,4 +247,4 @@ def test_bin_refuses_codec_tricks(tmp_path: Path) -> None:
     path = tmp_path / "rot.bin"
     path.write_bytes(pickle.dumps(([Rot(), b"x"], [True]), protocol=2))
     with pytest.raises(InputError, match="refusing"):
-        datasets.load_dataset(path)
+        load_dataset(path)
