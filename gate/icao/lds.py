@@ -159,14 +159,6 @@ def decode_dg15(data: bytes) -> bytes:
     return _outer(data, 0x6F, "DG15").value
 
 
-def data_group_of(data: bytes) -> int:
-    """Which data group an LDS file is, from its first tag."""
-    tag, _, _ = tlv.read_header(data, 0)
-    if tag not in TAG_TO_DG:
-        raise DocumentError(f"LDS: tag {tag:X} is not a data group")
-    return TAG_TO_DG[tag]
-
-
 def _outer(data: bytes, tag: int, name: str) -> tlv.Tlv:
     element = tlv.decode(data)
     if element.tag != tag:

@@ -144,16 +144,3 @@ def decode(data: bytes, *, max_depth: int = MAX_DEPTH, max_length: int = MAX_LEN
     if stop != len(data):
         raise DocumentError(f"TLV: {len(data) - stop} bytes trail tag {element.tag:X}")
     return element
-
-
-def decode_all(
-    data: bytes, *, max_depth: int = MAX_DEPTH, max_length: int = MAX_LENGTH
-) -> list[Tlv]:
-    """Decode a concatenation of elements."""
-    return list(_iter(data, 0, len(data), 0, max_depth, max_length))
-
-
-def element_size(header: bytes) -> int:
-    """Total size of the element whose first bytes are ``header`` (reads tag and length only)."""
-    _, length, start = read_header(header, 0)
-    return start + length
