@@ -14,7 +14,6 @@ from typing import Any
 from pymodbus.framer import FramerRTU
 from pymodbus.pdu import DecodePDU, ExceptionResponse, ModbusPDU
 from pymodbus.pdu.bit_message import (
-    ReadCoilsRequest,
     ReadCoilsResponse,
     ReadDiscreteInputsRequest,
     ReadDiscreteInputsResponse,
@@ -182,10 +181,6 @@ def write_coil(unit: int, address: int, on: bool) -> ModbusPDU:
 
 def read_inputs(unit: int, address: int, count: int) -> ModbusPDU:
     return ReadDiscreteInputsRequest(dev_id=unit, address=address, count=count)
-
-
-def read_coils(unit: int, address: int, count: int) -> ModbusPDU:
-    return ReadCoilsRequest(dev_id=unit, address=address, count=count)
 
 
 def check_reply(request: ModbusPDU, reply: ModbusPDU) -> ModbusPDU:
