@@ -18,7 +18,7 @@ from types import FrameType
 from gate.errors import GateError
 
 Handler = Callable[[argparse.Namespace], int]
-SubParsers = argparse._SubParsersAction  # argparse has no public name for it
+SubParsers = argparse._SubParsersAction  # noqa: SLF001 - argparse has no public name for it
 
 # One module per command family; each owner edits only its own module.
 COMMAND_MODULES = (
@@ -61,7 +61,7 @@ class Registry:
         if path not in self._parsers:
             group = self._subparsers(path[:-1])
             self._parsers[path] = group.add_parser(path[-1], help=f"{path[-1]} commands")
-            self._parsers[path].set_defaults(_handler=None, _group=self._parsers[path])
+            self._parsers[path].set_defaults(egate_handler=None, egate_group=self._parsers[path])
         return self._parsers[path]
 
     def group(self, path: str, help: str) -> None:
@@ -71,7 +71,7 @@ class Registry:
             return
         sub = self._subparsers(words[:-1])
         p = sub.add_parser(words[-1], help=help, description=help)
-        p.set_defaults(_handler=None, _group=p)
+        p.set_defaults(egate_handler=None, egate_group=p)
         self._parsers[words] = p
 
     def command(self, path: str, help: str, handler: Handler) -> argparse.ArgumentParser:
@@ -81,7 +81,7 @@ class Registry:
             self._parser(words[:depth])
         sub = self._subparsers(words[:-1])
         p = sub.add_parser(words[-1], help=help, description=help)
-        p.set_defaults(_handler=handler)
+        p.set_defaults(egate_handler=handler)
         self._parsers[words] = p
         return p
 
@@ -91,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="egate", description="Open-source e-gate: kiosk runtime, simulator and benchmarks."
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
-    parser.set_defaults(_handler=None, _group=parser)
+    parser.set_defaults(egate_handler=None, egate_group=parser)
     registry = Registry(parser)
     for name in COMMAND_MODULES:
         module = importlib.import_module(name)
@@ -124,9 +124,9 @@ def _main(argv: Sequence[str] | None) -> int:
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
         stream=sys.stderr,
     )
-    handler: Handler | None = args._handler
+    handler: Handler | None = args.egate_handler
     if handler is None:
-        args._group.print_help(sys.stderr)
+        args.egate_group.print_help(sys.stderr)
         return EXIT_ERROR
     try:
         return handler(args)
