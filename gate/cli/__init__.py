@@ -12,7 +12,9 @@ import importlib
 import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from types import FrameType
 
 from gate.errors import GateError
@@ -106,6 +108,21 @@ class Terminated(KeyboardInterrupt):
 
 def _raise_terminated(signum: int, frame: FrameType | None) -> None:
     raise Terminated()
+
+
+@contextmanager
+def sigterm_sets(stop: threading.Event) -> Iterator[threading.Event]:
+    """Within the block, SIGTERM sets ``stop`` instead of unwinding, so a service (a kiosk
+    lane, an emulator) finishes what it is doing (the traveller in the lane) and returns.
+    The one other SIGTERM behaviour, outside such blocks, is ``Terminated`` above."""
+    if threading.current_thread() is not threading.main_thread():
+        yield stop  # signals reach only the main thread; nothing to install
+        return
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from threading import Event
 
 from gate.cli import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, Registry
 from gate.errors import ConfigError
@@ -77,12 +78,13 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """One kiosk lane on real devices until the MRZ source ends or the process is stopped."""
+    from gate.cli import sigterm_sets
     from gate.config import load_config
     from gate.lane import build_lane, log_event, serve
 
     config = load_config(Path(args.config))
-    with build_lane(config, observers=(log_event,)) as lane:
-        serve(lane, config.lane.name, max_transactions=args.max_travellers)
+    with build_lane(config, observers=(log_event,)) as lane, sigterm_sets(Event()) as stop:
+        serve(lane, config.lane.name, stop, max_transactions=args.max_travellers)
     return EXIT_OK
 
 

@@ -134,17 +134,17 @@ def _mrz_documents(config: GateConfig, stdin: TextIO | None, opened: ExitStack) 
     return MrzStreamDocuments(stream, connect)
 
 
-def serve(lane: Lane, name: str, max_transactions: int | None = None) -> int:
-    """Serve travellers until the documents end, ``max_transactions`` were served, or the
-    process is stopped: SIGTERM unwinds like Ctrl-C (``gate.cli``), the transaction in
-    progress fails safe, and the lane is left locked. Returns how many were served."""
-    stop = threading.Event()
+def serve(lane: Lane, name: str, stop: threading.Event, max_transactions: int | None = None) -> int:
+    """Serve travellers until the documents end, ``max_transactions`` were served or
+    ``stop`` is set (the CLI sets it on SIGTERM: the traveller in the lane is served to the
+    end). Ctrl-C unwinds at once: the transaction in progress fails safe, doors locked.
+    Returns how many travellers were served."""
     log.info("lane %s in service", name)
     served = 0
     try:
         served = lane.serve(stop, max_transactions)
     except KeyboardInterrupt:
-        stop.set()
+        log.warning("lane %s interrupted", name)
     log.info("lane %s out of service after %d travellers", name, served)
     return served
 
