@@ -15,11 +15,8 @@ import pytest
 def _installed_packs() -> list[dict[str, Any]]:
     from bench.environment import describe_pack
     from gate.errors import GateError
+    from models.pack import list_packs, load_manifest
 
-    try:
-        from models.pack import list_packs, load_manifest
-    except ImportError:
-        return []
     packs = []
     for folder in list_packs():
         try:

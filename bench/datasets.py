@@ -19,6 +19,7 @@ import numpy.typing as npt
 
 from gate.errors import ImageError, InputError
 from gate.types import ImageBGR
+from models.images import decode_image, load_image
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -38,43 +39,10 @@ class ImageRef:
     def load(self) -> ImageBGR:
         """Decode to BGR uint8; an unusable image raises ``ImageError`` (it failed to acquire)."""
         if self.path is not None:
-            return _load_path(self.path)
+            return load_image(self.path)
         if self.data is not None:
-            return _decode_bytes(self.data, self.key)
+            return decode_image(self.data, self.key)
         raise ImageError(f"{self.key}: dataset image has neither a path nor bytes")
-
-
-def _load_path(path: Path) -> ImageBGR:
-    try:
-        from models.images import load_image
-    except ImportError:  # the face engine's loader is not installed: plain OpenCV
-        return _decode_opencv(_read_bytes(path), str(path))
-    return load_image(path)
-
-
-def _decode_bytes(data: bytes, key: str) -> ImageBGR:
-    try:
-        from models.images import decode_image
-    except ImportError:
-        return _decode_opencv(data, key)
-    return decode_image(data, key)
-
-
-def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise ImageError(f"{path}: cannot read image file ({exc.strerror})") from exc
-
-
-def _decode_opencv(data: bytes, key: str) -> ImageBGR:
-    import cv2
-
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    image = cv2.imdecode(buffer, cv2.IMREAD_COLOR) if buffer.size else None
-    if image is None:
-        raise ImageError(f"{key}: not a decodable image ({len(data)} bytes)")
-    return np.ascontiguousarray(image, dtype=np.uint8)
 
 
 @dataclass(frozen=True)

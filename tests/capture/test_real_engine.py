@@ -16,11 +16,11 @@ from gate.errors import ModelError
 
 @pytest.fixture(scope="module")
 def engine():  # type: ignore[no-untyped-def]
-    try:
-        from models.engine import load_engine
+    from models.engine import load_engine
 
+    try:
         return load_engine()
-    except (ImportError, ModelError) as exc:
+    except ModelError as exc:
         pytest.skip(f"no dlib-cc0 pack installed ({exc}); run `egate models prepare`")
 
 
