@@ -1,4 +1,7 @@
-"""The pixel work behind ``drivers.camera.synthetic`` (kept apart to keep that module short)."""
+"""The pixel work behind ``drivers.camera.synthetic`` (kept apart to keep that module short).
+
+It reads scenes through ``drivers.camera.scene`` only, never ``synthetic``, which imports it.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +13,10 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from drivers.camera.synthetic import (
+from drivers.camera.scene import (
     F64,
+    SceneParameters,
     SyntheticFrame,
-    TravellerScene,
     approach_scale,
     guess_landmarks,
     head_angles,
@@ -304,7 +307,7 @@ def _photo_yaw(landmarks: F64) -> float:
     return math.atan2(along, 0.45)
 
 
-def render(scene: TravellerScene) -> Iterator[SyntheticFrame]:
+def render(scene: SceneParameters) -> Iterator[SyntheticFrame]:
     rng = np.random.default_rng(scene.seed)
     w, h = scene.size
     background = _background(rng, w, h)

@@ -17,45 +17,43 @@ points in dlib's order). Scene kinds:
 
 Everything is seeded: the same scene renders the same pixels. The pictures are meant to
 exercise the pipeline and the liveness cues, not to stand for real attacks (docs/liveness.md).
+``SceneGrabber`` shows a scene as a camera source (``synthetic:PHOTO`` camera addresses).
 """
 
 from __future__ import annotations
 
-import math
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 
-from gate.errors import InputError
-from gate.types import Box, ImageBGR
-
-SCENE_KINDS = ("genuine", "impostor", "print", "screen", "no_face", "two_faces")
-ATTACK_KINDS = ("print", "screen")
-
-# dlib's 5-point chip template (fractions of the aligned face chip); used to guess where the
-# face is in a photo when the caller does not say: a centred, passport-style portrait.
-_DLIB_TEMPLATE = np.array(
-    [[0.8596, 0.2135], [0.6461, 0.2290], [0.1206, 0.2137], [0.3341, 0.2291], [0.4901, 0.6278]]
+from drivers.camera import _render
+from drivers.camera.scene import (
+    ATTACK_KINDS,
+    F64,
+    SCENE_KINDS,
+    SyntheticFrame,
+    approach_scale,
+    guess_landmarks,
+    head_angles,
 )
+from drivers.camera.threaded import IterableGrabber
+from gate.errors import DeviceError, InputError
+from gate.types import ImageBGR
 
-F64 = npt.NDArray[np.float64]
-
-
-@dataclass(frozen=True)
-class SyntheticFrame:
-    """One rendered picture and what is really in it."""
-
-    image: ImageBGR
-    boxes: tuple[Box, ...]
-    landmarks: tuple[tuple[tuple[float, float], ...], ...]  # per face, 5 points, dlib order
-    kind: str
-    index: int
-
-    @property
-    def is_attack(self) -> bool:
-        return self.kind in ATTACK_KINDS
+__all__ = [
+    "ATTACK_KINDS",
+    "F64",
+    "SCENE_KINDS",
+    "SceneGrabber",
+    "SyntheticFrame",
+    "TravellerScene",
+    "approach_scale",
+    "guess_landmarks",
+    "head_angles",
+    "render_sequence",
+]
 
 
 @dataclass(frozen=True)
@@ -95,35 +93,40 @@ class TravellerScene:
             yield frame.image
 
 
-def guess_landmarks(photo: ImageBGR) -> F64:
-    """Five points for a centred portrait: dlib's template over the middle 60 % of the photo."""
-    h, w = photo.shape[:2]
-    side = 0.6 * min(h, w)
-    origin = np.array([(w - side) / 2, (h - side) / 2 - 0.05 * side])
-    return np.asarray(origin + _DLIB_TEMPLATE * side, dtype=np.float64)
-
-
 def render_sequence(scene: TravellerScene) -> Iterator[SyntheticFrame]:
     """Render the scene's frames in order (deterministic for a given seed)."""
-    from drivers.camera import _render
-
     yield from _render.render(scene)
 
 
-def _ease(t: float) -> float:
-    return t * t * (3 - 2 * t)
+class SceneGrabber(IterableGrabber):
+    """A camera source showing a scene made from the photo at ``photo`` (``synthetic:``).
 
+    Recorded, like a file: every frame is kept, and the source ends after ``frames`` pictures
+    unless ``loop`` replays the approach for ever. The photo is read when the camera opens.
+    """
 
-def approach_scale(scene: TravellerScene, t: float) -> float:
-    """Eye distance in the frame at time t in [0, 1]: the traveller walks in and slows down."""
-    return scene.eye_distance_start + (scene.eye_distance_end - scene.eye_distance_start) * (
-        _ease(min(1.0, t * 1.3))
-    )
+    def __init__(
+        self,
+        photo: str,
+        *,
+        kind: str = "genuine",
+        seed: int = 0,
+        frames: int = 30,
+        loop: bool = False,
+    ) -> None:
+        description = f"synthetic:{photo}"
 
+        def images() -> Iterator[ImageBGR]:
+            import cv2
 
-def head_angles(scene: TravellerScene, t: float, rng_phase: float) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) in radians at time t: slow natural head movements."""
-    yaw = math.radians(scene.yaw_amplitude_deg) * math.sin(2 * math.pi * 1.3 * t + rng_phase)
-    pitch = math.radians(5.0) * math.sin(2 * math.pi * 0.9 * t + 2 * rng_phase)
-    roll = math.radians(3.0) * math.sin(2 * math.pi * 0.7 * t + 3 * rng_phase)
-    return yaw, pitch, roll
+            picture = cv2.imread(photo, cv2.IMREAD_COLOR)
+            if picture is None:
+                raise DeviceError(f"camera {description}: the photo cannot be read")
+            scene = TravellerScene(
+                np.asarray(picture, dtype=np.uint8), kind=kind, seed=seed, frames=frames
+            )
+            if loop:
+                return itertools.chain.from_iterable(scene.images() for _ in itertools.count())
+            return scene.images()
+
+        super().__init__(images, live=False, description=description)

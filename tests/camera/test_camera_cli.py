@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.camera.sources import open_camera
+from drivers.camera.registry import open_camera
 from gate.cli import main
 from gate.errors import DeviceGoneError, DeviceTimeoutError
 

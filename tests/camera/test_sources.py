@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from drivers.camera.mjpeg_server import MjpegServer
-from drivers.camera.sources import camera_from_frames, open_camera, parse_address
+from drivers.camera.registry import open_camera, parse_address
+from drivers.camera.threaded import camera_from_frames
 from gate.errors import DeviceError, DeviceGoneError, DeviceTimeoutError
 from gate.interfaces import Camera
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from drivers.camera.mjpeg_server import MjpegServer
-from drivers.camera.sources import open_camera
+from drivers.camera.registry import open_camera
 from drivers.camera.synthetic import (
     SCENE_KINDS,
     TravellerScene,

@@ -1,0 +1,140 @@
+"""Camera sources OpenCV reads: devices, network streams, video files, image sequences, folders.
+
+Each grabber is built from the target part of an address by ``drivers.camera.registry`` and
+driven by the capture thread of ``drivers.camera.threaded.ThreadedCamera``; ``cv2`` is
+imported when a source is opened.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gate.errors import DeviceError
+from gate.types import ImageBGR
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".pgm", ".tif", ".tiff", ".webp")
+# How long OpenCV's FFmpeg backend may wait to open or read a network stream. Without these
+# a dead server can block a read for the FFmpeg default of 30 s.
+STREAM_OPEN_TIMEOUT_MS = 3000
+STREAM_READ_TIMEOUT_MS = 2000
+
+
+def _as_bgr(image: Any) -> ImageBGR | None:
+    if image is None or not isinstance(image, np.ndarray) or image.size == 0:
+        return None
+    if image.ndim == 2:
+        import cv2
+
+        return np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return np.ascontiguousarray(image[:, :, :3])
+    return np.asarray(image, dtype=np.uint8)
+
+
+class OpenCVGrabber:
+    """``cv2.VideoCapture`` on a device index, device path, file, sequence pattern or URL."""
+
+    def __init__(
+        self, target: int | str, *, live: bool, reconnectable: bool, stream: bool = False
+    ) -> None:
+        self._target = target
+        self._stream = stream
+        self.description = str(target)
+        self.live = live
+        self.reconnectable = reconnectable
+        self._cap: Any = None
+
+    def open(self) -> None:
+        import cv2
+
+        self.release()
+        if self._stream:
+            params = [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC,
+                STREAM_OPEN_TIMEOUT_MS,
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC,
+                STREAM_READ_TIMEOUT_MS,
+            ]
+            cap = cv2.VideoCapture(self._target, cv2.CAP_FFMPEG, params)
+        else:
+            cap = cv2.VideoCapture(self._target)
+        if not cap.isOpened():
+            cap.release()
+            raise DeviceError(f"camera {self.description}: OpenCV cannot open it")
+        self._cap = cap
+
+    def grab(self) -> ImageBGR | None:
+        if self._cap is None:
+            return None
+        ok, image = self._cap.read()
+        return _as_bgr(image) if ok else None
+
+    def release(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None
+
+
+class DeviceGrabber(OpenCVGrabber):
+    """A camera device: an OpenCV index (``"0"``) or a device path (``/dev/video0``)."""
+
+    def __init__(self, device: str) -> None:
+        index_or_path: int | str = int(device) if device.isdigit() else device
+        super().__init__(index_or_path, live=True, reconnectable=True)
+
+
+class StreamGrabber(OpenCVGrabber):
+    """A network stream (MJPEG over HTTP, RTSP) through FFmpeg, reopened when it drops."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url, live=True, reconnectable=True, stream=True)
+
+
+class VideoFileGrabber(OpenCVGrabber):
+    """A video file, or an image sequence named by a ``%`` pattern (``frames/%04d.jpg``)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path, live=False, reconnectable=False)
+
+
+class DirectoryGrabber:
+    """The image files of one folder, in name order, decoded with OpenCV."""
+
+    live = False
+    reconnectable = False
+
+    def __init__(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        self._folder = folder
+        self.description = str(folder)
+        self._files: list[Path] = []
+        self._next = 0
+
+    def open(self) -> None:
+        self._files = sorted(
+            p for p in self._folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
+        )
+        if not self._files:
+            raise DeviceError(f"camera {self.description}: no image files in the folder")
+        self._next = 0
+
+    def grab(self) -> ImageBGR | None:
+        import cv2
+
+        while self._next < len(self._files):
+            path = self._files[self._next]
+            self._next += 1
+            image = _as_bgr(cv2.imread(str(path), cv2.IMREAD_COLOR))
+            if image is not None:
+                return image
+            log.warning("camera %s: skipping unreadable image %s", self.description, path.name)
+        return None
+
+    def release(self) -> None:
+        pass

@@ -1,0 +1,97 @@
+"""What a synthetic scene is, without the pixels: its kinds, its ground truth, its motion.
+
+Shared by the renderer (``drivers.camera._render``) and the public scene API
+(``drivers.camera.synthetic``), which imports the renderer; keeping these pieces here lets
+the renderer depend on them without importing ``synthetic`` back.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from gate.types import Box, ImageBGR
+
+SCENE_KINDS = ("genuine", "impostor", "print", "screen", "no_face", "two_faces")
+ATTACK_KINDS = ("print", "screen")
+
+# dlib's 5-point chip template (fractions of the aligned face chip); used to guess where the
+# face is in a photo when the caller does not say: a centred, passport-style portrait.
+_DLIB_TEMPLATE = np.array(
+    [[0.8596, 0.2135], [0.6461, 0.2290], [0.1206, 0.2137], [0.3341, 0.2291], [0.4901, 0.6278]]
+)
+
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class SyntheticFrame:
+    """One rendered picture and what is really in it."""
+
+    image: ImageBGR
+    boxes: tuple[Box, ...]
+    landmarks: tuple[tuple[tuple[float, float], ...], ...]  # per face, 5 points, dlib order
+    kind: str
+    index: int
+
+    @property
+    def is_attack(self) -> bool:
+        return self.kind in ATTACK_KINDS
+
+
+class SceneParameters(Protocol):
+    """What the renderer reads of a scene (``drivers.camera.synthetic.TravellerScene``)."""
+
+    @property
+    def photo(self) -> ImageBGR: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def seed(self) -> int: ...
+    @property
+    def frames(self) -> int: ...
+    @property
+    def size(self) -> tuple[int, int]: ...
+    @property
+    def photo_landmarks(self) -> tuple[tuple[float, float], ...] | None: ...
+    @property
+    def second_photo(self) -> ImageBGR | None: ...
+    @property
+    def eye_distance_start(self) -> float: ...
+    @property
+    def eye_distance_end(self) -> float: ...
+    @property
+    def yaw_amplitude_deg(self) -> float: ...
+    @property
+    def jpeg_quality(self) -> tuple[int, int]: ...
+
+
+def guess_landmarks(photo: ImageBGR) -> F64:
+    """Five points for a centred portrait: dlib's template over the middle 60 % of the photo."""
+    h, w = photo.shape[:2]
+    side = 0.6 * min(h, w)
+    origin = np.array([(w - side) / 2, (h - side) / 2 - 0.05 * side])
+    return np.asarray(origin + _DLIB_TEMPLATE * side, dtype=np.float64)
+
+
+def _ease(t: float) -> float:
+    return t * t * (3 - 2 * t)
+
+
+def approach_scale(scene: SceneParameters, t: float) -> float:
+    """Eye distance in the frame at time t in [0, 1]: the traveller walks in and slows down."""
+    return scene.eye_distance_start + (scene.eye_distance_end - scene.eye_distance_start) * (
+        _ease(min(1.0, t * 1.3))
+    )
+
+
+def head_angles(scene: SceneParameters, t: float, rng_phase: float) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in radians at time t: slow natural head movements."""
+    yaw = math.radians(scene.yaw_amplitude_deg) * math.sin(2 * math.pi * 1.3 * t + rng_phase)
+    pitch = math.radians(5.0) * math.sin(2 * math.pi * 0.9 * t + 2 * rng_phase)
+    roll = math.radians(3.0) * math.sin(2 * math.pi * 0.7 * t + 3 * rng_phase)
+    return yaw, pitch, roll
