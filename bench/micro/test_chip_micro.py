@@ -15,6 +15,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, TypedDict
 
 import cv2
 import pytest
@@ -29,7 +30,18 @@ from gate.interfaces import ChipTransport
 from gate.simulate.issue import IssuedPassport, issue_passport
 from gate.simulate.pki import init_pki
 
-HOLDER = {
+
+class Holder(TypedDict):
+    surname: str
+    given_names: str
+    nationality: str
+    birth_date: str
+    sex: str
+    expiry_date: str
+    document_number: str
+
+
+HOLDER: Holder = {
     "surname": "Hanks",
     "given_names": "Tom",
     "nationality": "UTO",
@@ -46,7 +58,9 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> tuple[IssuedPassport, Tr
     import insightface
 
     photo = Path(insightface.__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
-    image = cv2.resize(cv2.imread(str(photo)), (300, 375), interpolation=cv2.INTER_CUBIC)
+    portrait = cv2.imread(str(photo))
+    assert portrait is not None, photo
+    image = cv2.resize(portrait, (300, 375), interpolation=cv2.INTER_CUBIC)
     jpeg = bytes(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1])
     root = tmp_path_factory.mktemp("chip-bench")
     pki = init_pki(root / "pki", algorithm="ecdsa")
@@ -63,7 +77,13 @@ def pcscd() -> Iterator[PcscdStatus]:
         yield status
 
 
-def _run(benchmark, name: str, transport: ChipTransport, issued, rounds: int) -> PassportRead:  # type: ignore[no-untyped-def]
+def _run(
+    benchmark: Any,
+    name: str,
+    transport: ChipTransport,
+    issued: tuple[IssuedPassport, TrustStore],
+    rounds: int,
+) -> PassportRead:
     passport, trust = issued
 
     def read() -> PassportRead:
@@ -72,7 +92,7 @@ def _run(benchmark, name: str, transport: ChipTransport, issued, rounds: int) ->
         finally:
             transport.close()
 
-    result = benchmark.pedantic(read, rounds=rounds, iterations=1, warmup_rounds=1)
+    result: PassportRead = benchmark.pedantic(read, rounds=rounds, iterations=1, warmup_rounds=1)
     assert result.passive_auth.status == "valid"
     benchmark.extra_info["apdus"] = result.apdus
     benchmark.extra_info["dg2_bytes"] = len(passport.files[0x0102])
@@ -86,20 +106,24 @@ def _run(benchmark, name: str, transport: ChipTransport, issued, rounds: int) ->
     return result
 
 
-def test_read_inprocess(benchmark, issued) -> None:  # type: ignore[no-untyped-def]
+def test_read_inprocess(benchmark: Any, issued: tuple[IssuedPassport, TrustStore]) -> None:
     card = VirtualPassport.from_folder(issued[0].folder)
     _run(benchmark, "inprocess", InProcessTransport(card), issued, rounds=30)
 
 
 @pytest.mark.pcsc
-def test_read_pcsc(benchmark, issued, pcscd) -> None:  # type: ignore[no-untyped-def]
+def test_read_pcsc(
+    benchmark: Any, issued: tuple[IssuedPassport, TrustStore], pcscd: PcscdStatus
+) -> None:
     card = VirtualPassport.from_folder(issued[0].folder)
     with VpcdCardLink(card) as link:
         _run(benchmark, "pcsc", PcscTransport(link.reader_name), issued, rounds=30)
 
 
 @pytest.mark.pcsc
-def test_read_pcsc_424k(benchmark, issued, pcscd) -> None:  # type: ignore[no-untyped-def]
+def test_read_pcsc_424k(
+    benchmark: Any, issued: tuple[IssuedPassport, TrustStore], pcscd: PcscdStatus
+) -> None:
     card = VirtualPassport.from_folder(issued[0].folder, link_kbps=424)
     with VpcdCardLink(card) as link:
         _run(benchmark, "pcsc_424k", PcscTransport(link.reader_name), issued, rounds=5)

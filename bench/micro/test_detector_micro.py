@@ -32,10 +32,9 @@ ONNX_RUNS = 30
 
 def _frame() -> np.ndarray:
     insightface = pytest.importorskip("insightface", reason="sample photos ship in insightface")
-    face = cv2.imread(
-        str(Path(insightface.__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"),
-        cv2.IMREAD_COLOR,
-    )
+    path = Path(insightface.__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
+    face = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert face is not None, path
     # one ~190 px face on a grey 640x480 frame, as a kiosk camera would see a traveller
     face = cv2.resize(face, (224, 224), interpolation=cv2.INTER_CUBIC)
     frame = np.full((480, 640, 3), 118, dtype=np.uint8)

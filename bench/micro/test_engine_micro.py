@@ -148,9 +148,14 @@ def test_verify_two_photos(
     distance = benchmark.pedantic(verify, rounds=15, warmup_rounds=1)
     assert engine.is_match(distance)
 
+    def dlib_read(path: Path) -> np.ndarray:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        assert image is not None, path
+        return image
+
     def dlib_verify() -> float:
-        a = _dlib_describe(dlib_models, cv2.imread(str(left), cv2.IMREAD_COLOR))
-        b = _dlib_describe(dlib_models, cv2.imread(str(right), cv2.IMREAD_COLOR))
+        a = _dlib_describe(dlib_models, dlib_read(left))
+        b = _dlib_describe(dlib_models, dlib_read(right))
         return float(np.linalg.norm(a - b))
 
     assert dlib_verify() < 0.6

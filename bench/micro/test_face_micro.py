@@ -46,6 +46,7 @@ def sample_images() -> Path:
 def face(sample_images: Path, dat_dir: Path) -> tuple[np.ndarray, Any, Any]:
     """t1.jpg (1280x886) with its first HOG face and dlib's 5 points for it."""
     image = cv2.imread(str(sample_images / "t1.jpg"), cv2.IMREAD_COLOR)
+    assert image is not None, sample_images / "t1.jpg"
     rgb = np.ascontiguousarray(image[..., ::-1])
     rect = dlib.get_frontal_face_detector()(rgb, 0)[0]
     shape = dlib.shape_predictor(str(dat_dir / "shape_predictor_5_face_landmarks.dat"))(rgb, rect)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -31,7 +32,9 @@ _p50: dict[str, float] = {}
 
 @pytest.fixture(params=[None, 115200, 9600], ids=["off", "115200", "9600"])
 def baud(request: pytest.FixtureRequest) -> int | None:
-    return request.param  # type: ignore[no-any-return]
+    param = request.param
+    assert param is None or isinstance(param, int)
+    return param
 
 
 def _round_trip(protocol: str, baud: int | None) -> Iterator[Callable[[], object]]:
@@ -51,15 +54,15 @@ def _round_trip(protocol: str, baud: int | None) -> Iterator[Callable[[], object
         world.close()
 
 
-def _record(benchmark: object, protocol: str, baud: int | None) -> None:
-    if benchmark.stats is None:  # type: ignore[attr-defined]
+def _record(benchmark: Any, protocol: str, baud: int | None) -> None:
+    if benchmark.stats is None:
         return  # --benchmark-disable (make test): a smoke run, nothing timed
-    data = sorted(benchmark.stats.stats.data)  # type: ignore[attr-defined]
+    data = sorted(benchmark.stats.stats.data)
     p50 = statistics.median(data)
     p99 = data[min(len(data) - 1, round(0.99 * (len(data) - 1)))]
     key = f"{protocol}-{baud or 'off'}"
     _p50[key] = p50
-    info = benchmark.extra_info  # type: ignore[attr-defined]
+    info = benchmark.extra_info
     info.update(p50_ms=round(p50 * 1e3, 3), p99_ms=round(p99 * 1e3, 3), rounds=len(data))
     base = _p50.get(f"{protocol}-off")
     if baud and base:
@@ -71,8 +74,8 @@ def _record(benchmark: object, protocol: str, baud: int | None) -> None:
 
 
 @pytest.mark.parametrize("protocol", ["gatectl", "modbus"])
-def test_command_to_ack(benchmark: object, protocol: str, baud: int | None) -> None:
+def test_command_to_ack(benchmark: Any, protocol: str, baud: int | None) -> None:
     for call in _round_trip(protocol, baud):
         call()  # warm-up: first frame through the pty
-        benchmark.pedantic(call, rounds=ROUNDS[baud], iterations=1)  # type: ignore[attr-defined]
+        benchmark.pedantic(call, rounds=ROUNDS[baud], iterations=1)
         _record(benchmark, protocol, baud)

@@ -93,11 +93,14 @@ IMAGE = np.random.default_rng(0).integers(0, 256, (480, 640, 3), dtype=np.uint8)
 
 
 def test_analyze_orders_largest_first_and_passes_min_face() -> None:
-    eng = engine([SMALL, LARGE])
+    detector = FakeDetector([SMALL, LARGE])
+    eng = FaceEngine(
+        manifest(), PackRuntime(detector, FakeLandmarks(), crop_aligner, MeanEmbedder())
+    )
     faces = eng.analyze(IMAGE, min_face=20)
     assert [f.detection.box for f in faces] == [LARGE, SMALL]
     assert faces[0].landmarks.points[0] == (100, 120)  # from the landmark model
-    assert eng._runtime.detector.min_faces == [20]  # type: ignore[attr-defined]
+    assert detector.min_faces == [20]
     assert all(f.embedding is None for f in faces)
 
 
