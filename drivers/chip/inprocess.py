@@ -1,7 +1,8 @@
-"""A ChipTransport that calls a card object directly: no PC/SC, for fast unit tests."""
+"""A ChipTransport that calls a card object directly: no PC/SC (unit tests, emulator: readers)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from gate.errors import DeviceError
@@ -20,6 +21,15 @@ class InProcessTransport:
         self._card = card
         self._connected = False
         self.apdus = 0
+
+    @classmethod
+    def from_passport_folder(cls, folder: str | Path) -> InProcessTransport:
+        """A transport to the virtual passport in ``folder``, loaded now: a fresh chip, as
+        if the passport were laid on the reader again (``emulator:FOLDER`` addresses)."""
+        # Imported here: the transport itself works with any card, without the emulator.
+        from drivers.chip.passport_folder import load_passport_folder
+
+        return cls(load_passport_folder(Path(folder)))
 
     def connect(self) -> bytes:
         self._connected = True
