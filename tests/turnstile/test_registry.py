@@ -3,17 +3,71 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import serial
 
 from drivers.turnstile.emulator import start_emulator
-from drivers.turnstile.registry import open_turnstile, parse_address
+from drivers.turnstile.gatectl_driver import GatectlTurnstile
+from drivers.turnstile.lcus_driver import LcusTurnstile
+from drivers.turnstile.modbus import ModbusMap
+from drivers.turnstile.modbus_driver import ModbusTurnstile
+from drivers.turnstile.registry import (
+    BACKENDS,
+    WIRING,
+    backend,
+    open_turnstile,
+    parse_address,
+)
 from gate.errors import ConfigError, DeviceGoneError
 from gate.turnstile import Door, EventKind
 from tests.turnstile.conftest import TEST_PHYSICS
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def test_every_scheme_resolves_to_its_driver_class() -> None:
+    assert backend("gatectl") is GatectlTurnstile
+    assert backend("modbus") is ModbusTurnstile
+    assert backend("lcus") is LcusTurnstile
+    assert set(WIRING) == set(BACKENDS) == {"gatectl", "modbus", "lcus"}
+
+
+@pytest.mark.parametrize("address", ["relay:/dev/ttyUSB0", "/dev/ttyUSB0", "", "GATECTL:/x"])
+def test_unknown_scheme_names_the_address_and_the_known_schemes(address: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        open_turnstile(address)
+    message = str(info.value)
+    assert repr(address) in message and "gatectl:, modbus:, lcus:" in message
+    assert "\n" not in message
+
+
+def test_importing_the_registry_imports_no_driver() -> None:
+    code = (
+        "import sys, drivers.turnstile.registry as r\n"
+        "mods = {t.partition(':')[0] for t in r.BACKENDS.values()}\n"
+        "mods |= {'drivers.turnstile.link', 'drivers.turnstile.modbus', 'serial', 'pymodbus'}\n"
+        "print(sorted(m for m in mods if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == "[]"
+
+
+def test_modbus_map_options_build_the_drivers_map() -> None:
+    with start_emulator("modbus", physics=TEST_PHYSICS) as world:
+        driver = open_turnstile(f"modbus:{world.port}?unit=1&beam_inputs=2,3,4&poll=0.05")
+        try:
+            assert isinstance(driver, ModbusTurnstile)
+            assert driver.mapping == ModbusMap(unit=1, beam_inputs=(2, 3, 4))
+        finally:
+            driver.close()
 
 
 def test_parse_address_splits_our_options_from_pyserials() -> None:
