@@ -15,7 +15,8 @@ from gate.errors import DocumentError
 
 TD3_LINE = 44
 TD1_LINE = 30
-_ALLOWED = re.compile(r"^[A-Z0-9<]*$")
+# used with fullmatch: "$" would also accept a string ending in a newline
+_ALLOWED = re.compile(r"[A-Z0-9<]*")
 _WEIGHTS = (7, 3, 1)
 
 
@@ -93,7 +94,7 @@ class Mrz:
 def mrz_information(document_number: str, birth_date: str, expiry_date: str) -> bytes:
     """The BAC key seed input from the three fields alone (what an officer may type in)."""
     number = document_number.upper().replace(" ", "")
-    if not _ALLOWED.match(number) or not number:
+    if not _ALLOWED.fullmatch(number) or not number:
         raise DocumentError(f"MRZ: document number {document_number!r} is not valid")
     number = number.ljust(9, "<")
     _date("birth date", birth_date)
@@ -115,8 +116,8 @@ def _split_lines(text: str | Sequence[str]) -> list[str]:
     else:
         lines = [line.strip() for line in text]
     for number, line in enumerate(lines, start=1):
-        if not _ALLOWED.match(line):
-            bad = next(ch for ch in line if not _ALLOWED.match(ch))
+        if not _ALLOWED.fullmatch(line):
+            bad = next(ch for ch in line if not _ALLOWED.fullmatch(ch))
             raise DocumentError(f"MRZ: line {number} contains {bad!r} (only A-Z, 0-9 and '<')")
     return lines
 
@@ -194,7 +195,7 @@ def _parse_td1(lines: list[str]) -> Mrz:
 
 def _field(name: str, value: str, width: int) -> str:
     text = value.upper().strip().replace(" ", "<").replace("-", "<")
-    if not _ALLOWED.match(text):
+    if not _ALLOWED.fullmatch(text):
         raise DocumentError(f"MRZ: {name} {value!r} has characters outside A-Z, 0-9")
     if len(text) > width:
         raise DocumentError(f"MRZ: {name} {value!r} is longer than {width} characters")

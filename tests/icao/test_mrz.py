@@ -75,6 +75,8 @@ def test_td1_wrong_composite() -> None:
     [
         ("P<UTO", "expected 2 lines of 44"),
         (TD3[0] + "\n" + TD3[1].replace("L", "l"), "line 2 contains 'l'"),
+        # a newline inside a line (a flipped byte in DG1) is named, not a crash
+        ([TD3[0], TD3[1][:15] + "\n" + TD3[1][16:]], r"line 2 contains '\\n'"),
         ("", "empty"),
     ],
 )
