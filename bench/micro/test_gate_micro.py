@@ -26,6 +26,7 @@ import cv2
 import pytest
 
 from drivers.chip.inprocess import InProcessTransport
+from drivers.chip.passport_folder import load_passport_folder as load_virtual_passport
 from drivers.turnstile.emulator import Physics, start_emulator
 from gate.clock import SystemClock
 from gate.config import AuditConfig, GateConfig, ReaderConfig, TimeoutsConfig, TurnstileConfig
@@ -41,7 +42,7 @@ from gate.icao.pa import TrustStore
 from gate.lane import GateEvent, Lane, build_lane
 from gate.lane.adapters import PassportChipReader
 from gate.outcome import Decision, Transaction
-from gate.simulate.issue import issue_passport, load_virtual_passport
+from gate.simulate.issue import issue_passport
 from gate.simulate.pki import init_pki
 from gate.transaction import CaptureOutcome, PresentedDocument
 

@@ -1,8 +1,8 @@
 """Issue a virtual passport: the LDS files, EF.SOD signed by the Document Signer, AA key.
 
-A passport folder holds ``passport.json`` (which file is which FID, the MRZ, options), the
-LDS files as issued, and ``aa-key.pem`` (the chip's private Active Authentication key: in a
-real passport it never leaves the chip; here it is the virtual chip's secret on disk).
+Writes a passport folder in the format of ``drivers.chip.passport_folder`` (its names:
+``MANIFEST``, ``FORMAT``, ``AA_KEY``), which the virtual chip reads with
+``load_passport_folder``.
 """
 
 from __future__ import annotations
@@ -17,16 +17,13 @@ from asn1crypto import core
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from drivers.chip.emulator import VirtualPassport
+from drivers.chip.passport_folder import AA_KEY, FORMAT, MANIFEST
 from gate.errors import DocumentError, ImageError
 from gate.icao import lds, tlv
 from gate.icao.mrz import Mrz, format_td3
 from gate.icao.sod import build_sod
 from gate.simulate.pki import TestPki, load_pki
 
-MANIFEST = "passport.json"
-FORMAT = "egate-virtual-passport/1"
-AA_KEY = "aa-key.pem"
 AaAlgorithm = Literal["rsa", "ecdsa", "none"]
 # BSI TR-03110 / ICAO 9303-11 object identifiers used in EF.CardAccess and DG14.
 PACE_ECDH_GM_AES_128 = "0.4.0.127.0.7.2.2.4.2.2"
@@ -182,8 +179,3 @@ def write_passport_folder(
         manifest["aa_key"] = AA_KEY
     manifest.update(options)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
-
-
-def load_virtual_passport(folder: Path, **faults: Any) -> VirtualPassport:
-    """A ``drivers.chip.emulator.VirtualPassport`` holding the passport in ``folder``."""
-    return VirtualPassport.from_folder(folder, **faults)

@@ -230,7 +230,8 @@ class Simulation:
         """Issue the traveller's passport; returns (virtual card, printed MRZ)."""
         import cv2
 
-        from gate.simulate.issue import issue_passport, load_virtual_passport
+        from drivers.chip.passport_folder import load_passport_folder as load_virtual_passport
+        from gate.simulate.issue import issue_passport
 
         portrait = self.photos.portrait(spec.photo)
         ok, jpeg = cv2.imencode(".jpg", portrait, [cv2.IMWRITE_JPEG_QUALITY, 90])

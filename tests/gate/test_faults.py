@@ -17,6 +17,7 @@ import cv2
 import pytest
 
 from drivers.chip.inprocess import InProcessTransport
+from drivers.chip.passport_folder import load_passport_folder as load_virtual_passport
 from drivers.turnstile.emulator import EmulatorHandle, Physics, start_emulator
 from gate.audit import AuditLog
 from gate.clock import SystemClock
@@ -25,7 +26,7 @@ from gate.fakes import FakeBiometrics, FakeCamera, FakeDocumentSource, fake_embe
 from gate.lane import GateEvent, Lane, build_lane
 from gate.lane.adapters import AuditLogSink
 from gate.outcome import Decision, State, Transaction
-from gate.simulate.issue import issue_passport, load_virtual_passport
+from gate.simulate.issue import issue_passport
 from gate.simulate.pki import TestPki, init_pki
 from gate.transaction import CaptureOutcome, PresentedDocument
 from gate.turnstile import Door

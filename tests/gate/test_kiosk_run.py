@@ -45,11 +45,12 @@ def _walker(emulator: object, stop: threading.Event) -> None:
 def test_egate_run_serves_one_traveller(ready: None, tmp_path: Path) -> None:
     from drivers.camera.mjpeg_server import MjpegServer
     from drivers.camera.synthetic import TravellerScene
+    from drivers.chip.passport_folder import load_passport_folder as load_virtual_passport
     from drivers.chip.pcscd import ensure_pcscd
     from drivers.chip.vpcd import VpcdCardLink
     from drivers.turnstile.emulator import Physics, start_emulator
     from gate.simulate.faces import PhotoLibrary
-    from gate.simulate.issue import issue_passport, load_virtual_passport
+    from gate.simulate.issue import issue_passport
     from gate.simulate.lane import SceneFeed
     from gate.simulate.pki import init_pki
     from models.engine import load_engine
