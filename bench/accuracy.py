@@ -11,7 +11,6 @@ non-matches with failures.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -21,7 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from bench import metrics
+from bench import metrics, optional
 from bench.datasets import Dataset, count_cross_identity_pairs, cross_identity_pairs
 from gate.errors import FaceError, GateError, ImageError, InputError, NoFaceError
 from gate.types import Face, ImageBGR
@@ -153,8 +152,6 @@ def embed_images(
     options: EmbedOptions = EmbedOptions(),
 ) -> Embeddings:
     """Embed every unique image once, with a progress bar on stderr."""
-    from tqdm import tqdm
-
     if options.face not in FACE_CHOICES:
         raise InputError(
             f"face choice must be one of {', '.join(FACE_CHOICES)}, got {options.face!r}"
@@ -162,15 +159,9 @@ def embed_images(
     vectors: list[npt.NDArray[np.float32] | None] = []
     reasons: Counter[str] = Counter()
     started = time.perf_counter()
-    bar = tqdm(
-        dataset.images,
-        desc=f"embed {engine.pack_id}",
-        unit="img",
-        file=sys.stderr,
-        disable=not progress,
-        leave=False,
-    )
-    for ref in bar:
+    for ref in optional.progress(
+        dataset.images, desc=f"embed {engine.pack_id}", unit="img", enabled=progress
+    ):
         try:
             image = upsampled(ref.load(), options.upsample)
             if options.face == "centre":

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from bench import metrics
+from bench import metrics, optional
 from drivers.camera.synthetic import ATTACK_KINDS, TravellerScene, render_sequence
 from gate.capture.liveness import LivenessChecker, LivenessSettings
 from gate.capture.pipeline import CaptureEngine
@@ -150,10 +150,6 @@ def run_pad(
     progress: bool = True,
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
     """Score bona fide and attack scenes of every photo x seed; return summary and scores."""
-    import sys
-
-    from tqdm import tqdm
-
     from gate.decision import DecisionPolicy
     from gate.simulate.faces import PhotoLibrary
     from models.engine import load_engine
@@ -164,8 +160,8 @@ def run_pad(
     kinds = (BONA_FIDE, *ATTACK_KINDS)
     scores: dict[str, list[float]] = {kind: [] for kind in kinds}
     jobs = [(kind, p, s) for kind in kinds for p in range(len(portraits)) for s in range(seeds)]
-    for kind, photo_index, seed in tqdm(
-        jobs, desc="pad scenes", unit="scene", file=sys.stderr, disable=not progress, leave=False
+    for kind, photo_index, seed in optional.progress(
+        jobs, desc="pad scenes", unit="scene", enabled=progress
     ):
         scene = TravellerScene(
             portraits[photo_index], kind=kind, seed=1000 * photo_index + seed, frames=frames
@@ -185,9 +181,7 @@ def run_pad(
 
 def plot_scores(scores: dict[str, list[float]], threshold: float, path: Any) -> None:
     """Liveness score histograms per presentation kind, the threshold marked."""
-    from bench.report import _pyplot
-
-    plt = _pyplot()
+    plt = optional.pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 3.4), dpi=110)
     edges = np.linspace(0.0, 1.0, 41)
     for kind, values in scores.items():

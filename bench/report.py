@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from bench import optional
 from bench.accuracy import PackResult
 from bench.metrics import TARGET_FMRS
 from gate.errors import InputError
@@ -31,22 +32,13 @@ def write_json(report: dict[str, Any], path: Path) -> None:
         raise InputError(f"{path}: cannot write the JSON report ({exc.strerror})") from exc
 
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display on a kiosk or a CI runner
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _decade_below(value: float) -> float:
     return float(10 ** math.floor(math.log10(max(value, 1e-12))))
 
 
 def plot_det(results: Sequence[PackResult], path: Path) -> None:
     """FNMR against FMR on log axes, one line per pack, target FMRs marked."""
-    plt = _pyplot()
+    plt = optional.pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=110)
     x_floor = y_floor = 1.0
     for result in results:
@@ -114,7 +106,7 @@ def plot_det(results: Sequence[PackResult], path: Path) -> None:
 
 def plot_histograms(results: Sequence[PackResult], path: Path) -> None:
     """Genuine and impostor distance densities per pack, with the thresholds marked."""
-    plt = _pyplot()
+    plt = optional.pyplot()
     fig, axes = plt.subplots(
         len(results), 1, figsize=(6.4, 3.2 * len(results)), dpi=110, squeeze=False
     )
