@@ -123,6 +123,7 @@ class ThreadedCamera:
             self._stop = True
             if self._gone_reason is None:
                 self._gone_reason = "closed"
+            self._queue.clear()  # closed means gone: not even a queued frame is read after it
             self._cond.notify_all()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=5.0)
@@ -206,15 +207,14 @@ class ThreadedCamera:
     def _push(self, frame: Frame) -> None:
         with self._cond:
             self._captured += 1
-            if self._drop_oldest:
-                if len(self._queue) >= self._buffer_size:
-                    self._queue.popleft()
-                    self._dropped += 1
-            else:
+            if not self._drop_oldest:
                 while len(self._queue) >= self._buffer_size and not self._stop:
                     self._cond.wait(0.1)
-                if self._stop:
-                    return
+            if self._stop:
+                return  # grabbed while closing: close() emptied the queue for good
+            if len(self._queue) >= self._buffer_size:
+                self._queue.popleft()
+                self._dropped += 1
             self._queue.append(frame)
             self._cond.notify_all()
 
