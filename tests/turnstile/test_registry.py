@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 import subprocess
 import sys
@@ -58,6 +59,12 @@ def test_importing_the_registry_imports_no_driver() -> None:
         [sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_modbus_map_options_are_the_maps_fields() -> None:
+    # The registry names them itself so that parsing imports no pymodbus: keep them in step.
+    named = {k for k, o in WIRING["modbus"].options.items() if o.keyword == "mapping"}
+    assert named == {f.name for f in dataclasses.fields(ModbusMap)}
 
 
 def test_modbus_map_options_build_the_drivers_map() -> None:
