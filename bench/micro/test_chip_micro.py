@@ -20,8 +20,8 @@ from typing import Any, TypedDict
 import cv2
 import pytest
 
-from drivers.chip.emulator import VirtualPassport
 from drivers.chip.inprocess import InProcessTransport
+from drivers.chip.passport_folder import load_passport_folder
 from drivers.chip.pcsc import PcscTransport
 from drivers.chip.pcscd import PcscdStatus, ensure_pcscd, pcscd_available
 from drivers.chip.vpcd import VpcdCardLink
@@ -107,7 +107,7 @@ def _run(
 
 
 def test_read_inprocess(benchmark: Any, issued: tuple[IssuedPassport, TrustStore]) -> None:
-    card = VirtualPassport.from_folder(issued[0].folder)
+    card = load_passport_folder(issued[0].folder)
     _run(benchmark, "inprocess", InProcessTransport(card), issued, rounds=30)
 
 
@@ -115,7 +115,7 @@ def test_read_inprocess(benchmark: Any, issued: tuple[IssuedPassport, TrustStore
 def test_read_pcsc(
     benchmark: Any, issued: tuple[IssuedPassport, TrustStore], pcscd: PcscdStatus
 ) -> None:
-    card = VirtualPassport.from_folder(issued[0].folder)
+    card = load_passport_folder(issued[0].folder)
     with VpcdCardLink(card) as link:
         _run(benchmark, "pcsc", PcscTransport(link.reader_name), issued, rounds=30)
 
@@ -124,6 +124,6 @@ def test_read_pcsc(
 def test_read_pcsc_424k(
     benchmark: Any, issued: tuple[IssuedPassport, TrustStore], pcscd: PcscdStatus
 ) -> None:
-    card = VirtualPassport.from_folder(issued[0].folder, link_kbps=424)
+    card = load_passport_folder(issued[0].folder, link_kbps=424)
     with VpcdCardLink(card) as link:
         _run(benchmark, "pcsc_424k", PcscTransport(link.reader_name), issued, rounds=5)

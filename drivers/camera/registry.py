@@ -21,15 +21,15 @@ behind a ``drivers.camera.threaded.ThreadedCamera``.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from drivers.backends import resolve
 from drivers.camera.threaded import FrameGrabber, ThreadedCamera
 from gate.clock import Clock
-from gate.errors import DeviceError
+from gate.errors import ConfigError, DeviceError
 
 BACKENDS: Mapping[str, str] = {
     "device": "drivers.camera.opencv:DeviceGrabber",
@@ -90,15 +90,10 @@ def parse_address(address: str) -> CameraAddress:
 
 def backend(scheme: str) -> Callable[..., FrameGrabber]:
     """The grabber class of ``scheme``, imported now."""
-    target = BACKENDS.get(scheme)
-    if target is None:
-        raise DeviceError(f"camera scheme {scheme!r} is not one of {', '.join(BACKENDS)}")
-    module_name, _, name = target.partition(":")
     try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise DeviceError(f"camera backend {target} cannot be imported: {exc}") from exc
-    grabber: Callable[..., FrameGrabber] = getattr(module, name)
+        grabber: Callable[..., FrameGrabber] = resolve("camera", BACKENDS, scheme)
+    except ConfigError as exc:  # a camera address error is a DeviceError, as it always was
+        raise DeviceError(str(exc)) from exc
     return grabber
 
 

@@ -11,16 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import logging
 import os
 import random
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
@@ -179,7 +176,7 @@ class _ChipSession:
         return body + _tlv(0x8E, mac) + sw
 
 
-def _mrz_information(lines: list[str]) -> bytes:
+def mrz_information(lines: list[str]) -> bytes:
     """BAC key seed input from the MRZ lines (TD3 or TD1) kept in the passport folder."""
     if len(lines) == 2:
         l2 = lines[1]
@@ -239,29 +236,6 @@ class VirtualPassport:
         self.removed = False
         self._sm_responses = 0
         self.reset()
-
-    @classmethod
-    def from_folder(cls, folder: Path, **options: Any) -> VirtualPassport:
-        """Load a passport folder written by ``egate passport issue``."""
-        try:
-            manifest = json.loads((folder / "passport.json").read_text())
-            files = {
-                int(fid, 16): (folder / name).read_bytes()
-                for fid, name in manifest["files"].items()
-            }
-            key = None
-            if manifest.get("aa_key"):
-                loaded = serialization.load_pem_private_key(
-                    (folder / manifest["aa_key"]).read_bytes(), password=None
-                )
-                if not isinstance(loaded, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
-                    raise DocumentError(f"virtual passport {folder}: AA key is not RSA or EC")
-                key = loaded
-            lines = list(manifest["mrz"])
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise DocumentError(f"virtual passport {folder}: cannot load: {exc}") from exc
-        options.setdefault("pace_only", bool(manifest.get("pace_only", False)))
-        return cls(files, _mrz_information(lines), aa_key=key, **options)
 
     def reset(self) -> bytes:
         """Power cycle: the application is deselected and any session is gone."""

@@ -9,10 +9,15 @@ is the device side that reads them.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
-from drivers.chip.emulator import VirtualPassport
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from drivers.chip.emulator import VirtualPassport, mrz_information
+from gate.errors import DocumentError
 
 MANIFEST = "passport.json"
 FORMAT = "egate-virtual-passport/1"
@@ -25,4 +30,21 @@ def load_passport_folder(folder: Path, **faults: Any) -> VirtualPassport:
     ``faults`` are the chip's fault and link options (``remove_after_apdus``, ``bad_mac``,
     ``link_kbps`` ...); raises ``DocumentError`` naming the folder when it cannot be loaded.
     """
-    return VirtualPassport.from_folder(folder, **faults)
+    try:
+        manifest = json.loads((folder / MANIFEST).read_text())
+        files = {
+            int(fid, 16): (folder / name).read_bytes() for fid, name in manifest["files"].items()
+        }
+        key = None
+        if manifest.get("aa_key"):
+            loaded = serialization.load_pem_private_key(
+                (folder / manifest["aa_key"]).read_bytes(), password=None
+            )
+            if not isinstance(loaded, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
+                raise DocumentError(f"virtual passport {folder}: AA key is not RSA or EC")
+            key = loaded
+        lines = list(manifest["mrz"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise DocumentError(f"virtual passport {folder}: cannot load: {exc}") from exc
+    faults.setdefault("pace_only", bool(manifest.get("pace_only", False)))
+    return VirtualPassport(files, mrz_information(lines), aa_key=key, **faults)

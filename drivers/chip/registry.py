@@ -15,11 +15,11 @@ nor the emulator.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from gate.errors import ConfigError, DeviceError
+from drivers.backends import resolve
+from gate.errors import ConfigError
 from gate.interfaces import ChipTransport
 
 Connector = Callable[[], ChipTransport]
@@ -51,17 +51,7 @@ def parse_address(address: str) -> tuple[str, str | int]:
 
 def backend(scheme: str) -> Callable[[Any], ChipTransport]:
     """What builds the transports of ``scheme``, imported now."""
-    target = BACKENDS.get(scheme)
-    if target is None:
-        raise ConfigError(f"chip reader scheme {scheme!r} is not one of {', '.join(BACKENDS)}")
-    module_name, _, path = target.partition(":")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise DeviceError(f"chip reader backend {target} cannot be imported: {exc}") from exc
-    for name in path.split("."):
-        obj = getattr(obj, name)
-    build: Callable[[Any], ChipTransport] = obj
+    build: Callable[[Any], ChipTransport] = resolve("chip reader", BACKENDS, scheme)
     return build
 
 

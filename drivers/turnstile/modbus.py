@@ -136,6 +136,11 @@ class RtuCodec:
     def clear(self) -> None:
         self._buf.clear()
 
+    @property
+    def pending(self) -> int:
+        """Bytes received and not yet framed (bounded: noise cannot grow it for ever)."""
+        return len(self._buf)
+
     def feed(self, data: bytes) -> list[ModbusPDU]:
         self._buf += data
         out: list[ModbusPDU] = []

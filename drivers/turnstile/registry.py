@@ -17,13 +17,13 @@ pymodbus).
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from gate.errors import ConfigError, DeviceError
+from drivers.backends import import_target, resolve
+from gate.errors import ConfigError
 from gate.turnstile import Turnstile
 
 BACKENDS: Mapping[str, str] = {
@@ -143,10 +143,7 @@ def parse_address(address: str) -> tuple[str, str, dict[str, str]]:
 
 def backend(scheme: str) -> Callable[..., Turnstile]:
     """The driver class of ``scheme``, imported now."""
-    target = BACKENDS.get(scheme)
-    if target is None:
-        raise ConfigError(f"turnstile scheme {scheme!r} is not one of {', '.join(BACKENDS)}")
-    driver: Callable[..., Turnstile] = _resolve(target)
+    driver: Callable[..., Turnstile] = resolve("turnstile", BACKENDS, scheme)
     return driver
 
 
@@ -167,21 +164,9 @@ def open_turnstile(address: str, connect_timeout: float = 2.0) -> Turnstile:
         else:
             kwargs[option.keyword] = option.kind(text)
     for keyword, target in wiring.composite.items():
-        kwargs[keyword] = _resolve(target)(parts[keyword])
+        kwargs[keyword] = import_target("turnstile", target)(parts[keyword])
     from drivers.turnstile.link import serial_factory
 
     baud = int(options.get("baud", wiring.baud))
     port = serial_factory(url, baud, timeout=wiring.read_timeout)
     return driver(port, url=url, connect_timeout=connect_timeout, **kwargs)
-
-
-def _resolve(target: str) -> Any:
-    """Import ``"module:name[.attr]"`` now: the lazy half of ``BACKENDS``."""
-    module_name, _, path = target.partition(":")
-    try:
-        obj: Any = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise DeviceError(f"turnstile backend {target} cannot be imported: {exc}") from exc
-    for name in path.split("."):
-        obj = getattr(obj, name)
-    return obj

@@ -102,11 +102,11 @@ def _passport_issue(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from drivers.chip.emulator import VirtualPassport
+    from drivers.chip.passport_folder import load_passport_folder
     from drivers.chip.pcscd import ensure_pcscd
     from drivers.chip.vpcd import VpcdCardLink
 
-    card = VirtualPassport.from_folder(
+    card = load_passport_folder(
         args.passport,
         link_kbps=args.link_kbps,
         remove_after_apdus=args.remove_after,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from drivers.chip.emulator import VirtualPassport
+from drivers.chip.passport_folder import load_passport_folder
 from drivers.chip.pcscd import PcscdStatus, ensure_pcscd, pcscd_available
 from drivers.chip.vpcd import VpcdCardLink
 from gate.cli import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, main
@@ -56,7 +56,7 @@ def pcscd() -> Iterator[PcscdStatus]:
 def test_chip_read_json_and_photo(
     pcscd: PcscdStatus, issued: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    card = VirtualPassport.from_folder(issued / "pp")
+    card = load_passport_folder(issued / "pp")
     photo = tmp_path / "face.jpg"
     with VpcdCardLink(card) as link:
         args = ["chip", "read", "--reader", link.reader_name, "--json"]

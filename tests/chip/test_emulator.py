@@ -8,6 +8,7 @@ import pytest
 
 from drivers.chip.emulator import EMRTD_AID, VirtualPassport
 from drivers.chip.inprocess import InProcessTransport
+from drivers.chip.passport_folder import load_passport_folder
 from gate.errors import DeviceError, DeviceGoneError, DocumentError
 from gate.icao.apdu import Command, Response
 from gate.icao.bac import AccessKeys, Handshake
@@ -16,7 +17,7 @@ from gate.simulate.issue import IssuedPassport
 
 
 def _card(passport: IssuedPassport, **options: object) -> VirtualPassport:
-    return VirtualPassport.from_folder(passport.folder, **options)  # type: ignore[arg-type]
+    return load_passport_folder(passport.folder, **options)  # type: ignore[arg-type]
 
 
 def _sw(card: VirtualPassport, command: Command) -> int:

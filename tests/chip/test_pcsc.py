@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from drivers.chip.emulator import VirtualPassport
+from drivers.chip.passport_folder import load_passport_folder
 from drivers.chip.pcsc import PcscTransport
 from drivers.chip.pcscd import PcscdStatus, ensure_pcscd, pcscd_available
 from drivers.chip.vpcd import VpcdCardLink
@@ -35,7 +35,7 @@ def pcscd() -> Iterator[PcscdStatus]:
 
 
 def _present(passport: IssuedPassport, **faults: object) -> VpcdCardLink:
-    card = VirtualPassport.from_folder(passport.folder, **faults)  # type: ignore[arg-type]
+    card = load_passport_folder(passport.folder, **faults)  # type: ignore[arg-type]
     return VpcdCardLink(card)
 
 
@@ -100,7 +100,7 @@ def test_swap_card_presents_the_next_passport(
 ) -> None:
     with _present(passport) as link:
         for issued in (passport, passport_rsa, passport):
-            link.swap_card(VirtualPassport.from_folder(issued.folder))
+            link.swap_card(load_passport_folder(issued.folder))
             with PcscTransport(link.reader_name) as transport:
                 read = read_passport(transport, issued.mrz, None)
             assert read.active_auth.algorithm.startswith(

@@ -57,7 +57,7 @@ def test_emulator_reads_the_passport_folder(passport: IssuedPassport) -> None:
     assert isinstance(transport, InProcessTransport)
     atr = transport.connect()
     try:
-        assert atr == VirtualPassport.from_folder(passport.folder).atr
+        assert atr == load_passport_folder(passport.folder).atr
         select_emrtd = bytes.fromhex("00A4040C07A0000002471001")
         assert transport.transmit(select_emrtd)[-2:] == b"\x90\x00"
     finally:

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from drivers.chip.emulator import VirtualPassport
 from drivers.chip.inprocess import InProcessTransport
+from drivers.chip.passport_folder import load_passport_folder
 from gate.errors import DeviceError
 from gate.icao.mrz import Mrz, parse_mrz
 from gate.icao.reader import read_passport
@@ -35,7 +35,7 @@ def lane(
 ) -> Iterator[tuple[ChipTransport, Mrz]]:
     kind = request.param
     if kind == "inprocess":
-        yield InProcessTransport(VirtualPassport.from_folder(passport.folder)), passport.mrz
+        yield InProcessTransport(load_passport_folder(passport.folder)), passport.mrz
         return
     from drivers.chip.pcsc import PcscTransport
 
@@ -53,7 +53,7 @@ def lane(
     reason = pcscd_available()
     if reason:
         pytest.skip(f"PC/SC path unavailable: {reason}")
-    with ensure_pcscd(), VpcdCardLink(VirtualPassport.from_folder(passport.folder)) as link:
+    with ensure_pcscd(), VpcdCardLink(load_passport_folder(passport.folder)) as link:
         transport = PcscTransport(link.reader_name, timeout=5)
         yield transport, passport.mrz
         transport.close()

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from drivers.chip.emulator import VirtualPassport
 from drivers.chip.inprocess import InProcessTransport
+from drivers.chip.passport_folder import load_passport_folder
 from gate.errors import ConfigError, DocumentError
 from gate.icao import lds
 from gate.icao.aa import verify_active_auth
@@ -64,7 +64,7 @@ def test_issuing_state_must_match_the_signer_country(
     issued = issue_passport(
         tmp_path / "p", pki=pki_ecdsa, photo=face_jpeg, **{**HOLDER, "nationality": "NLD"}
     )
-    card = VirtualPassport.from_folder(issued.folder)
+    card = load_passport_folder(issued.folder)
     read = read_passport(
         InProcessTransport(card), issued.mrz, TrustStore.from_folder(pki_ecdsa.folder)
     )
@@ -87,14 +87,14 @@ def test_aa_with_a_cloned_chip_is_invalid(passport: IssuedPassport, tmp_path: Pa
     write_passport_folder(
         tmp_path / "clone", passport.mrz, passport.files, ec.generate_private_key(ec.SECP256R1())
     )
-    card = VirtualPassport.from_folder(tmp_path / "clone")
+    card = load_passport_folder(tmp_path / "clone")
     read = read_passport(InProcessTransport(card), passport.mrz, None)
     assert read.active_auth.status == "invalid"
     assert "does not verify" in read.active_auth.reason
 
 
 def test_aa_rsa_rejects_a_signature_over_another_challenge(passport_rsa: IssuedPassport) -> None:
-    card = VirtualPassport.from_folder(passport_rsa.folder)
+    card = load_passport_folder(passport_rsa.folder)
     transport = InProcessTransport(card)
     read = read_passport(transport, passport_rsa.mrz, None)
     assert read.active_auth.status == "valid"
@@ -134,7 +134,7 @@ def test_master_list_trust_store(
     store = TrustStore.from_folder(tmp_path / "trust")
     assert [c.subject for c in store.certificates] == [c.subject for c in certs]
     read = read_passport(
-        InProcessTransport(VirtualPassport.from_folder(passport.folder)), passport.mrz, store
+        InProcessTransport(load_passport_folder(passport.folder)), passport.mrz, store
     )
     assert read.passive_auth.status == "valid"
     tampered = bytearray(data)
@@ -153,9 +153,7 @@ def test_jpeg2000_passport_reads_back_pixel_identical(
     issued = issue_passport(tmp_path / "p", pki=pki_ecdsa, photo=bytes(jp2), **HOLDER)
     (face,) = lds.decode_dg2(issued.files[0x0102])
     assert face.image_type == lds.IMAGE_JPEG2000
-    read = read_passport(
-        InProcessTransport(VirtualPassport.from_folder(issued.folder)), issued.mrz, None
-    )
+    read = read_passport(InProcessTransport(load_passport_folder(issued.folder)), issued.mrz, None)
     assert read.photo is not None and np.array_equal(read.photo, image)  # lossless JP2
 
 

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
-from drivers.chip.emulator import VirtualPassport
 from drivers.chip.inprocess import InProcessTransport
+from drivers.chip.passport_folder import load_passport_folder
 from gate.errors import DeviceGoneError, DocumentError, ProtocolError, SecurityError
 from gate.icao import lds, tlv
 from gate.icao.reader import PassportRead, TrustStore, read_passport
@@ -23,7 +23,7 @@ from tests.icao.passports import HOLDER, reissue, wrong_mrz
 def _read(
     folder: Path, passport: IssuedPassport, trust: TrustStore | None, **faults: object
 ) -> PassportRead:
-    card = VirtualPassport.from_folder(folder, **faults)  # type: ignore[arg-type]
+    card = load_passport_folder(folder, **faults)  # type: ignore[arg-type]
     return read_passport(InProcessTransport(card), passport.mrz, trust)
 
 
@@ -53,7 +53,7 @@ def test_forged_data_page_is_flagged(passport: IssuedPassport) -> None:
     printed = replace(
         passport.mrz, lines=(passport.mrz.lines[0].replace("TOM", "TIM"), passport.mrz.lines[1])
     )
-    card = VirtualPassport.from_folder(passport.folder)
+    card = load_passport_folder(passport.folder)
     read = read_passport(InProcessTransport(card), printed, None)
     assert read.printed_mrz_matches is False
 
@@ -74,7 +74,7 @@ def test_without_trust_store_pa_is_not_checked(passport: IssuedPassport) -> None
 
 
 def test_wrong_mrz_fails_bac(passport: IssuedPassport, trust: TrustStore) -> None:
-    card = VirtualPassport.from_folder(passport.folder)
+    card = load_passport_folder(passport.folder)
     with pytest.raises(SecurityError, match="BAC failed"):
         read_passport(InProcessTransport(card), wrong_mrz(passport.mrz), trust)
 
