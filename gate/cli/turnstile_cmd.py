@@ -6,13 +6,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import threading
 import time
 from typing import TYPE_CHECKING
 
-from gate.cli import EXIT_OK, Registry
+from gate.cli import EXIT_OK, Registry, sigterm_sets
 from gate.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -137,20 +136,19 @@ def _emulate(args: argparse.Namespace) -> int:
 
     faults = Faults.parse(args.fault)
     physics = Physics(time_scale=args.time_scale, baud=args.baud)
-    handle = start_emulator(args.protocol, faults=faults, physics=physics, link=args.link)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    try:
-        print(f"port: {handle.port}", flush=True)
-        print(f"address: {handle.address}", flush=True)
-        print(WORLD_HELP, file=sys.stderr, flush=True)
-        reader = threading.Thread(target=_world_commands, args=(handle, stop), daemon=True)
-        reader.start()
-        end = None if args.seconds is None else time.monotonic() + args.seconds
-        while not stop.is_set() and (end is None or time.monotonic() < end):
-            stop.wait(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
-    finally:
-        handle.close()
+    with sigterm_sets(threading.Event()) as stop:
+        handle = start_emulator(args.protocol, faults=faults, physics=physics, link=args.link)
+        try:
+            print(f"port: {handle.port}", flush=True)
+            print(f"address: {handle.address}", flush=True)
+            print(WORLD_HELP, file=sys.stderr, flush=True)
+            reader = threading.Thread(target=_world_commands, args=(handle, stop), daemon=True)
+            reader.start()
+            end = None if args.seconds is None else time.monotonic() + args.seconds
+            while not stop.is_set() and (end is None or time.monotonic() < end):
+                stop.wait(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
+        finally:
+            handle.close()
     return EXIT_OK
 
 
