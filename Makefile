@@ -45,6 +45,7 @@ demo: install
 lint: venv
 	$(BIN)/ruff check gate models drivers bench tests
 	$(BIN)/ruff format --check gate models drivers bench tests
+	$(BIN)/lint-imports --no-cache
 
 typecheck: venv
 	$(BIN)/mypy

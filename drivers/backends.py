@@ -10,6 +10,9 @@ from typing import Any
 
 from gate.errors import ConfigError, DeviceError
 
+# Optional packages behind some backends, and the extra of egate that installs each.
+EXTRAS = {"pymodbus": "modbus", "smartcard": "pcsc"}
+
 
 def resolve(kind: str, backends: Mapping[str, str], scheme: str) -> Any:
     """Import the backend of ``scheme`` now. ``kind`` names the device kind in errors: an
@@ -27,7 +30,9 @@ def import_target(kind: str, target: str) -> Any:
     try:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
-        raise DeviceError(f"{kind} backend {target} cannot be imported: {exc}") from exc
+        missing = (exc.name or "").partition(".")[0]
+        hint = f" (pip install 'egate[{EXTRAS[missing]}]')" if missing in EXTRAS else ""
+        raise DeviceError(f"{kind} backend {target} cannot be imported: {exc}{hint}") from exc
     for name in path.split("."):
         obj = getattr(obj, name)
     return obj

@@ -28,7 +28,7 @@ def sample_images() -> Path:
     return folder
 
 
-# --- tiny InsightFace-style models (task B): same input/output signatures as buffalo_l ---
+# --- tiny InsightFace-style models: same input/output signatures as buffalo_l ---
 
 TINY_KPS_OFFSETS = (-0.6, -0.4, 0.6, -0.4, 0.0, 0.1, -0.5, 0.6, 0.5, 0.6)
 

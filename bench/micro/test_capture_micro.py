@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 import pytest
 
-from drivers.camera.sources import camera_from_frames
 from drivers.camera.synthetic import TravellerScene, render_sequence
+from drivers.camera.threaded import camera_from_frames
 from gate.capture.liveness import LivenessChecker
 from gate.capture.pipeline import CapturePipeline, CaptureSettings
 from gate.capture.quality import assess, layout_for

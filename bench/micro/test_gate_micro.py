@@ -26,7 +26,7 @@ import cv2
 import pytest
 
 from drivers.chip.inprocess import InProcessTransport
-from drivers.chip.passport_folder import load_passport_folder as load_virtual_passport
+from drivers.chip.passport_folder import load_passport_folder
 from drivers.turnstile.emulator import Physics, start_emulator
 from gate.clock import SystemClock
 from gate.config import AuditConfig, GateConfig, ReaderConfig, TimeoutsConfig, TurnstileConfig
@@ -121,7 +121,7 @@ def _walk(event: GateEvent, emulator: Any) -> None:
 
 
 def _one_real(lane: dict[str, Any]) -> Transaction:
-    card = load_virtual_passport(lane["folder"])
+    card = load_passport_folder(lane["folder"])
     lane["biometrics"].script.append(CaptureOutcome("ok", (fake_embedding(3),), liveness=0.9))
     lane["documents"].present(PresentedDocument(lane["mrz"], InProcessTransport(card), "bench"))
     tx: Transaction | None = lane["controller"].serve_one(0.1)
@@ -184,15 +184,14 @@ def test_software_per_traveller(benchmark: Any, real_lane: dict[str, Any], tmp_p
 @pytest.fixture(scope="module")
 def engine_lane(real_lane: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The real lane with the real face engine and capture pipeline instead of the fakes."""
+    from gate.capture.pipeline import CapturePipeline, CaptureSettings
     from gate.errors import ModelError
+    from models.engine import load_engine
 
     try:
-        from gate.capture.pipeline import CapturePipeline, CaptureSettings
-        from models.engine import load_engine
-
         engine = load_engine(None)
-    except (ImportError, ModelError) as exc:
-        pytest.skip(f"face engine or capture pipeline unavailable: {exc}")
+    except ModelError as exc:
+        pytest.skip(f"face model pack not prepared ({exc})")
     from drivers.camera.synthetic import TravellerScene
     from gate.lane.adapters import EngineBiometrics
     from gate.simulate.faces import PhotoLibrary
@@ -233,14 +232,14 @@ def engine_lane(real_lane: dict[str, Any], tmp_path_factory: pytest.TempPathFact
 
 
 def test_software_per_traveller_real_engine(benchmark: Any, engine_lane: dict[str, Any]) -> None:
-    from drivers.camera.sources import camera_from_frames
+    from drivers.camera.threaded import camera_from_frames
 
     controller: Lane = engine_lane["controller"]
     results: list[Transaction] = []
 
     def one() -> None:
         controller.camera = camera_from_frames(engine_lane["frames"], live=False)
-        card = load_virtual_passport(engine_lane["folder"])
+        card = load_passport_folder(engine_lane["folder"])
         transport = InProcessTransport(card)
         engine_lane["documents"].present(PresentedDocument(engine_lane["mrz"], transport, "e"))
         tx = controller.serve_one(0.1)

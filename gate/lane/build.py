@@ -106,7 +106,6 @@ def _biometrics(config: GateConfig) -> Biometrics:
 
 def _camera(config: GateConfig, clock: Clock) -> Camera:
     from drivers.camera.registry import open_camera
-
     from gate.lane.resilient import ReopeningCamera
 
     address = config.camera.address
@@ -117,7 +116,6 @@ def _camera(config: GateConfig, clock: Clock) -> Camera:
 
 def _mrz_documents(config: GateConfig, stdin: TextIO | None, opened: ExitStack) -> DocumentSource:
     from drivers.chip.registry import open_reader
-
     from gate.lane.documents import MrzStreamDocuments
 
     connect = open_reader(config.reader.address)

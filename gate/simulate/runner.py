@@ -230,7 +230,7 @@ class Simulation:
         """Issue the traveller's passport; returns (virtual card, printed MRZ)."""
         import cv2
 
-        from drivers.chip.passport_folder import load_passport_folder as load_virtual_passport
+        from drivers.chip.passport_folder import load_passport_folder
         from gate.simulate.issue import issue_passport
 
         portrait = self.photos.portrait(spec.photo)
@@ -257,7 +257,7 @@ class Simulation:
             document_number=f"S{index:08d}",
         )
         faults: dict[str, Any] = {"corrupt_dg": 2} if spec.kind == "tampered" else {}
-        card = load_virtual_passport(folder, **faults)
+        card = load_passport_folder(folder, **faults)
         return card, "\n".join(issued.mrz.lines)
 
     def _scene_frames(self, index: int, spec: TravellerSpec) -> list[Any]:

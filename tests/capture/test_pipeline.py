@@ -7,8 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from drivers.camera.sources import camera_from_frames
 from drivers.camera.synthetic import SyntheticFrame, TravellerScene, render_sequence
+from drivers.camera.threaded import camera_from_frames
 from gate.capture.pipeline import CapturePipeline, CaptureSettings
 from gate.clock import SimulatedClock
 from gate.errors import InputError
@@ -112,7 +112,7 @@ def test_http_stream_dying_mid_capture_is_camera_failed(face_photo: np.ndarray) 
     import threading
 
     from drivers.camera.mjpeg_server import MjpegServer
-    from drivers.camera.sources import open_camera
+    from drivers.camera.registry import open_camera
 
     scene = TravellerScene(face_photo, kind="no_face", seed=2, frames=4)
     server = MjpegServer(scene.images, fps=30.0, loop=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from drivers.camera.sources import camera_from_frames
 from drivers.camera.synthetic import TravellerScene
+from drivers.camera.threaded import camera_from_frames
 from gate.capture.pipeline import CapturePipeline, CaptureResult, CaptureSettings
 from gate.clock import SimulatedClock
 from gate.errors import ModelError

@@ -17,7 +17,7 @@ import cv2
 import pytest
 
 from drivers.chip.inprocess import InProcessTransport
-from drivers.chip.passport_folder import load_passport_folder as load_virtual_passport
+from drivers.chip.passport_folder import load_passport_folder
 from drivers.turnstile.emulator import EmulatorHandle, Physics, start_emulator
 from gate.audit import AuditLog
 from gate.clock import SystemClock
@@ -95,7 +95,7 @@ class RealLane:
             expiry_date="351231",
             document_number=f"T{self.count:08d}",
         )
-        card = load_virtual_passport(folder, **faults)
+        card = load_passport_folder(folder, **faults)
         mrz = "\n".join(issued.mrz.lines)
         self.biometrics.script.append(
             CaptureOutcome("ok", (fake_embedding(identity),), liveness=0.9)

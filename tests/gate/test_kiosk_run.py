@@ -22,10 +22,6 @@ def ready() -> None:
     from models.pack import pack_dir
 
     try:
-        import gate.capture.pipeline  # noqa: F401
-    except ImportError:
-        pytest.skip("the capture pipeline (gate.capture.pipeline) is not there yet")
-    try:
         pack_dir(None)
     except ModelError as exc:
         pytest.skip(f"face model pack not prepared ({exc})")
@@ -45,7 +41,7 @@ def _walker(emulator: object, stop: threading.Event) -> None:
 def test_egate_run_serves_one_traveller(ready: None, tmp_path: Path) -> None:
     from drivers.camera.mjpeg_server import MjpegServer
     from drivers.camera.synthetic import TravellerScene
-    from drivers.chip.passport_folder import load_passport_folder as load_virtual_passport
+    from drivers.chip.passport_folder import load_passport_folder
     from drivers.chip.pcscd import ensure_pcscd
     from drivers.chip.vpcd import VpcdCardLink
     from drivers.turnstile.emulator import Physics, start_emulator
@@ -80,7 +76,7 @@ def test_egate_run_serves_one_traveller(ready: None, tmp_path: Path) -> None:
         ensure_pcscd(),
         start_emulator("gatectl", physics=Physics(time_scale=0.2)) as emulator,
         MjpegServer(feed) as camera,
-        VpcdCardLink(load_virtual_passport(tmp_path / "passport")) as link,
+        VpcdCardLink(load_passport_folder(tmp_path / "passport")) as link,
     ):
         config = tmp_path / "kiosk.toml"
         config.write_text(

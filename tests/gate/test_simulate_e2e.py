@@ -40,10 +40,6 @@ def pack_folder() -> Path:
     from models.pack import pack_dir
 
     try:
-        import gate.capture.pipeline  # noqa: F401
-    except ImportError:
-        pytest.skip("the capture pipeline (gate.capture.pipeline) is not there yet")
-    try:
         return pack_dir(None)
     except ModelError as exc:
         pytest.skip(f"face model pack not prepared ({exc})")

@@ -61,6 +61,29 @@ def test_importing_the_registry_imports_no_driver() -> None:
     assert out.stdout.strip() == "[]"
 
 
+def test_gatectl_lane_runs_without_pymodbus_and_modbus_names_its_extra() -> None:
+    """pymodbus is the optional ``modbus`` extra: the default gatectl emulator and driver run
+    without it, and asking for a Modbus device says which extra to install."""
+    code = (
+        "import sys\n"
+        "sys.modules['pymodbus'] = None  # as if the extra were not installed\n"
+        "from drivers.turnstile.emulator import start_emulator\n"
+        "from drivers.turnstile.registry import open_turnstile\n"
+        "from gate.errors import DeviceError\n"
+        "with start_emulator('gatectl') as world:\n"
+        "    open_turnstile(world.address).close()\n"
+        "try:\n"
+        "    open_turnstile('modbus:loop://')\n"
+        "except DeviceError as exc:\n"
+        "    print(exc)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True
+    )
+    assert "pip install 'egate[modbus]'" in out.stdout
+    assert len(out.stdout.strip().splitlines()) == 1
+
+
 def test_modbus_map_options_are_the_maps_fields() -> None:
     # The registry names them itself so that parsing imports no pymodbus: keep them in step.
     named = {k for k, o in WIRING["modbus"].options.items() if o.keyword == "mapping"}

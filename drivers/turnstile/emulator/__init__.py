@@ -9,14 +9,20 @@ from __future__ import annotations
 
 from types import TracebackType
 
+from drivers.backends import resolve
 from drivers.turnstile.emulator.base import EmulatorBase, Faults
-from drivers.turnstile.emulator.gatectl_device import GatectlEmulator
-from drivers.turnstile.emulator.io_devices import LcusEmulator, ModbusEmulator
 from drivers.turnstile.emulator.physics import Physics
 from gate.errors import ConfigError
 from gate.turnstile import Door, DoorState
 
-PROTOCOLS = ("gatectl", "modbus", "lcus")
+# One emulated device per protocol, imported only when started (the Modbus one needs
+# pymodbus, an optional extra).
+EMULATORS = {
+    "gatectl": "drivers.turnstile.emulator.gatectl_device:GatectlEmulator",
+    "modbus": "drivers.turnstile.emulator.modbus_device:ModbusEmulator",
+    "lcus": "drivers.turnstile.emulator.lcus_device:LcusEmulator",
+}
+PROTOCOLS = tuple(EMULATORS)
 
 __all__ = ["PROTOCOLS", "EmulatorHandle", "Faults", "Physics", "start_emulator"]
 
@@ -76,11 +82,7 @@ class EmulatorHandle:
 
     def emergency(self, on: bool = True) -> None:
         """The fire-alarm input: every door opens and stays open."""
-        if isinstance(self._device, GatectlEmulator):
-            self._device.set_emergency(on)
-        else:
-            with self._device.locked() as lane:
-                lane.emergency = on
+        self._device.set_emergency(on)
 
     def unplug(self) -> None:
         self._device.unplug()
@@ -139,13 +141,9 @@ def start_emulator(
     """
     faults = faults or Faults()
     physics = physics or Physics()
-    classes: dict[str, type[EmulatorBase]] = {
-        "gatectl": GatectlEmulator,
-        "modbus": ModbusEmulator,
-        "lcus": LcusEmulator,
-    }
-    if protocol not in classes:
+    if protocol not in EMULATORS:
         raise ConfigError(f"unknown turnstile protocol {protocol!r}; known: {PROTOCOLS}")
-    device = classes[protocol](physics, faults, link)
+    emulator: type[EmulatorBase] = resolve("turnstile emulator", EMULATORS, protocol)
+    device = emulator(physics, faults, link)
     device.start()
     return EmulatorHandle(device)

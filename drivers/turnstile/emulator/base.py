@@ -164,6 +164,12 @@ class EmulatorBase(threading.Thread):
         with self.lock:
             yield self.lane
 
+    def set_emergency(self, on: bool) -> None:
+        """The fire-alarm input: every door opens and stays open (devices with firmware
+        also report it)."""
+        with self.locked() as lane:
+            lane.emergency = on
+
     def unplug(self) -> None:
         """Power loss: the port disappears, the doors fall closed."""
         with self.lock:
