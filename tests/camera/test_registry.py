@@ -135,11 +135,3 @@ def test_importing_the_registry_imports_no_backend() -> None:
         [sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == "[]"
-
-
-def test_sources_keeps_the_old_entry_points() -> None:
-    from drivers.camera import registry, sources, threaded
-
-    assert sources.open_camera is registry.open_camera
-    assert sources.camera_from_frames is threaded.camera_from_frames
-    assert sources.ThreadedCamera is threaded.ThreadedCamera

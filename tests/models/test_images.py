@@ -97,13 +97,19 @@ def test_huge_image_refused_from_header(tmp_path: Path) -> None:
 def test_limit_is_applied_after_decoding_when_header_unknown(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    import io
+
+    from PIL import Image, UnidentifiedImageError
+
     import models.images as images
 
-    monkeypatch.setattr(images, "_header_size", lambda data, name: None)
-    _ok, png = cv2.imencode(".png", _pattern(100, 100))
+    # Radiance HDR: OpenCV decodes it, Pillow (which reads the header first) cannot.
+    _ok, hdr = cv2.imencode(".hdr", _pattern(100, 100).astype(np.float32) / 255.0)
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(io.BytesIO(hdr.tobytes()))
     monkeypatch.setattr(images, "MAX_PIXELS", 5000)
     with pytest.raises(ImageError, match="100x100"):
-        decode_image(png.tobytes(), "p.png")
+        decode_image(hdr.tobytes(), "p.hdr")
     assert MAX_PIXELS == 50_000_000
 
 
