@@ -18,10 +18,20 @@ from typing import Any
 
 import tomllib
 
-from gate.decision import DecisionPolicy
 from gate.errors import ConfigError
 
 FMR_CHOICES = ("1e-2", "1e-3", "1e-4")  # the operating points packs are calibrated at
+
+
+@dataclass(frozen=True)
+class DecisionPolicy:
+    """The decision rules' settings (``gate.decision``), made from a config's sections."""
+
+    target_fmr: str = "1e-3"
+    liveness_threshold: float = 0.5
+    require_passive_auth: bool = True  # strict: "not_checked" refers too
+    refer_on_active_auth_invalid: bool = True
+    check_expiry: bool = True
 
 
 @dataclass(frozen=True)

@@ -14,18 +14,19 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from gate.config import DecisionPolicy
 from gate.errors import DocumentError
 from gate.outcome import Decision
 from gate.transaction import CaptureOutcome, DocumentRead
 
-
-@dataclass(frozen=True)
-class DecisionPolicy:
-    target_fmr: str = "1e-3"
-    liveness_threshold: float = 0.5
-    require_passive_auth: bool = True  # strict: "not_checked" refers too
-    refer_on_active_auth_invalid: bool = True
-    check_expiry: bool = True
+__all__ = [
+    "DecisionPolicy",
+    "Verdict",
+    "check_capture",
+    "check_document",
+    "decide_match",
+    "expiry_to_date",
+]
 
 
 @dataclass(frozen=True)
