@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,8 +14,6 @@ from drivers.chip.pcsc import PcscTransport
 from drivers.chip.registry import BACKENDS, backend, open_reader, parse_address
 from gate.errors import ConfigError, DocumentError
 from gate.simulate.issue import IssuedPassport
-
-PROJECT = Path(__file__).resolve().parents[2]
 
 
 def test_schemes_resolve_to_their_transports() -> None:
@@ -89,16 +85,3 @@ def test_unknown_addresses_name_the_address_and_the_schemes(address: str) -> Non
 def test_a_missing_passport_folder_fails_when_opened(tmp_path: Path) -> None:
     with pytest.raises(DocumentError, match="nowhere"):
         open_reader(f"emulator:{tmp_path / 'nowhere'}")
-
-
-def test_importing_the_registry_imports_no_backend() -> None:
-    code = (
-        "import sys, drivers.chip.registry as r\n"
-        "mods = {t.partition(':')[0] for t in r.BACKENDS.values()}\n"
-        "mods |= {'drivers.chip.emulator', 'drivers.chip.passport_folder', 'smartcard'}\n"
-        "print(sorted(m for m in mods if m in sys.modules))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "[]"

@@ -48,19 +48,6 @@ def test_unknown_scheme_names_the_address_and_the_known_schemes(address: str) ->
     assert "\n" not in message
 
 
-def test_importing_the_registry_imports_no_driver() -> None:
-    code = (
-        "import sys, drivers.turnstile.registry as r\n"
-        "mods = {t.partition(':')[0] for t in r.BACKENDS.values()}\n"
-        "mods |= {'drivers.turnstile.link', 'drivers.turnstile.modbus', 'serial', 'pymodbus'}\n"
-        "print(sorted(m for m in mods if m in sys.modules))\n"
-    )
-    out = subprocess.run(
-        [sys.executable, "-c", code], cwd=PROJECT, capture_output=True, text=True, check=True
-    )
-    assert out.stdout.strip() == "[]"
-
-
 def test_gatectl_lane_runs_without_pymodbus_and_modbus_names_its_extra() -> None:
     """pymodbus is the optional ``modbus`` extra: the default gatectl emulator and driver run
     without it, and asking for a Modbus device says which extra to install."""
