@@ -245,11 +245,20 @@ class FakeTurnstile:
 
 
 class FakeAudit:
-    """Keeps transactions in a list; ``fail_next`` commits fail with AuditError (disk full)."""
+    """Keeps decisions and transactions in lists; ``fail_next`` results and
+    ``fail_next_decisions`` decisions fail with AuditError (a full disk)."""
 
     def __init__(self) -> None:
+        self.decisions: list[Transaction] = []
         self.records: list[Transaction] = []
         self.fail_next = 0
+        self.fail_next_decisions = 0
+
+    def record_decision(self, transaction: Transaction) -> None:
+        if self.fail_next_decisions > 0:
+            self.fail_next_decisions -= 1
+            raise AuditError("database or disk is full")
+        self.decisions.append(transaction)
 
     def commit(self, transaction: Transaction) -> None:
         if self.fail_next > 0:

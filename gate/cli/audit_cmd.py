@@ -1,22 +1,33 @@
-"""``egate audit export``: the audit log as CSV or JSON for auditors."""
+"""``egate audit export`` and ``egate audit verify``: the audit log for auditors.
+
+Both open the database read-only: they create no secret, table or journal, and work for an
+auditor who may only read the database. ``verify`` needs the installation's secret file (or
+the ``--salt`` copy an operator hands over) to check the MAC chain.
+"""
 
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from gate.cli import EXIT_OK, Registry
+from gate.cli import EXIT_FAILURE, EXIT_OK, Registry
 from gate.errors import AuditError, InputError
 
 
 def _parse_since(text: str) -> float:
     """Accept a Unix time or an ISO 8601 date/time (UTC when no zone is given)."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(value):
+            raise InputError(f"--since {text!r} is not a finite time")
+        return value
     try:
         moment = datetime.fromisoformat(text)
     except ValueError as exc:
@@ -28,27 +39,70 @@ def _parse_since(text: str) -> float:
     return moment.timestamp()
 
 
+def _write_output(path: Path, text: str) -> None:
+    """Write the export without following a planted symlink or replacing a folder."""
+    if path.is_dir():
+        raise InputError(f"--output {path} is a folder; name a file")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as exc:
+        raise InputError(f"--output {path}: cannot write: {exc.strerror}") from exc
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+
+
 def _export(args: argparse.Namespace) -> int:
     from gate.audit import AuditLog
 
-    db = Path(args.db)
-    if not db.is_file():
-        raise AuditError(f"audit database {db} does not exist")
     since = _parse_since(args.since) if args.since else None
-    with AuditLog.open(db, args.salt) as log:
+    with AuditLog.open_readonly(Path(args.db), args.salt) as log:
         text = log.export(args.format, since)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        _write_output(Path(args.output), text)
     else:
         sys.stdout.write(text)
     return EXIT_OK
 
 
+def _verify(args: argparse.Namespace) -> int:
+    from gate.audit import AuditLog, chain_key, verify_chain
+    from gate.audit.export import parse_json_export
+    from gate.audit.secret import load_secret
+
+    if args.export:
+        source = Path(args.export)
+        if args.salt is None:
+            raise InputError("--export needs --salt: the secret file of the log it came from")
+        secret = load_secret(Path(args.salt))
+        if secret is None:
+            raise AuditError(f"secret file {args.salt} does not exist or cannot be read")
+        try:
+            text = source.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"--export {source}: cannot read: {exc}") from exc
+        report = verify_chain(chain_key(secret), parse_json_export(text, str(source)))
+    else:
+        if args.db is None:
+            raise InputError("name the log: --db PATH (or --export FILE with --salt)")
+        with AuditLog.open_readonly(Path(args.db), args.salt) as log:
+            report = log.verify()
+    print(report.describe())
+    return EXIT_OK if report.ok else EXIT_FAILURE
+
+
 def register(registry: Registry) -> None:
     registry.group("audit", "the transaction audit log")
-    p = registry.command("audit export", "export audit records as CSV or JSON", _export)
-    p.add_argument("--db", required=True, help="the audit database (SQLite)")
-    p.add_argument("--salt", default=None, help="salt file (default: beside the database)")
+    p = registry.command("audit export", "export the audit chain as CSV or JSON", _export)
+    p.add_argument("--db", required=True, help="the audit database (SQLite), opened read-only")
+    p.add_argument("--salt", default=None, help="secret file (default: beside the database)")
     p.add_argument("--since", default=None, help="Unix time or ISO date/time (UTC)")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.add_argument("--output", "-o", default=None, help="write to this file instead of stdout")
+
+    p = registry.command(
+        "audit verify", "check the audit chain: names the first row changed", _verify
+    )
+    p.add_argument("--db", default=None, help="the audit database (SQLite), opened read-only")
+    p.add_argument("--export", default=None, help="or a JSON export of it (needs --salt)")
+    p.add_argument("--salt", default=None, help="secret file (default: beside the database)")

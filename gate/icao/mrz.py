@@ -42,9 +42,8 @@ def _verify(field: str, data: str, digit: str) -> None:
         return
     expected = check_digit(data)
     if digit != expected:
-        raise DocumentError(
-            f"MRZ: check digit of {field} is {digit!r}, expected {expected!r} for {data!r}"
-        )
+        # Name the field, never its value: this text reaches logs and the audit trail.
+        raise DocumentError(f"MRZ: check digit of {field} does not match")
 
 
 def _names(field: str) -> tuple[str, str]:
@@ -54,10 +53,10 @@ def _names(field: str) -> tuple[str, str]:
 
 def _date(field: str, value: str) -> str:
     if not re.fullmatch(r"[0-9]{6}", value):
-        raise DocumentError(f"MRZ: {field} {value!r} is not a YYMMDD date")
+        raise DocumentError(f"MRZ: {field} is not a YYMMDD date")
     month, day = int(value[2:4]), int(value[4:6])
     if not (1 <= month <= 12 and 1 <= day <= 31):
-        raise DocumentError(f"MRZ: {field} {value!r} has no valid month/day")
+        raise DocumentError(f"MRZ: {field} has no valid month/day")
     return value
 
 
@@ -95,7 +94,7 @@ def mrz_information(document_number: str, birth_date: str, expiry_date: str) -> 
     """The BAC key seed input from the three fields alone (what an officer may type in)."""
     number = document_number.upper().replace(" ", "")
     if not _ALLOWED.fullmatch(number) or not number:
-        raise DocumentError(f"MRZ: document number {document_number!r} is not valid")
+        raise DocumentError("MRZ: the document number is not valid (A-Z, 0-9 and '<' only)")
     number = number.ljust(9, "<")
     _date("birth date", birth_date)
     _date("expiry date", expiry_date)
@@ -196,9 +195,9 @@ def _parse_td1(lines: list[str]) -> Mrz:
 def _field(name: str, value: str, width: int) -> str:
     text = value.upper().strip().replace(" ", "<").replace("-", "<")
     if not _ALLOWED.fullmatch(text):
-        raise DocumentError(f"MRZ: {name} {value!r} has characters outside A-Z, 0-9")
+        raise DocumentError(f"MRZ: {name} has characters outside A-Z, 0-9")
     if len(text) > width:
-        raise DocumentError(f"MRZ: {name} {value!r} is longer than {width} characters")
+        raise DocumentError(f"MRZ: {name} is longer than {width} characters")
     return text.ljust(width, "<")
 
 

@@ -31,31 +31,36 @@ log = logging.getLogger(__name__)
 
 
 class AuditLogSink:
-    """Commits transactions to ``gate.audit.AuditLog`` (raises ``AuditError`` on failure)."""
+    """Records transactions in ``gate.audit.AuditLog`` (raises ``AuditError`` on failure)."""
 
     def __init__(self, audit_log: AuditLog) -> None:
         self.log = audit_log
 
+    def record_decision(self, transaction: Transaction) -> None:
+        self.log.record(_record(transaction), kind="decision")
+
     def commit(self, transaction: Transaction) -> None:
-        detail = transaction.detail
-        if transaction.alarm:
-            detail = f"ALARM; {detail}"
-        self.log.record(
-            AuditRecord(
-                transaction_id=transaction.transaction_id,
-                started_at=transaction.started_at,
-                finished_at=transaction.finished_at,
-                outcome=transaction.decision.value,
-                score=transaction.score,
-                threshold=transaction.threshold,
-                pack_id=transaction.pack_id,
-                document_number=transaction.document_number,
-                passive_auth=transaction.passive_auth,
-                active_auth=transaction.active_auth,
-                stage_ms=dict(transaction.stage_ms),
-                detail=detail,
-            )
-        )
+        self.log.record(_record(transaction), kind="result")
+
+
+def _record(transaction: Transaction) -> AuditRecord:
+    detail = transaction.detail
+    if transaction.alarm:
+        detail = f"ALARM; {detail}"
+    return AuditRecord(
+        transaction_id=transaction.transaction_id,
+        started_at=transaction.started_at,
+        finished_at=transaction.finished_at,
+        outcome=transaction.decision.value,
+        score=transaction.score,
+        threshold=transaction.threshold,
+        pack_id=transaction.pack_id,
+        document_number=transaction.document_number,
+        passive_auth=transaction.passive_auth,
+        active_auth=transaction.active_auth,
+        stage_ms=dict(transaction.stage_ms),
+        detail=detail,
+    )
 
 
 class EngineBiometrics:

@@ -159,30 +159,75 @@ class Lane:
         work = TransactionWork(uuid.uuid4().hex, self.clock, self.clock.wall(), self.clock.now())
         tid = work.transaction_id
         self._bus.emit("transaction", tid, "started", label=document.label)
-        fail_safe = False
+        verdict = self._guarded(tid, lambda: self._run(document, work))
+        verdict, fail_safe = self._act(work, verdict)
+        work.stage_ms["total"] = (self.clock.now() - work.started) * 1000.0
+        transaction = self._transaction(work, verdict, fail_safe)
+        self._bus.emit("decision", tid, transaction.decision.value, transaction=transaction)
+        transaction = self._commit(transaction)
+        self._bus.enter(State.IDLE, None)
+        self._bus.emit("transaction", tid, "finished", transaction=transaction)
+        return transaction
+
+    def _guarded(self, tid: str, call: Callable[[], Verdict]) -> Verdict:
+        """Run a part of the transaction; whatever it raises becomes its verdict."""
         try:
-            verdict = self._run(document, work)
+            return call()
         except StageStop as stop:
-            verdict = stop.verdict
+            return stop.verdict
         except Exception as exc:  # a bug or an untranslated error: never leave doors open
             log.exception("transaction %s: unexpected error", tid)
-            verdict = Verdict(Decision.REFER_DEVICE, f"internal error: {type(exc).__name__}")
-            fail_safe = True
+            return Verdict(Decision.REFER_DEVICE, f"internal error: {type(exc).__name__}")
         except BaseException:  # Ctrl-C or shutdown in mid-transaction: lock, then go
             self.doors.fail_safe(tid, "interrupted")
             raise
-        if verdict.decision is not Decision.ACCEPT:
-            fail_safe = fail_safe or verdict.decision in _FAIL_SAFE_DECISIONS
-            if fail_safe:
+
+    def _act(self, work: TransactionWork, verdict: Verdict) -> tuple[Verdict, bool]:
+        """Record the decision ahead, then act on it: the exit for an accepted traveller, the
+        way back for a referred one, the locked lane after a fault. Returns the final
+        verdict and whether the lane went through its fail-safe path."""
+        tid = work.transaction_id
+        fail_safe = verdict.decision in _FAIL_SAFE_DECISIONS
+        if fail_safe:  # locking needs no record first: it is always the safe move
+            self.doors.fail_safe(tid, verdict.reason)
+        not_recorded = self._write_ahead(work, verdict, fail_safe)
+        if not_recorded:  # no door opens on a decision that is not on record
+            reason = f"decision record not committed: {not_recorded}"
+            if not fail_safe:
+                self.doors.fail_safe(tid, reason)
+            return Verdict(Decision.AUDIT_FAILED, f"{verdict.decision.value}; {reason}"), True
+        if fail_safe:
+            return verdict, True
+        if verdict.decision is Decision.ACCEPT:
+            verdict = self._guarded(tid, lambda: self.doors.let_through(work, work.decided_from))
+            if verdict.decision is Decision.ACCEPT:
+                return verdict, False
+            if verdict.decision in _FAIL_SAFE_DECISIONS:
                 self.doors.fail_safe(tid, verdict.reason)
-            else:
-                trouble = self._refer(work, verdict)
-                if trouble:
-                    verdict = Verdict(verdict.decision, f"{verdict.reason}; {trouble}")
-                    fail_safe = True
-        work.stage_ms["total"] = (self.clock.now() - work.started) * 1000.0
-        transaction = Transaction(
-            transaction_id=tid,
+                return verdict, True
+        trouble = self._refer(work, verdict)
+        if trouble:
+            return Verdict(verdict.decision, f"{verdict.reason}; {trouble}"), True
+        return verdict, False
+
+    def _write_ahead(self, work: TransactionWork, verdict: Verdict, fail_safe: bool) -> str:
+        """Commit the decision durably; returns why it could not be, or ``""``."""
+        if self.audit is None:
+            return ""
+        tid = work.transaction_id
+        try:
+            self.audit.record_decision(self._transaction(work, verdict, fail_safe))
+        except Exception as exc:
+            if not isinstance(exc, AuditError):
+                log.exception("audit sink failed")
+            self._bus.emit("audit", tid, "decision failed")
+            return str(exc)
+        self._bus.emit("audit", tid, "decision committed")
+        return ""
+
+    def _transaction(self, work: TransactionWork, verdict: Verdict, fail_safe: bool) -> Transaction:
+        return Transaction(
+            transaction_id=work.transaction_id,
             started_at=work.started_wall,
             finished_at=self.clock.wall(),
             decision=verdict.decision,
@@ -199,11 +244,6 @@ class Lane:
             frames_seen=work.frames_seen,
             document_number=work.document_number,
         )
-        self._bus.emit("decision", tid, transaction.decision.value, transaction=transaction)
-        transaction = self._commit(transaction)
-        self._bus.enter(State.IDLE, None)
-        self._bus.emit("transaction", tid, "finished", transaction=transaction)
-        return transaction
 
     # -- stages ------------------------------------------------------------------------------
     def _pack_id(self) -> str | None:
@@ -246,10 +286,8 @@ class Lane:
         work.score = work.run("verify", lambda: self._distance(reference, capture))
         if work.timed("verify", decided_from) > self.timeouts.verify_s:
             return Verdict(Decision.TIMEOUT, "verification ran past its time limit")
-        verdict = decide_match(work.score, work.threshold)
-        if verdict.decision is not Decision.ACCEPT:
-            return verdict
-        return self.doors.let_through(work, decided_from)
+        work.decided_from = decided_from
+        return decide_match(work.score, work.threshold)
 
     def _distance(self, reference: FloatArray, capture: CaptureOutcome) -> float:
         return self.biometrics.distance(reference, capture.embeddings)

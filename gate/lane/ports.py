@@ -65,6 +65,13 @@ class Biometrics(Protocol):
 
 
 class AuditSink(Protocol):
-    """Where transactions are committed; raises ``AuditError`` when it cannot."""
+    """Where transactions are recorded; each call is durable when it returns, and raises
+    ``AuditError`` when it cannot be."""
 
-    def commit(self, transaction: Transaction) -> None: ...
+    def record_decision(self, transaction: Transaction) -> None:
+        """Write ahead: what the lane decided, before any door moves for it."""
+        ...
+
+    def commit(self, transaction: Transaction) -> None:
+        """The transaction's end: the passage result and the final outcome."""
+        ...

@@ -61,6 +61,7 @@ class TransactionWork:
     document_number: str | None = field(default=None, repr=False)
     alarm: bool = False
     frames_seen: int = 0
+    decided_from: float = 0.0  # when the capture's result was in (decision latency)
 
     def timed(self, stage: str, started: float) -> float:
         """Record ``stage`` as having run from ``started`` until now; returns its seconds."""

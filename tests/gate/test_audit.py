@@ -1,4 +1,5 @@
-"""The audit log: durable rows, hashed document numbers, disk-full errors, export."""
+"""The audit log: durable rows, hashed document numbers, disk-full errors, export.
+The chain, write-ahead decisions and read-only access are in test_audit_chain.py."""
 
 from __future__ import annotations
 
@@ -115,7 +116,9 @@ def test_export_csv_and_json_with_since(tmp_path: Path, capsys: pytest.CaptureFi
     )
     rows = json.loads(capsys.readouterr().out)
     assert [r["transaction_id"] for r in rows] == ["tx-2", "tx-3"]
-    assert rows[0]["stage_ms"] == {"capture": 900.25, "document": 120.5}
+    # stage_ms stays the stored text: the chain's MAC covers those exact bytes.
+    assert json.loads(rows[0]["stage_ms"]) == {"capture": 900.25, "document": 120.5}
+    assert all(r["kind"] == "result" and len(r["mac"]) == 64 for r in rows)
     assert main(["audit", "export", "--db", str(db), "--since", "2023-11-14T22:13:21"]) == 0
     table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert [r["transaction_id"] for r in table] == ["tx-1", "tx-2", "tx-3"]

@@ -388,3 +388,63 @@ def test_interrupt_mid_transaction_locks_the_doors_then_propagates() -> None:
     with pytest.raises(KeyboardInterrupt):
         ctl.serve_one(0.1)
     assert lane.turnstile.commands[-1] == "lock" and ctl.state is State.FAIL_SAFE
+
+
+def test_the_decision_is_on_record_before_the_exit_opens() -> None:
+    lane = FakeLane()
+    on_record_when_opened: list[bool] = []
+
+    def watch(event: GateEvent) -> None:
+        if event.kind == "door" and event.detail == "exit_open_commanded":
+            on_record_when_opened.append(
+                any(
+                    d.transaction_id == event.transaction_id and d.decision is Decision.ACCEPT
+                    for d in lane.audit.decisions
+                )
+            )
+
+    ctl = lane.build(observers=(watch,))
+    ctl.start()
+    lane.traveller("genuine")
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.ACCEPT
+    assert on_record_when_opened == [True]
+    # ... and the transaction's end follows as its own record.
+    assert [t.transaction_id for t in lane.audit.records] == [tx.transaction_id]
+
+
+def test_a_referral_is_on_record_before_the_entry_opens() -> None:
+    lane = FakeLane()
+    seen: list[list[Decision]] = []
+
+    def watch(event: GateEvent) -> None:
+        if event.kind == "door" and event.detail == "entry_open_commanded":
+            seen.append([d.decision for d in lane.audit.decisions])
+
+    ctl = lane.build(observers=(watch,))
+    ctl.start()
+    lane.traveller("impostor")
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.REJECT_MISMATCH
+    assert seen == [[Decision.REJECT_MISMATCH]]
+
+
+def test_a_decision_that_cannot_be_recorded_opens_no_door() -> None:
+    lane = FakeLane()
+    events: list[GateEvent] = []
+    ctl = lane.build(observers=(events.append,))
+    ctl.start()
+    lane.audit.fail_next_decisions = 1
+    lane.traveller("genuine")
+    tx = ctl.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.AUDIT_FAILED and tx.fail_safe
+    assert "ACCEPT; decision record not committed" in tx.detail
+    assert "open_exit" not in lane.turnstile.commands
+    assert "open_entry" not in lane.turnstile.commands
+    assert lane.turnstile.locked
+    assert any(e.kind == "fail_safe" for e in events)
+    # The disk has room again: the next traveller goes through.
+    lane.traveller("genuine")
+    second = ctl.serve_one(0.1)
+    assert second is not None and second.decision is Decision.ACCEPT
+    assert lane.turnstile.commands.count("open_exit") == 1

@@ -184,10 +184,18 @@ def test_audit_disk_full_then_recovers(lane: RealLane) -> None:
     assert tx.decision is Decision.AUDIT_FAILED
     assert "not committed" in tx.detail
     _assert_fail_safe(lane, tx)
+    decisions = {
+        e["transaction_id"]: e["outcome"] for e in lane.audit.entries() if e["kind"] == "decision"
+    }
+    if "decision record not committed" in tx.detail:
+        assert tx.transaction_id not in decisions  # no door moved for an unrecorded decision
+    else:
+        assert decisions[tx.transaction_id] == "ACCEPT"  # the decision made it; the end did not
+    # Write-ahead: every opening of the exit has its committed ACCEPT decision.
+    assert lane.exit_opened() == sum(1 for o in decisions.values() if o == "ACCEPT")
     rows_while_full = lane.audit.count()
     lane.audit.limit_pages(None)
     after = lane.traveller()
     assert after.decision is Decision.ACCEPT
     assert lane.audit.count() == rows_while_full + 1
-    ids = {row["transaction_id"] for row in lane.audit.rows()}
-    assert tx.transaction_id not in ids and after.transaction_id in ids
+    assert lane.audit.verify().ok

@@ -1,0 +1,296 @@
+"""The audit log: a SQLite table of chained rows, two per transaction.
+
+* ``decision`` rows are written ahead: the lane commits what it decided before any door
+  moves for it (the exit for an accepted traveller, the entry for a referred one walking
+  back). A gate killed while the door is open has already recorded the ACCEPT.
+* ``result`` rows are appended when the transaction ends (passage completed, timed out,
+  tailgating, forced door, walked back), linked by ``transaction_id``.
+
+Durability: WAL journal with ``synchronous=FULL``. Integrity: every row carries the MAC of
+``gate.audit.chain``. Privacy: no images, no templates, no MRZ; the document number is stored
+only as an HMAC-SHA256 under the per-installation secret kept beside the database (0600), so
+an auditor holding it can check "was passport X here?" while the table alone reveals nothing.
+Auditors open the log read-only (``AuditLog.open_readonly``): nothing is created or changed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+from gate.audit.chain import GENESIS, ChainReport, chain_key, row_mac, verify_chain
+from gate.audit.export import EXPORT_COLUMNS, render
+from gate.audit.secret import hash_document_number, load_or_create_secret, load_secret
+from gate.errors import AuditError
+
+SCHEMA_VERSION = 2
+EntryKind = Literal["decision", "result"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS entries (
+    id             INTEGER PRIMARY KEY,
+    kind           TEXT NOT NULL CHECK (kind IN ('decision', 'result')),
+    transaction_id TEXT NOT NULL,
+    started_at     REAL NOT NULL,
+    finished_at    REAL NOT NULL,
+    outcome        TEXT NOT NULL,
+    score          REAL,
+    threshold      REAL,
+    pack_id        TEXT,
+    document_hash  TEXT,
+    passive_auth   TEXT,
+    active_auth    TEXT,
+    stage_ms       TEXT NOT NULL,
+    detail         TEXT NOT NULL DEFAULT '',
+    mac            TEXT NOT NULL,
+    UNIQUE (transaction_id, kind)
+);
+CREATE INDEX IF NOT EXISTS entries_started ON entries(started_at);
+"""
+_LARGEST_PAGE_COUNT = 1_073_741_823  # SQLite's own maximum
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """What the gate reports about one transaction (the raw document number is hashed)."""
+
+    transaction_id: str
+    started_at: float
+    finished_at: float
+    outcome: str
+    score: float | None = None
+    threshold: float | None = None
+    pack_id: str | None = None
+    document_number: str | None = field(default=None, repr=False)
+    passive_auth: str | None = None
+    active_auth: str | None = None
+    stage_ms: Mapping[str, float] = field(default_factory=dict)
+    detail: str = ""
+
+
+class AuditLog:
+    """The chained audit log in SQLite (WAL). Use :meth:`open` or :meth:`open_readonly`."""
+
+    def __init__(
+        self, connection: sqlite3.Connection, path: Path, secret: bytes | None, writable: bool
+    ) -> None:
+        self._db = connection
+        self.path = path
+        self._secret = secret
+        self.writable = writable
+
+    # -- opening ------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: Path | str, salt_path: Path | str | None = None) -> AuditLog:
+        """Open (or create) the log for writing; creates the secret file when missing."""
+        path = Path(path)
+        secret = load_or_create_secret(_secret_path(path, salt_path))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(path, isolation_level=None, timeout=10.0, check_same_thread=False)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                db.close()
+                raise AuditError(
+                    f"audit database {path} has schema version {version}; "
+                    f"this egate understands up to {SCHEMA_VERSION}"
+                )
+            if version == 1:
+                db.close()
+                raise AuditError(
+                    f"audit database {path} is an unchained version-1 log: export it with the "
+                    "egate that wrote it and start a new log"
+                )
+            db.executescript(_SCHEMA)
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            _check_integrity(db, path)
+        except sqlite3.Error as exc:
+            raise AuditError(f"cannot open the audit database {path}: {exc}") from exc
+        return cls(db, path, secret, writable=True)
+
+    @classmethod
+    def open_readonly(cls, path: Path | str, salt_path: Path | str | None = None) -> AuditLog:
+        """Open an existing log read-only (``mode=ro``): no secret, table or journal mode is
+        created, and a SQLite file that is not an egate audit log is refused. The secret is
+        read when it is there and readable (``verify`` needs it; ``export`` does not)."""
+        path = Path(path)
+        if not path.is_file():
+            raise AuditError(f"audit database {path} does not exist")
+        try:
+            db = _connect_readonly(path)
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.Error as exc:
+            raise AuditError(f"cannot open the audit database {path}: {exc}") from exc
+        if version != SCHEMA_VERSION or "entries" not in tables:
+            db.close()
+            raise AuditError(
+                f"{path} is not an egate audit log (schema {version}, tables: "
+                f"{', '.join(sorted(tables)) or 'none'})"
+            )
+        secret = load_secret(_secret_path(path, salt_path))
+        return cls(db, path, secret, writable=False)
+
+    # -- writing ------------------------------------------------------------------------------
+    def record(self, rec: AuditRecord, kind: EntryKind = "result") -> int:
+        """Commit one chained row durably and return its id. A ``decision`` row must be
+        committed before the lane acts on the decision; ``result`` ends the transaction."""
+        if not self.writable or self._secret is None:
+            raise AuditError(f"audit database {self.path} is open read-only")
+        doc_hash = (
+            hash_document_number(self._secret, rec.document_number) if rec.document_number else None
+        )
+        row: dict[str, object] = {
+            "kind": kind,
+            "transaction_id": rec.transaction_id,
+            "started_at": float(rec.started_at),
+            "finished_at": float(rec.finished_at),
+            "outcome": rec.outcome,
+            "score": None if rec.score is None else float(rec.score),
+            "threshold": None if rec.threshold is None else float(rec.threshold),
+            "pack_id": rec.pack_id,
+            "document_hash": doc_hash,
+            "passive_auth": rec.passive_auth,
+            "active_auth": rec.active_auth,
+            "stage_ms": json.dumps(
+                {k: round(float(v), 3) for k, v in rec.stage_ms.items()}, sort_keys=True
+            ),
+            "detail": rec.detail,
+        }
+        key = chain_key(self._secret)
+        try:
+            with self._db:  # BEGIN ... COMMIT, or ROLLBACK on error
+                self._db.execute("BEGIN IMMEDIATE")  # the chain's tail cannot move under us
+                last = self._db.execute(
+                    "SELECT id, mac FROM entries ORDER BY id DESC LIMIT 1"
+                ).fetchone()
+                row["id"] = 1 if last is None else int(last[0]) + 1
+                previous = GENESIS if last is None else str(last[1])
+                row["mac"] = row_mac(key, previous, row)
+                self._db.execute(
+                    f"INSERT INTO entries ({', '.join(EXPORT_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' for _ in EXPORT_COLUMNS)})",
+                    [row[name] for name in EXPORT_COLUMNS],
+                )
+        except sqlite3.Error as exc:
+            self._rollback_quietly()
+            raise AuditError(
+                f"audit {kind} row for transaction {rec.transaction_id} not written to "
+                f"{self.path}: {exc}"
+            ) from exc
+        return int(str(row["id"]))
+
+    def _rollback_quietly(self) -> None:
+        try:
+            if self._db.in_transaction:
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # the original error is the one worth reporting
+
+    def page_count(self) -> int:
+        """The database's size in SQLite pages."""
+        return self._scalar("PRAGMA page_count")
+
+    def limit_pages(self, pages: int | None) -> None:
+        """Cap the database at ``pages`` pages (``None``: SQLite's own maximum).
+
+        A quota for a kiosk's small disk: past it a write fails as on a full disk
+        (``AuditError``), the lane fails safe, and the log works again once raised.
+        """
+        limit = _LARGEST_PAGE_COUNT if pages is None else int(pages)
+        self._query(f"PRAGMA max_page_count = {limit}")
+
+    # -- reading ------------------------------------------------------------------------------
+    def document_hash(self, number: str) -> str:
+        """The hash this installation stores for ``number`` (for an auditor's look-up)."""
+        if self._secret is None:
+            raise AuditError(f"the secret of {self.path} is not readable: cannot hash")
+        return hash_document_number(self._secret, number)
+
+    def count(self) -> int:
+        """How many transactions the log holds (each has a decision or a result row)."""
+        return self._scalar("SELECT COUNT(DISTINCT transaction_id) FROM entries")
+
+    def entries(self, since: float | None = None) -> Iterator[dict[str, object]]:
+        """Every row of the chain in order, MAC included (what an export carries)."""
+        query = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM entries"
+        params: tuple[float, ...] = ()
+        if since is not None:
+            query += " WHERE started_at >= ?"
+            params = (since,)
+        for values in self._query(query + " ORDER BY id", params):
+            yield dict(zip(EXPORT_COLUMNS, values, strict=True))
+
+    def rows(self, since: float | None = None) -> Iterator[dict[str, object]]:
+        """One row per transaction, in order: its result, or its decision while it has none
+        (a gate stopped mid-passage)."""
+        latest: dict[str, dict[str, object]] = {}
+        for entry in self.entries(since):
+            tid = str(entry["transaction_id"])
+            if entry["kind"] == "result" or tid not in latest:
+                latest[tid] = entry
+        yield from latest.values()
+
+    def verify(self) -> ChainReport:
+        """Check the whole chain with the installation's key."""
+        if self._secret is None:
+            raise AuditError(f"the secret of {self.path} is not readable: cannot verify")
+        return verify_chain(chain_key(self._secret), self.entries())
+
+    def export(self, fmt: str = "csv", since: float | None = None) -> str:
+        return render(list(self.entries(since)), fmt)
+
+    def _scalar(self, sql: str) -> int:
+        value = self._query(sql)[0][0]
+        if not isinstance(value, int):
+            raise AuditError(f"audit database {self.path}: {sql} gave {value!r}")
+        return value
+
+    def _query(self, sql: str, params: tuple[float, ...] = ()) -> list[tuple[object, ...]]:
+        try:
+            return list(self._db.execute(sql, params))
+        except sqlite3.Error as exc:
+            raise AuditError(f"audit database {self.path}: {exc}") from exc
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> AuditLog:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+def _secret_path(path: Path, salt_path: Path | str | None) -> Path:
+    return Path(salt_path) if salt_path is not None else path.with_suffix(".salt")
+
+
+def _connect_readonly(path: Path) -> sqlite3.Connection:
+    """Open without writing anything. A log whose WAL was checkpointed (no ``-wal`` file)
+    is read as an immutable file: SQLite then makes no ``-wal``/``-shm`` beside it, which
+    also works in a folder the auditor cannot write to. A live log (a gate writing to it)
+    is read with ``mode=ro``, which sees the rows still in its WAL."""
+    uri = path.resolve().as_uri()
+    wal = path.with_name(path.name + "-wal")
+    mode = "mode=ro" if wal.exists() else "immutable=1"
+    return sqlite3.connect(f"{uri}?{mode}", uri=True, check_same_thread=False)
+
+
+def _check_integrity(db: sqlite3.Connection, path: Path) -> None:
+    integrity = db.execute("PRAGMA quick_check").fetchone()[0]
+    if integrity != "ok":
+        db.close()
+        raise AuditError(f"audit database {path} failed its integrity check: {integrity}")
