@@ -2,7 +2,9 @@
 
 Each command family lives in its own module with ``register(registry)``; modules keep heavy
 imports (OpenCV, ONNX Runtime, pyscard) inside their handlers so ``egate --help`` stays fast.
-Every ``GateError`` is reported as one line on stderr and a non-zero exit, never a traceback.
+Every ``GateError`` is reported as one line on stderr and a non-zero exit, never a traceback;
+so is every argument error (argparse's usage block is not printed: ``egate CMD --help`` has it)
+and an ``OSError`` from a file the user named (a directory given as ``-o``, a full disk).
 """
 
 from __future__ import annotations
@@ -13,11 +15,12 @@ import logging
 import signal
 import sys
 import threading
+import typing
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from types import FrameType
 
-from gate.errors import GateError
+from gate.errors import GateError, InputError
 
 Handler = Callable[[argparse.Namespace], int]
 SubParsers = argparse._SubParsersAction  # noqa: SLF001 - argparse has no public name for it
@@ -37,6 +40,31 @@ COMMAND_MODULES = (
 EXIT_OK = 0
 EXIT_FAILURE = 1  # the command ran and the answer is "no" (no match, a device refused ...)
 EXIT_ERROR = 2  # the command could not run (bad input, missing device, invalid config)
+
+
+class UsageError(InputError):
+    """The command line itself is wrong (unknown option, bad value, missing argument)."""
+
+
+class OneLineArgumentParser(argparse.ArgumentParser):
+    """argparse whose errors are a ``UsageError`` (one line, exit 2 from ``main``) instead of
+    a usage block and ``SystemExit``; sub-command parsers inherit the class."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        command = self.prog.partition(" ")[2]
+        raise UsageError(f"{command}: {message}" if command else message)
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other control characters escaped, so an error that
+    quotes user input (a file name with a newline) stays on one line."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
+def print_error(message: str, prefix: str = "egate: error: ") -> None:
+    print(prefix + one_line(message), file=sys.stderr)
 
 
 class Registry:
@@ -89,7 +117,7 @@ class Registry:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineArgumentParser(
         prog="egate", description="Open-source e-gate: kiosk runtime, simulator and benchmarks."
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output")
@@ -135,7 +163,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except UsageError as exc:
+        print_error(str(exc))
+        return EXIT_ERROR
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -148,7 +180,13 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return handler(args)
     except GateError as exc:
-        print(f"egate: error: {exc}", file=sys.stderr)
+        print_error(str(exc))
+        return EXIT_ERROR
+    except OSError as exc:
+        # A file the user named cannot be used (a directory as output, no permission, a
+        # full disk): the system's reason and the file, not a traceback.
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        print_error(f"{where}{exc.strerror or exc}")
         return EXIT_ERROR
     except Terminated:
         print("egate: terminated", file=sys.stderr)

@@ -11,7 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from gate.cli import EXIT_OK, Registry
+from gate.cli import args as argtypes
 from gate.errors import InputError
+
+MAX_TRAVELLERS = 100_000  # per throughput run; weeks of lane time at speed 1
+MAX_UPSAMPLE = 3  # each doubling quadruples the pixels
 
 
 def register(registry: Registry) -> None:
@@ -26,7 +30,7 @@ def register(registry: Registry) -> None:
     source = accuracy.add_mutually_exclusive_group(required=True)
     source.add_argument(
         "--pairs",
-        type=Path,
+        type=argtypes.regular_file,
         metavar="PAIRS.csv",
         help="pairs CSV with header left,right,same (paths relative to its folder)",
     )
@@ -46,12 +50,13 @@ def register(registry: Registry) -> None:
     )
     accuracy.add_argument(
         "--impostors",
+        type=argtypes.impostors,
         metavar="all|N",
         help="expand impostors across identities: every pair ('all') or N seeded pairs "
         "(default: the dataset's listed pairs)",
     )
     accuracy.add_argument(
-        "--json", type=Path, metavar="OUT", help="write the JSON report ('-': stdout)"
+        "--json", type=_output, metavar="OUT", help="write the JSON report ('-': stdout)"
     )
     accuracy.add_argument(
         "--report",
@@ -70,6 +75,7 @@ def register(registry: Registry) -> None:
     _dataset_options(calibrate)
     calibrate.add_argument(
         "--impostors",
+        type=argtypes.impostors,
         default="all",
         metavar="all|N",
         help="impostors across identities (default: all)",
@@ -78,7 +84,7 @@ def register(registry: Registry) -> None:
         "--dry-run", action="store_true", help="print the thresholds, leave the manifest alone"
     )
     calibrate.add_argument(
-        "--json", type=Path, metavar="OUT", help="write the JSON report ('-': stdout)"
+        "--json", type=_output, metavar="OUT", help="write the JSON report ('-': stdout)"
     )
 
     throughput = registry.command(
@@ -86,10 +92,15 @@ def register(registry: Registry) -> None:
         "travellers per hour, per-stage p50/p95/p99, CPU and dropped frames of a simulated lane",
         _throughput,
     )
-    throughput.add_argument("--travellers", type=int, default=100, help="travellers per run")
+    throughput.add_argument(
+        "--travellers",
+        type=argtypes.int_range(1, MAX_TRAVELLERS, "travellers"),
+        default=100,
+        help="travellers per run",
+    )
     throughput.add_argument(
         "--speed",
-        type=float,
+        type=argtypes.speed,
         nargs="+",
         default=[1.0],
         metavar="S",
@@ -98,7 +109,9 @@ def register(registry: Registry) -> None:
     throughput.add_argument("--no-pcsc", action="store_true", help="chips in process, not PC/SC")
     throughput.add_argument("--pack", default=None, metavar="P", help="face pack id or folder")
     throughput.add_argument("--scenario", type=Path, default=None, help="scenario TOML")
-    throughput.add_argument("--json", type=Path, metavar="OUT", help="write the JSON ('-': stdout)")
+    throughput.add_argument(
+        "--json", type=_output, metavar="OUT", help="write the JSON ('-': stdout)"
+    )
     throughput.add_argument("--report", type=Path, metavar="DIR", help="write report.md/.json")
 
     pad = registry.command(
@@ -110,28 +123,41 @@ def register(registry: Registry) -> None:
     pad.add_argument(
         "--photos",
         nargs="+",
+        type=argtypes.sample_or_path,
         metavar="PHOTO",
         help="photos of the travellers (paths or sample:NAME[#i]; default: 4 sample faces)",
     )
-    pad.add_argument("--seeds", type=int, default=3, help="scenes per photo and kind (default 3)")
-    pad.add_argument("--frames", type=int, default=16, help="frames per scene (default 16)")
+    pad.add_argument(
+        "--seeds",
+        type=argtypes.int_range(1, 10_000, "seeds"),
+        default=3,
+        help="scenes per photo and kind (default 3)",
+    )
+    pad.add_argument(
+        "--frames",
+        type=argtypes.int_range(2, 10_000, "frames"),
+        default=16,
+        help="frames per scene (default 16)",
+    )
     pad.add_argument(
         "--threshold",
-        type=float,
+        type=argtypes.unit_interval,
         default=None,
         help="liveness threshold (default: the gate's decision policy)",
     )
     pad.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    pad.add_argument("--json", type=Path, metavar="OUT", help="write the JSON ('-': stdout)")
+    pad.add_argument("--json", type=_output, metavar="OUT", help="write the JSON ('-': stdout)")
     pad.add_argument("--report", type=Path, metavar="DIR", help="write pad.md/.json/.png")
+
+
+def _output(text: str) -> Path:
+    return Path(argtypes.output_file(text))
 
 
 def _pad(args: argparse.Namespace) -> int:
     from bench.environment import describe_environment
     from bench.pad import DEFAULT_PHOTOS, markdown, plot_scores, run_pad
 
-    if args.seeds < 1 or args.frames < 2:
-        raise InputError(f"--seeds must be >= 1 and --frames >= 2, got {args.seeds}, {args.frames}")
     summary, scores = run_pad(
         args.pack,
         photos=args.photos or DEFAULT_PHOTOS,
@@ -162,10 +188,6 @@ def _throughput(args: argparse.Namespace) -> int:
     from bench.environment import describe_environment
     from bench.throughput import markdown, run_throughput
 
-    if args.travellers < 1:
-        raise InputError(f"--travellers must be >= 1, got {args.travellers}")
-    if any(not speed > 0 for speed in args.speed):
-        raise InputError(f"--speed values must be > 0, got {args.speed}")
     runs = []
     for speed in args.speed:
         run = run_throughput(
@@ -194,15 +216,24 @@ def _throughput(args: argparse.Namespace) -> int:
 
 
 def _dataset_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--root", type=Path, metavar="DIR", help="image root of an LFW pairs.txt")
-    parser.add_argument("--seed", type=int, default=0, help="seed for sampled pairs (default 0)")
     parser.add_argument(
-        "--limit", type=int, metavar="N", help="use only N listed pairs, spread evenly (quick runs)"
+        "--root", type=argtypes.directory, metavar="DIR", help="image root of an LFW pairs.txt"
     )
-    parser.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: auto)")
+    parser.add_argument(
+        "--seed", type=argtypes.seed, default=0, help="seed for sampled pairs (default 0)"
+    )
+    parser.add_argument(
+        "--limit",
+        type=argtypes.count,
+        metavar="N",
+        help="use only N listed pairs, spread evenly (quick runs)",
+    )
+    parser.add_argument(
+        "--threads", type=argtypes.threads, default=0, help="ONNX Runtime threads (0: auto)"
+    )
     parser.add_argument(
         "--upsample",
-        type=int,
+        type=argtypes.int_range(0, MAX_UPSAMPLE, "upsample"),
         default=0,
         metavar="N",
         help="double every image N times before embedding (faces smaller than the detector "
@@ -231,8 +262,6 @@ def _load(args: argparse.Namespace, path: Path) -> Any:
     from bench.datasets import subset
 
     impostors = parse_impostors(args.impostors)
-    if not 0 <= args.upsample <= 3:
-        raise InputError(f"--upsample must be 0..3, got {args.upsample}")
     dataset = load_dataset(
         path,
         root=args.root,

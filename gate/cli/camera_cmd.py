@@ -8,10 +8,12 @@ import sys
 import time
 
 from gate.cli import EXIT_OK, Registry
+from gate.cli import args as argtypes
 
 log = logging.getLogger(__name__)
 
 KINDS = ("genuine", "print", "screen", "no-face", "two-faces")
+MAX_FRAMES = 10_000  # frames per approach: 11 minutes at 15 fps is already no approach
 
 
 def register(registry: Registry) -> None:
@@ -22,13 +24,23 @@ def register(registry: Registry) -> None:
         _emulate_camera,
     )
     p.add_argument("--photo", required=True, help="face photo the traveller is made from")
-    p.add_argument("--port", type=int, required=True, help="TCP port on 127.0.0.1 (0: any)")
-    p.add_argument("--kind", choices=KINDS, default="genuine", help="scene kind")
-    p.add_argument("--fps", type=float, default=15.0, help="frames per second (default 15)")
-    p.add_argument("--frames", type=int, default=45, help="frames per approach (default 45)")
-    p.add_argument("--seed", type=int, default=0, help="random seed of the scene")
     p.add_argument(
-        "--duration", type=float, default=0.0, help="stop after this many seconds (0: never)"
+        "--port", type=argtypes.listen_port, required=True, help="TCP port on 127.0.0.1 (0: any)"
+    )
+    p.add_argument("--kind", choices=KINDS, default="genuine", help="scene kind")
+    p.add_argument("--fps", type=argtypes.fps, default=15.0, help="frames per second (default 15)")
+    p.add_argument(
+        "--frames",
+        type=argtypes.int_range(1, MAX_FRAMES, "frames"),
+        default=45,
+        help="frames per approach (default 45)",
+    )
+    p.add_argument("--seed", type=argtypes.seed, default=0, help="random seed of the scene")
+    p.add_argument(
+        "--duration",
+        type=argtypes.duration,
+        default=0.0,
+        help="stop after this many seconds (0: never)",
     )
     p.add_argument(
         "--once", action="store_true", help="play the approach once, then end the stream"
@@ -62,11 +74,8 @@ def _photo_landmarks(photo: object, pack: str | None) -> tuple[tuple[float, floa
 def _emulate_camera(args: argparse.Namespace) -> int:
     from drivers.camera.mjpeg_server import MjpegServer
     from drivers.camera.synthetic import TravellerScene
-    from gate.errors import InputError
     from models.images import load_image
 
-    if args.fps <= 0 or args.frames < 1:
-        raise InputError("--fps must be > 0 and --frames >= 1")
     photo = load_image(args.photo)
     scene = TravellerScene(
         photo,

@@ -11,10 +11,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gate.cli import EXIT_FAILURE, EXIT_OK, Registry
+from gate.cli import args as argtypes
 from gate.errors import InputError
 
 if TYPE_CHECKING:
     from gate.icao.mrz import Mrz
+
+
+# The N-th APDU or response of a fault option (0: at once).
+apdu_number = argtypes.int_range(0, 10**9, "APDU number")
 
 
 def register(registry: Registry) -> None:
@@ -26,7 +31,12 @@ def register(registry: Registry) -> None:
 
     registry.group("passport", "virtual passports")
     p = registry.command("passport issue", "write a virtual passport folder", _passport_issue)
-    p.add_argument("--photo", type=Path, required=True, help="face photo (JPEG/JP2 kept as is)")
+    p.add_argument(
+        "--photo",
+        type=argtypes.regular_file,
+        required=True,
+        help="face photo (JPEG/JP2 kept as is)",
+    )
     p.add_argument("--surname", required=True)
     p.add_argument("--given-names", required=True)
     p.add_argument("--nationality", required=True, help="alpha-3, e.g. UTO, DEU")
@@ -35,21 +45,37 @@ def register(registry: Registry) -> None:
     p.add_argument("--sex", required=True, choices=("M", "F", "<"))
     p.add_argument("--expiry", required=True, help="YYMMDD")
     p.add_argument("--number", required=True, help="document number")
-    p.add_argument("--pki", type=Path, required=True, help="folder made by 'egate pki init'")
+    p.add_argument(
+        "--pki", type=argtypes.directory, required=True, help="folder made by 'egate pki init'"
+    )
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--aa", choices=("ecdsa", "rsa", "none"), default="ecdsa")
     p.add_argument("--pace", action="store_true", help="offer PACE in EF.CardAccess")
 
     registry.group("chip", "ePassport chips: virtual card and reader")
     p = registry.command("chip serve", "present a virtual passport on vpcd until stopped", _serve)
-    p.add_argument("passport", type=Path)
-    p.add_argument("--port", type=int, default=35963, help="vpcd port (35963: 'Virtual PCD 00 00')")
-    p.add_argument("--seconds", type=float, help="stop after this long (default: until Ctrl-C)")
-    p.add_argument("--link-kbps", type=float, help="emulate a 106/424 kbit/s link")
-    p.add_argument("--remove-after", type=int, help="fault: card removed after N APDUs")
-    p.add_argument("--corrupt-dg", type=int, help="fault: flip a byte of this data group")
-    p.add_argument("--bad-mac", type=int, help="fault: wrong MAC on the N-th SM response")
-    p.add_argument("--garbage", type=int, help="fault: random answers from the N-th APDU")
+    p.add_argument("passport", type=argtypes.directory, help="folder made by 'passport issue'")
+    p.add_argument(
+        "--port", type=argtypes.port, default=35963, help="vpcd port (35963: 'Virtual PCD 00 00')"
+    )
+    p.add_argument(
+        "--seconds",
+        type=argtypes.positive_duration,
+        help="stop after this long (default: until Ctrl-C)",
+    )
+    p.add_argument(
+        "--link-kbps",
+        type=argtypes.float_range(0.0, 100_000.0, "link speed in kbit/s", low_open=True),
+        help="emulate a 106/424 kbit/s link",
+    )
+    p.add_argument("--remove-after", type=apdu_number, help="fault: card removed after N APDUs")
+    p.add_argument(
+        "--corrupt-dg",
+        type=argtypes.int_range(1, 16, "data group"),
+        help="fault: flip a byte of this data group",
+    )
+    p.add_argument("--bad-mac", type=apdu_number, help="fault: wrong MAC on the N-th SM response")
+    p.add_argument("--garbage", type=apdu_number, help="fault: random answers from the N-th APDU")
     p.add_argument("--pace-only", action="store_true", help="refuse BAC (PACE-only chip)")
 
     p = registry.command("chip read", "read and authenticate a passport chip over PC/SC", _read)
@@ -58,13 +84,20 @@ def register(registry: Registry) -> None:
     p.add_argument("--number", help="document number (with --birth and --expiry)")
     p.add_argument("--birth", help="YYMMDD")
     p.add_argument("--expiry", help="YYMMDD")
-    p.add_argument("--trust", type=Path, help="folder of trusted CSCA certificates")
+    p.add_argument("--trust", type=argtypes.directory, help="folder of trusted CSCA certificates")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--photo-out", type=Path, help="write the DG2 image (as stored) here")
-    p.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a card")
+    p.add_argument(
+        "--photo-out", type=argtypes.output_file, help="write the DG2 image (as stored) here"
+    )
+    p.add_argument(
+        "--timeout", type=argtypes.timeout, default=10.0, help="seconds to wait for a card"
+    )
     p.add_argument("--no-photo", action="store_true", help="skip DG2")
     p.add_argument(
-        "--chunk", type=int, default=0xDF, help="READ BINARY size; >231 uses extended length"
+        "--chunk",
+        type=argtypes.int_range(1, 0xFFFF, "READ BINARY size"),
+        default=0xDF,
+        help="READ BINARY size; >231 uses extended length",
     )
 
 
@@ -146,7 +179,8 @@ def _read(args: argparse.Namespace) -> int:
 
     mrz = _mrz_from_args(args)
     trust = TrustStore.from_folder(args.trust) if args.trust else None
-    reader: str | int = int(args.reader) if args.reader.isdigit() else args.reader
+    index = argtypes.ascii_int(args.reader) if argtypes.is_ascii_digits(args.reader) else None
+    reader: str | int = args.reader if index is None else index
     transport = PcscTransport(reader, timeout=args.timeout)
     try:
         result = read_passport(
@@ -155,7 +189,7 @@ def _read(args: argparse.Namespace) -> int:
     finally:
         transport.close()
     if args.photo_out and result.photo_bytes is not None:
-        args.photo_out.write_bytes(result.photo_bytes)
+        Path(args.photo_out).write_bytes(result.photo_bytes)
     dg1 = result.dg1
     document = {
         "type": dg1.document_type,

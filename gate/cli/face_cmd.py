@@ -11,12 +11,12 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gate.cli import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, Registry
+from gate.cli import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, Registry, print_error
+from gate.cli import args as argtypes
 from gate.errors import FaceError, GateError, ModelError, MultipleFacesError
 
 if TYPE_CHECKING:
@@ -26,8 +26,12 @@ if TYPE_CHECKING:
 
 def _engine_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pack", default=None, help="pack id or folder (default: dlib-cc0)")
-    p.add_argument("--min-face", type=int, default=40, help="smallest face side in px (40)")
-    p.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: auto)")
+    p.add_argument(
+        "--min-face", type=argtypes.min_face, default=40, help="smallest face side in px (40)"
+    )
+    p.add_argument(
+        "--threads", type=argtypes.threads, default=0, help="ONNX Runtime threads (0: auto)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of text")
 
 
@@ -54,7 +58,9 @@ def register(registry: Registry) -> None:
         "demo-verify", "verify pairs made from the insightface sample photos", _demo
     )
     p.add_argument("--pack", default=None, help="pack id or folder (default: dlib-cc0)")
-    p.add_argument("--threads", type=int, default=0, help="ONNX Runtime threads (0: auto)")
+    p.add_argument(
+        "--threads", type=argtypes.threads, default=0, help="ONNX Runtime threads (0: auto)"
+    )
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -172,7 +178,7 @@ def _embed(args: argparse.Namespace) -> int:
             failed += 1
             results.append({"image": path, "error": str(exc)})
             if not args.json:
-                print(f"egate: {exc}", file=sys.stderr)
+                print_error(str(exc), prefix="egate: ")
             continue
         entry = {
             "image": path,

@@ -9,7 +9,9 @@ from pathlib import Path
 from threading import Event
 
 from gate.cli import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, Registry
-from gate.errors import ConfigError
+from gate.cli import args as argtypes
+
+MAX_TRAVELLERS = 100_000  # a scenario is expanded in memory; weeks of lane time at speed 1
 
 
 def _quiet_opencv() -> None:
@@ -26,8 +28,6 @@ def _simulate(args: argparse.Namespace) -> int:
     from gate.simulate.runner import SimulationOptions, run_scenario
     from gate.simulate.scenario import load_scenario
 
-    if not args.speed > 0:
-        raise ConfigError(f"--speed must be > 0, got {args.speed}")
     scenario = load_scenario(Path(args.scenario) if args.scenario else None)
     if args.travellers is not None:
         scenario = scenario.repeated(args.travellers)
@@ -92,32 +92,52 @@ def register(registry: Registry) -> None:
     p = registry.command("run", "run a kiosk lane on real devices from a TOML config", _run)
     p.add_argument("--config", required=True, help="kiosk config (see docs/kiosk-config.md)")
     p.add_argument(
-        "--max-travellers", type=int, default=None, help="stop after this many transactions"
+        "--max-travellers",
+        type=argtypes.count,
+        default=None,
+        help="stop after this many transactions",
     )
 
     p = registry.command(
         "simulate", "put a scenario's travellers through the gate and its emulators", _simulate
     )
     p.add_argument("--scenario", default=None, help="scenario TOML (default: the built-in one)")
-    p.add_argument("--travellers", type=int, default=None, help="how many travellers (cycles)")
-    p.add_argument("--speed", type=float, default=1.0, help="time acceleration of the lane")
+    p.add_argument(
+        "--travellers",
+        type=argtypes.int_range(1, MAX_TRAVELLERS, "travellers"),
+        default=None,
+        help="how many travellers (cycles)",
+    )
+    p.add_argument(
+        "--speed", type=argtypes.speed, default=1.0, help="time acceleration of the lane"
+    )
     p.add_argument("--no-pcsc", action="store_true", help="chips in process, not via pcscd")
-    p.add_argument("--json", default=None, help="write the summary as JSON to this file")
+    p.add_argument(
+        "--json", type=argtypes.output_file, default=None, help="write the summary as JSON here"
+    )
     p.add_argument("--audit", default=None, help="audit database (default: a temporary one)")
     p.add_argument("--pack", default=None, help="face model pack id or folder")
     p.add_argument(
         "--protocol", default="gatectl", choices=("gatectl", "modbus"), help="turnstile emulator"
     )
     p.add_argument(
-        "--capture-timeout", type=float, default=8.0, help="seconds before failure to acquire"
+        "--capture-timeout",
+        type=argtypes.timeout,
+        default=8.0,
+        help="seconds before failure to acquire",
     )
 
     p = registry.command("demo", "the default scenario through the full path (make demo)", _demo)
     p.add_argument("--no-pcsc", action="store_true", help="chips in process, not via pcscd")
-    p.add_argument("--json", default=None, help="write the summary as JSON to this file")
+    p.add_argument(
+        "--json", type=argtypes.output_file, default=None, help="write the summary as JSON here"
+    )
     p.add_argument("--audit", default=None, help="keep the audit database at this path")
     p.add_argument(
-        "--capture-timeout", type=float, default=8.0, help="seconds before failure to acquire"
+        "--capture-timeout",
+        type=argtypes.timeout,
+        default=8.0,
+        help="seconds before failure to acquire",
     )
 
 
