@@ -4,7 +4,12 @@ a file (the page scanner's output). One genuine traveller must be accepted and a
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -14,6 +19,7 @@ from gate.audit import AuditLog
 from gate.cli import main
 from gate.errors import ModelError
 from gate.turnstile import Door, DoorState
+from tests.conftest import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +118,104 @@ def test_egate_run_without_trust_store_is_a_config_error(tmp_path: Path) -> None
     config = tmp_path / "kiosk.toml"
     config.write_text('[audit]\npath = "audit.db"\n')
     assert main(["run", "--config", str(config)]) == 2
+
+
+def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Wait for a state of another process's device, bounded by ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+@pytest.mark.slow
+def test_sigkill_with_the_exit_open_leaves_the_accept_on_record(
+    ready: None, tmp_path: Path
+) -> None:
+    """Write-ahead: ``egate run`` is killed with SIGKILL while the accepted traveller stands
+    in the open exit. The turnstile (another process's emulator) counted the opening, and
+    the ACCEPT it acted on is committed in the audit log, with an intact chain."""
+    from drivers.camera.mjpeg_server import MjpegServer
+    from drivers.camera.synthetic import TravellerScene
+    from drivers.chip.passport_folder import load_passport_folder
+    from drivers.chip.pcscd import ensure_pcscd
+    from drivers.chip.vpcd import VpcdCardLink
+    from drivers.turnstile.emulator import Physics, start_emulator
+    from gate.simulate.faces import PhotoLibrary
+    from gate.simulate.issue import issue_passport
+    from gate.simulate.lane import SceneFeed
+    from gate.simulate.pki import init_pki
+    from models.engine import load_engine
+
+    engine = load_engine(None)
+    portrait = PhotoLibrary(lambda im: engine.analyze(im, min_face=40)).portrait("sample:t1.jpg#0")
+    ok, jpeg = cv2.imencode(".jpg", portrait)
+    assert ok
+    issued = issue_passport(
+        tmp_path / "passport",
+        pki=init_pki(tmp_path / "pki"),
+        photo=bytes(jpeg),
+        surname="KILLED",
+        given_names="MID PASSAGE",
+        nationality="UTO",
+        birth_date="900101",
+        sex="M",
+        expiry_date="351231",
+        document_number="K87654321",
+    )
+    (tmp_path / "mrz.txt").write_text("\n".join(issued.mrz.lines) + "\n")
+    feed = SceneFeed()
+    feed.show(list(TravellerScene(photo=portrait, kind="genuine", seed=2).images()))
+    with (
+        ensure_pcscd(),
+        start_emulator("gatectl", physics=Physics(time_scale=0.2)) as emulator,
+        MjpegServer(feed) as camera,
+        VpcdCardLink(load_passport_folder(tmp_path / "passport")) as link,
+    ):
+        config = tmp_path / "kiosk.toml"
+        config.write_text(
+            f"""
+[camera]
+address = "{camera.url}"
+[reader]
+address = "pcsc:{link.reader_name}"
+mrz_source = "mrz.txt"
+trust_store = "pki"
+[turnstile]
+address = "{emulator.address}"
+[timeouts]
+passage_s = 60.0
+[audit]
+path = "audit.db"
+"""
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gate", "run", "--config", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=PROJECT_ROOT,
+        )
+        try:
+            # Nobody walks through: the exit stays open until the gate is killed.
+            _wait_until(
+                lambda: (
+                    emulator.door_state(Door.EXIT) is DoorState.OPEN or process.poll() is not None
+                ),
+                90,
+                "the exit door to open",
+            )
+            assert process.poll() is None, process.communicate()[1][-2000:]
+            process.send_signal(signal.SIGKILL)
+        finally:
+            process.kill()
+            process.wait()
+        opened = emulator.opened_count(Door.EXIT)
+    assert opened == 1
+    with AuditLog.open_readonly(tmp_path / "audit.db") as log:
+        entries = list(log.entries())
+        assert log.verify().ok
+    decisions = [e for e in entries if e["kind"] == "decision" and e["outcome"] == "ACCEPT"]
+    assert len(decisions) == opened
+    # Killed mid-passage: the transaction has its decision but no result row.
+    assert [e["kind"] for e in entries] == ["decision"]
