@@ -1,6 +1,7 @@
 """``egate run`` on emulated kiosk hardware: a PC/SC reader (pcscd + vpcd) holding a virtual
 passport, the gatectl turnstile on a pty, an MJPEG camera on 127.0.0.1, the printed MRZ from
-a file (the page scanner's output). One genuine traveller must be accepted and audited."""
+a file (the page scanner's output). One genuine traveller must be accepted and audited, and
+a gate killed with the exit open must have its ACCEPT on record."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import pytest
 
+from drivers.turnstile.emulator import EmulatorHandle
 from gate.audit import AuditLog
 from gate.cli import main
 from gate.errors import ModelError
@@ -36,15 +40,17 @@ def ready() -> None:
         pytest.skip(f"PC/SC path unavailable: {problem}")
 
 
-def _walker(emulator: object, stop: threading.Event) -> None:
-    """The traveller walks out as soon as the exit door is open."""
-    while not stop.wait(0.02):
-        if emulator.door_state(Door.EXIT) is DoorState.OPEN:  # type: ignore[attr-defined]
-            emulator.traveller_passes()  # type: ignore[attr-defined]
-            return
+@dataclass(frozen=True)
+class Kiosk:
+    emulator: EmulatorHandle
+    config: Path
+    audit: Path
 
 
-def test_egate_run_serves_one_traveller(ready: None, tmp_path: Path) -> None:
+@contextmanager
+def _kiosk(tmp_path: Path, document_number: str, extra_toml: str = "") -> Iterator[Kiosk]:
+    """A genuine traveller's passport on a vpcd card, the turnstile emulator, the camera
+    showing the traveller, and the kiosk config that names them."""
     from drivers.camera.mjpeg_server import MjpegServer
     from drivers.camera.synthetic import TravellerScene
     from drivers.chip.passport_folder import load_passport_folder
@@ -61,10 +67,9 @@ def test_egate_run_serves_one_traveller(ready: None, tmp_path: Path) -> None:
     portrait = PhotoLibrary(lambda im: engine.analyze(im, min_face=40)).portrait("sample:t1.jpg#0")
     ok, jpeg = cv2.imencode(".jpg", portrait)
     assert ok
-    pki = init_pki(tmp_path / "pki")
     issued = issue_passport(
         tmp_path / "passport",
-        pki=pki,
+        pki=init_pki(tmp_path / "pki"),
         photo=bytes(jpeg),
         surname="KIOSK",
         given_names="TEST",
@@ -72,12 +77,11 @@ def test_egate_run_serves_one_traveller(ready: None, tmp_path: Path) -> None:
         birth_date="900101",
         sex="F",
         expiry_date="351231",
-        document_number="K12345678",
+        document_number=document_number,
     )
     (tmp_path / "mrz.txt").write_text("\n".join(issued.mrz.lines) + "\n")
     feed = SceneFeed()
     feed.show(list(TravellerScene(photo=portrait, kind="genuine", seed=1).images()))
-    stop = threading.Event()
     with (
         ensure_pcscd(),
         start_emulator("gatectl", physics=Physics(time_scale=0.2)) as emulator,
@@ -97,18 +101,32 @@ trust_store = "pki"
 address = "{emulator.address}"
 [audit]
 path = "audit.db"
-"""
+{extra_toml}"""
         )
-        walker = threading.Thread(target=_walker, args=(emulator, stop), daemon=True)
+        yield Kiosk(emulator, config, tmp_path / "audit.db")
+
+
+def _walker(emulator: EmulatorHandle, stop: threading.Event) -> None:
+    """The traveller walks out as soon as the exit door is open."""
+    while not stop.wait(0.02):
+        if emulator.door_state(Door.EXIT) is DoorState.OPEN:
+            emulator.traveller_passes()
+            return
+
+
+def test_egate_run_serves_one_traveller(ready: None, tmp_path: Path) -> None:
+    stop = threading.Event()
+    with _kiosk(tmp_path, "K12345678") as kiosk:
+        walker = threading.Thread(target=_walker, args=(kiosk.emulator, stop), daemon=True)
         walker.start()
         try:
-            code = main(["run", "--config", str(config), "--max-travellers", "1"])
+            code = main(["run", "--config", str(kiosk.config), "--max-travellers", "1"])
         finally:
             stop.set()
             walker.join(5)
         assert code == 0
-        assert emulator.opened_count(Door.EXIT) == 1
-    with AuditLog.open(tmp_path / "audit.db") as log:
+        assert kiosk.emulator.opened_count(Door.EXIT) == 1
+    with AuditLog.open(kiosk.audit) as log:
         (row,) = list(log.rows())
     assert row["outcome"] == "ACCEPT", row["detail"]
     assert row["passive_auth"] == "valid"
@@ -136,62 +154,9 @@ def test_sigkill_with_the_exit_open_leaves_the_accept_on_record(
     """Write-ahead: ``egate run`` is killed with SIGKILL while the accepted traveller stands
     in the open exit. The turnstile (another process's emulator) counted the opening, and
     the ACCEPT it acted on is committed in the audit log, with an intact chain."""
-    from drivers.camera.mjpeg_server import MjpegServer
-    from drivers.camera.synthetic import TravellerScene
-    from drivers.chip.passport_folder import load_passport_folder
-    from drivers.chip.pcscd import ensure_pcscd
-    from drivers.chip.vpcd import VpcdCardLink
-    from drivers.turnstile.emulator import Physics, start_emulator
-    from gate.simulate.faces import PhotoLibrary
-    from gate.simulate.issue import issue_passport
-    from gate.simulate.lane import SceneFeed
-    from gate.simulate.pki import init_pki
-    from models.engine import load_engine
-
-    engine = load_engine(None)
-    portrait = PhotoLibrary(lambda im: engine.analyze(im, min_face=40)).portrait("sample:t1.jpg#0")
-    ok, jpeg = cv2.imencode(".jpg", portrait)
-    assert ok
-    issued = issue_passport(
-        tmp_path / "passport",
-        pki=init_pki(tmp_path / "pki"),
-        photo=bytes(jpeg),
-        surname="KILLED",
-        given_names="MID PASSAGE",
-        nationality="UTO",
-        birth_date="900101",
-        sex="M",
-        expiry_date="351231",
-        document_number="K87654321",
-    )
-    (tmp_path / "mrz.txt").write_text("\n".join(issued.mrz.lines) + "\n")
-    feed = SceneFeed()
-    feed.show(list(TravellerScene(photo=portrait, kind="genuine", seed=2).images()))
-    with (
-        ensure_pcscd(),
-        start_emulator("gatectl", physics=Physics(time_scale=0.2)) as emulator,
-        MjpegServer(feed) as camera,
-        VpcdCardLink(load_passport_folder(tmp_path / "passport")) as link,
-    ):
-        config = tmp_path / "kiosk.toml"
-        config.write_text(
-            f"""
-[camera]
-address = "{camera.url}"
-[reader]
-address = "pcsc:{link.reader_name}"
-mrz_source = "mrz.txt"
-trust_store = "pki"
-[turnstile]
-address = "{emulator.address}"
-[timeouts]
-passage_s = 60.0
-[audit]
-path = "audit.db"
-"""
-        )
+    with _kiosk(tmp_path, "K87654321", "[timeouts]\npassage_s = 60.0\n") as kiosk:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gate", "run", "--config", str(config)],
+            [sys.executable, "-m", "gate", "run", "--config", str(kiosk.config)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             cwd=PROJECT_ROOT,
@@ -200,7 +165,8 @@ path = "audit.db"
             # Nobody walks through: the exit stays open until the gate is killed.
             _wait_until(
                 lambda: (
-                    emulator.door_state(Door.EXIT) is DoorState.OPEN or process.poll() is not None
+                    kiosk.emulator.door_state(Door.EXIT) is DoorState.OPEN
+                    or process.poll() is not None
                 ),
                 90,
                 "the exit door to open",
@@ -210,9 +176,9 @@ path = "audit.db"
         finally:
             process.kill()
             process.wait()
-        opened = emulator.opened_count(Door.EXIT)
+        opened = kiosk.emulator.opened_count(Door.EXIT)
     assert opened == 1
-    with AuditLog.open_readonly(tmp_path / "audit.db") as log:
+    with AuditLog.open_readonly(kiosk.audit) as log:
         entries = list(log.entries())
         assert log.verify().ok
     decisions = [e for e in entries if e["kind"] == "decision" and e["outcome"] == "ACCEPT"]
