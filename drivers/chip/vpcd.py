@@ -5,28 +5,34 @@ vpcd (loaded by pcscd) listens on TCP 35963 (reader ``Virtual PCD 00 00``) and 3
 payload; 1-byte payloads are control (0 power off, 1 power on, 2 reset, 4 get ATR), anything
 else is a command APDU answered by the response APDU.
 
-Two processes cannot present a card on the same port, so the link holds an exclusive
-``flock`` on ``/tmp/egate-vpcd-<port>.lock`` while it runs: tests and simulations that use
-vpcd serialise on it. ``TCP_QUICKACK`` is set before every receive: without it Nagle plus
-delayed ACKs cost about 44 ms per APDU.
+vpcd serves one card per port (a second connection waits in the listen queue unanswered), so
+a port is claimed first: an exclusive ``flock`` on ``vpcd-<port>.lock`` in the private runtime
+folder (``drivers.runtime_dir``). ``claim_vpcd_port`` takes the first free port among the
+vpcd readers pcscd lists, or says it waits for one; a simulation holds its claim for the
+whole run and presents every traveller's card on it. ``TCP_QUICKACK`` is set before every
+receive: without it Nagle plus delayed ACKs cost about 44 ms per APDU.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
-import os
+import re
 import socket
 import struct
 import threading
 import time
+from collections.abc import Sequence
 from typing import Protocol
 
+from drivers.runtime_dir import RuntimeLock
 from gate.errors import DeviceError, DeviceGoneError, DeviceTimeoutError
 
 log = logging.getLogger(__name__)
 VPCD_PORT = 35963
+VPCD_SLOTS = 2  # vsmartcard's default: readers "Virtual PCD 00 00" and "00 01"
+_READER = re.compile(r"Virtual PCD 00 (\d\d)$")
+_POLL_S = 0.05  # flock has no timeout: a waiting claim retries this often
 _POWER_OFF, _POWER_ON, _RESET, _GET_ATR = 0, 1, 2, 4
 
 
@@ -42,26 +48,95 @@ def reader_name(port: int) -> str:
     return f"Virtual PCD 00 {port - VPCD_PORT:02d}"
 
 
+def vpcd_ports() -> tuple[int, ...]:
+    """The ports of the vpcd readers pcscd lists (vsmartcard's default two when it lists
+    none or cannot be asked)."""
+    try:
+        from drivers.chip.pcscd import list_readers
+
+        names = list_readers()
+    except (ImportError, DeviceError):
+        names = []
+    ports = sorted(VPCD_PORT + int(m.group(1)) for n in names if (m := _READER.match(n)))
+    return tuple(ports) or tuple(VPCD_PORT + slot for slot in range(VPCD_SLOTS))
+
+
+class VpcdPort:
+    """A vpcd port claimed by this process (its lock held) until ``release``."""
+
+    def __init__(self, port: int, lock: RuntimeLock) -> None:
+        self.port = port
+        self.reader_name = reader_name(port)
+        self._lock = lock
+
+    @property
+    def held(self) -> bool:
+        return self._lock.held
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> VpcdPort:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def lock_name(port: int) -> str:
+    return f"vpcd-{port}.lock"
+
+
+def claim_vpcd_port(ports: Sequence[int] | None = None, *, timeout: float = 10.0) -> VpcdPort:
+    """The first free port of ``ports`` (default: every vpcd reader's); when all are taken,
+    says so once in the log and waits up to ``timeout`` s for one."""
+    candidates = tuple(ports) if ports else vpcd_ports()
+    deadline = time.monotonic() + timeout
+    said = False
+    while True:
+        for port in candidates:
+            lock = RuntimeLock(lock_name(port))
+            if lock.try_acquire():
+                return VpcdPort(port, lock)
+        listed = ", ".join(map(str, candidates))
+        if time.monotonic() > deadline:
+            what = "port" if len(candidates) == 1 else "ports"
+            raise DeviceTimeoutError(
+                f"vpcd {what} {listed} busy: held by other egate processes for {timeout:g} s"
+            )
+        if not said:
+            log.warning("vpcd port(s) %s in use by other egate processes: waiting", listed)
+            said = True
+        time.sleep(_POLL_S)
+
+
 class VpcdCardLink:
-    """Presents ``card`` on the vpcd reader of ``port`` from a background thread."""
+    """Presents ``card`` on a vpcd reader from a background thread.
+
+    The port is ``claim``'s (held by the caller, kept after ``stop``), or ``port``, or the
+    first free vpcd port, claimed at ``start`` and released at ``stop``; ``reader_name``
+    names its reader once started.
+    """
 
     def __init__(
         self,
         card: Card,
         *,
         host: str = "127.0.0.1",
-        port: int = VPCD_PORT,
+        port: int | None = None,
+        claim: VpcdPort | None = None,
         timeout: float = 10.0,
-        lock_path: str | None = None,
         sync_with_pcscd: bool = True,
     ) -> None:
         self.card = card
-        self.host, self.port, self.timeout = host, port, timeout
-        self.lock_path = lock_path or f"/tmp/egate-vpcd-{port}.lock"
-        self.reader_name = reader_name(port)
+        self.host, self.timeout = host, timeout
+        self._wanted = claim.port if claim is not None else port
+        self.port = self._wanted or VPCD_PORT
+        self.reader_name = reader_name(self.port)
         self.sync_with_pcscd = sync_with_pcscd
+        self._given_claim = claim
+        self._claim: VpcdPort | None = None
         self._sock: socket.socket | None = None
-        self._lock_fd: int | None = None
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self.error: BaseException | None = None
@@ -69,11 +144,11 @@ class VpcdCardLink:
 
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> VpcdCardLink:
-        self._acquire_lock()
+        self._acquire_port()
         try:
             self._sock = self._connect()
         except BaseException:
-            self._release_lock()
+            self._release_port()
             raise
         self._stopping.clear()
         self._thread = threading.Thread(target=self._serve, name=f"vpcd-{self.port}", daemon=True)
@@ -100,9 +175,9 @@ class VpcdCardLink:
         if self._thread is not None:
             self._thread.join(timeout=5)
             self._thread = None
-        if was_open or self._lock_fd is not None:
+        if was_open or self._claim is not None:
             self._sync(present=False)
-        self._release_lock()
+        self._release_port()
 
     def swap_card(self, card: Card) -> None:
         """Put another card in the field without a removal pcscd would notice.
@@ -129,27 +204,20 @@ class VpcdCardLink:
         self.stop()
 
     # -- internals -------------------------------------------------------------------------
-    def _acquire_lock(self) -> None:
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o666)
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    os.close(fd)
-                    raise DeviceTimeoutError(
-                        f"vpcd port {self.port} busy: another process holds {self.lock_path}"
-                    ) from None
-                time.sleep(0.05)
-        self._lock_fd = fd
+    def _acquire_port(self) -> None:
+        if self._given_claim is not None:
+            if not self._given_claim.held:
+                raise DeviceError(f"vpcd port {self._given_claim.port}: the claim was released")
+            self._claim = self._given_claim
+        else:
+            ports = (self._wanted,) if self._wanted else None
+            self._claim = claim_vpcd_port(ports, timeout=self.timeout)
+        self.port, self.reader_name = self._claim.port, self._claim.reader_name
 
-    def _release_lock(self) -> None:
-        if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+    def _release_port(self) -> None:
+        claim, self._claim = self._claim, None
+        if claim is not None and claim is not self._given_claim:
+            claim.release()
 
     def _connect(self) -> socket.socket:
         deadline = time.monotonic() + self.timeout

@@ -1,28 +1,63 @@
 """The card slot through the real PC/SC stack: pyscard -> pcscd -> vpcd -> virtual card.
 
 The virtual passport connects to vpcd's TCP port like a contactless card entering the
-field; the gate's reader code talks to it through pcscd exactly as to a real reader. The
-link holds vpcd's per-port lock, so simulations and chip tests on one machine take turns.
+field; the gate's reader code talks to it through pcscd exactly as to a real reader.
+
+The slot claims one vpcd port for the whole run (another simulation, or ``egate chip
+serve``, takes another vpcd reader, or waits, saying so), so no one can take the port
+between two travellers. Before each card it makes sure pcscd is there: a daemon that died
+is restarted when this process started it, else waited for (``PcscDaemon.ensure``). A card
+that cannot be presented (the daemon died, vpcd refused) leaves a reader that fails to
+connect, so the lane refers that traveller (REFER_DEVICE) and the run goes on.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from gate.errors import DeviceError
 from gate.interfaces import ChipTransport
+
+if TYPE_CHECKING:
+    from drivers.chip.pcscd import PcscdStatus
+    from drivers.chip.vpcd import VpcdCardLink
 
 log = logging.getLogger(__name__)
 
 
-class PcscSlot:
-    def __init__(self) -> None:
-        from drivers.chip.pcscd import ensure_pcscd
+class UnavailableReader:
+    """The reader as the gate finds it when the card could not be presented: it fails."""
 
-        self._stack = contextlib.ExitStack()
-        self.status = self._stack.enter_context(ensure_pcscd())
-        self._link: Any = None
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def connect(self) -> bytes:
+        raise DeviceError(f"card reader unavailable: {self.reason}")
+
+    def transmit(self, apdu: bytes) -> bytes:
+        raise DeviceError(f"card reader unavailable: {self.reason}")
+
+    def close(self) -> None:
+        pass
+
+
+class PcscSlot:
+    """Presents each traveller's card on one vpcd reader held for the slot's lifetime."""
+
+    def __init__(self, *, port_wait_s: float = 120.0) -> None:
+        from drivers.chip.pcscd import PcscDaemon
+        from drivers.chip.vpcd import claim_vpcd_port
+
+        self.daemon = PcscDaemon()
+        self.status: PcscdStatus = self.daemon.start()
+        try:
+            self.port = claim_vpcd_port(timeout=port_wait_s)
+        except BaseException:
+            self.daemon.close()
+            raise
+        self.reader_name = self.port.reader_name
+        self._link: VpcdCardLink | None = None
         self._transport: ChipTransport | None = None
 
     def insert(self, card: Any) -> ChipTransport:
@@ -30,10 +65,15 @@ class PcscSlot:
         from drivers.chip.vpcd import VpcdCardLink
 
         self.remove()
-        self._link = VpcdCardLink(card).start()
-        transport: ChipTransport = PcscTransport(self._link.reader_name)
-        self._transport = transport
-        return transport
+        try:
+            self.status = self.daemon.ensure()
+            self._link = VpcdCardLink(card, claim=self.port).start()
+        except DeviceError as exc:
+            log.warning("card not presented on %s: %s", self.reader_name, exc)
+            self._transport = UnavailableReader(str(exc))
+            return self._transport
+        self._transport = PcscTransport(self._link.reader_name)
+        return self._transport
 
     def remove(self) -> None:
         if self._transport is not None:
@@ -50,4 +90,7 @@ class PcscSlot:
         try:
             self.remove()
         finally:
-            self._stack.close()
+            try:
+                self.port.release()
+            finally:
+                self.daemon.close()

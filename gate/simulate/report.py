@@ -1,8 +1,16 @@
-"""The simulator's results: one row per traveller, a text table and a JSON summary."""
+"""The simulator's results: one row per traveller, a text table and a JSON summary.
+
+The summary is written atomically (a temporary file in the same folder, flushed to disk,
+then renamed over the target): a full disk or a crash leaves the previous summary or none,
+never half of one.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,12 +104,46 @@ def summary(
         "passed": all(r.ok for r in results),
         "count": len(results),
         "as_expected": sum(r.ok for r in results),
+        "audit_failed": sum(r.actual is Decision.AUDIT_FAILED for r in results),
         **dict(extra),
     }
 
 
-def write_json(path: Path, data: Mapping[str, Any]) -> None:
+def _mode_for(path: Path) -> int:
+    """The summary keeps the mode of the file it replaces; a new one is 0644."""
     try:
-        path.write_text(json.dumps(data, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        return path.stat().st_mode & 0o777
+    except OSError:
+        return 0o644
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename itself durable (best effort: some file systems refuse)."""
+    with contextlib.suppress(OSError):
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def write_json(path: Path, data: Mapping[str, Any]) -> None:
+    """Write ``data`` to ``path`` atomically; ``InputError`` when it cannot be written."""
+    text = json.dumps(data, indent=2, sort_keys=False) + "\n"
+    folder = path.parent
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as exc:
+        raise InputError(f"cannot write the JSON summary {path}: {exc.strerror}") from exc
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.chmod(temporary, _mode_for(path))  # mkstemp's 0600 is for the half-written file
+        os.replace(temporary, path)
+        _sync_folder(folder)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
         raise InputError(f"cannot write the JSON summary {path}: {exc.strerror}") from exc

@@ -1,25 +1,29 @@
 """The scenario runner: the same lane as a kiosk (``build_lane``), wired to the emulators.
 
-Per run: a test PKI and a trust store in a temporary folder; the turnstile emulator on a pty
+Per run: a test PKI and a trust store in a temporary folder (stamped with this process, so
+one left by a killed run is removed at the next start); the turnstile emulator on a pty
 driven by the real driver; the synthetic camera served as MJPEG over HTTP on 127.0.0.1 and
-read back through OpenCV; virtual passports presented through pcscd + vpcd (or in process);
-the audit log on disk. Per traveller: issue the passport, put the card in the slot, show
-the traveller to the camera, lay the document on the tray, let the gate decide, and when the
-gate opens the exit, walk the traveller (and a tailgater) through the emulated beams.
+read back through OpenCV; virtual passports presented through pcscd + vpcd on a vpcd reader
+held for the whole run (or in process); the audit log on disk. An audit log that cannot be
+opened or written makes each traveller ``AUDIT_FAILED`` (fail-safe), and the run goes on.
+Per traveller: issue the passport, put the card in the slot, show the traveller to the
+camera, lay the document on the tray, let the gate decide, and when the gate opens the exit,
+walk the traveller (and a tailgater) through the emulated beams.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from drivers.runtime_dir import owned_temp_dir, remove_stale_temp_dirs
 from gate.clock import Clock, ScaledClock, SystemClock
 from gate.config import (
     AuditConfig,
@@ -33,8 +37,9 @@ from gate.config import (
     TurnstileConfig,
 )
 from gate.decision import DecisionPolicy
-from gate.errors import GateError
+from gate.errors import AuditError, GateError
 from gate.lane import GateEvent, Lane, build_lane
+from gate.lane.ports import AuditSink
 from gate.outcome import Transaction
 from gate.simulate.lane import CardSlot, InProcessSlot, SceneFeed, SimDocuments
 from gate.simulate.report import TravellerResult
@@ -104,6 +109,20 @@ def _yymmdd(day: dt.date) -> str:
     return day.strftime("%y%m%d")
 
 
+class UnavailableAudit:
+    """The audit sink when the log cannot be opened: every record fails, as on a full disk,
+    so the lane refers each traveller (``AUDIT_FAILED``) instead of the run stopping."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def record_decision(self, transaction: Transaction) -> None:
+        raise AuditError(self.reason)
+
+    def commit(self, transaction: Transaction) -> None:
+        raise AuditError(self.reason)
+
+
 class Simulation:
     """Runs a scenario through one simulated lane. Use as a context manager."""
 
@@ -132,12 +151,17 @@ class Simulation:
         self._cleanups.insert(0, cleanup)
 
     def close(self) -> None:
+        interrupted: BaseException | None = None
         while self._cleanups:
             cleanup = self._cleanups.pop()
             try:
                 cleanup()
             except Exception:
                 log.exception("simulation clean-up failed")
+            except BaseException as exc:  # a second SIGTERM or Ctrl-C: clean up, then unwind
+                interrupted = interrupted or exc
+        if interrupted is not None:
+            raise interrupted
 
     def _start(self) -> None:
         from drivers.camera.mjpeg_server import MjpegServer
@@ -148,9 +172,10 @@ class Simulation:
 
         opts = self.options
         if opts.workdir is None:
-            tmp = tempfile.TemporaryDirectory(prefix="egate-sim-")
-            self._cleanups.append(tmp.cleanup)
-            self.workdir = Path(tmp.name)
+            remove_stale_temp_dirs("egate-")  # left by runs killed before their clean-up
+            workdir = owned_temp_dir("egate-sim-")  # test keys and passports: mode 0700
+            self._cleanups.append(lambda: shutil.rmtree(workdir, ignore_errors=True))
+            self.workdir = workdir
         else:
             self.workdir = opts.workdir
             self.workdir.mkdir(parents=True, exist_ok=True)
@@ -174,10 +199,12 @@ class Simulation:
 
         self.documents = SimDocuments()
         self.status = StatusLine(opts.status, len(self.scenario.travellers))
+        config = self._config()
         self.lane: Lane = build_lane(
-            self._config(),
+            config,
             clock=self.clock,
             documents=self.documents,
+            audit=self._audit(config.audit.path),
             observers=(self.status, self._on_event),
         )
         self._cleanups.append(self.lane.close)
@@ -206,6 +233,23 @@ class Simulation:
             timeouts=opts.timeouts,
             audit=AuditConfig(path=opts.audit_path or self.workdir / "audit.db"),
         )
+
+    def _audit(self, path: Path) -> AuditSink:
+        """The audit log, kept open by the simulation (``audit_log``), or a sink that fails
+        each record when the log cannot be opened (``audit_error`` says why)."""
+        from gate.audit import AuditLog
+        from gate.lane.adapters import AuditLogSink
+
+        self.audit_log: AuditLog | None = None
+        self.audit_error = ""
+        try:
+            self.audit_log = AuditLog.open(path)
+        except AuditError as exc:
+            log.error("%s: every traveller will be AUDIT_FAILED", exc)
+            self.audit_error = str(exc)
+            return UnavailableAudit(str(exc))
+        self._cleanups.append(self.audit_log.close)
+        return AuditLogSink(self.audit_log)
 
     def _card_slot(self) -> CardSlot:
         if not self.options.use_pcsc:
