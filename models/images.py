@@ -10,6 +10,8 @@ Policy (documented in docs/models.md):
   before decoding, so a decompression bomb costs nothing; a real camera frame or passport
   photo is far below the limit, so a huge picture is almost certainly a mistake or an attack.
 - Pictures with a side under ``MIN_SIDE`` are refused: no face detector can work on them.
+- Only regular files are read (never a FIFO, a device or a directory), at most
+  ``MAX_FILE_BYTES``.
 """
 
 from __future__ import annotations
@@ -21,26 +23,25 @@ from pathlib import Path
 
 import numpy as np
 
+from gate.config import read_regular_file
 from gate.errors import ImageError
 from gate.types import ImageBGR
 
 log = logging.getLogger(__name__)
 
 MAX_PIXELS = 50_000_000
+# An uncompressed 50-megapixel 16-bit RGB TIFF is 300 MB; no picture worth decoding is larger.
+MAX_FILE_BYTES = 512 * 1024 * 1024
 MIN_SIDE = 32
 
 
 def load_image(path: Path | str) -> ImageBGR:
-    """Read and decode one picture file; ``ImageError`` names the file and the problem."""
+    """Read and decode one picture file; ``ImageError`` names the file and the problem.
+
+    Only a regular file is opened: a FIFO would block for ever, a device (``/dev/zero``)
+    would never end, a directory cannot be read."""
     file = Path(path)
-    if not file.exists():
-        raise ImageError(f"{file}: no such file")
-    if file.is_dir():
-        raise ImageError(f"{file}: is a directory, not an image file")
-    try:
-        data = file.read_bytes()
-    except OSError as exc:
-        raise ImageError(f"{file}: cannot be read ({exc.strerror or exc})") from exc
+    data = read_regular_file(file, "image", max_bytes=MAX_FILE_BYTES, error=ImageError)
     return decode_image(data, str(file))
 
 

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomllib
-
+from gate.config import expand_user, load_toml
 from gate.errors import ConfigError
 from gate.outcome import Decision
 
@@ -48,6 +47,7 @@ _ALIASES = {
     "screen": "screen_attack",
 }
 SAMPLE_PREFIX = "sample:"
+MAX_SEED = 2**32 - 1  # random generators refuse negative seeds; some want 32 bits
 DEFAULT_SCENARIO = Path(__file__).with_name("default.toml")
 
 
@@ -88,15 +88,29 @@ def normalise_kind(text: str) -> str:
     return key
 
 
+def _check_sample(where: str, value: str) -> str:
+    """``sample:NAME`` or ``sample:NAME#INDEX``; the index is ASCII digits (``str.isdigit``
+    would take '²', which ``int`` then refuses)."""
+    name, hash_sign, index = value[len(SAMPLE_PREFIX) :].partition("#")
+    if not name.strip() or "/" in name or "\\" in name:
+        raise ConfigError(f"{where}: expected 'sample:NAME' (a file name), got {value!r}")
+    if hash_sign and not (index.isascii() and index.isdigit() and len(index) <= 4):
+        raise ConfigError(
+            f"{where}: face index {index!r} in {value!r} is not a number (digits 0-9)"
+        )
+    return value
+
+
 def _resolve_photo(where: str, value: Any, base: Path) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"{where}: expected a photo path or 'sample:NAME', got {value!r}")
     if value.startswith(SAMPLE_PREFIX):
-        return value
-    path = Path(value).expanduser()
+        return _check_sample(where, value)
+    path = expand_user(where, value)
     path = path if path.is_absolute() else base / path
     if not path.is_file():
-        raise ConfigError(f"{where}: photo file {path} does not exist")
+        reason = "is not a regular file" if path.exists() else "does not exist"
+        raise ConfigError(f"{where}: photo file {path} {reason}")
     return str(path)
 
 
@@ -160,8 +174,8 @@ def scenario_from_mapping(
     description = head.get("description", "")
     if not isinstance(name, str):
         raise ConfigError("scenario.name: expected a string")
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise ConfigError(f"scenario.seed: expected an integer, got {seed!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"scenario.seed: expected an integer 0..{MAX_SEED}, got {seed!r}")
     if not isinstance(description, str):
         raise ConfigError("scenario.description: expected a string")
     people = data.get("traveller", [])
@@ -174,12 +188,7 @@ def scenario_from_mapping(
 def load_scenario(path: Path | None = None) -> Scenario:
     """Read a scenario file (the default one when ``path`` is None)."""
     path = path or DEFAULT_SCENARIO
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read scenario {path}: {exc.strerror}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    data = load_toml(path, "scenario")  # a regular file, UTF-8, not nested too deep
     try:
         return scenario_from_mapping(data, path.resolve().parent, path)
     except ConfigError as exc:
