@@ -56,7 +56,10 @@ def register(registry: Registry) -> None:
     p = registry.command("chip serve", "present a virtual passport on vpcd until stopped", _serve)
     p.add_argument("passport", type=argtypes.directory, help="folder made by 'passport issue'")
     p.add_argument(
-        "--port", type=argtypes.port, default=35963, help="vpcd port (35963: 'Virtual PCD 00 00')"
+        "--port",
+        type=argtypes.port,
+        default=None,
+        help="vpcd port (35963: 'Virtual PCD 00 00'; default: the first free vpcd reader)",
     )
     p.add_argument(
         "--seconds",

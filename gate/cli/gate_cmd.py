@@ -23,7 +23,10 @@ def _quiet_opencv() -> None:
 
 def _simulate(args: argparse.Namespace) -> int:
     _quiet_opencv()
+    import json
+
     from gate.config import TimeoutsConfig
+    from gate.outcome import Decision
     from gate.simulate.report import format_table, summary, write_json
     from gate.simulate.runner import SimulationOptions, run_scenario
     from gate.simulate.scenario import load_scenario
@@ -42,23 +45,43 @@ def _simulate(args: argparse.Namespace) -> int:
     )
     results = run_scenario(scenario, options)
     print(format_table(results))
-    extra = {"speed": args.speed, "pcsc": not args.no_pcsc, "protocol": args.protocol}
+    extra: dict[str, object] = {
+        "speed": args.speed,
+        "pcsc": not args.no_pcsc,
+        "protocol": args.protocol,
+    }
     if args.audit:
         from gate.audit import AuditLog
+        from gate.errors import AuditError
 
-        with AuditLog.open(Path(args.audit)) as audit:
-            extra["audit_rows"] = audit.count()
-        print(f"audit log {args.audit}: {extra['audit_rows']} rows")
-    if args.json:
+        # Read-only: on a full disk the count still works, and a log that cannot be read
+        # is reported in the table's footer and the summary, not as a lost run (exit 2).
+        try:
+            with AuditLog.open_readonly(Path(args.audit)) as audit:
+                extra["audit_rows"] = audit.count()
+            print(f"audit log {args.audit}: {extra['audit_rows']} rows")
+        except AuditError as exc:
+            extra["audit_rows"], extra["audit_error"] = None, str(exc)
+            print(f"audit log {args.audit}: not readable ({exc})")
+    failed = sum(r.actual is Decision.AUDIT_FAILED for r in results)
+    if failed:
+        print(f"audit: {failed} of {len(results)} travellers not recorded (AUDIT_FAILED)")
+    if args.json == "-":
+        print(json.dumps(summary(scenario.name, results, extra), indent=2))
+    elif args.json:
         write_json(Path(args.json), summary(scenario.name, results, extra))
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import tempfile
+    import shutil
 
-    with tempfile.TemporaryDirectory(prefix="egate-demo-") as tmp:
-        audit = args.audit or str(Path(tmp) / "audit.db")
+    from drivers.runtime_dir import owned_temp_dir, remove_stale_temp_dirs
+
+    remove_stale_temp_dirs("egate-")  # demos killed before their clean-up
+    tmp = owned_temp_dir("egate-demo-")
+    try:
+        audit = args.audit or str(tmp / "audit.db")
         ns = argparse.Namespace(
             scenario=None,
             travellers=None,
@@ -74,6 +97,8 @@ def _demo(args: argparse.Namespace) -> int:
         if args.audit is None:
             print("(the demo's audit database was temporary; keep one with --audit PATH)")
         return code
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _run(args: argparse.Namespace) -> int:

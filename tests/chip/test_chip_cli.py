@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,8 +109,10 @@ def test_chip_serve_process_and_chip_read(
     try:
         assert serve.stdout is not None
         banner = serve.stdout.readline()
-        assert "presenting" in banner and "Virtual PCD 00 00" in banner
-        args = ["chip", "read", "--reader", "Virtual PCD 00 00", "--trust", str(issued / "pki")]
+        # The first free vpcd reader (another run may hold the other one), named in the banner.
+        found = re.search(r"presenting .* on '(Virtual PCD 00 0\d)'", banner)
+        assert found, banner
+        args = ["chip", "read", "--reader", found.group(1), "--trust", str(issued / "pki")]
         args += [
             "--mrz",
             "|".join(json.loads((issued / "pp" / "passport.json").read_text())["mrz"]),
