@@ -123,7 +123,7 @@ def _mrz_documents(config: GateConfig, stdin: TextIO | None, opened: ExitStack) 
         stream: TextIO = stdin or sys.stdin
     else:
         try:
-            stream = Path(config.reader.mrz_source).open(encoding="ascii")  # noqa: SIM115
+            stream = Path(config.reader.mrz_source).open(encoding="ascii", errors="replace")  # noqa: SIM115
         except OSError as exc:
             raise ConfigError(
                 f"reader.mrz_source: cannot open {config.reader.mrz_source}: {exc.strerror}"

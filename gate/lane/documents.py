@@ -4,6 +4,7 @@ is then read through the reader connector chosen by ``reader.address``."""
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable
@@ -14,18 +15,38 @@ from gate.icao.mrz import parse_mrz
 from gate.interfaces import ChipTransport
 from gate.transaction import PresentedDocument
 
+log = logging.getLogger(__name__)
+
+MAX_LINE = 256  # an MRZ line is 30 or 44 characters; anything far longer is not one
+MAX_FAILED_READS = 100  # a stream that fails this often in a row is given up, not spun on
+UNREADABLE_MRZ = "\ufffd"  # the printed MRZ of a document whose scan was garbled
+
+
+class _Garbled:
+    """A line that was not ASCII text (or not a line at all); ``why`` says what it was."""
+
+    def __init__(self, why: str) -> None:
+        self.why = why
+
 
 class MrzStreamDocuments:
     """Documents announced by their printed MRZ on a text stream, one line per MRZ line.
 
     Lines are read in a background thread (a blocking ``readline`` must not stall the
     lane); a document is complete when the last 2 (TD3) or 3 (TD1) lines parse as an MRZ.
+
+    A line the scanner garbled (a byte that is not ASCII, an overlong line) must neither
+    kill the reader thread (the lane would wait for ever) nor pass silently: the document
+    being scanned is presented as unreadable, so the lane refers the traveller to an
+    officer, and the lane goes on serving. Further garbled lines of that same document
+    (until a blank line or a good MRZ) are dropped.
     """
 
     def __init__(self, stream: TextIO, transport: Callable[[], ChipTransport]) -> None:
         self._transport = transport
-        self._lines: queue.Queue[str | None] = queue.Queue()
+        self._lines: queue.Queue[str | _Garbled | None] = queue.Queue()
         self._pending: list[str] = []
+        self._spoiled = False  # a garbled line was presented; its siblings are dropped
         self._ended = False
         self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
         self._thread.start()
@@ -35,22 +56,44 @@ class MrzStreamDocuments:
         return self._ended
 
     def _pump(self, stream: TextIO) -> None:
-        for line in stream:
-            self._lines.put(line.strip())
-        self._lines.put(None)
+        failures = 0
+        try:
+            while failures < MAX_FAILED_READS:
+                try:
+                    line = _read_line(stream)
+                except UnicodeDecodeError as exc:  # a strict text stream (stdin)
+                    failures += 1
+                    self._lines.put(_Garbled(f"bytes that are not text ({exc.reason})"))
+                    continue
+                failures = 0
+                if line is None:
+                    break
+                self._lines.put(line)
+            else:
+                log.error("MRZ source: %d unreadable lines in a row; stop reading", failures)
+        except (OSError, ValueError) as exc:  # the stream broke or was closed under us
+            log.error("MRZ source: reading failed: %s", exc)
+        finally:
+            self._lines.put(None)  # the lane sees the source end instead of waiting for ever
 
     def wait_document(self, timeout: float) -> PresentedDocument | None:
         if self._ended:
             return None
         try:
-            line = self._lines.get(timeout=timeout)
+            item = self._lines.get(timeout=timeout)
         except queue.Empty:
             return None
-        if line is None:
+        if item is None:
             self._ended = True  # the scanner's stream closed: no more documents will come
             return None
+        if isinstance(item, _Garbled):
+            return self._garbled(item)
+        line = item.strip()
+        if not line.isascii():
+            return self._garbled(_Garbled("a character that is not ASCII"))
         if not line:
             self._pending.clear()
+            self._spoiled = False
             return None
         self._pending = [*self._pending[-2:], line]
         for count in (3, 2):
@@ -61,5 +104,31 @@ class MrzStreamDocuments:
                 except DocumentError:
                     continue
                 self._pending.clear()
+                self._spoiled = False
                 return PresentedDocument(text, self._transport(), label="document")
         return None
+
+    def _garbled(self, item: _Garbled) -> PresentedDocument | None:
+        self._pending.clear()
+        if self._spoiled:
+            log.debug("MRZ source: another garbled line of the same document dropped")
+            return None
+        self._spoiled = True
+        log.warning("MRZ source: a line with %s; the document is refused", item.why)
+        # U+FFFD is what a decoder writes for bytes it cannot read: the chip reader refuses
+        # it ("MRZ: line 1 contains '\ufffd'"), so the lane refers the traveller
+        # (REFER_DOCUMENT), doors locked, and serves the next one.
+        return PresentedDocument(UNREADABLE_MRZ, self._transport(), label="unreadable MRZ")
+
+
+def _read_line(stream: TextIO) -> str | _Garbled | None:
+    """The next line (without its end), a ``_Garbled`` for one too long to be an MRZ line
+    (the rest of it is read and dropped, in bounded pieces), or None at the end."""
+    line = stream.readline(MAX_LINE + 1)
+    if not line:
+        return None
+    if len(line) <= MAX_LINE or line.endswith("\n"):
+        return line.rstrip("\r\n")
+    while line and not line.endswith("\n"):
+        line = stream.readline(MAX_LINE + 1)
+    return _Garbled(f"more than {MAX_LINE} characters")

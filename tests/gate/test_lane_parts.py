@@ -148,3 +148,80 @@ def test_reopening_camera_fails_once_then_opens_the_source_again() -> None:
     assert camera.stats.opened == 2
     camera.close()
     assert opened[1].closed
+
+
+# -- the kiosk's MRZ source on bad input (issue "Safety and integrity", part 7) ----------------
+
+
+def _drain(source: MrzStreamDocuments, polls: int = 20) -> list[PresentedDocument]:
+    found = []
+    for _ in range(polls):
+        document = source.wait_document(1.0)
+        if document is not None:
+            found.append(document)
+        if source.ended:
+            break
+    return found
+
+
+def test_mrz_source_non_ascii_byte_refuses_that_document_and_reads_on(tmp_path: Path) -> None:
+    """One non-ASCII byte used to end the reader thread (UnicodeDecodeError) and `egate run`
+    then waited for ever; now that document is presented as unreadable, the next is read."""
+    scan = tmp_path / "scanner.txt"
+    scan.write_bytes(b"P<UTO\xc3\xa9RIKSSON\n\n" + TD3.encode() + b"\n")
+    with scan.open(encoding="ascii", errors="replace") as stream:  # as gate.lane.build opens it
+        source = MrzStreamDocuments(stream, lambda: object())  # type: ignore[arg-type,return-value]
+        found = _drain(source)
+    assert source.ended
+    assert [d.label for d in found] == ["unreadable MRZ", "document"]
+    assert found[1].printed_mrz == TD3
+
+
+def test_mrz_source_strict_text_stream_decode_error_does_not_kill_the_reader() -> None:
+    """stdin decodes strictly: the UnicodeDecodeError is caught in the reader thread."""
+    raw = io.BytesIO(b"\xff\xfe\xfa garbage\n" + (b"x" * 9000) + b"\n\n" + TD3.encode() + b"\n")
+    stream = io.TextIOWrapper(raw, encoding="utf-8", errors="strict")
+    source = MrzStreamDocuments(stream, lambda: object())  # type: ignore[arg-type,return-value]
+    found = _drain(source)
+    assert source.ended
+    assert found[0].label == "unreadable MRZ"
+    assert found[-1].label == "document" and found[-1].printed_mrz == TD3
+
+
+def test_mrz_source_garbled_lines_of_one_document_refuse_it_once() -> None:
+    stream = io.StringIO("P<UTO\u00c9RIKSSON\nL898\ufffd02C36\n" + "Z" * 5000 + "\n")
+    source = MrzStreamDocuments(stream, lambda: object())  # type: ignore[arg-type,return-value]
+    assert [d.label for d in _drain(source)] == ["unreadable MRZ"]
+    assert source.ended
+
+
+@pytest.mark.timeout(60)
+def test_egate_run_lane_refers_a_garbled_scan_and_keeps_serving(tmp_path: Path) -> None:
+    """The kiosk path: build_lane opens reader.mrz_source; two garbled documents are two
+    referrals (REFER_DOCUMENT) and the lane ends when the source ends, instead of hanging."""
+    pytest.importorskip("smartcard", reason="the default reader address needs pyscard")
+    import threading
+
+    from gate.config import GateConfig, ReaderConfig
+    from gate.icao.pa import TrustStore
+    from gate.lane import build_lane
+    from gate.lane.adapters import PassportChipReader
+
+    scan = tmp_path / "scanner.txt"
+    scan.write_bytes(b"P<UTO\xe9RIKSSON\n\nL898902C3\x80UTO\n")
+    config = GateConfig(reader=ReaderConfig(mrz_source=str(scan)))
+    parts = FakeLane()
+    with build_lane(
+        config,
+        clock=parts.clock,
+        chip_reader=PassportChipReader(TrustStore([])),
+        biometrics=parts.biometrics,
+        camera=parts.camera,
+        turnstile=parts.turnstile,
+        audit=parts.audit,
+    ) as lane:
+        served = lane.serve(threading.Event())
+    assert served == 2
+    decisions = [t.decision for t in parts.audit.records]
+    assert decisions == [Decision.REFER_DOCUMENT, Decision.REFER_DOCUMENT]
+    assert all("MRZ" in t.detail for t in parts.audit.records)
