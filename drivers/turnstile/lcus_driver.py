@@ -4,6 +4,10 @@ Opening a door switches its relay on and, after ``hold`` seconds, off again (the
 mechanism closes and locks it). With no sensors, the driver reports DOOR_OPENED when the
 relay goes on and DOOR_CLOSED followed by PASSAGE_COMPLETED when the hold time ends, all
 flagged ``assumed=True``; it cannot see tailgating, jams or forced doors.
+
+The interlock can only be sequenced: opening a door while the other one's relay is on
+switches that relay off and waits ``travel`` seconds (the door's closing time) before
+switching the new one on. No contact says the other door really closed.
 """
 
 from __future__ import annotations
@@ -12,8 +16,8 @@ import threading
 import time
 
 from drivers.turnstile import lcus
-from drivers.turnstile.link import SerialDriver, SerialFactory
-from gate.errors import ConfigError
+from drivers.turnstile.link import SerialDriver, SerialFactory, other_door
+from gate.errors import ConfigError, DeviceGoneError
 from gate.turnstile import DEFAULT_TIMEOUT, Door, DoorState, EventKind, TurnstileStatus
 
 ASSUMED = "assumed: relay board has no sensors"
@@ -28,6 +32,7 @@ class LcusTurnstile(SerialDriver):
         *,
         url: str = "",
         hold: float = 5.0,
+        travel: float = 1.0,
         entry_channel: int = 1,
         exit_channel: int = 2,
         backoff: float = 0.05,
@@ -36,6 +41,7 @@ class LcusTurnstile(SerialDriver):
         if entry_channel == exit_channel:
             raise ConfigError(f"lcus: entry and exit share relay channel {entry_channel}")
         self._hold = hold
+        self._travel = travel
         self._channel = {Door.ENTRY: entry_channel, Door.EXIT: exit_channel}
         self._lock = threading.RLock()
         self._release_at: dict[Door, float] = {}
@@ -46,9 +52,12 @@ class LcusTurnstile(SerialDriver):
 
     def _open(self, door: Door) -> None:
         with self._lock:
-            other = Door.EXIT if door is Door.ENTRY else Door.ENTRY
+            other = other_door(door)
             if other in self._release_at:
                 self._release(other, passage=False)
+                # interlock by time alone: let the other door fall closed first (the lock
+                # is held, so the hold timer cannot act meanwhile)
+                self._closing.wait(self._travel)
             self._relay(door, True)
             if door not in self._release_at:
                 self.emit(EventKind.DOOR_OPENED, door, ASSUMED, assumed=True)
@@ -76,7 +85,12 @@ class LcusTurnstile(SerialDriver):
                     self._relay(door, False)
 
     def status(self, timeout: float = DEFAULT_TIMEOUT) -> TurnstileStatus:
-        self._require_port()
+        """What the driver last commanded (``assumed``); ``connected=False`` while the
+        board is gone."""
+        try:
+            self._require_port()
+        except DeviceGoneError:
+            return self._down_status(assumed=True)
         with self._lock:
             states = {
                 d: DoorState.OPEN if d in self._release_at else DoorState.CLOSED for d in Door
@@ -91,8 +105,7 @@ class LcusTurnstile(SerialDriver):
 
     def _on_connect(self, reconnect: bool) -> None:
         self._fail_safe()
-        if reconnect:
-            self.emit(EventKind.RECONNECTED, detail="relays off, doors locked", assumed=True)
+        self._mark_up("relays off, doors locked", assumed=True)
 
     def _on_lost(self) -> None:
         with self._lock:

@@ -1,9 +1,11 @@
 """What every serial turnstile driver shares: opening any pyserial URL, translating its
-exceptions, reconnecting with backoff in a service thread, and the event queue."""
+exceptions, reconnecting with backoff in a service thread, the link's up/down state and the
+event queue."""
 
 from __future__ import annotations
 
 import contextlib
+import enum
 import logging
 import queue
 import threading
@@ -14,7 +16,7 @@ from typing import Any
 import serial
 
 from gate.errors import DeviceError, DeviceGoneError, DeviceTimeoutError, GateError
-from gate.turnstile import Door, EventKind, TurnstileEvent
+from gate.turnstile import Door, DoorState, EventKind, TurnstileEvent, TurnstileStatus
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +37,40 @@ def serial_factory(url: str, baudrate: int, timeout: float = 0.05) -> SerialFact
     return open_port
 
 
+class Backoff:
+    """Delays between reconnection attempts: ``first``, doubling up to ``cap``; back to
+    ``first`` once the device worked again (``reset``)."""
+
+    def __init__(self, first: float = 0.05, cap: float = 2.0) -> None:
+        self.first = first
+        self.cap = max(first, cap)
+        self._next = first
+
+    def next(self) -> float:
+        """The delay to wait now; the one after is twice as long (up to the cap)."""
+        delay = self._next
+        self._next = min(self.cap, delay * 2)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.first
+
+
+class LinkState(enum.Enum):
+    NEVER = "never"  # not yet set up since the driver started
+    UP = "up"  # set up, and the device answers
+    DOWN = "down"  # was up, then the port vanished or the device stopped answering
+
+
 class SerialDriver:
     """Base: a service thread keeps the port open (reconnecting with exponential backoff)
-    and calls ``_service`` while connected; subclasses put protocol work there."""
+    and calls ``_service`` while it is open; subclasses put protocol work there.
+
+    The link is *up* once a subclass has put the doors in the safe state on a fresh port
+    (``_mark_up``) and *down* when the port vanished or the device stopped answering
+    (``_mark_down``). Each change is logged once and queued as an event (DEVICE_FAULT,
+    RECONNECTED); the attempts in between are logged at DEBUG only.
+    """
 
     name = "turnstile"
 
@@ -52,24 +85,31 @@ class SerialDriver:
     ) -> None:
         self._factory = factory
         self._url = url
-        self._backoff = backoff
-        self._max_backoff = max_backoff
+        self._backoff = Backoff(backoff, max_backoff)
         self._events: queue.Queue[TurnstileEvent] = queue.Queue()
         self._port: Any = None
         self._write_lock = threading.Lock()
         self._lost_lock = threading.Lock()
-        self._connected = threading.Event()
+        self._link_lock = threading.Lock()
+        self._state = LinkState.NEVER
+        self._down_since = 0.0
+        self._down_reason = ""
+        self._port_open = threading.Event()
         self._closing = threading.Event()
-        self._ever_connected = False
-        self._last_error = ""
+        self._ever_opened = False
+        self._last_exc: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name=f"egate-{self.name}", daemon=True)
         self._thread.start()
-        if not self._connected.wait(connect_timeout):
+        if not self._port_open.wait(connect_timeout):
             self.close()
             raise DeviceGoneError(
                 f"{self.name}: cannot open {url or 'the port'} within {connect_timeout:.1f} s"
                 + (f" ({self._last_error})" if self._last_error else "")
             )
+
+    @property
+    def _last_error(self) -> str:
+        return str(self._last_exc) if self._last_exc is not None else ""
 
     # ---- events ------------------------------------------------------------------------
     def emit(
@@ -83,14 +123,67 @@ class SerialDriver:
         except queue.Empty:
             return None
 
-    # ---- the port ----------------------------------------------------------------------
+    # ---- the link's state ------------------------------------------------------------------
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        """The device answered its set-up and has not been lost since."""
+        return self._state is LinkState.UP
 
+    @property
+    def port_open(self) -> bool:
+        return self._port_open.is_set()
+
+    def _mark_up(self, detail: str, assumed: bool = False) -> None:
+        """The doors are in the safe state on a working link. After a loss: one line in the
+        log and a RECONNECTED event."""
+        with self._link_lock:
+            was, self._state = self._state, LinkState.UP
+            self._backoff.reset()
+        if was is LinkState.DOWN:
+            log.warning(
+                "%s: %s is back after %.1f s: %s",
+                self.name,
+                self._url or "the device",
+                time.monotonic() - self._down_since,
+                detail,
+            )
+            self.emit(EventKind.RECONNECTED, detail=detail, assumed=assumed)
+
+    def _mark_down(self, reason: str) -> bool:
+        """The link failed: one line in the log and a DEVICE_FAULT event, the first time
+        only (False when it was not up)."""
+        with self._link_lock:
+            if self._state is not LinkState.UP:
+                return False
+            self._state = LinkState.DOWN
+            self._down_since = time.monotonic()
+            self._down_reason = reason
+        log.warning(
+            "%s: lost %s: %s (retrying every %.2f..%.1f s)",
+            self.name,
+            self._url or "the device",
+            reason,
+            self._backoff.first,
+            self._backoff.cap,
+        )
+        self.emit(EventKind.DEVICE_FAULT, detail=reason)
+        return True
+
+    def _down_status(self, assumed: bool = False) -> TurnstileStatus:
+        """What ``status`` says while the link is down: nothing is known of the doors."""
+        reason = self._down_reason or self._last_error or "not connected"
+        return TurnstileStatus(
+            DoorState.UNKNOWN, DoorState.UNKNOWN, assumed=assumed, connected=False, fault=reason
+        )
+
+    def _retry_later(self) -> None:
+        """Wait before the next attempt to bring the link up (exponential backoff)."""
+        self._closing.wait(self._backoff.next())
+
+    # ---- the port ----------------------------------------------------------------------
     def _require_port(self) -> Any:
         port = self._port
-        if port is None or not self._connected.is_set():
+        if port is None or not self._port_open.is_set():
             raise DeviceGoneError(f"{self.name}: {self._url or 'port'} is disconnected")
         return port
 
@@ -118,52 +211,52 @@ class SerialDriver:
 
     def _lost(self, exc: BaseException) -> None:
         with self._lost_lock:  # reader and writer threads may both notice the hang-up
-            if not self._connected.is_set():
+            if not self._port_open.is_set():
                 return
-            self._connected.clear()
-        log.warning("%s: lost %s: %s", self.name, self._url, exc)
+            self._port_open.clear()
+        log.debug("%s: port %s closed: %s", self.name, self._url, exc)
         port, self._port = self._port, None
         with contextlib.suppress(Exception):  # closing a dead port may fail in any way
             port.close()
-        self.emit(EventKind.DEVICE_FAULT, detail=f"link lost: {exc}")
+        self._mark_down(f"link lost: {exc}")
         self._on_lost()
 
     # ---- the service thread ---------------------------------------------------------------
     def _run(self) -> None:
-        delay = self._backoff
         while not self._closing.is_set():
-            if not self._connected.is_set():
-                try:
-                    self._port = self._factory()
-                except GateError as exc:
-                    self._last_error = str(exc)
-                    self._closing.wait(delay)
-                    delay = min(self._max_backoff, delay * 2)
-                    continue
-                delay = self._backoff
-                self._connected.set()
-                reconnect = self._ever_connected
-                self._ever_connected = True
-                try:
-                    self._on_connect(reconnect)
-                except Exception as exc:  # GateError, or a bug: never run unlocked
-                    # the doors could not be put in the safe state: drop the port and try
-                    # again after the backoff
-                    log.warning("%s: setting up after connect failed: %s", self.name, exc)
-                    self._last_error = str(exc)
-                    self._lost(exc)
-                    self._closing.wait(delay)
-                    delay = min(self._max_backoff, delay * 2)
+            if not self._port_open.is_set():
+                self._open_port()
                 continue
             try:
                 self._service()
             except DeviceGoneError:
                 pass  # _lost already ran; the loop reconnects
             except GateError as exc:
-                log.warning("%s: %s", self.name, exc)
+                log.debug("%s: %s", self.name, exc)
             except Exception as exc:  # a bug must not kill the thread that keeps doors safe
                 log.exception("%s: service error", self.name)
                 self._lost(exc)
+
+    def _open_port(self) -> None:
+        """One attempt to (re)open the port and put the doors in the safe state."""
+        try:
+            self._port = self._factory()
+        except GateError as exc:
+            self._last_exc = exc
+            log.debug("%s: %s", self.name, exc)
+            self._retry_later()
+            return
+        self._port_open.set()
+        reconnect, self._ever_opened = self._ever_opened, True
+        try:
+            self._on_connect(reconnect)
+        except Exception as exc:  # GateError, or a bug: never run unlocked
+            # the doors could not be put in the safe state: drop the port and try again
+            # after the backoff
+            log.debug("%s: setting up after connect failed: %s", self.name, exc)
+            self._last_exc = exc
+            self._lost(exc)
+            self._retry_later()
 
     def _on_connect(self, reconnect: bool) -> None:
         """Called in the service thread after the port opened: put doors in a safe state."""
@@ -179,7 +272,7 @@ class SerialDriver:
         if self._closing.is_set():
             return
         try:
-            if self._connected.is_set():
+            if self._port_open.is_set():
                 self._fail_safe()
         except GateError as exc:
             log.warning("%s: could not lock on close: %s", self.name, exc)
@@ -187,7 +280,7 @@ class SerialDriver:
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=2.0)
         port, self._port = self._port, None
-        self._connected.clear()
+        self._port_open.clear()
         if port is not None:
             with contextlib.suppress(Exception):  # best effort on the way out
                 port.close()
@@ -198,3 +291,7 @@ class SerialDriver:
 
 def nak_error(name: str, what: str, reason: str) -> DeviceError:
     return DeviceError(f"{name}: device refused {what}: {reason}")
+
+
+def other_door(door: Door) -> Door:
+    return Door.EXIT if door is Door.ENTRY else Door.ENTRY

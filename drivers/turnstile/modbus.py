@@ -4,10 +4,13 @@ The I/O module is dumb: coils drive the door relays (ON = the door motor opens t
 holds it; OFF = the door closes and locks), discrete inputs read the door-closed contacts,
 the presence beams and the emergency-open input. Where they sit is ``ModbusMap``.
 Framing and CRC come from pymodbus's ``FramerRTU``; the PDUs are pymodbus's own classes.
+A server (the emulated module) reads requests with ``RequestDecoder`` instead, which keeps
+the raw fields pymodbus would interpret (a coil value of 0x1234 is not "on").
 """
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -21,11 +24,34 @@ from pymodbus.pdu.bit_message import (
     WriteSingleCoilResponse,
 )
 
-from gate.errors import ConfigError, ProtocolError
+from gate.errors import ConfigError, DeviceError, ProtocolError
 
 READ_COILS = 1
 READ_DISCRETE_INPUTS = 2
 WRITE_SINGLE_COIL = 5
+MAX_READ_BITS = 2000  # the spec's limit on one FC01/FC02 request
+COIL_ON, COIL_OFF = 0xFF00, 0x0000  # the only legal FC05 values
+
+# exception codes (Modbus application protocol v1.1b3, section 7)
+ILLEGAL_FUNCTION = 1
+ILLEGAL_DATA_ADDRESS = 2
+ILLEGAL_DATA_VALUE = 3
+SERVER_DEVICE_FAILURE = 4
+EXCEPTION_NAMES = {
+    ILLEGAL_FUNCTION: "illegal function",
+    ILLEGAL_DATA_ADDRESS: "illegal data address",
+    ILLEGAL_DATA_VALUE: "illegal data value",
+    SERVER_DEVICE_FAILURE: "server device failure",
+}
+FUNCTION_NAMES = {
+    READ_COILS: "read coils",
+    READ_DISCRETE_INPUTS: "read discrete inputs",
+    WRITE_SINGLE_COIL: "write single coil",
+}
+# request sizes on the wire (unit + function + data + CRC); other functions run to the
+# end of what arrived, as an RTU frame ends at a silence on the line
+_FIXED_REQUEST_SIZE = {fc: 8 for fc in (1, 2, 3, 4, 5, 6)}
+_COUNTED_REQUEST = {15: 6, 16: 6}  # function -> offset of its byte count
 
 
 @dataclass(frozen=True)
@@ -189,11 +215,16 @@ def read_inputs(unit: int, address: int, count: int) -> ModbusPDU:
 
 
 def check_reply(request: ModbusPDU, reply: ModbusPDU) -> ModbusPDU:
-    """Raise ProtocolError unless ``reply`` answers ``request``."""
-    if isinstance(reply, ExceptionResponse):
-        raise ProtocolError(
-            f"modbus: unit {reply.dev_id} answered function {request.function_code} "
-            f"with exception code {reply.exception_code}"
+    """Raise unless ``reply`` answers ``request``: DeviceError for an exception reply (the
+    module refused), ProtocolError for a reply that answers something else."""
+    if isinstance(reply, ExceptionResponse) and reply.function_code == (
+        request.function_code | 0x80
+    ):
+        code = reply.exception_code
+        what = FUNCTION_NAMES.get(request.function_code, f"function {request.function_code}")
+        raise DeviceError(
+            f"modbus: unit {reply.dev_id} refused {what} at address {request.address}: "
+            f"exception code {code} ({EXCEPTION_NAMES.get(code, 'unknown')})"
         )
     if reply.dev_id != request.dev_id or reply.function_code != request.function_code:
         raise ProtocolError(
@@ -209,15 +240,88 @@ def check_reply(request: ModbusPDU, reply: ModbusPDU) -> ModbusPDU:
 
 def reply_bits(request: ModbusPDU, values: list[bool]) -> ModbusPDU:
     """Server side: the response carrying ``values`` for a read request."""
-    cls = ReadCoilsResponse if request.function_code == READ_COILS else ReadDiscreteInputsResponse
-    return cls(dev_id=request.dev_id, bits=values)
+    return bits_reply(request.dev_id, request.function_code, values)
 
 
 def reply_write(request: ModbusPDU) -> ModbusPDU:
-    return WriteSingleCoilResponse(
-        dev_id=request.dev_id, address=request.address, bits=list(request.bits[:1])
-    )
+    return write_reply(request.dev_id, request.address, bool(request.bits[0]))
 
 
 def reply_exception(request: ModbusPDU, code: int) -> ModbusPDU:
-    return ExceptionResponse(request.function_code, code, device_id=request.dev_id)
+    return exception_reply(request.dev_id, request.function_code, code)
+
+
+def bits_reply(unit: int, function: int, values: list[bool]) -> ModbusPDU:
+    cls = ReadCoilsResponse if function == READ_COILS else ReadDiscreteInputsResponse
+    return cls(dev_id=unit, bits=values)
+
+
+def write_reply(unit: int, address: int, on: bool) -> ModbusPDU:
+    return WriteSingleCoilResponse(dev_id=unit, address=address, bits=[on])
+
+
+def exception_reply(unit: int, function: int, code: int) -> ModbusPDU:
+    return ExceptionResponse(function, code, device_id=unit)
+
+
+# ---- the server side: raw requests ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Request:
+    """A request as a server receives it: nothing interpreted beyond the frame."""
+
+    unit: int
+    function: int
+    data: bytes
+
+    def words(self) -> tuple[int, int]:
+        """The two big-endian 16-bit fields of FC01/02/05: (address, count or value)."""
+        if len(self.data) != 4:
+            raise ProtocolError(f"modbus: function {self.function} carries {len(self.data)} bytes")
+        first, second = struct.unpack(">HH", self.data)
+        return int(first), int(second)
+
+
+@dataclass
+class RequestDecoder:
+    """Finds request frames (good CRC) in the bytes a server receives, known function or
+    not, so that the server can answer an unknown one with exception 01."""
+
+    _buf: bytearray = field(default_factory=bytearray)
+
+    def feed(self, data: bytes) -> list[Request]:
+        self._buf += data
+        out: list[Request] = []
+        while (req := self._next()) is not None:
+            out.append(req)
+        if len(self._buf) > 2 * FramerRTU.MAX_SIZE:  # noise cannot grow it without bound
+            del self._buf[: len(self._buf) - FramerRTU.MAX_SIZE]
+        return out
+
+    def _next(self) -> Request | None:
+        buf = bytes(self._buf)
+        for offset in range(max(0, len(buf) - 3)):
+            size = _request_size(buf[offset:])
+            if size is None:
+                continue
+            frame = buf[offset : offset + size]
+            if FramerRTU.check_CRC(frame[:-2], int.from_bytes(frame[-2:], "big")):
+                del self._buf[: offset + size]
+                return Request(frame[0], frame[1], frame[2:-2])
+        return None
+
+
+def _request_size(chunk: bytes) -> int | None:
+    """The size of the request frame starting ``chunk``, None while it is incomplete."""
+    function = chunk[1]
+    if function in _FIXED_REQUEST_SIZE:
+        size = _FIXED_REQUEST_SIZE[function]
+    elif function in _COUNTED_REQUEST:
+        at = _COUNTED_REQUEST[function]
+        if len(chunk) <= at:
+            return None
+        size = at + 1 + chunk[at] + 2
+    else:
+        size = min(len(chunk), FramerRTU.MAX_SIZE)
+    return size if 4 <= size <= len(chunk) else None

@@ -3,7 +3,13 @@
 The module has no logic, so this driver is the controller: the service thread polls the
 inputs, turns contact and beam edges into events, tracks passages and tailgating, relocks a
 door after its passage, and reports a door that does not reach its commanded position within
-``jam_timeout`` as jammed. On (re)connect both coils are switched off (doors locked).
+``jam_timeout`` as jammed. On (re)connect, and when the module answers again after missing
+``FAULT_AFTER_MISSED_POLLS`` polls, both coils are switched off (doors locked).
+
+Opening a door first switches the other door's coil off and waits for its closed contact
+(at most ``jam_timeout``); a door that does not close fails safe: both coils off, and a
+DeviceError naming it. An exception reply from the module is a DeviceError naming the
+exception.
 """
 
 from __future__ import annotations
@@ -16,14 +22,21 @@ import time
 from pymodbus.pdu import ModbusPDU
 
 from drivers.turnstile import modbus as mb
-from drivers.turnstile.link import SerialDriver, SerialFactory
+from drivers.turnstile.link import SerialDriver, SerialFactory, other_door
 from drivers.turnstile.passage import PassageTracker
-from gate.errors import DeviceError, DeviceTimeoutError, GateError, ProtocolError
+from gate.errors import (
+    DeviceError,
+    DeviceGoneError,
+    DeviceTimeoutError,
+    GateError,
+    ProtocolError,
+)
 from gate.turnstile import DEFAULT_TIMEOUT, Door, DoorState, EventKind, TurnstileStatus
 
 log = logging.getLogger(__name__)
 
 FAULT_AFTER_MISSED_POLLS = 5
+FRESH_INPUTS_POLLS = 5  # a poll this many periods old (or 0.25 s) still shows a closed door
 
 
 class ModbusTurnstile(SerialDriver):
@@ -54,14 +67,14 @@ class ModbusTurnstile(SerialDriver):
         self._commanded_at: dict[Door, float] = {}
         self._jammed: set[Door] = set()
         self._inputs: mb.Inputs | None = None
+        self._inputs_at = 0.0
         self._tracker = PassageTracker()
         self._missed = 0
-        self._fault_reported = False
         self._ready = threading.Event()
         super().__init__(factory, url=url, backoff=backoff, connect_timeout=connect_timeout)
         if not self._ready.wait(connect_timeout):
             self.close()
-            if "exception code" in self._last_error:  # it answered, but refused
+            if _refused(self._last_exc):  # it answered, but refused
                 raise DeviceError(f"modbus: cannot lock the doors: {self._last_error}")
             raise DeviceTimeoutError(f"modbus: unit {self.mapping.unit} on {url} does not answer")
 
@@ -122,9 +135,7 @@ class ModbusTurnstile(SerialDriver):
     # ---- the Turnstile interface -------------------------------------------------------------
     def _open(self, door: Door, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        other = Door.EXIT if door is Door.ENTRY else Door.ENTRY
-        if self._coil[other]:  # interlock: never both doors open
-            self._set_coil(other, False, timeout)
+        self._close_other_first(door, deadline)
         with self._state_lock:
             self._tracker.authorise(door)
         try:
@@ -138,6 +149,36 @@ class ModbusTurnstile(SerialDriver):
             with contextlib.suppress(GateError):
                 self._set_coil(door, False, 0.5)
             raise
+
+    def _close_other_first(self, door: Door, deadline: float) -> None:
+        """Interlock: the other door's coil off and its closed contact made before ``door``
+        opens; when it does not close within ``jam_timeout``, both coils go off."""
+        other = other_door(door)
+        if self._coil[other]:
+            self._set_coil(other, False, max(0.0, deadline - time.monotonic()))
+        else:
+            with self._state_lock:
+                inputs, at = self._inputs, self._inputs_at
+            fresh = time.monotonic() - at <= max(0.25, FRESH_INPUTS_POLLS * self._poll_s)
+            if inputs is not None and fresh and _closed(inputs, other):
+                return  # its coil was off and the last poll saw the contact made
+        started = time.monotonic()
+        give_up = min(deadline, started + self._jam_timeout)
+        while True:
+            inputs = self._read_inputs(max(0.0, deadline - time.monotonic()))
+            if _closed(inputs, other):
+                return
+            if time.monotonic() >= give_up:
+                break
+            self._closing.wait(min(self._poll_s, max(0.0, give_up - time.monotonic())))
+        with self._state_lock:
+            self._tracker.cancel()
+        with contextlib.suppress(GateError):  # fail safe; the error below says why
+            self.lock(0.5)
+        raise DeviceError(
+            f"modbus: {other.value} door did not close within "
+            f"{time.monotonic() - started:.2f} s: {door.value} door not opened"
+        )
 
     def open_entry(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         self._open(Door.ENTRY, timeout)
@@ -153,13 +194,21 @@ class ModbusTurnstile(SerialDriver):
             self._set_coil(door, False, max(0.0, deadline - time.monotonic()))
 
     def status(self, timeout: float = DEFAULT_TIMEOUT) -> TurnstileStatus:
-        inputs = self._read_inputs(timeout)
+        """The inputs read now; while the link is down, ``connected=False`` and doors
+        UNKNOWN. A module that is up but slower than ``timeout`` raises."""
+        try:
+            inputs = self._read_inputs(timeout)
+        except (DeviceGoneError, DeviceTimeoutError, ProtocolError):
+            if self.connected:
+                raise
+            return self._down_status()
         with self._state_lock:
             return TurnstileStatus(
                 entry=self._door_state(Door.ENTRY, inputs.entry_closed),
                 exit=self._door_state(Door.EXIT, inputs.exit_closed),
                 beams=inputs.beams,
                 emergency=inputs.emergency,
+                connected=self.connected,
                 fault="jammed: " + ",".join(sorted(d.value for d in self._jammed))
                 if self._jammed
                 else "",
@@ -180,14 +229,19 @@ class ModbusTurnstile(SerialDriver):
     # ---- the service thread ------------------------------------------------------------------
     def _on_connect(self, reconnect: bool) -> None:
         self._codec = mb.RtuCodec(is_server=False)
+        self._lock_up(1.0)
+        self._ready.set()
+
+    def _lock_up(self, timeout: float) -> None:
+        """Coils off and the inputs read: the link is up (after a loss: RECONNECTED)."""
         with self._state_lock:
             self._tracker.cancel()
         self._fail_safe()
-        self._inputs = self._read_inputs(1.0)
+        inputs = self._read_inputs(timeout)
+        with self._state_lock:
+            self._inputs, self._inputs_at = inputs, time.monotonic()
         self._missed = 0
-        self._ready.set()
-        if reconnect:
-            self.emit(EventKind.RECONNECTED, detail="coils off, doors locked")
+        self._mark_up("coils off, doors locked")
 
     def _on_lost(self) -> None:
         self._ready.clear()
@@ -195,21 +249,25 @@ class ModbusTurnstile(SerialDriver):
     def _service(self) -> None:
         self._closing.wait(self._poll_s)
         try:
+            if not self.connected:  # missed polls: the module must answer a lock first
+                self._lock_up(self._reply_timeout * (self._retries + 1))
+                return
             inputs = self._read_inputs(self._reply_timeout * (self._retries + 1))
-        except DeviceTimeoutError as exc:
+        except DeviceGoneError:
+            raise
+        except GateError as exc:  # no answer, garbage, or a refusal: the poll is missed
+            log.debug("%s", exc)
+            self._last_exc = exc
             self._missed += 1
-            if self._missed >= FAULT_AFTER_MISSED_POLLS and not self._fault_reported:
-                self._fault_reported = True
-                self.emit(EventKind.DEVICE_FAULT, detail=str(exc))
-            return
-        except ProtocolError as exc:
-            log.warning("%s", exc)
+            if self._missed >= FAULT_AFTER_MISSED_POLLS or _refused(exc):
+                self._mark_down(f"module not answering the input poll: {exc}")
+            if not self.connected:
+                self._retry_later()
             return
         self._missed = 0
-        self._fault_reported = False
         relock: list[Door] = []
         with self._state_lock:
-            previous, self._inputs = self._inputs, inputs
+            previous, self._inputs, self._inputs_at = self._inputs, inputs, time.monotonic()
             if previous is not None:
                 self._edges(previous, inputs)
             for kind, door in self._tracker.update(inputs.beams):
@@ -255,3 +313,14 @@ class ModbusTurnstile(SerialDriver):
                 self.emit(
                     EventKind.DOOR_JAMMED, door, detail=f"no movement in {self._jam_timeout} s"
                 )
+
+
+def _closed(inputs: mb.Inputs, door: Door) -> bool:
+    return inputs.entry_closed if door is Door.ENTRY else inputs.exit_closed
+
+
+def _refused(exc: BaseException | None) -> bool:
+    """An exception reply: the module answered, but will not do it."""
+    return isinstance(exc, DeviceError) and not isinstance(
+        exc, (DeviceTimeoutError, DeviceGoneError, ProtocolError)
+    )

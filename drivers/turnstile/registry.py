@@ -99,6 +99,7 @@ WIRING: Mapping[str, Wiring] = {
         read_timeout=0.0,  # never blocks: the board sends nothing
         options={
             "hold": Option("hold", float),
+            "travel": Option("travel", float),
             "entry_channel": Option("entry_channel", int),
             "exit_channel": Option("exit_channel", int),
         },

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from drivers.turnstile import gatectl as g
 from drivers.turnstile import lcus
 from drivers.turnstile import modbus as mb
-from gate.errors import ConfigError, ProtocolError
+from gate.errors import ConfigError, DeviceError, ProtocolError
 
 frames = st.builds(
     g.Frame,
@@ -148,12 +148,22 @@ def test_modbus_read_inputs_round_trip_after_noise(
     assert list(reply.bits[: len(bits)]) == bits
 
 
-def test_modbus_exception_reply_becomes_protocol_error() -> None:
+def test_modbus_exception_reply_is_a_refusal_naming_the_exception() -> None:
     client, server = mb.RtuCodec(), mb.RtuCodec(is_server=True)
     request = mb.read_inputs(1, 0, 6)
     [got] = server.feed(client.encode(request))
     [reply] = client.feed(server.encode(mb.reply_exception(got, 2)))
-    with pytest.raises(ProtocolError, match="exception code 2"):
+    with pytest.raises(DeviceError, match=r"exception code 2 \(illegal data address\)") as err:
+        mb.check_reply(request, reply)
+    assert not isinstance(err.value, ProtocolError)  # the module answered: it refused
+
+
+def test_modbus_exception_for_another_function_is_a_protocol_error() -> None:
+    client = mb.RtuCodec()
+    request = mb.read_inputs(1, 0, 6)
+    wire = mb.RtuCodec(is_server=True).encode(mb.exception_reply(1, mb.WRITE_SINGLE_COIL, 2))
+    [reply] = client.feed(wire)
+    with pytest.raises(ProtocolError, match="does not answer"):
         mb.check_reply(request, reply)
 
 

@@ -49,7 +49,8 @@ class EmulatorHandle:
         if self.protocol == "modbus":
             return f"modbus:{self.port}?jam={max(0.2, 3 * travel):.3f}"
         if self.protocol == "lcus":
-            return f"lcus:{self.port}?hold={max(0.5, 10 * travel):.3f}"
+            # the relay board's interlock waits a door's travel (with a margin) by the clock
+            return f"lcus:{self.port}?hold={max(0.5, 10 * travel):.3f}&travel={1.5 * travel:.3f}"
         return f"gatectl:{self.port}"
 
     @property
@@ -84,6 +85,11 @@ class EmulatorHandle:
         """The fire-alarm input: every door opens and stays open."""
         self._device.set_emergency(on)
 
+    def silence(self, silent: bool = True) -> None:
+        """Cut the line with the port left open (``False``: mend it); see
+        ``Faults.silent``."""
+        self._device.set_silent(silent)
+
     def unplug(self) -> None:
         self._device.unplug()
 
@@ -107,10 +113,21 @@ class EmulatorHandle:
         with self._device.locked() as lane:
             return lane.opened_count[door]
 
+    def interlock_breaches(self) -> int:
+        """How often both doors were off their closed positions at once (emergency aside)."""
+        with self._device.locked() as lane:
+            return lane.interlock_breaches
+
     def commands(self) -> list[str]:
-        """What the host commanded, in order (plus unplug/replug/watchdog markers)."""
+        """What the host commanded, in order (plus unplug/replug/silent/answering/watchdog
+        markers)."""
         with self._device.locked():
             return [what for _, what in self._device.log]
+
+    def wait_command(self, what: str, start: int = 0, timeout: float = 5.0) -> bool:
+        """Wait until ``what`` appears in ``commands()`` at index ``start`` or later;
+        False after ``timeout`` seconds without it."""
+        return self._device.wait_logged(what, start, timeout)
 
     def close(self) -> None:
         self._device.stop()

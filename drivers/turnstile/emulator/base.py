@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import random
 import threading
@@ -52,20 +53,28 @@ class Faults:
     noise_rate: float = 0.0  # random bytes per second sent to the host unprompted
     jammed: frozenset[Door] = field(default_factory=frozenset)
     seed: int = 0
+    # the line is cut with the port still there (a broken cable behind a USB adapter that
+    # stays plugged in): nothing from the host arrives, nothing the device sends leaves;
+    # the device and its lane run on (a gatectl controller's watchdog then locks)
+    silent: bool = False
 
     @classmethod
     def parse(cls, specs: list[str]) -> Faults:
-        """From CLI words: ``latency=0.2 drop=0.1 corrupt=0.05 noise=20 jam=exit seed=3``."""
+        """From CLI words: ``latency=0.2 drop=0.1 corrupt=0.05 noise=20 jam=exit seed=3
+        silent``."""
         kwargs: dict[str, object] = {}
         jammed: set[Door] = set()
         names = {"latency": "latency_s", "drop": "drop_rate", "corrupt": "corrupt_rate"}
         names["noise"] = "noise_rate"
         for spec in specs:
             key, sep, value = spec.partition("=")
+            if spec == "silent":
+                kwargs["silent"] = True
+                continue
             if not sep or key not in (*names, "jam", "seed"):
                 raise ConfigError(
                     f"unknown fault {spec!r} (latency=S drop=P corrupt=P "
-                    "noise=BYTES_PER_S jam=entry|exit seed=N)"
+                    "noise=BYTES_PER_S jam=entry|exit seed=N silent)"
                 )
             try:
                 if key == "jam":
@@ -98,6 +107,7 @@ class EmulatorBase(threading.Thread):
             else PtyLink(link, baud=physics.baud)
         )
         self.lock = threading.RLock()
+        self.logged = threading.Condition(self.lock)  # notified on every ``record``
         self.rng = random.Random(faults.seed)
         self.log: list[tuple[float, str]] = []  # (time, what the host commanded)
         self._halt = threading.Event()
@@ -110,7 +120,7 @@ class EmulatorBase(threading.Thread):
             data = self.link.read(0.005 if self.lane.busy else 0.02)
             with self.lock:
                 now = time.monotonic()
-                if data and self._powered:
+                if data and self._powered and not self.faults.silent:
                     # unplugged while answering: the host sees the hang-up
                     with contextlib.suppress(DeviceGoneError):
                         self.on_bytes(data, now)
@@ -131,6 +141,8 @@ class EmulatorBase(threading.Thread):
 
     def reply(self, data: bytes, faults: bool = True) -> None:
         """Send to the host through the fault model."""
+        if self.faults.silent:
+            return
         if faults:
             if self.faults.drop_rate and self.rng.random() < self.faults.drop_rate:
                 return
@@ -143,7 +155,16 @@ class EmulatorBase(threading.Thread):
             self.link.write(data)
 
     def record(self, what: str) -> None:
-        self.log.append((time.monotonic(), what))
+        with self.logged:
+            self.log.append((time.monotonic(), what))
+            self.logged.notify_all()
+
+    def wait_logged(self, what: str, start: int, timeout: float) -> bool:
+        """Wait until ``what`` is in the log at index ``start`` or later."""
+        with self.logged:
+            return self.logged.wait_for(
+                lambda: any(w == what for _, w in self.log[start:]), timeout
+            )
 
     # ---- subclass hooks -----------------------------------------------------------------
     def on_bytes(self, data: bytes, now: float) -> None:
@@ -177,6 +198,12 @@ class EmulatorBase(threading.Thread):
             self.link.unplug()
             self.lane.reset()
             self.record("unplugged")
+
+    def set_silent(self, silent: bool) -> None:
+        """Cut the line (or mend it) with the port left open: see ``Faults.silent``."""
+        with self.lock:
+            self.faults = dataclasses.replace(self.faults, silent=silent)
+            self.record("silent" if silent else "answering")
 
     def replug(self) -> None:
         with self.lock:

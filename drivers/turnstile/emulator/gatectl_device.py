@@ -42,7 +42,11 @@ class GatectlEmulator(EmulatorBase):
         self.decoder = g.FrameDecoder()
         self.watchdog_s = DEFAULT_WATCHDOG_S
         self.last_heard: float | None = None  # armed by the first frame from a host
+        self.watchdog_fired = False  # tripped since the host last spoke (trips once)
+        # the STATUS flag: set by a trip, kept until an OPEN is accepted (docs/gatectl.md)
         self.watchdog_tripped = False
+        # an OPEN waiting for the other door's closed contact: (door, other, give up at)
+        self.interlock: tuple[Door, Door, float] | None = None
         self.seq = 0
         self.pending: dict[int, tuple[bytes, float, int]] = {}  # seq -> frame, sent, tries
         # the last command (whole frame), when it came, our answer: to recognise retries
@@ -56,7 +60,7 @@ class GatectlEmulator(EmulatorBase):
     def on_bytes(self, data: bytes, now: float) -> None:
         for frame in self.decoder.feed(data):
             self.last_heard = now
-            self.watchdog_tripped = False
+            self.watchdog_fired = False
             if frame.command == g.Command.ACK:
                 self.pending.pop(frame.seq, None)  # the host got our event
                 continue
@@ -87,9 +91,7 @@ class GatectlEmulator(EmulatorBase):
             return ack(self.status_payload().encode())
         if cmd == g.Command.LOCK and not payload:
             self.record("lock")
-            self.tracker.cancel()
-            for door in Door:
-                self.move(door, False, now)
+            self.lock_doors(now)
             return ack()
         if cmd == g.Command.OPEN and len(payload) == 1 and payload[0] in (1, 2):
             door = Door.ENTRY if payload[0] == g.DoorCode.ENTRY else Door.EXIT
@@ -98,10 +100,16 @@ class GatectlEmulator(EmulatorBase):
                 return nak(g.NakReason.EMERGENCY_ACTIVE)
             if self.lane.door_state(door) is DoorState.JAMMED:
                 return nak(g.NakReason.DOOR_FAULT)
+            self.watchdog_tripped = False  # a new authorisation: the host is in charge again
             other = Door.EXIT if door is Door.ENTRY else Door.ENTRY
             self.move(other, False, now)  # interlock: never both doors open
-            self.move(door, True, now)
-            self.tracker.authorise(door)
+            self.tracker.cancel()
+            self.interlock = None
+            if self.lane.door_state(other) is DoorState.CLOSED:
+                self.start_opening(door, now)
+            else:  # the door moves once the other one's closed contact is made
+                travel = self.physics.scaled(self.physics.door_travel_s)
+                self.interlock = (door, other, now + JAM_FACTOR * travel + 0.05)
             return ack()
         if cmd == g.Command.SET_WATCHDOG and len(payload) == 2:
             self.watchdog_s = int.from_bytes(payload, "big") / 1000.0
@@ -111,6 +119,16 @@ class GatectlEmulator(EmulatorBase):
         if cmd == g.Command.SET_WATCHDOG:
             return nak(g.NakReason.BAD_PAYLOAD)
         return nak(g.NakReason.UNKNOWN_COMMAND)
+
+    def lock_doors(self, now: float) -> None:
+        self.tracker.cancel()
+        self.interlock = None
+        for door in Door:
+            self.move(door, False, now)
+
+    def start_opening(self, door: Door, now: float) -> None:
+        self.move(door, True, now)
+        self.tracker.authorise(door)
 
     def move(self, door: Door, open_: bool, now: float) -> None:
         self.lane.command(door, open_)
@@ -167,6 +185,7 @@ class GatectlEmulator(EmulatorBase):
                     self.move(passage_door, False, now)  # relock behind the traveller
 
     def on_tick(self, now: float) -> None:
+        self.interlock_tick(now)
         travel = self.physics.scaled(self.physics.door_travel_s)
         for door, since in list(self.moving_since.items()):
             late = now - since > JAM_FACTOR * travel + 0.05
@@ -179,15 +198,13 @@ class GatectlEmulator(EmulatorBase):
                 self.push(g.EventCode.DOOR_JAMMED, door, now)
         if (
             self.last_heard is not None
-            and not self.watchdog_tripped
+            and not self.watchdog_fired
             and self.watchdog_s > 0
             and now - self.last_heard > self.watchdog_s
         ):
-            self.watchdog_tripped = True
+            self.watchdog_fired = self.watchdog_tripped = True
             self.record("watchdog")
-            self.tracker.cancel()
-            for door in Door:
-                self.move(door, False, now)
+            self.lock_doors(now)
             self.push(g.EventCode.WATCHDOG_LOCKED, None, now)
         for seq, (frame, sent, tries) in list(self.pending.items()):
             if now - sent >= EVENT_RETRY_S:
@@ -196,6 +213,21 @@ class GatectlEmulator(EmulatorBase):
                 else:
                     self.pending[seq] = (frame, now, tries + 1)
                     self.reply(frame)
+
+    def interlock_tick(self, now: float) -> None:
+        """Start the door an OPEN is waiting for once the other door is closed; when it
+        does not close in time, lock both and report the other door jammed."""
+        if self.interlock is None:
+            return
+        door, other, give_up = self.interlock
+        if self.lane.door_state(other) is DoorState.CLOSED:
+            self.interlock = None
+            self.start_opening(door, now)
+        elif now >= give_up:
+            self.lock_doors(now)
+            if other not in self.jam_reported:
+                self.jam_reported.add(other)
+                self.push(g.EventCode.DOOR_JAMMED, other, now)
 
     # ---- scripting -----------------------------------------------------------------------
     def set_emergency(self, on: bool) -> None:

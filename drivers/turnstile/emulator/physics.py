@@ -77,6 +77,10 @@ class Lane:
     opened_count: dict[Door, int] = field(
         default_factory=lambda: {Door.ENTRY: 0, Door.EXIT: 0}
     )  # how often each door left its closed position: tests check "no door opened"
+    # how often both doors were off their closed positions at once without the emergency
+    # input: the interlock was broken (tests check it stays 0)
+    interlock_breaches: int = 0
+    _both_off_closed: bool = False
     _last: float | None = None
 
     def command(self, door: Door, open_: bool) -> None:
@@ -121,6 +125,10 @@ class Lane:
                 events.append((PhysEvent.DOOR_OPENED, name, -1))
             if after is not before and after is DoorState.CLOSED:
                 events.append((PhysEvent.DOOR_CLOSED, name, -1))
+        both = all(d.position > 0.0 for d in self.doors.values())
+        if both and not self._both_off_closed and not self.emergency:
+            self.interlock_breaches += 1
+        self._both_off_closed = both
         events.extend(self._walk(now))
         return events
 
