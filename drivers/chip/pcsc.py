@@ -12,6 +12,7 @@ from typing import Any
 from gate.errors import DeviceError, DeviceGoneError, DeviceTimeoutError
 
 _REMOVED = {0x80100069, 0x80100068, 0x8010000C, 0x80100017}  # removed, reset, no card, unavailable
+_NO_DAEMON = {0x8010001D, 0x8010001E}  # no service, service stopped: pcscd is gone
 
 
 def _scard() -> Any:
@@ -38,6 +39,8 @@ class PcscTransport:
         where = self.reader or self.reader_spec
         text = self._scard.SCardGetErrorMessage(code)
         message = f"PC/SC {what} on {where}: {text} ({code & 0xFFFFFFFF:#010x})"
+        if code & 0xFFFFFFFF in _NO_DAEMON:
+            return DeviceError(f"{message}: pcscd stopped")
         if code & 0xFFFFFFFF in _REMOVED:
             return DeviceGoneError(message)
         return DeviceError(message)
@@ -109,7 +112,8 @@ class PcscTransport:
         s = self._scard
         result, response = s.SCardTransmit(self._card, self._protocol, list(apdu))
         if result != s.SCARD_S_SUCCESS:
-            if self._card_left():
+            # A dead daemon is not a removed card: say which, so the referral names it.
+            if result & 0xFFFFFFFF not in _NO_DAEMON and self._card_left():
                 raise DeviceGoneError(f"PC/SC: card removed from {self.reader}")
             raise self._fail("transmit", result)
         if len(response) < 2 and self._card_left():

@@ -49,14 +49,33 @@ def foreign_pcscd():
     return subprocess.Popen(["pcscd", "--foreground"], stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
 
+def until_listed():  # pcscd offers no readiness signal: poll the condition itself
+    import time
+    deadline = time.monotonic() + 20
+    while not list_readers() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
 out = {}
-theirs = foreign_pcscd() if whose == "theirs" else None
+theirs = None
+if whose == "theirs":
+    theirs = foreign_pcscd()
+    until_listed()  # else egate would start its own beside it
 daemon = PcscDaemon()
 first = daemon.start()
 out["first_started_here"] = first.started_here
 out["read_before"] = read()
+link = VpcdCardLink(load_passport_folder(folder)).start()
+transport = PcscTransport(link.reader_name, timeout=5)
+transport.connect()
 kill(first.pid if whose == "ours" else theirs.pid)
 out["readers_after_kill"] = list_readers()
+try:  # a SELECT on the connected card, its daemon gone
+    transport.transmit(bytes.fromhex("00A4040C07A0000002471001"))
+    out["transmit_after_kill"] = "answered"
+except Exception as exc:
+    out["transmit_after_kill"] = [type(exc).__name__, str(exc)]
+transport.close()
+link.stop()
 if whose == "theirs":
     # egate notices and says it waits; only then does the owner bring its daemon back.
     import logging, threading
@@ -110,6 +129,8 @@ def test_the_pcscd_egate_started_is_restarted(passport: IssuedPassport, tmp_path
     assert out["first_started_here"] is True
     assert out["read_before"] == "X1234567"
     assert out["readers_after_kill"] == []
+    kind, message = out["transmit_after_kill"]
+    assert kind == "DeviceError" and "pcscd stopped" in message  # not "card removed"
     assert out["second_started_here"] is True and out["new_pid"] is True
     assert out["restarts"] == 1
     assert out["read_after"] == "X1234567"
