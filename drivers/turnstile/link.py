@@ -230,7 +230,9 @@ class SerialDriver:
             try:
                 self._service()
             except DeviceGoneError:
-                pass  # _lost already ran; the loop reconnects
+                # _lost already ran; reopen after the backoff (a port that opens and hangs
+                # up at once must not be reopened in a tight loop)
+                self._retry_later()
             except GateError as exc:
                 log.debug("%s: %s", self.name, exc)
             except Exception as exc:  # a bug must not kill the thread that keeps doors safe

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 ACTIONS = ("status", "open-entry", "open-exit", "lock", "watch")
 WORLD_HELP = (
     "stdin commands: pass | tailgate | back | jam DOOR | unjam DOOR | force DOOR | "
-    "release DOOR | emergency on|off | noise N | unplug | replug | status | quit"
+    "release DOOR | emergency on|off | noise N | silent on|off | unplug | replug | status | quit"
 )
 
 
@@ -63,7 +63,8 @@ def register(registry: Registry) -> None:
         action="append",
         default=[],
         metavar="SPEC",
-        help="latency=S drop=P corrupt=P noise=BYTES_PER_S jam=entry|exit seed=N (repeatable)",
+        help="latency=S drop=P corrupt=P noise=BYTES_PER_S jam=entry|exit seed=N silent "
+        "(repeatable)",
     )
     e.add_argument("--time-scale", type=float, default=1.0, help="physical durations factor")
     e.add_argument("--baud", type=int, default=None, help="emulate this line speed")
@@ -94,6 +95,7 @@ def _turnstile(args: argparse.Namespace) -> int:
                 f"entry={st.entry.value} exit={st.exit.value} beams={beams} "
                 f"emergency={'on' if st.emergency else 'off'}"
                 + (" (assumed: no read-back)" if st.assumed else "")
+                + ("" if st.connected else " connected=no")
                 + (f" fault={st.fault}" if st.fault else "")
             )
             _print(st.to_json(), args.json, text)
@@ -105,6 +107,8 @@ def _turnstile(args: argparse.Namespace) -> int:
             _print({"ok": True, "action": args.action}, args.json, f"{args.action}: acknowledged")
             _watch(lane, args, seconds=args.hold, until_passage=True)
         else:
+            # on stderr, so that stdout stays one event a line: the link is up from here on
+            print(f"watching {args.device}", file=sys.stderr, flush=True)
             _watch(lane, args, seconds=args.seconds, until_passage=False)
     finally:
         lane.close()  # locks the doors where the hardware allows
@@ -177,6 +181,8 @@ def _world_commands(handle: EmulatorHandle, stop: threading.Event) -> None:
                 handle.emergency(not rest or rest[0] == "on")
             elif cmd == "noise":
                 handle.inject_noise(int(rest[0]) if rest else 1000)
+            elif cmd == "silent":  # the line cut with the port left open, or mended
+                handle.silence(not rest or rest[0] == "on")
             elif cmd == "unplug":
                 handle.unplug()
             elif cmd == "replug":

@@ -3,7 +3,9 @@ when EGATE_HIL_TURNSTILE names its address."""
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -59,6 +61,47 @@ class Lane:
         if self.handle is None:
             pytest.skip(f"{HIL_ENV}: real hardware cannot be scripted (needs a person)")
         return self.handle
+
+
+class LogWatch(logging.Handler):
+    """Collects the drivers' log records and lets a test wait for one (no sleeping)."""
+
+    def __init__(self, logger: str = "drivers.turnstile") -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self._cv = threading.Condition()
+        self._logger = logging.getLogger(logger)
+
+    def __enter__(self) -> LogWatch:
+        self._level = self._logger.level
+        self._logger.setLevel(logging.DEBUG)
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self._cv:
+            self.records.append(record)
+            self._cv.notify_all()
+
+    def count(self, level: int, start: int = 0) -> int:
+        with self._cv:
+            return sum(1 for r in self.records[start:] if r.levelno == level)
+
+    def mark(self) -> int:
+        with self._cv:
+            return len(self.records)
+
+    def wait(self, level: int, n: int, start: int = 0, timeout: float = 10.0) -> None:
+        """Until ``n`` records of ``level`` were logged since ``start``."""
+        with self._cv:
+            if not self._cv.wait_for(lambda: self.count(level, start) >= n, timeout):
+                raise AssertionError(
+                    f"fewer than {n} {logging.getLevelName(level)} records in {timeout} s"
+                )
 
 
 def make_lane(

@@ -4,6 +4,7 @@ would use them (two shells: here a subprocess and in-process calls)."""
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -102,3 +103,46 @@ def test_emulate_rejects_unknown_fault(capsys: pytest.CaptureFixture[str]) -> No
     code = main(["emulate", "turnstile", "--protocol", "lcus", "--fault", "gremlins=3"])
     assert code == EXIT_ERROR
     assert "unknown fault 'gremlins=3'" in capsys.readouterr().err
+
+
+def test_watch_prints_a_silent_controller_and_its_return() -> None:
+    """``egate turnstile watch`` on a controller that stops answering with its port open:
+    a device_fault line, then reconnected once it answers again."""
+    from drivers.turnstile.emulator import start_emulator
+
+    with start_emulator("gatectl") as world:
+        watch = ["watch", "--json", "--count", "2", "--seconds", "60"]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gate", "turnstile", "--device", world.address, *watch],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert proc.stderr is not None
+            # the watcher's driver is set up and listening
+            while not (said := proc.stderr.readline()).startswith("watching"):
+                assert said, "the watcher exited before watching"
+            world.silence()
+            assert _line(proc)["kind"] == "device_fault"
+            world.silence(False)
+            back = _line(proc)
+            assert back["kind"] == "reconnected" and "doors locked" in str(back["detail"])
+            assert proc.wait(10) == EXIT_OK
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+
+
+def _line(proc: subprocess.Popen[str], timeout: float = 15.0) -> dict[str, object]:
+    """The next JSON line the process prints (fails instead of hanging)."""
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    assert ready, f"no output within {timeout} s"
+    line = proc.stdout.readline()
+    assert line, "the watcher exited"
+    obj = json.loads(line)
+    assert isinstance(obj, dict)
+    return obj

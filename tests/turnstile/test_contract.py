@@ -3,15 +3,16 @@ when EGATE_HIL_TURNSTILE names it."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
 import pytest
 
 from drivers.turnstile.emulator import Faults
-from gate.errors import DeviceGoneError, DeviceTimeoutError, GateError
+from gate.errors import DeviceError, DeviceGoneError, DeviceTimeoutError, GateError
 from gate.turnstile import Door, DoorState, EventKind, Turnstile
-from tests.turnstile.conftest import Lane
+from tests.turnstile.conftest import Lane, LogWatch
 
 
 def test_driver_is_a_turnstile_and_starts_locked(lane: Lane) -> None:
@@ -180,3 +181,66 @@ def test_failed_open_leaves_the_door_locked(protocol: str) -> None:
         while world.door_state(Door.EXIT) is not DoorState.CLOSED:
             assert time.monotonic() < deadline, "exit door left open after a failed command"
             time.sleep(0.01)
+
+
+def test_opening_one_door_closes_the_other_first(lane: Lane) -> None:
+    """Interlock: the entry closes (contact made, or the relay board's travel time) before
+    the exit starts to move; never both doors open."""
+    lane.driver.open_entry()
+    lane.wait_for(EventKind.DOOR_OPENED, where=lambda e: e.door is Door.ENTRY)
+    if lane.handle is not None:  # relay boards report "opened" before the door moved
+        assert lane.handle.wait_door(Door.ENTRY, DoorState.OPEN)
+    lane.driver.open_exit()
+    opened = lane.wait_for(EventKind.DOOR_OPENED, where=lambda e: e.door is Door.EXIT)
+    closed = lane.wait_for(EventKind.DOOR_CLOSED, where=lambda e: e.door is Door.ENTRY)
+    assert lane.seen.index(closed) < lane.seen.index(opened)
+    if lane.handle is not None:
+        assert lane.handle.interlock_breaches() == 0
+        assert lane.handle.door_state(Door.ENTRY) is DoorState.CLOSED
+    lane.driver.lock()
+
+
+def test_other_door_that_does_not_close_fails_safe(lane: Lane) -> None:
+    world = lane.scripted()
+    if lane.protocol == "lcus":
+        pytest.skip("lcus relay boards have no contacts: they sequence by travel time only")
+    lane.driver.open_entry()
+    lane.wait_for(EventKind.DOOR_OPENED, where=lambda e: e.door is Door.ENTRY)
+    world.jam(Door.ENTRY)  # stuck open
+    with pytest.raises(DeviceError, match="entry door did not close") as err:
+        lane.driver.open_exit()
+    assert "exit door not opened" in str(err.value)
+    assert world.opened_count(Door.EXIT) == 0
+    assert world.door_state(Door.EXIT) is DoorState.CLOSED
+    assert not any(c == "open exit" for c in world.commands())
+    assert world.commands()[-1] in ("lock", "close exit"), world.commands()
+    assert world.interlock_breaches() == 0
+
+
+def test_silent_device_is_reported_then_recovers(lane: Lane) -> None:
+    """A device that stops answering with its port still open (line cut): DEVICE_FAULT,
+    ``connected`` False, one WARNING however long it lasts; when it answers again the doors
+    are locked first, then RECONNECTED, ``connected`` True and one more WARNING."""
+    world = lane.scripted()
+    if lane.protocol == "lcus":
+        pytest.skip("lcus relay boards never answer: a board that stops listening is unseen")
+    with LogWatch() as logs:
+        world.silence()
+        fault = lane.wait_for(EventKind.DEVICE_FAULT, timeout=10)
+        assert "not answering" in fault.detail
+        down = lane.driver.status(timeout=0.3)
+        assert not down.connected and down.fault
+        assert down.entry is DoorState.UNKNOWN
+        # several failed attempts to bring it back, and still the one WARNING line
+        logs.wait(logging.DEBUG, 3, start=logs.mark())
+        assert logs.count(logging.WARNING) == 1, [r.getMessage() for r in logs.records]
+        mark = len(world.commands())
+        world.silence(False)
+        lane.wait_for(EventKind.RECONNECTED, timeout=10)
+        assert logs.count(logging.WARNING) == 2
+    relocked = world.commands()[mark:]
+    assert relocked[0] == "answering"
+    assert any(c in ("lock", "close entry", "close exit") for c in relocked), relocked
+    assert not any(c.startswith("open") for c in relocked), relocked
+    st = lane.driver.status()
+    assert st.connected and st.locked

@@ -9,6 +9,7 @@ import serial
 
 from drivers.turnstile import gatectl as g
 from drivers.turnstile.emulator import Faults, Physics, start_emulator
+from drivers.turnstile.emulator.physics import Lane as PhysLane
 from drivers.turnstile.registry import open_turnstile
 from gate.errors import DeviceError, DeviceTimeoutError
 from gate.turnstile import Door, DoorState, EventKind
@@ -148,3 +149,124 @@ def test_only_an_identical_frame_counts_as_a_retry() -> None:
             assert world.commands() == ["open exit", "lock"]
         finally:
             port.close()
+
+
+def _events_until(
+    port: serial.Serial, decoder: g.FrameDecoder, code: g.EventCode, door: g.DoorCode
+) -> list[g.EventPayload]:
+    """Read (and acknowledge) controller events until one with ``code`` for ``door``."""
+    seen: list[g.EventPayload] = []
+    seqs: set[int] = set()
+    end = time.monotonic() + 3.0
+    while time.monotonic() < end:
+        for frame in decoder.feed(port.read(64)):
+            if frame.command != g.Command.EVENT:
+                continue
+            port.write(g.Frame(frame.seq, g.Command.ACK).encode())
+            if frame.seq in seqs:
+                continue  # a retransmission: our ACK crossed it
+            seqs.add(frame.seq)
+            ev = g.EventPayload.decode(frame.payload)
+            seen.append(ev)
+            if ev.code == code and ev.door == door:
+                return seen
+    raise AssertionError(f"no {code.name} for {door.name}; saw {seen}")
+
+
+def _trip_watchdog(port: serial.Serial, decoder: g.FrameDecoder) -> None:
+    """Arm a 100 ms watchdog, then say nothing until the controller locks on it."""
+    _ask(port, decoder, g.Frame(1, g.Command.SET_WATCHDOG, (100).to_bytes(2, "big")))
+    _events_until(port, decoder, g.EventCode.WATCHDOG_LOCKED, g.DoorCode.NONE)
+
+
+def test_watchdog_flag_stays_set_until_an_open_is_accepted() -> None:
+    with start_emulator("gatectl", physics=TEST_PHYSICS) as world:
+        port = serial.serial_for_url(world.port, timeout=0.02)
+        decoder = g.FrameDecoder()
+        try:
+            _trip_watchdog(port, decoder)
+            # the STATUS answers themselves are frames from the host: they do not clear it
+            for seq in (2, 3):
+                st = g.StatusPayload.decode(
+                    _ask(port, decoder, g.Frame(seq, g.Command.STATUS)).payload
+                )
+                assert st.flags & g.FLAG_WATCHDOG_TRIPPED
+            _ask(port, decoder, g.Frame(4, g.Command.LOCK))  # locking is no authorisation
+            st = g.StatusPayload.decode(_ask(port, decoder, g.Frame(5, g.Command.STATUS)).payload)
+            assert st.flags & g.FLAG_WATCHDOG_TRIPPED
+            assert _ask(port, decoder, g.Frame(6, g.Command.OPEN, b"\x02")).command == g.Command.ACK
+            st = g.StatusPayload.decode(_ask(port, decoder, g.Frame(7, g.Command.STATUS)).payload)
+            assert not st.flags & g.FLAG_WATCHDOG_TRIPPED
+        finally:
+            port.close()
+
+
+def test_driver_reports_a_watchdog_trip_until_the_next_open() -> None:
+    with start_emulator("gatectl", physics=TEST_PHYSICS) as world:
+        port = serial.serial_for_url(world.port, timeout=0.02)
+        try:
+            _trip_watchdog(port, g.FrameDecoder())  # a previous host went away
+        finally:
+            port.close()
+        driver = open_turnstile(world.address)
+        try:
+            st = driver.status()
+            assert st.fault == "watchdog tripped" and st.locked
+            driver.open_exit()
+            assert driver.status().fault == ""
+        finally:
+            driver.close()
+
+
+def test_controller_opens_only_after_the_other_door_closed() -> None:
+    """The controller's own interlock (a host that skips its check): OPEN exit while the
+    entry is open is acknowledged, and the exit moves once the entry's contact is made."""
+    with start_emulator("gatectl", physics=TEST_PHYSICS) as world:
+        port = serial.serial_for_url(world.port, timeout=0.02)
+        decoder = g.FrameDecoder()
+        try:
+            _ask(port, decoder, g.Frame(1, g.Command.SET_WATCHDOG, b"\x00\x00"))
+            _ask(port, decoder, g.Frame(2, g.Command.OPEN, b"\x01"))
+            _events_until(port, decoder, g.EventCode.DOOR_OPENED, g.DoorCode.ENTRY)
+            assert _ask(port, decoder, g.Frame(3, g.Command.OPEN, b"\x02")).command == g.Command.ACK
+            seen = _events_until(port, decoder, g.EventCode.DOOR_OPENED, g.DoorCode.EXIT)
+            closed = g.EventPayload(g.EventCode.DOOR_CLOSED, g.DoorCode.ENTRY, 0)
+            assert closed in seen
+            assert world.interlock_breaches() == 0
+        finally:
+            port.close()
+
+
+def test_controller_gives_up_when_the_other_door_stays_open() -> None:
+    with start_emulator("gatectl", physics=TEST_PHYSICS) as world:
+        port = serial.serial_for_url(world.port, timeout=0.02)
+        decoder = g.FrameDecoder()
+        try:
+            _ask(port, decoder, g.Frame(1, g.Command.SET_WATCHDOG, b"\x00\x00"))
+            _ask(port, decoder, g.Frame(2, g.Command.OPEN, b"\x01"))
+            _events_until(port, decoder, g.EventCode.DOOR_OPENED, g.DoorCode.ENTRY)
+            world.jam(Door.ENTRY)
+            assert _ask(port, decoder, g.Frame(3, g.Command.OPEN, b"\x02")).command == g.Command.ACK
+            _events_until(port, decoder, g.EventCode.DOOR_JAMMED, g.DoorCode.ENTRY)
+            st = g.StatusPayload.decode(_ask(port, decoder, g.Frame(4, g.Command.STATUS)).payload)
+            assert st.exit == g.StateCode.CLOSED
+            assert world.opened_count(Door.EXIT) == 0
+            assert world.interlock_breaches() == 0
+        finally:
+            port.close()
+
+
+def test_physics_counts_both_doors_off_closed_as_a_breach() -> None:
+    """The check the interlock tests rely on: it does see both doors open."""
+    lane = PhysLane(physics=Physics(door_travel_s=0.1))
+    lane.tick(0.0)
+    lane.command(Door.ENTRY, True)
+    lane.command(Door.EXIT, True)
+    lane.tick(0.05)
+    assert lane.interlock_breaches == 1
+    lane.tick(0.2)  # still both open: the same breach
+    assert lane.interlock_breaches == 1
+    emergency = PhysLane(physics=Physics(door_travel_s=0.1), emergency=True)
+    emergency.tick(0.0)
+    emergency.tick(0.05)
+    assert emergency.interlock_breaches == 0

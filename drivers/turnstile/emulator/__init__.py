@@ -108,6 +108,10 @@ class EmulatorHandle:
         with self._device.locked() as lane:
             return tuple(lane.beams)
 
+    def wait_door(self, door: Door, state: DoorState, timeout: float = 5.0) -> bool:
+        """Wait until ``door`` is in ``state``; False after ``timeout`` seconds."""
+        return self._device.wait_door(door, state, timeout)
+
     def opened_count(self, door: Door) -> int:
         """How often the door left its closed position since the emulator started."""
         with self._device.locked() as lane:

@@ -17,7 +17,7 @@ from drivers.turnstile.emulator.physics import Lane, PhysEvent, Physics
 from drivers.turnstile.pty import PtyLink
 from drivers.turnstile.tcp import TcpLink
 from gate.errors import ConfigError, DeviceGoneError
-from gate.turnstile import Door
+from gate.turnstile import Door, DoorState
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,8 @@ class EmulatorBase(threading.Thread):
             else PtyLink(link, baud=physics.baud)
         )
         self.lock = threading.RLock()
-        self.logged = threading.Condition(self.lock)  # notified on every ``record``
+        # notified on every ``record`` and whenever the lane changed
+        self.logged = threading.Condition(self.lock)
         self.rng = random.Random(faults.seed)
         self.log: list[tuple[float, str]] = []  # (time, what the host commanded)
         self._halt = threading.Event()
@@ -124,8 +125,11 @@ class EmulatorBase(threading.Thread):
                     # unplugged while answering: the host sees the hang-up
                     with contextlib.suppress(DeviceGoneError):
                         self.on_bytes(data, now)
-                for event, door, beam in self.lane.tick(now):
+                changes = self.lane.tick(now)
+                for event, door, beam in changes:
                     self.on_physics(event, door, beam, now)
+                if changes:
+                    self.logged.notify_all()
                 if self._powered:
                     self.on_tick(now)
                     self._line_noise(now)
@@ -158,6 +162,11 @@ class EmulatorBase(threading.Thread):
         with self.logged:
             self.log.append((time.monotonic(), what))
             self.logged.notify_all()
+
+    def wait_door(self, door: Door, state: DoorState, timeout: float) -> bool:
+        """Wait until the lane's ``door`` is in ``state``."""
+        with self.logged:
+            return self.logged.wait_for(lambda: self.lane.door_state(door) is state, timeout)
 
     def wait_logged(self, what: str, start: int, timeout: float) -> bool:
         """Wait until ``what`` is in the log at index ``start`` or later."""
