@@ -14,9 +14,9 @@ the gate. Now they live in a private runtime folder:
 Locks therefore coordinate the processes of one user (on a kiosk: root); another user can
 neither see nor hold them.
 
-Temporary folders that hold test keys, photos or ptys are stamped with their owner's pid and
-start time (``owned_temp_dir``); ``remove_stale_temp_dirs`` deletes those whose owner is gone
-(killed with SIGKILL, machine reset), so they do not pile up.
+Temporary folders that hold test keys, photos or ptys are stamped with their owner's pid,
+start time and pid namespace (``owned_temp_dir``); ``remove_stale_temp_dirs`` deletes those
+whose owner is gone (killed with SIGKILL, machine reset), so they do not pile up.
 
 ``replace_symlink`` and ``remove_symlink`` point (and later remove) a well-known name at a
 device without ever replacing or deleting a file someone else put there.
@@ -38,7 +38,7 @@ from gate.errors import DeviceError, DeviceTimeoutError
 
 log = logging.getLogger(__name__)
 FOLDER_NAME = "egate"
-OWNER_FILE = "egate-owner.pid"  # "<pid> <start time>" of the process that owns a temp folder
+OWNER_FILE = "egate-owner.pid"  # "<pid> <start time> <pid namespace>" of a temp folder's owner
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _POLL_S = 0.05  # flock has no timeout: a waiting lock retries this often
 
@@ -92,23 +92,20 @@ def _open_private_folder(path: Path) -> int:
 
 
 def _runtime_folder_fd() -> tuple[Path, int]:
-    """The first candidate folder that can be created; one that exists but is not safe is
-    refused outright (falling back would split the processes of one user over two folders)."""
+    """The first candidate folder that can be created. One that exists but is not safe is
+    refused outright: falling back would split one user's processes over two folders."""
     candidates = _candidate_folders()
-    for path in candidates[:-1]:
+    failure: OSError | None = None
+    for path in candidates:
         try:
             return path, _open_private_folder(path)
         except DeviceError:
             raise
-        except OSError as exc:  # /run not writable (a non-root euid with root's env), etc.
+        except OSError as exc:  # cannot be made there (/run read-only, ...): the next one
             log.debug("runtime folder %s unusable: %s", path, exc)
-    path = candidates[-1]
-    try:
-        return path, _open_private_folder(path)
-    except DeviceError:
-        raise
-    except OSError as exc:
-        raise DeviceError(f"cannot create the runtime folder {path}: {exc.strerror}") from exc
+            failure = exc
+    reason = failure.strerror if failure is not None else "no candidate"
+    raise DeviceError(f"cannot create the runtime folder {candidates[-1]}: {reason}")
 
 
 def runtime_dir() -> Path:
@@ -207,6 +204,14 @@ def _start_time(pid: int) -> str | None:
     return fields[19] if len(fields) > 19 else None
 
 
+def _pid_namespace() -> str:
+    """This process's pid namespace: a pid means something only inside its own."""
+    try:
+        return os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return "-"
+
+
 def _owner_alive(pid: int, started: str) -> bool:
     if started != "-" and Path("/proc/self/stat").exists():
         return _start_time(pid) == started  # None (no such process) or a reused pid: gone
@@ -220,9 +225,10 @@ def _owner_alive(pid: int, started: str) -> bool:
 
 
 def owned_temp_dir(prefix: str) -> Path:
-    """A fresh temporary folder (mode 0700) with this process's pid and start time inside."""
+    """A fresh temporary folder (mode 0700) stamped with this process's pid, start time and
+    pid namespace (``OWNER_FILE``)."""
     folder = Path(tempfile.mkdtemp(prefix=prefix))
-    stamp = f"{os.getpid()} {_start_time(os.getpid()) or '-'}\n"
+    stamp = f"{os.getpid()} {_start_time(os.getpid()) or '-'} {_pid_namespace()}\n"
     (folder / OWNER_FILE).write_text(stamp, encoding="ascii")
     return folder
 
@@ -234,7 +240,9 @@ def _stale(folder: Path) -> bool:
             return False
         fd = os.open(folder / OWNER_FILE, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         with os.fdopen(fd, encoding="ascii") as owner:
-            pid_text, started = owner.read(64).split()
+            pid_text, started, namespace = owner.read(128).split()
+        if namespace != _pid_namespace():
+            return False  # its owner's pid cannot be checked from here (a container)
         return not _owner_alive(int(pid_text), started)
     except (OSError, ValueError):
         return False  # no stamp (being created, or not ours): leave it alone

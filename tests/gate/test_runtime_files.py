@@ -153,6 +153,12 @@ def _dead_pid() -> int:
     return process.pid
 
 
+def _stamp(folder: Path, pid: int, started: str = "1", namespace: str = "") -> None:
+    folder.mkdir()
+    namespace = namespace or os.readlink("/proc/self/ns/pid")
+    (folder / OWNER_FILE).write_text(f"{pid} {started} {namespace}\n")
+
+
 def test_stale_temp_folders_are_removed_and_live_ones_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -161,23 +167,22 @@ def test_stale_temp_folders_are_removed_and_live_ones_kept(
     assert stat.S_IMODE(live.stat().st_mode) == 0o700
     assert (live / OWNER_FILE).read_text().split()[0] == str(os.getpid())
     dead = tmp_path / "egate-sim-dead"
-    dead.mkdir()
+    _stamp(dead, _dead_pid())
     (dead / "ds-key.pem").write_text("test key")
-    (dead / OWNER_FILE).write_text(f"{_dead_pid()} 1\n")
     reused = tmp_path / "egate-pty-reused"  # our pid, but another process's start time
-    reused.mkdir()
-    (reused / OWNER_FILE).write_text(f"{os.getpid()} 1\n")
+    _stamp(reused, os.getpid())
+    elsewhere = tmp_path / "egate-sim-container"  # another pid namespace: cannot be judged
+    _stamp(elsewhere, _dead_pid(), namespace="pid:[1]")
     unstamped = tmp_path / "egate-pty-unstamped"  # being created, or not ours: left alone
     unstamped.mkdir()
     other = tmp_path / "other-sim-dead"
-    other.mkdir()
-    (other / OWNER_FILE).write_text(f"{_dead_pid()} 1\n")
+    _stamp(other, _dead_pid())
 
     removed = remove_stale_temp_dirs("egate-")
 
     assert sorted(removed) == sorted([dead, reused])
     assert not dead.exists() and not reused.exists()
-    assert live.is_dir() and unstamped.is_dir() and other.is_dir()
+    assert live.is_dir() and unstamped.is_dir() and other.is_dir() and elsewhere.is_dir()
 
 
 # -- well-known symlinks (the turnstile emulator's --link) ---------------------------------

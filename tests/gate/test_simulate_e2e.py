@@ -291,7 +291,7 @@ from gate.simulate.runner import Simulation, SimulationOptions
 from gate.simulate.scenario import load_scenario
 
 scenario = load_scenario(Path(sys.argv[1]))
-with Simulation(scenario, SimulationOptions(use_pcsc=True)) as sim:
+with Simulation(scenario, SimulationOptions(use_pcsc=True, workdir=Path(sys.argv[2]))) as sim:
     killed = []
 
     def kill_pcscd(event):
@@ -327,7 +327,7 @@ def test_pcscd_killed_mid_run_then_the_next_travellers_are_served(
         pytest.skip(problem)
     scenario = _scenario(tmp_path, TAMPERED, TAMPERED, TAMPERED)
     done = subprocess.run(
-        isolated([sys.executable, "-c", KILL_PCSCD, str(scenario)]),
+        isolated([sys.executable, "-c", KILL_PCSCD, str(scenario), str(tmp_path / "work")]),
         env=isolated_env(tmp_path / "runtime"),
         capture_output=True,
         text=True,
@@ -357,7 +357,7 @@ def test_sigterm_mid_run_removes_the_temporary_folders(pack_folder: Path, tmp_pa
     (stale / "ds-key.pem").write_text("a test key")
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
     gone.wait()
-    (stale / OWNER_FILE).write_text(f"{gone.pid} 1\n")
+    (stale / OWNER_FILE).write_text(f"{gone.pid} 1 {os.readlink('/proc/self/ns/pid')}\n")
     scenario = _scenario(tmp_path, TAMPERED, TAMPERED, TAMPERED)
     process = subprocess.Popen(
         [sys.executable, "-m", "gate", "simulate", "--no-pcsc", "--scenario", str(scenario)],
