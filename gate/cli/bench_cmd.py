@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gate.cli import EXIT_OK, Registry
+from gate.cli import EXIT_FAILURE, EXIT_OK, Registry
 from gate.cli import args as argtypes
 from gate.errors import InputError
 
@@ -114,6 +114,24 @@ def register(registry: Registry) -> None:
     )
     throughput.add_argument("--report", type=Path, metavar="DIR", help="write report.md/.json")
 
+    soak = registry.command(
+        "bench soak",
+        "many travellers through one simulated lane: RSS, threads and open files per traveller",
+        _soak,
+    )
+    soak.add_argument(
+        "--travellers",
+        type=argtypes.int_range(1, MAX_TRAVELLERS, "travellers"),
+        default=200,
+        help="travellers in the run",
+    )
+    soak.add_argument("--speed", type=argtypes.speed, default=1.0, help="time scale of the lane")
+    soak.add_argument("--no-pcsc", action="store_true", help="chips in process, not PC/SC")
+    soak.add_argument("--pack", default=None, metavar="P", help="face pack id or folder")
+    soak.add_argument("--scenario", type=Path, default=None, help="scenario TOML")
+    soak.add_argument("--json", type=_output, metavar="OUT", help="write the JSON ('-': stdout)")
+    soak.add_argument("--report", type=Path, metavar="DIR", help="write soak.md/.json")
+
     pad = registry.command(
         "bench pad",
         "APCER per attack type and BPCER of the liveness check on synthetic scenes",
@@ -213,6 +231,30 @@ def _throughput(args: argparse.Namespace) -> int:
         (args.report / "throughput.md").write_text(markdown(report), encoding="utf-8")
         print(f"report: {args.report / 'throughput.md'}", file=sys.stderr)
     return EXIT_OK
+
+
+def _soak(args: argparse.Namespace) -> int:
+    from bench.environment import describe_environment
+    from bench.soak import markdown, run_soak
+
+    report = run_soak(
+        args.travellers,
+        speed=args.speed,
+        use_pcsc=not args.no_pcsc,
+        pack=args.pack,
+        scenario_path=args.scenario,
+        show_progress=sys.stderr.isatty(),
+    )
+    report["environment"] = describe_environment()
+    if args.json is None or str(args.json) != "-":
+        sys.stdout.write(markdown(report))
+    _emit_json(report, args.json)
+    if args.report is not None:
+        from bench.report import write_json
+
+        write_json(report, args.report / "soak.json")
+        (args.report / "soak.md").write_text(markdown(report), encoding="utf-8")
+    return EXIT_OK if report["share_as_expected"] >= 0.99 else EXIT_FAILURE
 
 
 def _dataset_options(parser: argparse.ArgumentParser) -> None:
