@@ -268,15 +268,18 @@ def remove_stale_temp_dirs(prefix: str = "egate-", root: Path | None = None) -> 
 # -- well-known symlinks to devices ---------------------------------------------------------
 
 
-def replace_symlink(target: str, link: Path) -> None:
-    """Point ``link`` at ``target``, replacing only a symlink (ours from before), never a
-    file or folder someone put there. The new link is made under a unique name first."""
+def replace_symlink(target: str, link: Path, *, replaceable: str = "/dev/pts/") -> None:
+    """Point ``link`` at ``target``. What is already at ``link`` is replaced only when it is
+    a symlink into ``replaceable`` (an earlier emulator's pty), never a file, a folder or a
+    link to anything else. The new link is made under a unique name, then renamed."""
     try:
-        st = link.lstat()
+        current = os.readlink(link)
     except FileNotFoundError:
-        st = None
-    if st is not None and not stat.S_ISLNK(st.st_mode):
-        raise DeviceError(f"refusing to replace {link}: it exists and is not a symlink")
+        current = None
+    except OSError as exc:  # EINVAL: a file or folder is there
+        raise DeviceError(f"refusing to replace {link}: it exists and is not a symlink") from exc
+    if current is not None and not current.startswith(replaceable):
+        raise DeviceError(f"refusing to replace {link}: it links to {current}, not {replaceable}")
     for attempt in range(100):
         temporary = link.with_name(f".{link.name}.{os.getpid()}.{attempt}")
         try:

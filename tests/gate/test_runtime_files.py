@@ -188,7 +188,7 @@ def test_stale_temp_folders_are_removed_and_live_ones_kept(
 # -- well-known symlinks (the turnstile emulator's --link) ---------------------------------
 
 
-def test_replace_symlink_never_replaces_a_file(tmp_path: Path) -> None:
+def test_replace_symlink_never_replaces_a_file_or_a_foreign_link(tmp_path: Path) -> None:
     victim = tmp_path / "victim.txt"
     victim.write_text("someone's data")
     with pytest.raises(DeviceError, match="not a symlink"):
@@ -196,6 +196,11 @@ def test_replace_symlink_never_replaces_a_file(tmp_path: Path) -> None:
     assert victim.read_text() == "someone's data"
     assert remove_symlink(victim, "/dev/pts/7") is False
     assert victim.read_text() == "someone's data"
+    device = tmp_path / "ttyGATE"
+    device.symlink_to("/dev/ttyUSB0")  # a udev link to a real adapter is not ours either
+    with pytest.raises(DeviceError, match="links to /dev/ttyUSB0"):
+        replace_symlink("/dev/pts/7", device)
+    assert os.readlink(device) == "/dev/ttyUSB0"
 
 
 def test_replace_and_remove_symlink(tmp_path: Path) -> None:
