@@ -11,12 +11,13 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import tempfile
+import shutil
 import termios
 import time
 import tty
 from pathlib import Path
 
+from drivers.runtime_dir import owned_temp_dir, remove_symlink, replace_symlink
 from gate.errors import DeviceGoneError
 
 BITS_PER_BYTE = 10  # start + 8 data + stop
@@ -29,11 +30,12 @@ def line_time(n_bytes: int, baud: int | None) -> float:
 
 class PtyLink:
     def __init__(self, link: str | os.PathLike[str] | None = None, baud: int | None = None):
-        self._tmpdir: tempfile.TemporaryDirectory[str] | None = None
+        self._tmpdir: Path | None = None
         if link is None:
-            self._tmpdir = tempfile.TemporaryDirectory(prefix="egate-pty-")
-            link = Path(self._tmpdir.name) / "tty"
+            self._tmpdir = owned_temp_dir("egate-pty-")  # removed at the next start if killed
+            link = self._tmpdir / "tty"
         self.link = Path(link)
+        self._target = ""  # the pty our link points at while plugged
         self.baud = baud
         self._master = -1
         self._slave = -1
@@ -58,11 +60,15 @@ class PtyLink:
         # a read must never block the emulator's loop (the fd may change under a select)
         os.set_blocking(master, False)
         self._master, self._slave = master, slave
-        tmp = self.link.with_name(self.link.name + ".new")
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
-        os.symlink(os.ttyname(slave), tmp)
-        os.replace(tmp, self.link)
+        try:
+            # Never replaces a file, or a link to anything but a pty, at --link.
+            replace_symlink(os.ttyname(slave), self.link)
+        except BaseException:
+            for fd in (master, slave):
+                os.close(fd)
+            self._master = self._slave = -1
+            raise
+        self._target = os.ttyname(slave)
         self.plugged = True
 
     def unplug(self) -> None:
@@ -70,8 +76,7 @@ class PtyLink:
         if not self.plugged:
             return
         self.plugged = False
-        with contextlib.suppress(FileNotFoundError):
-            self.link.unlink()
+        remove_symlink(self.link, self._target)  # only our own link, still to our pty
         for fd in (self._master, self._slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -128,5 +133,5 @@ class PtyLink:
     def close(self) -> None:
         self.unplug()
         if self._tmpdir is not None:
-            self._tmpdir.cleanup()
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None

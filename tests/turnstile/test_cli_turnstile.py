@@ -3,6 +3,7 @@ would use them (two shells: here a subprocess and in-process calls)."""
 
 from __future__ import annotations
 
+import io
 import json
 import select
 import subprocess
@@ -146,3 +147,38 @@ def _line(proc: subprocess.Popen[str], timeout: float = 15.0) -> dict[str, objec
     obj = json.loads(line)
     assert isinstance(obj, dict)
     return obj
+
+
+def test_emulate_link_never_replaces_a_file_it_did_not_make(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    code = main(
+        ["emulate", "turnstile", "--protocol", "gatectl", "--link", str(victim), "--seconds", "0.1"]
+    )
+    assert code == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "victim.txt" in err and err.count("\n") == 1
+    assert victim.read_text() == "keep me" and not victim.is_symlink()
+
+
+def test_emulate_link_is_made_and_removed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))  # no world commands
+    link = tmp_path / "tty"
+    assert (
+        main(
+            [
+                "emulate",
+                "turnstile",
+                "--protocol",
+                "gatectl",
+                "--link",
+                str(link),
+                "--seconds",
+                "0.1",
+            ]
+        )
+        == EXIT_OK
+    )
+    assert not link.exists() and not link.is_symlink()  # our own link, gone at the end
