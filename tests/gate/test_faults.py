@@ -8,7 +8,6 @@ outcome, and the next traveller is served normally.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -166,8 +165,10 @@ def test_turnstile_unplugged_while_opening(lane: RealLane) -> None:
     assert tx.decision in (Decision.REFER_DEVICE, Decision.TIMEOUT), tx.detail
     _assert_fail_safe(lane, tx)
     assert lane.exit_opened() == 0
+    mark = len(lane.emulator.commands())
     lane.emulator.replug()
-    # The driver reconnects with backoff; the next traveller goes through.
+    # The driver reconnects with backoff (its first act is to lock); then the next traveller.
+    assert lane.emulator.wait_command("lock", start=mark, timeout=15)
     second = lane.traveller()
     assert second.decision is Decision.ACCEPT, second.detail
     assert lane.exit_opened() == 1
@@ -229,7 +230,17 @@ def _card_removed(lane: RealLane) -> Transaction:
 
 def _turnstile_unplugged(lane: RealLane) -> Transaction:
     tx = _during(lane, State.EXIT_OPEN, lane.emulator.unplug)
+    mark = len(lane.emulator.commands())
     lane.emulator.replug()
+    assert lane.emulator.wait_command("lock", start=mark, timeout=15)  # the driver is back
+    return tx
+
+
+def _controller_silent(lane: RealLane) -> Transaction:
+    tx = _during(lane, State.EXIT_OPEN, lane.emulator.silence)
+    mark = len(lane.emulator.commands())
+    lane.emulator.silence(False)
+    assert lane.emulator.wait_command("lock", start=mark, timeout=15)  # the driver is back
     return tx
 
 
@@ -277,6 +288,7 @@ def _disk_full(lane: RealLane) -> Transaction:
 
 FAULTS: dict[str, tuple[Callable[[RealLane], Transaction], frozenset[Decision]]] = {
     "card removed": (_card_removed, frozenset({Decision.REFER_DEVICE})),
+    "controller silent": (_controller_silent, frozenset({Decision.REFER_DEVICE})),
     "turnstile unplugged": (
         _turnstile_unplugged,
         frozenset({Decision.REFER_DEVICE, Decision.TIMEOUT}),
@@ -289,10 +301,6 @@ FAULTS: dict[str, tuple[Callable[[RealLane], Transaction], frozenset[Decision]]]
 }
 
 
-def _doors_closed(lane: RealLane) -> bool:
-    return all(lane.emulator.door_state(d) is DoorState.CLOSED for d in (Door.ENTRY, Door.EXIT))
-
-
 @pytest.mark.parametrize("fault", sorted(FAULTS))
 def test_fault_matrix(lane: RealLane, fault: str) -> None:
     inject, outcomes = FAULTS[fault]
@@ -301,10 +309,8 @@ def test_fault_matrix(lane: RealLane, fault: str) -> None:
     tx = inject(lane)
     assert tx.decision in outcomes, tx.detail
     _assert_fail_safe(lane, tx)
-    deadline = time.monotonic() + 10  # the doors travel in the emulator's own time
-    while not _doors_closed(lane) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert _doors_closed(lane), fault
+    for door in (Door.ENTRY, Door.EXIT):  # the doors travel in the emulator's own time
+        assert lane.emulator.wait_door(door, DoorState.CLOSED, timeout=10), (fault, door)
     after = list(lane.audit.entries())
     assert after[: len(before)] == before and lane.audit.verify().ok  # nothing committed lost
     following = lane.traveller()

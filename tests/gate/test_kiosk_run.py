@@ -10,7 +10,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,9 +107,10 @@ path = "audit.db"
 
 
 def _walker(emulator: EmulatorHandle, stop: threading.Event) -> None:
-    """The traveller walks out as soon as the exit door is open."""
-    while not stop.wait(0.02):
-        if emulator.door_state(Door.EXIT) is DoorState.OPEN:
+    """The traveller walks out as soon as the exit door is open (an event of the emulator,
+    not a guess at how long the gate takes)."""
+    while not stop.is_set():
+        if emulator.wait_door(Door.EXIT, DoorState.OPEN, timeout=0.5):
             emulator.traveller_passes()
             return
 
@@ -138,15 +139,6 @@ def test_egate_run_without_trust_store_is_a_config_error(tmp_path: Path) -> None
     assert main(["run", "--config", str(config)]) == 2
 
 
-def _wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    """Wait for a state of another process's device, bounded by ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
-
-
 @pytest.mark.slow
 def test_sigkill_with_the_exit_open_leaves_the_accept_on_record(
     ready: None, tmp_path: Path
@@ -163,15 +155,10 @@ def test_sigkill_with_the_exit_open_leaves_the_accept_on_record(
         )
         try:
             # Nobody walks through: the exit stays open until the gate is killed.
-            _wait_until(
-                lambda: (
-                    kiosk.emulator.door_state(Door.EXIT) is DoorState.OPEN
-                    or process.poll() is not None
-                ),
-                90,
-                "the exit door to open",
-            )
-            assert process.poll() is None, process.communicate()[1][-2000:]
+            deadline = time.monotonic() + 90
+            while not kiosk.emulator.wait_door(Door.EXIT, DoorState.OPEN, timeout=0.5):
+                assert process.poll() is None, process.communicate()[1][-2000:]
+                assert time.monotonic() < deadline, "the exit never opened"
             process.send_signal(signal.SIGKILL)
         finally:
             process.kill()
