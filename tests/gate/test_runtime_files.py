@@ -237,3 +237,40 @@ def test_write_json_that_fails_leaves_nothing_half_written(tmp_path: Path) -> No
     assert (target / "keep").read_text() == "x"
     with pytest.raises(InputError, match="cannot write the JSON summary"):
         write_json(tmp_path / "missing" / "summary.json", {"passed": False})
+
+
+@pytest.mark.slow
+def test_a_full_runtime_folder_stops_the_start_in_one_line_then_serves(tmp_path: Path) -> None:
+    """No room for a lock file: the simulation does not start (nothing is half done), says
+    which file in one line, and runs once there is room again."""
+    from tests.chip.isolated import isolated, isolation_problem
+
+    problem = isolation_problem()
+    if problem:
+        pytest.skip(problem)
+    xdg = tmp_path / "xdg"
+    xdg.mkdir(mode=0o700)
+    # A tiny tmpfs whose inodes are all taken; "free" removes the filler files first.
+    setup = (
+        f"mount -t tmpfs -o size=64k,nr_inodes=8,mode=700 tmpfs {xdg} && mkdir -m 700 {xdg}/egate"
+        f" && i=0; while touch {xdg}/egate/fill$i 2>/dev/null; do i=$((i+1)); done;"
+        f' if [ "$1" = free ]; then rm -f {xdg}/egate/fill*; fi; shift; exec "$@"'
+    )
+    command = [sys.executable, "-m", "gate", "simulate", "--travellers", "1"]
+    env = dict(os.environ, XDG_RUNTIME_DIR=str(xdg), PYTHONUNBUFFERED="1")
+    root = Path(__file__).resolve().parents[2]
+
+    def run(mode: str) -> subprocess.CompletedProcess[str]:
+        argv = isolated(["sh", "-c", setup, "sh", mode, *command])
+        return subprocess.run(
+            argv, capture_output=True, text=True, env=env, cwd=root, timeout=240, check=False
+        )
+
+    full = run("full")
+    assert full.returncode == 2, full.stderr[-2000:]
+    errors = [line for line in full.stderr.splitlines() if line.startswith("egate: error:")]
+    assert len(errors) == 1 and "No space left on device" in errors[0], full.stderr[-2000:]
+    assert "Traceback" not in full.stderr
+    served = run("free")
+    assert served.returncode == 0, served.stderr[-2000:]
+    assert "1/1 outcomes as expected" in served.stdout
