@@ -164,6 +164,8 @@ def test_sigkill_with_the_exit_open_leaves_the_accept_on_record(
             process.kill()
             process.wait()
         opened = kiosk.emulator.opened_count(Door.EXIT)
+        # The host is gone: the controller's own watchdog closes and locks the lane.
+        assert kiosk.emulator.wait_door(Door.EXIT, DoorState.CLOSED, timeout=20)
     assert opened == 1
     with AuditLog.open_readonly(kiosk.audit) as log:
         entries = list(log.entries())
