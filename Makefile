@@ -63,3 +63,14 @@ bench: install
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache build *.egg-info
+
+# Longer fuzzing than `make test`: every fuzzer runs FUZZ_EXAMPLES fresh random examples
+# (make test replays a fixed set); the CLI fuzz prints how many invocations it ran. The
+# profile also lengthens the other property tests that do not fix their own count.
+FUZZ_EXAMPLES ?= 1000
+.PHONY: fuzz
+fuzz: venv
+	EGATE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p tests.fuzz.profile \
+	  --hypothesis-profile=egate-fuzz -p no:cacheprovider \
+	  tests/fuzz tests/cli/test_cli_fuzz.py tests/icao/test_parsers_fuzz.py \
+	  tests/icao/test_tlv.py tests/turnstile/test_protocols.py

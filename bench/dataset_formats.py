@@ -262,7 +262,7 @@ _ALLOWED_GLOBALS: dict[tuple[str, str], Callable[..., bytes]] = {
     ("__builtin__", "bytes"): _plain_bytes,  # protocol 0-2 spelling (Python 2 module name)
     ("__builtin__", "bytearray"): _plain_bytes,
 }
-_ALLOWED_CALLS = frozenset(_ALLOWED_GLOBALS.values())
+_ALLOWED_CALLS = tuple(set(_ALLOWED_GLOBALS.values()))
 _MAX_TEXT_INT = 20  # digits of a protocol-0 int (flags, memo keys)
 
 
@@ -442,7 +442,8 @@ class _DataOnlyUnpickler:
 
     def _reduce(self) -> None:
         arguments, call = self._pop(), self._pop()
-        if call not in _ALLOWED_CALLS or type(arguments) is not tuple:
+        # "is", not "in" a set: what the pickle built (a list ...) may not even be hashable
+        if not any(call is allowed for allowed in _ALLOWED_CALLS) or type(arguments) is not tuple:
             raise InputError(f"refusing pickle call of a {type(call).__name__}")
         try:
             self._push(call(*arguments))

@@ -249,16 +249,18 @@ def open_regular_file(
     prefix = f"cannot read {what} {path}"
     try:
         mode = os.stat(path).st_mode
-        if not stat.S_ISREG(mode):
-            raise error(f"{prefix}: it is {_kind_of(mode)}, not a regular file")
-        stream = os.fdopen(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb")
-        info = os.fstat(stream.fileno())
+        if stat.S_ISREG(mode):
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            stream = os.fdopen(fd, "rb")
+            info = os.fstat(stream.fileno())
     except FileNotFoundError as exc:
         raise error(f"{prefix}: no such file") from exc
     except OSError as exc:
         raise error(f"{prefix}: {exc.strerror or exc}") from exc
     except ValueError as exc:  # a NUL byte in the path
         raise error(f"{prefix}: not a valid path ({exc})") from exc
+    if not stat.S_ISREG(mode):
+        raise error(f"{prefix}: it is {_kind_of(mode)}, not a regular file")
     if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
         stream.close()
         if not stat.S_ISREG(info.st_mode):

@@ -134,6 +134,7 @@ def _verify(args: argparse.Namespace) -> int:
     except GateError as exc:
         if not args.json:
             raise
+        print_error(str(exc))  # the JSON on stdout is for programs; people read stderr
         report.update(
             decision="undecided",
             reason=str(exc),
@@ -177,8 +178,7 @@ def _embed(args: argparse.Namespace) -> int:
         except GateError as exc:
             failed += 1
             results.append({"image": path, "error": str(exc)})
-            if not args.json:
-                print_error(str(exc), prefix="egate: ")
+            print_error(str(exc), prefix="egate: ")  # with --json too: stdout stays JSON
             continue
         entry = {
             "image": path,

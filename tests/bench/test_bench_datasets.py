@@ -248,3 +248,96 @@ def test_bin_refuses_codec_tricks(tmp_path: Path) -> None:
     path.write_bytes(pickle.dumps(([Rot(), b"x"], [True]), protocol=2))
     with pytest.raises(InputError, match="refusing"):
         load_dataset(path)
+
+
+# -- hostile datasets (issue "Safety and integrity", part 6) ------------------------------------
+
+
+def test_lfw_pairs_unicode_digit_is_an_input_error(tmp_path: Path) -> None:
+    """'²'.isdigit() is True and int('²') raises ValueError: that was a traceback."""
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("10\t300\nAaron_Peirsol 1 ²\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"pairs\.txt:2: image number must be an integer"):
+        load_dataset(pairs)
+    pairs.write_text("Aaron_Peirsol 1 Bob 0٣\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"pairs\.txt:1: image number"):
+        load_dataset(pairs)
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize("name", ["pairs.csv", "pairs.txt", "lfw.bin"])
+def test_fifo_dataset_is_refused_without_blocking(tmp_path: Path, name: str) -> None:
+    import os
+
+    fifo = tmp_path / name
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="FIFO"):
+        load_dataset(fifo)
+
+
+BIG = (2**60).to_bytes(8, "little")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        pytest.param(b"\x80\x04]\x88\x8c\x07_codecss\x91tR.", id="IndexError"),  # SETITEM on a list
+        pytest.param(b"\x80\x04N]a.", id="AttributeError"),  # APPEND onto None
+        pytest.param(b"\x80\x03C\x01aC\x01ba.", id="AttributeError"),  # APPEND onto bytes
+        pytest.param(b"\x80\x04\x8e" + BIG, id="MemoryError"),  # BINBYTES8 of 2**60 bytes
+        pytest.param(b"\x80\x04\x8d" + BIG, id="MemoryError"),  # BINUNICODE8 of 2**60 bytes
+        pytest.param(b"\x80\x04\x96" + BIG, id="MemoryError"),  # BYTEARRAY8 of 2**60 bytes
+        pytest.param(b"\x80\x02]r\xff\xff\xff\xff.", id="MemoryError"),  # LONG_BINPUT: a 2**32 memo
+        pytest.param(b"\x80\x02B\xff\xff\xff\x7f", id="a huge read"),  # BINBYTES past the end
+        pytest.param(b"\x80\x02T\xff\xff\xff\xff", id="a negative length"),  # BINSTRING of -1 bytes
+        pytest.param(b"\x80\x02}q\x00.", id="a dict"),
+        pytest.param(b"\x80\x02(\x88\x89l\x86.", id="a stack underflow"),
+        pytest.param(b"\x80\x02\x88\x88\x88.", id="three values left"),
+        pytest.param(b"\x80\x02c__builtin__\nbytes\n)\x81.", id="NEWOBJ"),
+        pytest.param(b"\x80\x02c__builtin__\nbytes\n]\x85R.", id="a list argument"),
+        pytest.param(
+            b"\x80\x02c_codecs\nencode\nX\x02\x00\x00\x00\xc4\x80X\x06\x00\x00\x00latin1\x86R.",
+            id="not latin-1",
+        ),
+        pytest.param(b"\x80\x06.", id="protocol 6"),
+        pytest.param(b"\x80\x02]]\x85R.", id="a list called"),  # found by tests/fuzz
+        pytest.param(b"I\xd9\xa3\n.", id="a non-ASCII digit"),
+    ],
+)
+def test_crafted_bin_pickles_are_one_input_error(tmp_path: Path, data: bytes) -> None:
+    """Each raised something other than InputError before (the id says what), or ran out
+    of memory, or was not refused by name."""
+    path = tmp_path / "crafted.bin"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match=r"crafted\.bin: ") as exc:
+        load_dataset(path)
+    assert "\n" not in str(exc.value)
+
+
+def test_bin_reader_is_linear_in_repeated_references(tmp_path: Path) -> None:
+    """One 4 MB image listed 40,000 times costs 2 bytes per listing in the pickle (the memo):
+    it must be hashed once, not 40,000 times (160 GB of SHA-256)."""
+    pairs = 20_000
+    blob = bytes(range(256)) * (1 << 14)
+    data = (
+        b"\x80\x04]\x94("  # the image list (memo 0), MARK
+        + b"\x8e" + len(blob).to_bytes(8, "little") + blob + b"\x94"  # the image (memo 1)
+        + b"h\x01" * (2 * pairs - 1)  # the same image again and again
+        + b"e]\x94(" + b"\x88" * pairs + b"e\x86."  # the flags, the pair
+    )  # fmt: skip
+    path = tmp_path / "many.bin"
+    path.write_bytes(data)
+    ds = load_dataset(path)
+    assert ds.pair_count == pairs and len(ds.images) == 1
+    assert ds.images[0].data == blob
+
+
+def test_bin_deeply_nested_flag_is_refused_without_recursion(tmp_path: Path) -> None:
+    """A flag that is a list 200,000 levels deep: its repr() in the error message used to
+    raise RecursionError; the message now names only its type."""
+    depth = 200_000
+    data = b"\x80\x03](C\x01aC\x01be]" + b"]" * depth + b"a" * depth + b"\x86."
+    path = tmp_path / "nest.bin"
+    path.write_bytes(data)
+    with pytest.raises(InputError, match="same flag #0 is list, not a bool"):
+        load_dataset(path)

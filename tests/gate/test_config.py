@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,67 @@ def test_shipped_example_is_valid() -> None:
     cfg = load_config(EXAMPLE)
     assert cfg.turnstile.address
     assert cfg.audit.path.is_absolute()
+
+
+# -- hostile files (issue "Safety and integrity", part 6) ---------------------------------------
+
+DEEP = 30_000
+
+
+@pytest.mark.timeout(30)
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x = " + "[" * DEEP + "]" * DEEP,  # tomllib: RecursionError
+        "x = " + "{a = " * DEEP + "1" + "}" * DEEP,  # tomllib: RecursionError
+        "a" + ".a" * DEEP + " = 1",  # tomllib: quadratic, seconds to minutes
+        "[a" + ".a" * DEEP + "]",
+        '"a"' + '."a"' * DEEP + " = 1",
+    ],
+    ids=["arrays", "inline-tables", "dotted-key", "table-header", "quoted-dotted-key"],
+)
+def test_deep_nesting_is_refused_before_parsing(tmp_path: Path, text: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError, match=r"nested more than 32 levels deep") as exc:
+        load_config(path)
+    assert str(path) in str(exc.value)
+
+
+def test_nesting_up_to_the_limit_and_brackets_in_strings_are_fine(tmp_path: Path) -> None:
+    text = (
+        '[lane]\nname = "[[[[{{{{ # not a comment"  # [[[[ a comment\n'
+        "[camera]\naddress = '''\n[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n'''\n"
+    )
+    assert load_config(_write(tmp_path, text)).lane.name == "[[[[{{{{ # not a comment"
+    from gate.config import MAX_TOML_DEPTH, toml_nesting_depth
+
+    assert toml_nesting_depth(text) == 1
+    assert toml_nesting_depth("x = " + "[" * MAX_TOML_DEPTH) == MAX_TOML_DEPTH
+
+
+@pytest.mark.timeout(30)
+def test_fifo_config_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "kiosk.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=r"cannot read config file .*FIFO"):
+        load_config(fifo)
+
+
+def test_directory_huge_and_binary_configs(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="directory"):
+        load_config(tmp_path)
+    big = tmp_path / "big.toml"
+    big.write_bytes(b"# " + b"x" * (1 << 20) + b"\n")
+    with pytest.raises(ConfigError, match="over the 1048576-byte limit"):
+        load_config(big)
+    binary = tmp_path / "bin.toml"
+    binary.write_bytes(b"\xff\xfe[camera]\n")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(binary)
+
+
+def test_unknown_home_directory_is_a_config_error(tmp_path: Path) -> None:
+    """pathlib raises RuntimeError for ~user when there is no such user."""
+    path = _write(tmp_path, "[audit]\npath = '~no-such-user-egate/audit.db'\n")
+    with pytest.raises(ConfigError, match="audit.path: cannot expand"):
+        load_config(path)

@@ -139,3 +139,48 @@ def test_photo_library_files_samples_and_errors(tmp_path: Path) -> None:
         library.portrait("sample:nobody.jpg")
     with pytest.raises(ImageError):
         library.portrait(str(tmp_path / "missing.png"))
+
+
+# -- hostile scenario files (issue "Safety and integrity", part 6) ------------------------------
+
+
+@pytest.mark.parametrize("index", ["²", "٣", "1x", "-1", "99999"])
+def test_sample_face_index_must_be_ascii_digits(tmp_path: Path, index: str) -> None:
+    """'²'.isdigit() is True but int('²') fails: the simulator used to crash on it."""
+    path = _write(tmp_path, f"[[traveller]]\nkind='genuine'\nphoto='sample:t1.jpg#{index}'\n")
+    with pytest.raises(ConfigError, match=r"traveller\[0\]\.photo: face index"):
+        load_scenario(path)
+
+
+def test_sample_name_must_be_a_file_name(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[[traveller]]\nkind='genuine'\nphoto='sample:../../etc/passwd'\n")
+    with pytest.raises(ConfigError, match="a file name"):
+        load_scenario(path)
+
+
+@pytest.mark.parametrize("seed", ["-1", "4294967296", "1.5"])
+def test_seed_must_be_a_non_negative_32_bit_integer(tmp_path: Path, seed: str) -> None:
+    text = f"[scenario]\nseed = {seed}\n[[traveller]]\nkind='genuine'\nphoto='faces/a.jpg'\n"
+    with pytest.raises(ConfigError, match="scenario.seed"):
+        load_scenario(_write(tmp_path, text))
+
+
+@pytest.mark.timeout(30)
+def test_deep_scenario_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "[[traveller]]\nkind = " + "[" * 30_000 + "]" * 30_000 + "\n")
+    with pytest.raises(ConfigError, match="nested more than 32 levels deep"):
+        load_scenario(path)
+
+
+@pytest.mark.timeout(30)
+def test_fifo_scenario_and_fifo_photo_are_refused(tmp_path: Path) -> None:
+    import os
+
+    fifo = tmp_path / "scenario.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="FIFO"):
+        load_scenario(fifo)
+    os.mkfifo(tmp_path / "faces.jpg")
+    path = _write(tmp_path, "[[traveller]]\nkind='genuine'\nphoto='faces.jpg'\n")
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        load_scenario(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -168,3 +169,31 @@ def test_truncated_jpeg_is_an_image_error(tmp_path: Path) -> None:
     path.write_bytes(jpeg.tobytes()[:40])
     with pytest.raises(ImageError, match=r"cut\.jpg"):
         load_image(path)
+
+
+# -- files that are not pictures at all (issue "Safety and integrity", part 6) ------------------
+
+
+@pytest.mark.timeout(30)
+def test_fifo_is_refused_without_opening_it(tmp_path: Path) -> None:
+    """A FIFO with no writer used to block load_image for ever (open() waits for a writer)."""
+    fifo = tmp_path / "frame.jpg"
+    os.mkfifo(fifo)
+    with pytest.raises(ImageError, match=r"frame\.jpg: it is a FIFO \(named pipe\)"):
+        load_image(fifo)
+
+
+@pytest.mark.timeout(30)
+def test_device_is_refused(tmp_path: Path) -> None:
+    """/dev/zero never ends: reading it whole used to grow until memory ran out."""
+    with pytest.raises(ImageError, match="it is a device"):
+        load_image("/dev/zero")
+
+
+def test_symlink_loop_and_nul_byte_are_image_errors(tmp_path: Path) -> None:
+    loop = tmp_path / "loop.jpg"
+    loop.symlink_to(loop)
+    with pytest.raises(ImageError, match=r"loop\.jpg"):
+        load_image(loop)
+    with pytest.raises(ImageError, match="not a valid path"):
+        load_image(str(tmp_path / "a\x00b.jpg"))
