@@ -123,6 +123,20 @@ def test_audit_export_to_a_directory_is_one_line(
     assert str(out) in line
 
 
+@pytest.mark.parametrize("since", ["nan", "inf", "-inf"])
+def test_audit_export_since_must_be_finite(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, since: str
+) -> None:
+    """`--since nan` was accepted (audit_cmd's owner now checks it; gate.cli.args.since is
+    the shared type for it)."""
+    from gate.audit import AuditLog
+
+    db = tmp_path / "audit.db"
+    with AuditLog.open(db):
+        pass
+    assert "--since" in one_line_error(capsys, "audit", "export", "--db", str(db), "--since", since)
+
+
 def test_argparse_errors_are_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     assert "invalid choice" in one_line_error(capsys, "no-such-command")
     assert "required" in one_line_error(capsys, "verify")
