@@ -10,24 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
-import re
-import stat
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
-import tomllib
-
-from gate.errors import ConfigError, GateError
+from gate.errors import ConfigError
+from gate.toml_files import load_toml
 
 FMR_CHOICES = ("1e-2", "1e-3", "1e-4")  # the operating points packs are calibrated at
-MAX_TOML_BYTES = 1 << 20  # a kiosk config or a scenario is a few kilobytes
-# tomllib recurses once per level of [ and {, and its dotted-key handling is quadratic in
-# the number of parts: a hostile file is refused before it parses. No real config comes near.
-MAX_TOML_DEPTH = 32
 
 
 @dataclass(frozen=True)
@@ -222,133 +214,6 @@ def config_from_mapping(data: Mapping[str, Any], base: Path = Path(".")) -> Gate
         reader = dataclasses.replace(cfg.reader, mrz_source=str(base / source))
         cfg = dataclasses.replace(cfg, reader=reader)
     return cfg
-
-
-def _kind_of(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
-def open_regular_file(
-    path: Path, what: str, *, max_bytes: int, error: type[GateError] = ConfigError
-) -> tuple[BinaryIO, int]:
-    """``path`` opened for reading and its size, refused with ``error`` naming ``what`` and
-    the file when it is missing, a directory, a FIFO, a device or larger than ``max_bytes``.
-
-    The path is checked with ``stat`` before it is opened, because opening a FIFO blocks
-    until a writer comes; it is opened non-blocking and checked again on the open file, in
-    case the path was swapped in between.
-    """
-    prefix = f"cannot read {what} {path}"
-    try:
-        mode = os.stat(path).st_mode
-        if stat.S_ISREG(mode):
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-            stream = os.fdopen(fd, "rb")
-            info = os.fstat(stream.fileno())
-    except FileNotFoundError as exc:
-        raise error(f"{prefix}: no such file") from exc
-    except OSError as exc:
-        raise error(f"{prefix}: {exc.strerror or exc}") from exc
-    except ValueError as exc:  # a NUL byte in the path
-        raise error(f"{prefix}: not a valid path ({exc})") from exc
-    if not stat.S_ISREG(mode):
-        raise error(f"{prefix}: it is {_kind_of(mode)}, not a regular file")
-    if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
-        stream.close()
-        if not stat.S_ISREG(info.st_mode):
-            raise error(f"{prefix}: it is {_kind_of(info.st_mode)}, not a regular file")
-        raise error(f"{prefix}: {info.st_size} bytes, over the {max_bytes}-byte limit")
-    return stream, info.st_size
-
-
-def read_regular_file(
-    path: Path, what: str, *, max_bytes: int, error: type[GateError] = ConfigError
-) -> bytes:
-    """The bytes of ``path``, refused like ``open_regular_file`` refuses it."""
-    stream, _ = open_regular_file(path, what, max_bytes=max_bytes, error=error)
-    with stream:
-        try:
-            data = stream.read(max_bytes + 1)
-        except OSError as exc:
-            raise error(f"cannot read {what} {path}: {exc.strerror or exc}") from exc
-    if len(data) > max_bytes:  # it grew while being read
-        raise error(f"cannot read {what} {path}: over the {max_bytes}-byte limit")
-    return data
-
-
-# What the depth scan stops at: brackets, dots (key parts), comments and string openers;
-# after a dot also what ends a key (=, a comma, a line end). The rest is skipped in one step.
-_TOML_SPECIAL = re.compile(r"""[\[\]{}.#"']""")
-_TOML_SPECIAL_IN_KEY = re.compile(r"""[\[\]{}=,\n.#"']""")
-# The rest of a string after its opener, closing quotes included; "unrolled" so that each
-# runs in linear time even when the string never closes. A multi-line string may end in one
-# or two more quotes that belong to its content.
-_TOML_STRING_REST = {
-    '"""': re.compile(r'[^"\\]*(?:(?:\\.|"(?!""))[^"\\]*)*"""(?:""?)?', re.DOTALL),
-    "'''": re.compile(r"[^']*(?:'(?!'')[^']*)*'''(?:''?)?"),
-    '"': re.compile(r'[^"\\\n]*(?:\\.[^"\\\n]*)*"'),
-    "'": re.compile(r"[^'\n]*'"),
-}
-
-
-def toml_nesting_depth(text: str, stop_above: int = MAX_TOML_DEPTH) -> int:
-    """An upper bound of how deep a TOML document nests: open ``[`` and ``{`` plus the parts
-    of a dotted key (``a.b.c``), with strings and comments skipped. Linear in the text and
-    never recursive, so it is safe on documents that would overflow ``tomllib``'s stack;
-    it returns as soon as the depth passes ``stop_above``."""
-    depth = deepest = dots = pos = 0
-    while found := (_TOML_SPECIAL_IN_KEY if dots else _TOML_SPECIAL).search(text, pos):
-        ch, pos = found.group(), found.end()
-        if ch in "\"'":
-            opener = text[found.start() : found.start() + 3]
-            opener = opener if opener in ('"""', "'''") else ch
-            closed = _TOML_STRING_REST[opener].match(text, found.start() + len(opener))
-            if closed is None:
-                break  # unterminated: tomllib stops there too, and says where
-            pos = closed.end()
-        elif ch == "#":
-            newline = text.find("\n", pos)
-            pos = len(text) if newline < 0 else newline
-        elif ch == ".":
-            dots += 1  # each part of a dotted key is a level (a float's one dot costs one)
-        elif ch in "[{":
-            depth, dots = depth + 1, 0
-        elif ch in "]}":
-            depth, dots = max(0, depth - 1), 0
-        else:  # "=", "," or a line end: a key or a value ends
-            dots = 0
-        deepest = max(deepest, depth + dots)
-        if deepest > stop_above:
-            break
-    return deepest
-
-
-def load_toml(path: Path, what: str) -> dict[str, Any]:
-    """Read a TOML file for ``what`` ("config file", "scenario"): a regular file of at most
-    ``MAX_TOML_BYTES``, UTF-8, nested at most ``MAX_TOML_DEPTH`` levels deep; otherwise a
-    ``ConfigError`` naming the file."""
-    raw = read_regular_file(path, what, max_bytes=MAX_TOML_BYTES)
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: not UTF-8 text ({exc.reason})") from exc
-    depth = toml_nesting_depth(text)
-    if depth > MAX_TOML_DEPTH:
-        raise ConfigError(f"{path}: not accepted: nested more than {MAX_TOML_DEPTH} levels deep")
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    except RecursionError as exc:  # the scan above should have refused it; never a traceback
-        raise ConfigError(f"{path}: not accepted: nested too deep to parse") from exc
 
 
 def load_config(path: Path) -> GateConfig:

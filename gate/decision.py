@@ -42,7 +42,7 @@ def _mrz_key(text: str) -> str:
 
 def expiry_to_date(yymmdd: str, today: dt.date) -> dt.date:
     """An MRZ expiry date as a date: 20YY unless that lies more than 50 years ahead."""
-    if len(yymmdd) != 6 or not yymmdd.isdigit():
+    if len(yymmdd) != 6 or not (yymmdd.isascii() and yymmdd.isdigit()):
         raise DocumentError(f"expiry date {yymmdd!r} is not YYMMDD")
     yy, mm, dd = int(yymmdd[:2]), int(yymmdd[2:4]), int(yymmdd[4:])
     year = 2000 + yy if 2000 + yy <= today.year + 50 else 1900 + yy

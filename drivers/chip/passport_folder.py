@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from drivers.chip.emulator import VirtualPassport, mrz_information
 from gate.errors import DocumentError
+from gate.files import read_regular_file
 
 MANIFEST = "passport.json"
 FORMAT = "egate-virtual-passport/1"
@@ -31,14 +32,12 @@ def load_passport_folder(folder: Path, **faults: Any) -> VirtualPassport:
     ``link_kbps`` ...); raises ``DocumentError`` naming the folder when it cannot be loaded.
     """
     try:
-        manifest = json.loads((folder / MANIFEST).read_text())
-        files = {
-            int(fid, 16): (folder / name).read_bytes() for fid, name in manifest["files"].items()
-        }
+        manifest = json.loads(_read(folder / MANIFEST))
+        files = {int(fid, 16): _read(folder / name) for fid, name in manifest["files"].items()}
         key = None
         if manifest.get("aa_key"):
             loaded = serialization.load_pem_private_key(
-                (folder / manifest["aa_key"]).read_bytes(), password=None
+                _read(folder / manifest["aa_key"]), password=None
             )
             if not isinstance(loaded, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
                 raise DocumentError(f"virtual passport {folder}: AA key is not RSA or EC")
@@ -48,3 +47,11 @@ def load_passport_folder(folder: Path, **faults: Any) -> VirtualPassport:
         raise DocumentError(f"virtual passport {folder}: cannot load: {exc}") from exc
     faults.setdefault("pace_only", bool(manifest.get("pace_only", False)))
     return VirtualPassport(files, mrz_information(lines), aa_key=key, **faults)
+
+
+MAX_FILE_BYTES = 1 << 20  # an LDS file (DG2 included) is tens of kilobytes
+
+
+def _read(path: Path) -> bytes:
+    """One file of the folder; a FIFO, device or folder in its place is refused, not read."""
+    return read_regular_file(path, "passport file", max_bytes=MAX_FILE_BYTES, error=DocumentError)

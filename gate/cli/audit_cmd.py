@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from gate.cli import EXIT_FAILURE, EXIT_OK, Registry
+from gate.cli import args as argtypes
 from gate.errors import AuditError, InputError
 
 
@@ -94,8 +95,18 @@ def _verify(args: argparse.Namespace) -> int:
 def register(registry: Registry) -> None:
     registry.group("audit", "the transaction audit log")
     p = registry.command("audit export", "export the audit chain as CSV or JSON", _export)
-    p.add_argument("--db", required=True, help="the audit database (SQLite), opened read-only")
-    p.add_argument("--salt", default=None, help="secret file (default: beside the database)")
+    p.add_argument(
+        "--db",
+        type=argtypes.regular_file,
+        required=True,
+        help="the audit database (SQLite), opened read-only",
+    )
+    p.add_argument(
+        "--salt",
+        type=argtypes.regular_file,
+        default=None,
+        help="secret file (default: beside the database)",
+    )
     p.add_argument("--since", default=None, help="Unix time or ISO date/time (UTC)")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.add_argument("--output", "-o", default=None, help="write to this file instead of stdout")
@@ -103,6 +114,21 @@ def register(registry: Registry) -> None:
     p = registry.command(
         "audit verify", "check the audit chain: names the first row changed", _verify
     )
-    p.add_argument("--db", default=None, help="the audit database (SQLite), opened read-only")
-    p.add_argument("--export", default=None, help="or a JSON export of it (needs --salt)")
-    p.add_argument("--salt", default=None, help="secret file (default: beside the database)")
+    p.add_argument(
+        "--db",
+        type=argtypes.regular_file,
+        default=None,
+        help="the audit database (SQLite), opened read-only",
+    )
+    p.add_argument(
+        "--export",
+        type=argtypes.regular_file,
+        default=None,
+        help="or a JSON export of it (needs --salt)",
+    )
+    p.add_argument(
+        "--salt",
+        type=argtypes.regular_file,
+        default=None,
+        help="secret file (default: beside the database)",
+    )

@@ -12,6 +12,7 @@ import time
 from typing import TYPE_CHECKING
 
 from gate.cli import EXIT_OK, Registry, sigterm_sets
+from gate.cli import args as argtypes
 from gate.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,16 +40,25 @@ def register(registry: Registry) -> None:
         "lcus:/dev/ttyUSB1 (default: $EGATE_TURNSTILE); see docs/turnstile.md",
     )
     p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.add_argument("--timeout", type=float, default=2.0, help="seconds to wait for an answer")
+    p.add_argument(
+        "--timeout", type=argtypes.timeout, default=2.0, help="seconds to wait for an answer"
+    )
     p.add_argument(
         "--hold",
-        type=float,
+        type=argtypes.duration,
         default=3.0,
         help="open-*: seconds to keep the link up and print events before locking again "
         "(ends early on a completed passage)",
     )
-    p.add_argument("--seconds", type=float, default=None, help="watch: stop after this long")
-    p.add_argument("--count", type=int, default=None, help="watch: stop after this many events")
+    p.add_argument(
+        "--seconds",
+        type=argtypes.positive_duration,
+        default=None,
+        help="watch: stop after this long",
+    )
+    p.add_argument(
+        "--count", type=argtypes.count, default=None, help="watch: stop after this many events"
+    )
 
     registry.group("emulate", "run device emulators")
     e = registry.command(
@@ -66,9 +76,21 @@ def register(registry: Registry) -> None:
         help="latency=S drop=P corrupt=P noise=BYTES_PER_S jam=entry|exit seed=N silent "
         "(repeatable)",
     )
-    e.add_argument("--time-scale", type=float, default=1.0, help="physical durations factor")
-    e.add_argument("--baud", type=int, default=None, help="emulate this line speed")
-    e.add_argument("--seconds", type=float, default=None, help="stop after this long")
+    e.add_argument(
+        "--time-scale",
+        type=argtypes.float_range(0, 1000, "time scale", low_open=True),
+        default=1.0,
+        help="physical durations factor",
+    )
+    e.add_argument(
+        "--baud",
+        type=argtypes.int_range(50, 4_000_000, "baud"),
+        default=None,
+        help="emulate this line speed",
+    )
+    e.add_argument(
+        "--seconds", type=argtypes.positive_duration, default=None, help="stop after this long"
+    )
 
 
 def _print(obj: dict[str, object], as_json: bool, text: str) -> None:
@@ -180,7 +202,10 @@ def _world_commands(handle: EmulatorHandle, stop: threading.Event) -> None:
             elif cmd == "emergency":
                 handle.emergency(not rest or rest[0] == "on")
             elif cmd == "noise":
-                handle.inject_noise(int(rest[0]) if rest else 1000)
+                count = argtypes.ascii_int(rest[0]) if rest else 1000
+                if count is None or not 0 < count <= 1_000_000:
+                    raise ValueError("noise takes a byte count from 1 to 1000000")
+                handle.inject_noise(count)
             elif cmd == "silent":  # the line cut with the port left open, or mended
                 handle.silence(not rest or rest[0] == "on")
             elif cmd == "unplug":

@@ -21,7 +21,7 @@ _WEIGHTS = (7, 3, 1)
 
 
 def _char_value(ch: str) -> int:
-    if ch.isdigit():
+    if "0" <= ch <= "9":  # not str.isdigit: it accepts '²' and other Unicode digits
         return ord(ch) - ord("0")
     if "A" <= ch <= "Z":
         return ord(ch) - ord("A") + 10

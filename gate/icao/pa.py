@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from gate.errors import ConfigError, DocumentError
+from gate.files import read_regular_file
 from gate.icao.country import alpha2
 from gate.icao.sod import SecurityObject, hash_data, parse_sod
 from gate.types import PassiveAuthStatus
@@ -58,11 +59,11 @@ class TrustStore:
             if file.suffix.lower() == ".ml":
                 from gate.icao.masterlist import load_master_list
 
-                found.extend(load_master_list(file.read_bytes(), str(file)))
+                found.extend(load_master_list(_read(file), str(file)))
                 continue
             if file.suffix.lower() not in (".pem", ".crt", ".cer", ".der"):
                 continue
-            data = file.read_bytes()
+            data = _read(file)
             try:
                 if b"-----BEGIN CERTIFICATE-----" in data:
                     found.extend(x509.load_pem_x509_certificates(data))
@@ -212,3 +213,11 @@ def _trusted_issuer(certificate: x509.Certificate, trust: TrustStore) -> x509.Ce
             continue
         return candidate
     return None
+
+
+# A certificate or master list is small; a FIFO or device in the folder must not block.
+MAX_TRUST_FILE_BYTES = 16 << 20
+
+
+def _read(file: Path) -> bytes:
+    return read_regular_file(file, "trust store file", max_bytes=MAX_TRUST_FILE_BYTES)

@@ -92,7 +92,7 @@ class PhotoLibrary:
                     f"photo {name!r}: no sample picture {file_part!r} in {path.parent}"
                 )
             if index_part:
-                if not index_part.isdigit():
+                if not (index_part.isascii() and index_part.isdigit()):
                     raise ConfigError(f"photo {name!r}: face index {index_part!r} is not a number")
                 index = int(index_part)
         else:

@@ -19,6 +19,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from drivers.chip.passport_folder import AA_KEY, FORMAT, MANIFEST
 from gate.errors import DocumentError, ImageError
+from gate.files import read_regular_file
 from gate.icao import lds, tlv
 from gate.icao.mrz import Mrz, format_td3
 from gate.icao.sod import build_sod
@@ -45,10 +46,7 @@ def _photo_bytes(photo: Path | bytes, max_jpeg_bytes: int) -> tuple[bytes, int, 
     import numpy as np
 
     if isinstance(photo, Path):
-        try:
-            raw = photo.read_bytes()
-        except OSError as exc:
-            raise ImageError(f"photo {photo}: {exc}") from exc
+        raw = read_regular_file(photo, "photo", max_bytes=64 << 20, error=ImageError)
     else:
         raw = photo
     image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)

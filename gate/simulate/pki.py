@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.x509.oid import NameOID
 
 from gate.errors import ConfigError, DocumentError
+from gate.files import read_regular_file
 from gate.icao.country import alpha2
 
 Algorithm = Literal["rsa", "ecdsa"]
@@ -166,7 +167,7 @@ def init_pki(
 
 def _load_key(path: Path) -> PrivateKey:
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        key = serialization.load_pem_private_key(_read(path), password=None)
     except (OSError, ValueError) as exc:
         raise DocumentError(f"PKI: cannot load private key {path}: {exc}") from exc
     if not isinstance(key, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
@@ -176,7 +177,7 @@ def _load_key(path: Path) -> PrivateKey:
 
 def _load_cert(path: Path) -> x509.Certificate:
     try:
-        return x509.load_pem_x509_certificate(path.read_bytes())
+        return x509.load_pem_x509_certificate(_read(path))
     except (OSError, ValueError) as exc:
         raise DocumentError(f"PKI: cannot load certificate {path}: {exc}") from exc
 
@@ -189,3 +190,8 @@ def load_pki(folder: Path) -> TestPki:
         _load_cert(folder / DS_CERT),
         _load_key(folder / DS_KEY),
     )
+
+
+def _read(path: Path) -> bytes:
+    """A key or certificate of the test PKI (kilobytes); a FIFO in its place is refused."""
+    return read_regular_file(path, "PKI file", max_bytes=1 << 20)

@@ -24,9 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gate.config import expand_user, load_toml
+from gate.config import expand_user
 from gate.errors import ConfigError
 from gate.outcome import Decision
+from gate.toml_files import load_toml
 
 # Every traveller kind and the outcome it should get from a correct gate.
 EXPECTED_DECISION: dict[str, Decision] = {

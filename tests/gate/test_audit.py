@@ -126,7 +126,7 @@ def test_export_csv_and_json_with_since(tmp_path: Path, capsys: pytest.CaptureFi
 
 def test_export_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "export", "--db", str(tmp_path / "none.sqlite")]) == 2
-    assert "none.sqlite does not exist" in capsys.readouterr().err
+    assert "none.sqlite: No such file or directory" in capsys.readouterr().err
     db = tmp_path / "a.sqlite"
     AuditLog.open(db).close()
     assert main(["audit", "export", "--db", str(db), "--since", "yesterday"]) == 2

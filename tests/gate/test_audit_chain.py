@@ -178,3 +178,14 @@ def test_the_secret_file_is_private_and_not_followed_through_a_symlink(tmp_path:
     with AuditLog.open(tmp_path / "audit.db"):
         pass
     assert (tmp_path / "audit.salt").stat().st_mode & 0o077 == 0
+
+
+@pytest.mark.timeout(20)
+def test_verify_refuses_a_fifo_without_opening_it(
+    log_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fifo = tmp_path / "export.json"
+    os.mkfifo(fifo)
+    salt = str(log_path.with_suffix(".salt"))
+    assert main(["audit", "verify", "--export", str(fifo), "--salt", salt]) == 2
+    assert "FIFO" in capsys.readouterr().err

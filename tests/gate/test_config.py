@@ -119,7 +119,7 @@ def test_nesting_up_to_the_limit_and_brackets_in_strings_are_fine(tmp_path: Path
         "[camera]\naddress = '''\n[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\n'''\n"
     )
     assert load_config(_write(tmp_path, text)).lane.name == "[[[[{{{{ # not a comment"
-    from gate.config import MAX_TOML_DEPTH, toml_nesting_depth
+    from gate.toml_files import MAX_TOML_DEPTH, toml_nesting_depth
 
     assert toml_nesting_depth(text) == 1
     assert toml_nesting_depth("x = " + "[" * MAX_TOML_DEPTH) == MAX_TOML_DEPTH
