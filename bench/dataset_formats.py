@@ -36,8 +36,8 @@ from bench.datasets import (
     cross_identity_pairs,
     same_identity_pairs,
 )
-from gate.config import open_regular_file, read_regular_file
 from gate.errors import InputError
+from gate.files import open_regular_file, read_regular_file
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".jp2", ".tif", ".tiff"})
 LFW_ROOT_CANDIDATES = ("images", "lfw", "lfw_funneled", "lfw-deepfunneled", ".")

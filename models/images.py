@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from gate.config import read_regular_file
 from gate.errors import ImageError
+from gate.files import read_regular_file
 from gate.types import ImageBGR
 
 log = logging.getLogger(__name__)
