@@ -103,7 +103,7 @@ def test_damaged_and_made_up_pickles(tmp_path: Path, data: bytes) -> None:
 def test_reader_reads_a_stream_not_the_whole_file() -> None:
     """The reader takes a stream and a size: a declared length is checked against the size
     before anything is read (no 2**60-byte read is even attempted)."""
-    from bench.dataset_formats import _DataOnlyUnpickler
+    from bench.insightface_bin import DataOnlyUnpickler
 
     class Watched(io.BytesIO):
         largest = 0
@@ -114,5 +114,5 @@ def test_reader_reads_a_stream_not_the_whole_file() -> None:
 
     data = b"\x80\x04\x8e" + (2**60).to_bytes(8, "little") + b"x" * 100
     with pytest.raises(InputError, match="needs 1152921504606846976 more bytes"):
-        _DataOnlyUnpickler(Watched(data), len(data)).load()
+        DataOnlyUnpickler(Watched(data), len(data)).load()
     assert Watched.largest <= 8
