@@ -89,14 +89,27 @@ def run_soak(
     options = SimulationOptions(speed=speed, use_pcsc=use_pcsc, pack=pack, status=None)
     samples: list[Sample] = []
     expected = 0
+    unexpected: list[dict[str, Any]] = []
     with Simulation(scenario, options) as simulation:
         specs = list(enumerate(scenario.travellers))
         for index, spec in progress(specs, desc="soak", unit="traveller", enabled=show_progress):
             result = simulation.run_traveller(index, spec)
             expected += int(result.ok)
+            if not result.ok:  # which ones, and why: a soak must say what went wrong
+                unexpected.append(
+                    {
+                        "index": index,
+                        "kind": spec.kind,
+                        "expected": result.expected.value,
+                        "actual": None if result.actual is None else result.actual.value,
+                        "detail": result.error
+                        or (result.transaction.detail if result.transaction else ""),
+                    }
+                )
             samples.append(sample(index))
     report = summarise(samples, expected, len(scenario.travellers))
     report["speed"] = speed
+    report["unexpected"] = unexpected
     report["samples"] = [s.__dict__ for s in samples]
     return report
 
@@ -115,5 +128,10 @@ def markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| {name} | {m['first']:.1f} | {m['last']:.1f} | {m['max']:.1f} | "
             f"{m['slope_per_100_travellers']:+.3f} |"
+        )
+    for miss in report.get("unexpected", ()):
+        lines.append(
+            f"\n- traveller {miss['index']} ({miss['kind']}): expected {miss['expected']}, "
+            f"got {miss['actual']}: {miss['detail']}"
         )
     return "\n".join(lines) + "\n"
