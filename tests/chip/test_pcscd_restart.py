@@ -60,7 +60,9 @@ theirs = None
 if whose == "theirs":
     theirs = foreign_pcscd()
     until_listed()  # else egate would start its own beside it
-daemon = PcscDaemon()
+# The owner brings its daemon back while egate waits; on a loaded machine that can take
+# longer than the default 5 s, so this test gives the wait room (the outcome is the same).
+daemon = PcscDaemon(timeout=30.0 if whose == "theirs" else 5.0)
 first = daemon.start()
 out["first_started_here"] = first.started_here
 out["read_before"] = read()
