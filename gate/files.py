@@ -15,7 +15,8 @@ from typing import BinaryIO
 from gate.errors import ConfigError, GateError
 
 
-def _kind_of(mode: int) -> str:
+def kind_of(mode: int) -> str:
+    """What a path is, in words, from its ``st_mode`` (for refusals)."""
     if stat.S_ISDIR(mode):
         return "a directory"
     if stat.S_ISFIFO(mode):
@@ -51,11 +52,11 @@ def open_regular_file(
     except ValueError as exc:  # a NUL byte in the path
         raise error(f"{prefix}: not a valid path ({exc})") from exc
     if not stat.S_ISREG(mode):
-        raise error(f"{prefix}: it is {_kind_of(mode)}, not a regular file")
+        raise error(f"{prefix}: it is {kind_of(mode)}, not a regular file")
     if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:
         stream.close()
         if not stat.S_ISREG(info.st_mode):
-            raise error(f"{prefix}: it is {_kind_of(info.st_mode)}, not a regular file")
+            raise error(f"{prefix}: it is {kind_of(info.st_mode)}, not a regular file")
         raise error(f"{prefix}: {info.st_size} bytes, over the {max_bytes}-byte limit")
     return stream, info.st_size
 

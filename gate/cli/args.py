@@ -18,6 +18,8 @@ from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
+from gate.files import kind_of
+
 # Upper bounds: far above any real use, low enough that nothing downstream overflows
 # (thread waits refuse timeouts above ~292 years; numpy seeds must fit 32 bits for the
 # legacy generators).
@@ -208,18 +210,6 @@ def sample_or_path(text: str) -> str:
     return text
 
 
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
 def _stat(text: str) -> os.stat_result:
     if not text:
         raise argparse.ArgumentTypeError("path must not be empty")
@@ -235,7 +225,7 @@ def regular_file(text: str) -> Path:
     """An existing regular file (not a FIFO, device or directory), as a Path."""
     mode = _stat(text).st_mode
     if not stat.S_ISREG(mode):
-        raise argparse.ArgumentTypeError(f"{text} is {_kind(mode)}, not a regular file")
+        raise argparse.ArgumentTypeError(f"{text} is {kind_of(mode)}, not a regular file")
     return Path(text)
 
 
@@ -243,5 +233,5 @@ def directory(text: str) -> Path:
     """An existing directory, as a Path."""
     mode = _stat(text).st_mode
     if not stat.S_ISDIR(mode):
-        raise argparse.ArgumentTypeError(f"{text} is {_kind(mode)}, not a directory")
+        raise argparse.ArgumentTypeError(f"{text} is {kind_of(mode)}, not a directory")
     return Path(text)
