@@ -92,13 +92,13 @@ def _verify(args: argparse.Namespace) -> int:
     return EXIT_OK if report.ok else EXIT_FAILURE
 
 
-def register(registry: Registry) -> None:
-    registry.group("audit", "the transaction audit log")
-    p = registry.command("audit export", "export the audit chain as CSV or JSON", _export)
+def _log_arguments(p: argparse.ArgumentParser, *, db_required: bool) -> None:
+    """``--db`` and ``--salt``, which every audit command takes the same way."""
     p.add_argument(
         "--db",
         type=argtypes.regular_file,
-        required=True,
+        required=db_required,
+        default=None,
         help="the audit database (SQLite), opened read-only",
     )
     p.add_argument(
@@ -107,6 +107,12 @@ def register(registry: Registry) -> None:
         default=None,
         help="secret file (default: beside the database)",
     )
+
+
+def register(registry: Registry) -> None:
+    registry.group("audit", "the transaction audit log")
+    p = registry.command("audit export", "export the audit chain as CSV or JSON", _export)
+    _log_arguments(p, db_required=True)
     p.add_argument("--since", default=None, help="Unix time or ISO date/time (UTC)")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.add_argument("--output", "-o", default=None, help="write to this file instead of stdout")
@@ -114,21 +120,10 @@ def register(registry: Registry) -> None:
     p = registry.command(
         "audit verify", "check the audit chain: names the first row changed", _verify
     )
-    p.add_argument(
-        "--db",
-        type=argtypes.regular_file,
-        default=None,
-        help="the audit database (SQLite), opened read-only",
-    )
+    _log_arguments(p, db_required=False)
     p.add_argument(
         "--export",
         type=argtypes.regular_file,
         default=None,
         help="or a JSON export of it (needs --salt)",
-    )
-    p.add_argument(
-        "--salt",
-        type=argtypes.regular_file,
-        default=None,
-        help="secret file (default: beside the database)",
     )
