@@ -6,14 +6,17 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.egate-installed
-APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev swig socat iproute2 util-linux
+APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev swig socat iproute2 util-linux \
+	mosquitto chromium chromium-driver fonts-dejavu-core
 
 .PHONY: install apt venv packs demo test lint typecheck pytest bench clean
 
 install: apt venv packs
 
 # System packages: the PC/SC daemon, the vpcd virtual reader, what pyscard needs to build,
-# and unshare + ip for the tests that run a PC/SC stack in namespaces of their own.
+# unshare + ip for the tests that run a PC/SC stack in namespaces of their own, Mosquitto
+# (the lane-event broker; tests start their own), and Chromium + ChromeDriver for the console's
+# browser tests.
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
