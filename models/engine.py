@@ -212,6 +212,35 @@ class FaceEngine:
         out: FloatArray = result.astype(np.float32)
         return out
 
+    def distance_matrix(self, a: npt.ArrayLike, b: npt.ArrayLike) -> FloatArray:
+        """All distances (n, m) float32 between (n, d) and (m, d) embeddings.
+
+        The values are those ``distances`` gives row-wise (up to float rounding: both compute
+        in float64 and round once to float32), computed with matrix products so that a block
+        of millions of comparisons costs one BLAS call, not a Python loop.
+        """
+        left = np.atleast_2d(np.asarray(a, dtype=np.float64))
+        right = np.atleast_2d(np.asarray(b, dtype=np.float64))
+        d = self.manifest.embedding_size
+        if left.ndim != 2 or right.ndim != 2 or left.shape[-1] != d or right.shape[-1] != d:
+            raise InputError(
+                f"embeddings of shape {left.shape} and {right.shape}, pack {self.pack_id} has d={d}"
+            )
+        dot = left @ right.T
+        if self.distance_name == "cosine":
+            norms = np.outer(np.linalg.norm(left, axis=1), np.linalg.norm(right, axis=1))
+            result = 1.0 - dot / np.maximum(norms, 1e-12)
+        else:
+            # |x - y|^2 = |x|^2 + |y|^2 - 2 x.y; rounding can leave a tiny negative for x == y.
+            squared = (
+                np.einsum("ij,ij->i", left, left)[:, None]
+                + np.einsum("ij,ij->i", right, right)[None, :]
+            )
+            squared -= 2.0 * dot
+            result = np.sqrt(np.maximum(squared, 0.0))
+        out: FloatArray = result.astype(np.float32)
+        return out
+
     def distance(self, a: npt.ArrayLike, b: npt.ArrayLike) -> float:
         """Distance between two embeddings (lower = more similar)."""
         return float(self.distances(a, b)[0])

@@ -269,3 +269,28 @@ def test_nominal_threshold_round_trips_through_json() -> None:
     back = PackManifest.from_json(m.to_json(), "test")
     assert back.nominal_threshold == 0.6
     assert PackManifest.from_json(manifest().to_json(), "test").nominal_threshold is None
+
+
+@pytest.mark.parametrize("distance", ["euclidean", "cosine"])
+def test_distance_matrix_equals_distances_row_wise(distance: str) -> None:
+    eng = engine([], distance=distance)
+    rng = np.random.default_rng(3)
+    a, b = rng.standard_normal((7, 3)), rng.standard_normal((5, 3))
+    matrix = eng.distance_matrix(a, b)
+    assert matrix.shape == (7, 5) and matrix.dtype == np.float32
+    for row in range(7):
+        np.testing.assert_allclose(matrix[row], eng.distances(a[row], b), rtol=1e-6, atol=1e-7)
+    # A vector against itself is at distance 0, never NaN from rounding below zero.
+    same = eng.distance_matrix(a, a)
+    np.testing.assert_allclose(np.diag(same), 0.0, atol=1e-6)
+    assert np.isfinite(same).all()
+
+
+def test_distance_matrix_is_validated_like_distances() -> None:
+    eng = engine([])
+    assert eng.distance_matrix(np.zeros(3), np.ones((4, 3))).shape == (1, 4)
+    assert eng.distance_matrix(np.zeros((0, 3)), np.ones((4, 3))).shape == (0, 4)
+    with pytest.raises(InputError, match="d=3"):
+        eng.distance_matrix(np.zeros((2, 4)), np.zeros((2, 3)))
+    with pytest.raises(InputError, match="d=3"):
+        eng.distance_matrix(np.zeros((2, 2, 3)), np.zeros((2, 3)))
