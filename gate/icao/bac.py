@@ -19,6 +19,7 @@ class SessionKeys:
     ks_enc: bytes
     ks_mac: bytes
     ssc: int
+    cipher: str = "3DES"  # PACE and Chip Authentication may agree on AES-128/192/256
 
 
 @dataclass(frozen=True)

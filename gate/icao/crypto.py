@@ -20,15 +20,15 @@ MAC_COUNTER = 2
 _ZERO_IV = bytes(BLOCK)
 
 
-def pad(data: bytes) -> bytes:
-    """ISO/IEC 9797-1 padding method 2: 0x80 then zeros up to a multiple of 8."""
+def pad(data: bytes, block: int = BLOCK) -> bytes:
+    """ISO/IEC 9797-1 padding method 2: 0x80 then zeros up to a multiple of ``block``."""
     padded = data + b"\x80"
-    return padded + bytes(-len(padded) % BLOCK)
+    return padded + bytes(-len(padded) % block)
 
 
-def unpad(data: bytes) -> bytes:
+def unpad(data: bytes, block: int = BLOCK) -> bytes:
     stripped = data.rstrip(b"\x00")
-    if not stripped.endswith(b"\x80") or len(data) - len(stripped) >= BLOCK:
+    if not stripped.endswith(b"\x80") or len(data) - len(stripped) >= block:
         raise SecurityError("secure messaging: decrypted data has invalid padding")
     return stripped[:-1]
 

@@ -1,4 +1,4 @@
-"""Secure messaging with 3DES session keys (ICAO Doc 9303 part 11, section 9.8): reader side.
+"""Secure messaging with 3DES or AES session keys (ICAO Doc 9303 part 11, 9.8): reader side.
 
 Every protected command and response increments the send sequence counter (SSC); the MAC
 covers the SSC, so a replayed or reordered APDU fails the check.
@@ -9,29 +9,30 @@ from __future__ import annotations
 import hmac
 
 from gate.errors import DocumentError, ProtocolError, SecurityError
-from gate.icao import crypto, tlv
+from gate.icao import tlv
 from gate.icao.apdu import Command, Response
 from gate.icao.bac import SessionKeys
+from gate.icao.sm_cipher import SmCipher
 
 _SM_ERRORS = (0x6987, 0x6988)
 
 
 class SecureMessaging:
     def __init__(self, keys: SessionKeys) -> None:
-        self._enc = keys.ks_enc
-        self._mac = keys.ks_mac
+        self.cipher = SmCipher(keys.cipher, keys.ks_enc, keys.ks_mac)
         self.ssc = keys.ssc
 
-    def _next_ssc(self) -> bytes:
-        self.ssc = (self.ssc + 1) % (1 << 64)
-        return self.ssc.to_bytes(8, "big")
+    def _next_ssc(self) -> int:
+        self.ssc = self.cipher.next_ssc(self.ssc)
+        return self.ssc
 
     def wrap(self, command: Command) -> bytes:
         cla = command.cla | 0x0C
         header = bytes([cla, command.ins, command.p1, command.p2])
         body = b""
+        ssc = self._next_ssc()
         if command.data:
-            cryptogram = crypto.encrypt(self._enc, crypto.pad(command.data))
+            cryptogram = self.cipher.encrypt(ssc, self.cipher.pad(command.data))
             # Odd INS (READ BINARY B1) carries BER-TLV data: DO'85' without padding indicator.
             if command.ins & 1:
                 body += tlv.encode(0x85, cryptogram)
@@ -41,7 +42,7 @@ class SecureMessaging:
             le = command.le % 65536 if command.le > 256 else command.le % 256
             width = 2 if command.le > 256 else 1
             body += tlv.encode(0x97, le.to_bytes(width, "big"))
-        mac = crypto.retail_mac(self._mac, self._next_ssc() + crypto.pad(header) + body)
+        mac = self.cipher.mac(ssc, self.cipher.pad(header) + body)
         body += tlv.encode(0x8E, mac)
         extended = len(body) > 255 or (command.le or 0) > 231
         return Command(
@@ -79,16 +80,16 @@ class SecureMessaging:
         mac_value, status = found.get(0x8E), found.get(0x99)
         if mac_value is None or status is None:
             raise SecurityError("secure messaging: response lacks DO'99' or DO'8E'")
-        if not hmac.compare_digest(crypto.retail_mac(self._mac, ssc + covered), mac_value):
+        if not hmac.compare_digest(self.cipher.mac(ssc, covered), mac_value):
             raise SecurityError("secure messaging: response MAC does not verify")
         data = b""
         if 0x87 in found:
             value = found[0x87]
             if not value or value[0] != 0x01:
                 raise ProtocolError("secure messaging: DO'87' lacks padding indicator 01")
-            data = crypto.unpad(crypto.decrypt(self._enc, value[1:]))
+            data = self.cipher.unpad(self.cipher.decrypt(ssc, value[1:]))
         elif 0x85 in found:
-            data = crypto.unpad(crypto.decrypt(self._enc, found[0x85]))
+            data = self.cipher.unpad(self.cipher.decrypt(ssc, found[0x85]))
         if len(status) != 2:
             raise ProtocolError(f"secure messaging: DO'99' has {len(status)} bytes, not 2")
         return Response(data, int.from_bytes(status, "big"))
