@@ -20,8 +20,10 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from bench import metrics, optional
+from bench import metrics, optional, score_metrics
+from bench.blocked_scoring import score_cross_identity
 from bench.datasets import Dataset, count_cross_identity_pairs, cross_identity_pairs
+from bench.score_histogram import ImpostorScores, from_array
 from gate.errors import FaceError, GateError, ImageError, InputError, NoFaceError
 from gate.types import Face, ImageBGR
 
@@ -50,6 +52,10 @@ class Engine(Protocol):
 
     def distances(self, a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.floating[Any]]: ...
 
+    def distance_matrix(
+        self, a: npt.ArrayLike, b: npt.ArrayLike
+    ) -> npt.NDArray[np.floating[Any]]: ...
+
     def threshold(self, fmr: str = ...) -> float: ...
 
 
@@ -69,11 +75,11 @@ class Embeddings:
 
 @dataclass(frozen=True)
 class PackResult:
-    """Scores and summary for one pack (the arrays feed the plots, the summary the JSON)."""
+    """Scores and summary for one pack (the scores feed the plots, the summary the JSON)."""
 
     pack_id: str
     genuine: FloatArray
-    impostor: FloatArray
+    impostor: ImpostorScores
     summary: dict[str, Any] = field(default_factory=dict)
 
 
@@ -209,14 +215,23 @@ def _distances(
 
 
 def impostor_scores(
-    engine: Engine, emb: Embeddings, dataset: Dataset, impostors: Impostors, seed: int
-) -> tuple[FloatArray, str]:
-    """Impostor distances: the listed pairs, or pairs expanded across identities."""
+    engine: Engine,
+    emb: Embeddings,
+    dataset: Dataset,
+    impostors: Impostors,
+    seed: int,
+    progress: bool = False,
+) -> tuple[ImpostorScores, str]:
+    """Impostor distances: the listed pairs, or pairs expanded across identities.
+
+    Every cross-identity pair ("all") is scored in blocks of the engine's distance matrix
+    into an exact-tail histogram (``bench.blocked_scoring``): no n^2 memory. A drawn number
+    of pairs is scored pair by pair and kept whole.
+    """
     if impostors is None:
         listed = ~dataset.same
-        return _distances(engine, emb, dataset.left[listed], dataset.right[listed]), (
-            "the dataset's listed impostor pairs"
-        )
+        scores = _distances(engine, emb, dataset.left[listed], dataset.right[listed])
+        return from_array(scores), "the dataset's listed impostor pairs"
     if dataset.identity_codes is None:
         raise InputError(
             f"{dataset.source}: cannot expand impostors across identities: {dataset.identity_note}"
@@ -224,15 +239,17 @@ def impostor_scores(
     enrolled = np.flatnonzero(emb.acquired)
     codes = dataset.identity_codes[enrolled]
     available = count_cross_identity_pairs(codes)
+    if impostors == "all" or int(impostors) >= available:
+        blocked = score_cross_identity(
+            engine.distance_matrix, emb.vectors[enrolled], codes, progress=progress
+        )
+        return blocked, f"all {available} cross-identity pairs of the acquired images"
     chunks = []
     for left, right in cross_identity_pairs(codes, impostors, seed):
         chunks.append(_distances(engine, emb, enrolled[left], enrolled[right]))
-    scores = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float64)
-    if impostors == "all" or int(impostors) >= available:
-        how = f"all {available} cross-identity pairs of the acquired images"
-    else:
-        how = f"{scores.size} cross-identity pairs drawn from {available} (seed {seed})"
-    return scores, how
+    drawn = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.float64)
+    how = f"{drawn.size} cross-identity pairs drawn from {available} (seed {seed})"
+    return from_array(drawn), how
 
 
 def default_threshold(engine: Engine) -> tuple[float | None, str]:
@@ -259,19 +276,32 @@ def evaluate_pack(
 ) -> PackResult:
     """Embed, score and summarise one pack on one dataset."""
     emb = embed_images(engine, dataset, progress=progress, options=options)
+    return score_pack(engine, dataset, emb, impostors, seed, progress, options)
+
+
+def score_pack(
+    engine: Engine,
+    dataset: Dataset,
+    emb: Embeddings,
+    impostors: Impostors = None,
+    seed: int = 0,
+    progress: bool = False,
+    options: EmbedOptions = EmbedOptions(),
+) -> PackResult:
+    """Score and summarise one pack's embeddings (whichever engine computed them)."""
     listed = _distances(engine, emb, dataset.left, dataset.right)
     genuine = listed[dataset.same]
     listed_impostor = listed[~dataset.same]
     if impostors is None:
-        impostor, how = listed_impostor, "the dataset's listed impostor pairs"
+        impostor, how = from_array(listed_impostor), "the dataset's listed impostor pairs"
     else:
-        impostor, how = impostor_scores(engine, emb, dataset, impostors, seed)
+        impostor, how = impostor_scores(engine, emb, dataset, impostors, seed, progress)
     if genuine.size == 0 or impostor.size == 0:
         raise InputError(
             f"{dataset.source}: need genuine and impostor comparisons "
             f"(have {genuine.size} and {impostor.size})"
         )
-    summary = metrics.score_summary(genuine, impostor)
+    summary = score_metrics.score_summary(genuine, impostor)
     threshold, threshold_source = default_threshold(engine)
     fta_genuine = int(np.count_nonzero(~np.isfinite(genuine)))
     fta_impostor = int(np.count_nonzero(~np.isfinite(listed_impostor)))
@@ -295,10 +325,10 @@ def evaluate_pack(
         images_per_second=len(dataset.images) / emb.seconds if emb.seconds > 0 else None,
         embedding_seconds=emb.seconds,
         embedding_options=options.describe(),
-        det=metrics.det_curve(genuine, impostor).as_dict(),
+        det=score_metrics.det_curve(genuine, impostor).as_dict(),
     )
     if threshold is not None:
-        fmr, fnmr = metrics.error_rates(genuine, impostor, [threshold])
+        fmr, fnmr = score_metrics.error_rates(genuine, impostor, [threshold])
         summary["fmr_at_default_threshold"] = float(fmr[0])
         summary["fnmr_at_default_threshold"] = float(fnmr[0])
     return PackResult(engine.pack_id, genuine, impostor, summary)

@@ -112,25 +112,34 @@ def plot_histograms(results: Sequence[PackResult], path: Path) -> None:
     )
     for ax, result in zip(axes[:, 0], results, strict=True):
         genuine = result.genuine[np.isfinite(result.genuine)]
-        impostor = result.impostor[np.isfinite(result.impostor)]
-        both = np.concatenate((genuine, impostor))
+        impostor = result.impostor
+        finite_impostors = impostor.total - impostor.infinite
+        ends = [
+            float(v)
+            for v in (
+                impostor.value_at_rank(0),
+                impostor.value_at_rank(max(0, finite_impostors - 1)),
+            )
+            if np.isfinite(v)
+        ]
+        both = np.concatenate((genuine, ends))
         if both.size == 0:
             ax.set_title(f"{result.pack_id}: no scores")
             continue
         edges = np.linspace(float(both.min()), float(both.max()) + 1e-9, 81)
-        for scores, name, colour in (
-            (genuine, "genuine", "tab:green"),
-            (impostor, "impostor", "tab:red"),
+        widths = np.diff(edges)
+        for counts, size, name, colour in (
+            (np.histogram(genuine, bins=edges)[0], genuine.size, "genuine", "tab:green"),
+            (impostor.histogram(edges), finite_impostors, "impostor", "tab:red"),
         ):
-            if scores.size:
-                density, _ = np.histogram(scores, bins=edges, density=True)
+            if size and counts.sum():
                 ax.stairs(
-                    density,
+                    counts / (counts.sum() * widths),
                     edges,
                     fill=True,
                     alpha=0.4,
                     color=colour,
-                    label=f"{name} ({scores.size})",
+                    label=f"{name} ({size})",
                 )
         for key in TARGET_FMRS:
             threshold = result.summary["operating_points"][key]["threshold"]
@@ -227,6 +236,7 @@ def markdown(report: dict[str, Any]) -> str:
         "Impostor comparisons: "
         + "; ".join(f"`{p['pack']}`: {p['impostor_source']}" for p in packs)
         + ".",
+        *[_scoring_line(p) for p in packs if "impostor_scoring" in p],
         "",
         "## How failures to acquire were counted",
         "",
@@ -261,6 +271,19 @@ def markdown(report: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _scoring_line(pack: dict[str, Any]) -> str:
+    scoring = pack["impostor_scoring"]
+    if scoring["exact"]:
+        return ""
+    return (
+        f"`{pack['pack']}`'s impostors were scored in blocks into {scoring['bins']} bins of "
+        f"width {scoring['bin_width']:.2g} plus the exact lowest {scoring['exact_lowest']} "
+        f"distances: every figure whose threshold is below {scoring['exact_below']:.6f} "
+        "(EER, thresholds and TARs at low FMR) is exact; higher DET points are read from the "
+        "bins."
+    )
 
 
 def _embedding_line(options: dict[str, Any]) -> str:

@@ -69,6 +69,10 @@ class FakeEngine:
     def distances(self, a: Any, b: Any) -> np.ndarray:
         return np.linalg.norm(np.asarray(a, np.float64) - np.asarray(b, np.float64), axis=1)
 
+    def distance_matrix(self, a: Any, b: Any) -> np.ndarray:
+        left, right = np.asarray(a, np.float64), np.asarray(b, np.float64)
+        return np.linalg.norm(left[:, None, :] - right[None, :, :], axis=2)
+
     def threshold(self, fmr: str = "1e-3") -> float:
         from gate.errors import ModelError
 
