@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -67,6 +67,7 @@ class Embeddings:
     acquired: npt.NDArray[np.bool_]
     failure_reasons: dict[str, int]
     seconds: float
+    embedded: int | None = None  # images embedded in ``seconds`` (the rest came from a cache)
 
     @property
     def fta_count(self) -> int:
@@ -151,6 +152,47 @@ def _embed_centre_face(engine: Any, image: ImageBGR) -> Face:
     return replace(chosen, embedding=embedding)
 
 
+def check_options(options: EmbedOptions) -> None:
+    if options.face not in FACE_CHOICES:
+        raise InputError(
+            f"face choice must be one of {', '.join(FACE_CHOICES)}, got {options.face!r}"
+        )
+
+
+def embed_picture(
+    engine: Engine, image: ImageBGR, options: EmbedOptions
+) -> tuple[npt.NDArray[np.float32] | None, str]:
+    """One decoded picture's embedding, or None and the failure class (never the file)."""
+    try:
+        picture = upsampled(image, options.upsample)
+        if options.face == "centre":
+            face = _embed_centre_face(engine, picture)
+        else:
+            face = engine.embed_one(picture)
+    except (FaceError, ImageError) as exc:
+        return None, _reason(exc)
+    if face.embedding is None:
+        return None, "no embedding"
+    return np.asarray(face.embedding, dtype=np.float32).reshape(-1), ""
+
+
+def stack_embeddings(
+    vectors: Sequence[npt.NDArray[np.float32] | None],
+    reasons: Sequence[str],
+    seconds: float,
+    embedded: int | None = None,
+) -> Embeddings:
+    """``Embeddings`` from one optional vector and one failure class per image."""
+    acquired = np.array([v is not None for v in vectors], dtype=np.bool_)
+    width = next((v.size for v in vectors if v is not None), 0)
+    matrix = np.zeros((len(vectors), width), dtype=np.float32)
+    for row, vector in enumerate(vectors):
+        if vector is not None:
+            matrix[row] = vector
+    failures = Counter(reason for reason, ok in zip(reasons, acquired, strict=True) if not ok)
+    return Embeddings(matrix, acquired, dict(failures), seconds, embedded)
+
+
 def embed_images(
     engine: Engine,
     dataset: Dataset,
@@ -158,39 +200,23 @@ def embed_images(
     options: EmbedOptions = EmbedOptions(),
 ) -> Embeddings:
     """Embed every unique image once, with a progress bar on stderr."""
-    if options.face not in FACE_CHOICES:
-        raise InputError(
-            f"face choice must be one of {', '.join(FACE_CHOICES)}, got {options.face!r}"
-        )
+    check_options(options)
     vectors: list[npt.NDArray[np.float32] | None] = []
-    reasons: Counter[str] = Counter()
+    reasons: list[str] = []
     started = time.perf_counter()
     for ref in optional.progress(
         dataset.images, desc=f"embed {engine.pack_id}", unit="img", enabled=progress
     ):
         try:
-            image = upsampled(ref.load(), options.upsample)
-            if options.face == "centre":
-                face = _embed_centre_face(engine, image)
-            else:
-                face = engine.embed_one(image)
-        except (FaceError, ImageError) as exc:
-            reasons[_reason(exc)] += 1
+            image = ref.load()
+        except ImageError as exc:
             vectors.append(None)
+            reasons.append(_reason(exc))
             continue
-        if face.embedding is None:
-            reasons["no embedding"] += 1
-            vectors.append(None)
-            continue
-        vectors.append(np.asarray(face.embedding, dtype=np.float32).reshape(-1))
-    seconds = time.perf_counter() - started
-    acquired = np.array([v is not None for v in vectors], dtype=np.bool_)
-    width = next((v.size for v in vectors if v is not None), 0)
-    matrix = np.zeros((len(vectors), width), dtype=np.float32)
-    for row, vector in enumerate(vectors):
-        if vector is not None:
-            matrix[row] = vector
-    return Embeddings(matrix, acquired, dict(reasons), seconds)
+        vector, reason = embed_picture(engine, image, options)
+        vectors.append(vector)
+        reasons.append(reason)
+    return stack_embeddings(vectors, reasons, time.perf_counter() - started)
 
 
 def _reason(exc: GateError) -> str:
@@ -221,6 +247,7 @@ def impostor_scores(
     impostors: Impostors,
     seed: int,
     progress: bool = False,
+    scorer: ImpostorScorer | None = None,
 ) -> tuple[ImpostorScores, str]:
     """Impostor distances: the listed pairs, or pairs expanded across identities.
 
@@ -240,9 +267,12 @@ def impostor_scores(
     codes = dataset.identity_codes[enrolled]
     available = count_cross_identity_pairs(codes)
     if impostors == "all" or int(impostors) >= available:
-        blocked = score_cross_identity(
-            engine.distance_matrix, emb.vectors[enrolled], codes, progress=progress
-        )
+        if scorer is not None:
+            blocked = scorer(engine, emb.vectors[enrolled], codes)
+        else:
+            blocked = score_cross_identity(
+                engine.distance_matrix, emb.vectors[enrolled], codes, progress=progress
+            )
         return blocked, f"all {available} cross-identity pairs of the acquired images"
     chunks = []
     for left, right in cross_identity_pairs(codes, impostors, seed):
@@ -279,6 +309,9 @@ def evaluate_pack(
     return score_pack(engine, dataset, emb, impostors, seed, progress, options)
 
 
+ImpostorScorer = Callable[[Engine, npt.NDArray[np.float32], npt.NDArray[np.int64]], ImpostorScores]
+
+
 def score_pack(
     engine: Engine,
     dataset: Dataset,
@@ -287,15 +320,20 @@ def score_pack(
     seed: int = 0,
     progress: bool = False,
     options: EmbedOptions = EmbedOptions(),
+    scorer: ImpostorScorer | None = None,
 ) -> PackResult:
-    """Score and summarise one pack's embeddings (whichever engine computed them)."""
+    """Score and summarise one pack's embeddings (whichever engine computed them).
+
+    ``scorer`` scores every cross-identity pair of the acquired images (default: blocked
+    scoring in this process; the Ray engine passes one that spreads the blocks).
+    """
     listed = _distances(engine, emb, dataset.left, dataset.right)
     genuine = listed[dataset.same]
     listed_impostor = listed[~dataset.same]
     if impostors is None:
         impostor, how = from_array(listed_impostor), "the dataset's listed impostor pairs"
     else:
-        impostor, how = impostor_scores(engine, emb, dataset, impostors, seed, progress)
+        impostor, how = impostor_scores(engine, emb, dataset, impostors, seed, progress, scorer)
     if genuine.size == 0 or impostor.size == 0:
         raise InputError(
             f"{dataset.source}: need genuine and impostor comparisons "
@@ -322,7 +360,8 @@ def score_pack(
         accuracy_at_default_threshold=(
             None if threshold is None else metrics.accuracy_at(genuine, listed_impostor, threshold)
         ),
-        images_per_second=len(dataset.images) / emb.seconds if emb.seconds > 0 else None,
+        images_per_second=_rate(emb, len(dataset.images)),
+        embedded_images=len(dataset.images) if emb.embedded is None else emb.embedded,
         embedding_seconds=emb.seconds,
         embedding_options=options.describe(),
         det=score_metrics.det_curve(genuine, impostor).as_dict(),
@@ -332,6 +371,11 @@ def score_pack(
         summary["fmr_at_default_threshold"] = float(fmr[0])
         summary["fnmr_at_default_threshold"] = float(fnmr[0])
     return PackResult(engine.pack_id, genuine, impostor, summary)
+
+
+def _rate(emb: Embeddings, images: int) -> float | None:
+    embedded = images if emb.embedded is None else emb.embedded
+    return embedded / emb.seconds if emb.seconds > 0 and embedded else None
 
 
 # The keys of the first version of the JSON (issue 2), mirrored from the first pack.

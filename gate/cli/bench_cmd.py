@@ -64,6 +64,33 @@ def register(registry: Registry) -> None:
         metavar="DIR",
         help="write report.md, report.json, det.png and scores.png into DIR",
     )
+    accuracy.add_argument(
+        "--engine",
+        choices=("local", "ray"),
+        default="local",
+        help="local: this process; ray: Ray Data actors embed, Ray tasks score (pip extra 'ray')",
+    )
+    accuracy.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="with --engine ray: a running cluster ('auto' or host:port; default: start a "
+        "private local Ray)",
+    )
+    accuracy.add_argument(
+        "--workers",
+        type=argtypes.int_range(1, 4096, "workers"),
+        default=2,
+        metavar="N",
+        help="with --engine ray: embedding actors and scoring tasks (default 2)",
+    )
+    accuracy.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --engine ray: embedding shard cache (default ~/.cache/egate/embeddings)",
+    )
 
     calibrate = registry.command(
         "bench calibrate",
@@ -336,17 +363,22 @@ def _accuracy(args: argparse.Namespace) -> int:
     dataset, impostors = _load(args, args.pairs if args.pairs is not None else args.dataset)
     packs: list[str | None] = list(args.pack) if args.pack else [None]
     engines = [open_engine(pack, threads=args.threads) for pack in packs]
-    results = [
-        evaluate_pack(
-            engine,
-            dataset,
-            impostors,
-            seed=args.seed,
-            progress=not args.no_progress,
-            options=_embed_options(args),
-        )
-        for engine in engines
-    ]
+    if args.engine == "ray":
+        results = _accuracy_on_ray(args, dataset, impostors, packs, engines)
+    else:
+        if args.address is not None:
+            raise InputError("--address needs --engine ray")
+        results = [
+            evaluate_pack(
+                engine,
+                dataset,
+                impostors,
+                seed=args.seed,
+                progress=not args.no_progress,
+                options=_embed_options(args),
+            )
+            for engine in engines
+        ]
     report = accuracy_report(
         dataset, results, describe_environment(engines), impostors, seed=args.seed
     )
@@ -358,6 +390,39 @@ def _accuracy(args: argparse.Namespace) -> int:
         for result in results:
             print(_summary_line(result.summary))
     return EXIT_OK
+
+
+def _accuracy_on_ray(
+    args: argparse.Namespace,
+    dataset: Any,
+    impostors: Any,
+    packs: list[str | None],
+    engines: list[Any],
+) -> list[Any]:
+    from bench.accuracy import score_pack
+    from bench.embedding_cache import default_cache_dir
+    from bench.ray_engine import embed_with_ray, ray_scorer, ray_session
+
+    options = _embed_options(args)
+    progress = not args.no_progress
+    cache = args.cache if args.cache is not None else default_cache_dir()
+    with ray_session(args.address, args.workers) as ray:
+        embeddings = embed_with_ray(
+            ray, packs, engines, dataset, options, cache, args.workers, progress=progress
+        )
+        return [
+            score_pack(
+                engine,
+                dataset,
+                emb,
+                impostors,
+                seed=args.seed,
+                progress=progress,
+                options=options,
+                scorer=ray_scorer(ray, pack, args.workers),
+            )
+            for pack, engine, emb in zip(packs, engines, embeddings, strict=True)
+        ]
 
 
 def _summary_line(s: dict[str, Any]) -> str:

@@ -307,7 +307,7 @@ class Simulation:
     def _scene_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
         from drivers.camera.synthetic import TravellerScene
 
-        live = spec.live_photo if spec.kind == "impostor" and spec.live_photo else spec.photo
+        live = spec.live_photo or spec.photo  # the holder in another photo, or an impostor
         scene = TravellerScene(
             photo=self.photos.portrait(live),
             kind=SCENE_OF_KIND[spec.kind],

@@ -11,7 +11,9 @@ A scenario is TOML (documented in ``docs/scenarios.md``)::
                                 # screen_attack, no_face, tailgater
     photo = "faces/ana.jpg"     # the passport photo; relative to the scenario file,
                                 # or "sample:t1.jpg#2" (third face of the insightface sample)
-    live_photo = "faces/bo.jpg" # impostor only: who really stands in the lane
+    live_photo = "faces/bo.jpg" # who really stands in the lane: for an impostor someone
+                                # else (required), for a genuine traveller the same
+                                # person in another photo (optional)
     expect = "ACCEPT"           # optional: defaults to the kind's usual outcome
 
 Like the kiosk config, unknown keys are errors that name the key.
@@ -41,6 +43,8 @@ EXPECTED_DECISION: dict[str, Decision] = {
     "tailgater": Decision.TAILGATING,
 }
 TRAVELLER_KINDS = tuple(EXPECTED_DECISION)
+# Kinds whose face in the lane may come from another photo than the passport's.
+LIVE_PHOTO_KINDS = ("genuine", "impostor")
 _ALIASES = {
     "expired_document": "expired",
     "tampered_chip": "tampered",
@@ -139,8 +143,11 @@ def _traveller(index: int, table: Any, base: Path) -> TravellerSpec:
     live = table.get("live_photo")
     if kind == "impostor" and live is None:
         raise ConfigError(f"{where}.live_photo: required for an impostor (the face in the lane)")
-    if live is not None and kind != "impostor":
-        raise ConfigError(f"{where}.live_photo: only an impostor has a different live face")
+    if live is not None and kind not in LIVE_PHOTO_KINDS:
+        raise ConfigError(
+            f"{where}.live_photo: only a genuine traveller (another photo of the holder) or "
+            "an impostor has a live face apart from the passport photo"
+        )
     live_photo = _resolve_photo(f"{where}.live_photo", live, base) if live is not None else None
     expect = EXPECTED_DECISION[kind]
     if "expect" in table:

@@ -69,6 +69,10 @@ expect = "refer-device"
         ("[[traveller]]\nkind='genuine'\nphoto='faces/none.jpg'\n", "traveller[0].photo"),
         ("[[traveller]]\nkind='genuine'\n", "traveller[0].photo"),
         ("[[traveller]]\nkind='impostor'\nphoto='faces/a.jpg'\n", "live_photo"),
+        (
+            "[[traveller]]\nkind='print'\nphoto='faces/a.jpg'\nlive_photo='faces/a.jpg'\n",
+            "traveller[0].live_photo: only a genuine traveller",
+        ),
         ("[[traveller]]\nkind='genuine'\nphoto='faces/a.jpg'\nexpect='MAYBE'\n", "expect"),
         ("[scenario]\nname='x'\nspeed=3\n", "scenario.speed"),
         ("[scenario]\nname='x'\n", "at least one traveller"),
@@ -184,3 +188,13 @@ def test_fifo_scenario_and_fifo_photo_are_refused(tmp_path: Path) -> None:
     path = _write(tmp_path, "[[traveller]]\nkind='genuine'\nphoto='faces.jpg'\n")
     with pytest.raises(ConfigError, match="is not a regular file"):
         load_scenario(path)
+
+
+def test_a_genuine_traveller_may_walk_in_with_another_photo(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "[[traveller]]\nkind='genuine'\nphoto='faces/a.jpg'\nlive_photo='faces/a.jpg'\n",
+    )
+    (t,) = load_scenario(path).travellers
+    assert t.kind == "genuine" and t.expect is Decision.ACCEPT
+    assert t.live_photo == str(tmp_path / "faces" / "a.jpg")
