@@ -21,8 +21,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
+from drivers.chip.chip_auth_side import CaKey, ChipCa, ChipPace, ChipPaceKeys
 from gate.errors import DeviceGoneError, DocumentError, ProtocolError, SecurityError
-from gate.icao import crypto
+from gate.icao import crypto, pace, security_infos
+from gate.icao.bac import SessionKeys
+from gate.icao.sm_cipher import SmCipher
 
 log = logging.getLogger(__name__)
 
@@ -129,14 +132,15 @@ def _sm_objects(data: bytes) -> list[tuple[int, bytes, bytes]]:
 
 
 class _ChipSession:
-    """The chip's side of an established secure-messaging session."""
+    """The chip's side of an established secure-messaging session (3DES or AES)."""
 
-    def __init__(self, ks_enc: bytes, ks_mac: bytes, ssc: int) -> None:
-        self.enc, self.mac, self.ssc = ks_enc, ks_mac, ssc
+    def __init__(self, keys: SessionKeys) -> None:
+        self.cipher = SmCipher(keys.cipher, keys.ks_enc, keys.ks_mac)
+        self.ssc = keys.ssc
 
-    def _next(self) -> bytes:
-        self.ssc = (self.ssc + 1) % (1 << 64)
-        return self.ssc.to_bytes(8, "big")
+    def _next(self) -> int:
+        self.ssc = self.cipher.next_ssc(self.ssc)
+        return self.ssc
 
     def unwrap(self, apdu: _Apdu) -> _Apdu:
         ssc = self._next()
@@ -145,7 +149,7 @@ class _ChipSession:
         if 0x8E not in found:
             raise ProtocolError("no DO'8E'")
         covered = b"".join(raw for tag, _, raw in objects if tag in (0x85, 0x87, 0x97))
-        expected = crypto.retail_mac(self.mac, ssc + crypto.pad(apdu.raw_header) + covered)
+        expected = self.cipher.mac(ssc, self.cipher.pad(apdu.raw_header) + covered)
         if not hmac.compare_digest(expected, found[0x8E][0]):
             raise ProtocolError("command MAC does not verify")
         data = b""
@@ -153,9 +157,9 @@ class _ChipSession:
             value = found[0x87][0]
             if not value or value[0] != 1:
                 raise ProtocolError("DO'87' without padding indicator")
-            data = crypto.unpad(crypto.decrypt(self.enc, value[1:]))
+            data = self.cipher.unpad(self.cipher.decrypt(ssc, value[1:]))
         elif 0x85 in found:  # odd INS: BER-TLV data, no padding indicator
-            data = crypto.unpad(crypto.decrypt(self.enc, found[0x85][0]))
+            data = self.cipher.unpad(self.cipher.decrypt(ssc, found[0x85][0]))
         le = None
         if 0x97 in found:
             raw_le = found[0x97][0]
@@ -165,12 +169,13 @@ class _ChipSession:
     def wrap(
         self, data: bytes, sw: bytes, *, odd: bool = False, corrupt_mac: bool = False
     ) -> bytes:
+        ssc = self._next()
         body = b""
         if data:
-            cryptogram = crypto.encrypt(self.enc, crypto.pad(data))
+            cryptogram = self.cipher.encrypt(ssc, self.cipher.pad(data))
             body += _tlv(0x85, cryptogram) if odd else _tlv(0x87, b"\x01" + cryptogram)
         body += _tlv(0x99, sw)
-        mac = crypto.retail_mac(self.mac, self._next() + body)
+        mac = self.cipher.mac(ssc, body)
         if corrupt_mac:
             mac = bytes([mac[0] ^ 0x01]) + mac[1:]
         return body + _tlv(0x8E, mac) + sw
@@ -198,6 +203,9 @@ class VirtualPassport:
       garbage: from the n-th APDU on, answer random bytes.
       link_kbps: add the air transfer time of a 106/212/424/848 kbit/s link to each APDU.
       pace_only: refuse BAC (the chip announces PACE in EF.CardAccess and supports nothing else).
+
+    PACE runs when EF.CardAccess lists a PACEInfo (password: the MRZ, or ``can``); Chip
+    Authentication when ``ca_key`` is given and DG14 names its protocol.
     """
 
     def __init__(
@@ -213,6 +221,9 @@ class VirtualPassport:
         garbage: int | None = None,
         link_kbps: float | None = None,
         pace_only: bool = False,
+        can: str | None = None,
+        ca_key: CaKey | None = None,
+        pace_keys: ChipPaceKeys | None = None,
     ) -> None:
         self._files = dict(files)
         if corrupt_dg is not None:
@@ -232,6 +243,19 @@ class VirtualPassport:
         self.garbage = garbage
         self.link_kbps = link_kbps
         self.pace_only = pace_only
+        passwords = {
+            security_infos.PASSWORD_MRZ: pace.PacePassword.from_mrz_information(mrz_information)
+        }
+        if can is not None:
+            passwords[security_infos.PASSWORD_CAN] = pace.PacePassword.from_can(can)
+        self._pace = ChipPace(_pace_infos(self._files), passwords, pace_keys)
+        if pace_only and not self._pace.infos:
+            raise DocumentError(
+                "virtual passport: PACE-only needs a passport issued with PACE "
+                "(its EF.CardAccess lists no PACE protocol)"
+            )
+        self._ca = _chip_ca(self._files, ca_key)
+        self._next_session: SessionKeys | None = None
         self.apdu_count = 0
         self.removed = False
         self._sm_responses = 0
@@ -272,7 +296,7 @@ class VirtualPassport:
             apdu = _parse_apdu(command)
         except ProtocolError:
             return SW_WRONG_LENGTH
-        if apdu.cla & 0xF0 not in (0x00,):
+        if apdu.cla & 0xE0:  # only interindustry CLA, with or without chaining (10)
             return SW_CLA_UNKNOWN
         if apdu.cla & 0x0C == 0x0C:
             return self._secure(apdu)
@@ -295,7 +319,11 @@ class VirtualPassport:
         data, sw = self._execute(inner, secure=True)
         self._sm_responses += 1
         corrupt = self.bad_mac is not None and self._sm_responses == self.bad_mac
-        return session.wrap(data, sw, odd=bool(inner.ins & 1), corrupt_mac=corrupt)
+        answer = session.wrap(data, sw, odd=bool(inner.ins & 1), corrupt_mac=corrupt)
+        if self._next_session is not None:
+            # Chip Authentication: this answer went under the old keys, the next uses the new.
+            self._session, self._next_session = _ChipSession(self._next_session), None
+        return answer
 
     def _execute(self, apdu: _Apdu, *, secure: bool) -> tuple[bytes, bytes]:
         handlers = {
@@ -305,6 +333,8 @@ class VirtualPassport:
             0xB0: self._read_binary,
             0xB1: self._read_binary_odd,
             0x88: self._internal_authenticate,
+            0x22: self._manage_security_environment,
+            0x86: self._general_authenticate,
         }
         handler = handlers.get(apdu.ins)
         if handler is None:
@@ -331,6 +361,33 @@ class VirtualPassport:
             return b"", SW_OK
         return b"", SW_WRONG_P1P2
 
+    def _manage_security_environment(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
+        p1p2 = (apdu.p1, apdu.p2)
+        if not secure and p1p2 == (0xC1, 0xA4):
+            return b"", self._pace.set_at(apdu.data)
+        if secure and self._ca is not None and p1p2 == (0x41, 0xA6):
+            keys = self._ca.set_kat(apdu.data)
+            if keys is None:
+                return b"", SW_WRONG_DATA
+            self._next_session = keys
+            return b"", SW_OK
+        if secure and self._ca is not None and p1p2 == (0x41, 0xA4):
+            return b"", self._ca.set_at(apdu.data)
+        return b"", SW_WRONG_P1P2
+
+    def _general_authenticate(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
+        if secure:
+            keys = None if self._ca is None else self._ca.general_authenticate(apdu.data)
+            if keys is None:
+                return b"", SW_CONDITIONS
+            self._next_session = keys
+            return b"\x7c\x00", SW_OK
+        data, sw = self._pace.general_authenticate(apdu.cla, apdu.data)
+        if sw == SW_OK and self._pace.step == 4 and self._pace.keys is not None:
+            self._session = _ChipSession(self._pace.keys)
+            self._sm_responses = 0
+        return data, sw
+
     def _get_challenge(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
         if apdu.le != 8:
             return b"", SW_WRONG_LENGTH
@@ -356,9 +413,11 @@ class VirtualPassport:
         e_ic = crypto.encrypt(self._k_enc, rnd_ic + rnd_ifd + k_ic)
         seed = bytes(a ^ b for a, b in zip(k_ifd, k_ic, strict=True))
         self._session = _ChipSession(
-            crypto.derive_key(seed, crypto.ENC_COUNTER),
-            crypto.derive_key(seed, crypto.MAC_COUNTER),
-            int.from_bytes(rnd_ic[4:] + rnd_ifd[4:], "big"),
+            SessionKeys(
+                crypto.derive_key(seed, crypto.ENC_COUNTER),
+                crypto.derive_key(seed, crypto.MAC_COUNTER),
+                int.from_bytes(rnd_ic[4:] + rnd_ifd[4:], "big"),
+            )
         )
         self._sm_responses = 0
         return e_ic + crypto.retail_mac(self._k_mac, e_ic), SW_OK
@@ -416,6 +475,29 @@ class VirtualPassport:
         r, s = decode_dss_signature(der)
         size = (self._aa_key.curve.key_size + 7) // 8
         return r.to_bytes(size, "big") + s.to_bytes(size, "big"), SW_OK
+
+
+def _pace_infos(files: dict[int, bytes]) -> list[security_infos.PaceInfo]:
+    content = files.get(FID_CARD_ACCESS)
+    if content is None:
+        return []
+    try:
+        return security_infos.parse_card_access(content)
+    except DocumentError as exc:  # a deliberately malformed file: the chip offers no PACE
+        log.debug("virtual passport: EF.CardAccess unusable: %s", exc)
+        return []
+
+
+def _chip_ca(files: dict[int, bytes], key: CaKey | None) -> ChipCa | None:
+    dg14 = files.get(0x010E)
+    if key is None or dg14 is None:
+        return None
+    try:
+        infos = security_infos.parse_dg14(dg14)
+    except DocumentError:
+        return None
+    ca = [info for info in infos if isinstance(info, security_infos.CaInfo)]
+    return ChipCa(key, ca[0]) if ca else None
 
 
 def _iso9796_2_sign(key: rsa.RSAPrivateKey, challenge: bytes) -> bytes:

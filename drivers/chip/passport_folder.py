@@ -1,10 +1,14 @@
 """The passport folder: what ``egate passport issue`` writes and the virtual chip reads.
 
 A passport folder holds ``MANIFEST`` (``passport.json``: the ``FORMAT`` string, which file is
-which FID, the MRZ, options), the LDS files as issued, and ``AA_KEY`` (``aa-key.pem``: the
-chip's private Active Authentication key; in a real passport it never leaves the chip, here
-it is the virtual chip's secret on disk). The issuing side writes these names; this module
-is the device side that reads them.
+which FID, the MRZ, the CAN, options), the LDS files as issued, ``AA_KEY`` (``aa-key.pem``:
+the chip's private Active Authentication key; in a real passport it never leaves the chip,
+here it is the virtual chip's secret on disk) and the Chip Authentication key (``CA_KEY_EC``
+PEM or ``CA_KEY_DH`` JSON). The issuing side writes these names; this module is the device
+side that reads them.
+
+``clone=True`` presents a cloned chip: the same files, but AA and CA private keys of the
+same kind that do not match DG15 and DG14 (a copy cannot extract the originals).
 """
 
 from __future__ import annotations
@@ -16,16 +20,21 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
+from drivers.chip.chip_auth_side import CaKey
 from drivers.chip.emulator import VirtualPassport, mrz_information
 from gate.errors import DocumentError
 from gate.files import read_regular_file
+from gate.icao.chip_auth import DhKey
+from gate.icao.pace_groups import dh_group_of
 
 MANIFEST = "passport.json"
 FORMAT = "egate-virtual-passport/1"
 AA_KEY = "aa-key.pem"
+CA_KEY_EC = "ca-key.pem"
+CA_KEY_DH = "ca-key.json"
 
 
-def load_passport_folder(folder: Path, **faults: Any) -> VirtualPassport:
+def load_passport_folder(folder: Path, *, clone: bool = False, **faults: Any) -> VirtualPassport:
     """A ``VirtualPassport`` holding the passport in ``folder``.
 
     ``faults`` are the chip's fault and link options (``remove_after_apdus``, ``bad_mac``,
@@ -42,11 +51,42 @@ def load_passport_folder(folder: Path, **faults: Any) -> VirtualPassport:
             if not isinstance(loaded, rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey):
                 raise DocumentError(f"virtual passport {folder}: AA key is not RSA or EC")
             key = loaded
+        ca_key = _ca_key(folder, manifest.get("ca_key"))
         lines = list(manifest["mrz"])
+        can = manifest.get("can")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise DocumentError(f"virtual passport {folder}: cannot load: {exc}") from exc
     faults.setdefault("pace_only", bool(manifest.get("pace_only", False)))
-    return VirtualPassport(files, mrz_information(lines), aa_key=key, **faults)
+    if clone:
+        key, ca_key = _fresh(key), _fresh(ca_key)
+    return VirtualPassport(
+        files, mrz_information(lines), aa_key=key, ca_key=ca_key, can=can, **faults
+    )
+
+
+def _ca_key(folder: Path, name: str | None) -> CaKey | None:
+    if not name:
+        return None
+    raw = _read(folder / name)
+    if name.endswith(".json"):
+        numbers = {k: int(v, 16) for k, v in json.loads(raw).items()}
+        group = dh_group_of(numbers["p"], numbers["g"], numbers["q"])
+        return DhKey(group, numbers["private"])
+    loaded = serialization.load_pem_private_key(raw, password=None)
+    if not isinstance(loaded, ec.EllipticCurvePrivateKey):
+        raise DocumentError(f"virtual passport {folder}: CA key is not EC")
+    return loaded
+
+
+def _fresh(key: Any) -> Any:
+    """A new private key of the same kind: what a clone has instead of the original."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return rsa.generate_private_key(public_exponent=65537, key_size=key.key_size)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return ec.generate_private_key(key.curve)
+    if isinstance(key, DhKey):
+        return DhKey(key.group, key.group.random_private())
+    return key
 
 
 MAX_FILE_BYTES = 1 << 20  # an LDS file (DG2 included) is tens of kilobytes

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gate.errors import ProtocolError
+from gate.errors import DocumentError, ProtocolError
 
 SW_OK = 0x9000
 SW_END_OF_FILE = 0x6282
+
+
+class StatusWordError(DocumentError):
+    """The chip refused a command with an ISO 7816 status word (e.g. no such file)."""
 
 
 @dataclass(frozen=True)

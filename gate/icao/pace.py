@@ -51,6 +51,7 @@ class PacePassword:
 
 
 def password_key(password: PacePassword, cipher: str) -> bytes:
+    """K_pi, the key that encrypts the nonce."""
     return aes.kdf(password.key, aes.PACE_COUNTER, cipher)
 
 

@@ -1,10 +1,11 @@
-"""Read an ePassport over any ChipTransport: BAC, secure messaging, LDS files, PA and AA.
+"""Read an eMRTD over any ChipTransport: PACE or BAC, secure messaging, LDS files, PA, AA
+and Chip Authentication.
 
 ``read_passport`` is what the gate calls. Outcomes are values where the document answered
-(passive/active authentication status with the reason) and exceptions where the reading
-itself failed: ``SecurityError`` (BAC refused: wrong MRZ keys; a secure-messaging MAC
-failure), ``DeviceGoneError`` (card removed), ``DocumentError`` (malformed LDS data),
-``ProtocolError`` (the chip answered garbage).
+(passive/active/chip authentication status with the reason) and exceptions where the reading
+itself failed: ``SecurityError`` (PACE or BAC refused: wrong MRZ or CAN; a secure-messaging
+MAC failure), ``DeviceGoneError`` (card removed), ``DocumentError`` (malformed LDS data,
+malformed EF.CardAccess), ``ProtocolError`` (the chip answered garbage).
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from datetime import datetime
 
 from gate.clock import timed
 from gate.errors import DocumentError, ProtocolError, SecurityError
-from gate.icao import lds, tlv
+from gate.icao import chip_auth, lds, tlv
 from gate.icao.aa import ActiveAuthResult, verify_active_auth
-from gate.icao.apdu import Command, Response
-from gate.icao.bac import AccessKeys, Handshake
+from gate.icao.access import AccessInfo, card_access, establish
+from gate.icao.apdu import Command, Response, StatusWordError
+from gate.icao.chip_auth import ChipAuthResult
 from gate.icao.mrz import Mrz
 from gate.icao.pa import PassiveAuthResult, TrustStore, passive_authentication
 from gate.icao.sm import SecureMessaging
@@ -31,9 +33,6 @@ __all__ = ["PassportRead", "TrustStore", "read_passport"]
 
 log = logging.getLogger(__name__)
 EMRTD_AID = bytes.fromhex("A0000002471001")
-PACE_OID_PREFIX = bytes.fromhex(
-    "04007F00070202 04".replace(" ", "")
-)  # id-PACE (0.4.0.127.0.7.2.2.4)
 MAX_FILE = 0x80000  # 512 KiB: far above any real data group
 MAX_B0_OFFSET = 0x7FFF  # READ BINARY B0 has a 15-bit offset; beyond it B1 with DO'54'
 
@@ -50,6 +49,8 @@ class PassportRead:
     active_auth: ActiveAuthResult
     pace_offered: bool
     data_groups: tuple[int, ...]
+    access: AccessInfo
+    chip_auth: ChipAuthResult
     timings_ms: dict[str, float] = field(default_factory=dict)
     apdus: int = 0
     # DG1 equals the printed MRZ given to the reader (None when only the BAC keys were typed):
@@ -126,7 +127,7 @@ def _check_sw(sw: int) -> None:
 
 def _expect(response: Response, what: str) -> None:
     if not response.ok:
-        raise DocumentError(f"{what}: chip answered SW {response.sw:04X}")
+        raise StatusWordError(f"{what}: chip answered SW {response.sw:04X}")
 
 
 def decode_photo(image: bytes) -> ImageBGR:
@@ -149,58 +150,39 @@ def decode_photo(image: bytes) -> ImageBGR:
     return np.ascontiguousarray(rgb[:, :, ::-1])
 
 
-def _card_access(link: _Link) -> bool:
-    try:
-        content = link.read_file(lds.FID_CARD_ACCESS, DEFAULT_CHUNK, name="EF.CardAccess")
-    except DocumentError as exc:
-        log.debug("EF.CardAccess unreadable: %s", exc)
-        return False
-    return content is not None and PACE_OID_PREFIX in content
-
-
-def _bac(link: _Link, mrz: Mrz, pace_offered: bool) -> None:
-    keys = AccessKeys.from_mrz_information(mrz.bac_key_seed_input())
-    challenge = link.send(Command(0x00, 0x84, 0x00, 0x00, le=8))
-    _expect(challenge, "GET CHALLENGE")
-    handshake = Handshake.start(keys, challenge.data)
-    answer = link.send(Command(0x00, 0x82, 0x00, 0x00, handshake.command_data(), le=40))
-    if answer.sw == 0x6D00 and pace_offered:
-        raise SecurityError(
-            "BAC refused: the chip offers only PACE, which egate does not implement"
-        )
-    if answer.sw in (0x6300, 0x6982) or (answer.sw >> 8) == 0x63:
-        raise SecurityError(
-            "BAC failed: the chip rejected the access keys (wrong document number, "
-            "date of birth or date of expiry)"
-        )
-    _expect(answer, "MUTUAL AUTHENTICATE")
-    link.sm = SecureMessaging(handshake.finish(answer.data))
-
-
 def read_passport(
     transport: ChipTransport,
-    mrz: Mrz,
+    mrz: Mrz | None,
     trust: TrustStore | None,
     *,
     now: datetime | None = None,
     read_photo: bool = True,
     chunk_size: int = DEFAULT_CHUNK,
+    can: str | None = None,
 ) -> PassportRead:
-    """Read and check the passport whose MRZ (printed page) is ``mrz``."""
+    """Read and check the document whose MRZ (printed page) is ``mrz``, or whose CAN is
+    ``can`` (PACE only)."""
+    if not 1 <= chunk_size <= 0xFFFF:
+        raise DocumentError(f"READ BINARY size {chunk_size} is outside 1..65535")
     timings: dict[str, float] = {}
     started = time.perf_counter()
     link = _Link(transport)
     with timed(timings, "connect"):
         transport.connect()
     with timed(timings, "card_access"):
-        pace_offered = _card_access(link)
+        pace_infos = card_access(link, DEFAULT_CHUNK)
+    if pace_infos:
+        # PACE runs at the master file, before the application is selected (9303-11 4.2).
+        with timed(timings, "pace"):
+            access = establish(link, pace_infos, mrz, can)
     selected = link.send(Command(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID))
     if not selected.ok:
         raise DocumentError(
             f"not an eMRTD: SELECT of the ICAO application answered {selected.sw:04X}"
         )
-    with timed(timings, "bac"):
-        _bac(link, mrz, pace_offered)
+    if not pace_infos:
+        with timed(timings, "bac"):
+            access = establish(link, [], mrz, can)
 
     def read(fid: int, name: str) -> bytes | None:
         with timed(timings, name.lower().replace(".", "_")):
@@ -228,6 +210,8 @@ def read_passport(
         passive = passive_authentication(
             groups, sod, trust, issuing_state=dg1.issuing_state, now=now
         )
+    with timed(timings, "ca"):
+        chip = _chip_authentication(link, groups)
     photo = photo_bytes = photo_error = None
     if 2 in groups:
         faces = lds.decode_dg2(groups[2])
@@ -245,11 +229,13 @@ def read_passport(
         photo_error=photo_error,
         passive_auth=passive,
         active_auth=active,
-        pace_offered=pace_offered,
+        pace_offered=bool(pace_infos),
         data_groups=tuple(present),
+        access=access,
+        chip_auth=chip,
         timings_ms=timings,
         apdus=link.apdus,
-        printed_mrz_matches=(dg1.lines == mrz.lines) if mrz.lines else None,
+        printed_mrz_matches=(dg1.lines == mrz.lines) if mrz and mrz.lines else None,
     )
 
 
@@ -261,3 +247,28 @@ def _active_auth(link: _Link, groups: dict[int, bytes]) -> ActiveAuthResult:
     if not answer.ok:
         return ActiveAuthResult("invalid", f"INTERNAL AUTHENTICATE answered SW {answer.sw:04X}")
     return verify_active_auth(groups[15], challenge, answer.data, groups.get(14))
+
+
+def _chip_authentication(link: _Link, groups: dict[int, bytes]) -> ChipAuthResult:
+    """CA v1 after passive authentication; the session continues under the new keys."""
+    if 14 not in groups:
+        return ChipAuthResult("not_supported", "no DG14: the chip does not offer CA")
+    try:
+        chosen = chip_auth.select(groups[14])
+    except DocumentError as exc:
+        return ChipAuthResult("invalid", f"DG14 unusable: {exc}")
+    if chosen is None:
+        return ChipAuthResult("not_supported", "DG14 holds no Chip Authentication key")
+    protocol, key_info = chosen
+    name = f"CA-{protocol.key_agreement}-{protocol.cipher}"
+    try:
+        key = chip_auth.load_chip_key(key_info)
+        keys = chip_auth.run_chip_auth(link.send, protocol, key)
+        link.sm = SecureMessaging(keys)
+        # The chip proves it holds the DG14 private key by answering under the new keys.
+        answer = link.send(Command(0x00, 0xA4, 0x02, 0x0C, lds.FID_COM.to_bytes(2, "big")))
+    except SecurityError as exc:
+        return ChipAuthResult("invalid", f"Chip Authentication failed: {exc}", name)
+    if not answer.ok:
+        return ChipAuthResult("invalid", f"no answer under the CA keys (SW {answer.sw:04X})", name)
+    return ChipAuthResult("valid", f"the chip holds the DG14 {key.name} key", name)

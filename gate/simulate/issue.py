@@ -17,17 +17,23 @@ from asn1crypto import core
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from drivers.chip.passport_folder import AA_KEY, FORMAT, MANIFEST
+from drivers.chip.passport_folder import AA_KEY, CA_KEY_DH, CA_KEY_EC, FORMAT, MANIFEST
 from gate.errors import DocumentError, ImageError
 from gate.files import read_regular_file
-from gate.icao import lds, tlv
+from gate.icao import lds, security_infos, tlv
+from gate.icao.chip_auth import DhKey, dh_spki
 from gate.icao.mrz import Mrz, format_td3
+from gate.icao.pace_groups import DhGroup, standard_group
 from gate.icao.sod import build_sod
 from gate.simulate.pki import TestPki, load_pki
 
 AaAlgorithm = Literal["rsa", "ecdsa", "none"]
+CaAlgorithm = Literal["ecdh", "dh", "none"]
+Access = Literal["bac", "bac+pace", "pace-only"]
 # BSI TR-03110 / ICAO 9303-11 object identifiers used in EF.CardAccess and DG14.
 PACE_ECDH_GM_AES_128 = "0.4.0.127.0.7.2.2.4.2.2"
+BRAINPOOL_P256R1 = 13
+DH_2048_256 = 2
 ID_AA = "2.23.136.1.1.5"
 ECDSA_PLAIN_SHA256 = "0.4.0.127.0.7.1.1.4.1.3"
 
@@ -64,14 +70,12 @@ def _photo_bytes(photo: Path | bytes, max_jpeg_bytes: int) -> tuple[bytes, int, 
     return bytes(buf), lds.IMAGE_JPEG, width, height
 
 
-def card_access_pace() -> bytes:
-    """EF.CardAccess announcing PACE (ECDH generic mapping, AES-128, brainpoolP256r1)."""
-    info = (
-        core.ObjectIdentifier(PACE_ECDH_GM_AES_128).dump()
-        + core.Integer(2).dump()
-        + core.Integer(13).dump()
-    )
-    return tlv.encode(0x31, tlv.encode(0x30, info))
+def card_access_pace(parameter_id: int = BRAINPOOL_P256R1, cipher: str = "AES-128") -> bytes:
+    """EF.CardAccess announcing PACE generic mapping (default: ECDH, AES-128,
+    brainpoolP256r1)."""
+    kind = standard_group(parameter_id).kind
+    info = security_infos.PaceInfo(security_infos.pace_oid(kind, cipher), 2, parameter_id)
+    return security_infos.encode_security_infos([info])
 
 
 def _dg14_aa_info() -> bytes:
@@ -80,7 +84,44 @@ def _dg14_aa_info() -> bytes:
         + core.Integer(1).dump()
         + core.ObjectIdentifier(ECDSA_PLAIN_SHA256).dump()
     )
-    return tlv.encode(0x6E, tlv.encode(0x31, tlv.encode(0x30, info)))
+    return bytes(tlv.encode(0x30, info))
+
+
+CaKey = ec.EllipticCurvePrivateKey | DhKey
+
+
+def new_ca_key(algorithm: CaAlgorithm) -> CaKey | None:
+    if algorithm == "ecdh":
+        return ec.generate_private_key(ec.BrainpoolP256R1())
+    if algorithm == "dh":
+        group = standard_group(DH_2048_256)
+        assert isinstance(group, DhGroup)
+        return DhKey(group, group.random_private())
+    if algorithm != "none":
+        raise DocumentError(f"CA algorithm {algorithm!r} is not 'ecdh', 'dh' or 'none'")
+    return None
+
+
+def _dg14_ca_infos(key: CaKey, cipher: str = "AES-128") -> list[security_infos.SecurityInfo]:
+    if isinstance(key, DhKey):
+        spki = dh_spki(key.group, key.public)
+        oid, kind = security_infos.ID_PK_DH, "DH"
+    else:
+        spki = key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        oid, kind = security_infos.ID_PK_ECDH, "ECDH"
+    return [
+        security_infos.CaInfo(security_infos.ca_oid(kind, cipher), 1, None),
+        security_infos.CaPublicKey(oid, spki, None),
+    ]
+
+
+def encode_dg14(ca_key: CaKey | None, with_aa_info: bool) -> bytes:
+    body = b"".join(info.encode() for info in _dg14_ca_infos(ca_key)) if ca_key else b""
+    if with_aa_info:
+        body += _dg14_aa_info()
+    return tlv.encode(0x6E, tlv.encode(0x31, body))
 
 
 def issue_passport(
@@ -98,10 +139,25 @@ def issue_passport(
     issuing_state: str | None = None,
     aa: AaAlgorithm = "ecdsa",
     offer_pace: bool = False,
+    access: Access | None = None,
+    ca: CaAlgorithm = "ecdh",
+    can: str | None = None,
+    pace_parameter_id: int = BRAINPOOL_P256R1,
     signing_time: datetime | None = None,
     max_jpeg_bytes: int = 24_000,
 ) -> IssuedPassport:
-    """Write a virtual passport folder to ``out`` and return what was issued."""
+    """Write a virtual passport folder to ``out`` and return what was issued.
+
+    ``access``: "bac" (default; "bac+pace" when ``offer_pace``), "bac+pace" or "pace-only";
+    ``ca``: the Chip Authentication key in DG14; ``can``: the card access number (PACE).
+    """
+    access = access or ("bac+pace" if offer_pace else "bac")
+    if access not in ("bac", "bac+pace", "pace-only"):
+        raise DocumentError(f"access {access!r} is not 'bac', 'bac+pace' or 'pace-only'")
+    if can is not None and not (len(can) == 6 and can.isascii() and can.isdigit()):
+        raise DocumentError("CAN: the card access number is 6 digits")
+    if can is not None and access == "bac":
+        raise DocumentError("a CAN needs PACE: issue with access 'bac+pace' or 'pace-only'")
     if not isinstance(pki, TestPki):
         pki = load_pki(pki)
     mrz = format_td3(
@@ -124,9 +180,11 @@ def issue_passport(
         aa_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     elif aa == "ecdsa":
         aa_key = ec.generate_private_key(ec.SECP256R1())
-        groups[14] = _dg14_aa_info()
     elif aa != "none":
         raise DocumentError(f"AA algorithm {aa!r} is not 'rsa', 'ecdsa' or 'none'")
+    ca_key = new_ca_key(ca)
+    if ca_key is not None or aa == "ecdsa":
+        groups[14] = encode_dg14(ca_key, with_aa_info=aa == "ecdsa")
     if aa_key is not None:
         spki = aa_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -141,9 +199,12 @@ def issue_passport(
     )
     files = {lds.FID_COM: lds.encode_com(sorted(groups)), lds.FID_SOD: sod}
     files.update({lds.DATA_GROUPS[dg][0]: data for dg, data in groups.items()})
-    if offer_pace:
-        files[lds.FID_CARD_ACCESS] = card_access_pace()
-    write_passport_folder(out, mrz, files, aa_key)
+    if access != "bac":
+        files[lds.FID_CARD_ACCESS] = card_access_pace(pace_parameter_id)
+    options: dict[str, Any] = {"pace_only": access == "pace-only"}
+    if can is not None:
+        options["can"] = can
+    write_passport_folder(out, mrz, files, aa_key, ca_key=ca_key, **options)
     return IssuedPassport(out, mrz, files, image)
 
 
@@ -156,6 +217,7 @@ def write_passport_folder(
     mrz: Mrz,
     files: dict[int, bytes],
     aa_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None,
+    ca_key: CaKey | None = None,
     **options: Any,
 ) -> None:
     """Write (or rewrite, for tests that tamper with files) a passport folder."""
@@ -175,5 +237,28 @@ def write_passport_folder(
         )
         (out / AA_KEY).chmod(0o600)
         manifest["aa_key"] = AA_KEY
+    if isinstance(ca_key, DhKey):
+        (out / CA_KEY_DH).write_text(
+            json.dumps(
+                {
+                    "p": hex(ca_key.group.p),
+                    "g": hex(ca_key.group.g),
+                    "q": hex(ca_key.group.q),
+                    "private": hex(ca_key.private),
+                }
+            )
+        )
+        (out / CA_KEY_DH).chmod(0o600)
+        manifest["ca_key"] = CA_KEY_DH
+    elif ca_key is not None:
+        (out / CA_KEY_EC).write_bytes(
+            ca_key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        (out / CA_KEY_EC).chmod(0o600)
+        manifest["ca_key"] = CA_KEY_EC
     manifest.update(options)
     (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")

@@ -243,3 +243,16 @@ def test_unknown_parameter_id_and_integrated_mapping_are_named() -> None:
         pace.choose([PaceInfo("0.4.0.127.0.7.2.2.4.2.2", 2, 99)])
     with pytest.raises(SecurityError, match="IM mapping; egate supports generic mapping only"):
         pace.choose([PaceInfo("0.4.0.127.0.7.2.2.4.4.2", 2, 13)])
+
+
+def test_virtual_chip_answers_the_example_byte_for_byte() -> None:
+    from drivers.chip.chip_auth_side import ChipPaceKeys
+    from drivers.chip.emulator import FID_CARD_ACCESS, VirtualPassport
+
+    chip = VirtualPassport(
+        {FID_CARD_ACCESS: H("31143012060A04007F0007020204020202010202010D")},
+        mrz_information("T22000129", "640812", "101031"),
+        pace_keys=ChipPaceKeys(EC_S, EC_CHIP_MAP, EC_CHIP_EPH),
+    )
+    for command, response in EC_TRACE:
+        assert chip.transmit(H(command)).hex().upper() == response.upper()

@@ -45,6 +45,8 @@ def test_good_passport_reads_back_what_was_issued(
     assert read.passive_auth.data_group_hashes == {1: True, 2: True, 14: True, 15: True}
     assert read.active_auth.status == "valid", read.active_auth.reason
     assert read.pace_offered is False
+    assert read.access.protocol == "BAC"
+    assert read.chip_auth.status == "valid", read.chip_auth.reason
     assert read.printed_mrz_matches is True
     assert {"bac", "dg2", "ef_sod", "pa", "total"} <= set(read.timings_ms)
 
@@ -205,12 +207,12 @@ def test_pace_offered_is_detected(
         tmp_path / "p", pki=pki_ecdsa, photo=face_jpeg, offer_pace=True, **HOLDER
     )
     read = _read(issued.folder, issued, trust)
-    assert read.pace_offered is True
+    assert read.pace_offered is True and read.access.protocol == "PACE"
     assert read.passive_auth.status == "valid"
 
 
-def test_pace_only_chip_is_refused_with_the_reason(
-    passport: IssuedPassport, pki_ecdsa: TestPki, tmp_path: Path
+def test_pace_only_chip_is_read_with_pace(
+    passport: IssuedPassport, pki_ecdsa: TestPki, tmp_path: Path, trust: TrustStore
 ) -> None:
     files = dict(passport.files)
     files[lds.FID_CARD_ACCESS] = card_access_pace()
@@ -218,8 +220,13 @@ def test_pace_only_chip_is_refused_with_the_reason(
     from gate.simulate.issue import write_passport_folder
 
     write_passport_folder(folder, passport.mrz, files, None, pace_only=True)
-    with pytest.raises(SecurityError, match="only PACE"):
-        _read(folder, passport, None)
+    read = _read(folder, passport, trust)
+    assert (read.access.protocol, read.access.mapping, read.access.cipher) == (
+        "PACE",
+        "GM",
+        "AES-128",
+    )
+    assert read.passive_auth.status == "valid"
 
 
 def test_aa_not_supported_without_dg15(

@@ -1,0 +1,204 @@
+"""The virtual chip's side of PACE (generic mapping) and Chip Authentication v1.
+
+``ChipPace`` answers MSE:Set AT and the four GENERAL AUTHENTICATE steps with the status
+words of ICAO Doc 9303 part 11 (6300 for a wrong password, 6985 for a step out of order).
+``ChipCa`` holds the static Chip Authentication key: a genuine chip's matches DG14, a
+clone's does not, so the reader's new session keys fail at the first protected answer.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from gate.errors import DocumentError, SecurityError
+from gate.icao import pace, tlv
+from gate.icao.bac import SessionKeys
+from gate.icao.chip_auth import DhKey
+from gate.icao.pace_groups import Group, standard_group
+from gate.icao.security_infos import CaInfo, PaceInfo, oid_der
+
+SW_OK = b"\x90\x00"
+SW_AUTH_FAILED = b"\x63\x00"
+SW_CONDITIONS = b"\x69\x85"
+SW_WRONG_DATA = b"\x6a\x80"
+SW_REF_NOT_FOUND = b"\x6a\x88"
+
+
+@dataclass(frozen=True)
+class ChipPaceKeys:
+    """Fixed chip-side nonce and private keys, only to replay a worked example."""
+
+    nonce: bytes
+    mapping_private: int
+    ephemeral_private: int
+
+
+def _dynamic(data: bytes, tag: int | None) -> bytes | None:
+    try:
+        outer = tlv.decode(data)
+    except DocumentError:
+        return None
+    if outer.tag != 0x7C:
+        return None
+    if tag is None:
+        return b"" if not outer.value else None
+    inner = outer.find(tag)
+    return None if inner is None else inner.value
+
+
+class ChipPace:
+    def __init__(
+        self,
+        infos: list[PaceInfo],
+        passwords: dict[int, pace.PacePassword],
+        fixed: ChipPaceKeys | None = None,
+    ) -> None:
+        self.infos = [info for info in infos if pace.supported(info)]
+        self.passwords = passwords  # password reference (1 MRZ, 2 CAN) -> the PACE password
+        self.fixed = fixed
+        self._reset()
+
+    def _reset(self) -> None:
+        self.info: PaceInfo | None = None
+        self.password: pace.PacePassword | None = None
+        self.step = 0
+        self.nonce = b""
+        self.group: Group | None = None
+        self.keys: SessionKeys | None = None
+        self.own_public = b""
+        self.terminal_public = b""
+
+    def set_at(self, data: bytes) -> bytes:
+        self._reset()
+        try:
+            element = tlv.decode(b"\x30" + _len(data) + data)
+            objects = {child.tag: child.value for child in element.children}
+        except DocumentError:
+            return SW_WRONG_DATA
+        oid, reference = objects.get(0x80), objects.get(0x83)
+        matching = [i for i in self.infos if oid_der(i.oid)[2:] == oid]
+        if 0x84 in objects:
+            matching = [i for i in matching if bytes([i.parameter_id or 0]) == objects[0x84]]
+        if not matching or reference is None or len(reference) != 1:
+            return SW_REF_NOT_FOUND
+        password = self.passwords.get(reference[0])
+        if password is None:
+            return SW_REF_NOT_FOUND
+        self.info, self.password = matching[0], password
+        return SW_OK
+
+    def general_authenticate(self, cla: int, data: bytes) -> tuple[bytes, bytes]:
+        """One GA step; sets ``self.keys`` when the last step succeeds."""
+        info, password = self.info, self.password
+        if info is None or password is None or info.parameter_id is None:
+            return b"", SW_CONDITIONS
+        cipher = info.cipher
+        try:
+            if self.step == 0 and cla & 0x10:
+                if _dynamic(data, None) is None:
+                    return b"", SW_WRONG_DATA
+                size = 8 if cipher == "3DES" else 16
+                self.nonce = self.fixed.nonce if self.fixed else os.urandom(size)
+                kpi = pace.password_key(password, cipher)
+                z = pace.encrypt_nonce(kpi, self.nonce, cipher)
+                self.group = standard_group(info.parameter_id)
+                self.step = 1
+                return tlv.encode(0x7C, tlv.encode(0x80, z)), SW_OK
+            if self.step == 1 and cla & 0x10 and self.group is not None:
+                theirs = _dynamic(data, 0x81)
+                if theirs is None:
+                    return b"", SW_WRONG_DATA
+                private = self.fixed.mapping_private if self.fixed else self.group.random_private()
+                shared = self.group.shared_element(private, theirs, "terminal mapping key")
+                mine = self.group.public_key(private)
+                self.group = self.group.mapped(self.nonce, shared)
+                self.step = 2
+                return tlv.encode(0x7C, tlv.encode(0x82, mine)), SW_OK
+            if self.step == 2 and cla & 0x10 and self.group is not None:
+                theirs = _dynamic(data, 0x83)
+                if theirs is None:
+                    return b"", SW_WRONG_DATA
+                private = (
+                    self.fixed.ephemeral_private if self.fixed else self.group.random_private()
+                )
+                self.own_public = self.group.public_key(private)
+                secret = self.group.shared_secret(private, theirs, "terminal ephemeral key")
+                self.keys = pace.session_keys(secret, cipher)
+                self.terminal_public = theirs
+                self.step = 3
+                return tlv.encode(0x7C, tlv.encode(0x84, self.own_public)), SW_OK
+            if self.step == 3 and not cla & 0x10 and self.group is not None and self.keys:
+                token = _dynamic(data, 0x85)
+                expected = pace.auth_token(
+                    self.keys.ks_mac, cipher, info.oid, self.group, self.own_public
+                )
+                if token is None or not hmac.compare_digest(token, expected):
+                    self._reset()
+                    return b"", SW_AUTH_FAILED
+                answer = pace.auth_token(
+                    self.keys.ks_mac, cipher, info.oid, self.group, self.terminal_public
+                )
+                self.step = 4
+                return tlv.encode(0x7C, tlv.encode(0x86, answer)), SW_OK
+        except SecurityError:
+            self._reset()
+            return b"", SW_WRONG_DATA
+        self._reset()
+        return b"", SW_CONDITIONS
+
+
+def _len(data: bytes) -> bytes:
+    return tlv.encode_length(len(data))
+
+
+CaKey = ec.EllipticCurvePrivateKey | DhKey
+
+
+class ChipCa:
+    """Chip Authentication v1 with the static key ``key`` (3DES: MSE:Set KAT; AES: MSE:Set
+    AT + GENERAL AUTHENTICATE)."""
+
+    def __init__(self, key: CaKey, info: CaInfo) -> None:
+        self.key, self.info = key, info
+        self.selected = False
+
+    def agree(self, public: bytes) -> SessionKeys | None:
+        """New session keys from the terminal's ephemeral key; ``None`` when it is invalid."""
+        try:
+            if isinstance(self.key, ec.EllipticCurvePrivateKey):
+                peer = ec.EllipticCurvePublicKey.from_encoded_point(self.key.curve, public)
+                secret = self.key.exchange(ec.ECDH(), peer)
+            else:
+                secret = self.key.group.shared_secret(self.key.private, public, "CA key")
+        except (ValueError, SecurityError):
+            return None
+        return pace.session_keys(secret, self.info.cipher)
+
+    def set_kat(self, data: bytes) -> SessionKeys | None:
+        public = _find(data, 0x91)
+        return None if public is None else self.agree(public)
+
+    def set_at(self, data: bytes) -> bytes:
+        oid = _find(data, 0x80)
+        self.selected = oid == oid_der(self.info.oid)[2:]
+        return SW_OK if self.selected else SW_REF_NOT_FOUND
+
+    def general_authenticate(self, data: bytes) -> SessionKeys | None:
+        if not self.selected:
+            return None
+        self.selected = False
+        public = _dynamic(data, 0x80)
+        return None if public is None else self.agree(public)
+
+
+def _find(data: bytes, tag: int) -> bytes | None:
+    try:
+        element = tlv.decode(b"\x30" + _len(data) + data)
+    except DocumentError:
+        return None
+    found = element.find(tag)
+    return None if found is None else found.value

@@ -1,0 +1,105 @@
+"""Chip access control: PACE when EF.CardAccess offers it, BAC only when it does not.
+
+ICAO Doc 9303 part 11 (4.2): an inspection system that supports PACE must use it when the
+chip offers it. The password is the MRZ, or the card access number (CAN) printed on the
+card (ID cards); BAC knows only the MRZ.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Protocol
+
+from gate.errors import DocumentError, ProtocolError, SecurityError
+from gate.icao import lds, pace
+from gate.icao.apdu import Command, Response, StatusWordError
+from gate.icao.bac import AccessKeys, Handshake
+from gate.icao.mrz import Mrz
+from gate.icao.security_infos import PaceInfo, parse_card_access
+from gate.icao.sm import SecureMessaging
+
+log = logging.getLogger(__name__)
+
+
+class Link(Protocol):
+    sm: SecureMessaging | None
+
+    def send(self, command: Command) -> Response: ...
+
+    def read_file(self, fid: int, chunk: int, *, name: str) -> bytes | None: ...
+
+
+@dataclass(frozen=True)
+class AccessInfo:
+    protocol: str  # "PACE" or "BAC"
+    mapping: str | None  # "GM" for PACE
+    cipher: str  # "3DES", "AES-128" ...
+    domain: str | None = None  # PACE: the group or curve
+    password: str = "MRZ"  # "MRZ" or "CAN"
+
+
+def card_access(link: Link, chunk: int) -> list[PaceInfo]:
+    """The PACEInfos of EF.CardAccess; none when the chip has no such file or refuses it.
+
+    A file that is there but malformed is a ``DocumentError`` naming it: falling back to BAC
+    would hide a broken (or tampered) document."""
+    try:
+        content = link.read_file(lds.FID_CARD_ACCESS, chunk, name="EF.CardAccess")
+    except StatusWordError as exc:
+        log.debug("EF.CardAccess refused: %s", exc)
+        return []
+    if content is None:
+        return []
+    return parse_card_access(content)  # malformed content: DocumentError naming the file
+
+
+def establish(link: Link, infos: list[PaceInfo], mrz: Mrz | None, can: str | None) -> AccessInfo:
+    """Run PACE (when offered) or BAC and install secure messaging on ``link``."""
+    if infos:
+        info = pace.choose(infos)
+        password = (
+            pace.PacePassword.from_can(can)
+            if can is not None
+            else pace.PacePassword.from_mrz_information(_mrz(mrz).bac_key_seed_input())
+        )
+        try:
+            outcome = pace.run_pace(link.send, info, password, with_parameter_id=len(infos) > 1)
+        except ProtocolError as exc:
+            raise ProtocolError(f"{pace.FAILED}: {exc}") from exc
+        link.sm = SecureMessaging(outcome.keys)
+        return AccessInfo("PACE", info.mapping, info.cipher, outcome.group_name, password.kind)
+    if can is not None:
+        raise SecurityError(
+            "a CAN opens only PACE, and this chip does not offer PACE (no EF.CardAccess)"
+        )
+    _bac(link, _mrz(mrz))
+    return AccessInfo("BAC", None, "3DES")
+
+
+def _mrz(mrz: Mrz | None) -> Mrz:
+    if mrz is None:
+        raise SecurityError("no MRZ and no CAN: nothing to open the chip with")
+    return mrz
+
+
+def _bac(link: Link, mrz: Mrz) -> None:
+    keys = AccessKeys.from_mrz_information(mrz.bac_key_seed_input())
+    challenge = link.send(Command(0x00, 0x84, 0x00, 0x00, le=8))
+    if not challenge.ok:
+        raise DocumentError(f"GET CHALLENGE: chip answered SW {challenge.sw:04X}")
+    handshake = Handshake.start(keys, challenge.data)
+    answer = link.send(Command(0x00, 0x82, 0x00, 0x00, handshake.command_data(), le=40))
+    if answer.sw == 0x6D00:
+        raise SecurityError(
+            "BAC refused (SW 6D00): the chip does not support BAC and announces no PACE "
+            "in EF.CardAccess"
+        )
+    if answer.sw in (0x6300, 0x6982) or (answer.sw >> 8) == 0x63:
+        raise SecurityError(
+            "BAC failed: the chip rejected the access keys (wrong document number, "
+            "date of birth or date of expiry)"
+        )
+    if not answer.ok:
+        raise DocumentError(f"MUTUAL AUTHENTICATE: chip answered SW {answer.sw:04X}")
+    link.sm = SecureMessaging(handshake.finish(answer.data))
