@@ -31,6 +31,8 @@ class DecisionPolicy:
     require_passive_auth: bool = True  # strict: "not_checked" refers too
     refer_on_active_auth_invalid: bool = True
     check_expiry: bool = True
+    require_clone_check: bool = False  # refer chips offering neither CA nor AA
+    refer_on_stale_crl: bool = True  # a CRL past its nextUpdate refers the traveller
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,8 @@ class DocumentConfig:
     require_passive_auth: bool = True  # strict: PA "not_checked" refers too
     refer_on_active_auth_invalid: bool = True
     check_expiry: bool = True
+    require_clone_check: bool = False  # refer chips offering neither CA nor AA
+    refer_on_stale_crl: bool = True  # a CRL past its nextUpdate refers the traveller
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,8 @@ class GateConfig:
             require_passive_auth=self.document.require_passive_auth,
             refer_on_active_auth_invalid=self.document.refer_on_active_auth_invalid,
             check_expiry=self.document.check_expiry,
+            require_clone_check=self.document.require_clone_check,
+            refer_on_stale_crl=self.document.refer_on_stale_crl,
         )
 
 

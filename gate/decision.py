@@ -3,7 +3,8 @@
 In the spirit of BSI TR-03121-3: the face threshold is the model pack's threshold for the
 configured target FMR (default 1e-3, the ABC norm); the traveller is referred to an officer
 whenever the photo is missing, the document fails a check (passive authentication invalid,
-or not checked when the policy is strict; active authentication invalid; expired; DG1 not
+revoked, or not checked when the policy is strict; a stale CRL unless allowed; active or
+chip authentication invalid; neither offered when clone checks are required; expired; DG1 not
 equal to the printed MRZ), liveness is below its threshold, or capture failed. Rules are
 applied in that order so the outcome names the first reason, which is what an officer
 needs to see.
@@ -58,10 +59,18 @@ def check_document(
     """The document rules; ``None`` when the document may go on to face verification."""
     if doc.passive_auth == "invalid":
         return Verdict(Decision.REFER_DOCUMENT, "passive authentication invalid")
+    if doc.passive_auth == "revoked":
+        return Verdict(Decision.REFER_DOCUMENT, "document signer revoked")
+    if doc.passive_auth == "crl_stale" and policy.refer_on_stale_crl:
+        return Verdict(Decision.REFER_DOCUMENT, "the CSCA's CRL is past its next update")
     if doc.passive_auth != "valid" and policy.require_passive_auth:
         return Verdict(Decision.REFER_DOCUMENT, f"passive authentication {doc.passive_auth}")
     if doc.active_auth == "invalid" and policy.refer_on_active_auth_invalid:
         return Verdict(Decision.REFER_DOCUMENT, "active authentication invalid")
+    if doc.chip_auth == "invalid":
+        return Verdict(Decision.REFER_DOCUMENT, "chip authentication invalid (possible clone)")
+    if policy.require_clone_check and "valid" not in (doc.active_auth, doc.chip_auth):
+        return Verdict(Decision.REFER_DOCUMENT, "no clone check: the chip offers neither CA nor AA")
     if _mrz_key(doc.dg1_mrz) != _mrz_key(printed_mrz):
         return Verdict(Decision.REFER_DOCUMENT, "DG1 differs from the printed MRZ")
     if policy.check_expiry and expiry_to_date(doc.expiry_date, today) < today:

@@ -11,7 +11,7 @@ import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from gate.types import ActiveAuthStatus, PassiveAuthStatus
+from gate.types import ActiveAuthStatus, ChipAuthStatus, PassiveAuthStatus
 
 
 class Decision(enum.Enum):
@@ -70,6 +70,7 @@ class Transaction:
     pack_id: str | None = None
     passive_auth: PassiveAuthStatus | None = None
     active_auth: ActiveAuthStatus | None = None
+    chip_auth: ChipAuthStatus | None = None
     stage_ms: Mapping[str, float] = field(default_factory=dict)
     detail: str = ""
     alarm: bool = False  # tailgating or door forced raised an alarm
@@ -92,6 +93,7 @@ class Transaction:
             "pack_id": self.pack_id,
             "passive_auth": self.passive_auth,
             "active_auth": self.active_auth,
+            "chip_auth": self.chip_auth,
             "stage_ms": dict(self.stage_ms),
             "detail": self.detail,
             "alarm": self.alarm,

@@ -13,7 +13,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from gate.interfaces import ChipTransport
-from gate.types import ActiveAuthStatus, CaptureStatus, FloatArray, ImageBGR, PassiveAuthStatus
+from gate.types import (
+    ActiveAuthStatus,
+    CaptureStatus,
+    ChipAuthStatus,
+    FloatArray,
+    ImageBGR,
+    PassiveAuthStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,8 @@ class DocumentRead:
     photo: ImageBGR | None = field(repr=False, compare=False)
     passive_auth: PassiveAuthStatus
     active_auth: ActiveAuthStatus = "not_supported"
+    chip_auth: ChipAuthStatus = "not_supported"
+    access: str = ""  # "PACE" or "BAC"
     timings_ms: Mapping[str, float] = field(default_factory=dict)
 
 

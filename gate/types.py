@@ -17,8 +17,9 @@ FloatArray = npt.NDArray[np.float32]
 
 # Results the gate's stages report, shared by the chip reader, the capture pipeline and the
 # lane (one definition, so a new status cannot be produced by one side and unknown to another).
-PassiveAuthStatus = Literal["valid", "invalid", "not_checked"]
+PassiveAuthStatus = Literal["valid", "invalid", "not_checked", "revoked", "crl_stale"]
 ActiveAuthStatus = Literal["valid", "invalid", "not_supported", "not_checked"]
+ChipAuthStatus = Literal["valid", "invalid", "not_supported", "not_checked"]
 CaptureStatus = Literal["ok", "fta", "multiple_faces", "camera_failed"]
 
 

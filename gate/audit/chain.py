@@ -35,6 +35,7 @@ CHAINED_COLUMNS = (
     "active_auth",
     "stage_ms",
     "detail",
+    "chip_auth",  # since schema 3; left out of the MAC while NULL, so older rows still verify
 )
 GENESIS = ""  # the "previous MAC" of the first row
 _KEY_LABEL = b"egate audit chain/1"
@@ -49,6 +50,8 @@ def chain_key(secret: bytes) -> bytes:
 def canonical(row: Mapping[str, object]) -> bytes:
     """The row's chained content as bytes: compact JSON of ``CHAINED_COLUMNS`` in order."""
     values = [row.get(name) for name in CHAINED_COLUMNS]
+    if values[-1] is None:
+        values.pop()
     return json.dumps(values, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 

@@ -28,7 +28,7 @@ from gate.audit.export import EXPORT_COLUMNS, render
 from gate.audit.secret import hash_document_number, load_or_create_secret, load_secret
 from gate.errors import AuditError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3  # 3: chip_auth column (Chip Authentication), added to version-2 logs
 EntryKind = Literal["decision", "result"]
 
 _SCHEMA = """
@@ -46,6 +46,7 @@ CREATE TABLE IF NOT EXISTS entries (
     passive_auth   TEXT,
     active_auth    TEXT,
     stage_ms       TEXT NOT NULL,
+    chip_auth      TEXT,
     detail         TEXT NOT NULL DEFAULT '',
     mac            TEXT NOT NULL,
     UNIQUE (transaction_id, kind)
@@ -69,6 +70,7 @@ class AuditRecord:
     document_number: str | None = field(default=None, repr=False)
     passive_auth: str | None = None
     active_auth: str | None = None
+    chip_auth: str | None = None
     stage_ms: Mapping[str, float] = field(default_factory=dict)
     detail: str = ""
 
@@ -83,6 +85,7 @@ class AuditLog:
         self.path = path
         self._secret = secret
         self.writable = writable
+        self.legacy = False
 
     # -- opening ------------------------------------------------------------------------------
     @classmethod
@@ -108,6 +111,8 @@ class AuditLog:
                     f"audit database {path} is an unchained version-1 log: export it with the "
                     "egate that wrote it and start a new log"
                 )
+            if version == 2:  # the chain stays valid: a NULL chip_auth is not in the MAC
+                db.execute("ALTER TABLE entries ADD COLUMN chip_auth TEXT")
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             _check_integrity(db, path)
@@ -129,14 +134,16 @@ class AuditLog:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.Error as exc:
             raise AuditError(f"cannot open the audit database {path}: {exc}") from exc
-        if version != SCHEMA_VERSION or "entries" not in tables:
+        if version not in (2, SCHEMA_VERSION) or "entries" not in tables:
             db.close()
             raise AuditError(
                 f"{path} is not an egate audit log (schema {version}, tables: "
                 f"{', '.join(sorted(tables)) or 'none'})"
             )
         secret = load_secret(_secret_path(path, salt_path))
-        return cls(db, path, secret, writable=False)
+        log = cls(db, path, secret, writable=False)
+        log.legacy = version == 2  # read as is: a version-2 log has no chip_auth column
+        return log
 
     # -- writing ------------------------------------------------------------------------------
     def record(self, rec: AuditRecord, kind: EntryKind = "result") -> int:
@@ -159,6 +166,7 @@ class AuditLog:
             "document_hash": doc_hash,
             "passive_auth": rec.passive_auth,
             "active_auth": rec.active_auth,
+            "chip_auth": rec.chip_auth,
             "stage_ms": json.dumps(
                 {k: round(float(v), 3) for k, v in rec.stage_ms.items()}, sort_keys=True
             ),
@@ -220,7 +228,10 @@ class AuditLog:
 
     def entries(self, since: float | None = None) -> Iterator[dict[str, object]]:
         """Every row of the chain in order, MAC included (what an export carries)."""
-        query = f"SELECT {', '.join(EXPORT_COLUMNS)} FROM entries"
+        columns = [
+            "NULL AS chip_auth" if self.legacy and c == "chip_auth" else c for c in EXPORT_COLUMNS
+        ]
+        query = f"SELECT {', '.join(columns)} FROM entries"
         params: tuple[float, ...] = ()
         if since is not None:
             query += " WHERE started_at >= ?"

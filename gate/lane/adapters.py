@@ -58,6 +58,7 @@ def _record(transaction: Transaction) -> AuditRecord:
         document_number=transaction.document_number,
         passive_auth=transaction.passive_auth,
         active_auth=transaction.active_auth,
+        chip_auth=transaction.chip_auth,
         stage_ms=dict(transaction.stage_ms),
         detail=detail,
     )
@@ -137,6 +138,8 @@ class PassportChipReader:
             photo=result.photo,
             passive_auth=result.passive_auth.status,
             active_auth=result.active_auth.status,
+            chip_auth=result.chip_auth.status,
+            access=result.access.protocol,
             timings_ms=dict(result.timings_ms),
         )
 

@@ -237,6 +237,7 @@ class Lane:
             pack_id=self._pack_id(),
             passive_auth=work.passive_auth,
             active_auth=work.active_auth,
+            chip_auth=work.chip_auth,
             stage_ms=dict(work.stage_ms),
             detail=verdict.reason,
             alarm=work.alarm,
@@ -297,6 +298,7 @@ class Lane:
         doc = work.run("document", lambda: self.chip_reader.read(document, self.clock.wall()))
         work.passive_auth = doc.passive_auth
         work.active_auth = doc.active_auth
+        work.chip_auth = doc.chip_auth
         work.document_number = doc.document_number
         if work.timed("document", started) > self.timeouts.document_s:
             raise StageStop(Verdict(Decision.TIMEOUT, "document read ran past its time limit"))

@@ -11,7 +11,7 @@ from gate.clock import Clock
 from gate.decision import Verdict
 from gate.errors import DeviceError, DocumentError, FaceError, GateError
 from gate.outcome import Decision
-from gate.types import ActiveAuthStatus, PassiveAuthStatus
+from gate.types import ActiveAuthStatus, ChipAuthStatus, PassiveAuthStatus
 
 T = TypeVar("T")
 
@@ -58,6 +58,7 @@ class TransactionWork:
     liveness: float | None = None
     passive_auth: PassiveAuthStatus | None = None
     active_auth: ActiveAuthStatus | None = None
+    chip_auth: ChipAuthStatus | None = None
     document_number: str | None = field(default=None, repr=False)
     alarm: bool = False
     frames_seen: int = 0

@@ -52,6 +52,7 @@ class TravellerResult:
             "liveness": tx.liveness if tx else None,
             "passive_auth": tx.passive_auth if tx else None,
             "active_auth": tx.active_auth if tx else None,
+            "chip_auth": tx.chip_auth if tx else None,
             "detail": tx.detail if tx else self.error,
             "fail_safe": tx.fail_safe if tx else None,
             "frames_seen": tx.frames_seen if tx else 0,

@@ -229,6 +229,8 @@ class Simulation:
                 require_passive_auth=policy.require_passive_auth,
                 refer_on_active_auth_invalid=policy.refer_on_active_auth_invalid,
                 check_expiry=policy.check_expiry,
+                require_clone_check=policy.require_clone_check,
+                refer_on_stale_crl=policy.refer_on_stale_crl,
             ),
             timeouts=opts.timeouts,
             audit=AuditConfig(path=opts.audit_path or self.workdir / "audit.db"),
