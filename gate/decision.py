@@ -63,7 +63,7 @@ def check_document(
         return Verdict(Decision.REFER_DOCUMENT, "document signer revoked")
     if doc.passive_auth == "crl_stale" and policy.refer_on_stale_crl:
         return Verdict(Decision.REFER_DOCUMENT, "the CSCA's CRL is past its next update")
-    if doc.passive_auth != "valid" and policy.require_passive_auth:
+    if doc.passive_auth not in ("valid", "crl_stale") and policy.require_passive_auth:
         return Verdict(Decision.REFER_DOCUMENT, f"passive authentication {doc.passive_auth}")
     if doc.active_auth == "invalid" and policy.refer_on_active_auth_invalid:
         return Verdict(Decision.REFER_DOCUMENT, "active authentication invalid")

@@ -1,4 +1,4 @@
-"""LDS 1.7 elementary files (ICAO Doc 9303 part 10): EF.COM, DG1, DG2, DG15.
+"""LDS 1.7 elementary files (ICAO Doc 9303 part 10): EF.COM, DG1, DG2, DG11, DG12, DG15.
 
 DG2 holds a biometric information template with ISO/IEC 19794-5 (2005) facial records; the
 image inside is the JPEG or JPEG 2000 byte string exactly as issued, so that a reader gets
@@ -67,10 +67,15 @@ def decode_dg1(data: bytes) -> Mrz:
         text = raw.decode("ascii")
     except UnicodeDecodeError as exc:
         raise DocumentError("DG1: MRZ is not ASCII") from exc
-    width = {88: 44, 90: 30}.get(len(text))
+    width = {88: 44, 90: 30, 72: 36}.get(len(text))
     if width is None:
-        raise DocumentError(f"DG1: MRZ of {len(text)} characters is neither TD3 (88) nor TD1 (90)")
+        raise DocumentError(
+            f"DG1: MRZ of {len(text)} characters is neither TD3 (88), TD2 (72) nor TD1 (90)"
+        )
     return parse_mrz([text[i : i + width] for i in range(0, len(text), width)])
+
+
+GENDER_UNSPECIFIED, GENDER_MALE, GENDER_FEMALE = 0, 1, 2
 
 
 @dataclass(frozen=True)
@@ -81,10 +86,18 @@ class FaceImage:
     image_type: int  # IMAGE_JPEG or IMAGE_JPEG2000
     width: int
     height: int
+    gender: int = GENDER_UNSPECIFIED  # ISO/IEC 19794-5: 0 unspecified, 1 male, 2 female
+
+
+def gender_of(sex: str) -> int:
+    """The DG2 gender code for an MRZ sex field (M, F, or '<' for unspecified)."""
+    return {"M": GENDER_MALE, "F": GENDER_FEMALE}.get(sex, GENDER_UNSPECIFIED)
 
 
 def _face_record(face: FaceImage) -> bytes:
-    info = _FACE_INFO.pack(20, 0, 0, 0, 0, b"\x00" * 3, b"\x00" * 2, b"\x00" * 3, b"\x00" * 3)
+    info = _FACE_INFO.pack(
+        20, 0, face.gender, 0, 0, b"\x00" * 3, b"\x00" * 2, b"\x00" * 3, b"\x00" * 3
+    )
     # Face image type 1 = full frontal; colour space 1 = 24-bit RGB; source 2 = digital camera.
     image_info = _IMAGE_INFO.pack(1, face.image_type, face.width, face.height, 1, 2, 0, 0)
     length = 4 + len(info) - 4 + len(image_info) + len(face.image)
@@ -134,7 +147,7 @@ def _decode_face_record(record: bytes) -> FaceImage:
             f"DG2: face record declares {total} bytes / {count} faces, has {len(record)}"
         )
     offset = _FACE_HEADER.size
-    block_length, points = struct.unpack_from(">IH", record, offset)
+    block_length, points, gender = struct.unpack_from(">IHB", record, offset)
     if offset + block_length > len(record):
         raise DocumentError(f"DG2: facial record block declares {block_length} bytes, past the end")
     offset += _FACE_INFO.size + 8 * points
@@ -147,7 +160,56 @@ def _decode_face_record(record: bytes) -> FaceImage:
         raise DocumentError(
             f"DG2: image data type {data_type} is neither JPEG (0) nor JPEG 2000 (1)"
         )
-    return FaceImage(record[offset:end], data_type, width, height)
+    return FaceImage(record[offset:end], data_type, width, height, gender)
+
+
+# DG11 (additional personal details) and DG12 (additional document details): tag -> name.
+DG11_FIELDS = {0x5F0E: "full_name", 0x5F10: "personal_number", 0x5F2B: "full_birth_date",
+               0x5F11: "place_of_birth", 0x5F42: "address", 0x5F12: "telephone",
+               0x5F13: "profession", 0x5F14: "title"}  # fmt: skip
+DG12_FIELDS = {0x5F19: "issuing_authority", 0x5F26: "date_of_issue",
+               0x5F1B: "endorsements", 0x5F1C: "tax_exit_requirements"}  # fmt: skip
+
+
+def _encode_details(tag: int, fields: dict[int, str], values: dict[str, str]) -> bytes:
+    by_name = {name: t for t, name in fields.items()}
+    unknown = sorted(set(values) - set(by_name))
+    if unknown:
+        raise DocumentError(f"DG{TAG_TO_DG[tag]}: unknown field {unknown[0]!r}")
+    tags = [by_name[name] for name in values]
+    body = tlv.encode(0x5C, b"".join(tlv.encode_tag(t) for t in tags))
+    for name, value in values.items():
+        body += tlv.encode(by_name[name], value.encode("utf-8"))
+    return tlv.encode(tag, body)
+
+
+def _decode_details(data: bytes, tag: int, fields: dict[int, str]) -> dict[str, str]:
+    name = f"DG{TAG_TO_DG[tag]}"
+    element = _outer(data, tag, name)
+    found: dict[str, str] = {}
+    for child in element.children:
+        if child.tag in fields:
+            try:
+                found[fields[child.tag]] = child.value.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise DocumentError(f"{name}: {fields[child.tag]} is not UTF-8") from exc
+    return found
+
+
+def encode_dg11(values: dict[str, str]) -> bytes:
+    return _encode_details(0x6B, DG11_FIELDS, values)
+
+
+def decode_dg11(data: bytes) -> dict[str, str]:
+    return _decode_details(data, 0x6B, DG11_FIELDS)
+
+
+def encode_dg12(values: dict[str, str]) -> bytes:
+    return _encode_details(0x6C, DG12_FIELDS, values)
+
+
+def decode_dg12(data: bytes) -> dict[str, str]:
+    return _decode_details(data, 0x6C, DG12_FIELDS)
 
 
 def encode_dg15(subject_public_key_info: bytes) -> bytes:

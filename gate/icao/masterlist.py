@@ -87,8 +87,13 @@ def build_master_list(
     return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump())
 
 
-def load_master_list(data: bytes, name: str) -> list[x509.Certificate]:
-    """The CSCA certificates of a master list; ``ConfigError`` naming the file otherwise."""
+def load_master_list(
+    data: bytes, name: str, anchors: list[x509.Certificate] | None = None
+) -> list[x509.Certificate]:
+    """The CSCA certificates of a master list; ``ConfigError`` naming the file otherwise.
+
+    With ``anchors`` (``egate pki import``), the list's signer must be one of them or be
+    issued by one of them (a master list signer certificate is issued by a CSCA)."""
     try:
         info = cms.ContentInfo.load(data, strict=True)
         signed = info["content"]
@@ -99,7 +104,9 @@ def load_master_list(data: bytes, name: str) -> list[x509.Certificate]:
         ):
             raise ConfigError(f"trust store: {name} is not an ICAO CSCA master list")
         content = bytes(eci["content"].native)
-        _check_signature(signed, content, name)
+        signer = _check_signature(signed, content, name)
+        if anchors is not None:
+            _check_anchor(signer, anchors, name)
         listing = CscaMasterList.load(content, strict=True)
         return [x509.load_der_x509_certificate(c.dump()) for c in listing["cert_list"]]
     except ConfigError:
@@ -108,7 +115,22 @@ def load_master_list(data: bytes, name: str) -> list[x509.Certificate]:
         raise ConfigError(f"trust store: master list {name} is malformed: {exc}") from exc
 
 
-def _check_signature(signed: cms.SignedData, content: bytes, name: str) -> None:
+def _check_anchor(signer: x509.Certificate, anchors: list[x509.Certificate], name: str) -> None:
+    for anchor in anchors:
+        if signer == anchor:
+            return
+        try:
+            signer.verify_directly_issued_by(anchor)
+        except (InvalidSignature, ValueError, TypeError):
+            continue
+        return
+    raise ConfigError(
+        f"master list {name}: its signer ({signer.subject.rfc4514_string()}) is not a trust "
+        "anchor nor issued by one"
+    )
+
+
+def _check_signature(signed: cms.SignedData, content: bytes, name: str) -> x509.Certificate:
     signer_info = signed["signer_infos"][0]
     attrs = signer_info["signed_attrs"]
     digests = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"]
@@ -121,7 +143,8 @@ def _check_signature(signed: cms.SignedData, content: bytes, name: str) -> None:
     ]  # fmt: skip
     if not signers:
         raise ConfigError(f"trust store: master list {name} carries no signer certificate")
-    key = x509.load_der_x509_certificate(signers[0].dump()).public_key()
+    signer = x509.load_der_x509_certificate(signers[0].dump())
+    key = signer.public_key()
     message = b"\x31" + attrs.dump()[1:]
     signature = bytes(signer_info["signature"].native)
     try:
@@ -133,3 +156,4 @@ def _check_signature(signed: cms.SignedData, content: bytes, name: str) -> None:
             raise ConfigError(f"trust store: master list {name}: unsupported signer key")
     except InvalidSignature as exc:
         raise ConfigError(f"trust store: master list {name}: signature does not verify") from exc
+    return signer

@@ -15,6 +15,7 @@ from gate.errors import DocumentError
 
 TD3_LINE = 44
 TD1_LINE = 30
+TD2_LINE = 36
 # used with fullmatch: "$" would also accept a string ending in a newline
 _ALLOWED = re.compile(r"[A-Z0-9<]*")
 _WEIGHTS = (7, 3, 1)
@@ -78,8 +79,10 @@ class Mrz:
 
     @property
     def kind(self) -> str:
-        """``"TD3"`` or ``"TD1"``."""
-        return "TD3" if len(self.lines) == 2 else "TD1"
+        """``"TD3"``, ``"TD2"`` or ``"TD1"``."""
+        if len(self.lines) == 3:
+            return "TD1"
+        return "TD2" if self.lines and len(self.lines[0]) == TD2_LINE else "TD3"
 
     @property
     def text(self) -> str:
@@ -128,8 +131,12 @@ def parse_mrz(text: str | Sequence[str]) -> Mrz:
         return _parse_td3(lines)
     if len(lines) == 3 and all(len(line) == TD1_LINE for line in lines):
         return _parse_td1(lines)
+    if len(lines) == 2 and all(len(line) == TD2_LINE for line in lines):
+        return _parse_td2(lines)
     shape = " x ".join(str(len(line)) for line in lines) or "empty"
-    raise DocumentError(f"MRZ: expected 2 lines of 44 (TD3) or 3 lines of 30 (TD1), got {shape}")
+    raise DocumentError(
+        f"MRZ: expected 2 lines of 44 (TD3), 2 of 36 (TD2) or 3 of 30 (TD1), got {shape}"
+    )
 
 
 def _parse_td3(lines: list[str]) -> Mrz:
@@ -141,6 +148,32 @@ def _parse_td3(lines: list[str]) -> Mrz:
     _verify("expiry date", expiry, l2[27])
     _verify("optional data", optional, l2[42])
     _verify("composite", l2[0:10] + l2[13:20] + l2[21:43], l2[43])
+    sex = l2[20]
+    if sex not in "MF<":
+        raise DocumentError(f"MRZ: sex {sex!r} is not M, F or '<'")
+    return Mrz(
+        document_type=l1[0:2].replace("<", ""),
+        issuing_state=l1[2:5].replace("<", ""),
+        surname=surname,
+        given_names=given,
+        document_number=number.replace("<", ""),
+        nationality=l2[10:13].replace("<", ""),
+        birth_date=_date("birth date", birth),
+        sex=sex,
+        expiry_date=_date("expiry date", expiry),
+        optional_data=optional.replace("<", " ").strip(),
+        lines=(l1, l2),
+    )
+
+
+def _parse_td2(lines: list[str]) -> Mrz:
+    l1, l2 = lines
+    surname, given = _names(l1[5:36])
+    number, birth, expiry, optional = l2[0:9], l2[13:19], l2[21:27], l2[28:35]
+    _verify("document number", number, l2[9])
+    _verify("birth date", birth, l2[19])
+    _verify("expiry date", expiry, l2[27])
+    _verify("composite", l2[0:10] + l2[13:20] + l2[21:35], l2[35])
     sex = l2[20]
     if sex not in "MF<":
         raise DocumentError(f"MRZ: sex {sex!r} is not M, F or '<'")

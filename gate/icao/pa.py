@@ -5,7 +5,8 @@ never ``valid``. Checks, in order: EF.SOD present and well formed; every data gr
 hashes to its value in the SOD; the signed attributes' message digest covers the
 LDSSecurityObject; the SOD signature verifies with the Document Signer certificate's key; the
 DS certificate was issued by a trusted CSCA; both were valid at the time of the check; the DS
-country is the issuing state of DG1.
+country is the issuing state of DG1; the DS is not on the CSCA's CRL (``revoked`` with the
+date), and that CRL is not past its nextUpdate (``crl_stale``) when the trust folder has one.
 """
 
 from __future__ import annotations
@@ -42,20 +43,31 @@ class PassiveAuthResult:
     data_group_hashes: dict[int, bool] = field(default_factory=dict)
     document_signer: str = ""
     csca: str = ""
+    revoked_on: str = ""  # YYYY-MM-DD when the status is "revoked"
 
 
 class TrustStore:
-    """Trusted CSCA certificates: PEM or DER files and ICAO master lists (.ml) in a folder."""
+    """Trusted CSCA certificates: PEM or DER files and ICAO master lists (.ml) in a folder,
+    and the CSCAs' CRLs (.crl, PEM or DER)."""
 
-    def __init__(self, certificates: list[x509.Certificate]) -> None:
+    def __init__(
+        self,
+        certificates: list[x509.Certificate],
+        crls: list[x509.CertificateRevocationList] | None = None,
+    ) -> None:
         self.certificates = list(certificates)
+        self.crls = list(crls or [])
 
     @classmethod
     def from_folder(cls, path: Path) -> TrustStore:
         if not path.is_dir():
             raise ConfigError(f"trust store {path} is not a folder")
         found: list[x509.Certificate] = []
+        crls: list[x509.CertificateRevocationList] = []
         for file in sorted(path.iterdir()):
+            if file.suffix.lower() == ".crl":
+                crls.append(_load_crl(file))
+                continue
             if file.suffix.lower() == ".ml":
                 from gate.icao.masterlist import load_master_list
 
@@ -73,7 +85,16 @@ class TrustStore:
                 raise ConfigError(f"trust store: {file} is not a certificate: {exc}") from exc
         if not found:
             raise ConfigError(f"trust store {path} holds no certificates (.pem/.crt/.cer/.der/.ml)")
-        return cls(found)
+        return cls(found, crls)
+
+    def crls_of(self, csca: x509.Certificate) -> list[x509.CertificateRevocationList]:
+        """The CRLs issued and signed by ``csca`` (a CRL with a bad signature is ignored)."""
+        key = csca.public_key()
+        return [
+            crl
+            for crl in self.crls
+            if crl.issuer == csca.subject and crl.is_signature_valid(key)  # type: ignore[arg-type]
+        ]
 
     def issuers_of(self, certificate: x509.Certificate) -> list[x509.Certificate]:
         return [c for c in self.certificates if c.subject == certificate.issuer]
@@ -186,9 +207,37 @@ def passive_authentication(
             signer,
             csca_name,
         )
+    revocation = _revocation(signer_cert, csca, trust, now)
+    if revocation is not None:
+        status, reason, when = revocation
+        return PassiveAuthResult(
+            status, reason, algorithm, results, signer, csca_name, revoked_on=when
+        )
     return result(
         "valid", "hashes, SOD signature and certificate chain verified", signer, csca_name
     )
+
+
+def _revocation(
+    signer: x509.Certificate, csca: x509.Certificate, trust: TrustStore, now: datetime
+) -> tuple[Status, str, str] | None:
+    """("revoked" | "crl_stale", reason, date) from the CSCA's CRLs; None when clear."""
+    crls = trust.crls_of(csca)
+    for crl in crls:
+        entry = crl.get_revoked_certificate_by_serial_number(signer.serial_number)
+        if entry is not None:
+            when = f"{entry.revocation_date_utc:%Y-%m-%d}"
+            return "revoked", f"Document Signer revoked on {when} (CSCA CRL)", when
+    stale = [crl for crl in crls if crl.next_update_utc is not None and crl.next_update_utc < now]
+    if crls and len(stale) == len(crls):
+        assert stale[0].next_update_utc is not None
+        return (
+            "crl_stale",
+            f"the CSCA's CRL is past its next update ({stale[0].next_update_utc:%Y-%m-%d}): "
+            "revocation cannot be checked",
+            "",
+        )
+    return None
 
 
 def _find_signer(sod: SecurityObject) -> x509.Certificate | None:
@@ -217,6 +266,16 @@ def _trusted_issuer(certificate: x509.Certificate, trust: TrustStore) -> x509.Ce
 
 # A certificate or master list is small; a FIFO or device in the folder must not block.
 MAX_TRUST_FILE_BYTES = 16 << 20
+
+
+def _load_crl(file: Path) -> x509.CertificateRevocationList:
+    data = _read(file)
+    try:
+        if b"-----BEGIN X509 CRL-----" in data:
+            return x509.load_pem_x509_crl(data)
+        return x509.load_der_x509_crl(data)
+    except ValueError as exc:
+        raise ConfigError(f"trust store: {file} is not a CRL: {exc}") from exc
 
 
 def _read(file: Path) -> bytes:

@@ -56,6 +56,8 @@ class PassportRead:
     # DG1 equals the printed MRZ given to the reader (None when only the BAC keys were typed):
     # a genuine chip in a forged data page shows up here.
     printed_mrz_matches: bool | None = None
+    dg11: dict[str, str] = field(default_factory=dict)  # additional personal details
+    dg12: dict[str, str] = field(default_factory=dict)  # additional document details
 
 
 class _Link:
@@ -193,7 +195,7 @@ def read_passport(
         raise DocumentError("EF.COM missing: the chip lists no data groups")
     present = lds.decode_com(com)
     groups: dict[int, bytes] = {}
-    wanted = [1, *([2] if read_photo else []), 14, 15]
+    wanted = [1, *([2] if read_photo else []), 11, 12, 14, 15]
     for number in wanted:
         if number in present:
             content = read(lds.DATA_GROUPS[number][0], f"DG{number}")
@@ -236,6 +238,8 @@ def read_passport(
         timings_ms=timings,
         apdus=link.apdus,
         printed_mrz_matches=(dg1.lines == mrz.lines) if mrz and mrz.lines else None,
+        dg11=lds.decode_dg11(groups[11]) if 11 in groups else {},
+        dg12=lds.decode_dg12(groups[12]) if 12 in groups else {},
     )
 
 

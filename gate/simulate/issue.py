@@ -22,7 +22,8 @@ from gate.errors import DocumentError, ImageError
 from gate.files import read_regular_file
 from gate.icao import lds, security_infos, tlv
 from gate.icao.chip_auth import DhKey, dh_spki
-from gate.icao.mrz import Mrz, format_td3
+from gate.icao.mrz import Mrz
+from gate.icao.mrz_format import FORMATS
 from gate.icao.pace_groups import DhGroup, standard_group
 from gate.icao.sod import build_sod
 from gate.simulate.pki import TestPki, load_pki
@@ -30,6 +31,7 @@ from gate.simulate.pki import TestPki, load_pki
 AaAlgorithm = Literal["rsa", "ecdsa", "none"]
 CaAlgorithm = Literal["ecdh", "dh", "none"]
 Access = Literal["bac", "bac+pace", "pace-only"]
+DocumentFormat = Literal["td1", "td2", "td3"]
 # BSI TR-03110 / ICAO 9303-11 object identifiers used in EF.CardAccess and DG14.
 PACE_ECDH_GM_AES_128 = "0.4.0.127.0.7.2.2.4.2.2"
 BRAINPOOL_P256R1 = 13
@@ -143,13 +145,18 @@ def issue_passport(
     ca: CaAlgorithm = "ecdh",
     can: str | None = None,
     pace_parameter_id: int = BRAINPOOL_P256R1,
+    document: DocumentFormat = "td3",
+    dg11: dict[str, str] | None = None,
+    dg12: dict[str, str] | None = None,
     signing_time: datetime | None = None,
     max_jpeg_bytes: int = 24_000,
 ) -> IssuedPassport:
     """Write a virtual passport folder to ``out`` and return what was issued.
 
     ``access``: "bac" (default; "bac+pace" when ``offer_pace``), "bac+pace" or "pace-only";
-    ``ca``: the Chip Authentication key in DG14; ``can``: the card access number (PACE).
+    ``ca``: the Chip Authentication key in DG14; ``can``: the card access number (PACE);
+    ``document``: the MRZ format (TD1 ID card, TD2, TD3 passport); ``dg11``/``dg12``: the
+    additional personal / document details (``lds.DG11_FIELDS`` / ``DG12_FIELDS`` names).
     """
     access = access or ("bac+pace" if offer_pace else "bac")
     if access not in ("bac", "bac+pace", "pace-only"):
@@ -160,7 +167,9 @@ def issue_passport(
         raise DocumentError("a CAN needs PACE: issue with access 'bac+pace' or 'pace-only'")
     if not isinstance(pki, TestPki):
         pki = load_pki(pki)
-    mrz = format_td3(
+    if document not in FORMATS:
+        raise DocumentError(f"document {document!r} is not 'td1', 'td2' or 'td3'")
+    mrz = FORMATS[document](
         surname=surname,
         given_names=given_names,
         document_number=document_number,
@@ -173,8 +182,14 @@ def issue_passport(
     image, image_type, width, height = _photo_bytes(photo, max_jpeg_bytes)
     groups: dict[int, bytes] = {
         1: lds.encode_dg1(mrz),
-        2: lds.encode_dg2([lds.FaceImage(image, image_type, width, height)]),
+        2: lds.encode_dg2(
+            [lds.FaceImage(image, image_type, width, height, lds.gender_of(mrz.sex))]
+        ),
     }
+    if dg11:
+        groups[11] = lds.encode_dg11(dg11)
+    if dg12:
+        groups[12] = lds.encode_dg12(dg12)
     aa_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None
     if aa == "rsa":
         aa_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)

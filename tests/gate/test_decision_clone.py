@@ -39,7 +39,7 @@ def test_clone_and_revocation_refer(
 
 
 STRICT = DecisionPolicy(require_clone_check=True)
-LENIENT = DecisionPolicy(refer_on_stale_crl=False, require_passive_auth=False)
+LENIENT = DecisionPolicy(refer_on_stale_crl=False)
 
 
 @pytest.mark.parametrize(

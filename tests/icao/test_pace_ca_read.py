@@ -172,3 +172,34 @@ def test_garbage_during_pace_is_a_clear_error(pace_only: IssuedPassport, start: 
     card = load_passport_folder(pace_only.folder, garbage=start)
     with pytest.raises((ProtocolError, SecurityError), match="PACE failed|garbage"):
         read_passport(InProcessTransport(card), pace_only.mrz, None)
+
+
+@pytest.mark.parametrize(("document", "sex"), [("td1", "F"), ("td2", "M"), ("td3", "<")])
+def test_td1_td2_with_dg11_dg12_and_gender(
+    tmp_path: Path, pki_ecdsa: TestPki, face_jpeg: bytes, trust: TrustStore, document: str, sex: str
+) -> None:
+    holder = dict(HOLDER, sex=sex)
+    issued = issue_passport(
+        tmp_path / "p",
+        pki=pki_ecdsa,
+        photo=face_jpeg,
+        document=document,  # type: ignore[arg-type]
+        access="pace-only" if document == "td1" else "bac",
+        can=CAN if document == "td1" else None,
+        aa="none",
+        dg11={"full_name": "HANKS, TOM", "place_of_birth": "CONCORD"},
+        dg12={"issuing_authority": "UTOPIA MOI", "date_of_issue": "20240101"},
+        **holder,
+    )
+    assert issued.mrz.kind == document.upper()
+    card = load_passport_folder(issued.folder)
+    mrz = None if document == "td1" else issued.mrz
+    read = read_passport(InProcessTransport(card), mrz, trust, can=CAN if mrz is None else None)
+    assert read.dg1 == issued.mrz
+    assert read.access.protocol == ("PACE" if document == "td1" else "BAC")
+    assert read.dg11 == {"full_name": "HANKS, TOM", "place_of_birth": "CONCORD"}
+    assert read.dg12["issuing_authority"] == "UTOPIA MOI"
+    assert read.passive_auth.data_group_hashes[11] and read.passive_auth.data_group_hashes[12]
+    assert read.passive_auth.status == "valid" and read.chip_auth.status == "valid"
+    face = lds.decode_dg2(issued.files[0x0102])[0]
+    assert face.gender == {"M": 1, "F": 2, "<": 0}[sex]
