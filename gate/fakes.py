@@ -28,6 +28,7 @@ from gate.errors import (
 )
 from gate.interfaces import Camera, Frame
 from gate.lane import Lane, Observer
+from gate.lane.officer import OfficerAction
 from gate.outcome import Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
 from gate.turnstile import DEFAULT_TIMEOUT, DoorState, EventKind, TurnstileEvent, TurnstileStatus
@@ -251,6 +252,7 @@ class FakeAudit:
     def __init__(self) -> None:
         self.decisions: list[Transaction] = []
         self.records: list[Transaction] = []
+        self.officer_actions: list[OfficerAction] = []
         self.fail_next = 0
         self.fail_next_decisions = 0
 
@@ -265,6 +267,12 @@ class FakeAudit:
             self.fail_next -= 1
             raise AuditError("database or disk is full")
         self.records.append(transaction)
+
+    def record_officer(self, action: OfficerAction, at: float) -> None:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise AuditError("database or disk is full")
+        self.officer_actions.append(action)
 
 
 @dataclass

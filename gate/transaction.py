@@ -59,3 +59,6 @@ class CaptureOutcome:
     frames_dropped: int = 0
     timings_ms: Mapping[str, float] = field(default_factory=dict)
     detail: str = ""
+    # The best shot and its face box (left, top, right, bottom), for an officer's screen.
+    best_shot: ImageBGR | None = field(default=None, repr=False, compare=False)
+    face_box: tuple[float, float, float, float] | None = None

@@ -92,6 +92,7 @@ class CaptureResult:
     frames_with_face: int = 0
     timings_ms: dict[str, float] = field(default_factory=dict)
     detail: str = ""
+    best_image: ImageBGR | None = field(default=None, repr=False)  # the frame of best_faces[0]
 
 
 @dataclass
@@ -206,6 +207,7 @@ class CapturePipeline:
             f"{len(best)} best shots, liveness {live.score:.2f}",
             best_faces=tuple(best),
             quality=shots[0].quality,
+            best_image=shots[0].image,
             liveness_score=live.score,
             liveness=live,
         )

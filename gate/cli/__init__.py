@@ -35,6 +35,7 @@ COMMAND_MODULES = (
     "gate.cli.camera_cmd",
     "gate.cli.gate_cmd",
     "gate.cli.audit_cmd",
+    "gate.cli.console_cmd",
 )
 
 EXIT_OK = 0

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from pathlib import Path
 from threading import Event
+from typing import Any
 
 from gate.cli import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, Registry
 from gate.cli import args as argtypes
+from gate.cli.console_cmd import add_lane_options
 
 MAX_TRAVELLERS = 100_000  # a scenario is expanded in memory; weeks of lane time at speed 1
 
@@ -23,27 +26,48 @@ def _quiet_opencv() -> None:
 
 def _simulate(args: argparse.Namespace) -> int:
     _quiet_opencv()
-    import json
-
+    from gate.cli import sigterm_sets
+    from gate.cli.console_cmd import lane_console
     from gate.config import TimeoutsConfig
-    from gate.outcome import Decision
-    from gate.simulate.report import format_table, summary, write_json
-    from gate.simulate.runner import SimulationOptions, run_scenario
+    from gate.simulate.runner import Simulation, SimulationOptions
     from gate.simulate.scenario import load_scenario
 
     scenario = load_scenario(Path(args.scenario) if args.scenario else None)
     if args.travellers is not None:
         scenario = scenario.repeated(args.travellers)
-    options = SimulationOptions(
-        speed=args.speed,
-        use_pcsc=not args.no_pcsc,
-        pack=args.pack,
-        audit_path=Path(args.audit) if args.audit else None,
-        protocol=args.protocol,
-        timeouts=TimeoutsConfig(capture_s=args.capture_timeout),
-        status=sys.stderr,
-    )
-    results = run_scenario(scenario, options)
+    audit_path = Path(args.audit) if args.audit else None
+    with lane_console(args, args.lane) as linked:
+        reporter = linked.reporter
+        observers = (reporter,) if reporter is not None else ()
+        options = SimulationOptions(
+            speed=args.speed,
+            use_pcsc=not args.no_pcsc,
+            pack=args.pack,
+            audit_path=audit_path,
+            protocol=args.protocol,
+            timeouts=TimeoutsConfig(capture_s=args.capture_timeout),
+            status=sys.stderr,
+            observers=observers,
+        )
+        with Simulation(scenario, options) as simulation:
+            linked.attach(simulation.lane, simulation.options.audit_path or simulation.audit_path)
+            results = simulation.run()
+            code = _report(args, scenario.name, results)
+            if args.keep_serving or args.console:
+                print("the lane keeps serving (officer actions); Ctrl-C ends", file=sys.stderr)
+                sys.stdout.flush()
+                with sigterm_sets(Event()) as stop, contextlib.suppress(KeyboardInterrupt):
+                    simulation.lane.serve(stop)
+    return code
+
+
+def _report(args: argparse.Namespace, name: str, results: list[Any]) -> int:
+    """Print the table (and the JSON summary); the exit code: all as expected or not."""
+    import json
+
+    from gate.outcome import Decision
+    from gate.simulate.report import format_table, summary, write_json
+
     print(format_table(results))
     extra: dict[str, object] = {
         "speed": args.speed,
@@ -67,9 +91,10 @@ def _simulate(args: argparse.Namespace) -> int:
     if failed:
         print(f"audit: {failed} of {len(results)} travellers not recorded (AUDIT_FAILED)")
     if args.json == "-":
-        print(json.dumps(summary(scenario.name, results, extra), indent=2))
+        print(json.dumps(summary(name, results, extra), indent=2))
     elif args.json:
-        write_json(Path(args.json), summary(scenario.name, results, extra))
+        write_json(Path(args.json), summary(name, results, extra))
+    sys.stdout.flush()
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
 
 
@@ -92,6 +117,12 @@ def _demo(args: argparse.Namespace) -> int:
             protocol="gatectl",
             capture_timeout=args.capture_timeout,
             json=args.json,
+            console=args.console,
+            broker=args.broker,
+            site=args.site,
+            lane=args.lane,
+            users=args.users,
+            keep_serving=False,
         )
         code = _simulate(ns)
         if args.audit is None:
@@ -104,12 +135,17 @@ def _demo(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     """One kiosk lane on real devices until the MRZ source ends or the process is stopped."""
     from gate.cli import sigterm_sets
+    from gate.cli.console_cmd import lane_console
     from gate.config import load_config
     from gate.lane import build_lane, log_event, serve
 
     config = load_config(Path(args.config))
-    with build_lane(config, observers=(log_event,)) as lane, sigterm_sets(Event()) as stop:
-        serve(lane, config.lane.name, stop, max_transactions=args.max_travellers)
+    with lane_console(args, config.lane.name) as linked:
+        reporter = linked.reporter
+        observers = (log_event, reporter) if reporter is not None else (log_event,)
+        with build_lane(config, observers=observers) as lane, sigterm_sets(Event()) as stop:
+            linked.attach(lane, config.audit.path)
+            serve(lane, config.lane.name, stop, max_transactions=args.max_travellers)
     return EXIT_OK
 
 
@@ -122,6 +158,8 @@ def register(registry: Registry) -> None:
         default=None,
         help="stop after this many transactions",
     )
+    add_lane_options(p)
+    p.set_defaults(lane=None)
 
     p = registry.command(
         "simulate", "put a scenario's travellers through the gate and its emulators", _simulate
@@ -151,6 +189,13 @@ def register(registry: Registry) -> None:
         default=8.0,
         help="seconds before failure to acquire",
     )
+    add_lane_options(p)
+    p.add_argument("--lane", default="lane-1", help="lane name in the event topics")
+    p.add_argument(
+        "--keep-serving",
+        action="store_true",
+        help="after the scenario, keep the lane serving (officer actions) until Ctrl-C",
+    )
 
     p = registry.command("demo", "the default scenario through the full path (make demo)", _demo)
     p.add_argument("--no-pcsc", action="store_true", help="chips in process, not via pcscd")
@@ -164,6 +209,8 @@ def register(registry: Registry) -> None:
         default=8.0,
         help="seconds before failure to acquire",
     )
+    add_lane_options(p)
+    p.set_defaults(lane="lane-1")
 
 
 __all__ = ["EXIT_ERROR", "register"]

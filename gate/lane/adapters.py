@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
@@ -18,9 +19,10 @@ from gate.audit import AuditLog, AuditRecord
 from gate.clock import Clock
 from gate.errors import DeviceError, FaceError, InputError
 from gate.interfaces import Camera
+from gate.lane.officer import OfficerAction
 from gate.outcome import Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
-from gate.types import FloatArray, ImageBGR
+from gate.types import Face, FloatArray, ImageBGR
 
 if TYPE_CHECKING:
     from gate.capture.pipeline import CapturePipeline
@@ -41,6 +43,25 @@ class AuditLogSink:
 
     def commit(self, transaction: Transaction) -> None:
         self.log.record(_record(transaction), kind="result")
+
+    def record_officer(self, action: OfficerAction, at: float) -> None:
+        """A row of its own (a fresh id, chained like the others) naming the officer."""
+        subject = f" ({action.subject})" if action.subject else ""
+        self.log.record(
+            AuditRecord(
+                transaction_id=uuid.uuid4().hex,
+                started_at=at,
+                finished_at=at,
+                outcome=f"OFFICER_{action.kind.upper()}",
+                detail=f"officer {action.officer}: {action.reason}{subject}",
+            ),
+            kind="result",
+        )
+
+
+def _box(face: Face) -> tuple[float, float, float, float]:
+    box = face.detection.box
+    return (float(box.left), float(box.top), float(box.right), float(box.bottom))
 
 
 def _record(transaction: Transaction) -> AuditRecord:
@@ -104,6 +125,8 @@ class EngineBiometrics:
             frames_dropped=result.frames_dropped,
             timings_ms=dict(result.timings_ms),
             detail=result.detail,
+            best_shot=result.best_image,
+            face_box=_box(result.best_faces[0]) if result.best_faces else None,
         )
 
     def distance(self, reference: FloatArray, probes: Sequence[FloatArray]) -> float:

@@ -185,9 +185,14 @@ class Doors:
     def walk_back(self, work: TransactionWork, verdict: Verdict) -> str:
         """For an ordinary referral, let the traveller walk back out through the entry.
         Returns what went wrong on the way back (the lane is then fail-safe), if anything."""
-        tid = work.transaction_id
         if not self.let_referred_back or verdict.decision not in WALK_BACK:
             return ""
+        return self.let_back(work)
+
+    def let_back(self, work: TransactionWork) -> str:
+        """Open the entry and wait for the traveller to leave the way they came, then lock.
+        Returns what went wrong (the lane is then fail-safe), if anything."""
+        tid = work.transaction_id
         started = self.clock.now()
         try:
             self.drain_stale(tid)

@@ -28,7 +28,9 @@ from gate.errors import AuditError, DocumentError
 from gate.interfaces import Camera
 from gate.lane.doors import Doors
 from gate.lane.events import EventBus, Observer
+from gate.lane.officer import OfficerAction, OfficerDesk, OfficerHandler
 from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
+from gate.lane.preview import PreviewCamera
 from gate.lane.work import StageStop, TransactionWork
 from gate.outcome import Decision, State, Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
@@ -85,6 +87,7 @@ class Lane:
             let_referred_back=let_referred_back,
         )
         self._threshold: float | None = None
+        self._officer = OfficerHandler(OfficerDesk(), self.doors, self._bus, audit)
         self.resources = ExitStack()  # what build_lane opened for this lane
 
     def _clock_date(self) -> dt.date:
@@ -100,6 +103,16 @@ class Lane:
     @property
     def state(self) -> State:
         return self._bus.state
+
+    @property
+    def in_service(self) -> bool:
+        """False while an officer has closed the lane (no document is taken)."""
+        return self._officer.in_service
+
+    def submit_officer_action(self, action: OfficerAction) -> None:
+        """Queue an officer's action; the lane's thread applies it between travellers.
+        Never blocks; raises ``InputError`` when the lane's inbox is full."""
+        self._officer.desk.submit(action)
 
     def use_biometrics(self, biometrics: Biometrics) -> None:
         """Swap the face side (a repaired or different pack); the threshold is asked anew."""
@@ -139,7 +152,13 @@ class Lane:
         return served
 
     def serve_one(self, timeout: float) -> Transaction | None:
-        """Wait up to ``timeout`` for a document and process it; ``None`` when none came."""
+        """Apply the officers' queued actions, then wait up to ``timeout`` for a document
+        and process it; ``None`` when none came (or an officer closed the lane)."""
+        self._officer.apply_pending()
+        if not self._officer.in_service:
+            self.doors.watch_idle()
+            self.clock.sleep(min(timeout, self.timeouts.idle_poll_s))
+            return None
         try:
             document = self.documents.wait_document(timeout)
         except Exception as exc:  # the document reader itself failed: lock, stay in service
@@ -267,14 +286,25 @@ class Lane:
         if photo is None:  # check_document already refers; this keeps the type narrow
             return Verdict(Decision.REFER_DOCUMENT, "no photo in the chip (DG2)")
         reference = work.run("enrol", lambda: self.biometrics.enrol(photo))
+        work.chip_photo = photo
 
         self._bus.enter(State.CAPTURE, tid)
         started = self.clock.now()
         capture = work.run(
             "capture",
-            lambda: self.biometrics.capture(self.camera, self.clock, self.timeouts.capture_s),
+            lambda: self.biometrics.capture(
+                PreviewCamera(self.camera, self._bus, tid), self.clock, self.timeouts.capture_s
+            ),
         )
         self._note_capture(work, capture)
+        self._bus.emit(
+            "capture",
+            tid,
+            capture.status,
+            quality=capture.quality,
+            liveness=capture.liveness,
+            face_box=capture.face_box,
+        )
         if work.timed("capture", started) > self.timeouts.capture_s * 1.5:
             return Verdict(Decision.TIMEOUT, "capture ran past its time limit")
         verdict = check_capture(capture, self.policy)
@@ -308,6 +338,11 @@ class Lane:
     def _note_capture(work: TransactionWork, capture: CaptureOutcome) -> None:
         work.liveness = capture.liveness
         work.frames_seen = capture.frames_seen
+        work.best_shot, work.face_box, work.quality = (
+            capture.best_shot,
+            capture.face_box,
+            capture.quality,
+        )
         for key, value in capture.timings_ms.items():
             work.stage_ms[f"capture.{key}"] = float(value)
 
@@ -318,7 +353,22 @@ class Lane:
         tid = work.transaction_id
         self._bus.enter(State.REFERRED, tid)
         self.doors.lock(tid)
-        self._bus.emit("referral", tid, verdict.reason, decision=verdict.decision.value)
+        self._officer.desk.referred(tid, verdict.decision)
+        self._bus.emit(
+            "referral",
+            tid,
+            verdict.reason,
+            decision=verdict.decision.value,
+            passive_auth=work.passive_auth,
+            active_auth=work.active_auth,
+            liveness=work.liveness,
+            score=work.score,
+            threshold=work.threshold,
+            quality=work.quality,
+            face_box=work.face_box,
+            chip_photo=work.chip_photo,
+            best_shot=work.best_shot,
+        )
         return self.doors.walk_back(work, verdict)
 
     def _commit(self, transaction: Transaction) -> Transaction:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 from gate.clock import Clock
 from gate.interfaces import Camera
+from gate.lane.officer import OfficerAction
 from gate.outcome import Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
 from gate.turnstile import Turnstile
@@ -74,4 +75,8 @@ class AuditSink(Protocol):
 
     def commit(self, transaction: Transaction) -> None:
         """The transaction's end: the passage result and the final outcome."""
+        ...
+
+    def record_officer(self, action: OfficerAction, at: float) -> None:
+        """An officer's action (with the officer's name), before the lane acts on it."""
         ...

@@ -11,7 +11,7 @@ from gate.clock import Clock
 from gate.decision import Verdict
 from gate.errors import DeviceError, DocumentError, FaceError, GateError
 from gate.outcome import Decision
-from gate.types import ActiveAuthStatus, ChipAuthStatus, PassiveAuthStatus
+from gate.types import ActiveAuthStatus, ChipAuthStatus, ImageBGR, PassiveAuthStatus
 
 T = TypeVar("T")
 
@@ -63,6 +63,12 @@ class TransactionWork:
     alarm: bool = False
     frames_seen: int = 0
     decided_from: float = 0.0  # when the capture's result was in (decision latency)
+    # For the officer's referral screen only (held in memory by the console while the
+    # referral is open; never logged or written).
+    chip_photo: ImageBGR | None = field(default=None, repr=False)
+    best_shot: ImageBGR | None = field(default=None, repr=False)
+    face_box: tuple[float, float, float, float] | None = None
+    quality: float | None = None
 
     def timed(self, stage: str, started: float) -> float:
         """Record ``stage`` as having run from ``started`` until now; returns its seconds."""

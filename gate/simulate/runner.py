@@ -38,7 +38,8 @@ from gate.config import (
 )
 from gate.decision import DecisionPolicy
 from gate.errors import AuditError, GateError
-from gate.lane import GateEvent, Lane, build_lane
+from gate.lane import GateEvent, Lane, Observer, build_lane
+from gate.lane.officer import OfficerAction
 from gate.lane.ports import AuditSink
 from gate.outcome import Transaction
 from gate.simulate.lane import CardSlot, InProcessSlot, SceneFeed, SimDocuments
@@ -77,6 +78,7 @@ class SimulationOptions:
     policy: DecisionPolicy = field(default_factory=DecisionPolicy)
     status: TextIO | None = None  # live status line (stderr in the CLI)
     door_time_scale: float | None = None  # None: 1 / speed; 0 gives instant doors
+    observers: tuple[Observer, ...] = ()  # more observers of the lane (the console, a broker)
 
 
 class StatusLine:
@@ -120,6 +122,9 @@ class UnavailableAudit:
         raise AuditError(self.reason)
 
     def commit(self, transaction: Transaction) -> None:
+        raise AuditError(self.reason)
+
+    def record_officer(self, action: OfficerAction, at: float) -> None:
         raise AuditError(self.reason)
 
 
@@ -205,7 +210,7 @@ class Simulation:
             clock=self.clock,
             documents=self.documents,
             audit=self._audit(config.audit.path),
-            observers=(self.status, self._on_event),
+            observers=(self.status, self._on_event, *opts.observers),
         )
         self._cleanups.append(self.lane.close)
         self.turnstile = self.lane.turnstile
@@ -244,6 +249,7 @@ class Simulation:
 
         self.audit_log: AuditLog | None = None
         self.audit_error = ""
+        self.audit_path = path
         try:
             self.audit_log = AuditLog.open(path)
         except AuditError as exc:
@@ -266,8 +272,11 @@ class Simulation:
 
     # -- the world reacting to the gate ------------------------------------------------------
     def _on_event(self, event: GateEvent) -> None:
-        if event.kind == "door" and event.detail == "exit_open_commanded" and self._walker:
-            self._walker(event)
+        if event.kind == "door" and event.detail == "exit_open_commanded":
+            if self._walker is not None:
+                self._walker(event)
+            else:  # between travellers: an officer let a referred traveller through
+                self.emulator.traveller_passes(tailgater=False)
         if event.kind == "door" and event.detail == "entry_open_commanded" and self._walker:
             self.emulator.traveller_walks_back()  # the referred traveller leaves
 

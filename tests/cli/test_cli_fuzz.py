@@ -46,7 +46,7 @@ TIMEOUT_S = 120 + EXAMPLES  # a hang ends the test; a generous budget on a share
 # Commands whose success would start something long-running (or heavy): argument-level only.
 SERVICES = {
     "run", "simulate", "demo", "emulate camera", "emulate turnstile", "chip serve", "turnstile",
-    "bench throughput", "bench soak", "bench pad", "models prepare",
+    "bench throughput", "bench soak", "bench pad", "models prepare", "console",
 }  # fmt: skip
 FAMILIES = {
     "models": ("models",),
@@ -56,6 +56,7 @@ FAMILIES = {
     "devices": ("turnstile", "emulate"),
     "lane": ("run", "simulate", "demo"),
     "audit": ("audit",),
+    "console": ("console",),
 }
 # Options that read a file whose hostile content is always refused when they load it.
 HOSTILE_FILE_SLOTS = {
@@ -347,6 +348,8 @@ def _stubs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("models.engine.load_engine", lambda *a, **k: FakeEngine())
     for target in (
         "gate.simulate.runner.run_scenario",
+        "gate.simulate.runner.Simulation",
+        "gate.console.server.ConsoleServer",
         "gate.lane.build_lane",
         "drivers.camera.mjpeg_server.MjpegServer",
         "drivers.turnstile.emulator.start_emulator",

@@ -1,0 +1,164 @@
+"""``egate console`` (the officer console), ``egate console user add``, and the
+``--console`` / ``--broker`` options that ``egate run``, ``simulate`` and ``demo`` share."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gate.cli import EXIT_OK, Registry
+from gate.errors import ConfigError, InputError
+
+if TYPE_CHECKING:
+    from gate.console.reporter import LaneReporter
+    from gate.console.web import Console
+    from gate.lane import Lane
+
+DEFAULT_LISTEN = "127.0.0.1:8080"
+
+
+def _read_password() -> str:
+    """From the terminal (asked twice), or the first line of stdin; never from argv."""
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != first:
+            raise InputError("the two passwords differ")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _users_path(args: argparse.Namespace) -> Path:
+    from gate.console.users import default_users_path
+
+    return Path(args.users) if args.users else default_users_path()
+
+
+def _user_add(args: argparse.Namespace) -> int:
+    from gate.console.users import Users
+
+    path = _users_path(args)
+    users = Users.load(path)
+    users.add(args.name, args.role, _read_password())
+    print(f"user {args.name} ({args.role}) saved in {path}")
+    return EXIT_OK
+
+
+def _audit_logs(values: list[str]) -> dict[str, Path]:
+    from gate.console.wire import check_name
+
+    logs: dict[str, Path] = {}
+    for value in values:
+        lane, sep, path = value.partition("=")
+        if not sep or not path:
+            raise ConfigError(f"--audit {value!r}: use LANE=PATH")
+        logs[check_name(lane, "lane")] = Path(path)
+    return logs
+
+
+def _console(args: argparse.Namespace) -> int:
+    from gate.console.server import ConsoleServer, Wiring, make_console
+    from gate.console.users import Users
+
+    path = _users_path(args)
+    users = Users.load(path)
+    if not len(users):
+        raise ConfigError(f"no console accounts in {path}: add one with 'egate console user add'")
+    console, link = make_console(Wiring.make(args.broker), users, _audit_logs(args.audit))
+    server = ConsoleServer(console, args.listen, _opt_path(args.tls_cert), _opt_path(args.tls_key))
+    where = f"broker {args.broker}" if args.broker else "no broker: no lane can reach it"
+    print(f"console on {args.listen} ({where})", file=sys.stderr, flush=True)
+    try:
+        server.run()
+    finally:
+        if link is not None:
+            link.close()
+    return EXIT_OK
+
+
+def _opt_path(value: str | None) -> Path | None:
+    return Path(value) if value else None
+
+
+def add_lane_options(p: argparse.ArgumentParser) -> None:
+    """``--console`` and ``--broker`` for the commands that run a lane."""
+    p.add_argument(
+        "--console",
+        nargs="?",
+        const=DEFAULT_LISTEN,
+        default=None,
+        metavar="HOST:PORT",
+        help=f"serve the officer console in this process (default {DEFAULT_LISTEN})",
+    )
+    p.add_argument("--broker", default=None, help="publish lane events to mqtt[s]://host:port")
+    p.add_argument("--site", default="site", help="site name in the event topics")
+    p.add_argument("--users", default=None, help="console accounts file")
+
+
+@dataclass
+class LaneConsole:
+    """What ``lane_console`` gives the command: the lane's reporter (``None`` with neither
+    --console nor --broker) and the in-process console, if any."""
+
+    reporter: LaneReporter | None = None
+    console: Console | None = None
+
+    def attach(self, lane: Lane, audit: Path | None) -> None:
+        """Take officer commands for ``lane``; its audit log is shown to auditors."""
+        if self.reporter is not None:
+            self.reporter.attach(lane)
+        if self.console is not None and audit is not None and self.reporter is not None:
+            self.console.audit_logs[self.reporter.lane_id] = audit
+
+
+@contextmanager
+def lane_console(args: argparse.Namespace, lane: str) -> Iterator[LaneConsole]:
+    """The lane's reporter and, with --console, the console's web server, for the block."""
+    if not args.console and not args.broker:
+        yield LaneConsole()
+        return
+    from gate.console.server import ConsoleServer, Wiring, demo_users, lane_reporter, make_console
+
+    wiring = Wiring.make(args.broker)
+    reporter = lane_reporter(wiring, args.site, lane)
+    linked = LaneConsole(reporter)
+    server = link = None
+    try:
+        if args.console:
+            users = demo_users(_users_path(args))
+            linked.console, link = make_console(wiring, users)
+            server = ConsoleServer(linked.console, args.console).start()
+            print(f"officer console: {server.url}", file=sys.stderr, flush=True)
+        reporter.start()
+        yield linked
+    finally:
+        reporter.close()
+        reporter.link.close()
+        if server is not None:
+            server.stop()
+        if link is not None:
+            link.close()
+
+
+def register(registry: Registry) -> None:
+    p = registry.command("console", "the officer console: a hall of lanes in the browser", _console)
+    p.add_argument("--listen", default=DEFAULT_LISTEN, help="HOST:PORT to serve on")
+    p.add_argument("--broker", default=None, help="mqtt[s]://[user@]host[:port] of the lanes")
+    p.add_argument("--users", default=None, help="accounts file (egate console user add)")
+    p.add_argument(
+        "--audit", action="append", default=[], help="LANE=PATH of a lane's audit log (auditors)"
+    )
+    p.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate (PEM)")
+    p.add_argument("--tls-key", default=None, help="... and this private key (PEM)")
+
+    p = registry.command(
+        "console user add", "add or replace a console account (password from tty/stdin)", _user_add
+    )
+    p.add_argument("name", help="user name (lower-case letters, digits, . _ -)")
+    p.add_argument("--role", required=True, choices=("officer", "supervisor", "auditor"))
+    p.add_argument("--users", default=None, help="accounts file")

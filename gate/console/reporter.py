@@ -1,0 +1,212 @@
+"""The lane's reporter: an observer that turns ``GateEvent``s into wire messages.
+
+The lane calls observers in its own thread, so ``LaneReporter.__call__`` only puts the
+event in a bounded queue and returns (a full queue drops the oldest preview first, then the
+event, and counts it). Its own thread encodes (JPEG for images) and hands messages to a
+``Link``: the in-process ``LocalHub`` or ``MqttLink`` (paho + Mosquitto). Commands from
+the console arrive through the link and are queued on the lane (``submit_officer_action``),
+never run in the console's or the broker's thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from gate.console.wire import (
+    LaneMessage,
+    WireError,
+    check_name,
+    decode_command,
+    encode,
+    image_b64,
+    topic,
+)
+from gate.errors import GateError
+from gate.lane import GateEvent, Lane
+from gate.lane.officer import OfficerAction
+from gate.outcome import State, Transaction
+
+log = logging.getLogger("gate.console")
+
+# Messages the link keeps for a broker that comes back (the rest are "now or never").
+KEPT_KINDS = frozenset({"transaction", "decision", "alarm", "referral", "fail_safe", "officer"})
+HEARTBEAT_S = 1.0
+QUEUE_SIZE = 2000
+CommandHandler = Callable[[bytes], None]
+
+
+class Link(Protocol):
+    """Carries a lane's messages out and the console's commands in."""
+
+    def send(self, topic_name: str, payload: bytes, keep: bool) -> None:
+        """Hand over one message; never blocks for long. ``keep``: hold it for a broker
+        that is away (within the link's bound)."""
+        ...
+
+    def on_command(self, site: str, lane: str, handler: CommandHandler) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def jpeg(image: Any, quality: int = 80) -> bytes | None:
+    import cv2
+
+    if image is None:
+        return None
+    ok, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    return bytes(data) if ok else None
+
+
+class LaneReporter:
+    """Observer of one lane; ``start`` it, ``close`` it when the lane stops."""
+
+    def __init__(self, site: str, lane_id: str, link: Link, lane: Lane | None = None) -> None:
+        self.site = check_name(site, "site")
+        self.lane_id = check_name(lane_id, "lane")
+        self.link = link
+        self.lane = lane
+        self.dropped = 0
+        self.rejected_commands = 0
+        self._queue: queue.Queue[tuple[GateEvent, float] | None] = queue.Queue(QUEUE_SIZE)
+        self._state = State.IDLE.value
+        self._last_error = ""
+        self._served = 0
+        self._thread = threading.Thread(target=self._run, name=f"reporter-{lane_id}", daemon=True)
+        self._stopped = threading.Event()
+
+    def start(self) -> LaneReporter:
+        if self.lane is not None:
+            self.link.on_command(self.site, self.lane_id, self._command)
+        self._thread.start()
+        return self
+
+    def attach(self, lane: Lane) -> None:
+        """Take commands for ``lane`` (when the reporter was made before the lane)."""
+        self.lane = lane
+        self.link.on_command(self.site, self.lane_id, self._command)
+
+    def __call__(self, event: GateEvent) -> None:
+        try:
+            self._queue.put_nowait((event, time.time()))
+        except queue.Full:
+            self.dropped += 1
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Send what is queued (for at most ``timeout``), then stop."""
+        if self._thread.is_alive():
+            with contextlib.suppress(queue.Full):
+                self._queue.put((None), timeout=timeout)
+            self._stopped.set()
+            self._thread.join(timeout)
+
+    # -- the reporter's thread ------------------------------------------------------------------
+    def _run(self) -> None:
+        next_beat = 0.0
+        while True:
+            try:
+                item = self._queue.get(timeout=max(0.0, next_beat - time.monotonic()))
+            except queue.Empty:
+                item = ()  # type: ignore[assignment]
+            if item is None:
+                self._heartbeat(online=False)
+                return
+            if item:
+                event, sent = item
+                try:
+                    self._publish(event, sent)
+                except Exception:  # a bad event must not end the reporting
+                    log.exception("reporter: event %s not published", event.kind)
+            if time.monotonic() >= next_beat:
+                self._heartbeat(online=True)
+                next_beat = time.monotonic() + HEARTBEAT_S
+
+    def _heartbeat(self, online: bool) -> None:
+        data = {
+            "online": online,
+            "in_service": self.lane.in_service if self.lane is not None else True,
+            "served": self._served,
+            "dropped": self.dropped,
+            "last_error": self._last_error,
+            "health": "fault" if self._state == State.FAIL_SAFE.value else "ok",
+        }
+        message = LaneMessage(self.site, self.lane_id, "health", None, self._state, "", time.time())
+        self.link.send(
+            topic(self.site, self.lane_id, "health"), encode(_with(message, data)), False
+        )
+
+    def _publish(self, event: GateEvent, sent: float) -> None:
+        self._state = event.state.value
+        data = self._data(event)
+        if event.kind == "error":
+            self._last_error = event.detail[:200]
+        if event.kind == "transaction" and event.detail == "finished":
+            self._served += 1
+        message = LaneMessage(
+            self.site,
+            self.lane_id,
+            event.kind,
+            event.transaction_id,
+            event.state.value,
+            event.detail[:500],
+            sent,
+            data,
+        )
+        self.link.send(
+            topic(self.site, self.lane_id, event.kind), encode(message), event.kind in KEPT_KINDS
+        )
+
+    @staticmethod
+    def _data(event: GateEvent) -> dict[str, Any]:
+        """What of the event's data travels: JSON values; images as JPEG; never the
+        document number (``Transaction.summary`` leaves it out)."""
+        out: dict[str, Any] = {}
+        for key, value in event.data.items():
+            if isinstance(value, Transaction):
+                out[key] = value.summary()
+            elif key in ("image", "chip_photo", "best_shot"):
+                encoded = jpeg(value, 70 if key == "image" else 85)
+                if encoded is not None:
+                    out[key] = image_b64(encoded)
+            elif value is None or isinstance(value, (str, int, float, bool)):
+                out[key] = value
+            elif isinstance(value, (tuple, list)):
+                out[key] = [float(v) for v in value]
+        return out
+
+    # -- commands from the console ---------------------------------------------------------
+    def _command(self, payload: bytes) -> None:
+        """In the link's thread: check, then queue on the lane; never acts here."""
+        lane = self.lane
+        try:
+            fields = decode_command(payload)
+            action = OfficerAction(
+                kind=fields["action"],  # type: ignore[arg-type]  # checked by OfficerAction
+                officer=fields["officer"],
+                reason=fields["reason"],
+                subject=fields["subject"],
+            )
+            if lane is None:
+                raise WireError("command: this reporter has no lane to act on")
+            lane.submit_officer_action(action)
+        except GateError as exc:
+            self.rejected_commands += 1
+            log.warning("lane %s: command refused: %s", self.lane_id, exc)
+
+
+def _with(message: LaneMessage, data: dict[str, Any]) -> LaneMessage:
+    return LaneMessage(
+        message.site,
+        message.lane,
+        message.kind,
+        message.tid,
+        message.state,
+        message.detail,
+        message.sent,
+        data,
+    )

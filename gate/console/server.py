@@ -1,0 +1,143 @@
+"""Serving the console (uvicorn) and wiring it to the lanes: in process through a
+``LocalHub``, or through a broker (``MqttLink``)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gate.console.hall import Hall
+from gate.console.hub import LocalHub
+from gate.console.mqtt import BrokerAddress, MqttLink
+from gate.console.reporter import LaneReporter, Link
+from gate.console.users import Users
+from gate.console.web import Console, create_app
+from gate.errors import ConfigError, DeviceError
+
+log = logging.getLogger("gate.console")
+SUBSCRIPTION = "egate/+/+/+"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f"--listen {text!r}: use HOST:PORT, e.g. 127.0.0.1:8080")
+    return host.strip("[]"), int(port)
+
+
+@dataclass
+class Wiring:
+    """How this process's lanes and console meet: a hub, or a broker link per side."""
+
+    broker: BrokerAddress | None
+    hub: LocalHub | None = None
+
+    @classmethod
+    def make(cls, broker_url: str | None) -> Wiring:
+        if broker_url:
+            return cls(BrokerAddress.parse(broker_url))
+        return cls(None, LocalHub())
+
+    def lane_link(self, name: str) -> Link:
+        if self.hub is not None:
+            return self.hub
+        assert self.broker is not None
+        return MqttLink(self.broker, f"egate-lane-{name}-{secrets.token_hex(4)}").start()
+
+
+class ConsoleServer:
+    """The console's web server on its own thread (``start``) or the caller's (``run``)."""
+
+    def __init__(
+        self,
+        console: Console,
+        listen: str,
+        certfile: Path | None = None,
+        keyfile: Path | None = None,
+    ) -> None:
+        import uvicorn
+
+        if (certfile is None) != (keyfile is None):
+            raise ConfigError("TLS needs both --tls-cert and --tls-key")
+        host, port = parse_listen(listen)
+        console.tls = certfile is not None
+        self.console = console
+        config = uvicorn.Config(
+            create_app(console),
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            ssl_certfile=str(certfile) if certfile else None,
+            ssl_keyfile=str(keyfile) if keyfile else None,
+            timeout_graceful_shutdown=1,
+        )
+        self.server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        scheme = "https" if self.console.tls else "http"
+        sockets: list[Any] = [s for server in self.server.servers for s in server.sockets]
+        host, port = sockets[0].getsockname()[:2]
+        return f"{scheme}://{host}:{port}"
+
+    def start(self, timeout: float = 10.0) -> ConsoleServer:
+        self._thread = threading.Thread(target=self.server.run, name="console", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise DeviceError("the console's web server did not start (is the port in use?)")
+            time.sleep(0.02)
+        return self
+
+    def run(self) -> None:
+        self.server.run()
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(5.0)
+
+
+def make_console(
+    wiring: Wiring, users: Users, audit_logs: dict[str, Path] | None = None
+) -> tuple[Console, MqttLink | None]:
+    """The console's state, fed by the hub or a broker subscription."""
+    hall = Hall()
+    link: MqttLink | None = None
+    if wiring.hub is not None:
+        wiring.hub.subscribe(hall.receive)
+        commands: Any = wiring.hub
+    else:
+        assert wiring.broker is not None
+        link = MqttLink(wiring.broker, f"egate-console-{secrets.token_hex(4)}", console=True)
+        link.subscribe(SUBSCRIPTION, hall.receive)
+        link.start()
+        commands = link
+    return Console(hall, users, commands, dict(audit_logs or {})), link
+
+
+def demo_users(path: Path | None, stream: Any = sys.stderr) -> Users:
+    """The accounts in ``path``; with none there, one-off accounts for this run only
+    (their passwords printed once on ``stream``, never stored)."""
+    users = Users.load(path) if path is not None and path.exists() else Users({})
+    if len(users):
+        return users
+    users = Users({})
+    for name, role in (("officer", "officer"), ("auditor", "auditor")):
+        password = secrets.token_urlsafe(9)
+        users.add(name, role, password)
+        print(f"console account for this run: {name} / {password}", file=stream)
+    return users
+
+
+def lane_reporter(wiring: Wiring, site: str, lane: str) -> LaneReporter:
+    return LaneReporter(site, lane, wiring.lane_link(lane))

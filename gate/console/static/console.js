@@ -1,0 +1,213 @@
+// The egate officer console: draws the current view from the JSON API and keeps it live
+// with server-sent events. Everything from a lane is set as text (never as HTML).
+"use strict";
+const body = document.body;
+const VIEW = body.dataset.view || "hall";
+const LANE = body.dataset.lane || "";
+const main = document.getElementById("view");
+let csrf = "";
+let role = "";
+// Lane-to-browser latency of every event (ms), read by the browser tests.
+window.egateLatency = [];
+window.egateEvents = 0;
+
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) if (child != null) node.append(child);
+  return node;
+}
+
+async function api(path, options) {
+  const opts = Object.assign({ credentials: "same-origin", headers: {} }, options || {});
+  if (opts.method && opts.method !== "GET") {
+    opts.headers["X-CSRF-Token"] = csrf;
+    opts.headers["Content-Type"] = "application/json";
+  }
+  const response = await fetch(path, opts);
+  if (response.status === 401) { location.href = "/login"; throw new Error("logged out"); }
+  const data = await response.json();
+  if (!response.ok) throw new Error(data.error || response.statusText);
+  return data;
+}
+
+function kv(pairs) {
+  const dl = el("dl", { class: "kv" });
+  for (const [k, v] of pairs) dl.append(el("dt", { text: k }), el("dd", { text: v == null ? "-" : String(v) }));
+  return dl;
+}
+
+function when(t) { return t ? new Date(t * 1000).toLocaleTimeString() : "-"; }
+function num(v, d) { return typeof v === "number" ? v.toFixed(d) : "-"; }
+
+// -- views --------------------------------------------------------------------------------------
+async function drawHall() {
+  const data = await api("/api/hall");
+  const tiles = el("div", { class: "tiles", id: "tiles" });
+  for (const lane of data.lanes) {
+    const cls = !lane.online ? "offline" : lane.health === "ok" ? "ok" : "fault";
+    const reasons = Object.entries(lane.referrals_today).map(([k, v]) => `${k} ${v}`).join(", ");
+    tiles.append(el("section", { class: `tile ${cls}`, "data-lane": lane.lane },
+      el("h3", {}, el("a", { href: `/lanes/${encodeURIComponent(lane.lane)}`, text: lane.lane })),
+      kv([
+        ["state", lane.online ? lane.state : "offline"],
+        ["last outcome", lane.last_outcome || "-"],
+        ["doors", lane.doors],
+        ["health", lane.health + (lane.last_error ? ` (${lane.last_error})` : "")],
+        ["in service", lane.in_service ? "yes" : "closed"],
+        ["travellers/hour", lane.travellers_per_hour],
+        ["referrals today", reasons || "none"],
+      ])));
+  }
+  if (!data.lanes.length) tiles.append(el("p", { class: "muted", text: "No lane has reported yet." }));
+  const note = data.rejected_messages ? el("p", { class: "error", text: `${data.rejected_messages} malformed lane messages refused` }) : null;
+  main.replaceChildren(el("h2", { text: "Hall" }), tiles, note);
+}
+
+async function drawLane() {
+  const lane = await api(`/api/lanes/${encodeURIComponent(LANE)}`);
+  const camera = el("div", { class: "camera" });
+  if (role !== "auditor") {
+    const img = el("img", { id: "camera", alt: "live camera", src: `/api/lanes/${encodeURIComponent(LANE)}/preview.jpg?n=${lane.preview_seq}` });
+    camera.append(img);
+    const box = lane.capture && lane.capture.face_box;
+    if (box) {
+      const frame = el("div", { class: "box", id: "facebox" });
+      frame.style.left = `${box[0]}px`; frame.style.top = `${box[1]}px`;
+      frame.style.width = `${box[2] - box[0]}px`; frame.style.height = `${box[3] - box[1]}px`;
+      camera.append(frame);
+    }
+  }
+  const stages = el("ol", { class: "stages", id: "stages" });
+  for (const s of lane.stages) stages.append(el("li", { text: s }));
+  const controls = role === "auditor" ? null : el("p", {},
+    el("button", { id: "close-lane", text: "Close lane", onclick: () => service("closed") }), " ",
+    el("button", { id: "open-lane", text: "Open lane", onclick: () => service("open") }));
+  main.replaceChildren(
+    el("h2", { text: `Lane ${lane.lane}` }),
+    el("div", { class: "photos" }, camera, el("div", {},
+      kv([["state", lane.state], ["transaction", lane.current_tid], ["doors", lane.doors],
+          ["capture", lane.capture.status], ["quality", num(lane.capture.quality, 2)],
+          ["liveness", num(lane.capture.liveness, 2)], ["health", lane.health]]),
+      el("h3", { text: "Current transaction" }), stages, controls)));
+}
+
+async function service(state) {
+  const reason = prompt(`Reason to set the lane ${state}:`);
+  if (reason) await api(`/api/lanes/${encodeURIComponent(LANE)}/service`, { method: "POST", body: JSON.stringify({ service: state, reason }) });
+}
+
+async function drawReferrals() {
+  const data = await api("/api/referrals");
+  const list = el("div", { id: "referrals" });
+  for (const r of data.referrals) {
+    const reason = el("input", { class: "reason", placeholder: "reason (required)", size: "40" });
+    const status = el("span", { class: "status", text: r.pending ? `sent: ${r.pending}` : "" });
+    const decide = (decision) => async () => {
+      if (!reason.value.trim()) { status.textContent = "a reason is required"; return; }
+      try {
+        await api(`/api/referrals/${r.id}/decision`, { method: "POST", body: JSON.stringify({ decision, reason: reason.value }) });
+        status.textContent = `sent: ${decision}`;
+      } catch (e) { status.textContent = e.message; }
+    };
+    const photos = role === "auditor" ? el("p", { class: "muted", text: "photos: officers only" }) : el("div", { class: "photos" },
+      el("figure", {}, r.has_chip_photo ? el("img", { src: `/api/referrals/${r.id}/chip.jpg`, alt: "chip photo" }) : el("p", { text: "no chip photo" }), el("figcaption", { text: "chip photo (DG2)" })),
+      el("figure", {}, r.has_best_shot ? el("img", { src: `/api/referrals/${r.id}/best.jpg`, alt: "best shot" }) : el("p", { text: "no live shot" }), el("figcaption", { text: "best live shot" })));
+    const c = r.checks;
+    list.append(el("section", { class: "card referral", "data-id": r.id, "data-lane": r.lane },
+      el("h3", { text: `${r.lane}: ${r.decision}` }),
+      el("p", { text: `${when(r.at)} - ${r.reason}` }),
+      photos,
+      kv([["passive auth (PA)", c.passive_auth], ["active auth (AA)", c.active_auth], ["chip auth (CA)", c.chip_auth],
+          ["score / threshold", `${num(c.score, 3)} / ${num(c.threshold, 3)}`], ["liveness", num(c.liveness, 2)], ["quality", num(c.quality, 2)]]),
+      role === "auditor" ? null : el("p", {}, reason, " ",
+        el("button", { class: "accept", text: "Accept (open exit)", onclick: decide("accept") }), " ",
+        el("button", { class: "refuse", text: "Refuse (walk back)", onclick: decide("refuse") }), " ", status)));
+  }
+  if (!data.referrals.length) list.append(el("p", { class: "muted", text: "No open referral." }));
+  main.replaceChildren(el("h2", { text: "Referrals" }), list);
+}
+
+async function drawAlarms() {
+  const data = await api("/api/alarms");
+  const table = el("table", { id: "alarms" }, el("tr", {}, ...["time", "lane", "alarm", "acknowledged", ""].map((t) => el("th", { text: t }))));
+  for (const a of data.alarms) {
+    const reason = el("input", { placeholder: "note", size: "20" });
+    const ack = a.acknowledged_by || role === "auditor" ? null : el("button", { text: "Acknowledge", onclick: async () => {
+      await api(`/api/alarms/${a.id}/ack`, { method: "POST", body: JSON.stringify({ reason: reason.value || "acknowledged" }) });
+      refresh();
+    } });
+    table.append(el("tr", { "data-id": a.id }, el("td", { text: when(a.at) }), el("td", { text: a.lane }), el("td", { text: a.detail }),
+      el("td", { text: a.acknowledged_by || "-" }), el("td", {}, ack ? reason : null, ack)));
+  }
+  main.replaceChildren(el("h2", { text: "Alarms" }), table);
+}
+
+let auditText = "";
+async function drawAudit() {
+  if (role === "officer") { main.replaceChildren(el("h2", { text: "Audit" }), el("p", { text: "The audit log is for auditors and supervisors." })); return; }
+  const data = await api(`/api/audit?text=${encodeURIComponent(auditText)}&limit=200`);
+  const search = el("input", { id: "audit-text", value: auditText, placeholder: "transaction, outcome or officer" });
+  const form = el("form", { onsubmit: (e) => { e.preventDefault(); auditText = search.value; refresh(); } }, search, " ", el("button", { text: "Search" }));
+  const exports = el("p", {}, ...data.lanes.flatMap((lane) => [
+    el("a", { href: `/api/audit/${encodeURIComponent(lane)}/export?format=csv`, text: `${lane} CSV` }), " ",
+    el("a", { href: `/api/audit/${encodeURIComponent(lane)}/export?format=json`, text: `${lane} JSON` }), " "]));
+  const table = el("table", { id: "audit" }, el("tr", {}, ...["time", "lane", "kind", "transaction", "outcome", "score", "PA", "AA", "detail"].map((t) => el("th", { text: t }))));
+  for (const r of data.rows) {
+    table.append(el("tr", {}, ...[when(r.finished_at), r.lane, r.kind, (r.transaction_id || "").slice(0, 8), r.outcome, num(r.score, 3), r.passive_auth, r.active_auth, r.detail].map((t) => el("td", { text: t == null ? "-" : String(t) }))));
+  }
+  main.replaceChildren(el("h2", { text: "Audit" }), form, exports, table);
+}
+
+async function drawMetrics() {
+  const data = await api("/api/metrics");
+  const n = Date.now();
+  const plots = el("div", { class: "plots" }, ...["throughput", "outcomes", "latency"].map((p) => el("img", { src: `/plots/${p}.svg?t=${n}`, alt: p })));
+  const table = el("table", { id: "latency" }, el("tr", {}, ...["stage", "median ms", "p95 ms", "n"].map((t) => el("th", { text: t }))));
+  for (const [stage, v] of Object.entries(data.latency)) table.append(el("tr", {}, ...[stage, num(v.median_ms, 0), num(v.p95_ms, 0), v.count].map((t) => el("td", { text: String(t) }))));
+  main.replaceChildren(el("h2", { text: "Metrics" }), plots, table);
+}
+
+const DRAW = { hall: drawHall, lanes: drawLane, referrals: drawReferrals, alarms: drawAlarms, audit: drawAudit, metrics: drawMetrics };
+let pending = null;
+function refresh() {
+  if (pending) return;
+  pending = setTimeout(async () => {
+    pending = null;
+    const active = document.activeElement;
+    if (active && active.tagName === "INPUT" && active.value) return; // do not wipe what an officer types
+    try { await (DRAW[VIEW] || drawHall)(); } catch (e) { console.warn(e); }
+  }, 150);
+}
+
+const REDRAW_ON = { hall: null, lanes: null, referrals: ["referral", "officer"], alarms: ["alarm", "officer"], audit: ["officer", "transaction"], metrics: ["transaction"] };
+function listen() {
+  const live = document.getElementById("live");
+  const source = new EventSource("/api/events");
+  source.onopen = () => { live.textContent = "live"; live.className = "on"; };
+  source.onerror = () => { live.textContent = "offline"; live.className = "off"; };
+  source.onmessage = (event) => {
+    const update = JSON.parse(event.data);
+    window.egateLatency.push(Date.now() - update.sent * 1000);
+    window.egateEvents += 1;
+    if (VIEW === "lanes" && update.lane !== LANE) return;
+    const kinds = REDRAW_ON[VIEW];
+    if (update.kind === "health" && VIEW !== "hall") return;
+    if (!kinds || kinds.includes(update.kind)) refresh();
+  };
+}
+
+document.getElementById("logout").addEventListener("click", async () => {
+  await api("/logout", { method: "POST" }).catch(() => null);
+  location.href = "/login";
+});
+
+api("/api/session").then((session) => {
+  csrf = session.csrf; role = session.role;
+  refresh();
+  listen();
+});

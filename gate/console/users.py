@@ -1,0 +1,190 @@
+"""Console accounts, sessions and the login rate limit.
+
+Accounts live in a JSON file (mode 0600, replaced atomically) holding each user's role and
+argon2id hash; passwords are read from the terminal or stdin, never from argv. Sessions are
+random tokens kept in memory only (a restarted console logs everyone out), each with its own
+CSRF token and an idle expiry.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tempfile
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from gate.errors import ConfigError, InputError
+from gate.lane.officer import OFFICER_NAME
+
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
+
+Role = Literal["officer", "supervisor", "auditor"]
+ROLES: tuple[Role, ...] = ("officer", "supervisor", "auditor")
+MIN_PASSWORD = 8
+MAX_PASSWORD = 256
+SESSION_IDLE_S = 30 * 60.0
+
+
+def default_users_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "egate" / "console-users.json"
+
+
+def _hasher() -> PasswordHasher:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: Role
+
+
+class Users:
+    """The accounts, from a file (``load``) or in memory only (a demo's one-off account)."""
+
+    def __init__(self, accounts: dict[str, tuple[Role, str]], path: Path | None = None) -> None:
+        self._accounts = accounts
+        self.path = path
+        self._dummy = _hasher().hash(secrets.token_hex(16))  # equal work for unknown users
+
+    @classmethod
+    def load(cls, path: Path) -> Users:
+        if not path.exists():
+            return cls({}, path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            accounts = {
+                str(name): (_role(entry["role"]), str(entry["hash"]))
+                for name, entry in data["users"].items()
+            }
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ConfigError(f"console users file {path}: unreadable ({exc})") from exc
+        return cls(accounts, path)
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+    def add(self, name: str, role: str, password: str) -> None:
+        if not OFFICER_NAME.fullmatch(name):
+            raise InputError(f"user name {name[:40]!r}: lower-case letters, digits, . _ - (<=32)")
+        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+            raise InputError(f"password: {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        self._accounts[name] = (_role(role), _hasher().hash(password))
+        if self.path is not None:
+            self._save(self.path)
+
+    def check(self, name: str, password: str) -> User | None:
+        from argon2.exceptions import VerificationError, VerifyMismatchError
+
+        entry = self._accounts.get(name)
+        hashed = entry[1] if entry is not None else self._dummy
+        try:
+            _hasher().verify(hashed, password[:MAX_PASSWORD])
+        except (VerifyMismatchError, VerificationError, ValueError):
+            return None
+        return None if entry is None else User(name, entry[0])
+
+    def _save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        body = {"users": {n: {"role": r, "hash": h} for n, (r, h) in self._accounts.items()}}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".users-")  # mode 0600
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as out:
+                json.dump(body, out, indent=1)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _role(value: object) -> Role:
+    for role in ROLES:
+        if value == role:
+            return role
+    raise InputError(f"role {str(value)[:20]!r}: one of {', '.join(ROLES)}")
+
+
+@dataclass
+class Session:
+    token: str
+    user: User
+    csrf: str
+    expires: float
+
+
+class Sessions:
+    def __init__(self, idle_s: float = SESSION_IDLE_S) -> None:
+        self.idle_s = idle_s
+        self._lock = threading.Lock()
+        self._sessions: dict[str, Session] = {}
+
+    def create(self, user: User) -> Session:
+        session = Session(
+            secrets.token_urlsafe(32),
+            user,
+            secrets.token_urlsafe(32),
+            time.monotonic() + self.idle_s,
+        )
+        with self._lock:
+            self._sessions[session.token] = session
+        return session
+
+    def get(self, token: str | None) -> Session | None:
+        """The live session of ``token`` (its idle expiry renewed); None when unknown or
+        expired (an expired one is forgotten)."""
+        if not token:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            session = self._sessions.get(token)
+            if session is None:
+                return None
+            if session.expires <= now:
+                del self._sessions[token]
+                return None
+            session.expires = now + self.idle_s
+            return session
+
+    def end(self, token: str) -> None:
+        with self._lock:
+            self._sessions.pop(token, None)
+
+    def expire_all(self) -> None:
+        """For tests and a supervisor's "log everyone out"."""
+        with self._lock:
+            for session in self._sessions.values():
+                session.expires = 0.0
+
+
+class LoginLimiter:
+    """At most ``attempts`` failed logins per client address in ``window_s``."""
+
+    def __init__(self, attempts: int = 5, window_s: float = 60.0) -> None:
+        self.attempts = attempts
+        self.window_s = window_s
+        self._lock = threading.Lock()
+        self._failures: dict[str, deque[float]] = {}
+
+    def blocked(self, client: str) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            failures = self._failures.get(client)
+            while failures and now - failures[0] > self.window_s:
+                failures.popleft()
+            return failures is not None and len(failures) >= self.attempts
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            if len(self._failures) > 10_000:  # a flood of addresses: forget the oldest
+                self._failures.pop(next(iter(self._failures)))
+            self._failures.setdefault(client, deque()).append(time.monotonic())

@@ -1,0 +1,113 @@
+"""The officer's port on the lane: actions are queued, applied in the lane's thread between
+travellers, recorded with the officer's name before any door moves, and never change an
+automatic outcome."""
+
+from __future__ import annotations
+
+import pytest
+
+from gate.errors import InputError
+from gate.fakes import FakeLane
+from gate.lane import GateEvent, Lane
+from gate.lane.officer import MAX_QUEUED, OfficerAction
+from gate.outcome import Decision
+
+
+def _referred(kind: str = "impostor") -> tuple[FakeLane, Lane, list[GateEvent], str]:
+    fake = FakeLane()
+    events: list[GateEvent] = []
+    lane = fake.build(observers=(events.append,))
+    lane.start()
+    fake.traveller(kind)
+    tx = lane.serve_one(1.0)
+    assert tx is not None and tx.decision is not Decision.ACCEPT
+    return fake, lane, events, tx.transaction_id
+
+
+def test_accept_opens_the_exit_after_recording_the_officer() -> None:
+    fake, lane, events, tid = _referred()
+    referral = next(e for e in events if e.kind == "referral")
+    assert referral.data["decision"] == "REJECT_MISMATCH"
+    assert referral.data["chip_photo"] is not None  # for the officer's screen, in memory
+    commands_before = list(fake.turnstile.commands)
+    lane.submit_officer_action(OfficerAction("accept", "alice", "same person, checked", tid))
+    assert fake.audit.officer_actions == []  # only queued: the console's thread moved nothing
+    lane.serve_one(0.1)
+    assert [a.officer for a in fake.audit.officer_actions] == ["alice"]
+    new = fake.turnstile.commands[len(commands_before) :]
+    assert "open_exit" in new and new[-1] == "lock"
+    notes = [e.detail for e in events if e.kind == "officer"]
+    assert notes == ["accept", "passage accept"]
+    # The automatic outcome stays what it was: one committed transaction, REJECT_MISMATCH.
+    assert [t.decision for t in fake.audit.records] == [Decision.REJECT_MISMATCH]
+
+
+def test_refuse_after_an_alarm_lets_the_traveller_back_out() -> None:
+    fake, lane, _events, tid = _referred("tailgater")
+    before = len(fake.turnstile.commands)
+    lane.submit_officer_action(OfficerAction("refuse", "bob", "second person: walk back", tid))
+    lane.serve_one(0.1)
+    assert "open_entry" in fake.turnstile.commands[before:]
+    assert fake.audit.officer_actions[0].kind == "refuse"
+
+
+def test_unknown_or_repeated_referral_is_refused_and_nothing_moves() -> None:
+    fake, lane, events, tid = _referred()
+    lane.submit_officer_action(OfficerAction("refuse", "alice", "walked back", tid))
+    lane.submit_officer_action(OfficerAction("accept", "alice", "again", tid))
+    lane.submit_officer_action(OfficerAction("accept", "alice", "who?", "nosuchreferral"))
+    before = len(fake.turnstile.commands)
+    lane.serve_one(0.1)
+    assert [a.kind for a in fake.audit.officer_actions] == ["refuse"]
+    assert "open_exit" not in fake.turnstile.commands[before:]
+    refused = [e.detail for e in events if e.kind == "officer" and "refused" in e.detail]
+    assert len(refused) == 2
+
+
+def test_an_action_not_recorded_moves_no_door() -> None:
+    fake, lane, events, tid = _referred()
+    fake.audit.fail_next = 1
+    before = len(fake.turnstile.commands)
+    lane.submit_officer_action(OfficerAction("accept", "alice", "checked", tid))
+    lane.serve_one(0.1)
+    assert "open_exit" not in fake.turnstile.commands[before:]
+    assert any("not recorded" in e.detail for e in events if e.kind == "officer")
+
+
+def test_closed_lane_takes_no_document_until_opened() -> None:
+    fake = FakeLane()
+    lane = fake.build()
+    lane.start()
+    lane.submit_officer_action(OfficerAction("close_lane", "sue", "cleaning"))
+    fake.traveller("genuine")
+    assert lane.serve_one(0.1) is None and not lane.in_service
+    lane.submit_officer_action(OfficerAction("open_lane", "sue", "clean"))
+    tx = lane.serve_one(0.1)
+    assert tx is not None and tx.decision is Decision.ACCEPT
+
+
+@pytest.mark.parametrize(
+    ("kind", "officer", "reason", "subject", "why"),
+    [
+        ("open_doors", "alice", "x", "t1", "unknown kind"),
+        ("accept", "Alice Smith", "x", "t1", "user name"),
+        ("accept", "alice", "", "t1", "reason"),
+        ("accept", "alice", "a\nb", "t1", "control characters"),
+        ("accept", "alice", "x" * 201, "t1", "reason"),
+        ("accept", "alice", "x", "../../etc", "subject"),
+        ("accept", "alice", "x", "", "missing"),
+    ],
+)
+def test_bad_actions_are_refused_in_one_line(
+    kind: str, officer: str, reason: str, subject: str, why: str
+) -> None:
+    with pytest.raises(InputError, match=why):
+        OfficerAction(kind, officer, reason, subject)  # type: ignore[arg-type]
+
+
+def test_a_full_inbox_refuses_more() -> None:
+    lane = FakeLane().build()
+    for _ in range(MAX_QUEUED):
+        lane.submit_officer_action(OfficerAction("open_lane", "alice", "x"))
+    with pytest.raises(InputError, match="inbox is full"):
+        lane.submit_officer_action(OfficerAction("open_lane", "alice", "x"))
