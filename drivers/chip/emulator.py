@@ -34,6 +34,9 @@ FID_CARD_ACCESS = 0x011C
 # An ISO 14443-4 style ATR as PC/SC builds it for contactless cards (no historical meaning).
 DEFAULT_ATR = bytes.fromhex("3B8880014D524544205061737380")
 BITS_PER_BYTE = 9  # ISO/IEC 14443-3: 8 data bits + 1 parity bit per byte on the air
+# The most READ BINARY returns at once: a protected answer (padding, DO'87', DO'99', DO'8E')
+# must still fit an extended response and vpcd's 16-bit frame, as on real chips' buffers.
+MAX_READ = 0xFFFF - 64
 
 SW_OK = b"\x90\x00"
 SW_END_OF_FILE = b"\x62\x82"
@@ -103,8 +106,10 @@ def _tlv(tag: int, value: bytes) -> bytes:
         length = bytes([n])
     elif n < 0x100:
         length = bytes([0x81, n])
-    else:
+    elif n < 0x10000:
         length = bytes([0x82]) + n.to_bytes(2, "big")
+    else:
+        length = bytes([0x83]) + n.to_bytes(3, "big")
     return bytes([tag]) + length + value
 
 
@@ -442,7 +447,7 @@ class VirtualPassport:
         content = self._files[self._current]
         if offset > len(content):
             return b"", SW_WRONG_OFFSET
-        wanted = apdu.le or 256
+        wanted = min(apdu.le or 256, MAX_READ)
         chunk = content[offset : offset + wanted]
         return chunk, (SW_OK if len(chunk) == wanted else SW_END_OF_FILE)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from gate.errors import DeviceError, DeviceGoneError, DeviceTimeoutError
+from gate.errors import DeviceError, DeviceGoneError, DeviceTimeoutError, ProtocolError
 
 _REMOVED = {0x80100069, 0x80100068, 0x8010000C, 0x80100017}  # removed, reset, no card, unavailable
 _NO_DAEMON = {0x8010001D, 0x8010001E}  # no service, service stopped: pcscd is gone
@@ -107,6 +107,11 @@ class PcscTransport:
             raise
 
     def transmit(self, apdu: bytes) -> bytes:
+        if len(apdu) < 4:
+            # vpcd frames a 1-byte message as power off/on/reset: it would never be answered.
+            raise ProtocolError(
+                f"PC/SC: an APDU of {len(apdu)} byte(s) is not a command (CLA INS P1 P2 at least)"
+            )
         if self._card is None:
             raise DeviceError("PC/SC: transmit before connect")
         s = self._scard

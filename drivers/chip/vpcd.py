@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from drivers.runtime_dir import RuntimeLock
-from gate.errors import DeviceError, DeviceGoneError, DeviceTimeoutError
+from gate.errors import DeviceError, DeviceGoneError, DeviceTimeoutError, ProtocolError
 
 log = logging.getLogger(__name__)
 VPCD_PORT = 35963
@@ -262,7 +262,17 @@ class VpcdCardLink:
             while not self._stopping.is_set():
                 (length,) = struct.unpack(">H", self._recv_exact(sock, 2))
                 payload = self._recv_exact(sock, length)
-                answer = self._handle(payload)
+                try:
+                    answer = self._handle(payload)
+                except DeviceGoneError:
+                    raise
+                except Exception as exc:  # a card bug must not hang the reader: 6F00
+                    self.error = exc
+                    log.error("vpcd link %s: the card failed on an APDU: %r", self.port, exc)
+                    answer = b"\x6f\x00"
+                if answer is not None and len(answer) > 0xFFFF:
+                    self.error = ProtocolError(f"card answer of {len(answer)} bytes")
+                    answer = b"\x6f\x00"
                 if answer is not None:
                     sock.sendall(struct.pack(">H", len(answer)) + answer)
         except DeviceGoneError as exc:

@@ -31,6 +31,7 @@ COMMAND_MODULES = (
     "gate.cli.face_cmd",
     "gate.cli.bench_cmd",
     "gate.cli.chip_cmd",
+    "gate.cli.pki_cmd",
     "gate.cli.turnstile_cmd",
     "gate.cli.camera_cmd",
     "gate.cli.gate_cmd",

@@ -50,7 +50,29 @@ def register(registry: Registry) -> None:
     )
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--aa", choices=("ecdsa", "rsa", "none"), default="ecdsa")
-    p.add_argument("--pace", action="store_true", help="offer PACE in EF.CardAccess")
+    p.add_argument(
+        "--pace", action="store_true", help="offer PACE in EF.CardAccess (= --access bac+pace)"
+    )
+    p.add_argument(
+        "--document",
+        choices=("td1", "td2", "td3"),
+        default="td3",
+        help="MRZ format: td1 (ID card), td2, td3 (passport, default)",
+    )
+    p.add_argument(
+        "--access",
+        choices=("bac", "bac+pace", "pace-only"),
+        help="chip access control (default: bac, or bac+pace with --pace or --can)",
+    )
+    p.add_argument(
+        "--ca",
+        choices=("ecdh", "dh", "none"),
+        default="ecdh",
+        help="Chip Authentication key in DG14 (default ecdh, brainpoolP256r1)",
+    )
+    p.add_argument("--can", type=_can, help="card access number (6 digits) for PACE")
+    p.add_argument("--place-of-birth", help="DG11: place of birth")
+    p.add_argument("--issuing-authority", help="DG12: issuing authority")
 
     registry.group("chip", "ePassport chips: virtual card and reader")
     p = registry.command("chip serve", "present a virtual passport on vpcd until stopped", _serve)
@@ -80,6 +102,11 @@ def register(registry: Registry) -> None:
     p.add_argument("--bad-mac", type=apdu_number, help="fault: wrong MAC on the N-th SM response")
     p.add_argument("--garbage", type=apdu_number, help="fault: random answers from the N-th APDU")
     p.add_argument("--pace-only", action="store_true", help="refuse BAC (PACE-only chip)")
+    p.add_argument(
+        "--clone",
+        action="store_true",
+        help="present a cloned chip: same data, CA and AA keys that do not match DG14/DG15",
+    )
 
     p = registry.command("chip read", "read and authenticate a passport chip over PC/SC", _read)
     p.add_argument("--reader", default="0", help="reader name (or part of it) or index")
@@ -87,7 +114,10 @@ def register(registry: Registry) -> None:
     p.add_argument("--number", help="document number (with --birth and --expiry)")
     p.add_argument("--birth", help="YYMMDD")
     p.add_argument("--expiry", help="YYMMDD")
-    p.add_argument("--trust", type=argtypes.directory, help="folder of trusted CSCA certificates")
+    p.add_argument("--can", type=_can, help="card access number (PACE; ID cards)")
+    p.add_argument(
+        "--trust", type=argtypes.directory, help="folder of trusted CSCA certificates and CRLs"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument(
         "--photo-out", type=argtypes.output_file, help="write the DG2 image (as stored) here"
@@ -102,6 +132,12 @@ def register(registry: Registry) -> None:
         default=0xDF,
         help="READ BINARY size; >231 uses extended length",
     )
+
+
+def _can(text: str) -> str:
+    if not (len(text) == 6 and argtypes.is_ascii_digits(text)):
+        raise argparse.ArgumentTypeError("the card access number is 6 digits")
+    return text
 
 
 def _pki_init(args: argparse.Namespace) -> int:
@@ -130,7 +166,13 @@ def _passport_issue(args: argparse.Namespace) -> int:
         expiry_date=args.expiry,
         document_number=args.number,
         aa=args.aa,
-        offer_pace=args.pace,
+        offer_pace=args.pace or args.can is not None,
+        access=args.access,
+        ca=args.ca,
+        can=args.can,
+        document=args.document,
+        dg11={"place_of_birth": args.place_of_birth} if args.place_of_birth else None,
+        dg12={"issuing_authority": args.issuing_authority} if args.issuing_authority else None,
     )
     print("\n".join(issued.mrz.lines))
     print(f"passport written to {args.out} (DG2 image {len(issued.photo)} bytes)")
@@ -149,6 +191,7 @@ def _serve(args: argparse.Namespace) -> int:
         corrupt_dg=args.corrupt_dg,
         bad_mac=args.bad_mac,
         garbage=args.garbage,
+        clone=args.clone,
         **({"pace_only": True} if args.pace_only else {}),
     )
     stop = threading.Event()
@@ -163,17 +206,22 @@ def _serve(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             pass
         print(f"served {link.apdus} APDUs")
+        if link.error is not None:
+            print(f"egate: the virtual card failed: {link.error}", file=sys.stderr)
+            return EXIT_FAILURE
     return EXIT_OK
 
 
-def _mrz_from_args(args: argparse.Namespace) -> Mrz:
+def _mrz_from_args(args: argparse.Namespace) -> Mrz | None:
     from gate.icao.mrz import access_mrz, parse_mrz
 
     if args.mrz:
         return parse_mrz(args.mrz.replace("|", "\n"))
     if args.number and args.birth and args.expiry:
         return access_mrz(args.number, args.birth, args.expiry)
-    raise InputError("chip read: give --mrz, or --number with --birth and --expiry")
+    if args.can:
+        return None
+    raise InputError("chip read: give --mrz, --number with --birth and --expiry, or --can")
 
 
 def _read(args: argparse.Namespace) -> int:
@@ -187,7 +235,12 @@ def _read(args: argparse.Namespace) -> int:
     transport = PcscTransport(reader, timeout=args.timeout)
     try:
         result = read_passport(
-            transport, mrz, trust, read_photo=not args.no_photo, chunk_size=args.chunk
+            transport,
+            mrz,
+            trust,
+            read_photo=not args.no_photo,
+            chunk_size=args.chunk,
+            can=args.can,
         )
     finally:
         transport.close()
@@ -217,8 +270,23 @@ def _read(args: argparse.Namespace) -> int:
             "reason": result.passive_auth.reason,
             "hashes": {f"DG{k}": v for k, v in result.passive_auth.data_group_hashes.items()},
             "document_signer": result.passive_auth.document_signer,
+            "revoked_on": result.passive_auth.revoked_on or None,
         },
         "active_auth": {"status": result.active_auth.status, "reason": result.active_auth.reason},
+        "chip_auth": {
+            "status": result.chip_auth.status,
+            "reason": result.chip_auth.reason,
+            "algorithm": result.chip_auth.algorithm,
+        },
+        "access": {
+            "protocol": result.access.protocol,
+            "mapping": result.access.mapping,
+            "cipher": result.access.cipher,
+            "domain": result.access.domain,
+            "password": result.access.password,
+        },
+        "dg11": result.dg11,
+        "dg12": result.dg12,
         "pace_offered": result.pace_offered,
         "printed_mrz_matches": result.printed_mrz_matches,
         "apdus": result.apdus,
@@ -233,8 +301,17 @@ def _read(args: argparse.Namespace) -> int:
         print(f"{'photo':14} {report['photo'] or result.photo_error}")
         print(f"{'passive auth':14} {result.passive_auth.status}: {result.passive_auth.reason}")
         print(f"{'active auth':14} {result.active_auth.status}: {result.active_auth.reason}")
-        print(f"{'PACE offered':14} {'yes' if result.pace_offered else 'no'}")
+        print(f"{'chip auth':14} {result.chip_auth.status}: {result.chip_auth.reason}")
+        access = result.access
+        via = f"{access.protocol} {access.mapping or ''} {access.cipher}".replace("  ", " ")
+        print(f"{'access':14} {via} ({access.password})")
+        if result.printed_mrz_matches is False:
+            print(f"{'printed MRZ':14} DIFFERS from DG1")
         timing = ", ".join(f"{k} {v:.1f}" for k, v in result.timings_ms.items())
         print(f"{'timings (ms)':14} {timing}")
-    ok = result.passive_auth.status == "valid" and result.active_auth.status != "invalid"
+    ok = (
+        result.passive_auth.status == "valid"
+        and "invalid" not in (result.active_auth.status, result.chip_auth.status)
+        and result.printed_mrz_matches is not False
+    )
     return EXIT_OK if ok else EXIT_FAILURE

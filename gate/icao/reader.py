@@ -37,6 +37,9 @@ MAX_FILE = 0x80000  # 512 KiB: far above any real data group
 MAX_B0_OFFSET = 0x7FFF  # READ BINARY B0 has a 15-bit offset; beyond it B1 with DO'54'
 
 DEFAULT_CHUNK = 0xDF  # fits a short response APDU with the SM overhead
+# The most one READ BINARY asks for: Le (65536 at most) must also hold DO'53' (B1) and the
+# secure-messaging objects around the data.
+MAX_CHUNK = 0xFFFF - 64
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,7 @@ class _Link:
             raise DocumentError(f"{name}: declares {total} bytes, above {MAX_FILE}")
         content = bytearray(head.data[:total])
         while len(content) < total:
-            want = min(chunk, total - len(content))
+            want = min(chunk, total - len(content), MAX_CHUNK)
             offset = len(content)
             part = self._read_at(offset, want)
             if part.sw == 0x6B00 or (part.ok and not part.data):
@@ -147,7 +150,14 @@ def decode_photo(image: bytes) -> ImageBGR:
     try:
         with Image.open(io.BytesIO(image)) as picture:
             rgb = np.asarray(picture.convert("RGB"), dtype=np.uint8)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except UnidentifiedImageError as exc:
+        # PIL's message names its BytesIO object ("<_io.BytesIO object at 0x...>"): say what
+        # was found instead.
+        raise DocumentError(
+            f"DG2: the face image cannot be decoded (not a JPEG or JPEG 2000 image; "
+            f"starts with {image[:4].hex() or 'nothing'})"
+        ) from exc
+    except (OSError, ValueError) as exc:
         raise DocumentError(f"DG2: the face image cannot be decoded ({exc})") from exc
     return np.ascontiguousarray(rgb[:, :, ::-1])
 

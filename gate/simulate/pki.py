@@ -182,6 +182,17 @@ def _load_cert(path: Path) -> x509.Certificate:
         raise DocumentError(f"PKI: cannot load certificate {path}: {exc}") from exc
 
 
+def load_certificate(path: Path) -> x509.Certificate:
+    """A certificate file, PEM or DER; ``DocumentError`` naming it otherwise."""
+    data = _read(path)
+    try:
+        if b"-----BEGIN" in data:
+            return x509.load_pem_x509_certificate(data)
+        return x509.load_der_x509_certificate(data)
+    except ValueError as exc:
+        raise DocumentError(f"PKI: {path} is not a certificate: {exc}") from exc
+
+
 def load_pki(folder: Path) -> TestPki:
     return TestPki(
         folder,

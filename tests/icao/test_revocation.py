@@ -92,3 +92,27 @@ def test_crl_file_that_is_not_a_crl_is_named(pki: TestPki) -> None:
     )
     with pytest.raises(ConfigError, match=r"bad\.crl is not a CRL"):
         TrustStore.from_folder(pki.folder)
+
+
+def test_pki_cli_revoke_and_import(
+    pki: TestPki, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gate.cli import EXIT_ERROR, EXIT_OK, main
+
+    assert main(["pki", "revoke", str(pki.folder), "--next-update-days", "7"]) == EXIT_OK
+    trust = TrustStore.from_folder(pki.folder)
+    assert len(trust.crls) == 1 and len(trust.crls_of(pki.csca_certificate)) == 1
+    listed = init_pki(tmp_path / "listed").csca_certificate
+    ml = tmp_path / "list.ml"
+    ml.write_bytes(
+        build_master_list(
+            [listed], pki.ds_certificate, lambda m: sign_with(pki.ds_key, m), "sha256_ecdsa"
+        )
+    )
+    out = tmp_path / "imported"
+    args = ["pki", "import", str(ml), "--out", str(out)]
+    assert main([*args, "--anchor", str(pki.folder / "csca.pem")]) == EXIT_OK
+    assert TrustStore.from_folder(out).certificates == [listed]
+    stranger = tmp_path / "listed" / "csca.pem"
+    assert main([*args, "--anchor", str(stranger)]) == EXIT_ERROR
+    assert "not a trust anchor" in capsys.readouterr().err

@@ -1,0 +1,84 @@
+"""The six chip CLI bugs an independent reader found, each pinned by a test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from drivers.chip.emulator import MAX_READ
+from drivers.chip.inprocess import InProcessTransport
+from drivers.chip.passport_folder import load_passport_folder
+from drivers.chip.pcsc import PcscTransport
+from gate.cli import EXIT_ERROR, main
+from gate.errors import DocumentError, ProtocolError
+from gate.icao import lds
+from gate.icao.reader import TrustStore, read_passport
+from gate.simulate.issue import IssuedPassport, issue_passport
+from gate.simulate.pki import TestPki
+from tests.icao.passports import HOLDER
+
+
+@pytest.mark.parametrize("chunk", ["0", "-5"])
+def test_chunk_zero_or_negative_is_refused_not_looped(
+    chunk: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["chip", "read", "--number", "X1", "--birth", "560709", "--expiry", "341231"]
+    assert main([*args, "--chunk", chunk]) == EXIT_ERROR
+    assert "READ BINARY size must be a whole number in 1..65535" in capsys.readouterr().err
+
+
+def test_library_refuses_chunk_zero(passport: IssuedPassport) -> None:
+    card = load_passport_folder(passport.folder)
+    with pytest.raises(DocumentError, match="READ BINARY size 0"):
+        read_passport(InProcessTransport(card), passport.mrz, None, chunk_size=0)
+
+
+def test_chunk_65535_reads_a_dg2_above_64_kib(tmp_path: Path, pki_ecdsa: TestPki) -> None:
+    noise = np.random.default_rng(7).integers(0, 256, (420, 420, 3), dtype=np.uint8)
+    ok, jpeg = cv2.imencode(".jpg", noise, [cv2.IMWRITE_JPEG_QUALITY, 100])
+    assert ok and len(jpeg) > 0x10000
+    issued = issue_passport(tmp_path / "p", pki=pki_ecdsa, photo=bytes(jpeg), aa="none", **HOLDER)
+    card = load_passport_folder(issued.folder)
+    read = read_passport(
+        InProcessTransport(card), issued.mrz, TrustStore.from_folder(pki_ecdsa.folder),
+        chunk_size=0xFFFF,
+    )  # fmt: skip
+    assert read.photo_bytes == bytes(jpeg)
+    assert read.passive_auth.status == "valid"
+    assert MAX_READ < 0xFFFF
+
+
+@pytest.mark.parametrize("apdu", [b"\x00", b"\x01", b"\x02"])
+def test_one_byte_apdu_gets_a_status_word_or_a_clear_refusal(
+    passport: IssuedPassport, apdu: bytes
+) -> None:
+    card = load_passport_folder(passport.folder)
+    assert card.transmit(apdu) == b"\x67\x00"  # the card: wrong length
+    # Through PC/SC, vpcd would frame it as power off/on/reset and never answer: refused.
+    with pytest.raises(ProtocolError, match="not a command"):
+        PcscTransport("any").transmit(apdu)
+
+
+def test_photo_error_names_no_python_object(
+    tmp_path: Path, pki_ecdsa: TestPki, passport: IssuedPassport
+) -> None:
+    from gate.icao.reader import decode_photo
+
+    with pytest.raises(DocumentError) as caught:
+        decode_photo(b"GIF89a not a face")
+    message = str(caught.value)
+    assert "object at 0x" not in message and "BytesIO" not in message
+    assert "not a JPEG or JPEG 2000 image" in message and "47494638" in message
+
+
+def test_pace_only_serve_of_a_passport_without_pace(
+    passport: IssuedPassport, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert lds.FID_CARD_ACCESS not in passport.files
+    code = main(["chip", "serve", str(passport.folder), "--pace-only", "--seconds", "1"])
+    assert code == EXIT_ERROR
+    err = capsys.readouterr().err
+    assert "PACE-only needs a passport issued with PACE" in err and "6D00" not in err
