@@ -32,7 +32,7 @@ from gate.lane.officer import OfficerAction
 from gate.outcome import Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
 from gate.turnstile import DEFAULT_TIMEOUT, DoorState, EventKind, TurnstileEvent, TurnstileStatus
-from gate.types import FloatArray, ImageBGR
+from gate.types import FloatArray, ImageBGR, PassiveAuthStatus
 
 EMBEDDING_SIZE = 16
 VALID_EXPIRY = "351231"
@@ -50,8 +50,14 @@ TRAVELLER_KINDS = frozenset(
         "screen_attack",
         "no_face",
         "tailgater",
+        "clone",
+        "id_card",
+        "revoked",
     }
 )
+
+
+_FAKE_PA: dict[str, PassiveAuthStatus] = {"tampered": "invalid", "revoked": "revoked"}
 
 
 def fake_photo(identity: int, face: bool = True, size: int = 8) -> ImageBGR:
@@ -323,18 +329,27 @@ class FakeLane:
             expiry_date=PAST_EXPIRY if kind == "expired" else VALID_EXPIRY,
             dg1_mrz=mrz,
             photo=fake_photo(identity),
-            passive_auth="invalid" if kind == "tampered" else "valid",
-            active_auth="valid",
+            passive_auth=_FAKE_PA.get(kind, "valid"),
+            active_auth="not_supported" if kind in ("clone", "id_card") else "valid",
+            chip_auth="invalid" if kind == "clone" else "valid",
+            access="PACE" if kind == "id_card" else "BAC",
         )
         live = identity if kind != "impostor" else identity + 1
         if kind == "no_face":
             self.biometrics.script.append(CaptureOutcome("fta"))
-        elif kind in ("genuine", "impostor", "tailgater", "print_attack", "screen_attack"):
+        elif kind in (
+            "genuine",
+            "impostor",
+            "tailgater",
+            "print_attack",
+            "screen_attack",
+            "id_card",
+        ):
             liveness = 0.1 if kind.endswith("attack") else 0.9
             self.biometrics.script.append(
                 CaptureOutcome("ok", (fake_embedding(live),), liveness=liveness, quality=0.8)
             )
-        if kind in ("genuine", "tailgater"):
+        if kind in ("genuine", "tailgater", "id_card"):
             self.turnstile.passages.append("tailgate" if kind == "tailgater" else "pass")
         self.documents.present(document)
         return document

@@ -59,6 +59,9 @@ SCENE_OF_KIND = {
     "screen_attack": "screen",
     "no_face": "no_face",
     "tailgater": "genuine",
+    "clone": "genuine",
+    "id_card": "genuine",
+    "revoked": "genuine",
 }
 
 
@@ -185,6 +188,7 @@ class Simulation:
             self.workdir = opts.workdir
             self.workdir.mkdir(parents=True, exist_ok=True)
         self.pki = init_pki(self.workdir / "pki")
+        self.revoked_pki = _revoked_signer(self.pki)  # before the lane loads the trust store
 
         # The world (who the travellers are) has its own engine: a broken gate pack must
         # not stop the simulator from building the travellers' portraits.
@@ -299,9 +303,16 @@ class Simulation:
             else today.replace(year=today.year + 5, day=min(today.day, 28))
         )
         folder = self.workdir / "passports" / f"{index:03d}"
+        # A TD1 ID card opens with PACE only; a clone's chip proves itself with CA alone (as
+        # most EU passports, which lack AA); a revoked one is signed by the revoked DS.
+        document: dict[str, Any] = {
+            "id_card": {"document": "td1", "access": "pace-only", "can": f"{index:06d}",
+                        "aa": "none"},
+            "clone": {"access": "bac+pace", "aa": "none"},
+        }.get(spec.kind, {})  # fmt: skip
         issued = issue_passport(
             folder,
-            pki=self.pki,
+            pki=self.revoked_pki if spec.kind == "revoked" else self.pki,
             photo=bytes(jpeg),
             surname=f"TRAVELLER{chr(65 + index % 26)}",
             given_names=spec.kind.replace("_", " ").upper(),
@@ -310,8 +321,11 @@ class Simulation:
             sex="F" if index % 2 else "M",
             expiry_date=_yymmdd(expiry),
             document_number=f"S{index:08d}",
+            **document,
         )
         faults: dict[str, Any] = {"corrupt_dg": 2} if spec.kind == "tampered" else {}
+        if spec.kind == "clone":
+            faults["clone"] = True
         card = load_passport_folder(folder, **faults)
         return card, "\n".join(issued.mrz.lines)
 
@@ -397,3 +411,24 @@ if __name__ == "__main__":  # pragma: no cover - a developer's shortcut
     logging.basicConfig(level=logging.INFO)
     out = run_scenario(load_scenario(None), SimulationOptions(status=sys.stderr, use_pcsc=False))
     print(format_table(out))
+
+
+def _revoked_signer(pki: Any) -> Any:
+    """A second Document Signer of the run's CSCA, revoked in the CSCA's CRL (``csca.crl``
+    beside the CSCA in the trust folder); passports it signs are referred."""
+    from dataclasses import replace
+
+    from gate.simulate.crl import revoke_document_signer
+    from gate.simulate.pki import make_document_signer, new_key
+
+    key = new_key("ecdsa")
+    certificate = make_document_signer(
+        pki.csca_certificate,
+        pki.csca_key,
+        key,
+        not_before=pki.ds_certificate.not_valid_before_utc,
+        not_after=pki.ds_certificate.not_valid_after_utc,
+        common_name="Document Signer (revoked)",
+    )
+    revoke_document_signer(pki, certificate)
+    return replace(pki, ds_certificate=certificate, ds_key=key)

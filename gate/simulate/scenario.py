@@ -8,7 +8,8 @@ A scenario is TOML (documented in ``docs/scenarios.md``)::
 
     [[traveller]]
     kind = "genuine"            # genuine, impostor, expired, tampered, print_attack,
-                                # screen_attack, no_face, tailgater
+                                # screen_attack, no_face, tailgater, clone, id_card,
+                                # revoked
     photo = "faces/ana.jpg"     # the passport photo; relative to the scenario file,
                                 # or "sample:t1.jpg#2" (third face of the insightface sample)
     live_photo = "faces/bo.jpg" # who really stands in the lane: for an impostor someone
@@ -41,15 +42,20 @@ EXPECTED_DECISION: dict[str, Decision] = {
     "screen_attack": Decision.REFER_LIVENESS,
     "no_face": Decision.REFER_CAPTURE,
     "tailgater": Decision.TAILGATING,
+    "clone": Decision.REFER_DOCUMENT,  # copied chip: Chip Authentication fails
+    "id_card": Decision.ACCEPT,  # TD1 ID card, PACE only, genuine
+    "revoked": Decision.REFER_DOCUMENT,  # its Document Signer is on the CSCA's CRL
 }
 TRAVELLER_KINDS = tuple(EXPECTED_DECISION)
 # Kinds whose face in the lane may come from another photo than the passport's.
-LIVE_PHOTO_KINDS = ("genuine", "impostor")
+LIVE_PHOTO_KINDS = ("genuine", "impostor", "id_card")
 _ALIASES = {
     "expired_document": "expired",
     "tampered_chip": "tampered",
     "print": "print_attack",
     "screen": "screen_attack",
+    "cloned_chip": "clone",
+    "revoked_signer": "revoked",
 }
 SAMPLE_PREFIX = "sample:"
 MAX_SEED = 2**32 - 1  # random generators refuse negative seeds; some want 32 bits

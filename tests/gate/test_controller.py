@@ -49,7 +49,7 @@ def test_every_traveller_kind_gets_its_outcome(kind: str) -> None:
     assert len(lane.audit.records) == 1
     assert lane.audit.records[0].decision is decision
     opened = "open_exit" in lane.turnstile.commands
-    assert opened == (kind in ("genuine", "tailgater"))
+    assert opened == (kind in ("genuine", "tailgater", "id_card"))
 
 
 def test_accept_walks_through_every_state_in_order() -> None:
