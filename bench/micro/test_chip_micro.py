@@ -64,7 +64,7 @@ def issued(tmp_path_factory: pytest.TempPathFactory) -> tuple[IssuedPassport, Tr
     jpeg = bytes(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1])
     root = tmp_path_factory.mktemp("chip-bench")
     pki = init_pki(root / "pki", algorithm="ecdsa")
-    passport = issue_passport(root / "pp", pki=pki, photo=jpeg, aa="none", **HOLDER)
+    passport = issue_passport(root / "pp", pki=pki, photo=jpeg, aa="none", ca="none", **HOLDER)
     return passport, TrustStore.from_folder(root / "pki")
 
 
