@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
@@ -101,10 +102,14 @@ def load_chip_key(info: CaPublicKey) -> ChipKey:
         return ChipKey("DH", None, None, group, y)
     try:
         key = serialization.load_der_public_key(info.spki)
+    except UnsupportedAlgorithm as exc:
+        raise SecurityError(
+            f"DG14: Chip Authentication key of an unsupported kind ({exc})"
+        ) from exc
     except ValueError as exc:
         raise SecurityError(
-            "DG14: the Chip Authentication key is not a point on its curve (refused: "
-            f"invalid-curve attack) ({exc})"
+            "DG14: the Chip Authentication key is malformed or not a point on its curve "
+            f"(refused: invalid-curve attack) ({exc})"
         ) from exc
     if not isinstance(key, ec.EllipticCurvePublicKey):
         raise SecurityError(f"DG14: Chip Authentication key type {type(key).__name__}")
