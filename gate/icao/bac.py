@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gate.errors import SecurityError
 from gate.icao import crypto
@@ -16,8 +16,8 @@ from gate.icao import crypto
 
 @dataclass(frozen=True)
 class SessionKeys:
-    ks_enc: bytes
-    ks_mac: bytes
+    ks_enc: bytes = field(repr=False)
+    ks_mac: bytes = field(repr=False)
     ssc: int
     cipher: str = "3DES"  # PACE and Chip Authentication may agree on AES-128/192/256
 

@@ -10,7 +10,7 @@ DH value outside its subgroup, is refused (invalid-curve attack).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -45,7 +45,7 @@ class DhKey:
     """A DH private key in a named group (the virtual chip's static CA key)."""
 
     group: DhGroup
-    private: int
+    private: int = field(repr=False)
 
     @property
     def public(self) -> bytes:

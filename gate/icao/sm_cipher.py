@@ -8,7 +8,7 @@ encrypted under KSenc, CMAC cut to 8 bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gate.icao import aes, crypto
 
@@ -16,8 +16,8 @@ from gate.icao import aes, crypto
 @dataclass(frozen=True)
 class SmCipher:
     name: str  # "3DES", "AES-128", "AES-192", "AES-256"
-    ks_enc: bytes
-    ks_mac: bytes
+    ks_enc: bytes = field(repr=False)
+    ks_mac: bytes = field(repr=False)
 
     @property
     def block(self) -> int:
