@@ -119,8 +119,9 @@ def _dg14_ca_infos(key: CaKey, cipher: str = "AES-128") -> list[security_infos.S
     ]
 
 
-def encode_dg14(ca_key: CaKey | None, with_aa_info: bool) -> bytes:
-    body = b"".join(info.encode() for info in _dg14_ca_infos(ca_key)) if ca_key else b""
+def encode_dg14(ca_key: CaKey | None, with_aa_info: bool, ca_cipher: str = "AES-128") -> bytes:
+    infos = _dg14_ca_infos(ca_key, ca_cipher) if ca_key else []
+    body = b"".join(info.encode() for info in infos)
     if with_aa_info:
         body += _dg14_aa_info()
     return tlv.encode(0x6E, tlv.encode(0x31, body))
@@ -145,6 +146,7 @@ def issue_passport(
     ca: CaAlgorithm = "ecdh",
     can: str | None = None,
     pace_parameter_id: int = BRAINPOOL_P256R1,
+    pace_cipher: str = "AES-128",
     document: DocumentFormat = "td3",
     dg11: dict[str, str] | None = None,
     dg12: dict[str, str] | None = None,
@@ -199,7 +201,8 @@ def issue_passport(
         raise DocumentError(f"AA algorithm {aa!r} is not 'rsa', 'ecdsa' or 'none'")
     ca_key = new_ca_key(ca)
     if ca_key is not None or aa == "ecdsa":
-        groups[14] = encode_dg14(ca_key, with_aa_info=aa == "ecdsa")
+        # CA's cipher follows PACE's (a 3DES PACE chip is an older chip: CA with 3DES too).
+        groups[14] = encode_dg14(ca_key, with_aa_info=aa == "ecdsa", ca_cipher=pace_cipher)
     if aa_key is not None:
         spki = aa_key.public_key().public_bytes(
             serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -215,7 +218,7 @@ def issue_passport(
     files = {lds.FID_COM: lds.encode_com(sorted(groups)), lds.FID_SOD: sod}
     files.update({lds.DATA_GROUPS[dg][0]: data for dg, data in groups.items()})
     if access != "bac":
-        files[lds.FID_CARD_ACCESS] = card_access_pace(pace_parameter_id)
+        files[lds.FID_CARD_ACCESS] = card_access_pace(pace_parameter_id, pace_cipher)
     options: dict[str, Any] = {"pace_only": access == "pace-only"}
     if can is not None:
         options["can"] = can

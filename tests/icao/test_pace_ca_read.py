@@ -203,3 +203,19 @@ def test_td1_td2_with_dg11_dg12_and_gender(
     assert read.passive_auth.status == "valid" and read.chip_auth.status == "valid"
     face = lds.decode_dg2(issued.files[0x0102])[0]
     assert face.gender == {"M": 1, "F": 2, "<": 0}[sex]
+
+
+@pytest.mark.parametrize("cipher", ["3DES", "AES-192", "AES-256"])
+def test_secure_messaging_ciphers_end_to_end(
+    tmp_path: Path, pki_ecdsa: TestPki, face_jpeg: bytes, trust: TrustStore, cipher: str
+) -> None:
+    issued = issue_passport(
+        tmp_path / "p", pki=pki_ecdsa, photo=face_jpeg, access="pace-only", aa="ecdsa",
+        pace_cipher=cipher, pace_parameter_id=16 if cipher == "AES-192" else 13, **HOLDER,
+    )  # fmt: skip
+    read = _read(issued.folder, issued, trust)
+    assert (read.access.protocol, read.access.cipher) == ("PACE", cipher)
+    assert read.chip_auth.algorithm == f"CA-ECDH-{cipher}"
+    assert read.chip_auth.status == "valid", read.chip_auth.reason
+    assert read.passive_auth.status == "valid" and read.active_auth.status == "valid"
+    assert _read(issued.folder, issued, trust, clone=True).chip_auth.status == "invalid"

@@ -256,3 +256,46 @@ def test_virtual_chip_answers_the_example_byte_for_byte() -> None:
     )
     for command, response in EC_TRACE:
         assert chip.transmit(H(command)).hex().upper() == response.upper()
+
+
+# A real passport's PACE-GM with 3DES (ECDH on brainpoolP256r1), as quoted in public PACE
+# test suites: the 3DES nonce decryption, key derivation and retail-MAC tokens.
+TDES_TRACE = [
+    ("0022C1A40F800A04007F00070202040201830101", "9000"),
+    ("10860000027C0000", "7C128010B88382812290017AF1CC906FF00E7F4D9000"),
+    ("10860000457C43814104"
+     "7706B2B6246AB4612229B8A11212DDBA7FEA0568C9C0975DEE22C0E3DD3A3F03"
+     "21E8AFEE836E373B570D24000D56FB195104D486E63321FF8C819DD5EE018DCB00",
+     "7C43824104"
+     "780B4EDEC9B926F9F964FAD826D9990A667608D96BA7B397AE8609B6533E0D03"
+     "6D148365DDF4E5FF6611C2B62AA17FC9899F327BC929DB543E7ABD0EE724E4BE9000"),
+    ("10860000457C43834104"
+     "507A0156EFAE8FB8ACC519036C0B2FE0393C878744C7F91878EE4E07A41412BA"
+     "5C0753D68A44A91E9F57F3F992AB689E6C2065D3B2A27C3658A4FD632931EE3800",
+     "7C43844104"
+     "2DBAF62E6FDFB31EB66F206493B9E7721586F0E5C93754D7BD5A884CA251EE4D"
+     "720AB539A60561BC46812FA289B58AC69F0C6E32ADBAF7241049A31211F80F5B9000"),
+    ("008600000C7C0A85088D7C617D43EFE09E00", "7C0A8608CB57047C809079F69000"),
+]  # fmt: skip
+
+
+def test_3des_pace_apdus_byte_for_byte() -> None:
+    (info,) = parse_card_access(H("31143012060A04007F0007020204020102010202010D"))
+    assert info.cipher == "3DES"
+    password = pace.PacePassword.from_mrz_information(
+        mrz_information("LM277954", "781214", "271115")
+    )
+    replay = _Replay(TDES_TRACE)
+    outcome = pace.run_pace(
+        replay,
+        info,
+        password,
+        private_keys=(
+            I("2808272C0EC20E01A3450030EF32855E9FEB5CB17719E985389B1CF47609E69F"),
+            I("8F89449052DF6C7983750C7B042C3CEA12B36819174424C7CD28153F7B70B402"),
+        ),
+    )
+    assert not replay.trace
+    assert outcome.keys.ks_enc == H("430E4C8C38DFEFAED92067B919A897F8")
+    assert outcome.keys.ks_mac == H("C1BC1F075797B970B5A45E64A764B0CB")
+    assert (outcome.keys.cipher, outcome.keys.ssc) == ("3DES", 0)
