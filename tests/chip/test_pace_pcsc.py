@@ -171,3 +171,39 @@ def test_chip_read_says_no_when_the_printed_mrz_differs(
         args = ["chip", "read", "--reader", link.reader_name, "--trust", str(pki.folder)]
         assert main([*args, "--mrz", "|".join(lines)]) == EXIT_OK
         assert main([*args, "--mrz", f"{forged}|{lines[1]}"]) == EXIT_FAILURE
+
+
+def test_chip_serve_clone_process_gives_ca_invalid(
+    pcscd: PcscdStatus,
+    passport_pace: IssuedPassport,
+    pki: TestPki,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "gate", "chip", "serve", str(passport_pace.folder), "--clone",
+         "--seconds", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert serve.stdout is not None
+        banner = serve.stdout.readline()
+        found = re.search(r"presenting .* on '(Virtual PCD 00 0\d)'", banner)
+        assert found, banner
+        args = ["chip", "read", "--reader", found.group(1), "--trust", str(pki.folder), "--json"]
+        code = main([*args, "--mrz", "|".join(passport_pace.mrz.lines)])
+        report = json.loads(capsys.readouterr().out)
+    finally:
+        serve.send_signal(signal.SIGINT)
+        serve.communicate(timeout=20)
+    assert code == EXIT_FAILURE
+    assert report["access"]["protocol"] == "PACE"
+    assert report["passive_auth"]["status"] == "valid"
+    assert report["chip_auth"]["status"] == "invalid"
+    assert report["active_auth"]["status"] == "invalid"
