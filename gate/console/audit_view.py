@@ -10,7 +10,7 @@ from gate.audit import AuditLog
 from gate.errors import GateError
 
 SHOWN = ("kind", "transaction_id", "started_at", "finished_at", "outcome", "score")
-SHOWN_TOO = ("passive_auth", "active_auth", "detail")
+SHOWN_TOO = ("passive_auth", "active_auth", "chip_auth", "detail")
 
 
 def search(path: Path, lane: str, text: str, limit: int) -> list[dict[str, Any]]:
@@ -26,7 +26,7 @@ def search(path: Path, lane: str, text: str, limit: int) -> list[dict[str, Any]]
         haystack = " ".join(str(entry[k]) for k in ("transaction_id", "outcome", "detail"))
         if needle and needle not in haystack.lower():
             continue
-        row: dict[str, Any] = {k: entry[k] for k in (*SHOWN, *SHOWN_TOO)}
+        row: dict[str, Any] = {k: entry.get(k) for k in (*SHOWN, *SHOWN_TOO)}
         row["lane"] = lane
         row["stage_ms"] = json.loads(str(entry["stage_ms"]) or "{}")
         rows.append(row)

@@ -207,6 +207,7 @@ class Hall:
             )
             tile.finished.append((m.sent, decision, stage_ms))
             tile.stages.append("finished")
+            tile.doors = "locked"  # every transaction ends by locking both doors
 
     def _on_state(self, tile: LaneTile, m: LaneMessage) -> None:
         if m.tid is not None and m.tid == tile.current_tid:
@@ -214,11 +215,13 @@ class Hall:
 
     def _on_door(self, tile: LaneTile, m: LaneMessage) -> None:
         text = m.detail
-        if "exit_open" in text or text.endswith("door_opened"):
+        if text == "exit_open_commanded":
             tile.doors = "exit open"
-        elif "entry_open" in text:
+        elif text == "entry_open_commanded":
             tile.doors = "entry open"
-        elif "closed" in text or "locked" in text:
+        elif text.endswith("door_opened") and tile.doors == "locked":
+            tile.doors = "open"  # opened without a command: forced or emergency
+        elif text.endswith("door_closed"):
             tile.doors = "locked"
 
     def _on_capture(self, tile: LaneTile, m: LaneMessage) -> None:
@@ -246,9 +249,8 @@ class Hall:
             tile.referral_reasons, tile.referral_day = Counter(), today
         decision = str(m.data.get("decision"))[:32]
         tile.referral_reasons[decision] += 1
-        keys = ("passive_auth", "active_auth", "liveness", "score", "threshold", "quality")
-        checks: dict[str, Any] = {k: _scalar(m.data.get(k)) for k in keys}
-        checks["chip_auth"] = "not_checked"  # CA is not part of this reader yet
+        keys = ("passive_auth", "active_auth", "chip_auth", "liveness", "score", "threshold")
+        checks: dict[str, Any] = {k: _scalar(m.data.get(k)) for k in (*keys, "quality")}
         self.referrals[m.tid] = Referral(
             m.tid,
             m.site,

@@ -90,6 +90,7 @@ class MqttLink:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
         self.is_console = console
         if console:
             self._client.will_set(CONSOLE_ONLINE, b"0", qos=1, retain=True)
@@ -98,6 +99,7 @@ class MqttLink:
         self._subscriptions: dict[str, MessageHandler] = {}
         self.connected = threading.Event()
         self.console_listens = threading.Event()
+        self.subscribed = threading.Event()  # the broker acknowledged our subscriptions
         self.lost = 0  # kept messages dropped: backlog full or too old
         if not console:
             self._subscriptions[CONSOLE_ONLINE] = self._console_online
@@ -181,12 +183,16 @@ class MqttLink:
             client.publish(CONSOLE_ONLINE, b"1", qos=1, retain=True)
         self.connected.set()
 
+    def _on_subscribe(self, client: Any, userdata: Any, mid: Any, codes: Any, props: Any) -> None:
+        self.subscribed.set()
+
     def _on_disconnect(
         self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
         if self.connected.is_set():
             log.warning("broker %s:%d lost: %s", self.address.host, self.address.port, reason)
         self.connected.clear()
+        self.subscribed.clear()
         self.console_listens.clear()
 
     def _on_message(self, client: Any, userdata: Any, message: Any) -> None:

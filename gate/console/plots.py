@@ -39,7 +39,7 @@ def plot(name: str, history: History) -> str | None:
         return None
     data = metrics(history)
     if name == "throughput":
-        labels = [f"-{23 - i}h" if i < 23 else "now" for i in range(24)]
+        labels = [("now" if i == 23 else f"-{23 - i}h") if i % 3 == 2 else "" for i in range(24)]
         return bars("Travellers per hour (last 24 h)", labels, data["per_hour"], "")
     if name == "outcomes":
         mix = sorted(data["outcomes"].items(), key=lambda kv: -kv[1])
@@ -54,10 +54,10 @@ def plot(name: str, history: History) -> str | None:
 
 
 def bars(title: str, labels: list[str], values: list[float], unit: str) -> str:
-    width, height, left, bottom, top = 640, 260, 40, 60, 30
+    width, height, left, bottom, top = 420, 220, 30, 70, 34
     plot_w, plot_h = width - left - 10, height - top - bottom
     top_value = max(values, default=0) or 1
-    step = plot_w / max(1, len(values))
+    step = min(plot_w / max(1, len(values)), 70.0)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" font-family="DejaVu Sans, sans-serif" font-size="11">',

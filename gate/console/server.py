@@ -79,6 +79,7 @@ class ConsoleServer:
             timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(config)
+        console.stopping = lambda: bool(self.server.should_exit)
         self._thread: threading.Thread | None = None
 
     @property

@@ -155,6 +155,13 @@ class Sessions:
             session.expires = now + self.idle_s
             return session
 
+    def alive(self, token: str) -> bool:
+        """Whether ``token``'s session is still live, without renewing it (an open event
+        stream does not keep a session alive by itself)."""
+        with self._lock:
+            session = self._sessions.get(token)
+            return session is not None and session.expires > time.monotonic()
+
     def end(self, token: str) -> None:
         with self._lock:
             self._sessions.pop(token, None)

@@ -67,6 +67,7 @@ class Console:
     tls: bool = False
     sessions: Sessions = field(default_factory=Sessions)
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
+    stopping: Callable[[], bool] = lambda: False  # the server is shutting down: end streams
 
 
 class ApiError(Exception):
@@ -391,11 +392,14 @@ async def events(request: Request, session: Session) -> Response:
         console.hall.listen(listener)
         try:
             yield "retry: 1000\n\n"
-            while console.sessions.get(session.token) is not None:
+            quiet = 0
+            while not console.stopping() and console.sessions.alive(session.token):
                 try:
-                    update = await asyncio.wait_for(updates.get(), timeout=10.0)
+                    update = await asyncio.wait_for(updates.get(), timeout=0.5)
                 except asyncio.TimeoutError:
-                    yield ": keep-alive\n\n"
+                    quiet += 1
+                    if quiet % 20 == 0:
+                        yield ": keep-alive\n\n"
                     continue
                 yield f"data: {json.dumps(update)}\n\n"
         finally:
@@ -436,7 +440,7 @@ class Guard:
                     (b"cache-control", b"no-store"),
                     (b"x-content-type-options", b"nosniff"),
                     (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"no-referrer"),
+                    (b"referrer-policy", b"same-origin"),  # no-referrer would send "Origin: null"
                     (b"content-security-policy", pages.CSP.encode()),
                 ]
                 message["headers"] = [*message.get("headers", []), *extra]

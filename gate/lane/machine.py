@@ -361,6 +361,7 @@ class Lane:
             decision=verdict.decision.value,
             passive_auth=work.passive_auth,
             active_auth=work.active_auth,
+            chip_auth=work.chip_auth,
             liveness=work.liveness,
             score=work.score,
             threshold=work.threshold,

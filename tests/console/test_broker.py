@@ -15,7 +15,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gate.console.hall import Hall
 from gate.console.mqtt import BrokerAddress, MqttLink
 from gate.console.reporter import QUEUE_SIZE, LaneReporter
-from gate.console.wire import encode_command
+from gate.console.wire import MAX_PAYLOAD, encode_command
 from gate.fakes import FakeLane
 from gate.lane import GateEvent, Lane
 from gate.outcome import Decision, State
@@ -78,7 +78,7 @@ def setup(broker: Broker) -> Iterator[Setup]:
 
 
 def test_lane_events_and_officer_commands_through_mosquitto(setup: Setup) -> None:
-    assert setup.console.wait_connected(5) and setup.link.wait_connected(5)
+    assert setup.console.subscribed.wait(5) and setup.link.wait_connected(5)
     assert wait_for(setup.link.console_listens.is_set)
     assert setup.run(KINDS[:3]) == EXPECTED
     assert wait_for(lambda: len(setup.finished()) == 3)
@@ -146,7 +146,7 @@ def test_a_reporter_whose_link_hangs_never_blocks_the_lane() -> None:
         ("egate/site/lane-1/state", json.dumps({"v": 2, "kind": "state"}).encode()),
         ("egate/site/lane-1/nonsense", b"{}"),
         ("egate/site/lane 1/state", b"{}"),
-        ("egate/site/lane-1/state", b"x" * (1 << 20 + 1)),
+        ("egate/site/lane-1/state", b"x" * (MAX_PAYLOAD + 1)),
         (
             "egate/site/lane-1/referral",
             json.dumps(
@@ -161,9 +161,9 @@ def test_malformed_messages_on_the_broker_are_refused_and_nothing_kept(
 ) -> None:
     hall = Hall()
     console = MqttLink(BrokerAddress.parse(broker.url), "hostile-test", console=True)
-    console.subscribe("egate/#", hall.receive)
+    console.subscribe("egate/+/+/+", hall.receive)
     console.start()
-    assert console.wait_connected(5)
+    assert console.subscribed.wait(5)
     client = paho.Client(CallbackAPIVersion.VERSION2, client_id="hostile")
     client.connect("127.0.0.1", broker.port)
     client.loop_start()

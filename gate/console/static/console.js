@@ -64,7 +64,7 @@ async function drawHall() {
       ])));
   }
   if (!data.lanes.length) tiles.append(el("p", { class: "muted", text: "No lane has reported yet." }));
-  const note = data.rejected_messages ? el("p", { class: "error", text: `${data.rejected_messages} malformed lane messages refused` }) : null;
+  const note = data.rejected_messages ? el("p", { class: "error", text: `${data.rejected_messages} malformed lane messages refused` }) : "";
   main.replaceChildren(el("h2", { text: "Hall" }), tiles, note);
 }
 
@@ -156,9 +156,9 @@ async function drawAudit() {
   const exports = el("p", {}, ...data.lanes.flatMap((lane) => [
     el("a", { href: `/api/audit/${encodeURIComponent(lane)}/export?format=csv`, text: `${lane} CSV` }), " ",
     el("a", { href: `/api/audit/${encodeURIComponent(lane)}/export?format=json`, text: `${lane} JSON` }), " "]));
-  const table = el("table", { id: "audit" }, el("tr", {}, ...["time", "lane", "kind", "transaction", "outcome", "score", "PA", "AA", "detail"].map((t) => el("th", { text: t }))));
+  const table = el("table", { id: "audit" }, el("tr", {}, ...["time", "lane", "kind", "transaction", "outcome", "score", "PA", "AA", "CA", "detail"].map((t) => el("th", { text: t }))));
   for (const r of data.rows) {
-    table.append(el("tr", {}, ...[when(r.finished_at), r.lane, r.kind, (r.transaction_id || "").slice(0, 8), r.outcome, num(r.score, 3), r.passive_auth, r.active_auth, r.detail].map((t) => el("td", { text: t == null ? "-" : String(t) }))));
+    table.append(el("tr", {}, ...[when(r.finished_at), r.lane, r.kind, (r.transaction_id || "").slice(0, 8), r.outcome, num(r.score, 3), r.passive_auth, r.active_auth, r.chip_auth, r.detail].map((t) => el("td", { text: t == null ? "-" : String(t) }))));
   }
   main.replaceChildren(el("h2", { text: "Audit" }), form, exports, table);
 }
@@ -210,4 +210,6 @@ api("/api/session").then((session) => {
   csrf = session.csrf; role = session.role;
   refresh();
   listen();
+  // A lane that stops reporting sends nothing: redraw the hall now and then to show it offline.
+  if (VIEW === "hall") setInterval(refresh, 2000);
 });
