@@ -18,7 +18,7 @@ from gate.errors import DocumentError, SecurityError
 from gate.icao import pace, tlv
 from gate.icao.bac import SessionKeys
 from gate.icao.chip_auth import DhKey
-from gate.icao.pace_groups import Group, standard_group
+from gate.icao.pace_groups import EcGroup, Group, standard_group
 from gate.icao.security_infos import CaInfo, PaceInfo, oid_der
 
 SW_OK = b"\x90\x00"
@@ -56,8 +56,16 @@ class ChipPace:
         infos: list[PaceInfo],
         passwords: dict[int, pace.PacePassword],
         fixed: ChipPaceKeys | None = None,
+        cam_key: ec.EllipticCurvePrivateKey | None = None,
     ) -> None:
-        self.infos = [info for info in infos if pace.supported(info)]
+        # CAM needs the static key the chip also announces (DG14 here, EF.CardSecurity on
+        # real chips); without one the chip does not offer it.
+        self.infos = [
+            info
+            for info in infos
+            if pace.supported(info) and (info.mapping != "CAM" or cam_key is not None)
+        ]
+        self.cam_key = cam_key
         self.passwords = passwords  # password reference (1 MRZ, 2 CAN) -> the PACE password
         self.fixed = fixed
         self._reset()
@@ -71,6 +79,7 @@ class ChipPace:
         self.keys: SessionKeys | None = None
         self.own_public = b""
         self.terminal_public = b""
+        self.map_private = 0
 
     def set_at(self, data: bytes) -> bytes:
         self._reset()
@@ -113,6 +122,7 @@ class ChipPace:
                 if theirs is None:
                     return b"", SW_WRONG_DATA
                 private = self.fixed.mapping_private if self.fixed else self.group.random_private()
+                self.map_private = private
                 shared = self.group.shared_element(private, theirs, "terminal mapping key")
                 mine = self.group.public_key(private)
                 self.group = self.group.mapped(self.nonce, shared)
@@ -143,12 +153,26 @@ class ChipPace:
                     self.keys.ks_mac, cipher, info.oid, self.group, self.terminal_public
                 )
                 self.step = 4
-                return tlv.encode(0x7C, tlv.encode(0x86, answer)), SW_OK
+                body = tlv.encode(0x86, answer)
+                if info.mapping == "CAM" and self.cam_key is not None:
+                    body += tlv.encode(0x8A, self._cam_data())
+                return tlv.encode(0x7C, body), SW_OK
         except SecurityError:
             self._reset()
             return b"", SW_WRONG_DATA
         self._reset()
         return b"", SW_CONDITIONS
+
+    def _cam_data(self) -> bytes:
+        """A_IC = E(KSenc, CA_IC) with CA_IC = SK_IC^-1 * SK_Map,IC mod n (9303-11 4.4.3.5.1)."""
+        assert self.cam_key is not None and self.keys is not None and self.group is not None
+        assert isinstance(self.group, EcGroup)
+        order = self.group.order
+        static = self.cam_key.private_numbers().private_value
+        ca_ic = pow(static, -1, order) * self.map_private % order
+        return pace.cam_encrypt(
+            self.keys.ks_enc, ca_ic.to_bytes((order.bit_length() + 7) // 8, "big")
+        )
 
 
 def _len(data: bytes) -> bytes:

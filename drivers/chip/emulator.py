@@ -253,7 +253,8 @@ class VirtualPassport:
         }
         if can is not None:
             passwords[security_infos.PASSWORD_CAN] = pace.PacePassword.from_can(can)
-        self._pace = ChipPace(_pace_infos(self._files), passwords, pace_keys)
+        cam_key = ca_key if isinstance(ca_key, ec.EllipticCurvePrivateKey) else None
+        self._pace = ChipPace(_pace_infos(self._files), passwords, pace_keys, cam_key)
         if pace_only and not self._pace.infos:
             raise DocumentError(
                 "virtual passport: PACE-only needs a passport issued with PACE "

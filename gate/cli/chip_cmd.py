@@ -71,6 +71,7 @@ def register(registry: Registry) -> None:
         help="Chip Authentication key in DG14 (default ecdh, brainpoolP256r1)",
     )
     p.add_argument("--can", type=_can, help="card access number (6 digits) for PACE")
+    p.add_argument("--cam", action="store_true", help="offer PACE chip authentication mapping too")
     p.add_argument("--place-of-birth", help="DG11: place of birth")
     p.add_argument("--issuing-authority", help="DG12: issuing authority")
 
@@ -166,7 +167,8 @@ def _passport_issue(args: argparse.Namespace) -> int:
         expiry_date=args.expiry,
         document_number=args.number,
         aa=args.aa,
-        offer_pace=args.pace or args.can is not None,
+        offer_pace=args.pace or args.can is not None or args.cam,
+        pace_cam=args.cam,
         access=args.access,
         ca=args.ca,
         can=args.can,

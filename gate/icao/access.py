@@ -8,7 +8,7 @@ card (ID cards); BAC knows only the MRZ.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from gate.errors import DocumentError, ProtocolError, SecurityError
@@ -37,6 +37,9 @@ class AccessInfo:
     cipher: str  # "3DES", "AES-128" ...
     domain: str | None = None  # PACE: the group or curve
     password: str = "MRZ"  # "MRZ" or "CAN"
+    parameter_id: int | None = None  # PACE: the standardised domain
+    # PACE-CAM: (CA_IC, the chip's mapping key), checked against DG14 after PA.
+    cam: tuple[bytes, bytes] | None = field(default=None, repr=False, compare=False)
 
 
 def card_access(link: Link, chunk: int) -> list[PaceInfo]:
@@ -68,7 +71,16 @@ def establish(link: Link, infos: list[PaceInfo], mrz: Mrz | None, can: str | Non
         except ProtocolError as exc:
             raise ProtocolError(f"{pace.FAILED}: {exc}") from exc
         link.sm = SecureMessaging(outcome.keys)
-        return AccessInfo("PACE", info.mapping, info.cipher, outcome.group_name, password.kind)
+        cam = (outcome.cam_data, outcome.chip_mapping_public) if info.mapping == "CAM" else None
+        return AccessInfo(
+            "PACE",
+            info.mapping,
+            info.cipher,
+            outcome.group_name,
+            password.kind,
+            info.parameter_id,
+            cam,
+        )
     if can is not None:
         raise SecurityError(
             "a CAN opens only PACE, and this chip does not offer PACE (no EF.CardAccess)"

@@ -170,3 +170,28 @@ def run_chip_auth(send: Send, protocol: CaInfo, chip: ChipKey) -> SessionKeys:
         if not answer.ok:
             raise SecurityError(f"GENERAL AUTHENTICATE answered SW {answer.sw:04X}")
     return pace.session_keys(secret, protocol.cipher)
+
+
+def verify_cam(
+    chip: ChipKey, ca_ic: bytes, chip_mapping_public: bytes, group: object
+) -> ChipAuthResult:
+    """PACE-CAM (9303-11 4.4.3.5.2): PK_Map,IC must equal CA_IC * PK_IC, where PK_IC is the
+    chip's static key (here from DG14, trusted once passive authentication passed)."""
+    from gate.icao.pace_groups import EcGroup
+
+    name = "PACE-CAM"
+    if chip.kind != "ECDH" or chip.ec_public is None or not isinstance(group, EcGroup):
+        return ChipAuthResult("invalid", "CAM needs an ECDH static key on the PACE curve", name)
+    static = chip.ec_public.public_bytes(
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+    try:
+        point = group.point(static, "DG14 CA key")
+    except SecurityError as exc:
+        return ChipAuthResult("invalid", f"the static key is not on the PACE curve: {exc}", name)
+    factor = int.from_bytes(ca_ic, "big")
+    if not 0 < factor < group.order:
+        return ChipAuthResult("invalid", "CAM data is not a scalar of the curve", name)
+    if group.encode(point * factor) != chip_mapping_public:
+        return ChipAuthResult("invalid", "CAM: the chip does not hold the DG14 key", name)
+    return ChipAuthResult("valid", f"PACE-CAM: the chip holds the DG14 {chip.name} key", name)

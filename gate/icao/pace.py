@@ -88,7 +88,10 @@ def auth_token(ks_mac: bytes, cipher: str, oid: str, group: Group, public: bytes
 
 
 def supported(info: PaceInfo) -> bool:
-    return info.mapping == "GM" and info.parameter_id is not None
+    """Generic mapping (DH or ECDH) and Chip Authentication Mapping (ECDH, AES)."""
+    if info.parameter_id is None:
+        return False
+    return info.mapping == "GM" or (info.mapping == "CAM" and info.cipher != "3DES")
 
 
 def choose(infos: Sequence[PaceInfo]) -> PaceInfo:
@@ -101,11 +104,12 @@ def choose(infos: Sequence[PaceInfo]) -> PaceInfo:
         if "IM" in mappings or "CAM" in mappings:
             raise SecurityError(
                 f"{FAILED}: the chip offers only PACE {'/'.join(mappings)} mapping; egate "
-                "supports generic mapping only"
+                "supports generic mapping (and chip authentication mapping with AES)"
             )
         raise SecurityError(f"{FAILED}: PACEInfo without a standardised parameter ID")
     rank = {"AES-256": 4, "AES-192": 3, "AES-128": 2, "3DES": 1}
-    best = max(usable, key=lambda info: rank[info.cipher])
+    # CAM authenticates the chip within PACE: preferred to GM at the same cipher.
+    best = max(usable, key=lambda info: (rank[info.cipher], info.mapping == "CAM"))
     assert best.parameter_id is not None
     standard_group(best.parameter_id)  # an unknown ID raises here, naming it
     return best
@@ -117,6 +121,8 @@ class PaceOutcome:
     info: PaceInfo
     group_name: str
     chip_public: bytes  # the chip's ephemeral key (CAM and tests need it)
+    chip_mapping_public: bytes = b""  # PK_Map,IC: CAM checks it against the static key
+    cam_data: bytes = b""  # CA_IC, decrypted from DO'8A' (CAM only)
 
 
 Send = Callable[[Command], Response]
@@ -182,8 +188,29 @@ def run_pace(
     secret = mapped.shared_secret(eph_private, chip_public, f"{FAILED}: chip ephemeral key")
     keys = session_keys(secret, cipher)
     token = auth_token(keys.ks_mac, cipher, info.oid, mapped, chip_public)
-    chip_token = _dynamic(_general_authenticate(send, 0x85, token, True), 0x86, "mutual auth")
+    last = _general_authenticate(send, 0x85, token, True)
+    chip_token = _dynamic(last, 0x86, "mutual auth")
     expected = auth_token(keys.ks_mac, cipher, info.oid, mapped, own_public)
     if not hmac.compare_digest(chip_token, expected):
         raise SecurityError(f"{FAILED}: the chip's authentication token is wrong")
-    return PaceOutcome(keys, info, group.name, chip_public)
+    cam = b""
+    if info.mapping == "CAM":
+        encrypted = _dynamic(last, 0x8A, "chip authentication mapping")
+        try:
+            cam = cam_decrypt(keys.ks_enc, encrypted)
+        except SecurityError as exc:
+            raise SecurityError(f"{FAILED}: CAM data: {exc}") from exc
+    return PaceOutcome(keys, info, group.name, chip_public, chip_map, cam)
+
+
+def _cam_iv(ks_enc: bytes) -> bytes:
+    # 9303-11 4.4.3.5.1: the IV is the encryption of an all-ones SSC under KSenc.
+    return aes.encrypt_block(ks_enc, b"\xff" * aes.BLOCK)
+
+
+def cam_encrypt(ks_enc: bytes, ca_ic: bytes) -> bytes:
+    return aes.encrypt(ks_enc, crypto.pad(ca_ic, aes.BLOCK), _cam_iv(ks_enc))
+
+
+def cam_decrypt(ks_enc: bytes, data: bytes) -> bytes:
+    return crypto.unpad(aes.decrypt(ks_enc, data, _cam_iv(ks_enc)), aes.BLOCK)

@@ -25,6 +25,7 @@ from gate.icao.apdu import Command, Response, StatusWordError
 from gate.icao.chip_auth import ChipAuthResult
 from gate.icao.mrz import Mrz
 from gate.icao.pa import PassiveAuthResult, TrustStore, passive_authentication
+from gate.icao.pace_groups import standard_group
 from gate.icao.sm import SecureMessaging
 from gate.interfaces import ChipTransport
 from gate.types import ImageBGR
@@ -223,7 +224,7 @@ def read_passport(
             groups, sod, trust, issuing_state=dg1.issuing_state, now=now
         )
     with timed(timings, "ca"):
-        chip = _chip_authentication(link, groups)
+        chip = _chip_authentication(link, groups, access)
     photo = photo_bytes = photo_error = None
     if 2 in groups:
         faces = lds.decode_dg2(groups[2])
@@ -263,8 +264,11 @@ def _active_auth(link: _Link, groups: dict[int, bytes]) -> ActiveAuthResult:
     return verify_active_auth(groups[15], challenge, answer.data, groups.get(14))
 
 
-def _chip_authentication(link: _Link, groups: dict[int, bytes]) -> ChipAuthResult:
-    """CA v1 after passive authentication; the session continues under the new keys."""
+def _chip_authentication(
+    link: _Link, groups: dict[int, bytes], access: AccessInfo
+) -> ChipAuthResult:
+    """CA v1 after passive authentication (the session continues under the new keys), or
+    the check of PACE-CAM's data against the DG14 key."""
     if 14 not in groups:
         return ChipAuthResult("not_supported", "no DG14: the chip does not offer CA")
     try:
@@ -274,6 +278,13 @@ def _chip_authentication(link: _Link, groups: dict[int, bytes]) -> ChipAuthResul
     if chosen is None:
         return ChipAuthResult("not_supported", "DG14 holds no Chip Authentication key")
     protocol, key_info = chosen
+    if access.cam is not None and access.parameter_id is not None:
+        try:
+            static = chip_auth.load_chip_key(key_info)
+        except SecurityError as exc:
+            return ChipAuthResult("invalid", f"PACE-CAM: {exc}", "PACE-CAM")
+        ca_ic, mapping_key = access.cam
+        return chip_auth.verify_cam(static, ca_ic, mapping_key, standard_group(access.parameter_id))
     name = f"CA-{protocol.key_agreement}-{protocol.cipher}"
     try:
         key = chip_auth.load_chip_key(key_info)

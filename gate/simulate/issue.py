@@ -72,12 +72,19 @@ def _photo_bytes(photo: Path | bytes, max_jpeg_bytes: int) -> tuple[bytes, int, 
     return bytes(buf), lds.IMAGE_JPEG, width, height
 
 
-def card_access_pace(parameter_id: int = BRAINPOOL_P256R1, cipher: str = "AES-128") -> bytes:
+def card_access_pace(
+    parameter_id: int = BRAINPOOL_P256R1, cipher: str = "AES-128", cam: bool = False
+) -> bytes:
     """EF.CardAccess announcing PACE generic mapping (default: ECDH, AES-128,
-    brainpoolP256r1)."""
+    brainpoolP256r1), and chip authentication mapping too with ``cam``."""
     kind = standard_group(parameter_id).kind
-    info = security_infos.PaceInfo(security_infos.pace_oid(kind, cipher), 2, parameter_id)
-    return security_infos.encode_security_infos([info])
+    infos: list[security_infos.SecurityInfo] = [
+        security_infos.PaceInfo(security_infos.pace_oid(kind, cipher), 2, parameter_id)
+    ]
+    if cam:
+        oid = security_infos.pace_oid("ECDH", cipher, "CAM")
+        infos.append(security_infos.PaceInfo(oid, 2, parameter_id))
+    return security_infos.encode_security_infos(infos)
 
 
 def _dg14_aa_info() -> bytes:
@@ -147,6 +154,7 @@ def issue_passport(
     can: str | None = None,
     pace_parameter_id: int = BRAINPOOL_P256R1,
     pace_cipher: str = "AES-128",
+    pace_cam: bool = False,
     document: DocumentFormat = "td3",
     dg11: dict[str, str] | None = None,
     dg12: dict[str, str] | None = None,
@@ -218,7 +226,9 @@ def issue_passport(
     files = {lds.FID_COM: lds.encode_com(sorted(groups)), lds.FID_SOD: sod}
     files.update({lds.DATA_GROUPS[dg][0]: data for dg, data in groups.items()})
     if access != "bac":
-        files[lds.FID_CARD_ACCESS] = card_access_pace(pace_parameter_id, pace_cipher)
+        if pace_cam and not isinstance(ca_key, ec.EllipticCurvePrivateKey):
+            raise DocumentError("PACE-CAM needs an ECDH Chip Authentication key (ca='ecdh')")
+        files[lds.FID_CARD_ACCESS] = card_access_pace(pace_parameter_id, pace_cipher, pace_cam)
     options: dict[str, Any] = {"pace_only": access == "pace-only"}
     if can is not None:
         options["can"] = can

@@ -130,7 +130,7 @@ def test_integrated_mapping_is_recognised_and_refused(
 ) -> None:
     info = security_infos.PaceInfo("0.4.0.127.0.7.2.2.4.4.2", 2, 13)
     folder = _variant(pace_only, tmp_path, card_access=security_infos.encode_security_infos([info]))
-    with pytest.raises(SecurityError, match="IM mapping; egate supports generic mapping only"):
+    with pytest.raises(SecurityError, match="IM mapping; egate supports generic mapping"):
         _read(folder, pace_only, None)
 
 
@@ -219,3 +219,21 @@ def test_secure_messaging_ciphers_end_to_end(
     assert read.chip_auth.status == "valid", read.chip_auth.reason
     assert read.passive_auth.status == "valid" and read.active_auth.status == "valid"
     assert _read(issued.folder, issued, trust, clone=True).chip_auth.status == "invalid"
+
+
+def test_chip_authentication_mapping(
+    tmp_path: Path, pki_ecdsa: TestPki, face_jpeg: bytes, trust: TrustStore
+) -> None:
+    issued = issue_passport(
+        tmp_path / "p", pki=pki_ecdsa, photo=face_jpeg, access="pace-only", ca="ecdh",
+        aa="none", pace_cam=True, **HOLDER,
+    )  # fmt: skip
+    infos = security_infos.parse_card_access(issued.files[lds.FID_CARD_ACCESS])
+    assert {info.mapping for info in infos} == {"GM", "CAM"}
+    read = _read(issued.folder, issued, trust)
+    assert (read.access.protocol, read.access.mapping) == ("PACE", "CAM")
+    assert (read.chip_auth.status, read.chip_auth.algorithm) == ("valid", "PACE-CAM")
+    assert read.passive_auth.status == "valid"
+    clone = _read(issued.folder, issued, trust, clone=True)
+    assert (clone.chip_auth.status, clone.chip_auth.algorithm) == ("invalid", "PACE-CAM")
+    assert "does not hold the DG14 key" in clone.chip_auth.reason
