@@ -82,3 +82,33 @@ def test_pace_only_serve_of_a_passport_without_pace(
     assert code == EXIT_ERROR
     err = capsys.readouterr().err
     assert "PACE-only needs a passport issued with PACE" in err and "6D00" not in err
+
+
+@pytest.mark.pcsc
+def test_a_card_failure_is_answered_and_reported_not_swallowed(passport: IssuedPassport) -> None:
+    """A card that raises mid-APDU (the OverflowError of old) answers 6F00 and the link keeps
+    the error, so ``chip serve`` exits 1 instead of 0 with a dead card thread."""
+    from drivers.chip.pcscd import ensure_pcscd, pcscd_available
+    from drivers.chip.vpcd import VpcdCardLink
+
+    if pcscd_available():
+        pytest.skip(f"PC/SC path unavailable: {pcscd_available()}")
+
+    class Broken:
+        atr = load_passport_folder(passport.folder).atr
+
+        def reset(self) -> bytes:
+            return self.atr
+
+        def transmit(self, apdu: bytes) -> bytes:
+            raise OverflowError("int too big to convert")
+
+    with ensure_pcscd(), VpcdCardLink(Broken()) as link:  # type: ignore[arg-type]
+        transport = PcscTransport(link.reader_name, timeout=5)
+        try:
+            transport.connect()
+            assert transport.transmit(b"\x00\xa4\x04\x0c") == b"\x6f\x00"
+            assert transport.transmit(b"\x00\xb0\x00\x00\x04") == b"\x6f\x00"  # still serving
+        finally:
+            transport.close()
+        assert isinstance(link.error, OverflowError)
