@@ -27,6 +27,7 @@ def pack_folder() -> Path:
         pytest.skip(f"face model pack not prepared ({exc})")
 
 
+@pytest.mark.slow
 def test_id_card_clone_and_revoked_signer(pack_folder: Path, tmp_path: Path) -> None:
     from drivers.chip.pcscd import pcscd_available
 
