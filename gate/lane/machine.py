@@ -114,6 +114,11 @@ class Lane:
         Never blocks; raises ``InputError`` when the lane's inbox is full."""
         self._officer.desk.submit(action)
 
+    def apply_officer_actions(self) -> int:
+        """Apply the queued officer actions now (the lane's thread, between travellers);
+        returns how many there were."""
+        return self._officer.apply_pending()
+
     def use_biometrics(self, biometrics: Biometrics) -> None:
         """Swap the face side (a repaired or different pack); the threshold is asked anew."""
         self.biometrics = biometrics
@@ -154,7 +159,7 @@ class Lane:
     def serve_one(self, timeout: float) -> Transaction | None:
         """Apply the officers' queued actions, then wait up to ``timeout`` for a document
         and process it; ``None`` when none came (or an officer closed the lane)."""
-        self._officer.apply_pending()
+        self.apply_officer_actions()
         if not self._officer.in_service:
             self.doors.watch_idle()
             self.clock.sleep(min(timeout, self.timeouts.idle_poll_s))

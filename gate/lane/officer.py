@@ -115,14 +115,16 @@ class OfficerHandler:
         self.audit = audit
         self.in_service = True
 
-    def apply_pending(self) -> None:
-        for action in self.desk.take():
+    def apply_pending(self) -> int:
+        actions = self.desk.take()
+        for action in actions:
             try:
                 self._apply(action)
             except Exception as exc:  # an officer's action must never stop the lane
                 log.exception("officer action %s failed", action.kind)
                 self.doors.fail_safe(action.subject or None, f"officer action failed: {exc}")
                 self.bus.enter(State.IDLE, None)
+        return len(actions)
 
     def _apply(self, action: OfficerAction) -> None:
         automatic: Decision | None = None

@@ -344,6 +344,10 @@ class Simulation:
     def run_traveller(self, index: int, spec: TravellerSpec) -> TravellerResult:
         timings: dict[str, float] = {}
         self.status.index, self.status.current = index, spec.label
+        # An officer's decision on an earlier traveller is carried out before this one
+        # steps in, as in a real lane: it does not eat into this traveller's capture.
+        if self.lane.apply_officer_actions():
+            self._settle()
         started = time.perf_counter()
         try:
             card, mrz = self._issue(index, spec)

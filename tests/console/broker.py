@@ -29,7 +29,9 @@ def free_port() -> int:
 
 
 class Broker:
-    def __init__(self, users: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, users: dict[str, str] | None = None, tls: tuple[Path, Path] | None = None
+    ) -> None:
         self.folder = owned_temp_dir("egate-mqtt-")
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
@@ -42,6 +44,9 @@ class Broker:
         ]
         if os.geteuid() == 0:
             lines.append("user root")
+        if tls is not None:  # (certificate, key): TLS only on this listener
+            cert, key = tls
+            lines += [f"cafile {cert}", f"certfile {cert}", f"keyfile {key}"]
         if users:
             passwords = self.folder / "passwords"
             passwords.touch(mode=0o600)
