@@ -13,53 +13,30 @@ includes both sides' PACE cost.
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import cv2
 import pytest
 
-from bench.micro.test_chip_micro import HOLDER
+from bench.micro.chip_bench import issue_bench_passport, timed_read
 from drivers.chip.inprocess import InProcessTransport
 from drivers.chip.passport_folder import load_passport_folder
 from drivers.chip.pcsc import PcscTransport
-from drivers.chip.pcscd import PcscdStatus, ensure_pcscd, pcscd_available
+from drivers.chip.pcscd import PcscdStatus
 from drivers.chip.vpcd import VpcdCardLink
-from gate.icao.reader import PassportRead, TrustStore, read_passport
+from gate.icao.reader import TrustStore
 from gate.interfaces import ChipTransport
-from gate.simulate.issue import IssuedPassport, issue_passport
-from gate.simulate.pki import init_pki
+from gate.simulate.issue import IssuedPassport
 
 BUDGET_MS = 150.0
 _medians: dict[str, float] = {}
 
 
 @pytest.fixture(scope="module")
-def issued(tmp_path_factory: pytest.TempPathFactory) -> tuple[IssuedPassport, TrustStore]:
-    import insightface
-
-    photo = Path(insightface.__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
-    portrait = cv2.imread(str(photo))
-    assert portrait is not None, photo
-    image = cv2.resize(portrait, (300, 375), interpolation=cv2.INTER_CUBIC)
-    jpeg = bytes(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1])
+def issued(
+    tmp_path_factory: pytest.TempPathFactory, portrait_jpeg: bytes
+) -> tuple[IssuedPassport, TrustStore]:
     root = tmp_path_factory.mktemp("pace-bench")
-    pki = init_pki(root / "pki", algorithm="ecdsa")
-    passport = issue_passport(
-        root / "pp", pki=pki, photo=jpeg, aa="none", ca="ecdh", access="pace-only", **HOLDER
-    )
-    return passport, TrustStore.from_folder(root / "pki")
-
-
-@pytest.fixture(scope="module")
-def pcscd() -> Iterator[PcscdStatus]:
-    reason = pcscd_available()
-    if reason:
-        pytest.skip(f"PC/SC path unavailable: {reason}")
-    with ensure_pcscd() as status:
-        yield status
+    return issue_bench_passport(root, portrait_jpeg, ca="ecdh", access="pace-only")
 
 
 def _run(
@@ -69,29 +46,13 @@ def _run(
     issued: tuple[IssuedPassport, TrustStore],
     rounds: int,
 ) -> None:
-    passport, trust = issued
-
-    def read() -> PassportRead:
-        try:
-            return read_passport(transport, passport.mrz, trust)
-        finally:
-            transport.close()
-
-    result: PassportRead = benchmark.pedantic(read, rounds=rounds, iterations=1, warmup_rounds=1)
-    assert result.access.protocol == "PACE"
-    assert result.passive_auth.status == "valid" and result.chip_auth.status == "valid"
+    passport = issued[0]
+    result = timed_read(benchmark, name, transport, issued, rounds, _medians)
+    assert result.access.protocol == "PACE" and result.chip_auth.status == "valid"
     assert {"pace", "dg1", "dg2", "dg14", "ef_sod", "pa", "ca"} <= set(result.timings_ms)
     assert 18_000 <= len(passport.files[0x0102]) <= 26_000  # "a 20 KB DG2"
-    benchmark.extra_info["apdus"] = result.apdus
-    benchmark.extra_info["dg2_bytes"] = len(passport.files[0x0102])
-    if benchmark.stats is None:  # --benchmark-disable (make test): a smoke run, nothing timed
-        return
-    median_ms = statistics.median(benchmark.stats.stats.data) * 1000.0
-    _medians[name] = median_ms
-    benchmark.extra_info["median_ms"] = round(median_ms, 2)
-    benchmark.extra_info["budget_ms"] = BUDGET_MS
-    if "inprocess" in _medians and name != "inprocess":
-        benchmark.extra_info["ratio_vs_inprocess"] = round(median_ms / _medians["inprocess"], 2)
+    if benchmark.stats is not None:
+        benchmark.extra_info["budget_ms"] = BUDGET_MS
 
 
 def test_pace_read_inprocess(benchmark: Any, issued: tuple[IssuedPassport, TrustStore]) -> None:

@@ -14,18 +14,19 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from drivers.chip.status_words import (
+    SW_AUTH_FAILED,
+    SW_CONDITIONS,
+    SW_OK,
+    SW_REF_NOT_FOUND,
+    SW_WRONG_DATA,
+)
 from gate.errors import DocumentError, SecurityError
 from gate.icao import pace, tlv
 from gate.icao.bac import SessionKeys
 from gate.icao.chip_auth import DhKey
 from gate.icao.pace_groups import EcGroup, Group, standard_group
 from gate.icao.security_infos import CaInfo, PaceInfo, oid_der
-
-SW_OK = b"\x90\x00"
-SW_AUTH_FAILED = b"\x63\x00"
-SW_CONDITIONS = b"\x69\x85"
-SW_WRONG_DATA = b"\x6a\x80"
-SW_REF_NOT_FOUND = b"\x6a\x88"
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,23 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from drivers.chip.chip_auth_side import CaKey, ChipCa, ChipPace, ChipPaceKeys
+from drivers.chip.status_words import (
+    SW_AUTH_FAILED,
+    SW_CLA_UNKNOWN,
+    SW_CONDITIONS,
+    SW_END_OF_FILE,
+    SW_INS_UNKNOWN,
+    SW_NO_CURRENT_EF,
+    SW_NOT_FOUND,
+    SW_OK,
+    SW_SECURITY_STATUS,
+    SW_SM_MISSING,
+    SW_SM_WRONG,
+    SW_WRONG_DATA,
+    SW_WRONG_LENGTH,
+    SW_WRONG_OFFSET,
+    SW_WRONG_P1P2,
+)
 from gate.errors import DeviceGoneError, DocumentError, ProtocolError, SecurityError
 from gate.icao import crypto, pace, security_infos
 from gate.icao.bac import SessionKeys
@@ -37,22 +54,6 @@ BITS_PER_BYTE = 9  # ISO/IEC 14443-3: 8 data bits + 1 parity bit per byte on the
 # The most READ BINARY returns at once: a protected answer (padding, DO'87', DO'99', DO'8E')
 # must still fit an extended response and vpcd's 16-bit frame, as on real chips' buffers.
 MAX_READ = 0xFFFF - 64
-
-SW_OK = b"\x90\x00"
-SW_END_OF_FILE = b"\x62\x82"
-SW_AUTH_FAILED = b"\x63\x00"
-SW_WRONG_LENGTH = b"\x67\x00"
-SW_SM_MISSING = b"\x69\x87"
-SW_SM_WRONG = b"\x69\x88"
-SW_SECURITY_STATUS = b"\x69\x82"
-SW_CONDITIONS = b"\x69\x85"
-SW_NO_CURRENT_EF = b"\x69\x86"
-SW_WRONG_DATA = b"\x6a\x80"
-SW_NOT_FOUND = b"\x6a\x82"
-SW_WRONG_P1P2 = b"\x6a\x86"
-SW_WRONG_OFFSET = b"\x6b\x00"
-SW_INS_UNKNOWN = b"\x6d\x00"
-SW_CLA_UNKNOWN = b"\x6e\x00"
 
 
 @dataclass(frozen=True)

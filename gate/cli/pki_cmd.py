@@ -18,20 +18,10 @@ def register(registry: Registry) -> None:
     )
     p.add_argument("dir", type=argtypes.directory, help="folder made by 'egate pki init'")
     p.add_argument("--certificate", type=argtypes.regular_file, help="DS certificate (PEM)")
-    p.add_argument(
-        "--next-update-days",
-        type=argtypes.float_range(0.0, 3650.0, "days"),
-        default=30.0,
-        help="the CRL's nextUpdate, days from now (default 30)",
-    )
+    _next_update(p)
     p = registry.command("pki crl", "issue the CSCA-signed CRL of DIR (csca.crl)", _crl)
     p.add_argument("dir", type=argtypes.directory, help="folder made by 'egate pki init'")
-    p.add_argument(
-        "--next-update-days",
-        type=argtypes.float_range(0.0, 3650.0, "days"),
-        default=30.0,
-        help="the CRL's nextUpdate, days from now (default 30)",
-    )
+    _next_update(p)
     p = registry.command(
         "pki import",
         "import the CSCAs of an ICAO master list whose signer chains to a trust anchor",
@@ -46,6 +36,15 @@ def register(registry: Registry) -> None:
         help="trusted certificate (PEM/DER) that issued the list's signer; repeatable",
     )
     p.add_argument("--out", type=Path, required=True, help="trust folder to write CSCAs into")
+
+
+def _next_update(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--next-update-days",
+        type=argtypes.float_range(0.0, 3650.0, "days"),
+        default=30.0,
+        help="the CRL's nextUpdate, days from now (default 30)",
+    )
 
 
 def _revoke(args: argparse.Namespace) -> int:

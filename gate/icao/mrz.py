@@ -140,40 +140,27 @@ def parse_mrz(text: str | Sequence[str]) -> Mrz:
 
 
 def _parse_td3(lines: list[str]) -> Mrz:
-    l1, l2 = lines
-    surname, given = _names(l1[5:44])
-    number, birth, expiry, optional = l2[0:9], l2[13:19], l2[21:27], l2[28:42]
-    _verify("document number", number, l2[9])
-    _verify("birth date", birth, l2[19])
-    _verify("expiry date", expiry, l2[27])
-    _verify("optional data", optional, l2[42])
-    _verify("composite", l2[0:10] + l2[13:20] + l2[21:43], l2[43])
-    sex = l2[20]
-    if sex not in "MF<":
-        raise DocumentError(f"MRZ: sex {sex!r} is not M, F or '<'")
-    return Mrz(
-        document_type=l1[0:2].replace("<", ""),
-        issuing_state=l1[2:5].replace("<", ""),
-        surname=surname,
-        given_names=given,
-        document_number=number.replace("<", ""),
-        nationality=l2[10:13].replace("<", ""),
-        birth_date=_date("birth date", birth),
-        sex=sex,
-        expiry_date=_date("expiry date", expiry),
-        optional_data=optional.replace("<", " ").strip(),
-        lines=(l1, l2),
-    )
+    return _parse_two_line(lines, TD3_LINE)
 
 
 def _parse_td2(lines: list[str]) -> Mrz:
+    return _parse_two_line(lines, TD2_LINE)
+
+
+def _parse_two_line(lines: list[str], width: int) -> Mrz:
+    """TD3 (44) and TD2 (36) share line 2 up to the optional data; only TD3's optional data
+    has its own check digit."""
     l1, l2 = lines
-    surname, given = _names(l1[5:36])
-    number, birth, expiry, optional = l2[0:9], l2[13:19], l2[21:27], l2[28:35]
+    td3 = width == TD3_LINE
+    surname, given = _names(l1[5:width])
+    number, birth, expiry = l2[0:9], l2[13:19], l2[21:27]
+    optional = l2[28:42] if td3 else l2[28:35]
     _verify("document number", number, l2[9])
     _verify("birth date", birth, l2[19])
     _verify("expiry date", expiry, l2[27])
-    _verify("composite", l2[0:10] + l2[13:20] + l2[21:35], l2[35])
+    if td3:
+        _verify("optional data", optional, l2[42])
+    _verify("composite", l2[0:10] + l2[13:20] + l2[21 : width - 1], l2[width - 1])
     sex = l2[20]
     if sex not in "MF<":
         raise DocumentError(f"MRZ: sex {sex!r} is not M, F or '<'")
@@ -248,32 +235,53 @@ def format_td3(
     document_type: str = "P",
 ) -> Mrz:
     """Build a TD3 MRZ with all check digits; names longer than the line are truncated."""
+    fields = locals()
+    return _format_two_line(TD3_LINE, **fields)
+
+
+def format_td2(
+    *,
+    surname: str,
+    given_names: str,
+    document_number: str,
+    issuing_state: str,
+    nationality: str,
+    birth_date: str,
+    sex: str,
+    expiry_date: str,
+    optional_data: str = "",
+    document_type: str = "I",
+) -> Mrz:
+    """Build a TD2 MRZ (2 x 36) with all check digits."""
+    fields = locals()
+    return _format_two_line(TD2_LINE, **fields)
+
+
+def _format_two_line(width: int, **fields: str) -> Mrz:
+    td3 = width == TD3_LINE
+    sex, birth_date, expiry_date = fields["sex"], fields["birth_date"], fields["expiry_date"]
     if sex not in ("M", "F", "<"):
         raise DocumentError(f"MRZ: sex {sex!r} is not M, F or '<'")
     _date("birth date", birth_date)
     _date("expiry date", expiry_date)
     name = (
-        _field("surname", surname, 88).rstrip("<") + "<<" + _field("given names", given_names, 88)
+        _field("surname", fields["surname"], 88).rstrip("<")
+        + "<<"
+        + _field("given names", fields["given_names"], 88)
     )
-    l1 = _field("document type", document_type, 2) + _field("issuing state", issuing_state, 3)
-    l1 = (l1 + name)[:TD3_LINE].ljust(TD3_LINE, "<")
-    number = _field("document number", document_number, 9)
-    optional = _field("optional data", optional_data, 14)
-    optional_cd = "<" if set(optional) == {"<"} else check_digit(optional)
+    l1 = _field("document type", fields["document_type"], 2)
+    l1 += _field("issuing state", fields["issuing_state"], 3)
+    l1 = (l1 + name)[:width].ljust(width, "<")
+    number = _field("document number", fields["document_number"], 9)
+    optional = _field("optional data", fields["optional_data"], 14 if td3 else 7)
+    if td3:  # TD3's optional data carries its own check digit
+        optional += "<" if set(optional) == {"<"} else check_digit(optional)
     head = number + check_digit(number)
     birth = birth_date + check_digit(birth_date)
     expiry = expiry_date + check_digit(expiry_date)
-    composite = check_digit(head + birth + expiry + optional + optional_cd)
-    l2 = (
-        head
-        + _field("nationality", nationality, 3)
-        + birth
-        + sex
-        + expiry
-        + optional
-        + optional_cd
-        + composite
-    )
+    composite = check_digit(head + birth + expiry + optional)
+    nationality = _field("nationality", fields["nationality"], 3)
+    l2 = head + nationality + birth + sex + expiry + optional + composite
     return parse_mrz([l1, l2])
 
 

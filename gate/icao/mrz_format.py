@@ -1,16 +1,16 @@
-"""Build TD1 (ID card, 3 x 30) and TD2 (2 x 36) MRZs with every check digit (ICAO Doc 9303
-parts 5 and 6); TD3 is ``gate.icao.mrz.format_td3``. Names longer than the line are cut."""
+"""Build TD1 (ID card, 3 x 30) MRZs with every check digit (ICAO Doc 9303 part 5); TD2 and
+TD3 are ``gate.icao.mrz.format_td2`` / ``format_td3``. Names longer than the line are cut."""
 
 from __future__ import annotations
 
 from gate.errors import DocumentError
 from gate.icao.mrz import (
     TD1_LINE,
-    TD2_LINE,
     Mrz,
     _date,
     _field,
     check_digit,
+    format_td2,
     format_td3,
     parse_mrz,
 )
@@ -43,7 +43,10 @@ def format_td1(
     optional_data: str = "",
     document_type: str = "ID",
 ) -> Mrz:
-    _common(sex, birth_date, expiry_date)
+    if sex not in ("M", "F", "<"):
+        raise DocumentError(f"MRZ: sex {sex!r} is not M, F or '<'")
+    _date("birth date", birth_date)
+    _date("expiry date", expiry_date)
     number = _field("document number", document_number, 9)
     l1 = _field("document type", document_type, 2) + _field("issuing state", issuing_state, 3)
     l1 += number + check_digit(number) + _field("optional data", optional_data, 15)
@@ -54,32 +57,6 @@ def format_td1(
     l2 = birth + sex + expiry + _field("nationality", nationality, 3) + optional2 + composite
     l3 = _name_field(surname, given_names, TD1_LINE)
     return parse_mrz([l1, l2, l3])
-
-
-def format_td2(
-    *,
-    surname: str,
-    given_names: str,
-    document_number: str,
-    issuing_state: str,
-    nationality: str,
-    birth_date: str,
-    sex: str,
-    expiry_date: str,
-    optional_data: str = "",
-    document_type: str = "I",
-) -> Mrz:
-    _common(sex, birth_date, expiry_date)
-    l1 = _field("document type", document_type, 2) + _field("issuing state", issuing_state, 3)
-    l1 += _name_field(surname, given_names, TD2_LINE - 5)
-    number = _field("document number", document_number, 9)
-    head = number + check_digit(number)
-    birth = birth_date + check_digit(birth_date)
-    expiry = expiry_date + check_digit(expiry_date)
-    optional = _field("optional data", optional_data, 7)
-    composite = check_digit(head + birth + expiry + optional)
-    l2 = head + _field("nationality", nationality, 3) + birth + sex + expiry + optional + composite
-    return parse_mrz([l1, l2])
 
 
 FORMATS = {"td1": format_td1, "td2": format_td2, "td3": format_td3}

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from drivers.chip.passport_folder import load_passport_folder
-from drivers.chip.pcscd import PcscdStatus, ensure_pcscd, pcscd_available
+from drivers.chip.pcscd import PcscdStatus
 from drivers.chip.vpcd import VpcdCardLink
 from gate.cli import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, main
 from gate.icao.lds import decode_dg2
@@ -42,15 +41,6 @@ def test_issue_rejects_bad_date(issued: Path, capsys: pytest.CaptureFixture[str]
     args += ["--out", str(issued / "bad")]
     assert main(args) == EXIT_ERROR
     assert "birth date" in capsys.readouterr().err
-
-
-@pytest.fixture(scope="module")
-def pcscd() -> Iterator[PcscdStatus]:
-    reason = pcscd_available()
-    if reason:
-        pytest.skip(f"PC/SC path unavailable: {reason}")
-    with ensure_pcscd() as status:
-        yield status
 
 
 @pytest.mark.pcsc

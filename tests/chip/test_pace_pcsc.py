@@ -11,14 +11,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from drivers.chip.passport_folder import load_passport_folder
 from drivers.chip.pcsc import PcscTransport
-from drivers.chip.pcscd import PcscdStatus, ensure_pcscd, pcscd_available
+from drivers.chip.pcscd import PcscdStatus
 from drivers.chip.vpcd import VpcdCardLink
 from gate.cli import EXIT_FAILURE, EXIT_OK, main
 from gate.decision import DecisionPolicy, check_document
@@ -34,15 +33,6 @@ from tests.icao.passports import HOLDER, wrong_mrz
 
 pytestmark = pytest.mark.pcsc
 CAN = "314159"
-
-
-@pytest.fixture(scope="module")
-def pcscd() -> Iterator[PcscdStatus]:
-    reason = pcscd_available()
-    if reason:
-        pytest.skip(f"PC/SC path unavailable: {reason}")
-    with ensure_pcscd() as status:
-        yield status
 
 
 @pytest.fixture(scope="module")

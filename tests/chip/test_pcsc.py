@@ -6,15 +6,13 @@ vpcd port's lock while a card is presented, so parallel runs serialise instead o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import cv2
 import numpy as np
 import pytest
 
 from drivers.chip.passport_folder import load_passport_folder
 from drivers.chip.pcsc import PcscTransport
-from drivers.chip.pcscd import PcscdStatus, ensure_pcscd, pcscd_available
+from drivers.chip.pcscd import PcscdStatus
 from drivers.chip.vpcd import VpcdCardLink
 from gate.errors import DeviceError, DeviceGoneError, ProtocolError, SecurityError
 from gate.icao.reader import TrustStore, read_passport
@@ -23,15 +21,6 @@ from gate.simulate.pki import TestPki
 from tests.icao.passports import wrong_mrz
 
 pytestmark = pytest.mark.pcsc
-
-
-@pytest.fixture(scope="module")
-def pcscd() -> Iterator[PcscdStatus]:
-    reason = pcscd_available()
-    if reason:
-        pytest.skip(f"PC/SC path unavailable: {reason}")
-    with ensure_pcscd() as status:
-        yield status
 
 
 def _present(passport: IssuedPassport, **faults: object) -> VpcdCardLink:

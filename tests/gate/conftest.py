@@ -1,4 +1,5 @@
-"""Fixtures of the fault tests: a test PKI per module and a real lane per test."""
+"""Fixtures of the gate tests: a test PKI per module, a real lane per test (fault tests) and
+the face model pack (end-to-end simulations skip with the reason when it is missing)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from drivers.turnstile.emulator import Physics, start_emulator
 from gate.audit import AuditLog
+from gate.errors import ModelError
 from gate.simulate.pki import TestPki, init_pki
 from tests.gate.real_lane import RealLane
 
@@ -29,3 +31,13 @@ def lane(tmp_path: Path, pki: TestPki) -> Iterator[RealLane]:
     finally:
         audit.close()
         emulator.close()
+
+
+@pytest.fixture(scope="module")
+def pack_folder() -> Path:
+    from models.pack import pack_dir
+
+    try:
+        return pack_dir(None)
+    except ModelError as exc:
+        pytest.skip(f"face model pack not prepared ({exc})")

@@ -11,20 +11,9 @@ import pytest
 
 from gate.audit import AuditLog
 from gate.cli import main
-from gate.errors import ModelError
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = ROOT / "examples" / "scenarios" / "documents.toml"
-
-
-@pytest.fixture(scope="module")
-def pack_folder() -> Path:
-    from models.pack import pack_dir
-
-    try:
-        return pack_dir(None)
-    except ModelError as exc:
-        pytest.skip(f"face model pack not prepared ({exc})")
 
 
 @pytest.mark.slow

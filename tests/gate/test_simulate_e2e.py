@@ -25,7 +25,6 @@ import pytest
 
 from gate.audit import AuditLog
 from gate.cli import main
-from gate.errors import ModelError
 from gate.lane import GateEvent
 from gate.outcome import Decision, State
 from gate.simulate.runner import Simulation, SimulationOptions
@@ -34,16 +33,6 @@ from gate.turnstile import Door
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ROOT / "examples" / "scenarios" / "small.toml"
-
-
-@pytest.fixture(scope="module")
-def pack_folder() -> Path:
-    from models.pack import pack_dir
-
-    try:
-        return pack_dir(None)
-    except ModelError as exc:
-        pytest.skip(f"face model pack not prepared ({exc})")
 
 
 def _pcsc_problem() -> str | None:
