@@ -46,6 +46,7 @@ class LaneTile:
     capture: dict[str, Any] = field(default_factory=dict)
     preview: bytes | None = field(default=None, repr=False)
     preview_seq: int = 0
+    preview_face: dict[str, Any] = field(default_factory=dict)  # box, quality of the preview
     finished: deque[tuple[float, str, dict[str, float]]] = field(
         default_factory=lambda: deque(maxlen=MAX_HISTORY)
     )
@@ -70,6 +71,7 @@ class LaneTile:
             "stages": list(self.stages),
             "capture": dict(self.capture),
             "preview_seq": self.preview_seq,
+            "preview_face": dict(self.preview_face),
         }
 
 
@@ -237,6 +239,11 @@ class Hall:
         image = image_bytes(m.data, "image")
         if image is not None:
             tile.preview, tile.preview_seq = image, tile.preview_seq + 1
+            box = m.data.get("face_box")
+            tile.preview_face = {
+                "face_box": [float(v) for v in box[:4]] if isinstance(box, list) else None,
+                "quality": _number(m.data.get("quality")),
+            }
 
     def _on_decision(self, tile: LaneTile, m: LaneMessage) -> None:
         tile.stages.append(f"decision {m.detail[:32]}")

@@ -1,8 +1,8 @@
 """The lane's reporter: an observer that turns ``GateEvent``s into wire messages.
 
 The lane calls observers in its own thread, so ``LaneReporter.__call__`` only puts the
-event in a bounded queue and returns (a full queue drops the oldest preview first, then the
-event, and counts it). Its own thread encodes (JPEG for images) and hands messages to a
+event in a bounded queue and returns (a full queue drops the event and counts it). Its
+own thread encodes (JPEG for images) and hands messages to a
 ``Link``: the in-process ``LocalHub`` or ``MqttLink`` (paho + Mosquitto). Commands from
 the console arrive through the link and are queued on the lane (``submit_officer_action``),
 never run in the console's or the broker's thread.

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from gate.clock import Clock
 from gate.errors import DeviceError, FaceError, InputError
 from gate.interfaces import Camera
 from gate.lane.officer import OfficerAction
+from gate.lane.preview import PreviewCamera
 from gate.outcome import Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
 from gate.types import Face, FloatArray, ImageBGR
@@ -57,6 +58,34 @@ class AuditLogSink:
             ),
             kind="result",
         )
+
+
+class _NotingEngine:
+    """The face engine as the capture pipeline sees it, telling the preview camera the main
+    face's box and quality of each frame it previews (measured only for those frames)."""
+
+    def __init__(self, engine: FaceEngine, camera: PreviewCamera, pipeline: CapturePipeline):
+        self.engine = engine
+        self.camera = camera
+        self.layout = pipeline.layout
+        self.thresholds = pipeline.settings.quality
+
+    @property
+    def manifest(self) -> Any:
+        return self.engine.manifest
+
+    def analyze(self, image: ImageBGR, **options: Any) -> list[Face]:
+        from gate.capture.quality import assess
+
+        faces: list[Face] = self.engine.analyze(image, **options)
+        if self.camera.wants(image):
+            quality = assess(image, faces[0], self.layout, self.thresholds) if faces else None
+            box = _box(faces[0]) if faces else None
+            self.camera.note_faces(image, box, None if quality is None else quality.score)
+        return faces
+
+    def embed(self, image: ImageBGR, faces: list[Face], **options: Any) -> FloatArray:
+        return self.engine.embed(image, faces, **options)
 
 
 def _box(face: Face) -> tuple[float, float, float, float]:
@@ -110,7 +139,14 @@ class EngineBiometrics:
         return np.asarray(face.embedding, dtype=np.float32)
 
     def capture(self, camera: Camera, clock: Clock, deadline_s: float) -> CaptureOutcome:
-        result = self.pipeline.capture(camera, clock, deadline_s)
+        pipeline = self.pipeline
+        if isinstance(camera, PreviewCamera):  # the officer's view: faces of previewed frames
+            from gate.capture.pipeline import CapturePipeline
+
+            pipeline = CapturePipeline(
+                _NotingEngine(self.engine, camera, pipeline), pipeline.settings
+            )
+        result = pipeline.capture(camera, clock, deadline_s)
         embeddings = tuple(
             np.asarray(face.embedding, dtype=np.float32)
             for face in result.best_faces

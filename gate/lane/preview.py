@@ -1,7 +1,8 @@
 """The camera as the capture stage reads it, also shown to observers (the officer's live
 view): every frame the capture reads is passed on unchanged, and at most a few a second are
-emitted as ``preview`` events. The event carries the frame itself (no copy, no encoding in
-the lane's thread); an observer that wants to ship it encodes it on its own thread."""
+emitted as ``preview`` events, with the main face's box and quality when the face side
+reports them for that frame (``note_faces``). The event carries the frame itself (no copy,
+no encoding in the lane's thread); an observer that ships it encodes it on its own thread."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ import time
 
 from gate.interfaces import Camera, Frame
 from gate.lane.events import EventBus
+from gate.types import ImageBGR
 
 PREVIEW_INTERVAL_S = 0.2  # real seconds between preview events
+Box = tuple[float, float, float, float]
 
 
 class PreviewCamera:
@@ -19,14 +22,29 @@ class PreviewCamera:
         self.bus = bus
         self.tid = tid
         self._last = 0.0
+        self._pending: ImageBGR | None = None  # chosen for a preview, faces not yet known
 
     def read(self, timeout: float) -> Frame:
+        if self._pending is not None:  # nobody reported its faces: show it without
+            self._emit(self._pending, None, None)
         frame = self.camera.read(timeout)
         now = time.monotonic()
         if now - self._last >= PREVIEW_INTERVAL_S:
             self._last = now
-            self.bus.emit("preview", self.tid, "", image=frame.image)
+            self._pending = frame.image
         return frame
+
+    def wants(self, image: ImageBGR) -> bool:
+        """Whether ``image`` is the frame waiting to be previewed (worth measuring)."""
+        return image is self._pending
+
+    def note_faces(self, image: ImageBGR, box: Box | None, quality: float | None) -> None:
+        if image is self._pending:
+            self._emit(image, box, quality)
+
+    def _emit(self, image: ImageBGR, box: Box | None, quality: float | None) -> None:
+        self._pending = None
+        self.bus.emit("preview", self.tid, "", image=image, face_box=box, quality=quality)
 
     def close(self) -> None:
         """The lane's camera stays open: it belongs to the lane, not to one capture."""

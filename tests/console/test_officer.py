@@ -111,3 +111,21 @@ def test_a_full_inbox_refuses_more() -> None:
         lane.submit_officer_action(OfficerAction("open_lane", "alice", "x"))
     with pytest.raises(InputError, match="inbox is full"):
         lane.submit_officer_action(OfficerAction("open_lane", "alice", "x"))
+
+
+def test_preview_frames_carry_the_face_reported_for_them() -> None:
+    from gate.clock import SimulatedClock
+    from gate.fakes import FakeCamera
+    from gate.lane.events import EventBus
+    from gate.lane.preview import PreviewCamera
+
+    clock = SimulatedClock()
+    events: list[GateEvent] = []
+    camera = PreviewCamera(FakeCamera(clock), EventBus(clock, (events.append,)), "t1")
+    frame = camera.read(1.0)
+    assert camera.wants(frame.image)  # the first frame is previewed
+    camera.note_faces(frame.image, (1.0, 2.0, 3.0, 4.0), 0.8)
+    assert [e.data["face_box"] for e in events] == [(1.0, 2.0, 3.0, 4.0)]
+    assert events[0].data["image"] is frame.image and events[0].data["quality"] == 0.8
+    camera.read(1.0)  # a preview waits for its faces (or the next read): nothing emitted yet
+    assert len(events) == 1

@@ -74,7 +74,8 @@ async function drawLane() {
   if (role !== "auditor") {
     const img = el("img", { id: "camera", alt: "live camera", src: `/api/lanes/${encodeURIComponent(LANE)}/preview.jpg?n=${lane.preview_seq}` });
     camera.append(img);
-    const box = lane.capture && lane.capture.face_box;
+    const live = lane.preview_face || {};
+    const box = live.face_box || (lane.capture && lane.capture.face_box);
     if (box) {
       const frame = el("div", { class: "box", id: "facebox" });
       frame.style.left = `${box[0]}px`; frame.style.top = `${box[1]}px`;
@@ -91,7 +92,8 @@ async function drawLane() {
     el("h2", { text: `Lane ${lane.lane}` }),
     el("div", { class: "photos" }, camera, el("div", {},
       kv([["state", lane.state], ["transaction", lane.current_tid], ["doors", lane.doors],
-          ["capture", lane.capture.status], ["quality", num(lane.capture.quality, 2)],
+          ["live face quality", num((lane.preview_face || {}).quality, 2)],
+          ["capture", lane.capture.status], ["best shot quality", num(lane.capture.quality, 2)],
           ["liveness", num(lane.capture.liveness, 2)], ["health", lane.health]]),
       el("h3", { text: "Current transaction" }), stages, controls)));
 }
