@@ -68,6 +68,7 @@ class Embeddings:
     failure_reasons: dict[str, int]
     seconds: float
     embedded: int | None = None  # images embedded in ``seconds`` (the rest came from a cache)
+    row_reasons: tuple[str, ...] = ()  # per image: its failure class, "" when acquired
 
     @property
     def fta_count(self) -> int:
@@ -189,8 +190,9 @@ def stack_embeddings(
     for row, vector in enumerate(vectors):
         if vector is not None:
             matrix[row] = vector
-    failures = Counter(reason for reason, ok in zip(reasons, acquired, strict=True) if not ok)
-    return Embeddings(matrix, acquired, dict(failures), seconds, embedded)
+    rows = tuple("" if ok else reason for reason, ok in zip(reasons, acquired, strict=True))
+    failures = Counter(reason for reason in rows if reason)
+    return Embeddings(matrix, acquired, dict(failures), seconds, embedded, rows)
 
 
 def embed_images(

@@ -133,3 +133,32 @@ class ShardStore:
             raise InputError(
                 f"{self.folder}: cannot write an embedding shard ({exc.strerror or exc})"
             ) from exc
+
+
+def embed_cached(
+    engine: Any, dataset: Any, options: Any, cache_root: Path, progress: bool = False
+) -> Any:
+    """``accuracy.embed_images`` in this process, shard by shard through the cache."""
+    import time
+    from dataclasses import replace
+
+    from bench.accuracy import embed_images, stack_embeddings
+
+    store = ShardStore(cache_root, pack_hash(getattr(engine, "manifest", engine.pack_id)))
+    keys = [ref.key for ref in dataset.images]
+    vectors: list[npt.NDArray[np.float32] | None] = []
+    reasons: list[str] = []
+    embedded = 0
+    started = time.perf_counter()
+    for shard in shards(keys, options.describe()):
+        data = store.load(shard)
+        if data is None:
+            part = replace(dataset, images=dataset.images[shard.start : shard.stop])
+            emb = embed_images(engine, part, progress=progress, options=options)
+            embedded += shard.stop - shard.start
+            data = ShardData(emb.vectors, emb.acquired, emb.row_reasons)
+            store.save(shard, data)
+        for row in range(shard.stop - shard.start):
+            vectors.append(data.vectors[row] if data.acquired[row] else None)
+            reasons.append(data.reasons[row] or "no embedding")
+    return stack_embeddings(vectors, reasons, time.perf_counter() - started, embedded)

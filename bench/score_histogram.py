@@ -152,14 +152,23 @@ class ScoreAccumulator:
         values = np.asarray(distances).reshape(-1)
         if values.size == 0:
             return
-        if np.isnan(values).any():
-            raise ValueError("impostor distances contain NaN")
+        if not np.issubdtype(values.dtype, np.floating):
+            values = values.astype(np.float64)
         self.total += int(values.size)
-        finite = values[np.isfinite(values)]
-        self.infinite += int(values.size - finite.size)
-        index = np.floor((finite - self.low) * (1.0 / self.width))
+        if np.isfinite(values).all():  # the usual case: one pass, no copy
+            finite = values
+        else:
+            if np.isnan(values).any():
+                raise ValueError("impostor distances contain NaN")
+            finite = values[np.isfinite(values)]
+            self.infinite += int(values.size - finite.size)
+        # Bin index in the values' own precision: one subtract-multiply, one clip, one cast.
+        index = np.subtract(finite, finite.dtype.type(self.low))
+        np.multiply(index, finite.dtype.type(1.0 / self.width), out=index)
         np.clip(index, -1, self.bins, out=index)
-        self.slots += np.bincount(index.astype(np.int64) + 1, minlength=self.bins + 2)
+        slots = np.floor(index, out=index).astype(np.int64)
+        slots += 1
+        self.slots += np.bincount(slots, minlength=self.bins + 2)
         kept = finite[finite < self.cut].astype(np.float64)
         if kept.size:
             self._pending.append(kept)

@@ -13,6 +13,7 @@ from typing import Any
 from gate.cli import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, Registry
 from gate.cli import args as argtypes
 from gate.cli.console_cmd import add_lane_options
+from gate.errors import InputError
 
 MAX_TRAVELLERS = 100_000  # a scenario is expanded in memory; weeks of lane time at speed 1
 
@@ -32,9 +33,18 @@ def _simulate(args: argparse.Namespace) -> int:
     from gate.simulate.runner import Simulation, SimulationOptions
     from gate.simulate.scenario import load_scenario
 
+    _check_lane_options(args)
+    if getattr(args, "dataset", None) is not None:
+        from gate.cli.simulate_dataset import simulate_dataset
+
+        return simulate_dataset(args, _plain_options(args))
     scenario = load_scenario(Path(args.scenario) if args.scenario else None)
     if args.travellers is not None:
         scenario = scenario.repeated(args.travellers)
+    if getattr(args, "lanes", 1) > 1:
+        from gate.simulate.lanes import run_lanes
+
+        return _report(args, scenario.name, run_lanes(scenario, _plain_options(args), args.lanes))
     audit_path = Path(args.audit) if args.audit else None
     with lane_console(args, args.lane) as linked:
         reporter = linked.reporter
@@ -59,6 +69,51 @@ def _simulate(args: argparse.Namespace) -> int:
                 with sigterm_sets(Event()) as stop, contextlib.suppress(KeyboardInterrupt):
                     simulation.lane.serve(stop)
     return code
+
+
+def _check_lane_options(args: argparse.Namespace) -> None:
+    """Options that need --dataset, and those that watch one lane (not with --lanes N or a
+    dataset run), refused with one line naming them."""
+    dataset = getattr(args, "dataset", None) is not None
+    dataset_only = [
+        flag
+        for flag, given in (
+            ("--report", getattr(args, "report", None) is not None),
+            ("--limit", getattr(args, "limit", None) is not None),
+            ("--root", getattr(args, "root", None) is not None),
+            ("--impostors", getattr(args, "impostors", "listed") != "listed"),
+        )
+        if given
+    ]
+    if dataset_only and not dataset:
+        raise InputError(f"{', '.join(dataset_only)} need(s) --dataset")
+    one_lane = [
+        flag
+        for flag, given in (
+            ("--console", getattr(args, "console", None) is not None),
+            ("--broker", getattr(args, "broker", None) is not None),
+            ("--keep-serving", bool(getattr(args, "keep_serving", False))),
+        )
+        if given
+    ]
+    if one_lane and (dataset or getattr(args, "lanes", 1) > 1):
+        raise InputError(f"{', '.join(one_lane)} watch(es) one lane: not with --dataset or --lanes")
+
+
+def _plain_options(args: argparse.Namespace) -> Any:
+    """The simulation options of a run without console or broker."""
+    from gate.config import TimeoutsConfig
+    from gate.simulate.runner import SimulationOptions
+
+    return SimulationOptions(
+        speed=args.speed,
+        use_pcsc=not args.no_pcsc,
+        pack=args.pack,
+        audit_path=Path(args.audit) if args.audit else None,
+        protocol=args.protocol,
+        timeouts=TimeoutsConfig(capture_s=args.capture_timeout),
+        status=sys.stderr,
+    )
 
 
 def _report(args: argparse.Namespace, name: str, results: list[Any]) -> int:
@@ -164,7 +219,51 @@ def register(registry: Registry) -> None:
     p = registry.command(
         "simulate", "put a scenario's travellers through the gate and its emulators", _simulate
     )
-    p.add_argument("--scenario", default=None, help="scenario TOML (default: the built-in one)")
+    source = p.add_mutually_exclusive_group()
+    source.add_argument(
+        "--scenario", default=None, help="scenario TOML (default: the built-in one)"
+    )
+    source.add_argument(
+        "--dataset",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="travellers from a dataset bench accuracy reads (pairs CSV, LFW pairs.txt, "
+        "identity folders): a system test with its report (docs/evaluation.md)",
+    )
+    p.add_argument(
+        "--root", type=argtypes.directory, metavar="DIR", help="image root of an LFW pairs.txt"
+    )
+    p.add_argument(
+        "--impostors",
+        choices=("listed", "similar"),
+        default="listed",
+        help="with --dataset: the listed impostor pairs (zero effort) or, for each passport "
+        "photo, the most similar other identity by the pack (lookalikes)",
+    )
+    p.add_argument(
+        "--limit",
+        type=argtypes.int_range(1, MAX_TRAVELLERS, "limit"),
+        default=None,
+        metavar="N",
+        help="with --dataset: N travellers drawn (genuine and impostor in proportion)",
+    )
+    p.add_argument("--seed", type=argtypes.seed, default=0, help="with --dataset: seed of the draw")
+    p.add_argument(
+        "--lanes",
+        type=argtypes.int_range(1, 64, "lanes"),
+        default=1,
+        metavar="N",
+        help="N lanes in N processes, each with its own reader, turnstile, camera and audit "
+        "log (with PC/SC, one vpcd reader each)",
+    )
+    p.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="with --dataset: write the system report (report.md, report.json, plots) here",
+    )
     p.add_argument(
         "--travellers",
         type=argtypes.int_range(1, MAX_TRAVELLERS, "travellers"),

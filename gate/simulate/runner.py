@@ -18,7 +18,7 @@ import logging
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -393,8 +393,11 @@ class Simulation:
         while self.turnstile.next_event(0.0) is not None:  # drop what the last one left
             pass
 
-    def run(self) -> list[TravellerResult]:
-        results = [self.run_traveller(i, t) for i, t in enumerate(self.scenario.travellers)]
+    def run(self, indices: Sequence[int] | None = None) -> list[TravellerResult]:
+        """The travellers at ``indices`` of the scenario (default: all), in that order; each
+        keeps its scenario index (a lane of several runs only its share)."""
+        chosen = range(len(self.scenario.travellers)) if indices is None else indices
+        results = [self.run_traveller(i, self.scenario.travellers[i]) for i in chosen]
         self.status.done()
         return results
 
