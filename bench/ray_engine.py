@@ -84,6 +84,17 @@ def ray_session(address: str | None, workers: int) -> Iterator[Any]:
         ray.shutdown()
 
 
+@contextmanager
+def ray_errors(ray: Any, what: str) -> Iterator[None]:
+    """A failure inside Ray (a worker's exception, a lost node) as one line, not a traceback."""
+    try:
+        yield
+    except ray.exceptions.RayError as exc:
+        lines = [line for line in str(exc).splitlines() if line.strip()]
+        cause = lines[-1] if lines else type(exc).__name__
+        raise GateError(f"Ray {what} failed: {cause}") from exc
+
+
 class EmbedActor:
     """Holds one engine per pack; embeds a batch of image-list rows (Ray Data ``map_batches``)."""
 
@@ -157,8 +168,9 @@ def embed_with_ray(
     rows = [row for n in pending for row in range(plan_[n].start, plan_[n].stop)]
     started = time.perf_counter()
     if rows:
-        _embed_pending(ray, packs, dataset, options, rows, plan_, pending, stores, found,
-                       workers, progress, batch_images)  # fmt: skip
+        with ray_errors(ray, "embedding"):
+            _embed_pending(ray, packs, dataset, options, rows, plan_, pending, stores, found,
+                           workers, progress, batch_images)  # fmt: skip
     seconds = time.perf_counter() - started
     out = []
     for cached in found:
@@ -262,9 +274,10 @@ def ray_scorer(ray: Any, pack: str | None, tasks: int) -> ImpostorScorer:
             for i in range(min(max(1, tasks), len(ranges)))
         ]
         total = shared.accumulator()
-        while futures:
-            done, futures = ray.wait(futures, num_returns=1)
-            total.merge(ray.get(done[0]))
+        with ray_errors(ray, "impostor scoring"):
+            while futures:
+                done, futures = ray.wait(futures, num_returns=1)
+                total.merge(ray.get(done[0]))
         return total.finish()
 
     return score

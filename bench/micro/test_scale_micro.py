@@ -28,7 +28,7 @@ def _engine() -> Any:
 def test_blocked_scoring_of_replicated_embeddings(benchmark: Any) -> None:
     engine = _engine()
     base, codes = synthetic_base(300, 2)
-    vectors, identities = replicate(base, codes, EMBEDDINGS, noise=0.3)
+    vectors, identities = replicate(base, codes, EMBEDDINGS, noise=0.05)
     assert np.unique(identities).size == EMBEDDINGS // 2  # each copy under new identities
     out = benchmark.pedantic(score_at_scale, args=(engine, vectors, identities), rounds=1)
     assert out["impostor_comparisons"] == out["expected_comparisons"] > 1_000_000

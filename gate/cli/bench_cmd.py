@@ -382,6 +382,9 @@ def _accuracy(args: argparse.Namespace) -> int:
     report = accuracy_report(
         dataset, results, describe_environment(engines), impostors, seed=args.seed
     )
+    report["engine"] = {"kind": args.engine}
+    if args.engine == "ray":
+        report["engine"].update(workers=args.workers, address=args.address or "local")
     _emit_json(report, args.json)
     if args.report is not None:
         page = write_report(report, results, args.report)

@@ -120,11 +120,19 @@ def test_system_figures_and_report(tmp_path: Path) -> None:
                "impostor": 3, "fnmr": 0.0, "fmr": 0.0, "false_non_matches": 0,
                "false_matches": 0, "fnmr_ci95": {"low": 0.0, "high": 0.5},
                "fmr_ci95": {"low": 0.0, "high": 0.6}, "distances": [0.1] * 7}  # fmt: skip
+    matcher["distances"] = [0.1, 0.1, 0.1, 0.9, 0.9, 0.9, 0.9]
+    results[3] = result(3, "genuine", Decision.REJECT_MISMATCH)
     report = system_report.system_report(results, matcher, {"scenario": "s", "lanes": 2})
-    assert report["losses"]["frr_minus_fnmr"] == pytest.approx(0.5)
+    assert report["system"]["genuine_breakdown"] == {
+        "accepted": 1,
+        "lost in capture (FTA)": 1,
+        "lost to liveness (a live person taken for an attack)": 1,
+        "mismatch the matcher alone also makes": 1,
+    }
+    assert report["losses"]["frr_minus_fnmr"] == pytest.approx(0.75)
     page = system_report.write_system_report(report, tmp_path / "out")
     text = page.read_text()
-    assert "| false reject rate (FRR) / FNMR | 50.0 % (2/4;" in text
+    assert "| false reject rate (FRR) / FNMR | 75.0 % (3/4;" in text
     assert "impostor-6: no face" in text
     assert json.loads((tmp_path / "out" / "report.json").read_text())["system"]["far"]["count"] == 1
     for name in ("outcomes.png", "transaction_times.png", "stages.png"):
