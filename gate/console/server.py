@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import socket
 import sys
 import threading
 import time
@@ -29,6 +30,22 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"--listen {text!r}: use HOST:PORT, e.g. 127.0.0.1:8080")
     return host.strip("[]"), int(port)
+
+
+def _check_free(host: str, port: int) -> None:
+    """Refuse a taken address in one line before uvicorn tries (and logs a traceback-ish
+    error and exits on its own)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise ConfigError(f"--listen {host}:{port}: {exc.strerror}") from exc
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            raise DeviceError(f"--listen {host}:{port}: {exc.strerror}") from exc
 
 
 @dataclass
@@ -66,6 +83,7 @@ class ConsoleServer:
         if (certfile is None) != (keyfile is None):
             raise ConfigError("TLS needs both --tls-cert and --tls-key")
         host, port = parse_listen(listen)
+        _check_free(host, port)
         console.tls = certfile is not None
         self.console = console
         config = uvicorn.Config(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import socket
 import ssl
 import threading
 from pathlib import Path
@@ -18,7 +19,7 @@ from cryptography.x509.oid import NameOID
 
 from gate.console.mqtt import BrokerAddress, MqttLink
 from gate.console.server import ConsoleServer, Wiring, make_console
-from gate.errors import ConfigError
+from gate.errors import ConfigError, DeviceError
 from tests.console.apps import PASSWORDS, shared_users
 from tests.console.broker import Broker, mosquitto_problem
 
@@ -77,6 +78,12 @@ def test_tls_needs_both_files(tmp_path: Path) -> None:
         ConsoleServer(console, "127.0.0.1:0", tmp_path / "cert.pem", None)
     with pytest.raises(ConfigError, match="HOST:PORT"):
         ConsoleServer(console, "8080", None, None)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(DeviceError, match=f"127.0.0.1:{port}: Address already in use"):
+            ConsoleServer(console, f"127.0.0.1:{port}", None, None)
 
 
 def test_lane_events_over_mqtt_tls_with_a_password(
