@@ -20,19 +20,26 @@ import numpy.typing as npt
 from gate.clock import timed
 from gate.errors import FaceError, InputError, ModelError, MultipleFacesError, NoFaceError
 from gate.types import Box, Detection, Face, FloatArray, ImageBGR, Landmarks5
-from models.manifest import PackManifest, check_files
+from models import fusion
+from models.manifest import FusionSpec, PackManifest, check_files
 from models.pack import load_manifest, pack_dir
 from models.runtime import PackRuntime
 
 Policy = Literal["largest", "single"]
 Timings = MutableMapping[str, float]
 
-STAGES = ("detect", "landmarks", "align", "embed")
+STAGES = ("detect", "track", "landmarks", "align", "embed")
 SMALL_SIDE = 400  # pictures up to this size are doubled before detection
+TRACK_GRID = 32
 
 # Each pack kind's runtime lives in its own module, imported only when a pack of that kind
 # is opened (so a dlib-only install never imports insightface, and the reverse).
-RUNTIME_MODULES = {"dlib-cc0": "models.dlib.pack", "insightface": "models.insightface_pack"}
+RUNTIME_MODULES = {
+    "dlib-cc0": "models.dlib.pack",
+    "insightface": "models.insightface_pack",
+    "sface": "models.sface.pack",
+    "fusion": "models.sface.fusion_pack",
+}
 
 
 def _check_image(image: object) -> ImageBGR:
@@ -56,6 +63,12 @@ class FaceEngine:
         self._chip_size = manifest.input.chip_size
         # Detect on a doubled picture when it is small (longer side <= SMALL_SIDE).
         self.upsample_small = True
+
+    def with_fusion(self, spec: FusionSpec) -> FaceEngine:
+        """The same opened models with another fusion normalisation (calibration)."""
+        if self.manifest.fusion is None:
+            raise ModelError(f"pack {self.pack_id} is not a fusion pack")
+        return FaceEngine(replace(self.manifest, fusion=spec), self._runtime)
 
     # -- thresholds ---------------------------------------------------------------------
 
@@ -95,6 +108,71 @@ class FaceEngine:
         detections = sorted(detections, key=lambda d: d.box.area, reverse=True)
         with timed(timings, "landmarks"):
             return [Face(d, self._landmarks(image, d)) for d in detections]
+
+    @property
+    def can_track(self) -> bool:
+        """Whether ``track`` works: the detector gives the 5 points itself (YuNet, SCRFD),
+        so a pass over a small region around the last face is a complete analysis."""
+        return self._runtime.landmarks is None
+
+    def track(
+        self,
+        image: ImageBGR,
+        previous: Face,
+        *,
+        min_face: int = 40,
+        margin: float = 0.5,
+        min_score: float = 0.8,
+        timings: Timings | None = None,
+    ) -> Face | None:
+        """The face of ``previous`` in a new frame, found by detecting only in a region
+        ``margin`` face sizes around its last box: a fraction of a full frame's work.
+
+        None (detect on the whole frame instead) when the pack cannot track, or nothing
+        in the region scores ``min_score`` (the face left the region, or is turning away).
+        Only the followed face is seen: the caller detects on whole frames now and then.
+        """
+        if not self.can_track:
+            return None
+        image = _check_image(image)
+        box = previous.detection.box
+        size = max(box.width, box.height)
+        height, width = image.shape[:2]
+        # The region starts on a multiple of 32 pixels (the detector's largest stride), so
+        # the network sees the face on the same grid as in a whole frame: the same points.
+        left = int(max(0.0, box.left - margin * size)) // TRACK_GRID * TRACK_GRID
+        top = int(max(0.0, box.top - margin * size)) // TRACK_GRID * TRACK_GRID
+        right = int(min(float(width), box.right + margin * size))
+        bottom = int(min(float(height), box.bottom + margin * size))
+        if right - left < min_face or bottom - top < min_face:
+            return None
+        region = np.ascontiguousarray(image[top:bottom, left:right])
+        with timed(timings, "track"):
+            found = self._runtime.detector.detect(region, min_face=min_face)
+        if not found:
+            return None
+        centre = ((box.left + box.right) / 2 - left, (box.top + box.bottom) / 2 - top)
+
+        def off(d: Detection) -> float:
+            return float(
+                ((d.box.left + d.box.right) / 2 - centre[0]) ** 2
+                + ((d.box.top + d.box.bottom) / 2 - centre[1]) ** 2
+            )
+
+        best = min(found, key=off)
+        if best.score < min_score or best.landmarks is None:
+            return None
+        moved = Detection(
+            Box(
+                best.box.left + left,
+                best.box.top + top,
+                best.box.right + left,
+                best.box.bottom + top,
+            ),
+            best.score,
+            tuple((x + left, y + top) for x, y in best.landmarks),
+        )
+        return Face(moved, self._landmarks(image, moved))
 
     def _detect_upsampled(self, image: ImageBGR, min_face: int) -> list[Detection]:
         """Detection on a small picture, doubled first: boxes and points mapped back.
@@ -163,9 +241,21 @@ class FaceEngine:
     ) -> FloatArray:
         """Embeddings (n, d) of the given faces of one image, batched."""
         image = _check_image(image)
+        if self._runtime.face_embedder is not None:  # each model cuts its own chip
+            with timed(timings, "embed"):
+                out = self._runtime.face_embedder(image, [face.landmarks for face in faces])
+            return self._checked(np.asarray(out, dtype=np.float32), len(faces))
         with timed(timings, "align"):
             chips = [self._runtime.aligner(image, face.landmarks) for face in faces]
         return self.embed_chips(chips, timings=timings)
+
+    def _checked(self, out: FloatArray, count: int) -> FloatArray:
+        d = self.manifest.embedding_size
+        if out.shape != (count, d):
+            raise ModelError(
+                f"pack {self.pack_id}: embedder returned shape {out.shape}, expected ({count}, {d})"
+            )
+        return out
 
     def embed_one(
         self,
@@ -203,6 +293,11 @@ class FaceEngine:
             )
         if left.shape[0] != right.shape[0] and 1 not in (left.shape[0], right.shape[0]):
             raise InputError(f"cannot pair {left.shape[0]} embeddings with {right.shape[0]}")
+        if self.manifest.fusion is not None:
+            fused: FloatArray = fusion.fused_distances(self.manifest.fusion, left, right).astype(
+                np.float32
+            )
+            return fused
         if self.distance_name == "cosine":
             dot = np.einsum("ij,ij->i", *np.broadcast_arrays(left, right))
             norms = np.linalg.norm(left, axis=1) * np.linalg.norm(right, axis=1)
@@ -226,6 +321,12 @@ class FaceEngine:
             raise InputError(
                 f"embeddings of shape {left.shape} and {right.shape}, pack {self.pack_id} has d={d}"
             )
+        if self.manifest.fusion is not None:
+            spec = self.manifest.fusion
+            fused: FloatArray = fusion.fused_distances(spec, left, right, all_pairs=True).astype(
+                np.float32
+            )
+            return fused
         # In place on the one (n, m) product: a block of millions costs two allocations.
         dot = left @ right.T
         if self.distance_name == "cosine":
@@ -246,11 +347,21 @@ class FaceEngine:
         """Distance between two embeddings (lower = more similar)."""
         return float(self.distances(a, b)[0])
 
+    def component_distances(self, a: npt.ArrayLike, b: npt.ArrayLike) -> dict[str, float]:
+        """A fusion pack's raw distance per model for one pair ({} for a single-model pack)."""
+        spec = self.manifest.fusion
+        if spec is None:
+            return {}
+        left = np.atleast_2d(np.asarray(a, dtype=np.float64))
+        right = np.atleast_2d(np.asarray(b, dtype=np.float64))
+        parts = fusion.component_distances(spec, left[:1], right[:1])
+        return {name: float(values[0]) for name, values in parts.items()}
+
 
 def load_engine(
     pack: str | Path | None = None, *, threads: int = 0, verify: bool = True
 ) -> FaceEngine:
-    """Open a pack by id (None = "dlib-cc0") or folder path.
+    """Open a pack by id (None = the default, "fusion") or folder path.
 
     ``verify`` re-hashes every file against the manifest first (tens of ms for the dlib pack);
     sizes are always checked. ``threads`` 0 lets ONNX Runtime choose.

@@ -25,8 +25,33 @@ MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
 FMR_KEYS = ("1e-2", "1e-3", "1e-4")
 
-PackKind = Literal["dlib-cc0", "insightface"]
-DistanceName = Literal["euclidean", "cosine"]
+PackKind = Literal["dlib-cc0", "insightface", "sface", "fusion"]
+PACK_KINDS = ("dlib-cc0", "insightface", "sface", "fusion")
+# "fused": a weighted sum of z-normalised component distances (``models.fusion``).
+DistanceName = Literal["euclidean", "cosine", "fused"]
+DISTANCE_NAMES = ("euclidean", "cosine", "fused")
+
+
+@dataclass(frozen=True)
+class FusionComponent:
+    """One recogniser of a fusion pack: its slice of the embedding and its normalisation.
+
+    The fused distance is sum(weight * (distance - impostor_mean) / impostor_sd): each
+    component's distance in impostor standard deviations, weighted.
+    """
+
+    name: str  # "dlib" or "sface"
+    size: int  # its embedding's length; components are concatenated in the listed order
+    distance: Literal["euclidean", "cosine"]
+    impostor_mean: float
+    impostor_sd: float
+    weight: float
+
+
+@dataclass(frozen=True)
+class FusionSpec:
+    components: tuple[FusionComponent, ...]
+    source: str  # the data the normalisation and the weights came from
 
 
 @dataclass(frozen=True)
@@ -65,12 +90,15 @@ class PackManifest:
     # The model author's published operating point (dlib: 0.6), reported by benchmarks as
     # the "default threshold"; the gate itself decides at the calibrated FMR thresholds.
     nominal_threshold: float | None = None
+    fusion: FusionSpec | None = None  # kind "fusion" only
 
     def to_json(self) -> str:
         data = asdict(self)
         data["format"] = MANIFEST_FORMAT
         data["files"] = {role: asdict(f) for role, f in sorted(self.files.items())}
         data["thresholds"] = dict(sorted(self.thresholds.items()))
+        if self.fusion is None:
+            del data["fusion"]  # single-model packs' manifests stay as they were
         return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
     @staticmethod
@@ -98,11 +126,15 @@ def _manifest_from_dict(data: Mapping[str, Any], source: str) -> PackManifest:
     if fmt != MANIFEST_FORMAT:
         raise ModelError(f"{source}: manifest format {fmt!r} is not supported")
     kind = _field(data, "kind", str, source)
-    if kind not in ("dlib-cc0", "insightface"):
-        raise ModelError(f"{source}: field 'kind' is {kind!r}, expected dlib-cc0 or insightface")
+    if kind not in PACK_KINDS:
+        raise ModelError(
+            f"{source}: field 'kind' is {kind!r}, expected one of {', '.join(PACK_KINDS)}"
+        )
     distance = _field(data, "distance", str, source)
-    if distance not in ("euclidean", "cosine"):
-        raise ModelError(f"{source}: field 'distance' is {distance!r}, expected euclidean/cosine")
+    if distance not in DISTANCE_NAMES:
+        raise ModelError(
+            f"{source}: field 'distance' is {distance!r}, expected {'/'.join(DISTANCE_NAMES)}"
+        )
     files: dict[str, PackFile] = {}
     for role, entry in _field(data, "files", dict, source).items():
         where = f"{source}: files.{role}"
@@ -138,7 +170,45 @@ def _manifest_from_dict(data: Mapping[str, Any], source: str) -> PackManifest:
         calibration=_field(data, "calibration", str, source),
         created_with={str(k): str(v) for k, v in dict(data.get("created_with", {})).items()},
         nominal_threshold=_optional_number(data, "nominal_threshold", source),
+        fusion=_fusion_from(data.get("fusion"), source),
     )
+
+
+def _fusion_from(value: Any, source: str) -> FusionSpec | None:
+    if value is None:
+        return None
+    where = f"{source}: fusion"
+    if not isinstance(value, dict):
+        raise ModelError(f"{where}: expected an object")
+    components = []
+    for index, entry in enumerate(_field(value, "components", list, where)):
+        at = f"{where}.components[{index}]"
+        if not isinstance(entry, dict):
+            raise ModelError(f"{at}: expected an object")
+        distance = _field(entry, "distance", str, at)
+        if distance not in ("euclidean", "cosine"):
+            raise ModelError(f"{at}: distance {distance!r} is not euclidean or cosine")
+        numbers = [_number(entry, key, at) for key in ("impostor_mean", "impostor_sd", "weight")]
+        if numbers[1] <= 0:
+            raise ModelError(f"{at}: impostor_sd must be > 0")
+        components.append(
+            FusionComponent(
+                _field(entry, "name", str, at),
+                _field(entry, "size", int, at),
+                distance,  # type: ignore[arg-type]
+                *numbers,
+            )
+        )
+    if not components:
+        raise ModelError(f"{where}: no components")
+    return FusionSpec(tuple(components), _field(value, "source", str, where))
+
+
+def _number(data: Mapping[str, Any], key: str, source: str) -> float:
+    value = _optional_number(data, key, source)
+    if value is None:
+        raise ModelError(f"{source}: missing field {key!r}")
+    return value
 
 
 def _optional_number(data: Mapping[str, Any], key: str, source: str) -> float | None:

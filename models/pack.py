@@ -9,6 +9,7 @@ manifest, building the dlib pack).
 
 from __future__ import annotations
 
+import importlib
 import logging
 import os
 import shutil
@@ -18,11 +19,23 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gate.errors import ModelError
-from models.manifest import MANIFEST_NAME, PackManifest, check_files, write_manifest
+from models.manifest import (
+    MANIFEST_NAME,
+    FusionSpec,
+    PackManifest,
+    check_files,
+    write_manifest,
+)
 
 log = logging.getLogger(__name__)
 
-DEFAULT_PACK = "dlib-cc0"
+DEFAULT_PACK = "fusion"
+# The packs egate builds itself from files inside PyPI packages, and their modules.
+BUILT_PACKS = {
+    "dlib-cc0": "models.dlib.pack",
+    "sface": "models.sface.pack",
+    "fusion": "models.sface.fusion_pack",
+}
 
 
 # ---------------------------------------------------------------------------- locations
@@ -56,7 +69,7 @@ def pack_dir(pack: str | Path | None) -> Path:
     if not folder.is_dir() and Path(pack).is_dir():
         return Path(pack)  # a bare folder name in the working directory ("buffalo_l")
     if not folder.is_dir():
-        hint = " (run `egate models prepare`)" if str(pack) == DEFAULT_PACK else ""
+        hint = f" (run `egate models prepare --pack {pack}`)" if str(pack) in BUILT_PACKS else ""
         raise ModelError(f"model pack {pack!r} is not installed at {folder}{hint}")
     return folder
 
@@ -119,6 +132,18 @@ def write_thresholds(pack: str | Path | None, thresholds: Mapping[str, float], n
     return write_manifest(folder, replace(manifest, thresholds=merged, calibration=note))
 
 
+def write_fusion(pack: str | Path | None, spec: FusionSpec) -> Path:
+    """Store a fusion pack's measured normalisation (and where it came from)."""
+    folder = pack_dir(pack)
+    manifest = load_manifest(folder)
+    if manifest.fusion is None:
+        raise ModelError(f"pack {manifest.id} is not a fusion pack")
+    names = [c.name for c in manifest.fusion.components]
+    if [c.name for c in spec.components] != names:
+        raise ModelError(f"pack {manifest.id}: fusion components must stay {names}")
+    return write_manifest(folder, replace(manifest, fusion=spec))
+
+
 # ---------------------------------------------------------------------------- preparing
 
 
@@ -136,17 +161,17 @@ def prepare_pack(pack: str = DEFAULT_PACK, *, force: bool = False) -> PrepareRes
     written by the same converter version. Otherwise the pack is built in a temporary folder
     beside the target and swapped into place, so a crash never leaves half a pack.
     """
-    if pack != DEFAULT_PACK:
+    if pack not in BUILT_PACKS:
         raise ModelError(
-            f"cannot prepare pack {pack!r}: only {DEFAULT_PACK!r} is built locally; "
+            f"cannot prepare pack {pack!r}: only {', '.join(BUILT_PACKS)} are built locally; "
             "an InsightFace pack is used from its folder (--pack /path/to/folder)"
         )
-    # Imported here: only preparing a pack needs the dlib pack's module.
-    from models.dlib import pack as dlib_pack
+    # Imported here: only preparing a pack needs its kind's module.
+    kind_module = importlib.import_module(BUILT_PACKS[pack])
 
     root = packs_root()
     target = root / pack
-    expected_versions = dlib_pack.converter_versions()
+    expected_versions = kind_module.converter_versions()
     if not force and (target / MANIFEST_NAME).is_file():
         try:
             current = load_manifest(target)
@@ -163,7 +188,7 @@ def prepare_pack(pack: str = DEFAULT_PACK, *, force: bool = False) -> PrepareRes
     except OSError as exc:
         raise ModelError(f"cannot create the pack folder under {root}: {exc}") from exc
     try:
-        manifest: PackManifest = dlib_pack.build_into(staging)
+        manifest: PackManifest = kind_module.build_into(staging)
         write_manifest(staging, manifest)
         _swap_into_place(staging, target)
     except BaseException:

@@ -7,13 +7,16 @@ import the other.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gate.interfaces import Embedder, FaceDetector, LandmarkModel
-from gate.types import ImageBGR, Landmarks5
+from gate.types import FloatArray, ImageBGR, Landmarks5
 
 Aligner = Callable[[ImageBGR, Landmarks5], ImageBGR]
+# Embeds faces straight from the picture and their 5 points: for a pack whose models each
+# cut a chip of their own (fusion), where one aligned chip per face does not fit.
+FaceEmbedder = Callable[[ImageBGR, Sequence[Landmarks5]], FloatArray]
 
 
 @dataclass(frozen=True)
@@ -24,3 +27,4 @@ class PackRuntime:
     landmarks: LandmarkModel | None
     aligner: Aligner
     embedder: Embedder
+    face_embedder: FaceEmbedder | None = None  # set: ``FaceEngine.embed`` uses it instead

@@ -1,10 +1,15 @@
 """The capture stage: from a camera to the best live shots of exactly one face.
 
 For every frame: detect faces and their 5 points (the face engine), measure the main face's
-quality, feed the liveness checker. The first frame that passes every quality check opens a
-best-shot window of ``window_s``; when it closes (and liveness has seen ``liveness_frames``
-faces: head motion needs time to show) the ``fusion_count`` best-scoring shots are
-embedded for multi-frame score fusion. No good shot
+quality, feed the liveness checker. Between full detections (every ``redetect_every``
+frames, and every frame while a second face is being counted) the face is tracked: the
+detector looks only at a region around its last box (``FaceEngine.track``); a lost track
+falls back to a full detection at once. The first frame that passes every quality check
+opens a best-shot window of at most ``window_s``; it closes early as soon as
+``fusion_count`` good shots are in and liveness, after ``liveness_frames`` faces, is sure
+the face is live (``early_live_score``); otherwise when it runs out (and liveness has seen
+``liveness_frames`` faces: head motion needs time to show). Only the ``fusion_count``
+best-scoring shots are then embedded, for multi-frame score fusion. No good shot
 before ``timeout_s``: failure to acquire ("fta"). A second face of comparable size in
 ``multi_face_frames`` frames in a row: "multiple_faces". The camera failing: "camera_failed".
 
@@ -72,12 +77,21 @@ class CaptureSettings:
     quality: QualityThresholds = field(default_factory=QualityThresholds)
     liveness: LivenessSettings = field(default_factory=LivenessSettings)
     layout: str | None = None  # landmark layout; None: the engine's manifest.kind
+    # Adaptive window: close it early once the best shots are in and liveness is sure the
+    # face is live (at least liveness_frames faces, score >= early_live_score). An attack
+    # or a doubtful face never reaches that score: it keeps the whole window.
+    early_live_score: float = 0.9  # > 1: never stop early
+    # Detect-then-track: between full detections (every redetect_every frames), follow
+    # the face in a small region around its last box, when the engine can (can_track).
+    redetect_every: int = 5
 
     def __post_init__(self) -> None:
         if self.window_s < 0 or self.timeout_s <= 0 or self.max_fps <= 0:
             raise InputError("capture window_s >= 0, timeout_s > 0 and max_fps > 0 are needed")
-        if self.fusion_count < 1 or self.multi_face_frames < 1:
-            raise InputError("capture fusion_count and multi_face_frames must be >= 1")
+        if self.fusion_count < 1 or self.multi_face_frames < 1 or self.redetect_every < 1:
+            raise InputError(
+                "capture fusion_count, multi_face_frames and redetect_every must be >= 1"
+            )
 
 
 @dataclass(frozen=True)
@@ -112,6 +126,13 @@ class CapturePipeline:
         kind = self.settings.layout or str(getattr(engine.manifest, "kind", "dlib-cc0"))
         self.layout = layout_for(kind)
 
+    def _track(self, image: ImageBGR, face: Face, timings: dict[str, float]) -> Face | None:
+        track = getattr(self.engine, "track", None)
+        if track is None:
+            return None
+        followed: Face | None = track(image, face, min_face=self.settings.min_face, timings=timings)
+        return followed
+
     def capture(
         self, camera: Camera, clock: Clock | None = None, deadline_s: float | None = None
     ) -> CaptureResult:
@@ -127,6 +148,7 @@ class CapturePipeline:
         seen = dropped = with_face = multi_run = 0
         last_index: int | None = None
         window_start: float | None = None
+        early = False
         total_start = time.perf_counter()
 
         def elapsed() -> float:
@@ -145,9 +167,20 @@ class CapturePipeline:
                 **extra,
             )
 
+        tracked: Face | None = None  # the face followed since the last full detection
+        since_detect = 0
+        can_track = bool(getattr(self.engine, "can_track", False))
+        enough_frames = max(s.liveness_frames, s.liveness.min_frames)
         while elapsed() < budget:
             window_over = window_start is not None and elapsed() - window_start >= s.window_s
-            if window_over and liveness.frames >= max(s.liveness_frames, s.liveness.min_frames):
+            if window_over and liveness.frames >= enough_frames:
+                break
+            if (
+                len(shots) >= s.fusion_count
+                and liveness.frames >= enough_frames
+                and liveness.score() >= s.early_live_score
+            ):
+                early = True
                 break
             try:
                 with timed(timings, "read"):
@@ -160,25 +193,37 @@ class CapturePipeline:
             if last_index is not None and frame.index > last_index + 1:
                 dropped += frame.index - last_index - 1
             last_index = frame.index
-            faces = self.engine.analyze(frame.image, min_face=s.min_face, timings=timings)
+            followed: Face | None = None
+            # Not while a second face is being counted (multi_run): that needs whole frames.
+            if can_track and tracked is not None and since_detect < s.redetect_every - 1:
+                followed = None if multi_run else self._track(frame.image, tracked, timings)
+            if followed is not None:
+                since_detect += 1
+                faces = [followed]
+            else:
+                since_detect = 0
+                faces = self.engine.analyze(frame.image, min_face=s.min_face, timings=timings)
+            tracked = faces[0] if faces else None
             if not faces:
                 multi_run = 0
                 continue
             with_face += 1
             main = faces[0]
-            others = [
-                f
-                for f in faces[1:]
-                if f.detection.box.width >= s.multi_face_ratio * main.detection.box.width
-            ]
-            if others:
-                multi_run += 1
-                if multi_run >= s.multi_face_frames:
-                    return finish(
-                        "multiple_faces", f"{1 + len(others)} faces in {multi_run} frames in a row"
-                    )
-                continue
-            multi_run = 0
+            if followed is None:
+                others = [
+                    f
+                    for f in faces[1:]
+                    if f.detection.box.width >= s.multi_face_ratio * main.detection.box.width
+                ]
+                if others:
+                    multi_run += 1
+                    if multi_run >= s.multi_face_frames:
+                        return finish(
+                            "multiple_faces",
+                            f"{1 + len(others)} faces in {multi_run} frames in a row",
+                        )
+                    continue
+                multi_run = 0
             with timed(timings, "quality"):
                 quality = assess(frame.image, main, self.layout, s.quality)
             with timed(timings, "liveness"):
@@ -199,12 +244,13 @@ class CapturePipeline:
         with timed(timings, "liveness"):
             live = liveness.result()
         best: list[Face] = []
-        for shot in shots:
+        for shot in shots:  # only the kept shots are embedded
             embedding = self.engine.embed(shot.image, [shot.face], timings=timings)
             best.append(replace(shot.face, embedding=np.asarray(embedding[0], dtype=np.float32)))
+        window = "window closed early" if early else "full window"
         return finish(
             "ok",
-            f"{len(best)} best shots, liveness {live.score:.2f}",
+            f"{len(best)} best shots, liveness {live.score:.2f}, {window}",
             best_faces=tuple(best),
             quality=shots[0].quality,
             best_image=shots[0].image,

@@ -40,6 +40,8 @@ LAYOUTS = {
     # insightface: eye centres, nose tip, mouth corners.
     "insightface": LandmarkLayout((0,), (1,), 2, nose_depth=0.55, nose_drop=0.57),
 }
+# YuNet (the sface and fusion packs) gives the same five points as InsightFace's detectors.
+LAYOUTS["sface"] = LAYOUTS["fusion"] = LAYOUTS["insightface"]
 
 
 @dataclass(frozen=True)

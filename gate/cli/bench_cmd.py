@@ -46,7 +46,7 @@ def register(registry: Registry) -> None:
         nargs="+",
         action="extend",
         metavar="P",
-        help="pack id(s) or folder(s) to compare side by side (default: dlib-cc0)",
+        help="pack id(s) or folder(s) to compare side by side (default: fusion)",
     )
     accuracy.add_argument(
         "--impostors",
@@ -442,6 +442,32 @@ def _summary_line(s: dict[str, Any]) -> str:
     )
 
 
+def _normalise_fusion(args: argparse.Namespace, engine: Any, dataset: Any, impostors: Any) -> Any:
+    """A fusion pack: measure each component's impostor mean/sd first (written unless
+    --dry-run); the thresholds are then calibrated on the new fused distance."""
+    from bench.fusion_calibration import measure_normalisation
+
+    spec = measure_normalisation(
+        engine,
+        dataset,
+        impostors,
+        seed=args.seed,
+        progress=not args.no_progress,
+        options=_embed_options(args),
+    )
+    for c in spec.components:
+        print(
+            f"{c.name}: impostor mean {c.impostor_mean:.4f} sd {c.impostor_sd:.4f} "
+            f"weight {c.weight:g}",
+            file=sys.stderr,
+        )
+    if not args.dry_run:
+        from models.pack import write_fusion
+
+        write_fusion(args.pack, spec)
+    return engine.with_fusion(spec)
+
+
 def _calibrate(args: argparse.Namespace) -> int:
     from bench.accuracy import accuracy_report, calibrate, open_engine
     from bench.environment import describe_environment
@@ -450,6 +476,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     if impostors is None:
         raise InputError("--impostors must be 'all' or a count for calibration")
     engine = open_engine(args.pack, threads=args.threads)
+    if getattr(getattr(engine, "manifest", None), "fusion", None) is not None:
+        engine = _normalise_fusion(args, engine, dataset, impostors)
     thresholds, note, result = calibrate(
         engine,
         dataset,

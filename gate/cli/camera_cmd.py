@@ -48,7 +48,7 @@ def register(registry: Registry) -> None:
     p.add_argument(
         "--pack",
         default=None,
-        help="model pack used to find the face in the photo (default: dlib-cc0; "
+        help="dlib model pack used to find the face in the photo (default: dlib-cc0; "
         "without one, a centred portrait is assumed)",
     )
 
@@ -60,7 +60,7 @@ def _photo_landmarks(photo: object, pack: str | None) -> tuple[tuple[float, floa
     try:
         from models.engine import load_engine
 
-        engine = load_engine(pack)
+        engine = load_engine(pack or "dlib-cc0")  # the scene wants dlib's 5 points
         if engine.manifest.kind != "dlib-cc0":
             log.warning("pack %s is not a dlib pack; assuming a centred portrait", pack)
             return None

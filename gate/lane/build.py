@@ -55,7 +55,7 @@ def build_lane(
             turnstile = open_turnstile(config.turnstile.address)
             opened.callback(turnstile.close)
         if camera is None:
-            camera = _camera(config, clock)
+            camera = lane_camera(config, clock)
             opened.callback(camera.close)
         if audit is None:
             from gate.audit import AuditLog
@@ -104,7 +104,8 @@ def _biometrics(config: GateConfig) -> Biometrics:
     )
 
 
-def _camera(config: GateConfig, clock: Clock) -> Camera:
+def lane_camera(config: GateConfig, clock: Clock) -> Camera:
+    """The kiosk's camera for ``config.camera.address``, reopened when it fails."""
     from drivers.camera.registry import open_camera
     from gate.lane.resilient import ReopeningCamera
 

@@ -119,6 +119,8 @@ class Doors:
         work.run("exit_command", self.turnstile.open_exit)
         # Decision latency: from the capture's result to the acknowledged exit command.
         work.stage_ms["decision_to_command"] = (self.clock.now() - decided_from) * 1000.0
+        # The traveller's wait: from the document on the reader to the exit command.
+        work.stage_ms["document_to_exit_command"] = (self.clock.now() - work.started) * 1000.0
         self.bus.emit("door", tid, "exit_open_commanded")
         started = self.clock.now()
         opened = self.await_event(

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import collections
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
-from gate.interfaces import ChipTransport
+from gate.interfaces import Camera, ChipTransport, Frame
 from gate.transaction import PresentedDocument
 from gate.types import ImageBGR
+
+KEEPALIVE_S = 0.3  # a picture at least this often, or the camera's stream reader gives up
 
 
 def empty_lane(size: tuple[int, int] = (640, 480)) -> ImageBGR:
@@ -36,21 +39,58 @@ class SceneFeed:
 
     After a traveller's approach sequence ends, the second half plays back and forth, so a
     live traveller keeps moving (a frozen picture would look like a photo to liveness).
+
+    Lock-step: a traveller's frame n is only handed out once the gate has read n frames
+    since the traveller appeared (``consumed`` counts them, see ``LockstepCamera``). The
+    camera never runs ahead of the face engine, so the gate sees the same sequence of
+    pictures at any ``--speed`` and on any machine; only the wall clock changes.
     """
 
-    def __init__(self, size: tuple[int, int] = (640, 480)) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, size: tuple[int, int] = (640, 480), lockstep: bool = True) -> None:
+        self._lock = threading.Condition()
         self._frames: Sequence[ImageBGR] = ()
         self._generation = 0
         self._background = empty_lane(size)
+        self._lockstep = lockstep
+        self._consumed = 0  # frames the gate has read since the last ``show``
+        self._closed = False
 
     def show(self, frames: Sequence[ImageBGR]) -> None:
         with self._lock:
             self._frames = tuple(frames)
             self._generation += 1
+            self._consumed = 0
+            self._lock.notify_all()
 
     def clear(self) -> None:
         self.show(())
+
+    def consumed(self) -> None:
+        """The gate has read one more frame."""
+        with self._lock:
+            self._consumed += 1
+            self._lock.notify_all()
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+
+    def _wait_turn(self, served: int, generation: int) -> str:
+        """Wait until the gate has read ``served`` frames of this scene: "go"; "stale" when
+        the scene changed or the feed closed meanwhile; "repeat" after ``KEEPALIVE_S``
+        without a read (the gate is busy elsewhere: the last picture is sent again, so
+        the stream stays alive, and the scene does not move on)."""
+        deadline = time.monotonic() + KEEPALIVE_S
+        with self._lock:
+            while self._lockstep and self._consumed < served:
+                if self._generation != generation or self._closed:
+                    return "stale"
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return "repeat"
+                self._lock.wait(remaining)
+            return "go" if self._generation == generation and not self._closed else "stale"
 
     @staticmethod
     def playback_order(count: int) -> Iterator[int]:
@@ -69,11 +109,44 @@ class SceneFeed:
             if not frames:
                 yield self._background
                 continue
+            served, shown = 0, 0
             for index in self.playback_order(len(frames)):
-                with self._lock:
-                    if self._generation != generation:
-                        break
+                turn = self._wait_turn(served, generation)
+                while turn == "repeat":  # keep the stream alive with the frame last shown
+                    yield frames[shown]
+                    turn = self._wait_turn(served, generation)
+                if turn == "stale":
+                    break
                 yield frames[index]
+                served, shown = served + 1, index
+            with self._lock:
+                if self._closed:
+                    return
+
+
+class LockstepCamera:
+    """The lane's camera in simulation: each frame read is reported to the ``SceneFeed``."""
+
+    def __init__(self, camera: Camera, feed: SceneFeed) -> None:
+        self._camera = camera
+        self._feed = feed
+
+    @property
+    def description(self) -> str:
+        return str(getattr(self._camera, "description", "camera"))
+
+    @property
+    def stats(self) -> Any:
+        """The wrapped camera's counters (``bench throughput`` reports them)."""
+        return getattr(self._camera, "stats", None)
+
+    def read(self, timeout: float) -> Frame:
+        frame = self._camera.read(timeout)
+        self._feed.consumed()
+        return frame
+
+    def close(self) -> None:
+        self._camera.close()
 
 
 class SimDocuments:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import statistics
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -89,6 +90,17 @@ def format_table(results: Sequence[TravellerResult]) -> str:
     lines.insert(1, "  ".join("-" * w for w in widths))
     passed = sum(r.ok for r in results)
     lines.append(f"{passed}/{len(results)} outcomes as expected")
+    waits = sorted(
+        r.transaction.stage_ms["document_to_exit_command"]
+        for r in results
+        if r.transaction is not None and "document_to_exit_command" in r.transaction.stage_ms
+    )
+    if waits:
+        p50 = statistics.median(waits) / 1000.0
+        lines.append(
+            f"document to exit command (accepted travellers, n={len(waits)}): p50 {p50:.2f} s"
+            f", max {waits[-1] / 1000.0:.2f} s (gate clock)"
+        )
     for r in results:
         if not r.ok:
             why = r.transaction.detail if r.transaction else r.error

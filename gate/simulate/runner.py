@@ -40,9 +40,16 @@ from gate.decision import DecisionPolicy
 from gate.errors import AuditError, GateError
 from gate.lane import GateEvent, Lane, Observer, build_lane
 from gate.lane.officer import OfficerAction
+from gate.lane.build import lane_camera
 from gate.lane.ports import AuditSink
 from gate.outcome import Transaction
-from gate.simulate.lane import CardSlot, InProcessSlot, SceneFeed, SimDocuments
+from gate.simulate.lane import (
+    CardSlot,
+    InProcessSlot,
+    LockstepCamera,
+    SceneFeed,
+    SimDocuments,
+)
 from gate.simulate.report import TravellerResult
 from gate.simulate.scenario import Scenario, TravellerSpec
 from gate.transaction import PresentedDocument
@@ -73,7 +80,7 @@ class SimulationOptions:
     audit_path: Path | None = None
     workdir: Path | None = None
     protocol: str = "gatectl"
-    fps: float = 15.0
+    fps: float = 30.0  # the synthetic camera's frame rate (lock-step: at most this)
     min_face: int = 60
     best_shot_window_s: float = 3.0
     frames: int = 30
@@ -191,8 +198,9 @@ class Simulation:
         self.revoked_pki = _revoked_signer(self.pki)  # before the lane loads the trust store
 
         # The world (who the travellers are) has its own engine: a broken gate pack must
-        # not stop the simulator from building the travellers' portraits.
-        world = load_engine(None)
+        # not stop the simulator from building the travellers' portraits. It is dlib's:
+        # the synthetic scenes place faces by dlib's 5 points (eye corners, nose).
+        world = load_engine("dlib-cc0")
         self.photos = PhotoLibrary(lambda image: world.analyze(image, min_face=40))
 
         scale = opts.door_time_scale if opts.door_time_scale is not None else 1.0 / opts.speed
@@ -200,6 +208,7 @@ class Simulation:
         self._cleanups.append(self.emulator.close)
 
         self.feed = SceneFeed()
+        self._cleanups.append(self.feed.close)
         self.mjpeg = MjpegServer(self.feed, fps=opts.fps * opts.speed)
         self._cleanups.append(self.mjpeg.close)
 
@@ -209,8 +218,13 @@ class Simulation:
         self.documents = SimDocuments()
         self.status = StatusLine(opts.status, len(self.scenario.travellers))
         config = self._config()
+        # The kiosk's camera (the MJPEG stream read back through OpenCV), reporting each
+        # frame it delivers so the scene moves in lock-step with the gate.
+        camera = LockstepCamera(lane_camera(config, self.clock), self.feed)
+        self._cleanups.append(camera.close)
         self.lane: Lane = build_lane(
             config,
+            camera=camera,
             clock=self.clock,
             documents=self.documents,
             audit=self._audit(config.audit.path),

@@ -91,11 +91,15 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def prepare_dlib_files(out_dir: Path, source_dir: Path | None = None) -> dict[str, Path]:
-    """Convert the three dlib models into ``out_dir``; returns {"embedder", "landmarks",
-    "detector"} -> path. ``source_dir`` overrides where the .dat files are looked up."""
+def prepare_dlib_files(
+    out_dir: Path, source_dir: Path | None = None, roles: tuple[str, ...] = tuple(SOURCE_FILES)
+) -> dict[str, Path]:
+    """Convert the dlib models into ``out_dir``; returns {"embedder", "landmarks",
+    "detector"} -> path (only ``roles``). ``source_dir`` overrides where the .dat files are
+    looked up."""
     source = find_dlib_dat_dir() if source_dir is None else Path(source_dir)
-    missing = [name for name in SOURCE_FILES.values() if not (source / name).is_file()]
+    wanted = {role: SOURCE_FILES[role] for role in roles}
+    missing = [name for name in wanted.values() if not (source / name).is_file()]
     if missing:
         raise ModelError(
             f"dlib model files {missing} not found in {source} "
@@ -107,7 +111,7 @@ def prepare_dlib_files(out_dir: Path, source_dir: Path | None = None) -> dict[st
     except OSError as exc:
         raise ModelError(f"cannot create the output folder {out}: {exc}") from exc
     produced: dict[str, Path] = {}
-    for role, dat_name in SOURCE_FILES.items():
+    for role, dat_name in wanted.items():
         data = _BUILDERS[role](source / dat_name)
         target = out / OUTPUT_FILES[role]
         try:

@@ -99,6 +99,7 @@ def test_roll_and_layouts() -> None:
     tilted = Landmarks5(((30.0, 40.0), (70.0, 60.0), (50.0, 70.0), (35.0, 90.0), (65.0, 90.0)))
     _yaw, _, roll = head_pose(face_points(tilted, layout), layout)
     assert roll == pytest.approx(np.degrees(np.arctan2(20, 40)), abs=0.01)
-    assert set(LAYOUTS) == {"dlib-cc0", "insightface"}
+    assert set(LAYOUTS) == {"dlib-cc0", "insightface", "sface", "fusion"}
+    assert LAYOUTS["fusion"] == LAYOUTS["sface"] == LAYOUTS["insightface"]
     with pytest.raises(InputError, match="unknown landmark layout 'nope'"):
         layout_for("nope")

@@ -225,7 +225,7 @@ def test_missing_pack_is_an_error(
 ) -> None:
     monkeypatch.setenv("EGATE_HOME", str(tmp_path / "home"))
     code, _, err = run(capsys, "embed", str(inputs["face.png"]))
-    assert code == 2 and "model pack 'dlib-cc0' is not installed" in err
+    assert code == 2 and "model pack 'fusion' is not installed" in err
     code, _, err = run(capsys, "models", "verify")
     assert code == 2 and "egate models prepare" in err
     code, _, err = run(capsys, "models", "list")

@@ -33,7 +33,7 @@ def dlib_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def engine(dlib_home: Path) -> FaceEngine:
-    return load_engine(threads=2)
+    return load_engine("dlib-cc0", threads=2)
 
 
 def portrait(sample_images: Path) -> np.ndarray:
@@ -54,7 +54,7 @@ def test_prepare_is_idempotent_and_verifiable(dlib_home: Path) -> None:
 def test_models_cli_up_to_date_and_list(
     dlib_home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["models", "prepare"]) == 0
+    assert main(["models", "prepare", "--pack", "dlib-cc0"]) == 0
     assert "pack dlib-cc0 is up to date" in capsys.readouterr().out
     assert main(["models", "list"]) == 0
     assert "dlib-cc0" in capsys.readouterr().out
@@ -106,12 +106,12 @@ def test_verify_cli_with_the_real_pack(
     left, right = tmp_path / "a.png", tmp_path / "b.jpg"
     cv2.imwrite(str(left), portrait(sample_images))
     cv2.imwrite(str(right), portrait(sample_images)[:, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 60])
-    assert main(["verify", str(left), str(right)]) == 0
+    assert main(["verify", "--pack", "dlib-cc0", str(left), str(right)]) == 0
     assert capsys.readouterr().out.startswith("MATCH: distance ")
-    code = main(["verify", str(left), str(sample_images / "t1.jpg")])
+    code = main(["verify", "--pack", "dlib-cc0", str(left), str(sample_images / "t1.jpg")])
     err = capsys.readouterr().err
     assert code == 2 and "t1.jpg: 6 faces found (verify needs exactly one face" in err
-    assert main(["demo-verify"]) == 0
+    assert main(["demo-verify", "--pack", "dlib-cc0"]) == 0
     out = capsys.readouterr().out
     rows = out.splitlines()[2:]  # after the summary line and the table header
     assert len(rows) == 3 + 15 + 1 and all(row.endswith(" ok") for row in rows), out

@@ -89,7 +89,9 @@ def test_bare_folder_name_in_the_working_directory(
 
 
 def test_missing_pack_says_how_to_prepare(home: Path) -> None:
-    with pytest.raises(ModelError, match=r"'dlib-cc0' is not installed .*egate models prepare"):
+    with pytest.raises(
+        ModelError, match=r"'fusion' is not installed .*egate models prepare --pack fusion"
+    ):
         pack_dir(None)
     with pytest.raises(ModelError, match="does not exist"):
         pack_dir(home / "nowhere")
@@ -222,5 +224,5 @@ def test_failed_prepare_keeps_the_old_pack(
 
 
 def test_only_dlib_is_prepared(home: Path) -> None:
-    with pytest.raises(ModelError, match="only 'dlib-cc0' is built locally"):
+    with pytest.raises(ModelError, match="only dlib-cc0, sface, fusion are built locally"):
         prepare_pack("buffalo_l")

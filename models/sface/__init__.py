@@ -1,0 +1,1 @@
+"""The ``sface`` pack (YuNet detector + SFace recogniser) and what the ``fusion`` pack shares."""
