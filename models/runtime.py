@@ -11,12 +11,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from gate.interfaces import Embedder, FaceDetector, LandmarkModel
-from gate.types import FloatArray, ImageBGR, Landmarks5
+from gate.types import Face, FloatArray, ImageBGR, Landmarks5
 
 Aligner = Callable[[ImageBGR, Landmarks5], ImageBGR]
-# Embeds faces straight from the picture and their 5 points: for a pack whose models each
-# cut a chip of their own (fusion), where one aligned chip per face does not fit.
-FaceEmbedder = Callable[[ImageBGR, Sequence[Landmarks5]], FloatArray]
+# Embeds faces straight from the picture and their points: for a pack whose models each cut
+# a chip of their own (fusion), where one aligned chip per face does not fit.
+FaceEmbedder = Callable[[ImageBGR, Sequence[Face]], FloatArray]
 
 
 @dataclass(frozen=True)
@@ -28,3 +28,6 @@ class PackRuntime:
     aligner: Aligner
     embedder: Embedder
     face_embedder: FaceEmbedder | None = None  # set: ``FaceEngine.embed`` uses it instead
+    # The detector gives its own 5 points and finds a face in a small region around the
+    # last one (``FaceEngine.track``); MMOD, which needs large windows, does not.
+    trackable: bool = False

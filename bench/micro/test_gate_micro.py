@@ -257,3 +257,55 @@ def test_software_per_traveller_real_engine(benchmark: Any, engine_lane: dict[st
     for stage in ("document", "enrol", "capture", "verify", "decision_to_command", "passage"):
         per_stage = _percentiles([t.stage_ms[stage] for t in results])
         benchmark.extra_info[f"{stage}_p50_ms"] = per_stage["p50_ms"]
+
+
+def test_document_to_decision_fusion_beside_dlib(
+    benchmark: Any, engine_lane: dict[str, Any]
+) -> None:
+    """A genuine traveller's time from the document on the reader to the exit command, with
+    the default pack (fusion: tracking, adaptive window) and with dlib-cc0, in one run."""
+    from drivers.camera.threaded import camera_from_frames
+    from gate.capture.pipeline import CapturePipeline, CaptureSettings
+    from gate.errors import ModelError
+    from gate.lane.adapters import EngineBiometrics
+    from models.engine import load_engine
+
+    controller: Lane = engine_lane["controller"]
+    settings = CaptureSettings(min_face=60, window_s=3.0)
+
+    def use(pack: str) -> None:
+        try:
+            engine = load_engine(pack, threads=2)
+        except ModelError as exc:
+            pytest.skip(f"pack {pack} not prepared ({exc})")
+        controller.use_biometrics(EngineBiometrics(engine, CapturePipeline(engine, settings)))
+
+    def one() -> Transaction:
+        controller.camera = camera_from_frames(engine_lane["frames"], live=False)
+        card = load_passport_folder(engine_lane["folder"])
+        transport = InProcessTransport(card)
+        engine_lane["documents"].present(PresentedDocument(engine_lane["mrz"], transport, "d"))
+        try:
+            tx = controller.serve_one(0.1)
+        finally:
+            controller.camera.close()
+        if tx is None or tx.decision is not Decision.ACCEPT:
+            raise AssertionError(f"traveller not accepted: {tx}")
+        return tx
+
+    use("dlib-cc0")
+    dlib = [one() for _ in range(2)]
+    use("fusion")
+    fusion: list[Transaction] = []
+    benchmark.pedantic(lambda: fusion.append(one()), rounds=3, iterations=1)
+    key = "document_to_exit_command"
+    ours = _percentiles([t.stage_ms[key] for t in fusion])["p50_ms"]
+    base = _percentiles([t.stage_ms[key] for t in dlib])["p50_ms"]
+    benchmark.extra_info.update(
+        document_to_exit_command_p50_ms_fusion=ours,
+        document_to_exit_command_p50_ms_dlib=base,
+        frames_fusion=fusion[-1].frames_seen,
+        frames_dlib=dlib[-1].frames_seen,
+        speedup_vs_dlib=round(base / max(ours, 1e-6), 1),
+    )
+    assert all(t.stage_ms[key] > 0 for t in fusion + dlib)

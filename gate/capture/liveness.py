@@ -9,7 +9,8 @@ one cue that sees an attack is enough to flag it:
   rotation, and barely changed by tilting a flat picture, so a print or a screen held up
   keeps it constant. The cue is the spread (10th to 90th percentile) of that offset over
   the window, smoothed, less 2.5 times the landmark jitter (estimated from second
-  differences). Fewer than ``min_frames`` faces: unknown (0.5).
+  differences). Fewer than ``min_frames`` faces: not shown (``unknown_motion``, 0.4, below
+  the gate's 0.5): an attack the detector mostly misses must not pass on the doubt.
 * ``texture``: a screen filmed by a camera shows its pixel grid as moiré: sharp peaks in the
   face's spectrum at middle-to-high frequencies. The cue is the upper quartile over frames
   of the highest spectral peak relative to the band's median (moiré comes and goes as the
@@ -47,6 +48,7 @@ class LivenessSettings:
     border_margin: float = 0.7  # how far around the face box to look for edges, face widths
     border_share: float = 0.4  # share of frames with a frame-like border that means an attack
     max_frames: int = 60  # older frames are forgotten
+    unknown_motion: float = 0.4  # the motion cue with fewer than min_frames faces
 
 
 @dataclass(frozen=True)
@@ -217,7 +219,7 @@ class LivenessChecker:
             _motion_spread(np.array([c.nose_along for c in self._cues])),
             0.5 * _motion_spread(np.array([c.nose_across for c in self._cues])),
         )
-        motion = _ramp(spread, s.motion_low, s.motion_high) if n >= s.min_frames else 0.5
+        motion = _ramp(spread, s.motion_low, s.motion_high) if n >= s.min_frames else s.unknown_motion
         # moiré comes and goes with the screen's scale in the picture: the upper quartile
         peaks = [c.moire_peak for c in self._cues if not math.isnan(c.moire_peak)]
         peak = float(np.percentile(peaks, 75)) if peaks else 0.0

@@ -40,8 +40,10 @@ LAYOUTS = {
     # insightface: eye centres, nose tip, mouth corners.
     "insightface": LandmarkLayout((0,), (1,), 2, nose_depth=0.55, nose_drop=0.57),
 }
-# YuNet (the sface and fusion packs) gives the same five points as InsightFace's detectors.
-LAYOUTS["sface"] = LAYOUTS["fusion"] = LAYOUTS["insightface"]
+# YuNet (the sface pack) gives the same five points as InsightFace's detectors; the fusion
+# pack runs dlib's 5-point model on YuNet's faces, so its points are dlib's.
+LAYOUTS["sface"] = LAYOUTS["insightface"]
+LAYOUTS["fusion"] = LAYOUTS["dlib-cc0"]
 
 
 @dataclass(frozen=True)

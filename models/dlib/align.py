@@ -44,15 +44,6 @@ DLIB_TEMPLATE_5 = np.array(
     dtype=np.float64,
 )
 
-# Where YuNet's 5 points (eye centres, image-left first; nose tip; mouth corners) sit in the
-# same unit chip: the median, over 400 lfw-dev faces, of YuNet's points mapped into the unit
-# chip that dlib's own detector and 5-point model gave for the same face. Cutting the chip
-# from YuNet's points with this template lets a fusion pack run one detector for both models.
-YUNET_IN_DLIB_CHIP = np.array(
-    [(0.2228, 0.2046), (0.7896, 0.2113), (0.4916, 0.5339), (0.2523, 0.7850), (0.7354, 0.7841)],
-    dtype=np.float64,
-)
-
 
 def similarity_transform(src: npt.ArrayLike, dst: npt.ArrayLike) -> F64:
     """Least-squares similarity (rotation, uniform scale, translation) mapping src to dst.
@@ -104,24 +95,15 @@ class ChipDetails:
     cols: int
 
 
-def face_chip_details(
-    points: npt.ArrayLike,
-    size: int = 150,
-    padding: float = 0.25,
-    template: npt.ArrayLike = DLIB_TEMPLATE_5,
-) -> ChipDetails:
-    """Where dlib would cut a ``size`` x ``size`` chip for these 5 landmarks.
-
-    ``template``: where those 5 points sit in the unpadded unit chip (dlib's own points by
-    default; ``YUNET_IN_DLIB_CHIP`` for a detector's eye centres, nose tip and mouth corners).
-    """
+def face_chip_details(points: npt.ArrayLike, size: int = 150, padding: float = 0.25) -> ChipDetails:
+    """Where dlib would cut a ``size`` x ``size`` chip for these 5 landmarks."""
     landmarks = np.asarray(points, dtype=np.float64)
     if landmarks.shape != (5, 2):
         raise InputError(f"dlib chips need 5 landmarks (5, 2), got {landmarks.shape}")
     if size < 1 or padding < 0:
         raise InputError(f"invalid chip size {size} or padding {padding}")
-    unit = np.asarray(template, dtype=np.float64)
-    tform = similarity_transform((padding + unit) / (2 * padding + 1) * size, landmarks)
+    template = (padding + DLIB_TEMPLATE_5) / (2 * padding + 1) * size
+    tform = similarity_transform(template, landmarks)
     px, py = tform[0, 0], tform[1, 0]  # the image of the unit vector (1, 0)
     scale = math.hypot(px, py)
     centre = tform[:, :2] @ np.array([size / 2.0, size / 2.0]) + tform[:, 2]
@@ -258,13 +240,9 @@ def extract_chip(image: ImageBGR, details: ChipDetails) -> ImageBGR:
 
 
 def dlib_chip(
-    image: ImageBGR,
-    landmarks: Landmarks5,
-    size: int = 150,
-    padding: float = 0.25,
-    template: npt.ArrayLike = DLIB_TEMPLATE_5,
+    image: ImageBGR, landmarks: Landmarks5, size: int = 150, padding: float = 0.25
 ) -> ImageBGR:
     """The aligned face chip dlib's embedder expects (same channel order as ``image``)."""
     if size < 2:
         raise InputError(f"chip size must be at least 2, got {size}")
-    return extract_chip(image, face_chip_details(landmarks.as_array(), size, padding, template))
+    return extract_chip(image, face_chip_details(landmarks.as_array(), size, padding))

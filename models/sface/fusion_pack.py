@@ -1,42 +1,54 @@
-"""The ``fusion`` pack (the default): one YuNet pass, SFace and dlib's ResNet on every face.
+"""The ``fusion`` pack (the default): one YuNet pass, dlib's ResNet and SFace on every face.
 
-Both chips are cut from the same face and the same 5 points: SFace's 112x112 ArcFace chip,
-and dlib's 150x150 chip through ``YUNET_IN_DLIB_CHIP`` (where YuNet's points sit in dlib's
-chip), so dlib's own detector and landmark model are not run at all. The embedding is
-[dlib 128 | sface 128]; the distance is ``models.fusion``'s weighted sum of the two
-distances z-normalised on lfw-dev's impostor comparisons (the manifest's ``fusion``).
+YuNet finds the faces (a few ms where dlib's MMOD takes tens). Each box is turned into the
+square box MMOD would have drawn for that face (``MMOD_BOX``, measured on lfw-dev), and
+dlib's own 5-point model finds dlib's points in it: so dlib's chip is cut exactly as in
+the dlib-cc0 pack, and quality and liveness, tuned on dlib's points, see the same points.
+SFace's 112x112 ArcFace chip is cut by YuNet's own 5 points (kept in the detection). The
+embedding is [dlib 128 | sface 128]; the distance is ``models.fusion``'s weighted sum of
+the two distances z-normalised on lfw-dev's impostor comparisons (the manifest's
+``fusion``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from gate.errors import ModelError
-from gate.types import FloatArray, ImageBGR, Landmarks5
+from gate.types import Box, Detection, Face, FloatArray, ImageBGR
 from models.dlib import pack as dlib_pack
 from models.manifest import FusionComponent, FusionSpec, InputSpec, PackManifest, describe_file
 from models.runtime import PackRuntime
 from models.sface import pack as sface_pack
 
 PACK_ID = "fusion"
-ROLES = ("detector", "embedder", "dlib_embedder")
+ROLES = ("detector", "embedder", "dlib_embedder", "landmarks")
 INPUT_SPEC = InputSpec(
-    chip_size=112,
+    chip_size=dlib_pack.CHIP_SIZE,
     colour_order="RGB",
-    normalisation="per component: SFace (x - 127.5) / 128, dlib (x - mean) / 256",
-    alignment="arcface-5-point-similarity(112) + dlib-get-face-chip(150, 0.25) from YuNet points",
+    normalisation="per component: dlib (x - mean) / 256, SFace (x - 127.5) / 128",
+    alignment=(
+        "dlib-get-face-chip(150, 0.25) by dlib's 5 points in YuNet's box; "
+        "arcface-5-point-similarity(112) by YuNet's points"
+    ),
+    flip_average=True,  # dlib's descriptor, as in dlib-cc0
 )
-PACK_SPEC = "2"
+# MMOD's box for a face, placed by YuNet's 5 points (steadier from frame to frame than
+# YuNet's box): its centre and side in the 112x112 ArcFace template's frame, the median
+# over 300 lfw-dev faces found by both detectors.
+MMOD_BOX = (52.33, 65.11, 83.22)
+PACK_SPEC = "4"
 # Impostor mean and sd of each distance over lfw-dev's 2,565,753 cross-identity comparisons
 # of this pack's own embeddings (`egate bench calibrate --pack fusion` measures them again).
-# Equal weights, fixed beforehand, not searched: on lfw-dev any dlib weight from 0.3 to 0.6
-# (SFace 1 - w) gives TAR@1e-3 0.992-0.994; 0.5 is the middle, not the best of the four.
+# Equal weights, fixed beforehand, not fitted: issue 11 measured the same TAR@1e-3 for any
+# dlib weight from 0.3 to 0.6 (SFace 1 - w); 0.5 is the middle of that range.
 FUSION = FusionSpec(
     components=(
-        FusionComponent("dlib", 128, "euclidean", 0.8061, 0.0897, 0.5),
+        FusionComponent("dlib", 128, "euclidean", 0.8102, 0.0890, 0.5),
         FusionComponent("sface", 128, "cosine", 0.9049, 0.0883, 0.5),
     ),
     source=(
@@ -68,7 +80,8 @@ def build_into(folder: Path) -> PackManifest:
     from models.sface.convert import write_files
 
     produced = write_files(folder)
-    produced["dlib_embedder"] = prepare_dlib_files(folder, roles=("embedder",))["embedder"]
+    dlib = prepare_dlib_files(folder, roles=("embedder", "landmarks"))
+    produced["dlib_embedder"], produced["landmarks"] = dlib["embedder"], dlib["landmarks"]
     files = {role: describe_file(folder, produced[role].name) for role in ROLES}
     return PackManifest(
         id=PACK_ID,
@@ -84,43 +97,66 @@ def build_into(folder: Path) -> PackManifest:
     )
 
 
-class FusionEmbedder:
-    """[dlib | sface] for each face, both chips cut from the picture by the same 5 points."""
+class MmodBoxes:
+    """``FaceDetector``: YuNet's faces with the box MMOD would draw (YuNet's points kept)."""
 
-    def __init__(self, dlib: object, sface: object, flip_dlib: bool = True) -> None:
+    def __init__(self, yunet: object) -> None:
+        from models.sface.yunet import YunetDetector
+
+        assert isinstance(yunet, YunetDetector)
+        self.yunet = yunet
+
+    def detect(self, image: ImageBGR, min_face: int = 0) -> list[Detection]:
+        from models.dlib.align import similarity_transform
+        from models.sface.align import ARCFACE_TEMPLATE_112
+
+        out = []
+        for found in self.yunet.detect(image, min_face=min_face):
+            to_image = similarity_transform(ARCFACE_TEMPLATE_112, np.asarray(found.landmarks))
+            scale = float(np.hypot(to_image[0, 0], to_image[1, 0]))
+            cx, cy = to_image[:, :2] @ np.array(MMOD_BOX[:2]) + to_image[:, 2]
+            half = MMOD_BOX[2] * scale / 2
+            square = Box(float(cx - half), float(cy - half), float(cx + half), float(cy + half))
+            out.append(replace(found, box=square))
+        return out
+
+
+class FusionEmbedder:
+    """[dlib | sface] for each face: dlib's chip by dlib's points, SFace's by YuNet's."""
+
+    def __init__(self, dlib: object, sface: object) -> None:
         from models.dlib.embedder import DlibEmbedder
         from models.sface.embedder import SfaceEmbedder
 
         assert isinstance(dlib, DlibEmbedder) and isinstance(sface, SfaceEmbedder)
         self.dlib = dlib
         self.sface = sface
-        self.flip_dlib = flip_dlib
 
-    def __call__(self, image: ImageBGR, faces: Sequence[Landmarks5]) -> FloatArray:
-        from models.dlib.align import YUNET_IN_DLIB_CHIP, dlib_chip
+    def __call__(self, image: ImageBGR, faces: Sequence[Face]) -> FloatArray:
+        from gate.types import Landmarks5
+        from models.dlib.align import dlib_chip
         from models.sface.align import arcface_chip
 
         if not faces:
             return np.zeros((0, 256), np.float32)
-        chips = [
-            dlib_chip(
-                image, points, dlib_pack.CHIP_SIZE, dlib_pack.CHIP_PADDING, YUNET_IN_DLIB_CHIP
-            )
-            for points in faces
-        ]
-        if self.flip_dlib:
-            mirrored = [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
-            both = self.dlib.embed([*chips, *mirrored])
-            dlib = (both[: len(chips)] + both[len(chips) :]) / np.float32(2.0)
-        else:
-            dlib = self.dlib.embed(chips)
-        sface = self.sface.embed([arcface_chip(image, points) for points in faces])
+        for face in faces:
+            if face.detection.landmarks is None or len(face.detection.landmarks) != 5:
+                raise ModelError("pack fusion: a face without YuNet's 5 points")
+        size, padding = dlib_pack.CHIP_SIZE, dlib_pack.CHIP_PADDING
+        chips = [dlib_chip(image, face.landmarks, size, padding) for face in faces]
+        mirrored = [np.ascontiguousarray(chip[:, ::-1]) for chip in chips]
+        both = self.dlib.embed([*chips, *mirrored])
+        dlib = (both[: len(chips)] + both[len(chips) :]) / np.float32(2.0)
+        sface = self.sface.embed(
+            [arcface_chip(image, Landmarks5(f.detection.landmarks or ())) for f in faces]
+        )
         return np.concatenate([dlib, sface], axis=1).astype(np.float32)
 
 
 def open_runtime(folder: Path, manifest: PackManifest, *, threads: int = 0) -> PackRuntime:
+    from models.dlib.align import dlib_chip
     from models.dlib.embedder import DlibEmbedder
-    from models.sface.align import arcface_chip
+    from models.dlib.shape_predictor import ShapePredictor5
     from models.sface.embedder import SfaceEmbedder
     from models.sface.yunet import YunetDetector
 
@@ -131,10 +167,12 @@ def open_runtime(folder: Path, manifest: PackManifest, *, threads: int = 0) -> P
         raise ModelError(f"pack {manifest.id}: the manifest has no fusion normalisation")
     sface = SfaceEmbedder(folder / manifest.files["embedder"].path, threads=threads)
     dlib = DlibEmbedder(folder / manifest.files["dlib_embedder"].path, threads=threads)
+    yunet = YunetDetector(folder / manifest.files["detector"].path, threads=threads)
     return PackRuntime(
-        detector=YunetDetector(folder / manifest.files["detector"].path, threads=threads),
-        landmarks=None,
-        aligner=arcface_chip,
-        embedder=sface,
+        detector=MmodBoxes(yunet),
+        landmarks=ShapePredictor5(folder / manifest.files["landmarks"].path),
+        aligner=dlib_chip,
+        embedder=dlib,
         face_embedder=FusionEmbedder(dlib, sface),
+        trackable=True,
     )

@@ -80,4 +80,5 @@ def open_runtime(folder: Path, manifest: PackManifest, *, threads: int = 0) -> P
         landmarks=None,
         aligner=arcface_chip,
         embedder=SfaceEmbedder(folder / manifest.files["embedder"].path, threads=threads),
+        trackable=True,
     )
