@@ -219,7 +219,9 @@ class LivenessChecker:
             _motion_spread(np.array([c.nose_along for c in self._cues])),
             0.5 * _motion_spread(np.array([c.nose_across for c in self._cues])),
         )
-        motion = _ramp(spread, s.motion_low, s.motion_high) if n >= s.min_frames else s.unknown_motion
+        motion = s.unknown_motion
+        if n >= s.min_frames:
+            motion = _ramp(spread, s.motion_low, s.motion_high)
         # moiré comes and goes with the screen's scale in the picture: the upper quartile
         peaks = [c.moire_peak for c in self._cues if not math.isnan(c.moire_peak)]
         peak = float(np.percentile(peaks, 75)) if peaks else 0.0

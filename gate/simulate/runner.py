@@ -39,8 +39,8 @@ from gate.config import (
 from gate.decision import DecisionPolicy
 from gate.errors import AuditError, GateError
 from gate.lane import GateEvent, Lane, Observer, build_lane
-from gate.lane.officer import OfficerAction
 from gate.lane.build import lane_camera
+from gate.lane.officer import OfficerAction
 from gate.lane.ports import AuditSink
 from gate.outcome import Transaction
 from gate.simulate.lane import (
