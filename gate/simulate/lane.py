@@ -40,13 +40,15 @@ class SceneFeed:
     After a traveller's approach sequence ends, the second half plays back and forth, so a
     live traveller keeps moving (a frozen picture would look like a photo to liveness).
 
-    Lock-step: a traveller's frame n is only handed out once the gate has read n frames
-    since the traveller appeared (``consumed`` counts them, see ``LockstepCamera``). The
-    camera never runs ahead of the face engine, so the gate sees the same sequence of
-    pictures at any ``--speed`` and on any machine; only the wall clock changes.
+    ``lockstep`` (the simulator's): a traveller's frame n is only handed out once the gate
+    has read n frames since the traveller appeared (``consumed`` counts them, see
+    ``LockstepCamera``). The camera never runs ahead of the face engine, so the gate sees
+    the same sequence of pictures at any ``--speed`` and on any machine; only the wall clock
+    changes. Without it (a kiosk reading the stream by itself) the scene plays at the
+    stream's pace.
     """
 
-    def __init__(self, size: tuple[int, int] = (640, 480), lockstep: bool = True) -> None:
+    def __init__(self, size: tuple[int, int] = (640, 480), lockstep: bool = False) -> None:
         self._lock = threading.Condition()
         self._frames: Sequence[ImageBGR] = ()
         self._generation = 0

@@ -207,7 +207,7 @@ class Simulation:
         self.emulator = start_emulator(opts.protocol, physics=Physics(time_scale=scale))
         self._cleanups.append(self.emulator.close)
 
-        self.feed = SceneFeed()
+        self.feed = SceneFeed(lockstep=True)
         self._cleanups.append(self.feed.close)
         self.mjpeg = MjpegServer(self.feed, fps=opts.fps * opts.speed)
         self._cleanups.append(self.mjpeg.close)

@@ -40,6 +40,27 @@ def test_scene_feed_plays_scene_then_keeps_moving_and_switches() -> None:
     assert any(np.array_equal(f, background) for f in after)
 
 
+def test_lockstep_feed_moves_only_as_the_gate_reads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from drivers.camera.threaded import camera_from_frames
+    from gate.simulate.lane import LockstepCamera
+
+    monkeypatch.setattr("gate.simulate.lane.KEEPALIVE_S", 0.01)
+    feed = SceneFeed(size=(32, 24), lockstep=True)
+    feed.show([np.full((24, 32, 3), v, np.uint8) for v in (10, 20, 30)])
+    stream = feed()
+    assert int(next(stream)[0, 0, 0]) == 10
+    # Nothing read yet: the last picture again (the stream stays alive), the scene waits.
+    assert int(next(stream)[0, 0, 0]) == 10
+    camera = LockstepCamera(camera_from_frames([np.zeros((24, 32, 3), np.uint8)]), feed)
+    camera.read(1.0)  # the gate reads one frame: the scene moves on by one
+    assert int(next(stream)[0, 0, 0]) == 20
+    feed.consumed()
+    assert int(next(stream)[0, 0, 0]) == 30
+    camera.close()
+    feed.close()
+    assert next(stream, None) is None  # a closed feed ends the stream
+
+
 def test_sim_documents_queue_and_timeout() -> None:
     tray = SimDocuments()
     assert tray.wait_document(0.01) is None
