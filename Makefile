@@ -9,7 +9,7 @@ STAMP := $(VENV)/.egate-installed
 APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev swig socat iproute2 util-linux \
 	mosquitto chromium chromium-driver fonts-dejavu-core
 
-.PHONY: install apt venv packs demo test lint typecheck pytest bench clean
+.PHONY: install apt venv packs demo test lint typecheck pytest bench clean screenshots
 
 install: apt venv packs
 
@@ -63,6 +63,10 @@ pytest: install
 	$(BIN)/python -m pytest
 
 test: install lint typecheck pytest
+
+# The console's views in headless Chromium, saved into docs/console/ (look at them).
+screenshots: install
+	EGATE_SCREENSHOTS=docs/console $(BIN)/python -m pytest -q tests/console/test_browser.py
 
 bench: install
 	@mkdir -p .benchmarks

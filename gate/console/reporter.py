@@ -82,13 +82,14 @@ class LaneReporter:
 
     def start(self) -> LaneReporter:
         if self.lane is not None:
-            self.link.on_command(self.site, self.lane_id, self._command)
+            self.attach(self.lane)
         self._thread.start()
         return self
 
     def attach(self, lane: Lane) -> None:
         """Take commands for ``lane`` (when the reporter was made before the lane)."""
         self.lane = lane
+        lane.show_previews()
         self.link.on_command(self.site, self.lane_id, self._command)
 
     def __call__(self, event: GateEvent) -> None:

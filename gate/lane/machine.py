@@ -88,6 +88,7 @@ class Lane:
         )
         self._threshold: float | None = None
         self._officer = OfficerHandler(OfficerDesk(), self.doors, self._bus, audit)
+        self._previews = False  # camera frames as ``preview`` events (the officer's view)
         self.resources = ExitStack()  # what build_lane opened for this lane
 
     def _clock_date(self) -> dt.date:
@@ -113,6 +114,10 @@ class Lane:
         """Queue an officer's action; the lane's thread applies it between travellers.
         Never blocks; raises ``InputError`` when the lane's inbox is full."""
         self._officer.desk.submit(action)
+
+    def show_previews(self, on: bool = True) -> None:
+        """Emit a few capture frames a second as ``preview`` events (for a console)."""
+        self._previews = on
 
     def apply_officer_actions(self) -> int:
         """Apply the queued officer actions now (the lane's thread, between travellers);
@@ -298,7 +303,9 @@ class Lane:
         capture = work.run(
             "capture",
             lambda: self.biometrics.capture(
-                PreviewCamera(self.camera, self._bus, tid), self.clock, self.timeouts.capture_s
+                PreviewCamera(self.camera, self._bus, tid) if self._previews else self.camera,
+                self.clock,
+                self.timeouts.capture_s,
             ),
         )
         self._note_capture(work, capture)

@@ -1,8 +1,10 @@
 """The camera as the capture stage reads it, also shown to observers (the officer's live
-view): every frame the capture reads is passed on unchanged, and at most a few a second are
-emitted as ``preview`` events, with the main face's box and quality when the face side
-reports them for that frame (``note_faces``). The event carries the frame itself (no copy,
-no encoding in the lane's thread); an observer that ships it encodes it on its own thread."""
+view), once a lane is asked to (``Lane.show_previews``, done by the console's reporter; a
+lane without a console reads its camera directly, nothing added per frame). Every frame the
+capture reads is passed on unchanged, and at most a few a second are emitted as
+``preview`` events, with the main face's box and quality when the face side reports them
+for that frame (``note_faces``). The event carries the frame itself (no copy, no encoding
+in the lane's thread); an observer that ships it encodes it on its own thread."""
 
 from __future__ import annotations
 
@@ -29,9 +31,10 @@ class PreviewCamera:
             self._emit(self._pending, None, None)
         frame = self.camera.read(timeout)
         now = time.monotonic()
-        if now - self._last >= PREVIEW_INTERVAL_S:
+        image = getattr(frame, "image", None)  # a camera that gave no picture: nothing to show
+        if image is not None and now - self._last >= PREVIEW_INTERVAL_S:
             self._last = now
-            self._pending = frame.image
+            self._pending = image
         return frame
 
     def wants(self, image: ImageBGR) -> bool:

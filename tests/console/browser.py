@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import time
@@ -11,7 +12,16 @@ from typing import Any
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "console"
+
+
+def screenshot_folder(tmp_path: Path) -> Path:
+    """Where the views are saved: ``$EGATE_SCREENSHOTS`` (``make screenshots`` sets it to
+    docs/console), else the test's own temporary folder, so a test run leaves the tracked
+    screenshots alone."""
+    chosen = os.environ.get("EGATE_SCREENSHOTS")
+    folder = Path(chosen) if chosen else tmp_path / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 def browser_problem() -> str | None:

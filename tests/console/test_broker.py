@@ -25,8 +25,9 @@ KINDS = ("genuine", "impostor", "tampered", "tailgater")
 EXPECTED = [Decision.ACCEPT, Decision.REJECT_MISMATCH, Decision.REFER_DOCUMENT]
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll a condition that another thread makes true (messages arriving)."""
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Poll a condition that another thread makes true (messages arriving); the timeout is
+    only a bound for a broken build, generous for a loaded machine."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():

@@ -2,7 +2,7 @@
 
 1. ``egate simulate --console``: an officer logs in, watches the simulated travellers appear,
    accepts a referral with a reason, and an auditor finds that decision in the audit log.
-   Every view is saved under docs/console/ on the way.
+   Every view is saved on the way (into docs/console/ with ``make screenshots``).
 2. A hall of 4 lanes (four ``egate simulate`` processes) reporting through Mosquitto to one
    ``egate console``: the lane-to-browser latency of the events, measured in the browser;
    then the broker and the console are killed and restarted in mid-run: the lanes'
@@ -25,10 +25,10 @@ import pytest
 
 from tests.console.broker import Broker, free_port, mosquitto_problem
 from tests.console.browser import (
-    SCREENSHOTS,
     add_user,
     browser_problem,
     log_in,
+    screenshot_folder,
     start_chromium,
     wait_until,
 )
@@ -98,9 +98,12 @@ def _stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> int:
     return process.wait(30)
 
 
+SHOTS: list[Path] = []  # the folder of the running test (set by each test)
+
+
 def _shot(driver: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    path = SHOTS[-1] / f"{name}.png"
+    assert driver.save_screenshot(str(path)) and path.read_bytes().startswith(b"\x89PNG")
 
 
 def _texts(driver: Any, css: str) -> list[str]:
@@ -112,6 +115,7 @@ def _texts(driver: Any, css: str) -> list[str]:
 def test_officer_flow_in_the_browser(driver: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
+    SHOTS.append(screenshot_folder(tmp_path))
     users = tmp_path / "users.json"
     add_user(users, "olga", "officer", "officer-pass-1", EGATE)
     add_user(users, "ada", "auditor", "auditor-pass-1", EGATE)
@@ -209,6 +213,7 @@ def test_hall_of_four_lanes_through_mosquitto(driver: Any, tmp_path: Path) -> No
     problem = mosquitto_problem()
     if problem:
         pytest.skip(problem)
+    SHOTS.append(screenshot_folder(tmp_path))
     users = tmp_path / "users.json"
     add_user(users, "sam", "supervisor", "supervisor-pass", EGATE)
     scenario = tmp_path / "hall.toml"
