@@ -23,7 +23,9 @@ PASSWORDS = {"olga": "officer-pass", "sam": "supervisor-pass", "ada": "auditor-p
 ROLES = {"olga": "officer", "sam": "supervisor", "ada": "auditor"}
 
 
-def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Poll a condition that another thread makes true (messages arriving); the timeout is
+    only a bound for a broken build, generous for a loaded machine."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import paho.mqtt.client as paho
 import pytest
@@ -19,21 +19,11 @@ from gate.console.wire import MAX_PAYLOAD, encode_command
 from gate.fakes import FakeLane
 from gate.lane import GateEvent, Lane
 from gate.outcome import Decision, State
+from tests.console.apps import wait_for
 from tests.console.broker import Broker
 
 KINDS = ("genuine", "impostor", "tampered", "tailgater")
 EXPECTED = [Decision.ACCEPT, Decision.REJECT_MISMATCH, Decision.REFER_DOCUMENT]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
-    """Poll a condition that another thread makes true (messages arriving); the timeout is
-    only a bound for a broken build, generous for a loaded machine."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
 
 
 class Setup:
