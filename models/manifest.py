@@ -261,6 +261,14 @@ def check_files(folder: Path, manifest: PackManifest, *, rehash: bool = True) ->
                 )
 
 
+def role_paths(folder: Path, manifest: PackManifest, roles: tuple[str, ...]) -> dict[str, Path]:
+    """Each role's file path in the pack folder; ``ModelError`` names a role not listed."""
+    for role in roles:
+        if role not in manifest.files:
+            raise ModelError(f"pack {manifest.id}: the manifest lists no {role!r} file")
+    return {role: folder / manifest.files[role].path for role in roles}
+
+
 def write_manifest(folder: Path, manifest: PackManifest) -> Path:
     """Write ``manifest.json`` atomically (temp file + rename)."""
     target = folder / MANIFEST_NAME

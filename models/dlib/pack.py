@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.errors import ModelError
-from models.manifest import InputSpec, PackManifest, describe_file
+from models.manifest import InputSpec, PackManifest, describe_file, role_paths
 from models.runtime import PackRuntime
 
 PACK_ID = "dlib-cc0"
@@ -116,17 +116,15 @@ def open_runtime(folder: Path, manifest: PackManifest, *, threads: int = 0) -> P
     from models.dlib.mmod import MmodDetector
     from models.dlib.shape_predictor import ShapePredictor5
 
-    for role in ROLES:
-        if role not in manifest.files:
-            raise ModelError(f"pack {manifest.id}: the manifest lists no {role!r} file")
+    paths = role_paths(folder, manifest, ROLES)
     size = manifest.input.chip_size
 
     def align(image: Any, landmarks: Any) -> Any:
         return dlib_chip(image, landmarks, size=size, padding=CHIP_PADDING)
 
     return PackRuntime(
-        detector=MmodDetector(folder / manifest.files["detector"].path, threads=threads),
-        landmarks=ShapePredictor5(folder / manifest.files["landmarks"].path),
+        detector=MmodDetector(paths["detector"], threads=threads),
+        landmarks=ShapePredictor5(paths["landmarks"]),
         aligner=align,
-        embedder=DlibEmbedder(folder / manifest.files["embedder"].path, threads=threads),
+        embedder=DlibEmbedder(paths["embedder"], threads=threads),
     )

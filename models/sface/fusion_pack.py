@@ -21,7 +21,14 @@ import numpy as np
 from gate.errors import ModelError
 from gate.types import Box, Detection, Face, FloatArray, ImageBGR
 from models.dlib import pack as dlib_pack
-from models.manifest import FusionComponent, FusionSpec, InputSpec, PackManifest, describe_file
+from models.manifest import (
+    FusionComponent,
+    FusionSpec,
+    InputSpec,
+    PackManifest,
+    describe_file,
+    role_paths,
+)
 from models.runtime import PackRuntime
 from models.sface import pack as sface_pack
 
@@ -160,17 +167,15 @@ def open_runtime(folder: Path, manifest: PackManifest, *, threads: int = 0) -> P
     from models.sface.embedder import SfaceEmbedder
     from models.sface.yunet import YunetDetector
 
-    for role in ROLES:
-        if role not in manifest.files:
-            raise ModelError(f"pack {manifest.id}: the manifest lists no {role!r} file")
+    paths = role_paths(folder, manifest, ROLES)
     if manifest.fusion is None:
         raise ModelError(f"pack {manifest.id}: the manifest has no fusion normalisation")
-    sface = SfaceEmbedder(folder / manifest.files["embedder"].path, threads=threads)
-    dlib = DlibEmbedder(folder / manifest.files["dlib_embedder"].path, threads=threads)
-    yunet = YunetDetector(folder / manifest.files["detector"].path, threads=threads)
+    sface = SfaceEmbedder(paths["embedder"], threads=threads)
+    dlib = DlibEmbedder(paths["dlib_embedder"], threads=threads)
+    yunet = YunetDetector(paths["detector"], threads=threads)
     return PackRuntime(
         detector=MmodBoxes(yunet),
-        landmarks=ShapePredictor5(folder / manifest.files["landmarks"].path),
+        landmarks=ShapePredictor5(paths["landmarks"]),
         aligner=dlib_chip,
         embedder=dlib,
         face_embedder=FusionEmbedder(dlib, sface),

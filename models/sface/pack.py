@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gate.errors import ModelError
 from models.dlib.pack import _version
-from models.manifest import InputSpec, PackManifest, describe_file
+from models.manifest import InputSpec, PackManifest, describe_file, role_paths
 from models.runtime import PackRuntime
 
 PACK_ID = "sface"
@@ -72,13 +71,11 @@ def open_runtime(folder: Path, manifest: PackManifest, *, threads: int = 0) -> P
     from models.sface.embedder import SfaceEmbedder
     from models.sface.yunet import YunetDetector
 
-    for role in ROLES:
-        if role not in manifest.files:
-            raise ModelError(f"pack {manifest.id}: the manifest lists no {role!r} file")
+    paths = role_paths(folder, manifest, ROLES)
     return PackRuntime(
-        detector=YunetDetector(folder / manifest.files["detector"].path, threads=threads),
+        detector=YunetDetector(paths["detector"], threads=threads),
         landmarks=None,
         aligner=arcface_chip,
-        embedder=SfaceEmbedder(folder / manifest.files["embedder"].path, threads=threads),
+        embedder=SfaceEmbedder(paths["embedder"], threads=threads),
         trackable=True,
     )
