@@ -214,6 +214,12 @@ def equal_error_rate(genuine: npt.ArrayLike, impostor: npt.ArrayLike) -> EqualEr
         raise ValueError("EER needs both genuine and impostor comparisons")
     thresholds = np.concatenate(([-np.inf], np.unique(np.concatenate((gen, imp)))))
     fmr, fnmr = error_rates(gen, imp, thresholds)
+    return crossing_of(thresholds, fmr, fnmr)
+
+
+def crossing_of(thresholds: FloatArray, fmr: FloatArray, fnmr: FloatArray) -> EqualErrorRate:
+    """Where FNMR falls to FMR over increasing thresholds, interpolated linearly between the
+    two operating points around the crossing."""
     gap = fnmr - fmr  # starts at 1 (threshold -inf), ends <= 0 (everything accepted)
     crossing = int(np.argmax(gap <= 0.0))
     if crossing == 0:

@@ -81,17 +81,7 @@ def equal_error_rate(genuine: npt.ArrayLike, impostor: ImpostorScores) -> metric
     above = np.unique(np.concatenate((gen[gen >= impostor.cut], edges[edges >= impostor.cut])))
     thresholds = np.concatenate(([-np.inf], below, above, [np.inf]))
     fmr, fnmr = error_rates(gen, impostor, thresholds)
-    gap = fnmr - fmr
-    crossing = int(np.argmax(gap <= 0.0))
-    if crossing == 0:
-        return metrics.EqualErrorRate(0.0, float(thresholds[0]))
-    before, after = crossing - 1, crossing
-    d0, d1 = float(gap[before]), float(gap[after])
-    alpha = d0 / (d0 - d1)
-    eer = float(fmr[before] + alpha * (fmr[after] - fmr[before]))
-    t0, t1 = float(thresholds[before]), float(thresholds[after])
-    threshold = t1 if not math.isfinite(t0) else t0 + alpha * (t1 - t0)
-    return metrics.EqualErrorRate(eer, threshold)
+    return metrics.crossing_of(thresholds, fmr, fnmr)
 
 
 def det_curve(
