@@ -106,6 +106,19 @@ def test_table_and_summary_flag_differences() -> None:
     assert data["travellers"][0]["actual"] == "REJECT_MISMATCH"
     assert data["travellers"][2]["actual"] is None
     assert summary("x", [good], {})["passed"] is True
+    assert "document to exit command" not in table  # nobody genuine got as far as the exit
+    waits = [
+        TravellerResult(
+            i,
+            f"g{i}",
+            "genuine",
+            Decision.ACCEPT,
+            Transaction("t", 0.0, 1.0, Decision.ACCEPT, stage_ms={"document_to_exit_command": ms}),
+        )
+        for i, ms in enumerate((900.0, 1100.0, 3000.0))
+    ]
+    table = format_table([*waits, good])
+    assert "genuine travellers, document to exit command (n=3): p50 1.10 s, max 3.00 s" in table
 
 
 def test_photo_library_files_samples_and_errors(tmp_path: Path) -> None:
