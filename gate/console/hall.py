@@ -38,6 +38,7 @@ class LaneTile:
     doors: str = "locked"
     health: str = "unknown"
     last_error: str = ""
+    devices: dict[str, str] = field(default_factory=dict)
     in_service: bool = True
     online: bool = False
     last_seen: float = 0.0  # console's monotonic clock
@@ -63,6 +64,7 @@ class LaneTile:
             "doors": self.doors,
             "health": self.health,
             "last_error": self.last_error,
+            "devices": dict(self.devices),
             "in_service": self.in_service,
             "online": self.online and now - self.last_seen < OFFLINE_AFTER_S,
             "travellers_per_hour": sum(1 for at, _, _ in self.finished if at >= hour_ago),
@@ -191,6 +193,9 @@ class Hall:
         tile.health = str(m.data.get("health", "unknown"))[:20]
         tile.last_error = str(m.data.get("last_error", ""))[:200]
         tile.in_service = bool(m.data.get("in_service", True))
+        devices = m.data.get("devices")
+        if isinstance(devices, dict):
+            tile.devices = {str(k)[:20]: str(v)[:10] for k, v in list(devices.items())[:8]}
         tile.online = bool(m.data.get("online", True))
 
     def _on_transaction(self, tile: LaneTile, m: LaneMessage) -> None:

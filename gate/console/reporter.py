@@ -37,6 +37,14 @@ log = logging.getLogger("gate.console")
 # Messages the link keeps for a broker that comes back (the rest are "now or never").
 KEPT_KINDS = frozenset({"transaction", "decision", "alarm", "referral", "fail_safe", "officer"})
 HEARTBEAT_S = 1.0
+# The devices a tile shows, and the words of the lane's fault reasons that name each.
+DEVICES = {
+    "turnstile": ("turnstile", "door", "lock", "entry", "exit"),
+    "camera": ("camera", "capture"),
+    "reader": ("document", "chip", "reader", "pcsc"),
+    "face models": ("face models", "pack", "enrol", "verify"),
+    "audit log": ("audit",),
+}
 QUEUE_SIZE = 2000
 CommandHandler = Callable[[bytes], None]
 
@@ -76,6 +84,7 @@ class LaneReporter:
         self._queue: queue.Queue[tuple[GateEvent, float] | None] = queue.Queue(QUEUE_SIZE)
         self._state = State.IDLE.value
         self._last_error = ""
+        self._devices = dict.fromkeys(DEVICES, "ok")
         self._served = 0
         self._thread = threading.Thread(target=self._run, name=f"reporter-{lane_id}", daemon=True)
         self._stopped = threading.Event()
@@ -135,6 +144,7 @@ class LaneReporter:
             "dropped": self.dropped,
             "last_error": self._last_error,
             "health": "fault" if self._state == State.FAIL_SAFE.value else "ok",
+            "devices": dict(self._devices),
         }
         message = LaneMessage(self.site, self.lane_id, "health", None, self._state, "", time.time())
         self.link.send(
@@ -144,8 +154,11 @@ class LaneReporter:
     def _publish(self, event: GateEvent, sent: float) -> None:
         self._state = event.state.value
         data = self._data(event)
-        if event.kind == "error":
+        if event.kind in ("error", "fail_safe"):
             self._last_error = event.detail[:200]
+            self._note_device(event.detail)
+        if event.kind == "decision" and event.detail == "ACCEPT":
+            self._devices = dict.fromkeys(DEVICES, "ok")  # every device just did its part
         if event.kind == "transaction" and event.detail == "finished":
             self._served += 1
         message = LaneMessage(
@@ -161,6 +174,13 @@ class LaneReporter:
         self.link.send(
             topic(self.site, self.lane_id, event.kind), encode(message), event.kind in KEPT_KINDS
         )
+
+    def _note_device(self, detail: str) -> None:
+        """Which device a fault names (the lane's reasons start with the stage or device)."""
+        text = detail.lower()
+        for device, words in DEVICES.items():
+            if any(word in text for word in words):
+                self._devices[device] = "fault"
 
     @staticmethod
     def _data(event: GateEvent) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import paho.mqtt.client as paho
 import pytest
@@ -190,3 +191,33 @@ def test_broker_urls_keep_passwords_out_of_argv() -> None:
     with pytest.raises(ConfigError, match="mqtt://"):
         BrokerAddress.parse("http://host")
     assert BrokerAddress.parse("mqtts://host").port == 8883
+
+
+def test_a_device_fault_shows_on_the_tile_until_a_traveller_passes() -> None:
+    from gate.console.hub import LocalHub
+
+    hub = LocalHub()
+    hall = Hall()
+    hub.subscribe(hall.receive)
+    fake = FakeLane()
+    reporter = LaneReporter("site", "lane-3", hub)
+    lane = fake.build(observers=(reporter,))
+    reporter.attach(lane)
+    reporter.start()
+    try:
+        lane.start()
+        fake.camera.die_after = 0  # the camera is gone for the next traveller
+        fake.traveller("genuine")
+        assert lane.serve_one(1.0).decision is Decision.REFER_DEVICE  # type: ignore[union-attr]
+
+        def tile() -> dict[str, Any]:
+            return hall.lane_view("lane-3") or {}
+
+        assert wait_for(lambda: tile().get("devices", {}).get("camera") == "fault")
+        assert tile()["devices"]["turnstile"] == "ok"
+        fake.camera.die_after = None
+        fake.traveller("genuine")
+        assert lane.serve_one(1.0).decision is Decision.ACCEPT  # type: ignore[union-attr]
+        assert wait_for(lambda: set(tile()["devices"].values()) == {"ok"})
+    finally:
+        reporter.close()

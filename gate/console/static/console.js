@@ -58,6 +58,7 @@ async function drawHall() {
         ["last outcome", lane.last_outcome || "-"],
         ["doors", lane.doors],
         ["health", lane.health + (lane.last_error ? ` (${lane.last_error})` : "")],
+        ["devices", Object.entries(lane.devices).map(([d, v]) => v === "ok" ? d : `${d} FAULT`).join(", ") || "-"],
         ["in service", lane.in_service ? "yes" : "closed"],
         ["travellers/hour", lane.travellers_per_hour],
         ["referrals today", reasons || "none"],
