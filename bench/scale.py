@@ -123,7 +123,7 @@ def _genuine_distances(
 
 def _base_embeddings(args: argparse.Namespace, engine: Any) -> tuple[Any, Any, str]:
     if args.dataset is None:
-        vectors, codes = synthetic_base(1000, 2)
+        vectors, codes = synthetic_base(1000, 2, dim=engine.manifest.embedding_size)
         return vectors, codes, "synthetic clusters (1000 identities x 2)"
     from bench.accuracy import EmbedOptions
     from bench.dataset_formats import load_dataset

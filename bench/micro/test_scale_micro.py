@@ -27,7 +27,7 @@ def _engine() -> Any:
 
 def test_blocked_scoring_of_replicated_embeddings(benchmark: Any) -> None:
     engine = _engine()
-    base, codes = synthetic_base(300, 2)
+    base, codes = synthetic_base(300, 2, dim=engine.manifest.embedding_size)
     vectors, identities = replicate(base, codes, EMBEDDINGS, noise=0.05)
     assert np.unique(identities).size == EMBEDDINGS // 2  # each copy under new identities
     out = benchmark.pedantic(score_at_scale, args=(engine, vectors, identities), rounds=1)
