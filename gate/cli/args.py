@@ -194,6 +194,11 @@ def output_file(text: str) -> str:
         raise argparse.ArgumentTypeError("output path must not be empty")
     if text != "-" and os.path.isdir(text):
         raise argparse.ArgumentTypeError(f"{text} is a directory, not a file to write")
+    # Checked before the command runs: a long simulation or benchmark must not end in
+    # "cannot write" and lose its results.
+    folder = os.path.dirname(text) or "."
+    if text != "-" and not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"{text}: the folder {folder} does not exist")
     return text
 
 

@@ -54,3 +54,6 @@ def test_path_types_refuse_fifos_and_directories(tmp_path: Path) -> None:
     with pytest.raises(argparse.ArgumentTypeError, match="is a directory"):
         argtypes.output_file(str(tmp_path))
     assert argtypes.output_file(str(tmp_path / "new.json")) == str(tmp_path / "new.json")
+    # refused before a long run, not after it: the folder must already be there
+    with pytest.raises(argparse.ArgumentTypeError, match="folder .*missing.* does not exist"):
+        argtypes.output_file(str(tmp_path / "missing" / "out.json"))
