@@ -20,6 +20,7 @@ installed and see the dataset's files at the same paths.
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -47,6 +48,7 @@ from gate.errors import GateError, ImageError
 
 BATCH_IMAGES = 32
 OBJECT_STORE_BYTES = 128 << 20  # a local Ray's shared memory: embeddings are small
+REACH_TIMEOUT_S = 5.0  # a cluster's GCS port that does not answer in this long is not there
 
 
 def _import_ray() -> Any:
@@ -55,6 +57,25 @@ def _import_ray() -> Any:
     except ImportError as exc:
         raise GateError("--engine ray needs Ray: pip install 'egate[ray]'") from exc
     return ray
+
+
+def _check_reachable(address: str, timeout_s: float = REACH_TIMEOUT_S) -> None:
+    """Ray retries an unreachable cluster for a minute or more without a word; a
+    ``HOST:PORT`` (or ``ray://HOST:PORT``) that does not accept a TCP connection is refused
+    here in one line instead. ``auto`` is left to Ray, which fails fast when no local
+    cluster is recorded."""
+    target = address.removeprefix("ray://")
+    host, sep, port_text = target.rpartition(":")
+    if not sep or not host:
+        return
+    if not port_text.isascii() or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise GateError(f"--address {address!r}: the port must be a number from 1 to 65535")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port_text)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise GateError(f"no Ray cluster answers at {address}: {reason}") from exc
 
 
 @contextmanager
@@ -74,6 +95,7 @@ def ray_session(address: str | None, workers: int) -> Iterator[Any]:
                 **common,
             )
         else:
+            _check_reachable(address)
             ray.init(address=address, **common)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = "a local Ray" if address is None else f"the Ray cluster at {address}"

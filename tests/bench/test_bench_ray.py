@@ -55,3 +55,21 @@ def test_ray_engine_gives_the_local_figures_and_reuses_its_shards(
     assert again["embedded_images"] == 0  # every shard came from the cache
     for key in FIGURES:
         assert again[key] == local[key], key
+
+
+def test_an_unreachable_cluster_is_one_line_not_a_minute_of_retries(
+    square_people: Path,  # noqa: F811
+    tiny_insightface_pack: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on: bound, then closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = ["bench", "accuracy", "--dataset", str(square_people)]
+    args += ["--pack", str(tiny_insightface_pack), "--engine", "ray"]
+    args += ["--address", f"127.0.0.1:{port}", "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"no Ray cluster answers at 127.0.0.1:{port}" in err[0], err
