@@ -1,14 +1,12 @@
-"""Fixtures of the chip micro-benchmarks: the ~20 KB passport portrait and a running pcscd."""
+"""Fixtures of the chip micro-benchmarks: the ~20 KB passport portrait (pcscd comes from the
+project's root conftest)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
 import pytest
-
-from drivers.chip.pcscd import PcscdStatus, ensure_pcscd, pcscd_available
 
 
 @pytest.fixture(scope="module")
@@ -21,12 +19,3 @@ def portrait_jpeg() -> bytes:
     assert portrait is not None, photo
     image = cv2.resize(portrait, (300, 375), interpolation=cv2.INTER_CUBIC)
     return bytes(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1])
-
-
-@pytest.fixture(scope="module")
-def pcscd() -> Iterator[PcscdStatus]:
-    reason = pcscd_available()
-    if reason:
-        pytest.skip(f"PC/SC path unavailable: {reason}")
-    with ensure_pcscd() as status:
-        yield status
