@@ -52,8 +52,8 @@ demo: install
 	$(BIN)/egate demo
 
 lint: venv
-	$(BIN)/ruff check gate models drivers bench tests
-	$(BIN)/ruff format --check gate models drivers bench tests
+	$(BIN)/ruff check gate models drivers bench tests conftest.py
+	$(BIN)/ruff format --check gate models drivers bench tests conftest.py
 	$(BIN)/lint-imports --no-cache
 
 typecheck: venv
