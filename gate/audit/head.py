@@ -56,7 +56,8 @@ class ChainHead:
 
     def describe(self) -> str:
         moment = datetime.fromtimestamp(self.at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        lane = f" (lane {self.lane})" if self.lane.isprintable() and len(self.lane) <= 64 else ""
+        shown = self.lane and self.lane.isprintable() and len(self.lane) <= 64
+        lane = f" (lane {self.lane})" if shown else ""
         return f"the checkpoint of {moment}{lane}"
 
     def to_json(self, key: bytes) -> str:

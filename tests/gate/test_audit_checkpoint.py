@@ -219,3 +219,21 @@ def test_a_sigkilled_writer_leaves_a_checkpoint_that_its_rows_satisfy(
         proc.wait()
         code, text = _verify(["--db", str(db), "--checkpoint", head], capsys)
         assert code == 0 and "the checkpoint of" in text, text
+
+
+def test_the_kiosk_config_names_the_checkpoint_file_and_its_period(tmp_path: Path) -> None:
+    from gate.config import config_from_mapping
+
+    config = config_from_mapping(
+        {"audit": {"checkpoint_path": "heads/a.head", "checkpoint_every": 7}}, tmp_path
+    )
+    assert config.audit.checkpoint_path == tmp_path / "heads" / "a.head"
+    assert config.audit.checkpoint_every == 7
+    (tmp_path / "heads").mkdir()
+    settings = Checkpointing(config.lane.name, config.audit.checkpoint_path, 7)
+    with AuditLog.open(tmp_path / "audit.db", checkpoint=settings) as log:
+        for n in range(7):
+            log.record(_record(n))
+        assert config.audit.checkpoint_path.exists()
+    with pytest.raises(AuditError, match=r"audit\.checkpoint_every: 0 must be >= 1"):
+        AuditLog.open(tmp_path / "audit.db", checkpoint=Checkpointing(every=0))
