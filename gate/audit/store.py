@@ -19,7 +19,7 @@ import json
 import logging
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -71,6 +71,9 @@ class Checkpointing:
     lane: str = ""
     path: Path | None = None
     every: int = CHECKPOINT_EVERY
+    # Called with each signed head (its JSON text) once it is on disk, e.g. to publish it to
+    # the broker; a failing publisher is logged and never fails the row.
+    publish: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -260,22 +263,20 @@ class AuditLog:
         raised: the rows are committed, and the next head (or the one on close) retries."""
         if self._tail is None or self._head_path is None or self._secret is None:
             return
-        lane = self._checkpointing.lane if self._checkpointing else ""
-        head = ChainHead(lane, self._tail[0], self._tail[1], time.time())
+        settings = self._checkpointing or Checkpointing()
+        head = ChainHead(settings.lane, self._tail[0], self._tail[1], time.time())
+        key = head_key(self._secret)
         try:
-            write_head(self._head_path, head, head_key(self._secret))
+            write_head(self._head_path, head, key)
         except AuditError as exc:
             log.error("%s", exc)
             return
         self._tail = None
-
-    def head(self) -> ChainHead | None:
-        """The chain's head now (its row count and last MAC), unsigned; ``None`` when empty."""
-        last = self._query("SELECT id, mac FROM entries ORDER BY id DESC LIMIT 1")
-        if not last:
-            return None
-        lane = self._checkpointing.lane if self._checkpointing else ""
-        return ChainHead(lane, int(str(last[0][0])), str(last[0][1]), time.time())
+        if settings.publish is not None:
+            try:
+                settings.publish(head.to_json(key))
+            except Exception:  # the head is on disk; the publisher's failure is its own
+                log.exception("audit: the chain head of %s rows was not published", head.rows)
 
     def _rollback_quietly(self) -> None:
         try:

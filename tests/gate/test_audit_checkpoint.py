@@ -237,3 +237,26 @@ def test_the_kiosk_config_names_the_checkpoint_file_and_its_period(tmp_path: Pat
         assert config.audit.checkpoint_path.exists()
     with pytest.raises(AuditError, match=r"audit\.checkpoint_every: 0 must be >= 1"):
         AuditLog.open(tmp_path / "audit.db", checkpoint=Checkpointing(every=0))
+
+
+def test_each_head_is_handed_to_a_publisher_and_a_failing_one_fails_no_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    published: list[str] = []
+    db = tmp_path / "audit.db"
+    with AuditLog.open(
+        db, checkpoint=Checkpointing("lane-2", every=2, publish=published.append)
+    ) as log:
+        for n in range(5):
+            log.record(_record(n))
+    assert [json.loads(h)["rows"] for h in published] == [2, 4, 5]
+    kept = tmp_path / "console-copy.head"  # what a console would keep from the broker
+    kept.write_text(published[-1])
+    assert _verify(["--db", str(db), "--checkpoint", str(kept)], capsys)[0] == 0
+
+    def broken(_head: str) -> None:
+        raise ConnectionError("broker gone")
+
+    with AuditLog.open(db, checkpoint=Checkpointing(every=1, publish=broken)) as log:
+        assert log.record(_record(9)) == 6
+    assert _head_of(db)[0] == 6
