@@ -111,7 +111,10 @@ def verify_chain(key: bytes, rows: Iterable[object], head: ChainHead | None = No
         if row_id > last_id + 1:
             gone = _missing(last_id + 1, row_id - 1)
             verb = "is" if row_id == last_id + 2 else "are"
-            return ChainReport.broken(position, f"{gone} before it {verb} missing (deleted)", where)
+            why = (
+                "deleted, or left out of an export made with --since" if not last_id else "deleted"
+            )
+            return ChainReport.broken(position, f"{gone} before it {verb} missing ({why})", where)
         if row_id <= last_id:
             return ChainReport.broken(
                 position, f"it follows row {last_id}: rows repeated or out of order", where

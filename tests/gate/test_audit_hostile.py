@@ -262,3 +262,10 @@ def test_a_csv_field_over_128_kib_is_one_line(
     export.write_text(export.read_text().replace("no live face", "x" * 200_000, 1))
     code, text = _verify_export(export, db, capsys)
     assert code == 2 and "not a CSV audit export (line 2" in text
+
+
+def test_deleted_oldest_rows_are_named(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _tamper(db, "DELETE FROM entries WHERE id <= 2")
+    code, text = _run(["audit", "verify", "--db", str(db)], capsys)
+    assert code == 1 and text.startswith("audit chain broken at row 3 (transaction tx-2): ")
+    assert "rows 1-2 before it are missing (deleted, or left out of an export" in text
