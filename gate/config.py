@@ -93,6 +93,8 @@ class TimeoutsConfig:
 class AuditConfig:
     path: Path = Path("audit.db")
     salt_path: Path | None = None  # default: beside the database
+    checkpoint_path: Path | None = None  # signed chain heads; default: beside it, ".head"
+    checkpoint_every: int = 100  # rows between two heads (one more on shutdown)
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,11 @@ import hashlib
 import hmac
 import os
 import secrets
+import stat
 from pathlib import Path
 
 from gate.errors import AuditError
+from gate.files import kind_of, read_regular_file
 
 SECRET_BYTES = 32
 
@@ -42,17 +44,27 @@ def load_or_create_secret(path: Path) -> bytes:
 
 def load_secret(path: Path) -> bytes | None:
     """The secret when the file exists and is readable; ``None`` when it does not exist or
-    cannot be read (an auditor who holds only the database)."""
+    cannot be read (an auditor who holds only the database). Anything but a regular file
+    (a FIFO would block the reader for ever, a folder, a device, a symbolic link) is refused
+    before it is opened."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        info = os.lstat(path)
     except FileNotFoundError:
         return None
-    except PermissionError:
-        return None
     except OSError as exc:
-        raise AuditError(f"cannot read the audit salt file {path}: {exc}") from exc
-    with os.fdopen(fd, "rb") as source:
-        secret = source.read(SECRET_BYTES + 1)
+        raise AuditError(f"cannot read the audit salt file {path}: {exc.strerror or exc}") from exc
+    if stat.S_ISLNK(info.st_mode):
+        raise AuditError(f"cannot read the audit salt file {path}: it is a symbolic link")
+    if not stat.S_ISREG(info.st_mode):
+        raise AuditError(
+            f"cannot read the audit salt file {path}: it is {kind_of(info.st_mode)}, "
+            "not a regular file"
+        )
+    if not os.access(path, os.R_OK):
+        return None
+    secret = read_regular_file(
+        path, "the audit salt file", max_bytes=SECRET_BYTES, error=AuditError
+    )
     if len(secret) != SECRET_BYTES:
         raise AuditError(f"audit salt file {path} is {len(secret)} bytes, expected {SECRET_BYTES}")
     return secret

@@ -16,16 +16,21 @@ Auditors open the log read-only (``AuditLog.open_readonly``): nothing is created
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Literal
 
 from gate.audit.chain import GENESIS, ChainReport, chain_key, row_mac, verify_chain
-from gate.audit.export import EXPORT_COLUMNS, render
+from gate.audit.columns import EXPORT_COLUMNS
+from gate.audit.export import render
+from gate.audit.head import ChainHead, head_key, read_head, write_head
 from gate.audit.secret import hash_document_number, load_or_create_secret, load_secret
+from gate.audit.sqlite_io import check_integrity, connect_readonly, text_or_marker
 from gate.errors import AuditError
 
 SCHEMA_VERSION = 3  # 3: chip_auth column (Chip Authentication), added to version-2 logs
@@ -54,6 +59,21 @@ CREATE TABLE IF NOT EXISTS entries (
 CREATE INDEX IF NOT EXISTS entries_started ON entries(started_at);
 """
 _LARGEST_PAGE_COUNT = 1_073_741_823  # SQLite's own maximum
+CHECKPOINT_EVERY = 100  # rows between two signed chain heads (and one more on close)
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """Where and how often the writer signs the chain's head (``gate.audit.head``).
+    ``path`` ``None``: beside the database, with the suffix ``.head``."""
+
+    lane: str = ""
+    path: Path | None = None
+    every: int = CHECKPOINT_EVERY
+    # Called with each signed head (its JSON text) once it is on disk, e.g. to publish it to
+    # the broker; a failing publisher is logged and never fails the row.
+    publish: Callable[[str], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -86,16 +106,30 @@ class AuditLog:
         self._secret = secret
         self.writable = writable
         self.legacy = False
+        self._checkpointing: Checkpointing | None = None
+        self._head_path: Path | None = None
+        self._tail: tuple[int, str] | None = None  # (id, mac) last written, not yet in a head
 
     # -- opening ------------------------------------------------------------------------------
     @classmethod
-    def open(cls, path: Path | str, salt_path: Path | str | None = None) -> AuditLog:
-        """Open (or create) the log for writing; creates the secret file when missing."""
+    def open(
+        cls,
+        path: Path | str,
+        salt_path: Path | str | None = None,
+        checkpoint: Checkpointing | None = None,
+    ) -> AuditLog:
+        """Open (or create) the log for writing; creates the secret file when missing.
+        A signed chain head is written every ``checkpoint.every`` rows and on close, and an
+        existing one is checked first: a log shorter than its checkpoint is refused."""
         path = Path(path)
+        checkpoint = checkpoint or Checkpointing()
+        if type(checkpoint.every) is not int or checkpoint.every < 1:
+            raise AuditError(f"audit.checkpoint_every: {checkpoint.every!r} must be >= 1 (rows)")
         secret = load_or_create_secret(_secret_path(path, salt_path))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path, isolation_level=None, timeout=10.0, check_same_thread=False)
+            db.text_factory = text_or_marker
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
             version = db.execute("PRAGMA user_version").fetchone()[0]
@@ -115,10 +149,16 @@ class AuditLog:
                 db.execute("ALTER TABLE entries ADD COLUMN chip_auth TEXT")
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-            _check_integrity(db, path)
+            check_integrity(db, path)
         except sqlite3.Error as exc:
             raise AuditError(f"cannot open the audit database {path}: {exc}") from exc
-        return cls(db, path, secret, writable=True)
+        opened = cls(db, path, secret, writable=True)
+        try:
+            opened._start_checkpoints(checkpoint)
+        except BaseException:
+            opened.close()
+            raise
+        return opened
 
     @classmethod
     def open_readonly(cls, path: Path | str, salt_path: Path | str | None = None) -> AuditLog:
@@ -129,7 +169,8 @@ class AuditLog:
         if not path.is_file():
             raise AuditError(f"audit database {path} does not exist")
         try:
-            db = _connect_readonly(path)
+            db = connect_readonly(path)
+            db.text_factory = text_or_marker
             version = db.execute("PRAGMA user_version").fetchone()[0]
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.Error as exc:
@@ -193,7 +234,49 @@ class AuditLog:
                 f"audit {kind} row for transaction {rec.transaction_id} not written to "
                 f"{self.path}: {exc}"
             ) from exc
-        return int(str(row["id"]))
+        row_id = int(str(row["id"]))
+        self._tail = (row_id, str(row["mac"]))
+        if self._checkpointing is not None and row_id % self._checkpointing.every == 0:
+            self._write_head()
+        return row_id
+
+    # -- chain heads --------------------------------------------------------------------------
+    def _start_checkpoints(self, settings: Checkpointing) -> None:
+        """Check the existing head against the rows, then keep heads from now on."""
+        assert self._secret is not None
+        head_path = settings.path or self.path.with_suffix(".head")
+        if head_path.exists() or head_path.is_symlink():
+            head = read_head(head_path, head_key(self._secret))
+            last = self._query("SELECT id, mac FROM entries WHERE id = ?", (head.rows,))
+            if head.rows and (not last or last[0][1] != head.last_mac):
+                have = self._scalar("SELECT COUNT(*) FROM entries")
+                raise AuditError(
+                    f"audit database {self.path} holds {have} rows and does not match "
+                    f"{head.describe()} ({head_path}, {head.rows} rows): rows were removed "
+                    "or rewritten; check it with egate audit verify --checkpoint, then move "
+                    "the log and its checkpoint aside to start a new one"
+                )
+        self._checkpointing, self._head_path = settings, head_path
+
+    def _write_head(self) -> None:
+        """Sign and write the head of the rows written so far. A failure is logged, not
+        raised: the rows are committed, and the next head (or the one on close) retries."""
+        if self._tail is None or self._head_path is None or self._secret is None:
+            return
+        settings = self._checkpointing or Checkpointing()
+        head = ChainHead(settings.lane, self._tail[0], self._tail[1], time.time())
+        key = head_key(self._secret)
+        try:
+            write_head(self._head_path, head, key)
+        except AuditError as exc:
+            log.error("%s", exc)
+            return
+        self._tail = None
+        if settings.publish is not None:
+            try:
+                settings.publish(head.to_json(key))
+            except Exception:  # the head is on disk; the publisher's failure is its own
+                log.exception("audit: the chain head of %s rows was not published", head.rows)
 
     def _rollback_quietly(self) -> None:
         try:
@@ -249,11 +332,13 @@ class AuditLog:
                 latest[tid] = entry
         yield from latest.values()
 
-    def verify(self) -> ChainReport:
-        """Check the whole chain with the installation's key."""
+    def verify(self, checkpoint: Path | None = None) -> ChainReport:
+        """Check the whole chain with the installation's key; with ``checkpoint`` (a signed
+        head), also that no row after it is missing and none before it rewritten."""
         if self._secret is None:
             raise AuditError(f"the secret of {self.path} is not readable: cannot verify")
-        return verify_chain(chain_key(self._secret), self.entries())
+        head = None if checkpoint is None else read_head(checkpoint, head_key(self._secret))
+        return verify_chain(chain_key(self._secret), self.entries(), head)
 
     def export(self, fmt: str = "csv", since: float | None = None) -> str:
         return render(list(self.entries(since)), fmt)
@@ -264,13 +349,15 @@ class AuditLog:
             raise AuditError(f"audit database {self.path}: {sql} gave {value!r}")
         return value
 
-    def _query(self, sql: str, params: tuple[float, ...] = ()) -> list[tuple[object, ...]]:
+    def _query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         try:
             return list(self._db.execute(sql, params))
         except sqlite3.Error as exc:
             raise AuditError(f"audit database {self.path}: {exc}") from exc
 
     def close(self) -> None:
+        if self.writable and self._tail is not None:
+            self._write_head()  # the shutdown head: it covers every row written
         self._db.close()
 
     def __enter__(self) -> AuditLog:
@@ -287,21 +374,3 @@ class AuditLog:
 
 def _secret_path(path: Path, salt_path: Path | str | None) -> Path:
     return Path(salt_path) if salt_path is not None else path.with_suffix(".salt")
-
-
-def _connect_readonly(path: Path) -> sqlite3.Connection:
-    """Open without writing anything. A log whose WAL was checkpointed (no ``-wal`` file)
-    is read as an immutable file: SQLite then makes no ``-wal``/``-shm`` beside it, which
-    also works in a folder the auditor cannot write to. A live log (a gate writing to it)
-    is read with ``mode=ro``, which sees the rows still in its WAL."""
-    uri = path.resolve().as_uri()
-    wal = path.with_name(path.name + "-wal")
-    mode = "mode=ro" if wal.exists() else "immutable=1"
-    return sqlite3.connect(f"{uri}?{mode}", uri=True, check_same_thread=False)
-
-
-def _check_integrity(db: sqlite3.Connection, path: Path) -> None:
-    integrity = db.execute("PRAGMA quick_check").fetchone()[0]
-    if integrity != "ok":
-        db.close()
-        raise AuditError(f"audit database {path} failed its integrity check: {integrity}")

@@ -13,10 +13,14 @@ import os
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gate.cli import EXIT_FAILURE, EXIT_OK, Registry
 from gate.cli import args as argtypes
 from gate.errors import AuditError, InputError
+
+if TYPE_CHECKING:
+    from gate.audit import ChainReport
 
 
 def _parse_since(text: str) -> float:
@@ -67,29 +71,35 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from gate.audit import AuditLog, chain_key, verify_chain
-    from gate.audit.export import parse_json_export
-    from gate.audit.secret import load_secret
+    from gate.audit import AuditLog, ChainReport, ForgedCheckpointError
 
-    if args.export:
-        source = Path(args.export)
-        if args.salt is None:
-            raise InputError("--export needs --salt: the secret file of the log it came from")
-        secret = load_secret(Path(args.salt))
-        if secret is None:
-            raise AuditError(f"secret file {args.salt} does not exist or cannot be read")
-        try:
-            text = source.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"--export {source}: cannot read: {exc}") from exc
-        report = verify_chain(chain_key(secret), parse_json_export(text, str(source)))
-    else:
-        if args.db is None:
-            raise InputError("name the log: --db PATH (or --export FILE with --salt)")
-        with AuditLog.open_readonly(Path(args.db), args.salt) as log:
-            report = log.verify()
+    checkpoint = Path(args.checkpoint) if args.checkpoint else None
+    try:
+        if args.export:
+            report = _verify_export(Path(args.export), args.salt, checkpoint)
+        else:
+            if args.db is None:
+                raise InputError("name the log: --db PATH (or --export FILE with --salt)")
+            with AuditLog.open_readonly(Path(args.db), args.salt) as log:
+                report = log.verify(checkpoint)
+    except ForgedCheckpointError as exc:  # evidence, not a usage error: the answer is "no"
+        report = ChainReport.broken(0, str(exc))
     print(report.describe())
     return EXIT_OK if report.ok else EXIT_FAILURE
+
+
+def _verify_export(source: Path, salt: str | None, checkpoint: Path | None) -> ChainReport:
+    from gate.audit import chain_key, head_key, read_head, verify_chain
+    from gate.audit.export import read_export
+    from gate.audit.secret import load_secret
+
+    if salt is None:
+        raise InputError("--export needs --salt: the secret file of the log it came from")
+    secret = load_secret(Path(salt))
+    if secret is None:
+        raise AuditError(f"secret file {salt} does not exist or cannot be read")
+    head = None if checkpoint is None else read_head(checkpoint, head_key(secret))
+    return verify_chain(chain_key(secret), read_export(source), head)
 
 
 def _log_arguments(p: argparse.ArgumentParser, *, db_required: bool) -> None:
@@ -125,5 +135,12 @@ def register(registry: Registry) -> None:
         "--export",
         type=argtypes.regular_file,
         default=None,
-        help="or a JSON export of it (needs --salt)",
+        help="or a JSON or CSV export of it (needs --salt)",
+    )
+    p.add_argument(
+        "--checkpoint",
+        type=argtypes.regular_file,
+        default=None,
+        help="a signed chain head (the .head file the writer keeps): names rows missing "
+        "at the end and a chain rewritten after it",
     )

@@ -58,10 +58,13 @@ def build_lane(
             camera = lane_camera(config, clock)
             opened.callback(camera.close)
         if audit is None:
-            from gate.audit import AuditLog
+            from gate.audit import AuditLog, Checkpointing
             from gate.lane.adapters import AuditLogSink
 
-            audit_log = AuditLog.open(config.audit.path, config.audit.salt_path)
+            heads = Checkpointing(
+                config.lane.name, config.audit.checkpoint_path, config.audit.checkpoint_every
+            )
+            audit_log = AuditLog.open(config.audit.path, config.audit.salt_path, heads)
             opened.callback(audit_log.close)
             audit = AuditLogSink(audit_log)
         if documents is None:

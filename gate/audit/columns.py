@@ -1,0 +1,22 @@
+"""The columns of a chained row, in chain order (``id`` binds a row to its place)."""
+
+from __future__ import annotations
+
+CHAINED_COLUMNS = (
+    "id",
+    "kind",
+    "transaction_id",
+    "started_at",
+    "finished_at",
+    "outcome",
+    "score",
+    "threshold",
+    "pack_id",
+    "document_hash",
+    "passive_auth",
+    "active_auth",
+    "stage_ms",
+    "detail",
+    "chip_auth",  # since schema 3; left out of the MAC while NULL, so older rows still verify
+)
+EXPORT_COLUMNS = (*CHAINED_COLUMNS, "mac")
