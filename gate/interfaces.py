@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from gate.types import Box, Detection, Face, FloatArray, ImageBGR, Landmarks5
 
@@ -77,11 +77,6 @@ class CaptureEngine(Protocol):
     answers False and its ``track`` gives None: the pipeline then detects on whole frames).
     A wrapper around an engine forwards every member here, tracking included.
     """
-
-    @property
-    def manifest(self) -> Any:
-        """The pack's manifest (for reports); the pipeline itself does not read it."""
-        ...
 
     @property
     def landmark_layout(self) -> str:

@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -74,10 +74,6 @@ class _NotingEngine:
         self.camera = camera
         self.layout = pipeline.layout
         self.thresholds = pipeline.settings.quality
-
-    @property
-    def manifest(self) -> Any:
-        return self.engine.manifest
 
     @property
     def landmark_layout(self) -> str:

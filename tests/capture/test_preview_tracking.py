@@ -89,3 +89,31 @@ def test_a_watched_lane_tracks_like_an_unwatched_one(face_photo: np.ndarray) -> 
     # Tracking really happened: far fewer whole-frame detections than frames.
     assert 0 < watched.analyzed < watched_frames
     assert watched.tracked >= 3 * watched.analyzed
+
+
+def test_a_previewed_frame_that_is_tracked_shows_the_followed_face(
+    face_photo: np.ndarray,
+) -> None:
+    from gate.clock import SimulatedClock
+    from gate.lane.adapters import _NotingEngine
+    from gate.lane.events import EventBus
+    from gate.lane.preview import PreviewCamera
+
+    frames = _scene(face_photo)[:3]
+    engine = TruthEngine(frames, tracking=True)
+    events: list[GateEvent] = []
+    clock = SimulatedClock()
+    source = camera_from_frames(iter([f.image for f in frames[1:]]))
+    camera = PreviewCamera(source, EventBus(clock, (events.append,)), "t1")
+    noting = _NotingEngine(engine, camera, CapturePipeline(engine))
+    assert noting.can_track and noting.landmark_layout == "dlib-cc0"
+    try:
+        frame = camera.read(1.0)  # the first frame read is previewed
+        previous = engine.analyze(frames[0].image)[0]
+        followed = noting.track(frame.image, previous, min_face=40)
+    finally:
+        source.close()
+    assert followed is not None and engine.tracked == 1 and engine.analyzed == 1
+    box = followed.detection.box
+    shown = [e.data["face_box"] for e in events if e.kind == "preview"]
+    assert shown == [(box.left, box.top, box.right, box.bottom)]
