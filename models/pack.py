@@ -99,7 +99,7 @@ def load_manifest(pack: str | Path | None) -> PackManifest:
                 return synthesised
     bare = [kind for kind, entry in PACK_KINDS.items() if entry.bare_folders]
     raise ModelError(
-        f"{folder}: no {MANIFEST_NAME}, and not a folder of a {' or '.join(bare)} pack"
+        f"{folder}: no {MANIFEST_NAME}, and no pack kind ({', '.join(bare)}) recognises its files"
     )
 
 

@@ -133,9 +133,26 @@ def _toy_kind_module() -> types.ModuleType:
             trackable=True,
         )
 
+    def looks_like(folder: Path) -> bool:
+        return (folder / "level.txt").is_file()
+
+    def synthesise_manifest(folder: Path) -> PackManifest:
+        return PackManifest(
+            id=folder.name,
+            kind="toy",
+            files={"detector": describe_file(folder, "level.txt")},
+            input=InputSpec(4, "BGR", "x / 255", "box-crop(4)"),
+            embedding_size=3,
+            distance="euclidean",
+            thresholds={"1e-3": 0.1},
+            calibration="synthesised",
+        )
+
     module.converter_versions = converter_versions  # type: ignore[attr-defined]
     module.build_into = build_into  # type: ignore[attr-defined]
     module.open_runtime = open_runtime  # type: ignore[attr-defined]
+    module.looks_like = looks_like  # type: ignore[attr-defined]
+    module.synthesise_manifest = synthesise_manifest  # type: ignore[attr-defined]
     return module
 
 
@@ -183,6 +200,28 @@ def test_a_pack_kind_is_one_entry_in_the_table(
     assert same is not None and other is not None
     assert engine.distance(same, engine.embed_one(moved).embedding) < 1e-6
     assert engine.distance(same, engine.embed_one(other).embedding) > 0.1
+
+
+def test_a_pack_kind_can_recognise_a_bare_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from models.engine import load_engine
+    from models.kinds import PACK_KINDS, PackKind
+    from models.pack import load_manifest
+
+    monkeypatch.setitem(sys.modules, "toy_pack_kind", _toy_kind_module())
+    folder = tmp_path / "my-toy"
+    folder.mkdir()
+    (folder / "level.txt").write_text("200")
+    with pytest.raises(ModelError, match=r"no manifest.json, and no pack kind \(insightface\)"):
+        load_manifest(folder)
+    entry = PackKind("toy_pack_kind", landmarks="dlib-cc0", bare_folders=True)
+    monkeypatch.setitem(PACK_KINDS, "toy", entry)
+    manifest = load_manifest(folder)  # no manifest.json: the kind's module synthesises one
+    assert (manifest.kind, manifest.id, manifest.calibration) == ("toy", "my-toy", "synthesised")
+    engine = load_engine(folder)
+    assert engine.landmark_layout == "dlib-cc0"
+    assert len(engine.analyze(_picture((250, 250, 250), (100, 100)), min_face=40)) == 1
 
 
 def test_a_kind_not_in_the_table_is_refused_by_name(
