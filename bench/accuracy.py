@@ -1,31 +1,63 @@
 """Accuracy of one or more face packs on a verification dataset, and threshold calibration.
 
-Each unique image is embedded once per pack. An image that fails to acquire (undecodable,
-no face, several faces) gets no embedding; every listed pair that involves it counts as a
-non-match: a genuine pair becomes a false non-match, an impostor pair a correct non-match.
-Impostors expanded across identities are formed from acquired images only (an image that
-could not be enrolled cannot be compared), so expansion never inflates the correct
-non-matches with failures.
+Each unique image is embedded once per pack (``bench.acquire``, whose names are re-exported
+here). An image that fails to acquire (undecodable, no face, several faces) gets no
+embedding; every listed pair that involves it counts as a non-match: a genuine pair becomes
+a false non-match, an impostor pair a correct non-match. Impostors expanded across
+identities are formed from acquired images only (an image that could not be enrolled cannot
+be compared), so expansion never inflates the correct non-matches with failures.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from bench import metrics, optional, score_metrics
+from bench import metrics, score_metrics
+from bench.acquire import (
+    DEFAULT_OPTIONS,
+    FACE_CHOICES,
+    Embeddings,
+    EmbedOptions,
+    Engine,
+    check_options,
+    embed_images,
+    embed_picture,
+    stack_embeddings,
+    upsampled,
+)
 from bench.blocked_scoring import score_cross_identity
 from bench.datasets import Dataset, count_cross_identity_pairs, cross_identity_pairs
 from bench.score_histogram import ImpostorScores, from_array
-from gate.errors import FaceError, GateError, ImageError, InputError, NoFaceError
-from gate.types import Face, ImageBGR
+from gate.errors import GateError, InputError
+
+# The embedding side lives in ``bench.acquire``; its names stay importable from here.
+__all__ = [
+    "FACE_CHOICES",
+    "FTA_POLICY",
+    "EmbedOptions",
+    "Embeddings",
+    "Engine",
+    "ImpostorScorer",
+    "PackResult",
+    "accuracy_report",
+    "calibrate",
+    "check_options",
+    "embed_images",
+    "embed_picture",
+    "evaluate_pack",
+    "impostor_scores",
+    "open_engine",
+    "parse_impostors",
+    "score_pack",
+    "stack_embeddings",
+    "upsampled",
+]
 
 log = logging.getLogger(__name__)
 
@@ -37,42 +69,6 @@ FTA_POLICY = (
     "counts as a non-match: a genuine pair as a false non-match, an impostor pair as a "
     "correct non-match. Impostors expanded across identities use acquired images only."
 )
-
-
-class Engine(Protocol):
-    """What the harness needs from a face engine (``models.engine.FaceEngine`` fits)."""
-
-    @property
-    def pack_id(self) -> str: ...
-
-    @property
-    def distance_name(self) -> str: ...
-
-    def embed_one(self, image: ImageBGR) -> Face: ...
-
-    def distances(self, a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.floating[Any]]: ...
-
-    def distance_matrix(
-        self, a: npt.ArrayLike, b: npt.ArrayLike
-    ) -> npt.NDArray[np.floating[Any]]: ...
-
-    def threshold(self, fmr: str = ...) -> float: ...
-
-
-@dataclass(frozen=True)
-class Embeddings:
-    """One row per dataset image; rows of images that failed to acquire are zeros."""
-
-    vectors: npt.NDArray[np.float32]
-    acquired: npt.NDArray[np.bool_]
-    failure_reasons: dict[str, int]
-    seconds: float
-    embedded: int | None = None  # images embedded in ``seconds`` (the rest came from a cache)
-    row_reasons: tuple[str, ...] = ()  # per image: its failure class, "" when acquired
-
-    @property
-    def fta_count(self) -> int:
-        return int(np.count_nonzero(~self.acquired))
 
 
 @dataclass(frozen=True)
@@ -98,136 +94,6 @@ def parse_impostors(value: str | None) -> Impostors:
     if count <= 0:
         raise InputError(f"--impostors must be 'all' or a positive integer, got {value!r}")
     return count
-
-
-def upsampled(image: ImageBGR, times: int) -> ImageBGR:
-    """The picture doubled ``times`` times (bilinear), like dlib's upsample_num_times."""
-    if times <= 0:
-        return image
-    import cv2
-
-    factor = float(2**times)
-    out = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_LINEAR)
-    return np.ascontiguousarray(out, dtype=np.uint8)
-
-
-FACE_CHOICES = ("centre", "largest")
-
-
-@dataclass(frozen=True)
-class EmbedOptions:
-    """How each dataset picture becomes one embedding (the same for every pack compared).
-
-    ``upsample``: double the picture that many times first, for datasets whose faces are
-    smaller than the pack's detector finds. ``face``: which face when there are several:
-    the one nearest the picture's centre (datasets label the centred person, as LFW does)
-    or the largest (the gate's own policy).
-    """
-
-    upsample: int = 0
-    face: str = "centre"
-
-    def describe(self) -> dict[str, Any]:
-        return {"upsample": self.upsample, "face": self.face}
-
-
-def _embed_centre_face(engine: Any, image: ImageBGR) -> Face:
-    """The face whose box centre is nearest the picture's centre, embedded."""
-    from dataclasses import replace
-
-    if not (hasattr(engine, "analyze") and hasattr(engine, "embed")):
-        raise InputError(f"pack {engine.pack_id}: its engine cannot list faces (face=centre)")
-    faces = engine.analyze(image)
-    if not faces:
-        raise NoFaceError("no face found")
-    cy, cx = float(image.shape[0]) / 2.0, float(image.shape[1]) / 2.0
-
-    def off_centre(face: Face) -> float:
-        box = face.detection.box
-        dx = (float(box.left) + float(box.right)) / 2 - cx
-        dy = (float(box.top) + float(box.bottom)) / 2 - cy
-        return dx * dx + dy * dy
-
-    chosen: Face = min(faces, key=off_centre)
-    embedding = np.asarray(engine.embed(image, [chosen])[0], dtype=np.float32)
-    return replace(chosen, embedding=embedding)
-
-
-def check_options(options: EmbedOptions) -> None:
-    if options.face not in FACE_CHOICES:
-        raise InputError(
-            f"face choice must be one of {', '.join(FACE_CHOICES)}, got {options.face!r}"
-        )
-
-
-def embed_picture(
-    engine: Engine, image: ImageBGR, options: EmbedOptions
-) -> tuple[npt.NDArray[np.float32] | None, str]:
-    """One decoded picture's embedding, or None and the failure class (never the file)."""
-    try:
-        picture = upsampled(image, options.upsample)
-        if options.face == "centre":
-            face = _embed_centre_face(engine, picture)
-        else:
-            face = engine.embed_one(picture)
-    except (FaceError, ImageError) as exc:
-        return None, _reason(exc)
-    if face.embedding is None:
-        return None, "no embedding"
-    return np.asarray(face.embedding, dtype=np.float32).reshape(-1), ""
-
-
-def stack_embeddings(
-    vectors: Sequence[npt.NDArray[np.float32] | None],
-    reasons: Sequence[str],
-    seconds: float,
-    embedded: int | None = None,
-) -> Embeddings:
-    """``Embeddings`` from one optional vector and one failure class per image."""
-    acquired = np.array([v is not None for v in vectors], dtype=np.bool_)
-    width = next((v.size for v in vectors if v is not None), 0)
-    matrix = np.zeros((len(vectors), width), dtype=np.float32)
-    for row, vector in enumerate(vectors):
-        if vector is not None:
-            matrix[row] = vector
-    rows = tuple("" if ok else reason for reason, ok in zip(reasons, acquired, strict=True))
-    failures = Counter(reason for reason in rows if reason)
-    return Embeddings(matrix, acquired, dict(failures), seconds, embedded, rows)
-
-
-def embed_images(
-    engine: Engine,
-    dataset: Dataset,
-    progress: bool = True,
-    options: EmbedOptions = EmbedOptions(),
-) -> Embeddings:
-    """Embed every unique image once, with a progress bar on stderr."""
-    check_options(options)
-    vectors: list[npt.NDArray[np.float32] | None] = []
-    reasons: list[str] = []
-    started = time.perf_counter()
-    for ref in optional.progress(
-        dataset.images, desc=f"embed {engine.pack_id}", unit="img", enabled=progress
-    ):
-        try:
-            image = ref.load()
-        except ImageError as exc:
-            vectors.append(None)
-            reasons.append(_reason(exc))
-            continue
-        vector, reason = embed_picture(engine, image, options)
-        vectors.append(vector)
-        reasons.append(reason)
-    return stack_embeddings(vectors, reasons, time.perf_counter() - started)
-
-
-def _reason(exc: GateError) -> str:
-    """A failure class for the report, never the file name (kept out of logs and JSON)."""
-    text = str(exc).lower()
-    for words in ("no face", "more than one", "several", "too small", "too large"):
-        if words in text:
-            return f"{type(exc).__name__}: {words}"
-    return type(exc).__name__
 
 
 def _distances(
@@ -304,7 +170,7 @@ def evaluate_pack(
     impostors: Impostors = None,
     seed: int = 0,
     progress: bool = True,
-    options: EmbedOptions = EmbedOptions(),
+    options: EmbedOptions = DEFAULT_OPTIONS,
 ) -> PackResult:
     """Embed, score and summarise one pack on one dataset."""
     emb = embed_images(engine, dataset, progress=progress, options=options)
@@ -321,7 +187,7 @@ def score_pack(
     impostors: Impostors = None,
     seed: int = 0,
     progress: bool = False,
-    options: EmbedOptions = EmbedOptions(),
+    options: EmbedOptions = DEFAULT_OPTIONS,
     scorer: ImpostorScorer | None = None,
 ) -> PackResult:
     """Score and summarise one pack's embeddings (whichever engine computed them).
@@ -434,7 +300,7 @@ def calibrate(
     impostors: Impostors = "all",
     seed: int = 0,
     progress: bool = True,
-    options: EmbedOptions = EmbedOptions(),
+    options: EmbedOptions = DEFAULT_OPTIONS,
 ) -> tuple[dict[str, float], str, PackResult]:
     """Thresholds at FMR 1e-2, 1e-3, 1e-4 and the note that says how they were obtained."""
     result = evaluate_pack(

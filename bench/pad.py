@@ -56,8 +56,7 @@ def scene_liveness(
     settings: LivenessSettings | None = None,
 ) -> float:
     """Run the engine on every frame of a scene and return the liveness score."""
-    kind = str(getattr(engine.manifest, "kind", "dlib-cc0"))
-    checker = LivenessChecker(kind, settings)
+    checker = LivenessChecker(engine.landmark_layout, settings)
     for frame in render_sequence(scene):
         faces = engine.analyze(frame.image, min_face=min_face)
         if faces:

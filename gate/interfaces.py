@@ -6,11 +6,13 @@ concrete implementations may add methods, but the lane uses only what is here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from gate.types import Box, Detection, FloatArray, ImageBGR, Landmarks5
+from gate.types import Box, Detection, Face, FloatArray, ImageBGR, Landmarks5
+
+Timings = MutableMapping[str, float]
 
 
 @dataclass(frozen=True)
@@ -65,3 +67,44 @@ class ChipTransport(Protocol):
     def transmit(self, apdu: bytes) -> bytes: ...
 
     def close(self) -> None: ...
+
+
+class CaptureEngine(Protocol):
+    """What the capture pipeline uses of a face engine (``models.engine.FaceEngine``).
+
+    Detect-then-track is part of it: ``track`` follows a face in a small region around its
+    last box, ``can_track`` says whether that works at all (an engine that cannot track
+    answers False and its ``track`` gives None: the pipeline then detects on whole frames).
+    A wrapper around an engine forwards every member here, tracking included.
+    """
+
+    @property
+    def landmark_layout(self) -> str:
+        """The convention of the engine's 5 points (``gate.capture.quality.LAYOUTS``)."""
+        ...
+
+    @property
+    def can_track(self) -> bool: ...
+
+    def analyze(
+        self, image: ImageBGR, *, min_face: int = 40, timings: Timings | None = None
+    ) -> list[Face]:
+        """All faces of a whole frame with their 5 points, largest first."""
+        ...
+
+    def track(
+        self,
+        image: ImageBGR,
+        previous: Face,
+        *,
+        min_face: int = 40,
+        timings: Timings | None = None,
+    ) -> Face | None:
+        """The face of ``previous`` in a new frame, or None (detect on the whole frame)."""
+        ...
+
+    def embed(
+        self, image: ImageBGR, faces: Sequence[Face], *, timings: Timings | None = None
+    ) -> FloatArray:
+        """Embeddings (n, d) of the given faces of one image."""
+        ...

@@ -8,7 +8,6 @@ a match when ``distance <= threshold(fmr)``.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import MutableMapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +20,7 @@ from gate.clock import timed
 from gate.errors import FaceError, InputError, ModelError, MultipleFacesError, NoFaceError
 from gate.types import Box, Detection, Face, FloatArray, ImageBGR, Landmarks5
 from models import fusion
+from models.kinds import kind_module, pack_kind
 from models.manifest import FusionSpec, PackManifest, check_files
 from models.pack import load_manifest, pack_dir
 from models.runtime import PackRuntime
@@ -31,15 +31,6 @@ Timings = MutableMapping[str, float]
 STAGES = ("detect", "track", "landmarks", "align", "embed")
 SMALL_SIDE = 400  # pictures up to this size are doubled before detection
 TRACK_GRID = 32
-
-# Each pack kind's runtime lives in its own module, imported only when a pack of that kind
-# is opened (so a dlib-only install never imports insightface, and the reverse).
-RUNTIME_MODULES = {
-    "dlib-cc0": "models.dlib.pack",
-    "insightface": "models.insightface_pack",
-    "sface": "models.sface.pack",
-    "fusion": "models.sface.fusion_pack",
-}
 
 
 def _check_image(image: object) -> ImageBGR:
@@ -53,7 +44,10 @@ def _check_image(image: object) -> ImageBGR:
 
 
 class FaceEngine:
-    """A loaded model pack. Thread-compatible, not thread-safe: one engine per thread."""
+    """A loaded model pack. Thread-compatible, not thread-safe: one engine per thread.
+
+    It is the capture pipeline's engine (``gate.interfaces.CaptureEngine``), tracking
+    included."""
 
     def __init__(self, manifest: PackManifest, runtime: PackRuntime) -> None:
         self.manifest = manifest
@@ -108,6 +102,11 @@ class FaceEngine:
         detections = sorted(detections, key=lambda d: d.box.area, reverse=True)
         with timed(timings, "landmarks"):
             return [Face(d, self._landmarks(image, d)) for d in detections]
+
+    @property
+    def landmark_layout(self) -> str:
+        """The convention of this pack's 5 points (its kind's entry in ``models.kinds``)."""
+        return pack_kind(self.manifest.kind, f"pack {self.pack_id}").landmarks
 
     @property
     def can_track(self) -> bool:
@@ -369,12 +368,10 @@ def load_engine(
     folder = pack_dir(pack)
     manifest = load_manifest(folder)
     check_files(folder, manifest, rehash=verify)
-    module_name = RUNTIME_MODULES.get(manifest.kind)
-    if module_name is None:  # pragma: no cover - the manifest parser admits only known kinds
-        raise ModelError(f"pack {manifest.id}: unknown kind {manifest.kind!r}")
-    runtime = importlib.import_module(module_name).open_runtime(folder, manifest, threads=threads)
+    module = kind_module(manifest.kind, f"pack {manifest.id}")
+    runtime = module.open_runtime(folder, manifest, threads=threads)
     if not isinstance(runtime, PackRuntime):
-        raise ModelError(f"pack {manifest.id}: {module_name}.open_runtime gave no PackRuntime")
+        raise ModelError(f"pack {manifest.id}: {module.__name__}.open_runtime gave no PackRuntime")
     return FaceEngine(manifest, runtime)
 
 

@@ -90,7 +90,8 @@ def route(signature: OnnxSignature) -> str | None:
     return None
 
 
-def looks_like_insightface(folder: Path) -> bool:
+def looks_like(folder: Path) -> bool:
+    """A folder of .onnx models (no manifest): taken for an InsightFace pack."""
     return any(folder.glob("*.onnx"))
 
 

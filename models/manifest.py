@@ -2,10 +2,10 @@
 
 The manifest lists every file with its sha256 and size, the input spec, the embedding size,
 the distance (LOWER = more similar everywhere; cosine packs use 1 - cos), the thresholds per
-target FMR and how they were obtained. This module knows no pack kind: the kinds' modules
-(``models.dlib.pack``, ``models.insightface_pack``) build manifests with it, and
-``models.pack`` (the registry, which dispatches over the kinds) reads them with it, so
-imports go one way.
+target FMR and how they were obtained. This module lists no pack kind: a manifest's kind is
+checked against the one table of kinds (``models.kinds.PACK_KINDS``); the kinds' modules
+build manifests with this module, and ``models.pack`` reads them with it, so imports go
+one way.
 """
 
 from __future__ import annotations
@@ -20,13 +20,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gate.errors import ModelError
+from models.kinds import PACK_KINDS
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
 FMR_KEYS = ("1e-2", "1e-3", "1e-4")
 
-PackKind = Literal["dlib-cc0", "insightface", "sface", "fusion"]
-PACK_KINDS = ("dlib-cc0", "insightface", "sface", "fusion")
 # "fused": a weighted sum of z-normalised component distances (``models.fusion``).
 DistanceName = Literal["euclidean", "cosine", "fused"]
 DISTANCE_NAMES = ("euclidean", "cosine", "fused")
@@ -79,7 +78,7 @@ class InputSpec:
 @dataclass(frozen=True)
 class PackManifest:
     id: str
-    kind: PackKind
+    kind: str  # a key of ``models.kinds.PACK_KINDS``
     files: Mapping[str, PackFile]
     input: InputSpec
     embedding_size: int
@@ -127,9 +126,8 @@ def _manifest_from_dict(data: Mapping[str, Any], source: str) -> PackManifest:
         raise ModelError(f"{source}: manifest format {fmt!r} is not supported")
     kind = _field(data, "kind", str, source)
     if kind not in PACK_KINDS:
-        raise ModelError(
-            f"{source}: field 'kind' is {kind!r}, expected one of {', '.join(PACK_KINDS)}"
-        )
+        known = ", ".join(sorted(PACK_KINDS))
+        raise ModelError(f"{source}: field 'kind' is {kind!r}, expected one of {known}")
     distance = _field(data, "distance", str, source)
     if distance not in DISTANCE_NAMES:
         raise ModelError(

@@ -2,14 +2,13 @@
 
 A pack is named by an id (``dlib-cc0``: looked up under ``<egate_home>/packs/<id>/``) or by a
 path to a folder (``/models/buffalo_l``). The manifest itself (its fields, the file checks,
-writing it) is ``models.manifest``; this module is the registry over the installed packs and
-the one place that dispatches to a pack kind's module (an InsightFace folder's synthesised
-manifest, building the dlib pack).
+writing it) is ``models.manifest``; this module is the registry over the installed packs. What
+depends on a pack's kind (building a pack, recognising a folder without a manifest) goes
+through the kind's entry in ``models.kinds.PACK_KINDS``.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import shutil
@@ -19,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gate.errors import ModelError
+from models.kinds import PACK_KINDS, built_kinds, kind_module
 from models.manifest import (
     MANIFEST_NAME,
     FusionSpec,
@@ -30,12 +30,6 @@ from models.manifest import (
 log = logging.getLogger(__name__)
 
 DEFAULT_PACK = "fusion"
-# The packs egate builds itself from files inside PyPI packages, and their modules.
-BUILT_PACKS = {
-    "dlib-cc0": "models.dlib.pack",
-    "sface": "models.sface.pack",
-    "fusion": "models.sface.fusion_pack",
-}
 
 
 # ---------------------------------------------------------------------------- locations
@@ -69,7 +63,7 @@ def pack_dir(pack: str | Path | None) -> Path:
     if not folder.is_dir() and Path(pack).is_dir():
         return Path(pack)  # a bare folder name in the working directory ("buffalo_l")
     if not folder.is_dir():
-        hint = f" (run `egate models prepare --pack {pack}`)" if str(pack) in BUILT_PACKS else ""
+        hint = f" (run `egate models prepare --pack {pack}`)" if str(pack) in built_kinds() else ""
         raise ModelError(f"model pack {pack!r} is not installed at {folder}{hint}")
     return folder
 
@@ -87,7 +81,8 @@ def list_packs() -> list[Path]:
 
 
 def load_manifest(pack: str | Path | None) -> PackManifest:
-    """The pack's manifest; an InsightFace folder without one gets a synthesised manifest."""
+    """The pack's manifest; a folder without one gets the manifest its kind synthesises
+    (a kind with ``bare_folders``: an InsightFace folder of .onnx models)."""
     folder = pack_dir(pack)
     file = folder / MANIFEST_NAME
     if file.is_file():
@@ -96,11 +91,16 @@ def load_manifest(pack: str | Path | None) -> PackManifest:
         except (OSError, UnicodeDecodeError) as exc:
             raise ModelError(f"{file}: cannot be read ({exc})") from exc
         return PackManifest.from_json(text, str(file))
-    from models.insightface_pack import looks_like_insightface, synthesise_manifest
-
-    if looks_like_insightface(folder):
-        return synthesise_manifest(folder)
-    raise ModelError(f"{folder}: no {MANIFEST_NAME} and no InsightFace .onnx models")
+    for kind, entry in PACK_KINDS.items():
+        if entry.bare_folders:
+            module = kind_module(kind, str(folder))
+            if module.looks_like(folder):
+                synthesised: PackManifest = module.synthesise_manifest(folder)
+                return synthesised
+    bare = [kind for kind, entry in PACK_KINDS.items() if entry.bare_folders]
+    raise ModelError(
+        f"{folder}: no {MANIFEST_NAME}, and no pack kind ({', '.join(bare)}) recognises its files"
+    )
 
 
 # ---------------------------------------------------------------------------- checking
@@ -161,17 +161,18 @@ def prepare_pack(pack: str = DEFAULT_PACK, *, force: bool = False) -> PrepareRes
     written by the same converter version. Otherwise the pack is built in a temporary folder
     beside the target and swapped into place, so a crash never leaves half a pack.
     """
-    if pack not in BUILT_PACKS:
+    built = built_kinds()
+    if pack not in built:
         raise ModelError(
-            f"cannot prepare pack {pack!r}: only {', '.join(BUILT_PACKS)} are built locally; "
+            f"cannot prepare pack {pack!r}: only {', '.join(built)} are built locally; "
             "an InsightFace pack is used from its folder (--pack /path/to/folder)"
         )
     # Imported here: only preparing a pack needs its kind's module.
-    kind_module = importlib.import_module(BUILT_PACKS[pack])
+    builder = kind_module(pack)
 
     root = packs_root()
     target = root / pack
-    expected_versions = kind_module.converter_versions()
+    expected_versions = builder.converter_versions()
     if not force and (target / MANIFEST_NAME).is_file():
         try:
             current = load_manifest(target)
@@ -188,7 +189,7 @@ def prepare_pack(pack: str = DEFAULT_PACK, *, force: bool = False) -> PrepareRes
     except OSError as exc:
         raise ModelError(f"cannot create the pack folder under {root}: {exc}") from exc
     try:
-        manifest: PackManifest = kind_module.build_into(staging)
+        manifest: PackManifest = builder.build_into(staging)
         write_manifest(staging, manifest)
         _swap_into_place(staging, target)
     except BaseException:

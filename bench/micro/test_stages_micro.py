@@ -97,7 +97,7 @@ def test_stage_landmarks(benchmark: Any, engines: dict[str, Any], frames: list[A
 def test_stage_quality(benchmark: Any, engines: Engines, frames: list[Any], pack: str) -> None:
     engine = engines[pack]
     face = engine.analyze(frames[0], min_face=60)[0]
-    layout = layout_for(engine.manifest.kind)
+    layout = layout_for(engine.landmark_layout)
     quality = benchmark(lambda: assess(frames[0], face, layout))
     assert 0.0 <= quality.score <= 1.0
 
@@ -112,7 +112,7 @@ def test_stage_embed(benchmark: Any, engines: Engines, frames: list[Any], pack: 
 
 def _schedule_ms(engine: Any, frames: list[Any], every: int) -> list[float]:
     """Per-frame ms of detect-or-track + landmarks + quality, as the pipeline schedules it."""
-    layout = layout_for(engine.manifest.kind)
+    layout = layout_for(engine.landmark_layout)
     out, followed = [], None
     for index, image in enumerate(frames * 3):
         started = time.perf_counter()

@@ -1,4 +1,6 @@
-"""The pixel work behind ``drivers.camera.synthetic`` (kept apart to keep that module short).
+"""The pixel work behind ``drivers.camera.synthetic`` (kept apart to keep that module short):
+the background, the body, the live face turned as a head turns, the camera's own effects.
+The flat pictures of the attack scenes (print, screen) are ``drivers.camera._attacks``.
 
 It reads scenes through ``drivers.camera.scene`` only, never ``synthetic``, which imports it.
 """
@@ -13,6 +15,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from drivers.camera._attacks import planar_photo, print_texture, screen_texture
 from drivers.camera.scene import (
     F64,
     SceneParameters,
@@ -199,78 +202,6 @@ def _box_around(points: F64, eye_distance: float) -> Box:
     )
 
 
-def _planar_photo(
-    canvas: F32,
-    texture: F32,
-    photo_points: F64,
-    anchor: F64,
-    centre: F64,
-    scale: float,
-    angles: tuple[float, float, float],
-) -> tuple[F64, F32]:
-    """Warp a flat picture (paper or screen) rigidly into the frame; return points, mask."""
-    h, w = canvas.shape[:2]
-    th, tw = texture.shape[:2]
-    yaw, pitch, roll = angles
-    corners = np.array([[0, 0], [tw, 0], [tw, th], [0, th]], dtype=np.float64)
-
-    def place(p: F64) -> F64:
-        x = (p[:, 0] - anchor[0]) * scale
-        y = (p[:, 1] - anchor[1]) * scale
-        z = np.zeros_like(x)
-        # rotate the plane in 3D (roll, then pitch, then yaw) and project
-        x, y = x * math.cos(roll) - y * math.sin(roll), x * math.sin(roll) + y * math.cos(roll)
-        y, z = y * math.cos(pitch) - z * math.sin(pitch), y * math.sin(pitch) + z * math.cos(pitch)
-        x, z = x * math.cos(yaw) + z * math.sin(yaw), -x * math.sin(yaw) + z * math.cos(yaw)
-        focal = 1.2 * w
-        return np.stack(
-            [focal * x / (focal + z) + centre[0], focal * y / (focal + z) + centre[1]], 1
-        )
-
-    homography = cv2.getPerspectiveTransform(
-        corners.astype(np.float32), place(corners).astype(np.float32)
-    )
-    warped = cv2.warpPerspective(texture, homography, (w, h), flags=cv2.INTER_LINEAR)
-    mask: F32 = np.asarray(
-        cv2.warpPerspective(
-            np.ones((th, tw), np.float32), homography, (w, h), flags=cv2.INTER_LINEAR
-        ),
-        dtype=np.float32,
-    )[..., None]
-    canvas[:] = canvas * (1 - mask) + warped * mask
-    return place(photo_points), mask
-
-
-def _print_texture(photo: ImageBGR) -> tuple[F32, float]:
-    h, w = photo.shape[:2]
-    margin = round(0.12 * min(h, w))
-    grey = photo.astype(np.float32).mean(axis=2, keepdims=True)
-    ink = 0.8 * photo.astype(np.float32) + 0.2 * grey  # a printer's duller colours
-    ink = ink * 0.72 + 38.0  # paper white and ink black squeeze the dynamic range
-    paper = np.full((h + 2 * margin, w + 2 * margin, 3), 235.0, np.float32)
-    paper[margin : margin + h, margin : margin + w] = ink
-    return paper, float(margin)
-
-
-def _screen_texture(photo: ImageBGR) -> tuple[F32, float, int]:
-    """The photo as a phone shows it: subpixel grid (3x), colour shift, black bezel."""
-    zoom = 3
-    shown = photo.astype(np.float32)
-    shown = 255.0 * (shown / 255.0) ** 0.85 * np.array([1.1, 1.0, 0.9], np.float32)
-    big: F32 = np.asarray(
-        cv2.resize(shown, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST), np.float32
-    )
-    grid = np.ones((zoom, zoom), np.float32)
-    grid[zoom - 1, :] = 0.55
-    grid[:, zoom - 1] = 0.55
-    hh, ww = big.shape[:2]
-    big *= np.tile(grid, (hh // zoom, ww // zoom))[..., None]
-    bezel = round(0.1 * min(hh, ww))
-    texture = np.full((hh + 2 * bezel, ww + int(2 * bezel), 3), 18.0, np.float32)
-    texture[bezel : bezel + hh, bezel : bezel + ww] = np.clip(big, 0, 255)
-    return texture, float(bezel), zoom
-
-
 def _camera_effects(
     canvas: F32, rng: np.random.Generator, exposure: float, blur: float, quality: int
 ) -> ImageBGR:
@@ -335,10 +266,10 @@ def render(scene: SceneParameters) -> Iterator[SyntheticFrame]:
     clothes = tuple(float(c) for c in rng.uniform(30, 160, size=3))
     drift = rng.uniform(-0.08, 0.08, size=2) * np.array([w, h])
     if scene.kind == "print":
-        texture, offset = _print_texture(scene.photo)
+        texture, offset = print_texture(scene.photo)
         zoom = 1
     elif scene.kind == "screen":
-        texture, offset, zoom = _screen_texture(scene.photo)
+        texture, offset, zoom = screen_texture(scene.photo)
     previous_scale = approach_scale(scene, 0.0)
     for index in range(scene.frames):
         t = index / (scene.frames - 1) if scene.frames > 1 else 1.0
@@ -374,7 +305,7 @@ def render(scene: SceneParameters) -> Iterator[SyntheticFrame]:
             rigid = (0.5 * angles[0], 0.8 * angles[1], angles[2])
             anchor = face.centre * zoom + offset
             tex_points = landmarks * zoom + offset
-            pts, mask = _planar_photo(
+            pts, mask = planar_photo(
                 canvas,
                 texture,
                 tex_points,

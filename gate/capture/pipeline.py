@@ -3,12 +3,13 @@
 For every frame: detect faces and their 5 points (the face engine), measure the main face's
 quality, feed the liveness checker. Between full detections (every ``redetect_every``
 frames, and every frame while a second face is being counted) the face is tracked: the
-detector looks only at a region around its last box (``FaceEngine.track``); a lost track
-falls back to a full detection at once. The first frame that passes every quality check
-opens a best-shot window of at most ``window_s``; it closes early as soon as
-``fusion_count`` good shots are in and liveness, after ``liveness_frames`` faces, is sure
-the face is live (``early_live_score``); otherwise when it runs out (and liveness has seen
-``liveness_frames`` faces: head motion needs time to show). Only the ``fusion_count``
+detector looks only at a region around its last box (``track`` of the engine protocol,
+``gate.interfaces.CaptureEngine``); a lost track falls back to a full detection at once.
+The first frame that passes every quality check opens a best-shot window of at most
+``window_s``; it closes early as soon as ``fusion_count`` good shots are in and liveness,
+after ``liveness_frames`` faces, is sure the face is live (``early_live_score``);
+otherwise when it runs out (and liveness has seen ``liveness_frames`` faces: head motion
+needs time to show). Only the ``fusion_count``
 best-scoring shots are then embedded, for multi-frame score fusion. No good shot
 before ``timeout_s``: failure to acquire ("fta"). A second face of comparable size in
 ``multi_face_frames`` frames in a row: "multiple_faces". The camera failing: "camera_failed".
@@ -22,9 +23,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import MutableMapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
@@ -32,35 +32,13 @@ from gate.capture.liveness import LivenessChecker, LivenessResult, LivenessSetti
 from gate.capture.quality import FaceQuality, QualityThresholds, assess, layout_for
 from gate.clock import Clock, timed
 from gate.errors import DeviceError, DeviceTimeoutError, InputError
-from gate.interfaces import Camera
-from gate.types import CaptureStatus, Face, FloatArray, ImageBGR
+from gate.interfaces import Camera, CaptureEngine
+from gate.types import CaptureStatus, Face, ImageBGR
 
 log = logging.getLogger(__name__)
 
 Status = CaptureStatus
-
-
-class CaptureEngine(Protocol):
-    """What the pipeline needs of ``models.engine.FaceEngine``."""
-
-    @property
-    def manifest(self) -> Any: ...
-
-    def analyze(
-        self,
-        image: ImageBGR,
-        *,
-        min_face: int = 40,
-        timings: MutableMapping[str, float] | None = None,
-    ) -> list[Face]: ...
-
-    def embed(
-        self,
-        image: ImageBGR,
-        faces: list[Face],
-        *,
-        timings: MutableMapping[str, float] | None = None,
-    ) -> FloatArray: ...
+__all__ = ["CaptureEngine", "CapturePipeline", "CaptureResult", "CaptureSettings"]
 
 
 @dataclass(frozen=True)
@@ -76,7 +54,7 @@ class CaptureSettings:
     max_fps: float = 30.0  # frames count as at least 1/max_fps s each (simulated clocks)
     quality: QualityThresholds = field(default_factory=QualityThresholds)
     liveness: LivenessSettings = field(default_factory=LivenessSettings)
-    layout: str | None = None  # landmark layout; None: the engine's manifest.kind
+    layout: str | None = None  # landmark layout; None: the engine's landmark_layout
     # Adaptive window: close it early once the best shots are in and liveness is sure the
     # face is live (at least liveness_frames faces, score >= early_live_score). An attack
     # or a doubtful face never reaches that score: it keeps the whole window.
@@ -123,15 +101,7 @@ class CapturePipeline:
     def __init__(self, engine: CaptureEngine, settings: CaptureSettings | None = None) -> None:
         self.engine = engine
         self.settings = settings or CaptureSettings()
-        kind = self.settings.layout or str(getattr(engine.manifest, "kind", "dlib-cc0"))
-        self.layout = layout_for(kind)
-
-    def _track(self, image: ImageBGR, face: Face, timings: dict[str, float]) -> Face | None:
-        track = getattr(self.engine, "track", None)
-        if track is None:
-            return None
-        followed: Face | None = track(image, face, min_face=self.settings.min_face, timings=timings)
-        return followed
+        self.layout = layout_for(self.settings.layout or engine.landmark_layout)
 
     def capture(
         self, camera: Camera, clock: Clock | None = None, deadline_s: float | None = None
@@ -169,7 +139,7 @@ class CapturePipeline:
 
         tracked: Face | None = None  # the face followed since the last full detection
         since_detect = 0
-        can_track = bool(getattr(self.engine, "can_track", False))
+        can_track = self.engine.can_track
         enough_frames = max(s.liveness_frames, s.liveness.min_frames)
         while elapsed() < budget:
             window_over = window_start is not None and elapsed() - window_start >= s.window_s
@@ -195,8 +165,15 @@ class CapturePipeline:
             last_index = frame.index
             followed: Face | None = None
             # Not while a second face is being counted (multi_run): that needs whole frames.
-            if can_track and tracked is not None and since_detect < s.redetect_every - 1:
-                followed = None if multi_run else self._track(frame.image, tracked, timings)
+            if (
+                can_track
+                and tracked is not None
+                and not multi_run
+                and since_detect < s.redetect_every - 1
+            ):
+                followed = self.engine.track(
+                    frame.image, tracked, min_face=s.min_face, timings=timings
+                )
             if followed is not None:
                 since_detect += 1
                 faces = [followed]

@@ -34,16 +34,14 @@ class LandmarkLayout:
     nose_drop: float
 
 
+# The two conventions of 5 points; each face engine says which its points follow
+# (``CaptureEngine.landmark_layout``; for a pack, its kind's entry in ``models.kinds``).
 LAYOUTS = {
     # dlib: eye corners (outer, inner) of one eye, then the other; the bottom of the nose.
     "dlib-cc0": LandmarkLayout((0, 1), (2, 3), 4, nose_depth=0.45, nose_drop=0.78),
-    # insightface: eye centres, nose tip, mouth corners.
+    # insightface (and YuNet): eye centres, nose tip, mouth corners.
     "insightface": LandmarkLayout((0,), (1,), 2, nose_depth=0.55, nose_drop=0.57),
 }
-# YuNet (the sface pack) gives the same five points as InsightFace's detectors; the fusion
-# pack runs dlib's 5-point model on YuNet's faces, so its points are dlib's.
-LAYOUTS["sface"] = LAYOUTS["insightface"]
-LAYOUTS["fusion"] = LAYOUTS["dlib-cc0"]
 
 
 @dataclass(frozen=True)

@@ -11,14 +11,14 @@ import datetime as dt
 import logging
 import uuid
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from gate.audit import AuditLog, AuditRecord
 from gate.clock import Clock
 from gate.errors import DeviceError, FaceError, InputError
-from gate.interfaces import Camera
+from gate.interfaces import Camera, CaptureEngine, Timings
 from gate.lane.officer import OfficerAction
 from gate.lane.preview import PreviewCamera
 from gate.outcome import Transaction
@@ -62,30 +62,60 @@ class AuditLogSink:
 
 class _NotingEngine:
     """The face engine as the capture pipeline sees it, telling the preview camera the main
-    face's box and quality of each frame it previews (measured only for those frames)."""
+    face's box and quality of each frame it previews (measured only for those frames).
 
-    def __init__(self, engine: FaceEngine, camera: PreviewCamera, pipeline: CapturePipeline):
+    It forwards the whole engine protocol (``gate.interfaces.CaptureEngine``), tracking
+    included, so a watched lane detects and tracks exactly as an unwatched one."""
+
+    def __init__(
+        self, engine: CaptureEngine, camera: PreviewCamera, pipeline: CapturePipeline
+    ) -> None:
         self.engine = engine
         self.camera = camera
         self.layout = pipeline.layout
         self.thresholds = pipeline.settings.quality
 
     @property
-    def manifest(self) -> Any:
-        return self.engine.manifest
+    def landmark_layout(self) -> str:
+        return self.engine.landmark_layout
 
-    def analyze(self, image: ImageBGR, **options: Any) -> list[Face]:
-        from gate.capture.quality import assess
+    @property
+    def can_track(self) -> bool:
+        return self.engine.can_track
 
-        faces: list[Face] = self.engine.analyze(image, **options)
-        if self.camera.wants(image):
-            quality = assess(image, faces[0], self.layout, self.thresholds) if faces else None
-            box = _box(faces[0]) if faces else None
-            self.camera.note_faces(image, box, None if quality is None else quality.score)
+    def analyze(
+        self, image: ImageBGR, *, min_face: int = 40, timings: Timings | None = None
+    ) -> list[Face]:
+        faces = self.engine.analyze(image, min_face=min_face, timings=timings)
+        self._note(image, faces[0] if faces else None)
         return faces
 
-    def embed(self, image: ImageBGR, faces: list[Face], **options: Any) -> FloatArray:
-        return self.engine.embed(image, faces, **options)
+    def track(
+        self,
+        image: ImageBGR,
+        previous: Face,
+        *,
+        min_face: int = 40,
+        timings: Timings | None = None,
+    ) -> Face | None:
+        followed = self.engine.track(image, previous, min_face=min_face, timings=timings)
+        if followed is not None:  # a lost track is detected on the whole frame: noted there
+            self._note(image, followed)
+        return followed
+
+    def embed(
+        self, image: ImageBGR, faces: Sequence[Face], *, timings: Timings | None = None
+    ) -> FloatArray:
+        return self.engine.embed(image, faces, timings=timings)
+
+    def _note(self, image: ImageBGR, face: Face | None) -> None:
+        if not self.camera.wants(image):
+            return
+        from gate.capture.quality import assess
+
+        quality = None if face is None else assess(image, face, self.layout, self.thresholds)
+        box = None if face is None else _box(face)
+        self.camera.note_faces(image, box, None if quality is None else quality.score)
 
 
 def _box(face: Face) -> tuple[float, float, float, float]:

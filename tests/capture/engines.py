@@ -1,8 +1,10 @@
 """Stand-in face engines for the capture tests.
 
-``TruthEngine`` answers from the synthetic scene's ground truth (fast, exact); ``DlibOracle``
-runs the real dlib (dlib-bin, a test-only dependency: HOG detector, 5-point predictor,
-ResNet embedder) so the synthetic scenes are checked against a real face detector.
+``TruthEngine`` answers from the synthetic scene's ground truth (fast, exact) and counts its
+whole-frame detections (``analyzed``) and tracks (``tracked``); ``DlibOracle`` runs the real
+dlib (dlib-bin, a test-only dependency: HOG detector, 5-point predictor, ResNet embedder) so
+the synthetic scenes are checked against a real face detector. Both implement the capture
+pipeline's engine protocol (``gate.interfaces.CaptureEngine``), tracking included.
 """
 
 from __future__ import annotations
@@ -23,23 +25,28 @@ def image_key(image: ImageBGR) -> str:
 
 
 class TruthEngine:
-    """Finds exactly the faces the renderer put in each frame; embeds by photo identity."""
+    """Finds exactly the faces the renderer put in each frame; embeds by photo identity.
+
+    ``tracking``: it can also follow a face between whole-frame detections (the truth's
+    largest face, as a real tracker finds the one it follows)."""
 
     manifest = SimpleNamespace(kind="dlib-cc0", id="truth")
+    landmark_layout = "dlib-cc0"
 
-    def __init__(self, frames: Iterable[SyntheticFrame], identity: int = 0) -> None:
+    def __init__(
+        self, frames: Iterable[SyntheticFrame], identity: int = 0, tracking: bool = False
+    ) -> None:
         self._truth = {image_key(f.image): f for f in frames}
         self.identity = identity
-        self.analyzed = 0
+        self.tracking = tracking
+        self.analyzed = 0  # whole-frame detections
+        self.tracked = 0  # tracks asked for
 
-    def analyze(
-        self,
-        image: ImageBGR,
-        *,
-        min_face: int = 40,
-        timings: MutableMapping[str, float] | None = None,
-    ) -> list[Face]:
-        self.analyzed += 1
+    @property
+    def can_track(self) -> bool:
+        return self.tracking
+
+    def _faces(self, image: ImageBGR, min_face: int) -> list[Face]:
         frame = self._truth.get(image_key(image))
         if frame is None:
             return []
@@ -49,6 +56,30 @@ class TruthEngine:
             if box.width >= min_face
         ]
         return sorted(faces, key=lambda f: f.detection.box.area, reverse=True)
+
+    def analyze(
+        self,
+        image: ImageBGR,
+        *,
+        min_face: int = 40,
+        timings: MutableMapping[str, float] | None = None,
+    ) -> list[Face]:
+        self.analyzed += 1
+        return self._faces(image, min_face)
+
+    def track(
+        self,
+        image: ImageBGR,
+        previous: Face,
+        *,
+        min_face: int = 40,
+        timings: MutableMapping[str, float] | None = None,
+    ) -> Face | None:
+        if not self.tracking:
+            return None
+        self.tracked += 1
+        faces = self._faces(image, min_face)
+        return faces[0] if faces else None
 
     def embed(
         self,
@@ -66,6 +97,8 @@ class DlibOracle:
     """dlib-bin's HOG detector, 5-point predictor and embedder behind the engine's API."""
 
     manifest = SimpleNamespace(kind="dlib-cc0", id="dlib-bin")
+    landmark_layout = "dlib-cc0"
+    can_track = False  # HOG needs whole frames
 
     def __init__(self) -> None:
         import dlib
@@ -99,6 +132,16 @@ class DlibOracle:
             points = tuple((float(p.x), float(p.y)) for p in shape.parts())
             faces.append(Face(Detection(box, 1.0), Landmarks5(points)))
         return sorted(faces, key=lambda f: f.detection.box.area, reverse=True)
+
+    def track(
+        self,
+        image: ImageBGR,
+        previous: Face,
+        *,
+        min_face: int = 40,
+        timings: MutableMapping[str, float] | None = None,
+    ) -> Face | None:
+        return None
 
     def embed(
         self,

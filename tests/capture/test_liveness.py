@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 
@@ -79,6 +77,6 @@ def test_scene_liveness_runs_through_an_engine(face_photo: np.ndarray) -> None:
     )
     engine = TruthEngine(render_sequence(scene))
     assert scene_liveness(engine, scene) > 0.5
-    engine.manifest = SimpleNamespace(kind="nonsense")
+    engine.landmark_layout = "nonsense"
     with pytest.raises(InputError, match="unknown landmark layout 'nonsense'"):
         scene_liveness(engine, scene)

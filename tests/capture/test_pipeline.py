@@ -132,27 +132,11 @@ def test_http_stream_dying_mid_capture_is_camera_failed(face_photo: np.ndarray) 
     assert result.frames_seen > 0
 
 
-class _TrackingTruth(TruthEngine):
-    """The truth engine that can also follow a face (counts how often it is asked to)."""
-
-    can_track = True
-
-    def __init__(self, frames: list[SyntheticFrame]) -> None:
-        super().__init__(frames)
-        self.tracked = 0
-
-    def track(self, image, previous, *, min_face=40, timings=None):  # type: ignore[no-untyped-def]
-        self.tracked += 1
-        faces = self.analyze(image, min_face=min_face)
-        self.analyzed -= 1  # a track is not a whole-frame detection
-        return faces[0] if faces else None
-
-
 def test_tracking_between_detections_and_the_adaptive_window(face_photo: np.ndarray) -> None:
     frames = _frames(face_photo, "genuine", n=40)
 
     def run(settings: CaptureSettings):  # type: ignore[no-untyped-def]
-        engine = _TrackingTruth(frames)
+        engine = TruthEngine(frames, tracking=True)
         camera = camera_from_frames(itertools.cycle([f.image for f in frames]), buffer_size=2)
         try:
             return CapturePipeline(engine, settings).capture(camera, SimulatedClock(100.0)), engine
@@ -167,7 +151,7 @@ def test_tracking_between_detections_and_the_adaptive_window(face_photo: np.ndar
     full, _ = run(CaptureSettings(window_s=2.0, early_live_score=1.1))  # never sure enough
     assert "full window" in full.detail and full.frames_seen > early.frames_seen
     printed = _frames(face_photo, "print", n=40)
-    engine = _TrackingTruth(printed)
+    engine = TruthEngine(printed, tracking=True)
     camera = camera_from_frames(itertools.cycle([f.image for f in printed]), buffer_size=2)
     try:
         attack = CapturePipeline(engine, CaptureSettings(window_s=2.0)).capture(

@@ -99,7 +99,12 @@ def test_roll_and_layouts() -> None:
     tilted = Landmarks5(((30.0, 40.0), (70.0, 60.0), (50.0, 70.0), (35.0, 90.0), (65.0, 90.0)))
     _yaw, _, roll = head_pose(face_points(tilted, layout), layout)
     assert roll == pytest.approx(np.degrees(np.arctan2(20, 40)), abs=0.01)
-    assert set(LAYOUTS) == {"dlib-cc0", "insightface", "sface", "fusion"}
-    assert LAYOUTS["sface"] == LAYOUTS["insightface"] and LAYOUTS["fusion"] == LAYOUTS["dlib-cc0"]
+    # Every pack kind names the layout its points follow: YuNet's (sface) are InsightFace's,
+    # the fusion pack runs dlib's 5-point model.
+    from models.kinds import PACK_KINDS
+
+    layouts = {kind: entry.landmarks for kind, entry in PACK_KINDS.items()}
+    assert set(layouts.values()) == set(LAYOUTS) == {"dlib-cc0", "insightface"}
+    assert layouts["sface"] == "insightface" and layouts["fusion"] == "dlib-cc0"
     with pytest.raises(InputError, match="unknown landmark layout 'nope'"):
         layout_for("nope")
