@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -269,21 +269,29 @@ def _check_key(
 
 
 def issued_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """Whether ``issuer``'s key signed ``certificate`` (and its authority key identifier,
-    when it carries one, names that key): names alone prove nothing."""
+    """Whether ``issuer``'s key signed ``certificate``, and its authority key identifier
+    (when it carries one) is the issuer's key identifier: names alone prove nothing."""
     try:
-        aki = certificate.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier)
-    except x509.ExtensionNotFound:
-        aki = None
-    try:
-        if aki is not None and aki.value.key_identifier is not None:
-            own = x509.SubjectKeyIdentifier.from_public_key(issuer.public_key())
-            if aki.value.key_identifier != own.digest:
+        aki = _extension(certificate, x509.AuthorityKeyIdentifier)
+        if aki is not None and aki.key_identifier is not None:
+            ski = _extension(issuer, x509.SubjectKeyIdentifier)
+            own = ski or x509.SubjectKeyIdentifier.from_public_key(issuer.public_key())
+            if aki.key_identifier != own.digest:
                 return False
         certificate.verify_directly_issued_by(issuer)
     except (InvalidSignature, ValueError, TypeError, UnsupportedAlgorithm):
         return False
     return True
+
+
+_E = TypeVar("_E", bound=x509.ExtensionType)
+
+
+def _extension(certificate: x509.Certificate, kind: type[_E]) -> _E | None:
+    try:
+        return certificate.extensions.get_extension_for_class(kind).value
+    except x509.ExtensionNotFound:
+        return None
 
 
 def _read(path: Path) -> bytes:
