@@ -26,7 +26,14 @@ from gate.icao.mrz import Mrz
 from gate.icao.mrz_format import FORMATS
 from gate.icao.pace_groups import DhGroup, standard_group
 from gate.icao.sod import build_sod
-from gate.simulate.issue_checks import Access, check_access, check_files, check_holder, check_issuer
+from gate.simulate.issue_checks import (
+    Access,
+    check_access,
+    check_details,
+    check_files,
+    check_holder,
+    check_issuer,
+)
 from gate.simulate.pki import TestPki, load_pki
 
 AaAlgorithm = Literal["rsa", "ecdsa", "none"]
@@ -183,6 +190,8 @@ def issue_passport(
         expiry_date=expiry_date, issued_on=signing_time.astimezone(timezone.utc).date(),
         today=datetime.now(timezone.utc).date(),
     )  # fmt: skip
+    check_details(11, dg11)
+    check_details(12, dg12)
     if not isinstance(pki, TestPki):
         pki = load_pki(pki)
     check_issuer(pki, holder.issuing_state)

@@ -194,6 +194,15 @@ def check_access(
     return chosen
 
 
+def check_details(group: int, values: dict[str, str] | None) -> None:
+    """DG11 / DG12 values are UTF-8 text: a non-UTF-8 argument (surrogate escapes) is refused."""
+    for field, value in (values or {}).items():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise DocumentError(f"DG{group} {field}: not UTF-8 text") from exc
+
+
 def check_files(files: dict[int, bytes], names: dict[int, str]) -> None:
     """Every LDS file within what the virtual chip loads and the reader reads."""
     for fid, data in sorted(files.items()):

@@ -102,6 +102,9 @@ def _refused(capsys: pytest.CaptureFixture[str], argv: list[str], out: Path) -> 
         ({"pace": SWITCH, "access": "bac"}, "PACE (--pace) contradicts access 'bac'"),
         ({"can": "123456", "access": "bac"}, "a CAN needs PACE"),
         ({"cam": SWITCH, "ca": "dh"}, "PACE-CAM needs an ECDH Chip Authentication key"),
+        # Non-UTF-8 bytes on the command line arrive as surrogate escapes.
+        ({"place_of_birth": "\udcff"}, "DG11 place_of_birth: not UTF-8 text"),
+        ({"issuing_authority": "A\udcfe"}, "DG12 issuing_authority: not UTF-8 text"),
     ],
 )
 def test_passport_issue_refuses_what_the_reader_would_not_read(
