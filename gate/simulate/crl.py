@@ -33,8 +33,9 @@ def _revoked(pki: TestPki) -> dict[int, datetime]:
     path = pki.folder / REVOKED_FILE
     if not path.exists():
         return {}
+    data = read_regular_file(path, "revocation list", max_bytes=1 << 20)
     try:
-        raw = json.loads(read_regular_file(path, "revocation list", max_bytes=1 << 20))
+        raw = json.loads(data)
     except RecursionError as exc:
         raise DocumentError(f"PKI: {path} is nested too deep to be a revocation record") from exc
     except ValueError as exc:  # JSON syntax, or bytes that are not UTF-8
