@@ -28,6 +28,7 @@ def register(registry: Registry) -> None:
     p.add_argument("dir", type=Path)
     p.add_argument("--algorithm", choices=("ecdsa", "rsa"), default="ecdsa")
     p.add_argument("--country", default="UTO", help="issuing state, MRZ alpha-3 (default UTO)")
+    p.add_argument("--force", action="store_true", help="replace the keys of an existing PKI")
 
     registry.group("passport", "virtual passports")
     p = registry.command("passport issue", "write a virtual passport folder", _passport_issue)
@@ -44,6 +45,7 @@ def register(registry: Registry) -> None:
     p.add_argument("--birth", required=True, help="YYMMDD")
     p.add_argument("--sex", required=True, choices=("M", "F", "<"))
     p.add_argument("--expiry", required=True, help="YYMMDD")
+    p.add_argument("--issued", help="date of issue, YYMMDD (the SOD's signing time; default today)")
     p.add_argument("--number", required=True, help="document number")
     p.add_argument(
         "--pki", type=argtypes.directory, required=True, help="folder made by 'egate pki init'"
@@ -144,7 +146,7 @@ def _can(text: str) -> str:
 def _pki_init(args: argparse.Namespace) -> int:
     from gate.simulate.pki import init_pki
 
-    pki = init_pki(args.dir, country=args.country, algorithm=args.algorithm)
+    pki = init_pki(args.dir, country=args.country, algorithm=args.algorithm, overwrite=args.force)
     print(f"CSCA {pki.csca_certificate.subject.rfc4514_string()}")
     print(f"DS   {pki.ds_certificate.subject.rfc4514_string()}")
     print(f"written to {args.dir} (test keys, unencrypted)")
@@ -153,6 +155,7 @@ def _pki_init(args: argparse.Namespace) -> int:
 
 def _passport_issue(args: argparse.Namespace) -> int:
     from gate.simulate.issue import issue_passport
+    from gate.simulate.issue_checks import issued_at
 
     issued = issue_passport(
         args.out,
@@ -175,6 +178,7 @@ def _passport_issue(args: argparse.Namespace) -> int:
         document=args.document,
         dg11={"place_of_birth": args.place_of_birth} if args.place_of_birth else None,
         dg12={"issuing_authority": args.issuing_authority} if args.issuing_authority else None,
+        signing_time=issued_at(args.issued) if args.issued is not None else None,
     )
     print("\n".join(issued.mrz.lines))
     print(f"passport written to {args.out} (DG2 image {len(issued.photo)} bytes)")

@@ -111,7 +111,9 @@ def load_master_list(
         return [x509.load_der_x509_certificate(c.dump()) for c in listing["cert_list"]]
     except ConfigError:
         raise
-    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+    except RecursionError as exc:
+        raise ConfigError(f"trust store: master list {name} is nested too deep") from exc
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError) as exc:
         raise ConfigError(f"trust store: master list {name} is malformed: {exc}") from exc
 
 
@@ -131,10 +133,19 @@ def _check_anchor(signer: x509.Certificate, anchors: list[x509.Certificate], nam
 
 
 def _check_signature(signed: cms.SignedData, content: bytes, name: str) -> x509.Certificate:
-    signer_info = signed["signer_infos"][0]
+    signer_infos = signed["signer_infos"]
+    if len(signer_infos) != 1:
+        raise ConfigError(
+            f"trust store: master list {name} has {len(signer_infos)} signer infos, expected 1"
+        )
+    signer_info = signer_infos[0]
     attrs = signer_info["signed_attrs"]
-    digests = [a["values"][0].native for a in attrs if a["type"].native == "message_digest"]
-    if not digests or digests[0] != hashlib.sha256(content).digest():
+    digests = [a["values"] for a in attrs if a["type"].native == "message_digest"]
+    if len(digests) != 1 or len(digests[0]) != 1:
+        raise ConfigError(
+            f"trust store: master list {name}: the signed attributes carry no single message digest"
+        )
+    if digests[0][0].native != hashlib.sha256(content).digest():
         raise ConfigError(f"trust store: master list {name}: message digest does not match")
     sid = signer_info["sid"].chosen
     signers = [

@@ -26,11 +26,18 @@ from gate.icao.mrz import Mrz
 from gate.icao.mrz_format import FORMATS
 from gate.icao.pace_groups import DhGroup, standard_group
 from gate.icao.sod import build_sod
+from gate.simulate.issue_checks import (
+    Access,
+    check_access,
+    check_details,
+    check_files,
+    check_holder,
+    check_issuer,
+)
 from gate.simulate.pki import TestPki, load_pki
 
 AaAlgorithm = Literal["rsa", "ecdsa", "none"]
 CaAlgorithm = Literal["ecdh", "dh", "none"]
-Access = Literal["bac", "bac+pace", "pace-only"]
 DocumentFormat = Literal["td1", "td2", "td3"]
 # BSI TR-03110 / ICAO 9303-11 object identifiers used in EF.CardAccess and DG14.
 PACE_ECDH_GM_AES_128 = "0.4.0.127.0.7.2.2.4.2.2"
@@ -168,23 +175,32 @@ def issue_passport(
     ``document``: the MRZ format (TD1 ID card, TD2, TD3 passport); ``dg11``/``dg12``: the
     additional personal / document details (``lds.DG11_FIELDS`` / ``DG12_FIELDS`` names).
     """
-    access = access or ("bac+pace" if offer_pace else "bac")
-    if access not in ("bac", "bac+pace", "pace-only"):
-        raise DocumentError(f"access {access!r} is not 'bac', 'bac+pace' or 'pace-only'")
-    if can is not None and not (len(can) == 6 and can.isascii() and can.isdigit()):
-        raise DocumentError("CAN: the card access number is 6 digits")
-    if can is not None and access == "bac":
-        raise DocumentError("a CAN needs PACE: issue with access 'bac+pace' or 'pace-only'")
-    if not isinstance(pki, TestPki):
-        pki = load_pki(pki)
+    access = check_access(
+        access, offer_pace=offer_pace, pace_cam=pace_cam, can=can, ca=ca,
+        pace_parameter_id=pace_parameter_id,
+    )  # fmt: skip
+    if aa not in ("rsa", "ecdsa", "none"):
+        raise DocumentError(f"AA algorithm {aa!r} is not 'rsa', 'ecdsa' or 'none'")
     if document not in FORMATS:
         raise DocumentError(f"document {document!r} is not 'td1', 'td2' or 'td3'")
+    signing_time = signing_time or datetime.now(timezone.utc)
+    holder = check_holder(
+        surname=surname, given_names=given_names, document_number=document_number,
+        nationality=nationality, issuing_state=issuing_state, birth_date=birth_date,
+        expiry_date=expiry_date, issued_on=signing_time.astimezone(timezone.utc).date(),
+        today=datetime.now(timezone.utc).date(),
+    )  # fmt: skip
+    check_details(11, dg11)
+    check_details(12, dg12)
+    if not isinstance(pki, TestPki):
+        pki = load_pki(pki)
+    check_issuer(pki, holder.issuing_state)
     mrz = FORMATS[document](
-        surname=surname,
-        given_names=given_names,
-        document_number=document_number,
-        issuing_state=issuing_state or nationality,
-        nationality=nationality,
+        surname=holder.surname,
+        given_names=holder.given_names,
+        document_number=holder.document_number,
+        issuing_state=holder.issuing_state,
+        nationality=holder.nationality,
         birth_date=birth_date,
         sex=sex,
         expiry_date=expiry_date,
@@ -205,8 +221,6 @@ def issue_passport(
         aa_key = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     elif aa == "ecdsa":
         aa_key = ec.generate_private_key(ec.SECP256R1())
-    elif aa != "none":
-        raise DocumentError(f"AA algorithm {aa!r} is not 'rsa', 'ecdsa' or 'none'")
     ca_key = new_ca_key(ca)
     if ca_key is not None or aa == "ecdsa":
         # CA's cipher follows PACE's (a 3DES PACE chip is an older chip: CA with 3DES too).
@@ -221,14 +235,13 @@ def issue_passport(
         sign=pki.sign,
         signature_algorithm=pki.signature_algorithm,
         ds_certificate_der=pki.ds_certificate.public_bytes(serialization.Encoding.DER),
-        signing_time=signing_time or datetime.now(timezone.utc),
+        signing_time=signing_time,
     )
     files = {lds.FID_COM: lds.encode_com(sorted(groups)), lds.FID_SOD: sod}
     files.update({lds.DATA_GROUPS[dg][0]: data for dg, data in groups.items()})
     if access != "bac":
-        if pace_cam and not isinstance(ca_key, ec.EllipticCurvePrivateKey):
-            raise DocumentError("PACE-CAM needs an ECDH Chip Authentication key (ca='ecdh')")
         files[lds.FID_CARD_ACCESS] = card_access_pace(pace_parameter_id, pace_cipher, pace_cam)
+    check_files(files, _NAMES)  # nothing is written for a passport the reader would refuse
     options: dict[str, Any] = {"pace_only": access == "pace-only"}
     if can is not None:
         options["can"] = can

@@ -194,7 +194,7 @@ class Simulation:
         else:
             self.workdir = opts.workdir
             self.workdir.mkdir(parents=True, exist_ok=True)
-        self.pki = init_pki(self.workdir / "pki")
+        self.pki = init_pki(self.workdir / "pki", overwrite=True)  # a --workdir is reused
         self.revoked_pki = _revoked_signer(self.pki)  # before the lane loads the trust store
 
         # The world (who the travellers are) has its own engine: a broken gate pack must
@@ -324,6 +324,9 @@ class Simulation:
                         "aa": "none"},
             "clone": {"access": "bac+pace", "aa": "none"},
         }.get(spec.kind, {})  # fmt: skip
+        if spec.kind == "expired":  # issued five years before it expired, not issued expired
+            issued_on = expiry - dt.timedelta(days=5 * 365)
+            document["signing_time"] = dt.datetime.combine(issued_on, dt.time(12), dt.UTC)
         issued = issue_passport(
             folder,
             pki=self.revoked_pki if spec.kind == "revoked" else self.pki,

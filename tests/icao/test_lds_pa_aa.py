@@ -15,12 +15,13 @@ from drivers.chip.passport_folder import load_passport_folder
 from gate.errors import ConfigError, DocumentError
 from gate.icao import lds
 from gate.icao.aa import verify_active_auth
+from gate.icao.mrz import format_td3
 from gate.icao.pa import TrustStore, passive_authentication
 from gate.icao.reader import decode_photo, read_passport
 from gate.icao.sod import parse_sod
 from gate.simulate.issue import IssuedPassport, issue_passport, write_passport_folder
 from gate.simulate.pki import TestPki
-from tests.icao.passports import HOLDER
+from tests.icao.passports import HOLDER, reissue
 
 
 def test_com_lists_the_groups(passport: IssuedPassport) -> None:
@@ -59,15 +60,13 @@ def test_sod_contents(passport: IssuedPassport) -> None:
 
 
 def test_issuing_state_must_match_the_signer_country(
-    pki_ecdsa: TestPki, face_jpeg: bytes, tmp_path: Path
+    passport: IssuedPassport, pki_ecdsa: TestPki, tmp_path: Path
 ) -> None:
-    issued = issue_passport(
-        tmp_path / "p", pki=pki_ecdsa, photo=face_jpeg, **{**HOLDER, "nationality": "NLD"}
-    )
-    card = load_passport_folder(issued.folder)
-    read = read_passport(
-        InProcessTransport(card), issued.mrz, TrustStore.from_folder(pki_ecdsa.folder)
-    )
+    # issue_passport refuses such a passport: DG1 of NLD re-signed by UTO's DS, by hand.
+    mrz = format_td3(**{**HOLDER, "nationality": "NLD", "issuing_state": "NLD"})
+    folder = reissue(passport, pki_ecdsa, tmp_path, replace_groups={1: lds.encode_dg1(mrz)})
+    card = load_passport_folder(folder)
+    read = read_passport(InProcessTransport(card), mrz, TrustStore.from_folder(pki_ecdsa.folder))
     assert read.passive_auth.status == "invalid"
     assert "issuing state NLD" in read.passive_auth.reason
 
