@@ -83,12 +83,12 @@ def _refused(s: Any, result: int) -> str:
     """What an SCardEstablishContext failure means. pcscd answers a client beyond its limit
     (``pcscd -t``, 200 by default) with the same codes as when it is not there at all
     ("Service not available", or "Access denied"), so its socket is asked which it is."""
-    text = f"{s.SCardGetErrorMessage(result).rstrip('.')} ({_code(result):#010x})"
+    text = f"{s.SCardGetErrorMessage(result).rstrip('.')}, {_code(result):#010x}"
     if not _daemon_listening():
-        return f"PC/SC: pcscd is not running (nobody listens on {_socket_path()}): {text}"
+        return f"PC/SC: pcscd is not running (nobody listens on {_socket_path()}; {text})"
     return (
-        f"PC/SC: pcscd is running but refused a new context: {text} "
-        "(at its limit of clients, pcscd -t? each context is one client)"
+        f"PC/SC: pcscd is running but refused a new context ({text}): is it at its limit "
+        "of clients (pcscd -t)? Each PC/SC context is one client"
     )
 
 
