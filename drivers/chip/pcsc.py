@@ -249,12 +249,15 @@ class PcscTransport(ChipTransportBase):
 
 
 class PcscReader:
-    """What a ``pcsc`` / ``pcsc:NAME`` address opens: one context for the reader's life,
+    """What a ``pcsc`` / ``pcsc:NAME`` / ``pcsc:INDEX`` address opens: one context for the
+    reader's life,
     and a new transport on it per call (per traveller). Making a transport closes the one
     made before it (its card handle), in case its user did not; ``close`` releases all."""
 
     def __init__(self, reader: str | int = 0, *, timeout: float = 5.0) -> None:
-        self.reader = reader
+        # ``pcsc:1``: digits are the reader's index in pcscd's list (reader names have letters).
+        digits = isinstance(reader, str) and reader.isascii() and reader.isdigit()
+        self.reader: str | int = int(reader) if digits else reader
         self.timeout = timeout
         self.context = PcscContext()
         self._last: PcscTransport | None = None

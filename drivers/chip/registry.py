@@ -1,7 +1,8 @@
 """Chip readers chosen by one address string, looked up in ``BACKENDS``.
 
 * ``pcsc`` (or ``pcsc:``): the first PC/SC reader;
-* ``pcsc:READER NAME``: the PC/SC reader with that name (or a part of it);
+* ``pcsc:READER NAME``: the PC/SC reader with that name (or a part of it); ``pcsc:1``
+  (digits): the reader at that index in pcscd's list;
 * ``emulator:FOLDER``: the virtual passport in a passport folder (``egate passport issue``),
   in process, without PC/SC.
 

@@ -114,7 +114,8 @@ def register(registry: Registry) -> None:
         "--reader",
         default="pcsc",
         help="reader address, as reader.address in the kiosk config: pcsc (the first PC/SC "
-        "reader, default), pcsc:NAME (NAME or part of it; a bare NAME works too), "
+        "reader, default), pcsc:NAME (NAME or part of it; a bare NAME works too), pcsc:N "
+        "(the N-th reader, from 0), "
         "emulator:FOLDER (a passport folder, without PC/SC)",
     )
     p.add_argument(

@@ -47,6 +47,9 @@ def test_pcsc_connector_builds_a_pcsc_transport_per_call_on_one_context() -> Non
     assert first.context.established == 0  # no daemon reached yet
     c = named()
     assert isinstance(c, PcscTransport) and c.reader_spec == "Virtual PCD"
+    second = open_reader("pcsc:1")
+    assert second().reader_spec == 1  # digits: an index in pcscd's list
+    second.close()
     first.close()
     named.close()
 
