@@ -14,19 +14,13 @@ from dataclasses import dataclass
 
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from drivers.chip.status_words import (
-    SW_AUTH_FAILED,
-    SW_CONDITIONS,
-    SW_OK,
-    SW_REF_NOT_FOUND,
-    SW_WRONG_DATA,
-)
 from gate.errors import DocumentError, SecurityError
 from gate.icao import pace, tlv
 from gate.icao.bac import SessionKeys
 from gate.icao.chip_auth import DhKey
 from gate.icao.pace_groups import EcGroup, Group, standard_group
 from gate.icao.security_infos import CaInfo, PaceInfo, oid_der
+from gate.icao.status_words import StatusWord
 
 
 @dataclass(frozen=True)
@@ -82,57 +76,57 @@ class ChipPace:
         self.terminal_public = b""
         self.map_private = 0
 
-    def set_at(self, data: bytes) -> bytes:
+    def set_at(self, data: bytes) -> StatusWord:
         self._reset()
         try:
             element = tlv.decode(b"\x30" + _len(data) + data)
             objects = {child.tag: child.value for child in element.children}
         except DocumentError:
-            return SW_WRONG_DATA
+            return StatusWord.WRONG_DATA
         oid, reference = objects.get(0x80), objects.get(0x83)
         matching = [i for i in self.infos if oid_der(i.oid)[2:] == oid]
         if 0x84 in objects:
             matching = [i for i in matching if bytes([i.parameter_id or 0]) == objects[0x84]]
         if not matching or reference is None or len(reference) != 1:
-            return SW_REF_NOT_FOUND
+            return StatusWord.REF_NOT_FOUND
         password = self.passwords.get(reference[0])
         if password is None:
-            return SW_REF_NOT_FOUND
+            return StatusWord.REF_NOT_FOUND
         self.info, self.password = matching[0], password
-        return SW_OK
+        return StatusWord.OK
 
-    def general_authenticate(self, cla: int, data: bytes) -> tuple[bytes, bytes]:
+    def general_authenticate(self, cla: int, data: bytes) -> tuple[bytes, StatusWord]:
         """One GA step; sets ``self.keys`` when the last step succeeds."""
         info, password = self.info, self.password
         if info is None or password is None or info.parameter_id is None:
-            return b"", SW_CONDITIONS
+            return b"", StatusWord.CONDITIONS
         cipher = info.cipher
         try:
             if self.step == 0 and cla & 0x10:
                 if _dynamic(data, None) is None:
-                    return b"", SW_WRONG_DATA
+                    return b"", StatusWord.WRONG_DATA
                 size = 8 if cipher == "3DES" else 16
                 self.nonce = self.fixed.nonce if self.fixed else os.urandom(size)
                 kpi = pace.password_key(password, cipher)
                 z = pace.encrypt_nonce(kpi, self.nonce, cipher)
                 self.group = standard_group(info.parameter_id)
                 self.step = 1
-                return tlv.encode(0x7C, tlv.encode(0x80, z)), SW_OK
+                return tlv.encode(0x7C, tlv.encode(0x80, z)), StatusWord.OK
             if self.step == 1 and cla & 0x10 and self.group is not None:
                 theirs = _dynamic(data, 0x81)
                 if theirs is None:
-                    return b"", SW_WRONG_DATA
+                    return b"", StatusWord.WRONG_DATA
                 private = self.fixed.mapping_private if self.fixed else self.group.random_private()
                 self.map_private = private
                 shared = self.group.shared_element(private, theirs, "terminal mapping key")
                 mine = self.group.public_key(private)
                 self.group = self.group.mapped(self.nonce, shared)
                 self.step = 2
-                return tlv.encode(0x7C, tlv.encode(0x82, mine)), SW_OK
+                return tlv.encode(0x7C, tlv.encode(0x82, mine)), StatusWord.OK
             if self.step == 2 and cla & 0x10 and self.group is not None:
                 theirs = _dynamic(data, 0x83)
                 if theirs is None:
-                    return b"", SW_WRONG_DATA
+                    return b"", StatusWord.WRONG_DATA
                 private = (
                     self.fixed.ephemeral_private if self.fixed else self.group.random_private()
                 )
@@ -141,7 +135,7 @@ class ChipPace:
                 self.keys = pace.session_keys(secret, cipher)
                 self.terminal_public = theirs
                 self.step = 3
-                return tlv.encode(0x7C, tlv.encode(0x84, self.own_public)), SW_OK
+                return tlv.encode(0x7C, tlv.encode(0x84, self.own_public)), StatusWord.OK
             if self.step == 3 and not cla & 0x10 and self.group is not None and self.keys:
                 token = _dynamic(data, 0x85)
                 expected = pace.auth_token(
@@ -149,7 +143,7 @@ class ChipPace:
                 )
                 if token is None or not hmac.compare_digest(token, expected):
                     self._reset()
-                    return b"", SW_AUTH_FAILED
+                    return b"", StatusWord.AUTH_FAILED
                 answer = pace.auth_token(
                     self.keys.ks_mac, cipher, info.oid, self.group, self.terminal_public
                 )
@@ -157,12 +151,12 @@ class ChipPace:
                 body = tlv.encode(0x86, answer)
                 if info.mapping == "CAM" and self.cam_key is not None:
                     body += tlv.encode(0x8A, self._cam_data())
-                return tlv.encode(0x7C, body), SW_OK
+                return tlv.encode(0x7C, body), StatusWord.OK
         except SecurityError:
             self._reset()
-            return b"", SW_WRONG_DATA
+            return b"", StatusWord.WRONG_DATA
         self._reset()
-        return b"", SW_CONDITIONS
+        return b"", StatusWord.CONDITIONS
 
     def _cam_data(self) -> bytes:
         """A_IC = E(KSenc, CA_IC) with CA_IC = SK_IC^-1 * SK_Map,IC mod n (9303-11 4.4.3.5.1)."""
@@ -207,10 +201,10 @@ class ChipCa:
         public = _find(data, 0x91)
         return None if public is None else self.agree(public)
 
-    def set_at(self, data: bytes) -> bytes:
+    def set_at(self, data: bytes) -> StatusWord:
         oid = _find(data, 0x80)
         self.selected = oid == oid_der(self.info.oid)[2:]
-        return SW_OK if self.selected else SW_REF_NOT_FOUND
+        return StatusWord.OK if self.selected else StatusWord.REF_NOT_FOUND
 
     def general_authenticate(self, data: bytes) -> SessionKeys | None:
         if not self.selected:

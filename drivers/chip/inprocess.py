@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Protocol
 
 from gate.errors import DeviceError
+from gate.icao.transport import ChipTransportBase
 
 
 class Card(Protocol):
@@ -14,13 +15,13 @@ class Card(Protocol):
     def transmit(self, command: bytes) -> bytes: ...
 
 
-class InProcessTransport:
+class InProcessTransport(ChipTransportBase):
     """``ChipTransport`` over an in-memory card such as ``VirtualPassport``."""
 
     def __init__(self, card: Card) -> None:
+        super().__init__()
         self._card = card
         self._connected = False
-        self.apdus = 0
 
     @classmethod
     def from_passport_folder(cls, folder: str | Path) -> InProcessTransport:
@@ -31,22 +32,31 @@ class InProcessTransport:
 
         return cls(load_passport_folder(Path(folder)))
 
-    def connect(self) -> bytes:
+    def _connect(self) -> bytes:
         self._connected = True
         return self._card.reset()
 
-    def transmit(self, apdu: bytes) -> bytes:
+    def _transmit(self, apdu: bytes) -> bytes:
         if not self._connected:
             raise DeviceError("in-process chip transport: transmit before connect")
-        self.apdus += 1
         return self._card.transmit(apdu)
 
-    def close(self) -> None:
+    def _close(self) -> None:
         self._connected = False
 
-    def __enter__(self) -> InProcessTransport:
-        self.connect()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+class PassportFolderReader:
+    """What an ``emulator:FOLDER`` address opens: each call lays the virtual passport of
+    ``FOLDER`` on the reader again (a freshly powered chip). The folder is loaded once now,
+    so a folder that does not load fails when the reader is opened."""
+
+    def __init__(self, folder: str | Path, *, timeout: float = 5.0) -> None:
+        self.folder = Path(folder)
+        self.timeout = timeout  # a card is always there: nothing to wait for
+        InProcessTransport.from_passport_folder(self.folder)
+
+    def __call__(self) -> InProcessTransport:
+        return InProcessTransport.from_passport_folder(self.folder)
+
+    def close(self) -> None:
+        """Nothing is held between calls."""

@@ -1,18 +1,33 @@
 """ChipTransport over PC/SC (pyscard's ``smartcard.scard`` layer): real readers and vpcd.
 
 The low-level API is used on purpose: one SCardTransmit per APDU without pyscard's observer
-machinery, and SCardGetStatusChange to wait for a card without polling.
+machinery (``ChipTransportBase`` has its own), and SCardGetStatusChange to wait for a card
+without polling.
+
+Every PC/SC context is a Unix socket to pcscd, and pcscd serves a bounded number of them
+(``pcscd -t``, 200 by default). A lane therefore holds one ``PcscContext`` for its whole
+life (``PcscReader``, what ``pcsc`` reader addresses open): every traveller's transport
+borrows it, releases its card handle when it closes, and the context is established again
+only after pcscd went away. A ``PcscTransport`` built on its own owns a context for the time
+it is connected.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import socket
 import time
 from typing import Any
 
-from gate.errors import DeviceError, DeviceGoneError, DeviceTimeoutError, ProtocolError
+from gate.errors import DeviceError, DeviceGoneError, DeviceTimeoutError
+from gate.icao.transport import ChipTransportBase
+
+log = logging.getLogger(__name__)
 
 _REMOVED = {0x80100069, 0x80100068, 0x8010000C, 0x80100017}  # removed, reset, no card, unavailable
 _NO_DAEMON = {0x8010001D, 0x8010001E}  # no service, service stopped: pcscd is gone
+_INVALID_HANDLE = 0x80100003  # a context or card handle of a daemon that has gone away
 
 
 def _scard() -> Any:
@@ -23,35 +38,115 @@ def _scard() -> Any:
     return scard
 
 
-class PcscTransport:
-    """``ChipTransport`` on a PC/SC reader chosen by (part of) its name or its index."""
+def _code(result: int) -> int:
+    return result & 0xFFFFFFFF
 
-    def __init__(self, reader: str | int = 0, *, timeout: float = 5.0) -> None:
+
+class PcscContext:
+    """One PC/SC context (one connection to pcscd), established when first needed and
+    again only after ``lost`` said pcscd went away. Not for two threads at once."""
+
+    def __init__(self) -> None:
+        self._scard = _scard()
+        self._handle: Any = None
+        self.established = 0  # how many times a context was established (1 while pcscd lives)
+
+    @property
+    def handle(self) -> Any:
+        if self._handle is None:
+            s = self._scard
+            result, handle = s.SCardEstablishContext(s.SCARD_SCOPE_USER)
+            if result != s.SCARD_S_SUCCESS:
+                raise DeviceError(_refused(s, result))
+            self._handle = handle
+            self.established += 1
+        return self._handle
+
+    def check(self, result: int) -> None:
+        """After a failed call: a code that says pcscd is gone drops the context, so the
+        next use establishes a new one with the daemon that replaced it."""
+        if _code(result) in _NO_DAEMON or _code(result) == _INVALID_HANDLE:
+            log.info("PC/SC: pcscd went away (%#010x): the next card opens a new context",
+                     _code(result))  # fmt: skip
+            self.lost()
+
+    def lost(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            self._scard.SCardReleaseContext(handle)  # frees the socket; its result is moot
+
+    def release(self) -> None:
+        self.lost()
+
+
+def _refused(s: Any, result: int) -> str:
+    """What an SCardEstablishContext failure means. pcscd answers a client beyond its limit
+    (``pcscd -t``, 200 by default) with the same codes as when it is not there at all
+    ("Service not available", or "Access denied"), so its socket is asked which it is."""
+    text = f"{s.SCardGetErrorMessage(result).rstrip('.')}, {_code(result):#010x}"
+    if not _daemon_listening():
+        return f"PC/SC: pcscd is not running (nobody listens on {_socket_path()}; {text})"
+    return (
+        f"PC/SC: pcscd is running but refused a new context ({text}): is it at its limit "
+        "of clients (pcscd -t)? Each PC/SC context is one client"
+    )
+
+
+def _socket_path() -> str:
+    return os.environ.get("PCSCLITE_CSOCK_NAME", "/run/pcscd/pcscd.comm")
+
+
+def _daemon_listening() -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(1.0)
+        try:
+            probe.connect(_socket_path())
+        except OSError:
+            return False
+    return True
+
+
+class PcscTransport(ChipTransportBase):
+    """``ChipTransport`` on a PC/SC reader chosen by (part of) its name or its index.
+
+    With ``context`` it borrows that context (the lane's); without, it establishes its own
+    on ``connect`` and releases it on ``close``."""
+
+    def __init__(
+        self, reader: str | int = 0, *, timeout: float = 5.0, context: PcscContext | None = None
+    ) -> None:
+        super().__init__()
         self.reader_spec = reader
         self.timeout = timeout
         self.reader: str | None = None
         self._scard = _scard()
-        self._context: Any = None
+        self._owns_context = context is None
+        self._context = context or PcscContext()
         self._card: Any = None
         self._protocol: Any = None
 
+    @property
+    def context(self) -> PcscContext:
+        return self._context
+
     def _fail(self, what: str, code: int) -> DeviceError:
+        self._context.check(code)
         where = self.reader or self.reader_spec
         text = self._scard.SCardGetErrorMessage(code)
-        message = f"PC/SC {what} on {where}: {text} ({code & 0xFFFFFFFF:#010x})"
-        if code & 0xFFFFFFFF in _NO_DAEMON:
+        message = f"PC/SC {what} on {where}: {text} ({_code(code):#010x})"
+        if _code(code) in _NO_DAEMON:
             return DeviceError(f"{message}: pcscd stopped")
-        if code & 0xFFFFFFFF in _REMOVED:
+        if _code(code) in _REMOVED:
             return DeviceGoneError(message)
         return DeviceError(message)
 
-    def _pick_reader(self) -> str:
+    def _pick_reader(self, context: Any) -> str:
         s = self._scard
-        result, readers = s.SCardListReaders(self._context, [])
-        if result != s.SCARD_S_SUCCESS or not readers:
-            raise DeviceError(
-                f"PC/SC: no readers (is pcscd running?): {s.SCardGetErrorMessage(result)}"
-            )
+        result, readers = s.SCardListReaders(context, [])
+        if result != s.SCARD_S_SUCCESS:
+            raise self._fail("listing the readers", result)
+        if not readers:
+            raise DeviceError("PC/SC: pcscd lists no reader")
         if isinstance(self.reader_spec, int):
             if not 0 <= self.reader_spec < len(readers):
                 raise DeviceError(f"PC/SC: no reader #{self.reader_spec}; readers: {readers}")
@@ -61,7 +156,7 @@ class PcscTransport:
                 return str(name)
         raise DeviceError(f"PC/SC: no reader named {self.reader_spec!r}; readers: {readers}")
 
-    def _wait_for_card(self) -> None:
+    def _wait_for_card(self, context: Any) -> None:
         s = self._scard
         deadline = time.monotonic() + self.timeout
         state = s.SCARD_STATE_UNAWARE
@@ -70,7 +165,7 @@ class PcscTransport:
             if remaining <= 0:
                 raise DeviceTimeoutError(f"PC/SC: no card on {self.reader} within {self.timeout} s")
             result, states = s.SCardGetStatusChange(
-                self._context, int(remaining * 1000), [(self.reader, state)]
+                context, int(remaining * 1000), [(self.reader, state)]
             )
             if result == s.SCARD_E_TIMEOUT:
                 continue
@@ -81,22 +176,21 @@ class PcscTransport:
                 return
             state = event & ~s.SCARD_STATE_CHANGED
 
-    def connect(self) -> bytes:
+    def _connect(self) -> bytes:
         s = self._scard
         self.close()
-        result, self._context = s.SCardEstablishContext(s.SCARD_SCOPE_USER)
-        if result != s.SCARD_S_SUCCESS:
-            raise DeviceError(f"PC/SC: no daemon (pcscd): {s.SCardGetErrorMessage(result)}")
         try:
-            self.reader = self._pick_reader()
-            self._wait_for_card()
+            context = self._context.handle
+            self.reader = self._pick_reader(context)
+            self._wait_for_card(context)
             result, self._card, self._protocol = s.SCardConnect(
-                self._context,
+                context,
                 self.reader,
                 s.SCARD_SHARE_SHARED,
                 s.SCARD_PROTOCOL_T0 | s.SCARD_PROTOCOL_T1,
             )
             if result != s.SCARD_S_SUCCESS:
+                self._card = None
                 raise self._fail("connect", result)
             result, _, _, _, atr = s.SCardStatus(self._card)
             if result != s.SCARD_S_SUCCESS:
@@ -106,19 +200,14 @@ class PcscTransport:
             self.close()
             raise
 
-    def transmit(self, apdu: bytes) -> bytes:
-        if len(apdu) < 4:
-            # vpcd frames a 1-byte message as power off/on/reset: it would never be answered.
-            raise ProtocolError(
-                f"PC/SC: an APDU of {len(apdu)} byte(s) is not a command (CLA INS P1 P2 at least)"
-            )
+    def _transmit(self, apdu: bytes) -> bytes:
         if self._card is None:
             raise DeviceError("PC/SC: transmit before connect")
         s = self._scard
         result, response = s.SCardTransmit(self._card, self._protocol, list(apdu))
         if result != s.SCARD_S_SUCCESS:
             # A dead daemon is not a removed card: say which, so the referral names it.
-            if result & 0xFFFFFFFF not in _NO_DAEMON and self._card_left():
+            if _code(result) not in _NO_DAEMON and self._card_left():
                 raise DeviceGoneError(f"PC/SC: card removed from {self.reader}")
             raise self._fail("transmit", result)
         if len(response) < 2 and self._card_left():
@@ -131,11 +220,16 @@ class PcscTransport:
         s = self._scard
         deadline = time.monotonic() + timeout
         state = s.SCARD_STATE_UNAWARE
+        try:
+            context = self._context.handle
+        except DeviceError:
+            return True
         while (remaining := deadline - time.monotonic()) > 0:
             result, states = s.SCardGetStatusChange(
-                self._context, int(remaining * 1000) + 1, [(self.reader, state)]
+                context, int(remaining * 1000) + 1, [(self.reader, state)]
             )
             if result != s.SCARD_S_SUCCESS:
+                self._context.check(result)
                 return bool(result != s.SCARD_E_TIMEOUT)
             event = states[0][1]
             if event & s.SCARD_STATE_EMPTY or event & s.SCARD_STATE_UNAVAILABLE:
@@ -143,18 +237,39 @@ class PcscTransport:
             state = event & ~s.SCARD_STATE_CHANGED
         return False
 
-    def close(self) -> None:
+    def _close(self) -> None:
         s = self._scard
-        if self._card is not None:
-            s.SCardDisconnect(self._card, s.SCARD_LEAVE_CARD)
-            self._card = None
-        if self._context is not None:
-            s.SCardReleaseContext(self._context)
-            self._context = None
+        card, self._card = self._card, None
+        if card is not None:
+            result = s.SCardDisconnect(card, s.SCARD_LEAVE_CARD)
+            if result != s.SCARD_S_SUCCESS:
+                self._context.check(result)
+        if self._owns_context:
+            self._context.release()
 
-    def __enter__(self) -> PcscTransport:
-        self.connect()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+class PcscReader:
+    """What a ``pcsc`` / ``pcsc:NAME`` / ``pcsc:INDEX`` address opens: one context for the
+    reader's life,
+    and a new transport on it per call (per traveller). Making a transport closes the one
+    made before it (its card handle), in case its user did not; ``close`` releases all."""
+
+    def __init__(self, reader: str | int = 0, *, timeout: float = 5.0) -> None:
+        # ``pcsc:1``: digits are the reader's index in pcscd's list (reader names have letters).
+        digits = isinstance(reader, str) and reader.isascii() and reader.isdigit()
+        self.reader: str | int = int(reader) if digits else reader
+        self.timeout = timeout
+        self.context = PcscContext()
+        self._last: PcscTransport | None = None
+
+    def __call__(self) -> PcscTransport:
+        if self._last is not None:
+            self._last.close()
+        self._last = PcscTransport(self.reader, timeout=self.timeout, context=self.context)
+        return self._last
+
+    def close(self) -> None:
+        if self._last is not None:
+            self._last.close()
+            self._last = None
+        self.context.release()

@@ -13,6 +13,7 @@ exclusively, else it leaves it running for the others (the next ``ensure_pcscd``
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import subprocess
 import time
@@ -217,3 +218,25 @@ def wait_for_reader(reader: str, *, present: bool, timeout: float = 3.0) -> bool
         return False
     finally:
         scard.SCardReleaseContext(context)
+
+
+def pcscd_sockets(pid: int) -> int:
+    """How many sockets process ``pid`` holds to pcscd: one per open PC/SC context (its
+    socket inodes in ``/proc/PID/fd`` whose peer is a connection pcscd accepted on its
+    socket, as ``ss -x`` lists them). A leak of contexts shows up here first."""
+    own: set[str] = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:  # closed meanwhile
+            continue
+        if target.startswith("socket:["):
+            own.add(target[len("socket:[") : -1])
+    listing = subprocess.run(["ss", "-x", "-a"], capture_output=True, text=True, check=True)
+    clients = set()
+    for line in listing.stdout.splitlines():
+        fields = line.split()
+        # u_str ESTAB 0 0 /run/pcscd/pcscd.comm <daemon's inode> * <client's inode>
+        if len(fields) >= 8 and fields[4].endswith("pcscd.comm") and fields[7] != "0":
+            clients.add(fields[7])
+    return len(own & clients)

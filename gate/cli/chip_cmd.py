@@ -111,8 +111,20 @@ def register(registry: Registry) -> None:
         help="present a cloned chip: same data, CA and AA keys that do not match DG14/DG15",
     )
 
-    p = registry.command("chip read", "read and authenticate a passport chip over PC/SC", _read)
-    p.add_argument("--reader", default="0", help="reader name (or part of it) or index")
+    p = registry.command("chip read", "read and authenticate a passport chip", _read)
+    p.add_argument(
+        "--reader",
+        default="pcsc",
+        help="reader address, as reader.address in the kiosk config: pcsc (the first PC/SC "
+        "reader, default), pcsc:NAME (NAME or part of it; a bare NAME works too), pcsc:N "
+        "(the N-th reader, from 0), "
+        "emulator:FOLDER (a passport folder, without PC/SC)",
+    )
+    p.add_argument(
+        "--trace",
+        action="store_true",
+        help="print every APDU to stderr (headers, status words, lengths; no payloads)",
+    )
     p.add_argument("--mrz", help="the MRZ lines (newline or '|' separated)")
     p.add_argument("--number", help="document number (with --birth and --expiry)")
     p.add_argument("--birth", help="YYMMDD")
@@ -230,26 +242,39 @@ def _mrz_from_args(args: argparse.Namespace) -> Mrz | None:
     raise InputError("chip read: give --mrz, --number with --birth and --expiry, or --can")
 
 
+def _reader_address(value: str) -> str:
+    """``--reader``: a reader address; a bare reader name (what ``--reader`` took before
+    it took addresses) still names that PC/SC reader."""
+    from drivers.chip.registry import BACKENDS
+
+    return value if ":" in value or value in BACKENDS else f"pcsc:{value}"
+
+
 def _read(args: argparse.Namespace) -> int:
-    from drivers.chip.pcsc import PcscTransport
+    from drivers.chip.registry import open_reader
     from gate.icao.reader import TrustStore, read_passport
+    from gate.icao.trace import ApduTrace
 
     mrz = _mrz_from_args(args)
     trust = TrustStore.from_folder(args.trust) if args.trust else None
-    index = argtypes.ascii_int(args.reader) if argtypes.is_ascii_digits(args.reader) else None
-    reader: str | int = args.reader if index is None else index
-    transport = PcscTransport(reader, timeout=args.timeout)
+    trace = ApduTrace(lambda line: print(line, file=sys.stderr, flush=True))
+    connector = open_reader(_reader_address(args.reader), timeout=args.timeout)
     try:
-        result = read_passport(
-            transport,
-            mrz,
-            trust,
-            read_photo=not args.no_photo,
-            chunk_size=args.chunk,
-            can=args.can,
-        )
+        transport = connector()
+        try:
+            result = read_passport(
+                transport,
+                mrz,
+                trust,
+                read_photo=not args.no_photo,
+                chunk_size=args.chunk,
+                can=args.can,
+                observers=(trace,) if args.trace else (),
+            )
+        finally:
+            transport.close()
     finally:
-        transport.close()
+        connector.close()
     if args.photo_out and result.photo_bytes is not None:
         Path(args.photo_out).write_bytes(result.photo_bytes)
     dg1 = result.dg1

@@ -14,16 +14,18 @@ from typing import Protocol
 from gate.errors import DocumentError, ProtocolError, SecurityError
 from gate.icao import lds, pace
 from gate.icao.apdu import Command, Response, StatusWordError
-from gate.icao.bac import AccessKeys, Handshake
+from gate.icao.bac import AccessKeys, Handshake, SessionKeys
 from gate.icao.mrz import Mrz
 from gate.icao.security_infos import PaceInfo, parse_card_access
-from gate.icao.sm import SecureMessaging
+from gate.icao.status_words import StatusWord, is_auth_failure
 
 log = logging.getLogger(__name__)
 
 
 class Link(Protocol):
-    sm: SecureMessaging | None
+    def secure(self, keys: SessionKeys) -> None:
+        """Send every later command under secure messaging with these keys."""
+        ...
 
     def send(self, command: Command) -> Response: ...
 
@@ -70,7 +72,7 @@ def establish(link: Link, infos: list[PaceInfo], mrz: Mrz | None, can: str | Non
             outcome = pace.run_pace(link.send, info, password, with_parameter_id=len(infos) > 1)
         except ProtocolError as exc:
             raise ProtocolError(f"{pace.FAILED}: {exc}") from exc
-        link.sm = SecureMessaging(outcome.keys)
+        link.secure(outcome.keys)
         cam = (outcome.cam_data, outcome.chip_mapping_public) if info.mapping == "CAM" else None
         return AccessInfo(
             "PACE",
@@ -99,19 +101,19 @@ def _bac(link: Link, mrz: Mrz) -> None:
     keys = AccessKeys.from_mrz_information(mrz.bac_key_seed_input())
     challenge = link.send(Command(0x00, 0x84, 0x00, 0x00, le=8))
     if not challenge.ok:
-        raise DocumentError(f"GET CHALLENGE: chip answered SW {challenge.sw:04X}")
+        raise DocumentError(f"GET CHALLENGE: chip answered SW {challenge.status}")
     handshake = Handshake.start(keys, challenge.data)
     answer = link.send(Command(0x00, 0x82, 0x00, 0x00, handshake.command_data(), le=40))
-    if answer.sw == 0x6D00:
+    if answer.sw == StatusWord.INS_UNKNOWN:
         raise SecurityError(
             "BAC refused (SW 6D00): the chip does not support BAC and announces no PACE "
             "in EF.CardAccess"
         )
-    if answer.sw in (0x6300, 0x6982) or (answer.sw >> 8) == 0x63:
+    if is_auth_failure(answer.sw):
         raise SecurityError(
             "BAC failed: the chip rejected the access keys (wrong document number, "
             "date of birth or date of expiry)"
         )
     if not answer.ok:
-        raise DocumentError(f"MUTUAL AUTHENTICATE: chip answered SW {answer.sw:04X}")
-    link.sm = SecureMessaging(handshake.finish(answer.data))
+        raise DocumentError(f"MUTUAL AUTHENTICATE: chip answered SW {answer.status}")
+    link.secure(handshake.finish(answer.data))

@@ -158,17 +158,17 @@ def run_chip_auth(send: Send, protocol: CaInfo, chip: ChipKey) -> SessionKeys:
     if protocol.cipher == "3DES":
         answer = send(Command(0x00, 0x22, 0x41, 0xA6, tlv.encode(0x91, own) + key_id))
         if not answer.ok:
-            raise SecurityError(f"MSE:Set KAT answered SW {answer.sw:04X}")
+            raise SecurityError(f"MSE:Set KAT answered SW {answer.status}")
     else:
         answer = send(
             Command(0x00, 0x22, 0x41, 0xA4, tlv.encode(0x80, oid_der(protocol.oid)[2:]) + key_id)
         )
         if not answer.ok:
-            raise SecurityError(f"MSE:Set AT answered SW {answer.sw:04X}")
+            raise SecurityError(f"MSE:Set AT answered SW {answer.status}")
         data = tlv.encode(0x7C, tlv.encode(0x80, own))
         answer = send(Command(0x00, 0x86, 0x00, 0x00, data, le=256))
         if not answer.ok:
-            raise SecurityError(f"GENERAL AUTHENTICATE answered SW {answer.sw:04X}")
+            raise SecurityError(f"GENERAL AUTHENTICATE answered SW {answer.status}")
     return pace.session_keys(secret, protocol.cipher)
 
 

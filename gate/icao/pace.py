@@ -21,6 +21,7 @@ from gate.icao.apdu import Command, Response
 from gate.icao.bac import SessionKeys
 from gate.icao.pace_groups import Group, standard_group
 from gate.icao.security_infos import PASSWORD_CAN, PASSWORD_MRZ, PaceInfo, oid_der
+from gate.icao.status_words import is_auth_failure
 
 FAILED = "PACE failed"
 
@@ -129,12 +130,12 @@ Send = Callable[[Command], Response]
 
 
 def _dynamic(response: Response, tag: int, step: str) -> bytes:
-    if response.sw in (0x6300, 0x6982) or response.sw >> 8 == 0x63:
+    if is_auth_failure(response.sw):
         raise SecurityError(
             f"{FAILED}: the chip rejected the password at {step} (wrong MRZ or CAN)"
         )
     if not response.ok:
-        raise SecurityError(f"{FAILED}: {step} answered SW {response.sw:04X}")
+        raise SecurityError(f"{FAILED}: {step} answered SW {response.status}")
     try:
         outer = tlv.decode(response.data)
     except DocumentError as exc:
@@ -167,7 +168,7 @@ def run_pace(
         mse += tlv.encode(0x84, bytes([info.parameter_id]))
     answer = send(Command(0x00, 0x22, 0xC1, 0xA4, mse))
     if not answer.ok:
-        raise SecurityError(f"{FAILED}: MSE:Set AT answered SW {answer.sw:04X}")
+        raise SecurityError(f"{FAILED}: MSE:Set AT answered SW {answer.status}")
     z = _dynamic(_general_authenticate(send, 0, b"", False), 0x80, "the encrypted nonce")
     kpi = password_key(password, cipher)
     if not z or len(z) % (8 if cipher == "3DES" else 16):

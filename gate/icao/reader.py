@@ -13,20 +13,24 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from gate.clock import timed
-from gate.errors import DocumentError, ProtocolError, SecurityError
+from gate.errors import DocumentError, SecurityError
 from gate.icao import chip_auth, lds, tlv
 from gate.icao.aa import ActiveAuthResult, verify_active_auth
 from gate.icao.access import AccessInfo, card_access, establish
 from gate.icao.apdu import Command, Response, StatusWordError
+from gate.icao.bac import SessionKeys
 from gate.icao.chip_auth import ChipAuthResult
 from gate.icao.mrz import Mrz
 from gate.icao.pa import PassiveAuthResult, TrustStore, passive_authentication
 from gate.icao.pace_groups import standard_group
-from gate.icao.sm import SecureMessaging
+from gate.icao.sm_transport import SecureMessagingTransport
+from gate.icao.status_words import StatusWord
+from gate.icao.transport import ApduObserver, ChipTransportBase, counted
 from gate.interfaces import ChipTransport
 from gate.types import ImageBGR
 
@@ -65,23 +69,20 @@ class PassportRead:
 
 
 class _Link:
-    """Sends commands plainly or under secure messaging; checks the status words."""
+    """The reader's path to the chip: the wire (a ``ChipTransportBase``: counted and
+    observed) and, once PACE, BAC or CA opened a session, secure messaging wrapped over it.
+    Status words are checked by the transports; files are read here."""
 
-    def __init__(self, transport: ChipTransport) -> None:
-        self.transport = transport
-        self.sm: SecureMessaging | None = None
-        self.apdus = 0
+    def __init__(self, wire: ChipTransportBase) -> None:
+        self.wire = wire
+        self.channel: ChipTransportBase = wire
+
+    def secure(self, keys: SessionKeys) -> None:
+        """From now on every command goes under these session keys."""
+        self.channel = SecureMessagingTransport(self.wire, keys)
 
     def send(self, command: Command) -> Response:
-        self.apdus += 1
-        if self.sm is None:
-            raw = self.transport.transmit(command.encode())
-            response = Response.parse(raw)
-            _check_sw(response.sw)
-            return response
-        raw = self.transport.transmit(self.sm.wrap(command))
-        _check_sw(Response.parse(raw).sw)
-        return self.sm.unwrap(raw)
+        return self.channel.send(command)
 
     def _read_at(self, offset: int, want: int) -> Response:
         if offset <= MAX_B0_OFFSET:
@@ -99,7 +100,7 @@ class _Link:
     def read_file(self, fid: int, chunk: int, *, name: str) -> bytes | None:
         """Whole file ``fid``; ``None`` when the chip says it does not exist (6A82)."""
         selected = self.send(Command(0x00, 0xA4, 0x02, 0x0C, fid.to_bytes(2, "big")))
-        if selected.sw == 0x6A82:
+        if selected.sw == StatusWord.NOT_FOUND:
             return None
         _expect(selected, f"SELECT {name}")
         head = self.send(Command(0x00, 0xB0, 0x00, 0x00, le=8))
@@ -116,7 +117,7 @@ class _Link:
             want = min(chunk, total - len(content), MAX_CHUNK)
             offset = len(content)
             part = self._read_at(offset, want)
-            if part.sw == 0x6B00 or (part.ok and not part.data):
+            if part.sw == StatusWord.WRONG_OFFSET or (part.ok and not part.data):
                 raise DocumentError(
                     f"{name}: truncated: declares {total} bytes, chip ends at {len(content)}"
                 )
@@ -125,15 +126,9 @@ class _Link:
         return bytes(content)
 
 
-def _check_sw(sw: int) -> None:
-    # ISO 7816-4 status words start with 61..6F or 90; anything else is not a chip talking.
-    if not (0x61 <= sw >> 8 <= 0x6F or sw >> 8 == 0x90):
-        raise ProtocolError(f"chip answered garbage (status word {sw:04X})")
-
-
 def _expect(response: Response, what: str) -> None:
     if not response.ok:
-        raise StatusWordError(f"{what}: chip answered SW {response.sw:04X}")
+        raise StatusWordError(f"{what}: chip answered SW {response.status}")
 
 
 def decode_photo(image: bytes) -> ImageBGR:
@@ -172,16 +167,37 @@ def read_passport(
     read_photo: bool = True,
     chunk_size: int = DEFAULT_CHUNK,
     can: str | None = None,
+    observers: Sequence[ApduObserver] = (),
 ) -> PassportRead:
     """Read and check the document whose MRZ (printed page) is ``mrz``, or whose CAN is
-    ``can`` (PACE only)."""
+    ``can`` (PACE only). ``observers`` see every APDU on the wire (secure messaging
+    protected) while this read lasts. The caller closes ``transport``."""
     if not 1 <= chunk_size <= 0xFFFF:
         raise DocumentError(f"READ BINARY size {chunk_size} is outside 1..65535")
+    wire = counted(transport)
+    for observer in observers:
+        wire.add_observer(observer)
+    try:
+        return _read(_Link(wire), mrz, trust, now, read_photo, chunk_size, can)
+    finally:
+        for observer in observers:
+            wire.remove_observer(observer)
+
+
+def _read(
+    link: _Link,
+    mrz: Mrz | None,
+    trust: TrustStore | None,
+    now: datetime | None,
+    read_photo: bool,
+    chunk_size: int,
+    can: str | None,
+) -> PassportRead:
     timings: dict[str, float] = {}
     started = time.perf_counter()
-    link = _Link(transport)
+    first_apdu = link.wire.apdus
     with timed(timings, "connect"):
-        transport.connect()
+        link.wire.connect()
     with timed(timings, "card_access"):
         pace_infos = card_access(link, DEFAULT_CHUNK)
     if pace_infos:
@@ -191,7 +207,7 @@ def read_passport(
     selected = link.send(Command(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID))
     if not selected.ok:
         raise DocumentError(
-            f"not an eMRTD: SELECT of the ICAO application answered {selected.sw:04X}"
+            f"not an eMRTD: SELECT of the ICAO application answered {selected.status}"
         )
     if not pace_infos:
         with timed(timings, "bac"):
@@ -247,7 +263,7 @@ def read_passport(
         access=access,
         chip_auth=chip,
         timings_ms=timings,
-        apdus=link.apdus,
+        apdus=link.wire.apdus - first_apdu,
         printed_mrz_matches=(dg1.lines == mrz.lines) if mrz and mrz.lines else None,
         dg11=lds.decode_dg11(groups[11]) if 11 in groups else {},
         dg12=lds.decode_dg12(groups[12]) if 12 in groups else {},
@@ -260,7 +276,7 @@ def _active_auth(link: _Link, groups: dict[int, bytes]) -> ActiveAuthResult:
     challenge = os.urandom(8)
     answer = link.send(Command(0x00, 0x88, 0x00, 0x00, challenge, le=256))
     if not answer.ok:
-        return ActiveAuthResult("invalid", f"INTERNAL AUTHENTICATE answered SW {answer.sw:04X}")
+        return ActiveAuthResult("invalid", f"INTERNAL AUTHENTICATE answered SW {answer.status}")
     return verify_active_auth(groups[15], challenge, answer.data, groups.get(14))
 
 
@@ -289,11 +305,11 @@ def _chip_authentication(
     try:
         key = chip_auth.load_chip_key(key_info)
         keys = chip_auth.run_chip_auth(link.send, protocol, key)
-        link.sm = SecureMessaging(keys)
+        link.secure(keys)
         # The chip proves it holds the DG14 private key by answering under the new keys.
         answer = link.send(Command(0x00, 0xA4, 0x02, 0x0C, lds.FID_COM.to_bytes(2, "big")))
     except SecurityError as exc:
         return ChipAuthResult("invalid", f"Chip Authentication failed: {exc}", name)
     if not answer.ok:
-        return ChipAuthResult("invalid", f"no answer under the CA keys (SW {answer.sw:04X})", name)
+        return ChipAuthResult("invalid", f"no answer under the CA keys (SW {answer.status})", name)
     return ChipAuthResult("valid", f"the chip holds the DG14 {key.name} key", name)

@@ -13,8 +13,7 @@ from gate.icao import tlv
 from gate.icao.apdu import Command, Response
 from gate.icao.bac import SessionKeys
 from gate.icao.sm_cipher import SmCipher
-
-_SM_ERRORS = (0x6987, 0x6988)
+from gate.icao.status_words import SM_ERRORS
 
 
 class SecureMessaging:
@@ -53,9 +52,9 @@ class SecureMessaging:
         response = Response.parse(raw)
         ssc = self._next_ssc()
         if not response.data:
-            if response.sw in _SM_ERRORS:
+            if response.sw in SM_ERRORS:
                 raise SecurityError(
-                    f"secure messaging: the chip rejected our MAC (SW {response.sw:04X}); "
+                    f"secure messaging: the chip rejected our MAC (SW {response.status}); "
                     "session closed"
                 )
             # A plain status word without SM objects: only errors may come back this way.

@@ -204,7 +204,8 @@ class EngineBiometrics:
 
 
 class PassportChipReader:
-    """``gate.icao.reader.read_passport`` over the presented document's transport."""
+    """``gate.icao.reader.read_passport`` over the presented document's transport, which
+    is closed when the read ends, whatever its outcome."""
 
     def __init__(self, trust: TrustStore) -> None:
         self.trust = trust
@@ -217,7 +218,12 @@ class PassportChipReader:
             raise DeviceError("no chip transport for the presented document")
         printed = parse_mrz(document.printed_mrz)
         now = dt.datetime.fromtimestamp(wall_time, dt.timezone.utc)
-        result = read_passport(document.transport, printed, self.trust, now=now)
+        try:
+            result = read_passport(document.transport, printed, self.trust, now=now)
+        finally:
+            # The card handle goes back at once: one left open per traveller would pile up
+            # in pcscd (and, with a context each, use up its clients).
+            document.transport.close()
         if result.photo is None and result.photo_error:
             log.warning("chip photo unusable: %s", result.photo_error)
         return DocumentRead(

@@ -122,7 +122,8 @@ def _mrz_documents(config: GateConfig, stdin: TextIO | None, opened: ExitStack) 
     from drivers.chip.registry import open_reader
     from gate.lane.documents import MrzStreamDocuments
 
-    connect = open_reader(config.reader.address)
+    connect = open_reader(config.reader.address)  # one PC/SC context for the lane's life
+    opened.callback(connect.close)
     if config.reader.mrz_source == "stdin":
         stream: TextIO = stdin or sys.stdin
     else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from drivers.chip.pcscd import PcscdStatus
 from drivers.chip.vpcd import VpcdCardLink
 from gate.cli import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, main
 from gate.icao.lds import decode_dg2
+from tests.conftest import PROJECT_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +52,7 @@ def test_chip_read_json_and_photo(
     card = load_passport_folder(issued / "pp")
     photo = tmp_path / "face.jpg"
     with VpcdCardLink(card) as link:
-        args = ["chip", "read", "--reader", link.reader_name, "--json"]
+        args = ["chip", "read", "--reader", f"pcsc:{link.reader_name}", "--json"]
         args += ["--number", "X1234567", "--birth", "560709", "--expiry", "341231"]
         args += ["--trust", str(issued / "pki"), "--photo-out", str(photo)]
         code = main(args)
@@ -75,6 +77,44 @@ def test_chip_read_json_and_photo(
     # The photo that came over PC/SC is byte-identical to the one the issuer put in DG2.
     (issued_face,) = decode_dg2((issued / "pp" / "DG2.bin").read_bytes())
     assert photo.read_bytes() == issued_face.image
+
+
+def test_chip_read_an_emulator_address_with_the_trace_and_without_pcsc(
+    issued: Path, tmp_path: Path
+) -> None:
+    """``--reader emulator:FOLDER`` (a kiosk config's address) reads the passport in process;
+    pyscard is made unimportable to show PC/SC is not involved. ``--trace`` prints two
+    lines per APDU on stderr, and never the holder's data."""
+    import subprocess
+    import sys
+
+    (tmp_path / "smartcard").mkdir()
+    (tmp_path / "smartcard" / "__init__.py").write_text("raise ImportError('no PC/SC here')\n")
+    args = [sys.executable, "-m", "gate", "chip", "read", "--reader", f"emulator:{issued / 'pp'}"]
+    args += ["--trace", "--json", "--number", "X1234567", "--birth", "560709"]
+    args += ["--expiry", "341231", "--trust", str(issued / "pki")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(PROJECT_ROOT)]))
+    done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == EXIT_OK, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    assert report["document"]["number"] == "X1234567"
+    assert report["passive_auth"]["status"] == "valid"
+    trace = done.stderr.splitlines()
+    assert len(trace) == 2 * report["apdus"] > 40
+    assert re.fullmatch(r"\s*1 > 00 A4 020C SELECT, data 011C", trace[0])
+    assert any("READ BINARY, secure messaging" in line for line in trace)
+    for secret in ("X1234567", "HANKS", "5607091", "341231"):
+        assert secret not in done.stderr
+
+
+def test_chip_read_refuses_an_unknown_reader_address(
+    issued: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["chip", "read", "--reader", "nfc:reader0", "--number", "X1234567"]
+    args += ["--birth", "560709", "--expiry", "341231"]
+    assert main(args) == EXIT_ERROR
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "'nfc:reader0'" in line and "pcsc:, emulator:" in line
 
 
 def test_chip_read_needs_keys(capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,19 +8,18 @@ from pathlib import Path
 import pytest
 
 from drivers.chip.emulator import VirtualPassport
-from drivers.chip.inprocess import InProcessTransport
+from drivers.chip.inprocess import InProcessTransport, PassportFolderReader
 from drivers.chip.passport_folder import AA_KEY, FORMAT, MANIFEST, load_passport_folder
-from drivers.chip.pcsc import PcscTransport
+from drivers.chip.pcsc import PcscReader, PcscTransport
 from drivers.chip.registry import BACKENDS, backend, open_reader, parse_address
 from gate.errors import ConfigError, DocumentError
 from gate.simulate.issue import IssuedPassport
 
 
-def test_schemes_resolve_to_their_transports() -> None:
+def test_schemes_resolve_to_their_readers() -> None:
     assert set(BACKENDS) == {"pcsc", "emulator"}
-    assert backend("pcsc") is PcscTransport
-    emulator = backend("emulator")
-    assert getattr(emulator, "__self__", None) is InProcessTransport  # a classmethod
+    assert backend("pcsc") is PcscReader
+    assert backend("emulator") is PassportFolderReader
 
 
 @pytest.mark.parametrize(
@@ -36,15 +35,23 @@ def test_parse_address(address: str, parsed: tuple[str, str | int]) -> None:
     assert parse_address(address) == parsed
 
 
-def test_pcsc_connector_builds_a_pcsc_transport_per_call() -> None:
+def test_pcsc_connector_builds_a_pcsc_transport_per_call_on_one_context() -> None:
     # Building a PcscTransport reaches no daemon: only connect() does.
-    first = open_reader("pcsc")
+    first = open_reader("pcsc", timeout=2.5)
     named = open_reader("pcsc:Virtual PCD")
     a, b = first(), first()
     assert isinstance(a, PcscTransport) and isinstance(b, PcscTransport) and a is not b
-    assert a.reader_spec == 0
+    assert a.reader_spec == 0 and a.timeout == 2.5
+    assert isinstance(first, PcscReader)
+    assert a.context is b.context is first.context  # the lane's one context
+    assert first.context.established == 0  # no daemon reached yet
     c = named()
     assert isinstance(c, PcscTransport) and c.reader_spec == "Virtual PCD"
+    second = open_reader("pcsc:1")
+    assert second().reader_spec == 1  # digits: an index in pcscd's list
+    second.close()
+    first.close()
+    named.close()
 
 
 def test_emulator_reads_the_passport_folder(passport: IssuedPassport) -> None:
@@ -59,6 +66,7 @@ def test_emulator_reads_the_passport_folder(passport: IssuedPassport) -> None:
     finally:
         transport.close()
     assert connect() is not transport  # a fresh chip each time
+    connect.close()
 
 
 def test_passport_folder_format_names_match_what_is_issued(passport: IssuedPassport) -> None:

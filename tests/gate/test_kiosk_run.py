@@ -1,10 +1,12 @@
 """``egate run`` on emulated kiosk hardware: a PC/SC reader (pcscd + vpcd) holding a virtual
 passport, the gatectl turnstile on a pty, an MJPEG camera on 127.0.0.1, the printed MRZ from
-a file (the page scanner's output). One genuine traveller must be accepted and audited, and
-a gate killed with the exit open must have its ACCEPT on record."""
+a file (the page scanner's output). One genuine traveller must be accepted and audited, a
+gate killed with the exit open must have its ACCEPT on record, and a lane serves more
+travellers than its pcscd allows clients (one PC/SC context for the lane, not one each)."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -23,6 +25,7 @@ from gate.audit import AuditLog
 from gate.cli import main
 from gate.errors import ModelError
 from gate.turnstile import Door, DoorState
+from tests.chip.isolated import isolated, isolated_env, isolation_problem
 from tests.conftest import PROJECT_ROOT
 
 
@@ -174,3 +177,89 @@ def test_sigkill_with_the_exit_open_leaves_the_accept_on_record(
     assert len(decisions) == opened
     # Killed mid-passage: the transaction has its decision but no result row.
     assert [e["kind"] for e in entries] == ["decision"]
+
+
+TRAVELLERS = 20
+CONTEXT_LIMIT = 8  # pcscd -t: the most client contexts it serves at once
+
+# Runs in private namespaces (tests.chip.isolated), where the pcscd is this script's own,
+# started with a limit of 8 contexts. argv[1]: the work folder.
+LIMITED_PCSCD = """
+import json, subprocess, sys, threading, time
+from pathlib import Path
+from drivers.chip.pcscd import list_readers, pcscd_sockets
+from gate.audit import AuditLog
+from gate.turnstile import Door, DoorState
+from tests.gate.test_kiosk_run import CONTEXT_LIMIT, TRAVELLERS, _kiosk
+
+work = Path(sys.argv[1])
+daemon = subprocess.Popen(["pcscd", "--foreground", "-t", str(CONTEXT_LIMIT)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+deadline = time.monotonic() + 20
+while not list_readers():  # pcscd offers no readiness signal: poll the condition itself
+    assert time.monotonic() < deadline, "pcscd listed no reader"
+    time.sleep(0.02)
+out = {"sockets": [], "passed": 0}
+with _kiosk(work, "K24681357") as kiosk:
+    mrz = (work / "mrz.txt").read_text().strip()
+    (work / "mrz.txt").write_text((mrz + "\\n\\n") * TRAVELLERS)
+    with open(work / "lane.log", "wb") as log:
+        lane = subprocess.Popen(
+            [sys.executable, "-m", "gate", "run", "--config", str(kiosk.config),
+             "--max-travellers", str(TRAVELLERS)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=work)
+        try:
+            while out["passed"] < TRAVELLERS and lane.poll() is None:
+                if not kiosk.emulator.wait_door(Door.EXIT, DoorState.OPEN, timeout=0.5):
+                    continue
+                # The traveller's chip was read and released: count the lane's sockets to pcscd.
+                out["sockets"].append(pcscd_sockets(lane.pid))
+                kiosk.emulator.traveller_passes()
+                out["passed"] += 1
+                assert kiosk.emulator.wait_door(Door.EXIT, DoorState.CLOSED, timeout=30)
+            out["code"] = lane.wait(timeout=120)
+        finally:
+            lane.kill()
+            lane.wait()
+    out["exit_opened"] = kiosk.emulator.opened_count(Door.EXIT)
+with AuditLog.open_readonly(work / "audit.db") as audit:
+    entries = list(audit.entries())
+    out["chain_ok"] = audit.verify().ok
+out["decisions"] = [e["outcome"] for e in entries if e["kind"] == "decision"]
+out["details"] = sorted({e["detail"] for e in entries if e["outcome"] != "ACCEPT"})
+out["log"] = (work / "lane.log").read_text(errors="replace")[-3000:]
+daemon.terminate()
+daemon.wait()
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.pcsc
+def test_a_lane_serves_more_travellers_than_pcscd_has_contexts(ready: None, tmp_path: Path) -> None:
+    """Issue 25: every traveller used to leak one pcscd connection, so a pcscd serving 8
+    contexts referred the 8th traveller on ("PC/SC: no daemon"). Now the lane holds one
+    context: 20 travellers through ``egate run`` against ``pcscd -t 8``, all accepted, and
+    the lane process's sockets to pcscd stay at 1 from the first traveller to the last."""
+    problem = isolation_problem()
+    if problem:
+        pytest.skip(problem)
+    work = tmp_path / "kiosk"
+    work.mkdir()
+    done = subprocess.run(
+        isolated([sys.executable, "-c", LIMITED_PCSCD, str(work)]),
+        env=isolated_env(tmp_path / "runtime"),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=580,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["code"] == 0, out["log"]
+    assert out["passed"] == TRAVELLERS == out["exit_opened"], out["log"]
+    assert out["decisions"] == ["ACCEPT"] * TRAVELLERS, (out["details"], out["log"])
+    assert out["chain_ok"] is True
+    # Before (the first traveller) and after (the last): one socket, none leaked between.
+    assert out["sockets"] == [1] * TRAVELLERS

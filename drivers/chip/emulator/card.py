@@ -15,34 +15,18 @@ import logging
 import os
 import random
 import time
-from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from drivers.chip.chip_auth_side import CaKey, ChipCa, ChipPace, ChipPaceKeys
-from drivers.chip.status_words import (
-    SW_AUTH_FAILED,
-    SW_CLA_UNKNOWN,
-    SW_CONDITIONS,
-    SW_END_OF_FILE,
-    SW_INS_UNKNOWN,
-    SW_NO_CURRENT_EF,
-    SW_NOT_FOUND,
-    SW_OK,
-    SW_SECURITY_STATUS,
-    SW_SM_MISSING,
-    SW_SM_WRONG,
-    SW_WRONG_DATA,
-    SW_WRONG_LENGTH,
-    SW_WRONG_OFFSET,
-    SW_WRONG_P1P2,
-)
+from drivers.chip.emulator.session import ChipSession, sm_objects, tlv
 from gate.errors import DeviceGoneError, DocumentError, ProtocolError, SecurityError
 from gate.icao import crypto, pace, security_infos
+from gate.icao.apdu import Command
 from gate.icao.bac import SessionKeys
-from gate.icao.sm_cipher import SmCipher
+from gate.icao.status_words import StatusWord as SW
 
 log = logging.getLogger(__name__)
 
@@ -54,137 +38,6 @@ BITS_PER_BYTE = 9  # ISO/IEC 14443-3: 8 data bits + 1 parity bit per byte on the
 # The most READ BINARY returns at once: a protected answer (padding, DO'87', DO'99', DO'8E')
 # must still fit an extended response and vpcd's 16-bit frame, as on real chips' buffers.
 MAX_READ = 0xFFFF - 64
-
-
-@dataclass(frozen=True)
-class _Apdu:
-    cla: int
-    ins: int
-    p1: int
-    p2: int
-    data: bytes
-    le: int | None
-    raw_header: bytes
-
-
-def _parse_apdu(raw: bytes) -> _Apdu:
-    """ISO 7816-4 cases 1-4, short and extended; ``ProtocolError`` when the lengths lie."""
-    if len(raw) < 4:
-        raise ProtocolError(f"APDU of {len(raw)} bytes")
-    head, body = raw[:4], raw[4:]
-    data, le = b"", None
-    if not body:
-        pass
-    elif len(body) == 1:
-        le = body[0] or 256
-    elif body[0] == 0 and len(body) >= 3:  # extended
-        if len(body) == 3:
-            le = int.from_bytes(body[1:3], "big") or 65536
-        else:
-            lc = int.from_bytes(body[1:3], "big")
-            rest = body[3:]
-            if len(rest) == lc:
-                data = rest
-            elif len(rest) == lc + 2:
-                data, le = rest[:lc], int.from_bytes(rest[lc:], "big") or 65536
-            else:
-                raise ProtocolError("extended APDU length mismatch")
-    else:
-        lc = body[0]
-        rest = body[1:]
-        if len(rest) == lc:
-            data = rest
-        elif len(rest) == lc + 1:
-            data, le = rest[:lc], rest[lc] or 256
-        else:
-            raise ProtocolError("short APDU length mismatch")
-    return _Apdu(head[0], head[1], head[2], head[3], bytes(data), le, bytes(head))
-
-
-def _tlv(tag: int, value: bytes) -> bytes:
-    n = len(value)
-    if n < 0x80:
-        length = bytes([n])
-    elif n < 0x100:
-        length = bytes([0x81, n])
-    elif n < 0x10000:
-        length = bytes([0x82]) + n.to_bytes(2, "big")
-    else:
-        length = bytes([0x83]) + n.to_bytes(3, "big")
-    return bytes([tag]) + length + value
-
-
-def _sm_objects(data: bytes) -> list[tuple[int, bytes, bytes]]:
-    """(tag, value, raw element) of single-byte-tag SM data objects."""
-    out, i = [], 0
-    while i < len(data):
-        if i + 2 > len(data):
-            raise ProtocolError("truncated SM object")
-        tag, first = data[i], data[i + 1]
-        j = i + 2
-        if first < 0x80:
-            length = first
-        elif first in (0x81, 0x82):
-            count = first & 0x7F
-            length = int.from_bytes(data[j : j + count], "big")
-            j += count
-        else:
-            raise ProtocolError("bad SM object length")
-        if j + length > len(data):
-            raise ProtocolError("SM object runs past the APDU")
-        out.append((tag, data[j : j + length], data[i : j + length]))
-        i = j + length
-    return out
-
-
-class _ChipSession:
-    """The chip's side of an established secure-messaging session (3DES or AES)."""
-
-    def __init__(self, keys: SessionKeys) -> None:
-        self.cipher = SmCipher(keys.cipher, keys.ks_enc, keys.ks_mac)
-        self.ssc = keys.ssc
-
-    def _next(self) -> int:
-        self.ssc = self.cipher.next_ssc(self.ssc)
-        return self.ssc
-
-    def unwrap(self, apdu: _Apdu) -> _Apdu:
-        ssc = self._next()
-        objects = _sm_objects(apdu.data)
-        found = {tag: (value, raw) for tag, value, raw in objects}
-        if 0x8E not in found:
-            raise ProtocolError("no DO'8E'")
-        covered = b"".join(raw for tag, _, raw in objects if tag in (0x85, 0x87, 0x97))
-        expected = self.cipher.mac(ssc, self.cipher.pad(apdu.raw_header) + covered)
-        if not hmac.compare_digest(expected, found[0x8E][0]):
-            raise ProtocolError("command MAC does not verify")
-        data = b""
-        if 0x87 in found:
-            value = found[0x87][0]
-            if not value or value[0] != 1:
-                raise ProtocolError("DO'87' without padding indicator")
-            data = self.cipher.unpad(self.cipher.decrypt(ssc, value[1:]))
-        elif 0x85 in found:  # odd INS: BER-TLV data, no padding indicator
-            data = self.cipher.unpad(self.cipher.decrypt(ssc, found[0x85][0]))
-        le = None
-        if 0x97 in found:
-            raw_le = found[0x97][0]
-            le = int.from_bytes(raw_le, "big") or (256 if len(raw_le) <= 1 else 65536)
-        return _Apdu(apdu.cla & ~0x0C, apdu.ins, apdu.p1, apdu.p2, data, le, apdu.raw_header)
-
-    def wrap(
-        self, data: bytes, sw: bytes, *, odd: bool = False, corrupt_mac: bool = False
-    ) -> bytes:
-        ssc = self._next()
-        body = b""
-        if data:
-            cryptogram = self.cipher.encrypt(ssc, self.cipher.pad(data))
-            body += _tlv(0x85, cryptogram) if odd else _tlv(0x87, b"\x01" + cryptogram)
-        body += _tlv(0x99, sw)
-        mac = self.cipher.mac(ssc, body)
-        if corrupt_mac:
-            mac = bytes([mac[0] ^ 0x01]) + mac[1:]
-        return body + _tlv(0x8E, mac) + sw
 
 
 def mrz_information(lines: list[str]) -> bytes:
@@ -273,7 +126,7 @@ class VirtualPassport:
         self._app_selected = False
         self._current: int | None = None
         self._rnd_ic: bytes | None = None
-        self._session: _ChipSession | None = None
+        self._session: ChipSession | None = None
         return self.atr
 
     # -- the APDU loop ---------------------------------------------------------------------
@@ -300,39 +153,39 @@ class VirtualPassport:
             noise = rng.randbytes(1 + rng.randrange(40))
             return noise + bytes([rng.randrange(0x00, 0x60), rng.randrange(256)])
         try:
-            apdu = _parse_apdu(command)
+            apdu = Command.parse(command)
         except ProtocolError:
-            return SW_WRONG_LENGTH
+            return SW.WRONG_LENGTH.raw
         if apdu.cla & 0xE0:  # only interindustry CLA, with or without chaining (10)
-            return SW_CLA_UNKNOWN
+            return SW.CLA_UNKNOWN.raw
         if apdu.cla & 0x0C == 0x0C:
             return self._secure(apdu)
         if self._session is not None:
             # A plain command ends the session, as on real chips.
             self._session = None
         data, sw = self._execute(apdu, secure=False)
-        return data + sw
+        return data + sw.raw
 
-    def _secure(self, apdu: _Apdu) -> bytes:
+    def _secure(self, apdu: Command) -> bytes:
         session = self._session
         if session is None:
-            return SW_SM_MISSING
+            return SW.SM_MISSING.raw
         try:
             inner = session.unwrap(apdu)
         except (ProtocolError, SecurityError) as exc:
             log.debug("virtual passport: SM command rejected: %s", exc)
             self._session = None
-            return SW_SM_WRONG
+            return SW.SM_WRONG.raw
         data, sw = self._execute(inner, secure=True)
         self._sm_responses += 1
         corrupt = self.bad_mac is not None and self._sm_responses == self.bad_mac
         answer = session.wrap(data, sw, odd=bool(inner.ins & 1), corrupt_mac=corrupt)
         if self._next_session is not None:
             # Chip Authentication: this answer went under the old keys, the next uses the new.
-            self._session, self._next_session = _ChipSession(self._next_session), None
+            self._session, self._next_session = ChipSession(self._next_session), None
         return answer
 
-    def _execute(self, apdu: _Apdu, *, secure: bool) -> tuple[bytes, bytes]:
+    def _execute(self, apdu: Command, *, secure: bool) -> tuple[bytes, SW]:
         handlers = {
             0xA4: self._select,
             0x84: self._get_challenge,
@@ -345,81 +198,81 @@ class VirtualPassport:
         }
         handler = handlers.get(apdu.ins)
         if handler is None:
-            return b"", SW_INS_UNKNOWN
+            return b"", SW.INS_UNKNOWN
         return handler(apdu, secure)
 
-    def _select(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
+    def _select(self, apdu: Command, secure: bool) -> tuple[bytes, SW]:
         if apdu.p1 == 0x04:
             if apdu.data != EMRTD_AID:
-                return b"", SW_NOT_FOUND
+                return b"", SW.NOT_FOUND
             self._app_selected, self._current = True, None
-            return b"", SW_OK
+            return b"", SW.OK
         if apdu.p1 in (0x00, 0x02):
             if apdu.p1 == 0x00 and apdu.data in (b"", b"\x3f\x00"):
                 self._app_selected, self._current = False, None
-                return b"", SW_OK
+                return b"", SW.OK
             if len(apdu.data) != 2:
-                return b"", SW_WRONG_LENGTH
+                return b"", SW.WRONG_LENGTH
             fid = int.from_bytes(apdu.data, "big")
             visible = fid == FID_CARD_ACCESS or self._app_selected
             if fid not in self._files or not visible:
-                return b"", SW_NOT_FOUND
+                return b"", SW.NOT_FOUND
             self._current = fid
-            return b"", SW_OK
-        return b"", SW_WRONG_P1P2
+            return b"", SW.OK
+        return b"", SW.WRONG_P1P2
 
-    def _manage_security_environment(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
+    def _manage_security_environment(self, apdu: Command, secure: bool) -> tuple[bytes, SW]:
         p1p2 = (apdu.p1, apdu.p2)
         if not secure and p1p2 == (0xC1, 0xA4):
             return b"", self._pace.set_at(apdu.data)
         if secure and self._ca is not None and p1p2 == (0x41, 0xA6):
             keys = self._ca.set_kat(apdu.data)
             if keys is None:
-                return b"", SW_WRONG_DATA
+                return b"", SW.WRONG_DATA
             self._next_session = keys
-            return b"", SW_OK
+            return b"", SW.OK
         if secure and self._ca is not None and p1p2 == (0x41, 0xA4):
             return b"", self._ca.set_at(apdu.data)
-        return b"", SW_WRONG_P1P2
+        return b"", SW.WRONG_P1P2
 
-    def _general_authenticate(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
+    def _general_authenticate(self, apdu: Command, secure: bool) -> tuple[bytes, SW]:
         if secure:
             keys = None if self._ca is None else self._ca.general_authenticate(apdu.data)
             if keys is None:
-                return b"", SW_CONDITIONS
+                return b"", SW.CONDITIONS
             self._next_session = keys
-            return b"\x7c\x00", SW_OK
+            return b"\x7c\x00", SW.OK
         data, sw = self._pace.general_authenticate(apdu.cla, apdu.data)
-        if sw == SW_OK and self._pace.step == 4 and self._pace.keys is not None:
-            self._session = _ChipSession(self._pace.keys)
+        if sw == SW.OK and self._pace.step == 4 and self._pace.keys is not None:
+            self._session = ChipSession(self._pace.keys)
             self._sm_responses = 0
         return data, sw
 
-    def _get_challenge(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
+    def _get_challenge(self, apdu: Command, secure: bool) -> tuple[bytes, SW]:
         if apdu.le != 8:
-            return b"", SW_WRONG_LENGTH
+            return b"", SW.WRONG_LENGTH
         self._rnd_ic = os.urandom(8)
-        return self._rnd_ic, SW_OK
+        return self._rnd_ic, SW.OK
 
-    def _mutual_authenticate(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
+    def _mutual_authenticate(self, apdu: Command, secure: bool) -> tuple[bytes, SW]:
         if self.pace_only:
-            return b"", SW_INS_UNKNOWN
+            return b"", SW.INS_UNKNOWN
         if not self._app_selected or self._rnd_ic is None:
-            return b"", SW_CONDITIONS
+            return b"", SW.CONDITIONS
         if len(apdu.data) != 40:
-            return b"", SW_WRONG_LENGTH
+            return b"", SW.WRONG_LENGTH
         rnd_ic, self._rnd_ic = self._rnd_ic, None  # one try per challenge
         e_ifd, m_ifd = apdu.data[:32], apdu.data[32:]
         if not hmac.compare_digest(crypto.retail_mac(self._k_mac, e_ifd), m_ifd):
-            return b"", SW_AUTH_FAILED
+            return b"", SW.AUTH_FAILED
         plain = crypto.decrypt(self._k_enc, e_ifd)
         rnd_ifd, echoed, k_ifd = plain[:8], plain[8:16], plain[16:32]
         if echoed != rnd_ic:
-            return b"", SW_AUTH_FAILED
+            return b"", SW.AUTH_FAILED
         k_ic = os.urandom(16)
         e_ic = crypto.encrypt(self._k_enc, rnd_ic + rnd_ifd + k_ic)
         seed = bytes(a ^ b for a, b in zip(k_ifd, k_ic, strict=True))
-        self._session = _ChipSession(
+        self._session = ChipSession(
             SessionKeys(
                 crypto.derive_key(seed, crypto.ENC_COUNTER),
                 crypto.derive_key(seed, crypto.MAC_COUNTER),
@@ -427,61 +280,61 @@ class VirtualPassport:
             )
         )
         self._sm_responses = 0
-        return e_ic + crypto.retail_mac(self._k_mac, e_ic), SW_OK
+        return e_ic + crypto.retail_mac(self._k_mac, e_ic), SW.OK
 
     def _read_binary(
-        self, apdu: _Apdu, secure: bool, offset_override: int | None = None
-    ) -> tuple[bytes, bytes]:
+        self, apdu: Command, secure: bool, offset_override: int | None = None
+    ) -> tuple[bytes, SW]:
         if offset_override is not None:
             offset = offset_override
         elif apdu.p1 & 0x80:
             sfi = apdu.p1 & 0x1F
             fid = 0x0100 | sfi  # DG n has SFI n; EF.COM 1E, EF.SOD 1D, EF.CardAccess 1C
             if fid not in self._files:
-                return b"", SW_NOT_FOUND
+                return b"", SW.NOT_FOUND
             self._current, offset = fid, apdu.p2
         else:
             offset = (apdu.p1 << 8) | apdu.p2
         if self._current is None:
-            return b"", SW_NO_CURRENT_EF
+            return b"", SW.NO_CURRENT_EF
         if self._current != FID_CARD_ACCESS and not secure:
-            return b"", SW_SECURITY_STATUS
+            return b"", SW.SECURITY_STATUS
         content = self._files[self._current]
         if offset > len(content):
-            return b"", SW_WRONG_OFFSET
+            return b"", SW.WRONG_OFFSET
         wanted = min(apdu.le or 256, MAX_READ)
         chunk = content[offset : offset + wanted]
-        return chunk, (SW_OK if len(chunk) == wanted else SW_END_OF_FILE)
+        return chunk, (SW.OK if len(chunk) == wanted else SW.END_OF_FILE)
 
-    def _read_binary_odd(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
+    def _read_binary_odd(self, apdu: Command, secure: bool) -> tuple[bytes, SW]:
         """READ BINARY B1: the offset in DO'54' (any size), the answer wrapped in DO'53'."""
         try:
-            objects = _sm_objects(apdu.data) if apdu.data else []
+            objects = sm_objects(apdu.data) if apdu.data else []
         except ProtocolError:
-            return b"", SW_WRONG_DATA
+            return b"", SW.WRONG_DATA
         if len(objects) != 1 or objects[0][0] != 0x54 or not 1 <= len(objects[0][1]) <= 3:
-            return b"", SW_WRONG_DATA
+            return b"", SW.WRONG_DATA
         offset = int.from_bytes(objects[0][1], "big")
         # Le counts the DO'53' header too; keep the answer inside it.
         wanted = (apdu.le or 256) - (4 if (apdu.le or 256) > 0x80 else 2)
         data, sw = self._read_binary(
-            _Apdu(apdu.cla, 0xB0, 0, 0, b"", max(wanted, 1), apdu.raw_header), secure, offset
+            Command(apdu.cla, 0xB0, 0, 0, b"", max(wanted, 1)), secure, offset
         )
-        return (_tlv(0x53, data) if data or sw == SW_OK else data), sw
+        return (tlv(0x53, data) if data or sw == SW.OK else data), sw
 
-    def _internal_authenticate(self, apdu: _Apdu, secure: bool) -> tuple[bytes, bytes]:
+    def _internal_authenticate(self, apdu: Command, secure: bool) -> tuple[bytes, SW]:
         if self._aa_key is None:
-            return b"", SW_INS_UNKNOWN
+            return b"", SW.INS_UNKNOWN
         if not secure:
-            return b"", SW_SECURITY_STATUS
+            return b"", SW.SECURITY_STATUS
         if len(apdu.data) != 8:
-            return b"", SW_WRONG_LENGTH
+            return b"", SW.WRONG_LENGTH
         if isinstance(self._aa_key, rsa.RSAPrivateKey):
-            return _iso9796_2_sign(self._aa_key, apdu.data), SW_OK
+            return _iso9796_2_sign(self._aa_key, apdu.data), SW.OK
         der = self._aa_key.sign(apdu.data, ec.ECDSA(hashes.SHA256()))
         r, s = decode_dss_signature(der)
         size = (self._aa_key.curve.key_size + 7) // 8
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big"), SW_OK
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big"), SW.OK
 
 
 def _pace_infos(files: dict[int, bytes]) -> list[security_infos.PaceInfo]:
