@@ -1,4 +1,4 @@
-"""gate.images (files): every bad input of issue 2 gives an ImageError naming the file and problem."""
+"""gate.images on files: every bad input of issue 2 gives an ImageError naming the problem."""
 
 from __future__ import annotations
 
