@@ -259,3 +259,19 @@ def test_file_name_that_is_not_utf8(tmp_path: Path) -> None:
     (tmp_path / os.fsdecode(b"bad\xff.jpg")).write_bytes(b"")
     with pytest.raises(ImageError, match=r"bad\udcff\.jpg: empty file"):
         load_image(tmp_path / os.fsdecode(b"bad\xff.jpg"))
+
+
+def test_dataset_loaders_refuse_a_bomb_by_name(tmp_path: Path) -> None:
+    """The simulator's photo reader and the bench's dataset images use the same decoder."""
+    from bench.datasets import ImageRef
+    from gate.simulate.faces import read_image
+
+    bomb = tmp_path / os.fsdecode(b"person\xe9") / "bomb.png"
+    bomb.parent.mkdir()
+    bomb.write_bytes(png_bomb(60000))
+    with pytest.raises(ImageError, match=r"person\udce9/bomb\.png: image declares 60000x60000"):
+        read_image(bomb)
+    with pytest.raises(ImageError, match=r"bomb\.png: image declares 60000x60000"):
+        ImageRef("bomb", path=bomb).load()
+    with pytest.raises(ImageError, match=r"^pair 3: image declares 60000x60000"):
+        ImageRef("pair 3", data=png_bomb(60000)).load()
