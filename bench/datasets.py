@@ -18,8 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from gate.errors import ImageError, InputError
+from gate.images import decode_image, load_image
 from gate.types import ImageBGR
-from models.images import decode_image, load_image
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]

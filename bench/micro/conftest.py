@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import pytest
 
+from gate.images import load_image
+
 
 @pytest.fixture(scope="module")
 def portrait_jpeg() -> bytes:
@@ -15,7 +17,6 @@ def portrait_jpeg() -> bytes:
     import insightface
 
     photo = Path(insightface.__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
-    portrait = cv2.imread(str(photo))
-    assert portrait is not None, photo
+    portrait = load_image(photo)
     image = cv2.resize(portrait, (300, 375), interpolation=cv2.INTER_CUBIC)
     return bytes(cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 95])[1])

@@ -10,7 +10,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 
@@ -19,6 +18,7 @@ from drivers.camera.threaded import camera_from_frames
 from gate.capture.liveness import LivenessChecker
 from gate.capture.pipeline import CapturePipeline, CaptureSettings
 from gate.capture.quality import assess, layout_for
+from gate.images import load_image
 from gate.types import Detection, Face, Landmarks5
 
 POINTS = ((78.0, 49.0), (65.0, 51.0), (28.0, 50.0), (43.0, 52.0), (58.0, 83.0))
@@ -29,7 +29,7 @@ def photo() -> np.ndarray:
     import insightface
 
     path = Path(insightface.__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = load_image(path)
     if image is None:
         pytest.skip(f"sample photo missing at {path}")
     return np.asarray(image)

@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 import pytest
 
+from gate.images import load_image
 from models.dlib.mmod import MmodDetector
 from models.dlib.mmod_onnx import build_mmod_onnx
 
@@ -33,10 +34,8 @@ ONNX_RUNS = 30
 def _frame() -> np.ndarray:
     insightface = pytest.importorskip("insightface", reason="sample photos ship in insightface")
     path = Path(insightface.__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
-    face = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    assert face is not None, path
     # one ~190 px face on a grey 640x480 frame, as a kiosk camera would see a traveller
-    face = cv2.resize(face, (224, 224), interpolation=cv2.INTER_CUBIC)
+    face = cv2.resize(load_image(path), (224, 224), interpolation=cv2.INTER_CUBIC)
     frame = np.full((480, 640, 3), 118, dtype=np.uint8)
     frame[120:344, 250:474] = face
     return frame

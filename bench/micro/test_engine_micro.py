@@ -24,6 +24,8 @@ import cv2
 import numpy as np
 import pytest
 
+from gate.images import load_image
+
 dlib = pytest.importorskip("dlib", reason="dlib-bin (the reference) is not installed")
 
 DLIB_RUNS = 3
@@ -63,7 +65,7 @@ def dlib_models(dat_dir: Path) -> tuple[Any, Any, Any]:
 def portrait() -> np.ndarray:
     insightface = pytest.importorskip("insightface", reason="sample photos ship in insightface")
     path = Path(insightface.__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    image = load_image(path)
     assert image is not None, path
     return image
 
@@ -132,7 +134,6 @@ def test_verify_two_photos(
     portrait: np.ndarray,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
-    from models.images import load_image
 
     folder = tmp_path_factory.mktemp("bench-verify")
     left, right = folder / "a.png", folder / "b.jpg"
@@ -149,7 +150,7 @@ def test_verify_two_photos(
     assert engine.is_match(distance)
 
     def dlib_read(path: Path) -> np.ndarray:
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        image = load_image(path)
         assert image is not None, path
         return image
 

@@ -15,10 +15,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 
+from gate.images import load_image
 from gate.types import Box, Landmarks5
 from models.dlib.align import dlib_chip
 from models.dlib.embedder import DlibEmbedder, build_embedder_onnx
@@ -45,7 +45,7 @@ def sample_images() -> Path:
 @pytest.fixture(scope="module")
 def face(sample_images: Path, dat_dir: Path) -> tuple[np.ndarray, Any, Any]:
     """t1.jpg (1280x886) with its first HOG face and dlib's 5 points for it."""
-    image = cv2.imread(str(sample_images / "t1.jpg"), cv2.IMREAD_COLOR)
+    image = load_image(sample_images / "t1.jpg")
     assert image is not None, sample_images / "t1.jpg"
     rgb = np.ascontiguousarray(image[..., ::-1])
     rect = dlib.get_frontal_face_detector()(rgb, 0)[0]

@@ -17,7 +17,6 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import pytest
 
@@ -25,6 +24,7 @@ from drivers.camera.synthetic import TravellerScene, render_sequence
 from gate.capture.pipeline import CaptureSettings
 from gate.capture.quality import assess, layout_for
 from gate.errors import ModelError
+from gate.images import load_image
 
 Engines = dict[str, Any]
 POINTS = ((78.0, 49.0), (65.0, 51.0), (28.0, 50.0), (43.0, 52.0), (58.0, 83.0))
@@ -49,7 +49,7 @@ def frames() -> list[np.ndarray]:
     import insightface
 
     path = Path(insightface.__file__).parent / "data" / "images" / "Tom_Hanks_54745.png"
-    photo = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    photo = load_image(path)
     if photo is None:
         pytest.skip(f"sample photo missing at {path}")
     scene = TravellerScene(np.asarray(photo), seed=2, frames=20, photo_landmarks=POINTS)

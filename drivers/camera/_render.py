@@ -24,6 +24,7 @@ from drivers.camera.scene import (
     guess_landmarks,
     head_angles,
 )
+from gate.images import decode_image
 from gate.types import Box, ImageBGR
 
 F32 = npt.NDArray[np.float32]
@@ -222,7 +223,7 @@ def _camera_effects(
     ok, data = cv2.imencode(".jpg", clipped, [cv2.IMWRITE_JPEG_QUALITY, quality])
     if not ok:
         return clipped
-    return np.asarray(cv2.imdecode(data, cv2.IMREAD_COLOR), dtype=np.uint8)
+    return decode_image(data.tobytes(), "simulated camera JPEG")
 
 
 def _photo_yaw(landmarks: F64) -> float:

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from gate.errors import DeviceError
+from gate.errors import DeviceError, ImageError
+from gate.images import load_image
 from gate.types import ImageBGR
 
 log = logging.getLogger(__name__)
@@ -125,15 +126,13 @@ class DirectoryGrabber:
         self._next = 0
 
     def grab(self) -> ImageBGR | None:
-        import cv2
-
         while self._next < len(self._files):
             path = self._files[self._next]
             self._next += 1
-            image = _as_bgr(cv2.imread(str(path), cv2.IMREAD_COLOR))
-            if image is not None:
-                return image
-            log.warning("camera %s: skipping unreadable image %s", self.description, path.name)
+            try:
+                return load_image(path)
+            except ImageError as exc:
+                log.warning("camera %s: skipping unreadable image: %s", self.description, exc)
         return None
 
     def release(self) -> None:

@@ -39,7 +39,8 @@ from drivers.camera.scene import (
     head_angles,
 )
 from drivers.camera.threaded import IterableGrabber
-from gate.errors import DeviceError, InputError
+from gate.errors import DeviceError, ImageError, InputError
+from gate.images import load_image
 from gate.types import ImageBGR
 
 __all__ = [
@@ -117,14 +118,11 @@ class SceneGrabber(IterableGrabber):
         description = f"synthetic:{photo}"
 
         def images() -> Iterator[ImageBGR]:
-            import cv2
-
-            picture = cv2.imread(photo, cv2.IMREAD_COLOR)
-            if picture is None:
-                raise DeviceError(f"camera {description}: the photo cannot be read")
-            scene = TravellerScene(
-                np.asarray(picture, dtype=np.uint8), kind=kind, seed=seed, frames=frames
-            )
+            try:
+                picture = load_image(photo)
+            except ImageError as exc:
+                raise DeviceError(f"camera {description}: the photo cannot be read: {exc}") from exc
+            scene = TravellerScene(picture, kind=kind, seed=seed, frames=frames)
             if loop:
                 return itertools.chain.from_iterable(scene.images() for _ in itertools.count())
             return scene.images()

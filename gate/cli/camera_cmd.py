@@ -74,7 +74,7 @@ def _photo_landmarks(photo: object, pack: str | None) -> tuple[tuple[float, floa
 def _emulate_camera(args: argparse.Namespace) -> int:
     from drivers.camera.mjpeg_server import MjpegServer
     from drivers.camera.synthetic import TravellerScene
-    from models.images import load_image
+    from gate.images import load_image
 
     photo = load_image(args.photo)
     scene = TravellerScene(

@@ -82,7 +82,7 @@ def _face_json(face: Face) -> dict[str, Any]:
 def _read_and_embed(
     engine: FaceEngine, path: str, policy: str, min_face: int, timings: dict[str, float]
 ) -> tuple[ImageBGR, Face]:
-    from models.images import load_image
+    from gate.images import load_image
 
     start = time.perf_counter()
     image = load_image(path)
@@ -219,8 +219,8 @@ def _demo(args: argparse.Namespace) -> int:
     import insightface
     import numpy as np
 
+    from gate.images import decode_image, load_image
     from models.engine import load_engine
-    from models.images import load_image
 
     folder = Path(insightface.__file__).parent / "data" / "images"
     engine = load_engine(args.pack, threads=args.threads)
@@ -235,11 +235,8 @@ def _demo(args: argparse.Namespace) -> int:
         "Tom Hanks 70% size, brighter": np.asarray(
             cv2.convertScaleAbs(smaller, alpha=1.15, beta=25), dtype=np.uint8
         ),
-        "Tom Hanks JPEG q=40": np.asarray(
-            cv2.imdecode(
-                cv2.imencode(".jpg", hanks, [cv2.IMWRITE_JPEG_QUALITY, 40])[1], cv2.IMREAD_COLOR
-            ),
-            dtype=np.uint8,
+        "Tom Hanks JPEG q=40": decode_image(
+            cv2.imencode(".jpg", hanks, [cv2.IMWRITE_JPEG_QUALITY, 40])[1].tobytes(), "JPEG q=40"
         ),
     }
     reference = _vector(engine.embed_one(hanks, min_face=20))

@@ -31,6 +31,7 @@ from gate.icao.pace_groups import standard_group
 from gate.icao.sm_transport import SecureMessagingTransport
 from gate.icao.status_words import StatusWord
 from gate.icao.transport import ApduObserver, ChipTransportBase, counted
+from gate.images import PORTRAIT_LIMITS, check_declared_size, decode_image
 from gate.interfaces import ChipTransport
 from gate.types import ImageBGR
 
@@ -132,30 +133,9 @@ def _expect(response: Response, what: str) -> None:
 
 
 def decode_photo(image: bytes) -> ImageBGR:
-    """JPEG / JPEG 2000 bytes to a BGR image: OpenCV first, Pillow for what OpenCV refuses."""
-    import cv2
-    import numpy as np
-
-    decoded = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
-    if decoded is not None:
-        return np.ascontiguousarray(decoded, dtype=np.uint8)
-    import io
-
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(io.BytesIO(image)) as picture:
-            rgb = np.asarray(picture.convert("RGB"), dtype=np.uint8)
-    except UnidentifiedImageError as exc:
-        # PIL's message names its BytesIO object ("<_io.BytesIO object at 0x...>"): say what
-        # was found instead.
-        raise DocumentError(
-            f"DG2: the face image cannot be decoded (not a JPEG or JPEG 2000 image; "
-            f"starts with {image[:4].hex() or 'nothing'})"
-        ) from exc
-    except (OSError, ValueError) as exc:
-        raise DocumentError(f"DG2: the face image cannot be decoded ({exc})") from exc
-    return np.ascontiguousarray(rgb[:, :, ::-1])
+    """DG2's JPEG / JPEG 2000 bytes to a BGR image, through the one image decoder with the
+    portrait limits (the declared size is checked before any pixel is decoded)."""
+    return decode_image(image, "DG2", limits=PORTRAIT_LIMITS, error=DocumentError)
 
 
 def read_passport(
@@ -245,6 +225,9 @@ def _read(
     if 2 in groups:
         faces = lds.decode_dg2(groups[2])
         photo_bytes = faces[0].image
+        # A portrait declaring more bytes or pixels than any real one is a hostile chip: the
+        # read is refused, where an undecodable photo is only reported.
+        check_declared_size(photo_bytes, "DG2", limits=PORTRAIT_LIMITS, error=DocumentError)
         try:
             with timed(timings, "photo_decode"):
                 photo = decode_photo(faces[0].image)

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from gate.errors import ConfigError, ImageError
+from gate.images import load_image
 from gate.types import Face, ImageBGR
 
 PORTRAIT_SIZE = (240, 300)  # width, height: ICAO-like 4:5
@@ -27,12 +28,9 @@ def sample_folder() -> Path:
 
 
 def read_image(path: Path) -> ImageBGR:
-    import cv2
-
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ImageError(f"cannot read photo {path}")
-    return np.ascontiguousarray(image, dtype=np.uint8)
+    """A photo through the hardened file reader and the one image decoder (a file name that
+    is not UTF-8 is opened as bytes, never handed to OpenCV as text)."""
+    return load_image(path)
 
 
 def _portrait_template(width: int, height: int) -> np.ndarray:

@@ -8,7 +8,7 @@ Writes a passport folder in the format of ``drivers.chip.passport_folder`` (its 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal
@@ -26,6 +26,7 @@ from gate.icao.mrz import Mrz
 from gate.icao.mrz_format import FORMATS
 from gate.icao.pace_groups import DhGroup, standard_group
 from gate.icao.sod import build_sod
+from gate.images import JPEG, JPEG2000, PORTRAIT_LIMITS, decode_image, image_format
 from gate.simulate.issue_checks import (
     Access,
     check_access,
@@ -45,6 +46,7 @@ BRAINPOOL_P256R1 = 13
 DH_2048_256 = 2
 ID_AA = "2.23.136.1.1.5"
 ECDSA_PLAIN_SHA256 = "0.4.0.127.0.7.1.1.4.1.3"
+PHOTO_MAX_BYTES = 64 << 20  # the photo file given to issue (it may be re-encoded)
 
 
 @dataclass(frozen=True)
@@ -56,21 +58,24 @@ class IssuedPassport:
 
 
 def _photo_bytes(photo: Path | bytes, max_jpeg_bytes: int) -> tuple[bytes, int, int, int]:
-    """The image to embed as-is when it is already JPEG/JPEG 2000, else encoded as JPEG."""
-    import cv2
-    import numpy as np
+    """The image to embed as-is when it is already JPEG/JPEG 2000, else encoded as JPEG.
 
+    Any format is accepted here (it is re-encoded), within the portrait's pixel limit that
+    the reader applies to DG2, so that what is issued can be read back."""
+    import cv2
+
+    limits = replace(PORTRAIT_LIMITS, max_bytes=PHOTO_MAX_BYTES, formats=None)
     if isinstance(photo, Path):
-        raw = read_regular_file(photo, "photo", max_bytes=64 << 20, error=ImageError)
+        raw = read_regular_file(photo, "photo", max_bytes=PHOTO_MAX_BYTES, error=ImageError)
+        source = f"photo {photo}"
     else:
-        raw = photo
-    image = cv2.imdecode(np.frombuffer(raw, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise ImageError(f"photo {photo if isinstance(photo, Path) else '<bytes>'} is not an image")
+        raw, source = photo, "photo <bytes>"
+    image = decode_image(raw, source, limits=limits)
     height, width = image.shape[:2]
-    if raw[:2] == b"\xff\xd8":
+    kind = image_format(raw)
+    if kind == JPEG:
         return raw, lds.IMAGE_JPEG, width, height
-    if raw[:4] == b"\x00\x00\x00\x0c" or raw[:4] == b"\xff\x4f\xff\x51":
+    if kind == JPEG2000:
         return raw, lds.IMAGE_JPEG2000, width, height
     for quality in (90, 80, 70, 60, 50, 40):
         ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])

@@ -75,7 +75,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
         ("text.jpg", r"text\.jpg: not a readable image \(the content is text\)"),
         ("empty.jpg", r"empty\.jpg: empty file \(0 bytes\)"),
         ("dot.png", r"dot\.png: image is 1x1 pixels, too small"),
-        ("huge.png", r"huge\.png: image is 12000x12000 \(144\.0 megapixels\), over the 50"),
+        ("huge.png", r"huge\.png: image declares 12000x12000 \(144\.0 megapixels\), over the 50"),
         ("two.png", r"two\.png: 2 faces found \(verify needs exactly one face per picture\)"),
         ("missing.jpg", r"missing\.jpg: no such file"),
     ],

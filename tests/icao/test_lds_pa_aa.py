@@ -160,7 +160,16 @@ def test_pillow_decodes_what_opencv_refuses(
     sample_images: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     image = cv2.imread(str(sample_images / "Tom_Hanks_54745.png"))
-    ok, png = cv2.imencode(".png", image)
+    ok, jp2 = cv2.imencode(".jp2", image, [cv2.IMWRITE_JPEG2000_COMPRESSION_X1000, 1000])
     assert ok
     monkeypatch.setattr(cv2, "imdecode", lambda *a, **k: None)  # as on a chroma-subsampled JP2
-    assert np.array_equal(decode_photo(bytes(png)), image)
+    assert np.array_equal(decode_photo(bytes(jp2)), image)
+
+
+def test_dg2_accepts_only_jpeg_and_jpeg2000(sample_images: Path) -> None:
+    """ISO 19794-5 portraits are JPEG or JPEG 2000: a PNG in DG2 is not handed to a decoder."""
+    image = cv2.imread(str(sample_images / "Tom_Hanks_54745.png"))
+    ok, png = cv2.imencode(".png", image)
+    assert ok
+    with pytest.raises(DocumentError, match=r"DG2: not a JPEG or JPEG 2000 image"):
+        decode_photo(bytes(png))

@@ -16,8 +16,8 @@ import pytest
 
 from gate.cli import main
 from gate.errors import MultipleFacesError
+from gate.images import load_image
 from models.engine import FaceEngine, load_engine
-from models.images import load_image
 from models.pack import prepare_pack, verify_pack
 
 

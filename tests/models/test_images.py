@@ -1,4 +1,4 @@
-"""models.images: every bad input of issue 2 gives an ImageError naming the file and problem."""
+"""gate.images on files: every bad input of issue 2 gives an ImageError naming the problem."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from gate.errors import ImageError
-from models.images import MAX_PIXELS, decode_image, load_image
+from gate.images import FILE_LIMITS, ImageLimits, decode_image, load_image
 
 
 def _png_chunk(kind: bytes, body: bytes) -> bytes:
@@ -95,23 +95,25 @@ def test_huge_image_refused_from_header(tmp_path: Path) -> None:
         load_image(huge)
 
 
-def test_limit_is_applied_after_decoding_when_header_unknown(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    import io
+def test_picture_whose_header_gives_no_size_is_refused_before_decoding() -> None:
+    """Radiance HDR: OpenCV would decode it, but no header parser here reads its size, so
+    its pixels could be anything: it is refused rather than decoded blind."""
+    from PIL import UnidentifiedImageError
 
-    from PIL import Image, UnidentifiedImageError
-
-    import models.images as images
-
-    # Radiance HDR: OpenCV decodes it, Pillow (which reads the header first) cannot.
     _ok, hdr = cv2.imencode(".hdr", _pattern(100, 100).astype(np.float32) / 255.0)
+    assert cv2.imdecode(hdr, cv2.IMREAD_COLOR) is not None
     with pytest.raises(UnidentifiedImageError):
         Image.open(io.BytesIO(hdr.tobytes()))
-    monkeypatch.setattr(images, "MAX_PIXELS", 5000)
-    with pytest.raises(ImageError, match="100x100"):
+    with pytest.raises(ImageError, match=r"p\.hdr: not a readable image"):
         decode_image(hdr.tobytes(), "p.hdr")
-    assert MAX_PIXELS == 50_000_000
+
+
+def test_limit_is_applied_after_decoding_too() -> None:
+    limits = ImageLimits(max_bytes=1 << 20, max_pixels=100 * 100 - 1)
+    _ok, png = cv2.imencode(".png", _pattern(100, 100))
+    with pytest.raises(ImageError, match=r"p\.png: image declares 100x100 .* over the 0-mega"):
+        decode_image(png.tobytes(), "p.png", limits=limits)
+    assert FILE_LIMITS.max_pixels == 50_000_000
 
 
 def test_greyscale_png_becomes_bgr(tmp_path: Path) -> None:
@@ -146,12 +148,12 @@ def test_pillow_fallback_for_formats_opencv_lacks() -> None:
 
 
 def test_pillow_sixteen_bit_greyscale_fallback() -> None:
-    from models.images import _decode_pillow
+    from gate.images import _decode_pillow
 
     grey16 = (np.arange(48 * 64, dtype=np.uint32).reshape(48, 64) % 256 * 257).astype(np.uint16)
     buffer = io.BytesIO()
     Image.fromarray(grey16).save(buffer, "PNG")
-    image = _decode_pillow(buffer.getvalue(), "g16.png")
+    image = _decode_pillow(buffer.getvalue(), "g16.png", ImageError)
     assert image is not None
     np.testing.assert_array_equal(image[:, :, 1], (grey16 // 257).astype(np.uint8))
 
