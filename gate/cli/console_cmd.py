@@ -1,5 +1,6 @@
-"""``egate console`` (the officer console), ``egate console user add``, and the
-``--console`` / ``--broker`` options that ``egate run``, ``simulate`` and ``demo`` share."""
+"""``egate console`` (the officer console), ``egate console user add``, ``egate console
+keygen``, and the ``--console`` / ``--broker`` / ``--trust-console`` options that ``egate
+run``, ``simulate`` and ``demo`` share."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from gate.cli import EXIT_OK, Registry
 from gate.errors import ConfigError, InputError
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
     from gate.console.reporter import LaneReporter
     from gate.console.web import Console
     from gate.lane import Lane
@@ -61,15 +64,39 @@ def _audit_logs(values: list[str]) -> dict[str, Path]:
     return logs
 
 
+def _keygen(args: argparse.Namespace) -> int:
+    from gate.console.signing import ConsoleKey
+
+    path = Path(args.path)
+    if not path.parent.is_dir():
+        raise ConfigError(f"console key {path}: the folder {path.parent} does not exist")
+    public = ConsoleKey.generate().save(path)
+    print(f"console key saved in {path} (mode 600); lanes trust it with --trust-console {public}")
+    return EXIT_OK
+
+
+def _trusted(args: argparse.Namespace) -> tuple[Ed25519PublicKey, ...]:
+    from gate.lane.command_auth import load_public_keys
+
+    keys: list[Ed25519PublicKey] = []
+    for value in getattr(args, "trust_console", None) or []:
+        keys += load_public_keys(Path(value))
+    return tuple(keys)
+
+
 def _console(args: argparse.Namespace) -> int:
     from gate.console.server import ConsoleServer, Wiring, make_console
+    from gate.console.signing import ConsoleKey
     from gate.console.users import Users
 
     path = _users_path(args)
     users = Users.load(path)
     if not len(users):
         raise ConfigError(f"no console accounts in {path}: add one with 'egate console user add'")
-    console, link = make_console(Wiring.make(args.broker), users, _audit_logs(args.audit))
+    if args.broker and not args.key:
+        raise ConfigError("--key: a console on a broker signs with a key its lanes trust")
+    key = ConsoleKey.load(Path(args.key)) if args.key else None
+    console, link = make_console(Wiring.make(args.broker, key), users, _audit_logs(args.audit))
     server = ConsoleServer(console, args.listen, _opt_path(args.tls_cert), _opt_path(args.tls_key))
     where = f"broker {args.broker}" if args.broker else "no broker: no lane can reach it"
     print(f"console on {args.listen} ({where})", file=sys.stderr, flush=True)
@@ -98,6 +125,14 @@ def add_lane_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--broker", default=None, help="publish lane events to mqtt[s]://host:port")
     p.add_argument("--site", default="site", help="site name in the event topics")
     p.add_argument("--users", default=None, help="console accounts file")
+    p.add_argument(
+        "--trust-console",
+        action="append",
+        default=[],
+        metavar="PUB",
+        help="believe officer commands signed by this console public key (file or folder "
+        "of *.pub; repeatable); the in-process --console is always believed",
+    )
 
 
 @dataclass
@@ -124,8 +159,8 @@ def lane_console(args: argparse.Namespace, lane: str) -> Iterator[LaneConsole]:
         return
     from gate.console.server import ConsoleServer, Wiring, demo_users, lane_reporter, make_console
 
-    wiring = Wiring.make(args.broker)
-    reporter = lane_reporter(wiring, args.site, lane)
+    wiring = Wiring.make(args.broker, trusted=_trusted(args))
+    reporter = lane_reporter(wiring, args.site, lane, own_console=bool(args.console))
     linked = LaneConsole(reporter)
     server = link = None
     try:
@@ -155,6 +190,16 @@ def register(registry: Registry) -> None:
     )
     p.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate (PEM)")
     p.add_argument("--tls-key", default=None, help="... and this private key (PEM)")
+    p.add_argument(
+        "--key",
+        default=None,
+        help="the console's signing key (egate console keygen); needed with --broker",
+    )
+
+    p = registry.command(
+        "console keygen", "make the console's command-signing key (and PATH.pub)", _keygen
+    )
+    p.add_argument("path", help="where to write the private key (never overwritten)")
 
     p = registry.command(
         "console user add", "add or replace a console account (password from tty/stdin)", _user_add
