@@ -75,12 +75,14 @@ def _keygen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _trusted(args: argparse.Namespace) -> tuple[Ed25519PublicKey, ...]:
+def _trusted(args: argparse.Namespace, configured: Path | None) -> tuple[Ed25519PublicKey, ...]:
+    """The console keys named by ``--trust-console`` and the config's lane.trusted_consoles."""
     from gate.lane.command_auth import load_public_keys
 
+    paths = [Path(value) for value in getattr(args, "trust_console", None) or []]
     keys: list[Ed25519PublicKey] = []
-    for value in getattr(args, "trust_console", None) or []:
-        keys += load_public_keys(Path(value))
+    for path in [*paths, *([configured] if configured is not None else [])]:
+        keys += load_public_keys(path)
     return tuple(keys)
 
 
@@ -152,15 +154,22 @@ class LaneConsole:
 
 
 @contextmanager
-def lane_console(args: argparse.Namespace, lane: str) -> Iterator[LaneConsole]:
-    """The lane's reporter and, with --console, the console's web server, for the block."""
+def lane_console(
+    args: argparse.Namespace, lane: str, trusted: Path | None = None
+) -> Iterator[LaneConsole]:
+    """The lane's reporter and, with --console, the console's web server, for the block.
+    The lane believes officer commands signed by the in-process console, by the keys of
+    ``--trust-console`` and by those in ``trusted`` (the config's lane.trusted_consoles)."""
     if not args.console and not args.broker:
         yield LaneConsole()
         return
     from gate.console.server import ConsoleServer, Wiring, demo_users, lane_reporter, make_console
 
-    wiring = Wiring.make(args.broker, trusted=_trusted(args))
+    wiring = Wiring.make(args.broker, trusted=_trusted(args, trusted))
     reporter = lane_reporter(wiring, args.site, lane, own_console=bool(args.console))
+    if not args.console and not wiring.trusted:
+        print(f"{lane}: no --trust-console key: every officer command will be refused",
+              file=sys.stderr)  # fmt: skip
     linked = LaneConsole(reporter)
     server = link = None
     try:

@@ -150,3 +150,29 @@ def test_untrusted_expired_and_other_lane_commands_are_refused(made: SignedLane)
     assert made.publish(made.signed("accept", tid))["outcome"] == "OFFICER_ACCEPT"
     text = " ".join(str(r["detail"]) for r in made.rows())
     assert "PRIVATE" not in text and made.key.key_id not in text  # no key material
+
+
+def test_console_keys_are_made_0600_never_overwritten_and_loaded_only_so(tmp_path: Path) -> None:
+    from gate.errors import ConfigError
+    from gate.lane.command_auth import load_public_keys
+
+    path = tmp_path / "console.key"
+    key = ConsoleKey.generate()
+    public = key.save(path)
+    assert path.stat().st_mode & 0o777 == 0o600
+    with pytest.raises(ConfigError, match="already exists"):
+        ConsoleKey.generate().save(path)
+    loaded = ConsoleKey.load(path)
+    assert loaded.key_id == key.key_id
+    trust = ConsoleTrust.of(load_public_keys(public))
+    action = OfficerAction("open_lane", "sue", "clean again", role="supervisor")
+    assert trust.verify(loaded.sign(action, "lane-4"), "lane-4").officer == "sue"
+    path.chmod(0o640)
+    with pytest.raises(ConfigError, match="readable by others"):
+        ConsoleKey.load(path)
+    with pytest.raises(ConfigError, match="not a PEM public key"):
+        load_public_keys(path)  # the private key is no public key
+    empty = tmp_path / "keys"
+    empty.mkdir()
+    with pytest.raises(ConfigError, match="no \\*.pub"):
+        load_public_keys(empty)
