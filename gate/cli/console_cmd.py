@@ -189,6 +189,37 @@ def lane_console(
             link.close()
 
 
+def _broker_init(args: argparse.Namespace) -> int:
+    from gate.console.broker_setup import BrokerPlan, init
+    from gate.console.server import parse_listen
+
+    host, port = parse_listen(args.listen)
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise ConfigError("TLS needs both --tls-cert and --tls-key")
+    tls = (Path(args.tls_cert), Path(args.tls_key)) if args.tls_cert else None
+    plan = BrokerPlan(args.site, tuple(args.lane), tuple(args.console), host, port, tls)
+    init(Path(args.folder), plan)
+    print(f"broker folder {args.folder}: egate broker serve {args.folder}; lanes run with")
+    print(f"  --broker {args.folder}/credentials/LANE.env --trust-console "
+          f"{args.folder}/trusted-consoles")  # fmt: skip
+    print(f"consoles with --broker {args.folder}/credentials/CONSOLE.env "
+          f"--key {args.folder}/credentials/CONSOLE.key")  # fmt: skip
+    return EXIT_OK
+
+
+def _broker_serve(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from gate.console.broker_setup import serve_command
+
+    command = serve_command(Path(args.folder))
+    print(f"mosquitto on {args.folder} (Ctrl-C ends)", file=sys.stderr, flush=True)
+    try:
+        return subprocess.run(command, check=False).returncode
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
 def register(registry: Registry) -> None:
     p = registry.command("console", "the officer console: a hall of lanes in the browser", _console)
     p.add_argument("--listen", default=DEFAULT_LISTEN, help="HOST:PORT to serve on")
@@ -216,3 +247,17 @@ def register(registry: Registry) -> None:
     p.add_argument("name", help="user name (lower-case letters, digits, . _ -)")
     p.add_argument("--role", required=True, choices=("officer", "supervisor", "auditor"))
     p.add_argument("--users", default=None, help="accounts file")
+
+    p = registry.command(
+        "broker init", "a Mosquitto folder: passwords, ACLs, per-lane credentials", _broker_init
+    )
+    p.add_argument("folder", help="a new folder for the broker's files")
+    p.add_argument("--lane", action="append", required=True, help="a lane's name (repeatable)")
+    p.add_argument("--console", action="append", default=["console"], help="a console's name")
+    p.add_argument("--site", default="site", help="site name in the topics")
+    p.add_argument("--listen", default="127.0.0.1:1883", help="HOST:PORT of the broker")
+    p.add_argument("--tls-cert", default=None, help="serve MQTT over TLS with this certificate")
+    p.add_argument("--tls-key", default=None, help="... and this private key (PEM)")
+
+    p = registry.command("broker serve", "run Mosquitto on a broker init folder", _broker_serve)
+    p.add_argument("folder", help="the folder egate broker init made")

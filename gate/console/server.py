@@ -9,7 +9,7 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +70,7 @@ class Wiring:
     ) -> Wiring:
         """A hub (no broker) or a broker link; ``key`` signs this process's console's
         commands (a key for this run only when not given)."""
-        made = cls(BrokerAddress.parse(broker_url)) if broker_url else cls(None, LocalHub())
+        made = cls(broker_address(broker_url)) if broker_url else cls(None, LocalHub())
         made.trusted = trusted
         if key is not None:
             made.key = key
@@ -87,6 +87,16 @@ class Wiring:
             return self.hub
         assert self.broker is not None
         return MqttLink(self.broker, f"egate-lane-{name}-{secrets.token_hex(4)}").start()
+
+
+def broker_address(text: str) -> BrokerAddress:
+    """``mqtt[s]://[user@]host[:port]``, or a credentials file of ``egate broker init``."""
+    if "://" in text:
+        return BrokerAddress.parse(text)
+    from gate.console.broker_setup import read_credentials
+
+    url, password = read_credentials(Path(text))
+    return replace(BrokerAddress.parse(url), password=password)
 
 
 class ConsoleServer:
