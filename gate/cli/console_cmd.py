@@ -124,7 +124,11 @@ def add_lane_options(p: argparse.ArgumentParser) -> None:
         metavar="HOST:PORT",
         help=f"serve the officer console in this process (default {DEFAULT_LISTEN})",
     )
-    p.add_argument("--broker", default=None, help="publish lane events to mqtt[s]://host:port")
+    p.add_argument(
+        "--broker",
+        default=None,
+        help="publish lane events to mqtt[s]://host:port (or a broker init credentials file)",
+    )
     p.add_argument("--site", default="site", help="site name in the event topics")
     p.add_argument("--users", default=None, help="console accounts file")
     p.add_argument(
