@@ -222,9 +222,13 @@ class OfficerHandler:
 
     def _checked(self, payload: bytes) -> OfficerAction | None:
         """The signed command in ``payload`` as an action, or ``None`` (refused, recorded)."""
+        trust = self.trust if self.trust is not None and self.name else ConsoleTrust()
         try:
-            trust = self.trust if self.trust is not None and self.name else ConsoleTrust()
             command = trust.verify(payload, self.name)
+        except CommandRefused as exc:
+            self._refused(OfficerAction.refusal(exc.claimed, exc.why))
+            return None
+        try:
             return OfficerAction(
                 kind=command.action,  # type: ignore[arg-type]  # checked by OfficerAction
                 officer=command.officer,
@@ -232,12 +236,10 @@ class OfficerHandler:
                 subject=command.subject,
                 role=command.role,
             )
-        except CommandRefused as exc:
-            self._refused(OfficerAction.refusal(exc.claimed, exc.why))
-        except InputError as exc:  # signed, but not a valid action
-            claimed = {"action": "", "officer": "", "subject": ""}
+        except InputError as exc:  # signed, but not a valid action (an auditor's, say)
+            claimed = {k: getattr(command, k) for k in ("action", "officer", "role", "subject")}
             self._refused(OfficerAction.refusal(claimed, str(exc)))
-        return None
+            return None
 
     def _allowed(self, action: OfficerAction) -> tuple[Referral | None, str]:
         """The referral ``action`` closes (accept, refuse) and why the lane's state forbids

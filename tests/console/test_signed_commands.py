@@ -6,6 +6,7 @@ a properly signed current one still opens the exit."""
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from gate.console.signing import ConsoleKey
 from gate.fakes import FakeLane
 from gate.lane import Lane
 from gate.lane.adapters import AuditLogSink
-from gate.lane.command_auth import ConsoleTrust
+from gate.lane.command_auth import ConsoleTrust, canonical
 from gate.lane.officer import OfficerAction
 from gate.outcome import Decision
 from tests.console.apps import wait_for
@@ -144,6 +145,12 @@ def test_untrusted_expired_and_other_lane_commands_are_refused(made: SignedLane)
     tampered = json.loads(made.signed("accept", tid, role="officer"))
     tampered["role"] = "supervisor"  # a plain officer's command made into a supervisor's
     _refused(made, json.dumps(tampered).encode(), "signature does not verify")
+    auditor = json.loads(made.signed("close_lane", "", role="officer"))
+    auditor["role"], auditor["nonce"] = "auditor", "n" * 20  # signed by the console itself
+    signature = made.key.private.sign(canonical(auditor))
+    auditor["sig"] = base64.b64encode(signature).decode()
+    row = _refused(made, json.dumps(auditor).encode(), "does not act on lanes")
+    assert row["outcome"] == "OFFICER_CLOSE_LANE_REFUSED" and made.lane.in_service
     # A plain officer may not open the exit over a tailgating alarm.
     _refused(made, made.signed("accept", tid, role="officer"), "supervisor only")
     # None of it closed the referral: the supervisor's signed accept still works.
