@@ -4,6 +4,7 @@ lanes and see their photos."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -58,6 +59,21 @@ class Client:
         self.client.disconnect()
 
 
+@contextlib.contextmanager
+def _serving(folder: Path) -> Iterator[None]:
+    process = subprocess.Popen(serve_command(folder), stderr=subprocess.PIPE)
+    port = int(read_credentials(folder / "credentials" / "console.env")[0].rsplit(":", 1)[1])
+    try:
+        deadline = time.monotonic() + 10
+        while not _listening(port):
+            assert process.poll() is None and time.monotonic() < deadline, process.stderr
+            time.sleep(0.05)
+        yield
+    finally:
+        process.kill()
+        process.wait(5)
+
+
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     problem = mosquitto_problem()
@@ -69,16 +85,8 @@ def served(tmp_path: Path) -> Iterator[tuple[Path, int]]:
     done = subprocess.run([*EGATE, *args, "--listen", f"127.0.0.1:{port}"], env=env,
                           capture_output=True, text=True)  # fmt: skip
     assert done.returncode == 0, done.stderr
-    process = subprocess.Popen(serve_command(folder), stderr=subprocess.PIPE)
-    try:
-        deadline = time.monotonic() + 10
-        while not _listening(port):
-            assert process.poll() is None and time.monotonic() < deadline, process.stderr
-            time.sleep(0.05)
+    with _serving(folder):
         yield folder, port
-    finally:
-        process.kill()
-        process.wait(5)
 
 
 def _listening(port: int) -> bool:
@@ -178,3 +186,31 @@ def test_a_signed_command_through_the_authenticated_broker(served: tuple[Path, i
         reporter.close()
         link.close()
         console.close()
+
+
+def test_with_certificates_the_broker_speaks_only_tls(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gate.console.broker_setup import BrokerPlan, init
+    from gate.console.mqtt import MqttLink
+    from gate.console.server import broker_address
+    from tests.console.test_tls import _self_signed
+
+    problem = mosquitto_problem()
+    if problem:
+        pytest.skip(problem)
+    cert, key = _self_signed(tmp_path)
+    port = free_port()
+    folder = tmp_path / "broker"
+    init(folder, BrokerPlan("site", ("lane-1",), ("console",), "127.0.0.1", port, (cert, key)))
+    with _serving(folder):
+        credentials = str(folder / "credentials" / "lane-1.env")
+        assert read_credentials(Path(credentials))[0].startswith("mqtts://")
+        monkeypatch.setenv("EGATE_MQTT_CA", str(cert))
+        link = MqttLink(broker_address(credentials)).start()
+        assert link.wait_connected(10)
+        link.close()
+        _url, password = read_credentials(Path(credentials))
+        plain = Client(port, "lane-1", password)  # the right password, but in clear
+        assert not (plain.answered.wait(2) and plain.refused is None)
+        plain.close()
