@@ -38,6 +38,9 @@ class DecisionPolicy:
 @dataclass(frozen=True)
 class LaneConfig:
     name: str = "lane-1"
+    # Console public key(s) whose signed officer commands this lane believes: a PEM file or
+    # a folder of *.pub files (egate console keygen). None: no command from outside is.
+    trusted_consoles: Path | None = None
 
 
 @dataclass(frozen=True)

@@ -195,7 +195,7 @@ def _run(args: argparse.Namespace) -> int:
     from gate.lane import build_lane, log_event, serve
 
     config = load_config(Path(args.config))
-    with lane_console(args, config.lane.name) as linked:
+    with lane_console(args, config.lane.name, config.lane.trusted_consoles) as linked:
         reporter = linked.reporter
         observers = (log_event, reporter) if reporter is not None else (log_event,)
         with build_lane(config, observers=observers) as lane, sigterm_sets(Event()) as stop:

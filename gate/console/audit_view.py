@@ -1,4 +1,4 @@
-"""The auditor's search over a lane's audit log (opened read-only for each request)."""
+"""The auditor's search and export of a lane's audit log (opened read-only for each request)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+
 from gate.audit import AuditLog
+from gate.console.endpoints import AUDIT, ApiError, Console, endpoint, log
+from gate.console.users import Session
+from gate.console.wire import NAME
 from gate.errors import GateError
 
 SHOWN = ("kind", "transaction_id", "started_at", "finished_at", "outcome", "score")
@@ -33,3 +39,48 @@ def search(path: Path, lane: str, text: str, limit: int) -> list[dict[str, Any]]
         if len(rows) >= limit:
             break
     return rows
+
+
+def _audit_path(console: Console, lane_name: str) -> Path:
+    if not NAME.fullmatch(lane_name) or lane_name not in console.audit_logs:
+        raise ApiError(404, f"no audit log for lane {lane_name[:40]!r}")
+    return console.audit_logs[lane_name]
+
+
+@endpoint(AUDIT)
+async def audit_search(request: Request, session: Session) -> Response:
+    console: Console = request.app.state.console
+    query = request.query_params
+    lanes = [query["lane"]] if query.get("lane") else sorted(console.audit_logs)
+    try:
+        limit = int(query.get("limit", "200"))
+    except ValueError as exc:
+        raise ApiError(422, "'limit' must be a whole number") from exc
+    if not 1 <= limit <= 1000:
+        raise ApiError(422, "'limit' must be 1 to 1000")
+    rows: list[dict[str, Any]] = []
+    for name in lanes:
+        rows += search(_audit_path(console, name), name, query.get("text", ""), limit)
+    rows.sort(key=lambda row: float(row["finished_at"]), reverse=True)
+    return JSONResponse({"rows": rows[:limit], "lanes": sorted(console.audit_logs)})
+
+
+@endpoint(AUDIT)
+async def audit_export(request: Request, session: Session) -> Response:
+    console: Console = request.app.state.console
+    name = str(request.path_params["lane"])
+    path = _audit_path(console, name)
+    fmt = request.query_params.get("format", "csv")
+    if fmt not in ("csv", "json"):
+        raise ApiError(422, "'format' must be csv or json")
+    try:
+        with AuditLog.open_readonly(path) as audit_log:
+            text = audit_log.export(fmt)
+    except GateError as exc:
+        raise ApiError(409, f"audit log of lane {name} not readable: {exc}") from exc
+    log.info("console: %s exported the audit log of lane %s", session.user.name, name)
+    return PlainTextResponse(
+        text,
+        media_type="text/csv" if fmt == "csv" else "application/json",
+        headers={"Content-Disposition": f'attachment; filename="audit-{name}.{fmt}"'},
+    )

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gate.console.wire import LaneMessage, WireError, decode, image_bytes
+from gate.lane.officer import ACCEPT_ROLES
+from gate.outcome import Decision
 
 log = logging.getLogger("gate.console")
 OFFLINE_AFTER_S = 4.0  # no heartbeat for this long: the lane is shown offline
@@ -89,6 +91,15 @@ class Referral:
     chip_photo: bytes | None = field(default=None, repr=False)
     best_shot: bytes | None = field(default=None, repr=False)
     pending: str = ""  # the officer's decision sent, not yet confirmed by the lane
+    left: bool = False  # the traveller walked back out (or a later one came): no accept
+    refused: str = ""  # the lane refused the last decision sent, and why
+
+    def accept_roles(self) -> frozenset[str]:
+        """Who may open the exit over this outcome (the lane's own rule)."""
+        try:
+            return ACCEPT_ROLES.get(Decision(self.decision), frozenset())
+        except ValueError:
+            return frozenset()
 
     def view(self) -> dict[str, Any]:
         return {
@@ -102,6 +113,9 @@ class Referral:
             "has_chip_photo": self.chip_photo is not None,
             "has_best_shot": self.best_shot is not None,
             "pending": self.pending,
+            "left": self.left,
+            "refused": self.refused,
+            "accept_roles": sorted(self.accept_roles()),
         }
 
 
@@ -150,7 +164,10 @@ class Hall:
 
     # -- incoming -------------------------------------------------------------------------------
     def receive(self, topic_name: str, payload: bytes) -> bool:
-        """One raw message from a lane; a bad one is counted, logged in one line and dropped."""
+        """One raw message from a lane; a bad one is counted, logged in one line and dropped.
+        Officer commands (consoles' own, on ``.../command``) are not lane messages: ignored."""
+        if topic_name.endswith("/command"):
+            return False
         try:
             message = decode(topic_name, payload)
         except WireError as exc:
@@ -199,6 +216,9 @@ class Hall:
         tile.online = bool(m.data.get("online", True))
 
     def _on_transaction(self, tile: LaneTile, m: LaneMessage) -> None:
+        if m.detail == "started":  # a new traveller: every earlier one on this lane has gone
+            for referral in self.referrals.values():
+                referral.left = referral.left or referral.lane == m.lane
         if m.detail == "started":
             tile.current_tid, tile.stages, tile.capture = m.tid, ["started"], {}
             return
@@ -222,6 +242,8 @@ class Hall:
 
     def _on_door(self, tile: LaneTile, m: LaneMessage) -> None:
         text = m.detail
+        if text == "walked_out" and m.tid is not None and m.tid in self.referrals:
+            self.referrals[m.tid].left = True  # the referred traveller has gone
         if text == "exit_open_commanded":
             tile.doors = "exit open"
         elif text == "entry_open_commanded":
@@ -284,8 +306,12 @@ class Hall:
             self.alarms.popitem(last=False)
 
     def _on_officer(self, tile: LaneTile, m: LaneMessage) -> None:
+        referral = self.referrals.get(m.tid) if m.tid is not None else None
         if m.tid is not None and m.detail in ("accept", "refuse"):
             self.referrals.pop(m.tid, None)  # decided: the photos leave memory now
+        elif referral is not None and " refused: " in m.detail:
+            referral.pending, referral.refused = "", m.detail[:200]
+            referral.left = referral.left or "has left" in m.detail
 
     # -- reading ------------------------------------------------------------------------------
     def hall_view(self) -> list[dict[str, Any]]:

@@ -4,8 +4,10 @@ The lane calls observers in its own thread, so ``LaneReporter.__call__`` only pu
 event in a bounded queue and returns (a full queue drops the event and counts it). Its
 own thread encodes (JPEG for images) and hands messages to a
 ``Link``: the in-process ``LocalHub`` or ``MqttLink`` (paho + Mosquitto). Commands from
-the console arrive through the link and are queued on the lane (``submit_officer_action``),
-never run in the console's or the broker's thread.
+the console arrive through the link and are queued, still unchecked, on the lane
+(``submit_officer_action``): the lane's own thread checks each one's signature, lane, nonce
+and expiry against the console keys it trusts (``trust``) and what its state allows, and
+writes every refusal to its audit log. Nothing runs in the console's or the broker's thread.
 """
 
 from __future__ import annotations
@@ -22,14 +24,13 @@ from gate.console.wire import (
     LaneMessage,
     WireError,
     check_name,
-    decode_command,
     encode,
     image_b64,
     topic,
 )
 from gate.errors import GateError
 from gate.lane import GateEvent, Lane
-from gate.lane.officer import OfficerAction
+from gate.lane.command_auth import ConsoleTrust
 from gate.outcome import State, Transaction
 
 log = logging.getLogger("gate.console")
@@ -74,11 +75,19 @@ def jpeg(image: Any, quality: int = 80) -> bytes | None:
 class LaneReporter:
     """Observer of one lane; ``start`` it, ``close`` it when the lane stops."""
 
-    def __init__(self, site: str, lane_id: str, link: Link, lane: Lane | None = None) -> None:
+    def __init__(
+        self,
+        site: str,
+        lane_id: str,
+        link: Link,
+        lane: Lane | None = None,
+        trust: ConsoleTrust | None = None,
+    ) -> None:
         self.site = check_name(site, "site")
         self.lane_id = check_name(lane_id, "lane")
         self.link = link
         self.lane = lane
+        self.trust = trust  # the console keys the lane believes (None: no command is believed)
         self.dropped = 0
         self.rejected_commands = 0
         self._queue: queue.Queue[tuple[GateEvent, float] | None] = queue.Queue(QUEUE_SIZE)
@@ -98,6 +107,8 @@ class LaneReporter:
     def attach(self, lane: Lane) -> None:
         """Take commands for ``lane`` (when the reporter was made before the lane)."""
         self.lane = lane
+        if self.trust is not None:
+            lane.trust_consoles(self.lane_id, self.trust)
         lane.show_previews()
         self.link.on_command(self.site, self.lane_id, self._command)
 
@@ -202,19 +213,13 @@ class LaneReporter:
 
     # -- commands from the console ---------------------------------------------------------
     def _command(self, payload: bytes) -> None:
-        """In the link's thread: check, then queue on the lane; never acts here."""
+        """In the link's thread: queue the bytes on the lane, which checks them in its own
+        thread (and audits a refusal); nothing is believed or acted on here."""
         lane = self.lane
         try:
-            fields = decode_command(payload)
-            action = OfficerAction(
-                kind=fields["action"],  # type: ignore[arg-type]  # checked by OfficerAction
-                officer=fields["officer"],
-                reason=fields["reason"],
-                subject=fields["subject"],
-            )
             if lane is None:
                 raise WireError("command: this reporter has no lane to act on")
-            lane.submit_officer_action(action)
+            lane.submit_officer_action(payload)
         except GateError as exc:
             self.rejected_commands += 1
             log.warning("lane %s: command refused: %s", self.lane_id, exc)

@@ -9,17 +9,21 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gate.console.hall import Hall
 from gate.console.hub import LocalHub
 from gate.console.mqtt import BrokerAddress, MqttLink
 from gate.console.reporter import LaneReporter, Link
+from gate.console.signing import ConsoleKey
 from gate.console.users import Users
 from gate.console.web import Console, create_app
 from gate.errors import ConfigError, DeviceError
+from gate.lane.command_auth import ConsoleTrust
 
 log = logging.getLogger("gate.console")
 SUBSCRIPTION = "egate/+/+/+"
@@ -54,18 +58,45 @@ class Wiring:
 
     broker: BrokerAddress | None
     hub: LocalHub | None = None
+    key: ConsoleKey = field(default_factory=ConsoleKey.generate)  # this process's console
+    trusted: tuple[Ed25519PublicKey, ...] = ()  # other consoles' keys this process's lanes trust
 
     @classmethod
-    def make(cls, broker_url: str | None) -> Wiring:
-        if broker_url:
-            return cls(BrokerAddress.parse(broker_url))
-        return cls(None, LocalHub())
+    def make(
+        cls,
+        broker_url: str | None,
+        key: ConsoleKey | None = None,
+        trusted: tuple[Ed25519PublicKey, ...] = (),
+    ) -> Wiring:
+        """A hub (no broker) or a broker link; ``key`` signs this process's console's
+        commands (a key for this run only when not given)."""
+        made = cls(broker_address(broker_url)) if broker_url else cls(None, LocalHub())
+        made.trusted = trusted
+        if key is not None:
+            made.key = key
+        return made
+
+    def trust(self, own_console: bool) -> ConsoleTrust:
+        """What this process's lanes believe: the given keys, and this process's own
+        console's key when it serves one."""
+        own = (self.key.public,) if own_console else ()
+        return ConsoleTrust.of((*own, *self.trusted))
 
     def lane_link(self, name: str) -> Link:
         if self.hub is not None:
             return self.hub
         assert self.broker is not None
         return MqttLink(self.broker, f"egate-lane-{name}-{secrets.token_hex(4)}").start()
+
+
+def broker_address(text: str) -> BrokerAddress:
+    """``mqtt[s]://[user@]host[:port]``, or a credentials file of ``egate broker init``."""
+    if "://" in text:
+        return BrokerAddress.parse(text)
+    from gate.console.broker_setup import read_credentials
+
+    url, password = read_credentials(Path(text))
+    return replace(BrokerAddress.parse(url), password=password)
 
 
 class ConsoleServer:
@@ -141,7 +172,7 @@ def make_console(
         link.subscribe(SUBSCRIPTION, hall.receive)
         link.start()
         commands = link
-    return Console(hall, users, commands, dict(audit_logs or {})), link
+    return Console(hall, users, commands, dict(audit_logs or {}), key=wiring.key), link
 
 
 def demo_users(path: Path | None, stream: Any = sys.stderr) -> Users:
@@ -158,5 +189,6 @@ def demo_users(path: Path | None, stream: Any = sys.stderr) -> Users:
     return users
 
 
-def lane_reporter(wiring: Wiring, site: str, lane: str) -> LaneReporter:
-    return LaneReporter(site, lane, wiring.lane_link(lane))
+def lane_reporter(wiring: Wiring, site: str, lane: str, own_console: bool) -> LaneReporter:
+    """The lane's reporter; its lane believes ``wiring.trust(own_console)``."""
+    return LaneReporter(site, lane, wiring.lane_link(lane), trust=wiring.trust(own_console))

@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import AsyncIterator
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -35,119 +32,32 @@ from starlette.responses import (
     StreamingResponse,
 )
 from starlette.routing import Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp
 
 from gate.console import pages, plots
-from gate.console.hall import Hall
+from gate.console.audit_view import audit_export, audit_search
+from gate.console.endpoints import (
+    ANYONE,
+    COOKIE,
+    DECIDE,
+    ApiError,
+    Console,
+    Guard,
+    endpoint,
+    error,
+    image,
+    json_body,
+    lane_name,
+    log,
+    officer_action,
+    send,
+)
 from gate.console.openapi import schema
-from gate.console.users import LoginLimiter, Role, Session, Sessions, User, Users
-from gate.console.wire import NAME, encode_command
-from gate.errors import GateError
-from gate.lane.officer import OfficerAction
+from gate.console.users import Session, User
+from gate.console.wire import NAME
 
-log = logging.getLogger("gate.console")
-COOKIE = "egate_session"
-MAX_BODY = 16 * 1024
-DECIDE: frozenset[Role] = frozenset({"officer", "supervisor"})
-AUDIT: frozenset[Role] = frozenset({"auditor", "supervisor"})
-ANYONE: frozenset[Role] = frozenset({"officer", "supervisor", "auditor"})
+__all__ = ["Console", "create_app"]
 TID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-
-
-class Commands(Protocol):
-    def command(self, site: str, lane: str, payload: bytes) -> bool: ...
-
-
-@dataclass
-class Console:
-    hall: Hall
-    users: Users
-    commands: Commands
-    audit_logs: dict[str, Path] = field(default_factory=dict)
-    tls: bool = False
-    sessions: Sessions = field(default_factory=Sessions)
-    limiter: LoginLimiter = field(default_factory=LoginLimiter)
-    stopping: Callable[[], bool] = lambda: False  # the server is shutting down: end streams
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status)
-
-
-Handler = Callable[[Request, Session], Awaitable[Response]]
-
-
-def endpoint(
-    roles: frozenset[Role], *, change: bool = False
-) -> Callable[[Handler], Callable[[Request], Awaitable[Response]]]:
-    """Session (401), role (403) and, for changes, the CSRF token (403), before the handler."""
-
-    def wrap(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-        async def run(request: Request) -> Response:
-            console: Console = request.app.state.console
-            session = console.sessions.get(request.cookies.get(COOKIE))
-            if session is None:
-                return _error(401, "not logged in (or the session expired)")
-            if change and request.headers.get("x-csrf-token") != session.csrf:
-                return _error(403, "missing or wrong CSRF token")
-            if session.user.role not in roles:
-                return _error(403, f"the {session.user.role} role may not do this")
-            try:
-                return await handler(request, session)
-            except ApiError as exc:
-                return _error(exc.status, str(exc))
-
-        return run
-
-    return wrap
-
-
-async def _json_body(request: Request, *keys: str) -> dict[str, str]:
-    try:
-        body = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ApiError(400, "the body is not JSON") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body is not a JSON object")
-    out: dict[str, str] = {}
-    for key in keys:
-        value = body.get(key)
-        if not isinstance(value, str):
-            raise ApiError(422, f"'{key}' must be a string")
-        out[key] = value
-    return out
-
-
-def _lane_name(request: Request, hall: Hall) -> str:
-    lane = str(request.path_params["lane"])
-    if not NAME.fullmatch(lane) or hall.lane_view(lane) is None:
-        raise ApiError(404, f"unknown lane {lane[:40]!r}")
-    return lane
-
-
-def _image(data: bytes | None) -> Response:
-    if data is None:
-        raise ApiError(404, "no such image")
-    return Response(data, media_type="image/jpeg")
-
-
-def _send(console: Console, site: str, lane: str, action: OfficerAction) -> None:
-    payload = encode_command(action.kind, action.officer, action.reason, action.subject)
-    if not console.commands.command(site, lane, payload):
-        raise ApiError(503, f"lane {lane} is not reachable now; nothing was sent")
-
-
-def _action(kind: str, session: Session, reason: str, subject: str = "") -> OfficerAction:
-    try:
-        return OfficerAction(kind, session.user.name, reason, subject)  # type: ignore[arg-type]
-    except GateError as exc:
-        raise ApiError(422, str(exc)) from exc
 
 
 # -- pages ---------------------------------------------------------------------------------------
@@ -159,10 +69,10 @@ async def login(request: Request) -> Response:
     console: Console = request.app.state.console
     client = request.client.host if request.client else "?"
     if console.limiter.blocked(client):
-        return _error(429, "too many failed logins; wait a minute")
+        return error(429, "too many failed logins; wait a minute")
     origin = request.headers.get("origin")
     if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
-        return _error(403, "login from another site")
+        return error(403, "login from another site")
     form = await request.form()
     name, password = form.get("username"), form.get("password")
     user: User | None = None
@@ -197,7 +107,7 @@ async def shell(request: Request) -> Response:
     view = request.url.path.strip("/").split("/")[0] or "hall"
     lane = str(request.path_params.get("lane", ""))
     if lane and not NAME.fullmatch(lane):
-        return _error(404, "unknown lane")
+        return error(404, "unknown lane")
     return HTMLResponse(pages.shell(view, lane, session.user.name, session.user.role))
 
 
@@ -205,7 +115,7 @@ async def static(request: Request) -> Response:
     name = str(request.path_params["name"])
     text = pages.static_file(name)
     if text is None:
-        return _error(404, "no such file")
+        return error(404, "no such file")
     media = "text/javascript" if name.endswith(".js") else "text/css"
     return PlainTextResponse(text, media_type=media)
 
@@ -232,25 +142,25 @@ async def hall(request: Request, session: Session) -> Response:
 @endpoint(ANYONE)
 async def lane(request: Request, session: Session) -> Response:
     console: Console = request.app.state.console
-    return JSONResponse(console.hall.lane_view(_lane_name(request, console.hall)))
+    return JSONResponse(console.hall.lane_view(lane_name(request, console.hall)))
 
 
 @endpoint(DECIDE)
 async def preview(request: Request, session: Session) -> Response:
     console: Console = request.app.state.console
-    return _image(console.hall.preview(_lane_name(request, console.hall)))
+    return image(console.hall.preview(lane_name(request, console.hall)))
 
 
 @endpoint(DECIDE, change=True)
 async def lane_service(request: Request, session: Session) -> Response:
     console: Console = request.app.state.console
-    name = _lane_name(request, console.hall)
-    body = await _json_body(request, "service", "reason")
+    name = lane_name(request, console.hall)
+    body = await json_body(request, "service", "reason")
     if body["service"] not in ("open", "closed"):
         raise ApiError(422, "'service' must be 'open' or 'closed'")
     kind = "open_lane" if body["service"] == "open" else "close_lane"
     tile = console.hall.lane_view(name) or {}
-    _send(console, str(tile.get("site")), name, _action(kind, session, body["reason"]))
+    send(console, str(tile.get("site")), name, officer_action(kind, session, body["reason"]))
     return JSONResponse({"status": "sent"}, status_code=202)
 
 
@@ -275,7 +185,7 @@ async def referral_image(request: Request, session: Session) -> Response:
     which = request.path_params["which"]
     if which not in ("chip", "best"):
         raise ApiError(404, "no such image")
-    return _image(referral.chip_photo if which == "chip" else referral.best_shot)
+    return image(referral.chip_photo if which == "chip" else referral.best_shot)
 
 
 @endpoint(DECIDE, change=True)
@@ -285,11 +195,17 @@ async def decide(request: Request, session: Session) -> Response:
     referral = console.hall.referral(rid)
     if referral is None:
         raise ApiError(404, "unknown referral (decided or gone)")
-    body = await _json_body(request, "decision", "reason")
+    body = await json_body(request, "decision", "reason")
     if body["decision"] not in ("accept", "refuse"):
         raise ApiError(422, "'decision' must be 'accept' or 'refuse'")
-    action = _action(body["decision"], session, body["reason"], rid)
-    _send(console, referral.site, referral.lane, action)
+    action = officer_action(body["decision"], session, body["reason"], rid)
+    if action.kind == "accept":  # the lane's own rules, said before anything is sent
+        if referral.left:
+            raise ApiError(409, "the traveller has left the lane; no door opens for them")
+        if session.user.role not in referral.accept_roles():
+            who = " or ".join(referral.accept_roles()) or "nobody"
+            raise ApiError(403, f"a {referral.decision} may be accepted by {who} only")
+    send(console, referral.site, referral.lane, action)
     console.hall.mark_pending(rid, body["decision"])
     return JSONResponse({"status": "sent"}, status_code=202)
 
@@ -306,59 +222,11 @@ async def acknowledge(request: Request, session: Session) -> Response:
     alarm = console.hall.alarm(aid) if TID.fullmatch(aid) else None
     if alarm is None:
         raise ApiError(404, "unknown alarm")
-    body = await _json_body(request, "reason")
-    _send(console, alarm.site, alarm.lane, _action("acknowledge", session, body["reason"], aid))
+    body = await json_body(request, "reason")
+    action = officer_action("acknowledge", session, body["reason"], aid)
+    send(console, alarm.site, alarm.lane, action)
     console.hall.acknowledge(aid, session.user.name)
     return JSONResponse({"status": "sent"}, status_code=202)
-
-
-def _audit_path(console: Console, lane_name: str) -> Path:
-    if not NAME.fullmatch(lane_name) or lane_name not in console.audit_logs:
-        raise ApiError(404, f"no audit log for lane {lane_name[:40]!r}")
-    return console.audit_logs[lane_name]
-
-
-@endpoint(AUDIT)
-async def audit_search(request: Request, session: Session) -> Response:
-    from gate.console.audit_view import search
-
-    console: Console = request.app.state.console
-    query = request.query_params
-    lanes = [query["lane"]] if query.get("lane") else sorted(console.audit_logs)
-    try:
-        limit = int(query.get("limit", "200"))
-    except ValueError as exc:
-        raise ApiError(422, "'limit' must be a whole number") from exc
-    if not 1 <= limit <= 1000:
-        raise ApiError(422, "'limit' must be 1 to 1000")
-    rows: list[dict[str, Any]] = []
-    for name in lanes:
-        rows += search(_audit_path(console, name), name, query.get("text", ""), limit)
-    rows.sort(key=lambda row: float(row["finished_at"]), reverse=True)
-    return JSONResponse({"rows": rows[:limit], "lanes": sorted(console.audit_logs)})
-
-
-@endpoint(AUDIT)
-async def audit_export(request: Request, session: Session) -> Response:
-    from gate.audit import AuditLog
-
-    console: Console = request.app.state.console
-    name = str(request.path_params["lane"])
-    path = _audit_path(console, name)
-    fmt = request.query_params.get("format", "csv")
-    if fmt not in ("csv", "json"):
-        raise ApiError(422, "'format' must be csv or json")
-    try:
-        with AuditLog.open_readonly(path) as audit_log:
-            text = audit_log.export(fmt)
-    except GateError as exc:
-        raise ApiError(409, f"audit log of lane {name} not readable: {exc}") from exc
-    log.info("console: %s exported the audit log of lane %s", session.user.name, name)
-    return PlainTextResponse(
-        text,
-        media_type="text/csv" if fmt == "csv" else "application/json",
-        headers={"Content-Disposition": f'attachment; filename="audit-{name}.{fmt}"'},
-    )
 
 
 @endpoint(ANYONE)
@@ -408,55 +276,11 @@ async def events(request: Request, session: Session) -> Response:
     return StreamingResponse(stream(), media_type="text/event-stream")
 
 
-class Guard:
-    """Outermost middleware: bounded bodies (413) and no caching of anything (no-store)."""
-
-    def __init__(self, app: ASGIApp, max_body: int = MAX_BODY) -> None:
-        self.app = app
-        self.max_body = max_body
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        headers = dict(scope["headers"])
-        length = headers.get(b"content-length", b"0")
-        if not length.isdigit() or int(length) > self.max_body:
-            await _error(413, f"request body over {self.max_body} bytes")(scope, receive, send)
-            return
-        seen = 0
-
-        async def bounded() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_body:
-                raise ApiError(413, "request body too large")
-            return message
-
-        async def secured(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                extra = [
-                    (b"cache-control", b"no-store"),
-                    (b"x-content-type-options", b"nosniff"),
-                    (b"x-frame-options", b"DENY"),
-                    (b"referrer-policy", b"same-origin"),  # no-referrer would send "Origin: null"
-                    (b"content-security-policy", pages.CSP.encode()),
-                ]
-                message["headers"] = [*message.get("headers", []), *extra]
-            await send(message)
-
-        try:
-            await self.app(scope, bounded, secured)
-        except ApiError as exc:
-            await _error(exc.status, str(exc))(scope, receive, send)
-
-
 async def _http_error(request: Request, exc: Exception) -> Response:
     """Starlette's own refusals (no such route, wrong method) as JSON like ours."""
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
-    return _error(status, str(detail))
+    return error(status, str(detail))
 
 
 def create_app(console: Console) -> ASGIApp:

@@ -3,7 +3,8 @@
 Topic: ``egate/<site>/<lane>/<kind>``. Payload: ``{"v": 1, "kind", "tid", "state",
 "detail", "sent", "data"}``; ``sent`` is the lane's wall-clock time at the event (the
 console's lane-to-browser latency is measured from it). Commands go the other way on
-``egate/<site>/<lane>/command``. Every message from the outside is checked here before it
+``egate/<site>/<lane>/command``, signed (``gate.console.signing``) and checked by the lane
+(``gate.lane.command_auth``). Every message from the outside is checked here before it
 is used: a bad one is refused with one line saying why (``WireError``), and nothing of it is
 kept. Images (the referral's chip photo and best shot, live previews) travel as base64 JPEG
 and only inside messages; no document number ever does.
@@ -133,19 +134,3 @@ def image_bytes(data: Mapping[str, Any], key: str) -> bytes | None:
     except ValueError:
         return None
     return raw if raw.startswith(b"\xff\xd8") else None
-
-
-# -- commands: console -> lane -----------------------------------------------------------------
-def encode_command(action: str, officer: str, reason: str, subject: str) -> bytes:
-    body = {"v": VERSION, "action": action, "officer": officer, "reason": reason}
-    body["subject"] = subject
-    return json.dumps(body).encode()
-
-
-def decode_command(payload: bytes) -> dict[str, str]:
-    """A command's fields, type-checked (``OfficerAction`` checks their values)."""
-    body = _json_object(payload, "command")
-    fields = ("action", "officer", "reason", "subject")
-    if body.get("v") != VERSION or not all(isinstance(body.get(k), str) for k in fields):
-        raise WireError("command: needs v=1 and string action, officer, reason, subject")
-    return {k: str(body[k]) for k in fields}

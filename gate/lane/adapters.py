@@ -48,13 +48,16 @@ class AuditLogSink:
     def record_officer(self, action: OfficerAction, at: float) -> None:
         """A row of its own (a fresh id, chained like the others) naming the officer."""
         subject = f" ({action.subject})" if action.subject else ""
+        outcome, detail = f"OFFICER_{action.kind.upper()}", f"{action.reason}{subject}"
+        if action.refused:  # a command the lane refused: why, and whom it claimed to be from
+            outcome, detail = f"{outcome}_REFUSED", f"refused: {action.refused}{subject}"
         self.log.record(
             AuditRecord(
                 transaction_id=uuid.uuid4().hex,
                 started_at=at,
                 finished_at=at,
-                outcome=f"OFFICER_{action.kind.upper()}",
-                detail=f"officer {action.officer}: {action.reason}{subject}",
+                outcome=outcome,
+                detail=f"officer {action.officer}: {detail}",
             ),
             kind="result",
         )

@@ -214,4 +214,6 @@ class Doors:
             return "entry door not locked after the walk back"
         if left is None:
             self.bus.emit("referral", tid, "traveller still in the lane: officer needed")
+        else:
+            self.bus.emit("door", tid, "walked_out")  # the referred traveller has left
         return ""

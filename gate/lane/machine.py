@@ -26,6 +26,7 @@ from gate.config import TimeoutsConfig
 from gate.decision import DecisionPolicy, Verdict, check_capture, check_document, decide_match
 from gate.errors import AuditError, DocumentError
 from gate.interfaces import Camera
+from gate.lane.command_auth import ConsoleTrust
 from gate.lane.doors import Doors
 from gate.lane.events import EventBus, Observer
 from gate.lane.officer import OfficerAction, OfficerDesk, OfficerHandler
@@ -110,10 +111,15 @@ class Lane:
         """False while an officer has closed the lane (no document is taken)."""
         return self._officer.in_service
 
-    def submit_officer_action(self, action: OfficerAction) -> None:
-        """Queue an officer's action; the lane's thread applies it between travellers.
-        Never blocks; raises ``InputError`` when the lane's inbox is full."""
+    def submit_officer_action(self, action: OfficerAction | bytes) -> None:
+        """Queue an officer's action (in process) or a signed command's bytes (from a
+        console outside; checked against ``trust_consoles``, refusals audited); the lane's
+        thread applies it between travellers. Never blocks; ``InputError`` when full."""
         self._officer.desk.submit(action)
+
+    def trust_consoles(self, name: str, trust: ConsoleTrust) -> None:
+        """Believe signed commands naming lane ``name`` from the console keys in ``trust``."""
+        self._officer.name, self._officer.trust = name, trust
 
     def show_previews(self, on: bool = True) -> None:
         """Emit a few capture frames a second as ``preview`` events (for a console)."""

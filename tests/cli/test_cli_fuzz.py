@@ -56,7 +56,7 @@ FAMILIES = {
     "devices": ("turnstile", "emulate"),
     "lane": ("run", "simulate", "demo"),
     "audit": ("audit",),
-    "console": ("console",),
+    "console": ("console", "broker"),
 }
 # Options that read a file whose hostile content is always refused when they load it.
 HOSTILE_FILE_SLOTS = {

@@ -55,7 +55,8 @@ class ConsoleWithLane:
         self.fake = FakeLane()
         self.fake.audit = AuditLogSink(self.audit_log)  # type: ignore[assignment]
         assert wiring.hub is not None
-        self.reporter = LaneReporter("site", "lane-1", wiring.hub)
+        trust = wiring.trust(own_console=True)  # the lane believes this console's key
+        self.reporter = LaneReporter("site", "lane-1", wiring.hub, trust=trust)
         self.lane: Lane = self.fake.build(observers=(self.reporter,))
         self.reporter.attach(self.lane)
         self.reporter.start()

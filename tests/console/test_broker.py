@@ -16,9 +16,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from gate.console.hall import Hall
 from gate.console.mqtt import BrokerAddress, MqttLink
 from gate.console.reporter import QUEUE_SIZE, LaneReporter
-from gate.console.wire import MAX_PAYLOAD, encode_command
+from gate.console.signing import ConsoleKey
+from gate.console.wire import MAX_PAYLOAD
 from gate.fakes import FakeLane
 from gate.lane import GateEvent, Lane
+from gate.lane.command_auth import ConsoleTrust
+from gate.lane.officer import OfficerAction
 from gate.outcome import Decision, State
 from tests.console.apps import wait_for
 from tests.console.broker import Broker
@@ -36,7 +39,9 @@ class Setup:
         self.console.start()
         self.fake = FakeLane()
         self.link = MqttLink(address, "test-lane").start()
-        self.reporter = LaneReporter("site", "lane-7", self.link)
+        self.key = ConsoleKey.generate()
+        trust = ConsoleTrust.of([self.key.public])
+        self.reporter = LaneReporter("site", "lane-7", self.link, trust=trust)
         self.lane: Lane = self.fake.build(observers=(self.reporter,))
         self.reporter.attach(self.lane)
         self.reporter.start()
@@ -80,12 +85,15 @@ def test_lane_events_and_officer_commands_through_mosquitto(setup: Setup) -> Non
     assert tile["referrals_today"] == {"REJECT_MISMATCH": 1, "REFER_DOCUMENT": 1}
     referral = next(r for r in setup.hall.referral_views() if r["decision"] == "REJECT_MISMATCH")
     assert referral["has_chip_photo"] and referral["checks"]["passive_auth"] == "valid"
-    # The officer's accept travels back through the broker and is applied by the lane.
-    payload = encode_command("accept", "alice", "checked at the desk", referral["id"])
-    assert setup.console.command("site", "lane-7", payload)
+    # The officer's signed refusal travels back through the broker and is applied by the lane
+    # (an accept: the traveller walked back out already, see test_signed_commands).
+    action = OfficerAction("refuse", "alice", "checked at the desk", referral["id"])
+    assert setup.console.command("site", "lane-7", setup.key.sign(action, "lane-7"))
     assert wait_for(lambda: setup.lane.serve_one(0.0) is None and _recorded(setup))
     assert [a.officer for a in setup.fake.audit.officer_actions] == ["alice"]
+    assert not setup.fake.audit.officer_actions[0].refused
     assert wait_for(lambda: setup.hall.referral(referral["id"]) is None)  # photos dropped
+    assert setup.hall.rejected == 0  # the console's own command is not a bad lane message
 
 
 def _recorded(setup: Setup) -> bool:

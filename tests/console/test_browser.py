@@ -1,7 +1,9 @@
 """The console in headless Chromium (Selenium, Debian's chromium + chromedriver).
 
 1. ``egate simulate --console``: an officer logs in, watches the simulated travellers appear,
-   accepts a referral with a reason, and an auditor finds that decision in the audit log.
+   sees that a referred traveller has left (no exit offered), refuses that referral with a
+   reason (a command signed by the console, checked by the lane), and an auditor finds that
+   decision in the audit log.
    Every view is saved on the way (into docs/console/ with ``make screenshots``).
 2. A hall of 4 lanes (four ``egate simulate`` processes) reporting through Mosquitto to one
    ``egate console``: the lane-to-browser latency of the events, measured in the browser;
@@ -155,16 +157,20 @@ def test_officer_flow_in_the_browser(driver: Any, tmp_path: Path) -> None:
         wait_until(lambda: len(_texts(driver, card)) >= 2, 90, "two referrals")
         wait_until(lambda: _images_loaded(driver) >= 4, 15, "chip photos and best shots")
         _shot(driver, "referrals")
-        referral = driver.find_elements(By.CSS_SELECTOR, card)[-1]  # the first traveller's
+        first = f"{card}:last-of-type"  # the first traveller's: referred, walked back out
+        # The card says the traveller has gone and offers no exit (the lane would refuse it).
+        wait_until(lambda: "has left the lane" in " ".join(_texts(driver, first)), 30, "left")
+        referral = driver.find_elements(By.CSS_SELECTOR, card)[-1]
+        assert not referral.find_elements(By.CSS_SELECTOR, "button.accept")
         outcome = referral.find_element(By.TAG_NAME, "h3").text.split(": ")[1]
         rid = referral.get_attribute("data-id")
-        referral.find_element(By.CSS_SELECTOR, "input.reason").send_keys("twin brother, checked")
-        referral.find_element(By.CSS_SELECTOR, "button.accept").click()
-        # The lane applies it once the scenario is done: the referral then leaves the queue.
+        referral.find_element(By.CSS_SELECTOR, "input.reason").send_keys("twin brother, see desk")
+        referral.find_element(By.CSS_SELECTOR, "button.refuse").click()
+        # The lane applies the signed refusal once the scenario is done: the card then goes.
         wait_until(
             lambda: not driver.find_elements(By.CSS_SELECTOR, f"section[data-id='{rid}']"),
             90,
-            "the accepted referral to close",
+            "the refused referral to close",
         )
         driver.get(base + "/alarms")
         wait_until(lambda: _texts(driver, "#alarms tr"), 15, "the alarm table")
@@ -180,9 +186,9 @@ def test_officer_flow_in_the_browser(driver: Any, tmp_path: Path) -> None:
         log_in(driver, base, "ada", "auditor-pass-1")
         driver.get(base + "/audit")
         row = wait_until(
-            lambda: [t for t in _texts(driver, "#audit tr") if "OFFICER_ACCEPT" in t], 15, "row"
+            lambda: [t for t in _texts(driver, "#audit tr") if "OFFICER_REFUSE" in t], 15, "row"
         )
-        assert "officer olga: twin brother, checked" in row[0]
+        assert "officer olga: twin brother, see desk" in row[0]
         _shot(driver, "audit")
         summary = json.loads((tmp_path / "summary.json").read_text())
         assert summary["travellers"][0]["actual"] == outcome
@@ -221,8 +227,11 @@ def test_hall_of_four_lanes_through_mosquitto(driver: Any, tmp_path: Path) -> No
     broker = Broker().start()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
+    key = tmp_path / "console.key"  # the console signs its commands; the lanes trust it
+    subprocess.run([EGATE, "console", "keygen", str(key)], check=True, capture_output=True)
+    assert key.stat().st_mode & 0o777 == 0o600
     console_args = ["console", "--listen", f"127.0.0.1:{port}", "--broker", broker.url,
-                    "--users", str(users)]  # fmt: skip
+                    "--users", str(users), "--key", str(key)]  # fmt: skip
     console = _spawn(console_args, tmp_path / "console.log")
     lanes: list[subprocess.Popen[str]] = []
     try:
@@ -232,6 +241,7 @@ def test_hall_of_four_lanes_through_mosquitto(driver: Any, tmp_path: Path) -> No
         for n in range(1, 5):
             args = ["simulate", "--scenario", str(scenario), "--travellers", "3", "--no-pcsc"]
             args += ["--broker", broker.url, "--lane", f"lane-{n}", "--keep-serving"]
+            args += ["--trust-console", f"{key}.pub"]
             args += ["--json", str(tmp_path / f"lane-{n}.json")]
             lanes.append(_spawn(args, tmp_path / f"lane-{n}.log"))
         names = {f"lane-{n}" for n in range(1, 5)}

@@ -25,21 +25,42 @@ def _referred(kind: str = "impostor") -> tuple[FakeLane, Lane, list[GateEvent], 
 
 
 def test_accept_opens_the_exit_after_recording_the_officer() -> None:
-    fake, lane, events, tid = _referred()
+    fake, lane, events, tid = _referred("tailgater")  # the traveller is held in the lane
     referral = next(e for e in events if e.kind == "referral")
-    assert referral.data["decision"] == "REJECT_MISMATCH"
+    assert referral.data["decision"] == "TAILGATING"
     assert referral.data["chip_photo"] is not None  # for the officer's screen, in memory
     commands_before = list(fake.turnstile.commands)
-    lane.submit_officer_action(OfficerAction("accept", "alice", "same person, checked", tid))
+    accept = OfficerAction("accept", "sam", "one family, checked", tid, "supervisor")
+    lane.submit_officer_action(accept)
     assert fake.audit.officer_actions == []  # only queued: the console's thread moved nothing
     lane.serve_one(0.1)
-    assert [a.officer for a in fake.audit.officer_actions] == ["alice"]
+    assert [a.officer for a in fake.audit.officer_actions] == ["sam"]
     new = fake.turnstile.commands[len(commands_before) :]
     assert "open_exit" in new and new[-1] == "lock"
     notes = [e.detail for e in events if e.kind == "officer"]
     assert notes == ["accept", "passage accept"]
-    # The automatic outcome stays what it was: one committed transaction, REJECT_MISMATCH.
-    assert [t.decision for t in fake.audit.records] == [Decision.REJECT_MISMATCH]
+    # The automatic outcome stays what it was: one committed transaction, TAILGATING.
+    assert [t.decision for t in fake.audit.records] == [Decision.TAILGATING]
+
+
+def test_who_may_override_what_and_only_while_the_traveller_is_there() -> None:
+    fake, lane, _events, held = _referred("tailgater")
+    before = len(fake.turnstile.commands)
+    lane.submit_officer_action(OfficerAction("accept", "olga", "looks fine", held))  # officer
+    lane.serve_one(0.1)
+    assert fake.audit.officer_actions[-1].refused.endswith("by supervisor only")
+    fake.traveller("no_face")  # REFER_CAPTURE: this one walks back out
+    gone = lane.serve_one(1.0)
+    assert gone is not None and gone.decision is Decision.REFER_CAPTURE
+    for tid in (gone.transaction_id, held):  # held: a later traveller came in since
+        lane.submit_officer_action(OfficerAction("accept", "sam", "ok", tid, "supervisor"))
+    lane.serve_one(0.1)
+    assert [a.refused for a in fake.audit.officer_actions[-2:]] == [
+        "the traveller has left the lane; no door opens for them"
+    ] * 2
+    assert "open_exit" not in fake.turnstile.commands[before:]
+    with pytest.raises(InputError, match="role"):
+        OfficerAction("close_lane", "ada", "x", role="auditor")
 
 
 def test_refuse_after_an_alarm_lets_the_traveller_back_out() -> None:
@@ -52,23 +73,27 @@ def test_refuse_after_an_alarm_lets_the_traveller_back_out() -> None:
 
 
 def test_unknown_or_repeated_referral_is_refused_and_nothing_moves() -> None:
-    fake, lane, events, tid = _referred()
+    fake, lane, events, tid = _referred("tailgater")
     lane.submit_officer_action(OfficerAction("refuse", "alice", "walked back", tid))
-    lane.submit_officer_action(OfficerAction("accept", "alice", "again", tid))
+    lane.submit_officer_action(OfficerAction("accept", "sam", "again", tid, "supervisor"))
     lane.submit_officer_action(OfficerAction("accept", "alice", "who?", "nosuchreferral"))
     before = len(fake.turnstile.commands)
     lane.serve_one(0.1)
-    assert [a.kind for a in fake.audit.officer_actions] == ["refuse"]
+    applied = [a.kind for a in fake.audit.officer_actions if not a.refused]
+    assert applied == ["refuse"]
     assert "open_exit" not in fake.turnstile.commands[before:]
     refused = [e.detail for e in events if e.kind == "officer" and "refused" in e.detail]
     assert len(refused) == 2
+    assert [a.refused for a in fake.audit.officer_actions if a.refused] == [
+        "no open referral with this id on this lane"
+    ] * 2  # each refusal is on record too
 
 
 def test_an_action_not_recorded_moves_no_door() -> None:
-    fake, lane, events, tid = _referred()
+    fake, lane, events, tid = _referred("tailgater")
     fake.audit.fail_next = 1
     before = len(fake.turnstile.commands)
-    lane.submit_officer_action(OfficerAction("accept", "alice", "checked", tid))
+    lane.submit_officer_action(OfficerAction("accept", "sam", "checked", tid, "supervisor"))
     lane.serve_one(0.1)
     assert "open_exit" not in fake.turnstile.commands[before:]
     assert any("not recorded" in e.detail for e in events if e.kind == "officer")

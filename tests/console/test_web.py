@@ -195,3 +195,34 @@ def test_pages_need_a_session_and_carry_no_cdn(made: ConsoleWithLane) -> None:
         assert "<script src='/static/console.js'>" in html and "http" not in html.split("<body")[1]
     assert officer.get("/static/../web.py").status_code == 404
     assert officer.get("/plots/latency.svg").text.startswith("<svg")
+
+
+def test_the_console_offers_only_what_the_lane_allows(made: ConsoleWithLane) -> None:
+    gone = made.traveller("impostor")  # REJECT_MISMATCH: walked back out
+    held = made.traveller("tailgater")  # TAILGATING: held in the lane
+
+    def walked_out() -> bool:
+        referral = made.console.hall.referral(gone)
+        return referral is not None and referral.left
+
+    assert wait_for(walked_out)
+    views = {r["id"]: r for r in made.console.hall.referral_views()}
+    assert views[held]["accept_roles"] == ["supervisor"] and not views[held]["left"]
+    officer, csrf = made.client("olga")
+    body = {"decision": "accept", "reason": "looks fine"}
+    headers = {"X-CSRF-Token": csrf}
+    left = officer.post(f"/api/referrals/{gone}/decision", json=body, headers=headers)
+    assert left.status_code == 409 and "has left" in left.json()["error"]
+    plain = officer.post(f"/api/referrals/{held}/decision", json=body, headers=headers)
+    assert plain.status_code == 403 and "supervisor" in plain.json()["error"]
+    supervisor, sam_csrf = made.client("sam")
+    before = len(made.fake.turnstile.commands)
+    sent = supervisor.post(
+        f"/api/referrals/{held}/decision", json=body, headers={"X-CSRF-Token": sam_csrf}
+    )
+    assert sent.status_code == 202
+    made.lane.serve_one(0.0)  # the lane checks the signed command and opens the exit
+    assert "open_exit" in made.fake.turnstile.commands[before:]
+    rows = [r for r in made.audit_log.entries() if str(r["outcome"]).startswith("OFFICER_")]
+    assert [r["outcome"] for r in rows] == ["OFFICER_ACCEPT"]
+    assert "officer sam: looks fine" in str(rows[0]["detail"])

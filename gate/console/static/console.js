@@ -109,7 +109,11 @@ async function drawReferrals() {
   const list = el("div", { id: "referrals" });
   for (const r of data.referrals) {
     const reason = el("input", { class: "reason", placeholder: "reason (required)", size: "40" });
-    const status = el("span", { class: "status", text: r.pending ? `sent: ${r.pending}` : "" });
+    const status = el("span", { class: "status", text: r.refused || (r.pending ? `sent: ${r.pending}` : "") });
+    // The lane's rules: no exit for a traveller who has left; some outcomes need a supervisor.
+    const mayAccept = !r.left && r.accept_roles.includes(role);
+    const acceptNote = r.left ? "the traveller has left the lane: no door opens for them"
+      : (mayAccept ? "" : `accept: ${r.accept_roles.join(" or ") || "nobody"} only`);
     const decide = (decision) => async () => {
       if (!reason.value.trim()) { status.textContent = "a reason is required"; return; }
       try {
@@ -128,7 +132,7 @@ async function drawReferrals() {
       kv([["passive auth (PA)", c.passive_auth], ["active auth (AA)", c.active_auth], ["chip auth (CA)", c.chip_auth],
           ["score / threshold", `${num(c.score, 3)} / ${num(c.threshold, 3)}`], ["liveness", num(c.liveness, 2)], ["quality", num(c.quality, 2)]]),
       role === "auditor" ? null : el("p", {}, reason, " ",
-        el("button", { class: "accept", text: "Accept (open exit)", onclick: decide("accept") }), " ",
+        mayAccept ? el("button", { class: "accept", text: "Accept (open exit)", onclick: decide("accept") }) : el("span", { class: "muted left", text: acceptNote }), " ",
         el("button", { class: "refuse", text: "Refuse (walk back)", onclick: decide("refuse") }), " ", status)));
   }
   if (!data.referrals.length) list.append(el("p", { class: "muted", text: "No open referral." }));
