@@ -1,26 +1,18 @@
-"""``egate console`` (the officer console), ``egate console user add``, and the
-``--console`` / ``--broker`` options that ``egate run``, ``simulate`` and ``demo`` share."""
+"""``egate console`` (the officer console) and ``egate console user add``.
+
+A lane watched from its own process (``egate run --console``) is ``gate.cli.lane_console``."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from gate.cli import EXIT_OK, Registry
+from gate.cli.base import EXIT_OK, Registry
+from gate.cli.lane_console import users_path
+from gate.cli.options import DEFAULT_LISTEN, add_broker_option, add_users_option
 from gate.errors import ConfigError, InputError
-
-if TYPE_CHECKING:
-    from gate.console.reporter import LaneReporter
-    from gate.console.web import Console
-    from gate.lane import Lane
-
-DEFAULT_LISTEN = "127.0.0.1:8080"
 
 
 def _read_password() -> str:
@@ -33,16 +25,10 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def _users_path(args: argparse.Namespace) -> Path:
-    from gate.console.users import default_users_path
-
-    return Path(args.users) if args.users else default_users_path()
-
-
 def _user_add(args: argparse.Namespace) -> int:
     from gate.console.users import Users
 
-    path = _users_path(args)
+    path = users_path(args.users)
     users = Users.load(path)
     users.add(args.name, args.role, _read_password())
     print(f"user {args.name} ({args.role}) saved in {path}")
@@ -65,7 +51,7 @@ def _console(args: argparse.Namespace) -> int:
     from gate.console.server import ConsoleServer, Wiring, make_console
     from gate.console.users import Users
 
-    path = _users_path(args)
+    path = users_path(args.users)
     users = Users.load(path)
     if not len(users):
         raise ConfigError(f"no console accounts in {path}: add one with 'egate console user add'")
@@ -85,71 +71,11 @@ def _opt_path(value: str | None) -> Path | None:
     return Path(value) if value else None
 
 
-def add_lane_options(p: argparse.ArgumentParser) -> None:
-    """``--console`` and ``--broker`` for the commands that run a lane."""
-    p.add_argument(
-        "--console",
-        nargs="?",
-        const=DEFAULT_LISTEN,
-        default=None,
-        metavar="HOST:PORT",
-        help=f"serve the officer console in this process (default {DEFAULT_LISTEN})",
-    )
-    p.add_argument("--broker", default=None, help="publish lane events to mqtt[s]://host:port")
-    p.add_argument("--site", default="site", help="site name in the event topics")
-    p.add_argument("--users", default=None, help="console accounts file")
-
-
-@dataclass
-class LaneConsole:
-    """What ``lane_console`` gives the command: the lane's reporter (``None`` with neither
-    --console nor --broker) and the in-process console, if any."""
-
-    reporter: LaneReporter | None = None
-    console: Console | None = None
-
-    def attach(self, lane: Lane, audit: Path | None) -> None:
-        """Take officer commands for ``lane``; its audit log is shown to auditors."""
-        if self.reporter is not None:
-            self.reporter.attach(lane)
-        if self.console is not None and audit is not None and self.reporter is not None:
-            self.console.audit_logs[self.reporter.lane_id] = audit
-
-
-@contextmanager
-def lane_console(args: argparse.Namespace, lane: str) -> Iterator[LaneConsole]:
-    """The lane's reporter and, with --console, the console's web server, for the block."""
-    if not args.console and not args.broker:
-        yield LaneConsole()
-        return
-    from gate.console.server import ConsoleServer, Wiring, demo_users, lane_reporter, make_console
-
-    wiring = Wiring.make(args.broker)
-    reporter = lane_reporter(wiring, args.site, lane)
-    linked = LaneConsole(reporter)
-    server = link = None
-    try:
-        if args.console:
-            users = demo_users(_users_path(args))
-            linked.console, link = make_console(wiring, users)
-            server = ConsoleServer(linked.console, args.console).start()
-            print(f"officer console: {server.url}", file=sys.stderr, flush=True)
-        reporter.start()
-        yield linked
-    finally:
-        reporter.close()
-        reporter.link.close()
-        if server is not None:
-            server.stop()
-        if link is not None:
-            link.close()
-
-
 def register(registry: Registry) -> None:
     p = registry.command("console", "the officer console: a hall of lanes in the browser", _console)
     p.add_argument("--listen", default=DEFAULT_LISTEN, help="HOST:PORT to serve on")
-    p.add_argument("--broker", default=None, help="mqtt[s]://[user@]host[:port] of the lanes")
-    p.add_argument("--users", default=None, help="accounts file (egate console user add)")
+    add_broker_option(p, "mqtt[s]://[user@]host[:port] of the lanes")
+    add_users_option(p, "accounts file (egate console user add)")
     p.add_argument(
         "--audit", action="append", default=[], help="LANE=PATH of a lane's audit log (auditors)"
     )
@@ -161,4 +87,4 @@ def register(registry: Registry) -> None:
     )
     p.add_argument("name", help="user name (lower-case letters, digits, . _ -)")
     p.add_argument("--role", required=True, choices=("officer", "supervisor", "auditor"))
-    p.add_argument("--users", default=None, help="accounts file")
+    add_users_option(p, "accounts file")
