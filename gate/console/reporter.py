@@ -28,8 +28,7 @@ from gate.console.wire import (
     topic,
 )
 from gate.errors import GateError
-from gate.lane import GateEvent, Lane
-from gate.lane.officer import OfficerAction
+from gate.lane import GateEvent, Lane, OfficerAction
 from gate.outcome import State, Transaction
 
 log = logging.getLogger("gate.console")

@@ -43,7 +43,7 @@ from gate.console.openapi import schema
 from gate.console.users import LoginLimiter, Role, Session, Sessions, User, Users
 from gate.console.wire import NAME, encode_command
 from gate.errors import GateError
-from gate.lane.officer import OfficerAction
+from gate.lane import OfficerAction
 
 log = logging.getLogger("gate.console")
 COOKIE = "egate_session"

@@ -11,14 +11,13 @@ delay or change a traveller's automatic outcome; at worst its actions are not ap
 from __future__ import annotations
 
 import logging
-import re
 import threading
 from collections import OrderedDict, deque
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from gate.decision import Verdict
 from gate.errors import InputError
+from gate.lane.actions import OfficerAction
 from gate.lane.doors import WALK_BACK, Doors
 from gate.lane.events import EventBus
 from gate.lane.work import StageStop, TransactionWork
@@ -29,43 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gate.lane")
 
-ActionKind = Literal["accept", "refuse", "acknowledge", "close_lane", "open_lane"]
-ACTION_KINDS: tuple[ActionKind, ...] = (
-    "accept",
-    "refuse",
-    "acknowledge",
-    "close_lane",
-    "open_lane",
-)
-OFFICER_NAME = re.compile(r"[a-z][a-z0-9_.-]{0,31}")
-MAX_REASON = 200
 MAX_QUEUED = 64  # more unapplied actions than this means the lane is not serving: refuse more
 MAX_OPEN_REFERRALS = 256
-
-
-@dataclass(frozen=True)
-class OfficerAction:
-    """What an officer decided. ``subject`` is the referral's transaction id (accept,
-    refuse) or the alarm's id (acknowledge); empty for lane-wide actions."""
-
-    kind: ActionKind
-    officer: str
-    reason: str
-    subject: str = ""
-
-    def __post_init__(self) -> None:
-        if self.kind not in ACTION_KINDS:
-            raise InputError(f"officer action: unknown kind {self.kind!r}")
-        if not OFFICER_NAME.fullmatch(self.officer):
-            raise InputError("officer action: the officer's name is not a valid user name")
-        if not self.reason.strip() or len(self.reason) > MAX_REASON:
-            raise InputError(f"officer action: a reason of 1 to {MAX_REASON} characters is needed")
-        if not self.reason.isprintable():
-            raise InputError("officer action: the reason holds control characters")
-        if not re.fullmatch(r"[A-Za-z0-9_-]{0,64}", self.subject):
-            raise InputError("officer action: the subject is not a transaction or alarm id")
-        if self.kind in ("accept", "refuse", "acknowledge") and not self.subject:
-            raise InputError(f"officer action {self.kind}: which referral or alarm is missing")
 
 
 class OfficerDesk:
