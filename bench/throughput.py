@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gate.lane.resilient import ReopeningStats
+from gate.lane import ReopeningStats
 
 PERCENTILES = (50, 95, 99)
 

@@ -27,8 +27,7 @@ from gate.errors import (
     ModelError,
 )
 from gate.interfaces import Camera, Frame
-from gate.lane import Lane, Observer
-from gate.lane.officer import OfficerAction
+from gate.lane import Lane, Observer, OfficerAction
 from gate.outcome import Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
 from gate.turnstile import DEFAULT_TIMEOUT, DoorState, EventKind, TurnstileEvent, TurnstileStatus

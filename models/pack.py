@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gate.errors import ModelError
+from models.home import egate_home
 from models.kinds import PACK_KINDS, built_kinds, kind_module
 from models.manifest import (
     MANIFEST_NAME,
@@ -33,12 +34,6 @@ DEFAULT_PACK = "fusion"
 
 
 # ---------------------------------------------------------------------------- locations
-
-
-def egate_home() -> Path:
-    """``$EGATE_HOME``, default ``~/.cache/egate``."""
-    configured = os.environ.get("EGATE_HOME")
-    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "egate"
 
 
 def packs_root() -> Path:
@@ -90,7 +85,11 @@ def load_manifest(pack: str | Path | None) -> PackManifest:
             text = file.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ModelError(f"{file}: cannot be read ({exc})") from exc
-        return PackManifest.from_json(text, str(file))
+        manifest = PackManifest.from_json(text, str(file))
+        if manifest.kind not in PACK_KINDS:  # checked here: the kinds' modules import manifest
+            known = ", ".join(sorted(PACK_KINDS))
+            raise ModelError(f"{file}: field 'kind' is {manifest.kind!r}, expected one of {known}")
+        return manifest
     for kind, entry in PACK_KINDS.items():
         if entry.bare_folders:
             module = kind_module(kind, str(folder))

@@ -29,7 +29,7 @@ def test_sigterm_unwinds_like_ctrl_c_so_clean_up_runs(tmp_path: Path) -> None:
     marker = tmp_path / "cleaned"
     script = (
         "import sys, time\n"
-        "from gate.cli import Registry, main\n"
+        "from gate.cli import main\n"
         "import gate.cli as cli\n"
         "def serve(args):\n"
         "    try:\n"
@@ -42,8 +42,7 @@ def test_sigterm_unwinds_like_ctrl_c_so_clean_up_runs(tmp_path: Path) -> None:
         "    reg.command('sleepy', 'test', serve)\n"
         "import types\n"
         "mod = types.ModuleType('sleepy_cmd'); mod.register = register\n"
-        "sys.modules['sleepy_cmd'] = mod\n"
-        "cli.COMMAND_MODULES = ('sleepy_cmd',)\n"
+        "cli.COMMANDS = (mod,)\n"
         "sys.exit(main(['sleepy']))\n"
     )
     proc = subprocess.Popen(

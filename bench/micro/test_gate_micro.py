@@ -39,8 +39,7 @@ from gate.fakes import (
     fake_photo,
 )
 from gate.icao.pa import TrustStore
-from gate.lane import GateEvent, Lane, build_lane
-from gate.lane.adapters import PassportChipReader
+from gate.lane import GateEvent, Lane, PassportChipReader, build_lane
 from gate.outcome import Decision, Transaction
 from gate.simulate.issue import issue_passport
 from gate.simulate.pki import init_pki
@@ -193,7 +192,7 @@ def engine_lane(real_lane: dict[str, Any], tmp_path_factory: pytest.TempPathFact
     except ModelError as exc:
         pytest.skip(f"face model pack not prepared ({exc})")
     from drivers.camera.synthetic import TravellerScene
-    from gate.lane.adapters import EngineBiometrics
+    from gate.lane import EngineBiometrics
     from gate.simulate.faces import PhotoLibrary
     from gate.simulate.lane import SceneFeed
 
@@ -267,7 +266,7 @@ def test_document_to_decision_fusion_beside_dlib(
     from drivers.camera.threaded import camera_from_frames
     from gate.capture.pipeline import CapturePipeline, CaptureSettings
     from gate.errors import ModelError
-    from gate.lane.adapters import EngineBiometrics
+    from gate.lane import EngineBiometrics
     from models.engine import load_engine
 
     controller: Lane = engine_lane["controller"]

@@ -15,8 +15,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gate.cli import EXIT_FAILURE, EXIT_OK, Registry
 from gate.cli import args as argtypes
+from gate.cli.base import EXIT_FAILURE, EXIT_OK, Registry
 from gate.errors import AuditError, InputError
 
 if TYPE_CHECKING:
@@ -125,6 +125,7 @@ def register(registry: Registry) -> None:
     _log_arguments(p, db_required=True)
     p.add_argument("--since", default=None, help="Unix time or ISO date/time (UTC)")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
+    # Its own check (``_write_output``): never through a planted symlink, never a folder.
     p.add_argument("--output", "-o", default=None, help="write to this file instead of stdout")
 
     p = registry.command(

@@ -1,6 +1,8 @@
-"""``egate bench``: accuracy of face packs on verification datasets, threshold calibration.
+"""``egate bench accuracy`` and ``bench calibrate``: accuracy of face packs on verification
+datasets, threshold calibration (``gate.cli.bench_lane_cmd`` has the benchmarks that run a
+lane).
 
-Heavy imports (numpy, the engine, matplotlib) stay inside the handlers.
+Heavy imports (numpy, the engine, matplotlib, Ray) stay inside the handlers.
 """
 
 from __future__ import annotations
@@ -10,18 +12,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gate.cli import EXIT_FAILURE, EXIT_OK, Registry
 from gate.cli import args as argtypes
+from gate.cli.base import EXIT_OK, Registry
+from gate.cli.bench_output import BENCH_HELP, emit_json
+from gate.cli.options import (
+    add_json_output,
+    add_no_progress_option,
+    add_pack_option,
+    add_report_option,
+    add_seed_option,
+    add_threads_option,
+    json_on_stdout,
+)
 from gate.errors import InputError
 
-MAX_TRAVELLERS = 100_000  # per throughput run; weeks of lane time at speed 1
 MAX_UPSAMPLE = 3  # each doubling quadruples the pixels
 
 
 def register(registry: Registry) -> None:
-    registry.group(
-        "bench", "benchmarks: accuracy, threshold calibration, lane throughput, liveness (PAD)"
-    )
+    registry.group("bench", BENCH_HELP)
     accuracy = registry.command(
         "bench accuracy",
         "verification accuracy (EER, TAR at FMR, FTA) of one or more packs on a dataset",
@@ -41,12 +50,8 @@ def register(registry: Registry) -> None:
         help="a pairs .csv, an LFW pairs.txt, an InsightFace .bin or a folder of identity folders",
     )
     _dataset_options(accuracy)
-    accuracy.add_argument(
-        "--pack",
-        nargs="+",
-        action="extend",
-        metavar="P",
-        help="pack id(s) or folder(s) to compare side by side (default: fusion)",
+    add_pack_option(
+        accuracy, "pack id(s) or folder(s) to compare side by side (default: fusion)", many=True
     )
     accuracy.add_argument(
         "--impostors",
@@ -55,15 +60,8 @@ def register(registry: Registry) -> None:
         help="expand impostors across identities: every pair ('all') or N seeded pairs "
         "(default: the dataset's listed pairs)",
     )
-    accuracy.add_argument(
-        "--json", type=_output, metavar="OUT", help="write the JSON report ('-': stdout)"
-    )
-    accuracy.add_argument(
-        "--report",
-        type=Path,
-        metavar="DIR",
-        help="write report.md, report.json, det.png and scores.png into DIR",
-    )
+    add_json_output(accuracy, "the report")
+    add_report_option(accuracy, "write report.md, report.json, det.png and scores.png into DIR")
     accuracy.add_argument(
         "--engine",
         choices=("local", "ray"),
@@ -97,7 +95,7 @@ def register(registry: Registry) -> None:
         "write thresholds for FMR 1e-2, 1e-3, 1e-4 into a pack's manifest",
         _calibrate,
     )
-    calibrate.add_argument("--pack", required=True, metavar="P", help="pack id or folder")
+    add_pack_option(calibrate, "pack id or folder", required=True)
     calibrate.add_argument("--dataset", required=True, type=Path, metavar="PATH")
     _dataset_options(calibrate)
     calibrate.add_argument(
@@ -110,196 +108,21 @@ def register(registry: Registry) -> None:
     calibrate.add_argument(
         "--dry-run", action="store_true", help="print the thresholds, leave the manifest alone"
     )
-    calibrate.add_argument(
-        "--json", type=_output, metavar="OUT", help="write the JSON report ('-': stdout)"
-    )
-
-    throughput = registry.command(
-        "bench throughput",
-        "travellers per hour, per-stage p50/p95/p99, CPU and dropped frames of a simulated lane",
-        _throughput,
-    )
-    throughput.add_argument(
-        "--travellers",
-        type=argtypes.int_range(1, MAX_TRAVELLERS, "travellers"),
-        default=100,
-        help="travellers per run",
-    )
-    throughput.add_argument(
-        "--speed",
-        type=argtypes.speed,
-        nargs="+",
-        default=[1.0],
-        metavar="S",
-        help="time scales to run (1 = real physical timings; e.g. --speed 1 10)",
-    )
-    throughput.add_argument("--no-pcsc", action="store_true", help="chips in process, not PC/SC")
-    throughput.add_argument("--pack", default=None, metavar="P", help="face pack id or folder")
-    throughput.add_argument("--scenario", type=Path, default=None, help="scenario TOML")
-    throughput.add_argument(
-        "--json", type=_output, metavar="OUT", help="write the JSON ('-': stdout)"
-    )
-    throughput.add_argument("--report", type=Path, metavar="DIR", help="write report.md/.json")
-
-    soak = registry.command(
-        "bench soak",
-        "many travellers through one simulated lane: RSS, threads and open files per traveller",
-        _soak,
-    )
-    soak.add_argument(
-        "--travellers",
-        type=argtypes.int_range(1, MAX_TRAVELLERS, "travellers"),
-        default=200,
-        help="travellers in the run",
-    )
-    soak.add_argument("--speed", type=argtypes.speed, default=1.0, help="time scale of the lane")
-    soak.add_argument("--no-pcsc", action="store_true", help="chips in process, not PC/SC")
-    soak.add_argument("--pack", default=None, metavar="P", help="face pack id or folder")
-    soak.add_argument("--scenario", type=Path, default=None, help="scenario TOML")
-    soak.add_argument("--json", type=_output, metavar="OUT", help="write the JSON ('-': stdout)")
-    soak.add_argument("--report", type=Path, metavar="DIR", help="write soak.md/.json")
-
-    pad = registry.command(
-        "bench pad",
-        "APCER per attack type and BPCER of the liveness check on synthetic scenes",
-        _pad,
-    )
-    pad.add_argument("--pack", default=None, metavar="P", help="face pack id or folder")
-    pad.add_argument(
-        "--photos",
-        nargs="+",
-        type=argtypes.sample_or_path,
-        metavar="PHOTO",
-        help="photos of the travellers (paths or sample:NAME[#i]; default: 4 sample faces)",
-    )
-    pad.add_argument(
-        "--seeds",
-        type=argtypes.int_range(1, 10_000, "seeds"),
-        default=3,
-        help="scenes per photo and kind (default 3)",
-    )
-    pad.add_argument(
-        "--frames",
-        type=argtypes.int_range(2, 10_000, "frames"),
-        default=16,
-        help="frames per scene (default 16)",
-    )
-    pad.add_argument(
-        "--threshold",
-        type=argtypes.unit_interval,
-        default=None,
-        help="liveness threshold (default: the gate's decision policy)",
-    )
-    pad.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
-    pad.add_argument("--json", type=_output, metavar="OUT", help="write the JSON ('-': stdout)")
-    pad.add_argument("--report", type=Path, metavar="DIR", help="write pad.md/.json/.png")
-
-
-def _output(text: str) -> Path:
-    return Path(argtypes.output_file(text))
-
-
-def _pad(args: argparse.Namespace) -> int:
-    from bench.environment import describe_environment
-    from bench.pad import DEFAULT_PHOTOS, markdown, plot_scores, run_pad
-
-    summary, scores = run_pad(
-        args.pack,
-        photos=args.photos or DEFAULT_PHOTOS,
-        seeds=args.seeds,
-        frames=args.frames,
-        threshold=args.threshold,
-        progress=not args.no_progress,
-    )
-    summary["environment"] = describe_environment()
-    _emit_json(summary, args.json)
-    if args.report is not None:
-        from bench.report import write_json
-
-        write_json(summary, args.report / "pad.json")
-        plot_scores(scores, summary["threshold"], args.report / "pad_scores.png")
-        (args.report / "pad.md").write_text(markdown(summary), encoding="utf-8")
-        print(f"report: {args.report / 'pad.md'}", file=sys.stderr)
-    if args.json is None or str(args.json) != "-":
-        bona = summary["bona_fide"]
-        parts = [f"BPCER {bona['bpcer']:.3f} (n={bona['presentations']})"]
-        for kind, entry in summary["attacks"].items():
-            parts.append(f"APCER[{kind}] {entry['apcer']:.3f} (n={entry['presentations']})")
-        print(", ".join(parts))
-    return EXIT_OK
-
-
-def _throughput(args: argparse.Namespace) -> int:
-    from bench.environment import describe_environment
-    from bench.throughput import markdown, run_throughput
-
-    runs = []
-    for speed in args.speed:
-        run = run_throughput(
-            args.travellers,
-            speed,
-            use_pcsc=not args.no_pcsc,
-            pack=args.pack,
-            scenario_path=args.scenario,
-        )
-        runs.append(run)
-        if args.json is None or str(args.json) != "-":
-            print(
-                f"speed {speed:g}: {run['as_expected']}/{run['travellers']} as expected, "
-                f"{run['travellers_per_hour']:.0f} travellers/h, "
-                f"CPU {run['cpu_percent_of_one_core']:.0f} % of a core"
-            )
-    report = {"runs": runs, "environment": describe_environment()}
-    _emit_json(report, args.json)
-    if args.report is not None:
-        from bench.report import write_json
-
-        write_json(report, args.report / "throughput.json")
-        (args.report / "throughput.md").write_text(markdown(report), encoding="utf-8")
-        print(f"report: {args.report / 'throughput.md'}", file=sys.stderr)
-    return EXIT_OK
-
-
-def _soak(args: argparse.Namespace) -> int:
-    from bench.environment import describe_environment
-    from bench.soak import markdown, run_soak
-
-    report = run_soak(
-        args.travellers,
-        speed=args.speed,
-        use_pcsc=not args.no_pcsc,
-        pack=args.pack,
-        scenario_path=args.scenario,
-        show_progress=sys.stderr.isatty(),
-    )
-    report["environment"] = describe_environment()
-    if args.json is None or str(args.json) != "-":
-        sys.stdout.write(markdown(report))
-    _emit_json(report, args.json)
-    if args.report is not None:
-        from bench.report import write_json
-
-        write_json(report, args.report / "soak.json")
-        (args.report / "soak.md").write_text(markdown(report), encoding="utf-8")
-    return EXIT_OK if report["share_as_expected"] >= 0.99 else EXIT_FAILURE
+    add_json_output(calibrate, "the report")
 
 
 def _dataset_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--root", type=argtypes.directory, metavar="DIR", help="image root of an LFW pairs.txt"
     )
-    parser.add_argument(
-        "--seed", type=argtypes.seed, default=0, help="seed for sampled pairs (default 0)"
-    )
+    add_seed_option(parser, "seed for sampled pairs (default 0)")
     parser.add_argument(
         "--limit",
         type=argtypes.count,
         metavar="N",
         help="use only N listed pairs, spread evenly (quick runs)",
     )
-    parser.add_argument(
-        "--threads", type=argtypes.threads, default=0, help="ONNX Runtime threads (0: auto)"
-    )
+    add_threads_option(parser)
     parser.add_argument(
         "--upsample",
         type=argtypes.int_range(0, MAX_UPSAMPLE, "upsample"),
@@ -316,7 +139,7 @@ def _dataset_options(parser: argparse.ArgumentParser) -> None:
         help="which face of a picture with several: the one nearest the centre (default: "
         "datasets label the centred person) or the largest (the gate's own policy)",
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    add_no_progress_option(parser)
 
 
 def _embed_options(args: argparse.Namespace) -> Any:
@@ -340,19 +163,6 @@ def _load(args: argparse.Namespace, path: Path) -> Any:
     if args.limit is not None:
         dataset = subset(dataset, args.limit)
     return dataset, impostors
-
-
-def _emit_json(report: dict[str, Any], target: Path | None) -> None:
-    import json
-
-    from bench.report import write_json
-
-    if target is None:
-        return
-    if str(target) == "-":
-        sys.stdout.write(json.dumps(report, indent=2, allow_nan=False) + "\n")
-    else:
-        write_json(report, target)
 
 
 def _accuracy(args: argparse.Namespace) -> int:
@@ -385,11 +195,11 @@ def _accuracy(args: argparse.Namespace) -> int:
     report["engine"] = {"kind": args.engine}
     if args.engine == "ray":
         report["engine"].update(workers=args.workers, address=args.address or "local")
-    _emit_json(report, args.json)
+    emit_json(report, args.json)
     if args.report is not None:
         page = write_report(report, results, args.report)
         print(f"report: {page}", file=sys.stderr)
-    if args.json is None or str(args.json) != "-":
+    if not json_on_stdout(args.json):
         for result in results:
             print(_summary_line(result.summary))
     return EXIT_OK
@@ -496,8 +306,8 @@ def _calibrate(args: argparse.Namespace) -> int:
     )
     report["calibrated_thresholds"] = thresholds
     report["calibration_note"] = note
-    _emit_json(report, args.json)
-    if args.json is None or str(args.json) != "-":
+    emit_json(report, args.json)
+    if not json_on_stdout(args.json):
         for key, value in thresholds.items():
             point = result.summary["operating_points"][key]
             flag = "" if point["supported"] else "  (too few impostors)"

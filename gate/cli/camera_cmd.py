@@ -7,8 +7,9 @@ import logging
 import sys
 import time
 
-from gate.cli import EXIT_OK, Registry
 from gate.cli import args as argtypes
+from gate.cli.base import EXIT_OK, Registry
+from gate.cli.options import add_pack_option, add_seed_option
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def register(registry: Registry) -> None:
         default=45,
         help="frames per approach (default 45)",
     )
-    p.add_argument("--seed", type=argtypes.seed, default=0, help="random seed of the scene")
+    add_seed_option(p, "random seed of the scene (default 0)")
     p.add_argument(
         "--duration",
         type=argtypes.duration,
@@ -45,10 +46,9 @@ def register(registry: Registry) -> None:
     p.add_argument(
         "--once", action="store_true", help="play the approach once, then end the stream"
     )
-    p.add_argument(
-        "--pack",
-        default=None,
-        help="dlib model pack used to find the face in the photo (default: dlib-cc0; "
+    add_pack_option(
+        p,
+        "dlib model pack used to find the face in the photo (default: dlib-cc0; "
         "without one, a centred portrait is assumed)",
     )
 

@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gate.cli import EXIT_FAILURE, EXIT_OK, Registry
 from gate.cli import args as argtypes
+from gate.cli.base import EXIT_FAILURE, EXIT_OK, Registry
+from gate.cli.options import add_json_flag, add_output_option
 from gate.errors import InputError
 
 if TYPE_CHECKING:
@@ -133,10 +134,8 @@ def register(registry: Registry) -> None:
     p.add_argument(
         "--trust", type=argtypes.directory, help="folder of trusted CSCA certificates and CRLs"
     )
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument(
-        "--photo-out", type=argtypes.output_file, help="write the DG2 image (as stored) here"
-    )
+    add_json_flag(p, "print one JSON object")
+    add_output_option(p, "--photo-out", help="write the DG2 image (as stored) here")
     p.add_argument(
         "--timeout", type=argtypes.timeout, default=10.0, help="seconds to wait for a card"
     )

@@ -1,29 +1,19 @@
 """``egate console`` (the officer console), ``egate console user add``, ``egate console
-keygen``, and the ``--console`` / ``--broker`` / ``--trust-console`` options that ``egate
-run``, ``simulate`` and ``demo`` share."""
+keygen``, ``egate broker init`` and ``egate broker serve``.
+
+A lane watched from its own process (``egate run --console``) is ``gate.cli.lane_console``."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from gate.cli import EXIT_OK, Registry
+from gate.cli.base import EXIT_OK, Registry
+from gate.cli.lane_console import users_path
+from gate.cli.options import DEFAULT_LISTEN, add_broker_option, add_users_option
 from gate.errors import ConfigError, InputError
-
-if TYPE_CHECKING:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    from gate.console.reporter import LaneReporter
-    from gate.console.web import Console
-    from gate.lane import Lane
-
-DEFAULT_LISTEN = "127.0.0.1:8080"
 
 
 def _read_password() -> str:
@@ -36,16 +26,10 @@ def _read_password() -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
-def _users_path(args: argparse.Namespace) -> Path:
-    from gate.console.users import default_users_path
-
-    return Path(args.users) if args.users else default_users_path()
-
-
 def _user_add(args: argparse.Namespace) -> int:
     from gate.console.users import Users
 
-    path = _users_path(args)
+    path = users_path(args.users)
     users = Users.load(path)
     users.add(args.name, args.role, _read_password())
     print(f"user {args.name} ({args.role}) saved in {path}")
@@ -75,23 +59,12 @@ def _keygen(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _trusted(args: argparse.Namespace, configured: Path | None) -> tuple[Ed25519PublicKey, ...]:
-    """The console keys named by ``--trust-console`` and the config's lane.trusted_consoles."""
-    from gate.lane.command_auth import load_public_keys
-
-    paths = [Path(value) for value in getattr(args, "trust_console", None) or []]
-    keys: list[Ed25519PublicKey] = []
-    for path in [*paths, *([configured] if configured is not None else [])]:
-        keys += load_public_keys(path)
-    return tuple(keys)
-
-
 def _console(args: argparse.Namespace) -> int:
     from gate.console.server import ConsoleServer, Wiring, make_console
     from gate.console.signing import ConsoleKey
     from gate.console.users import Users
 
-    path = _users_path(args)
+    path = users_path(args.users)
     users = Users.load(path)
     if not len(users):
         raise ConfigError(f"no console accounts in {path}: add one with 'egate console user add'")
@@ -112,85 +85,6 @@ def _console(args: argparse.Namespace) -> int:
 
 def _opt_path(value: str | None) -> Path | None:
     return Path(value) if value else None
-
-
-def add_lane_options(p: argparse.ArgumentParser) -> None:
-    """``--console`` and ``--broker`` for the commands that run a lane."""
-    p.add_argument(
-        "--console",
-        nargs="?",
-        const=DEFAULT_LISTEN,
-        default=None,
-        metavar="HOST:PORT",
-        help=f"serve the officer console in this process (default {DEFAULT_LISTEN})",
-    )
-    p.add_argument(
-        "--broker",
-        default=None,
-        help="publish lane events to mqtt[s]://host:port (or a broker init credentials file)",
-    )
-    p.add_argument("--site", default="site", help="site name in the event topics")
-    p.add_argument("--users", default=None, help="console accounts file")
-    p.add_argument(
-        "--trust-console",
-        action="append",
-        default=[],
-        metavar="PUB",
-        help="believe officer commands signed by this console public key (file or folder "
-        "of *.pub; repeatable); the in-process --console is always believed",
-    )
-
-
-@dataclass
-class LaneConsole:
-    """What ``lane_console`` gives the command: the lane's reporter (``None`` with neither
-    --console nor --broker) and the in-process console, if any."""
-
-    reporter: LaneReporter | None = None
-    console: Console | None = None
-
-    def attach(self, lane: Lane, audit: Path | None) -> None:
-        """Take officer commands for ``lane``; its audit log is shown to auditors."""
-        if self.reporter is not None:
-            self.reporter.attach(lane)
-        if self.console is not None and audit is not None and self.reporter is not None:
-            self.console.audit_logs[self.reporter.lane_id] = audit
-
-
-@contextmanager
-def lane_console(
-    args: argparse.Namespace, lane: str, trusted: Path | None = None
-) -> Iterator[LaneConsole]:
-    """The lane's reporter and, with --console, the console's web server, for the block.
-    The lane believes officer commands signed by the in-process console, by the keys of
-    ``--trust-console`` and by those in ``trusted`` (the config's lane.trusted_consoles)."""
-    if not args.console and not args.broker:
-        yield LaneConsole()
-        return
-    from gate.console.server import ConsoleServer, Wiring, demo_users, lane_reporter, make_console
-
-    wiring = Wiring.make(args.broker, trusted=_trusted(args, trusted))
-    reporter = lane_reporter(wiring, args.site, lane, own_console=bool(args.console))
-    if not args.console and not wiring.trusted:
-        print(f"{lane}: no --trust-console key: every officer command will be refused",
-              file=sys.stderr)  # fmt: skip
-    linked = LaneConsole(reporter)
-    server = link = None
-    try:
-        if args.console:
-            users = demo_users(_users_path(args))
-            linked.console, link = make_console(wiring, users)
-            server = ConsoleServer(linked.console, args.console).start()
-            print(f"officer console: {server.url}", file=sys.stderr, flush=True)
-        reporter.start()
-        yield linked
-    finally:
-        reporter.close()
-        reporter.link.close()
-        if server is not None:
-            server.stop()
-        if link is not None:
-            link.close()
 
 
 def _broker_init(args: argparse.Namespace) -> int:
@@ -227,8 +121,8 @@ def _broker_serve(args: argparse.Namespace) -> int:
 def register(registry: Registry) -> None:
     p = registry.command("console", "the officer console: a hall of lanes in the browser", _console)
     p.add_argument("--listen", default=DEFAULT_LISTEN, help="HOST:PORT to serve on")
-    p.add_argument("--broker", default=None, help="mqtt[s]://[user@]host[:port] of the lanes")
-    p.add_argument("--users", default=None, help="accounts file (egate console user add)")
+    add_broker_option(p, "mqtt[s]://[user@]host[:port] of the lanes (or a credentials file)")
+    add_users_option(p, "accounts file (egate console user add)")
     p.add_argument(
         "--audit", action="append", default=[], help="LANE=PATH of a lane's audit log (auditors)"
     )
@@ -250,7 +144,7 @@ def register(registry: Registry) -> None:
     )
     p.add_argument("name", help="user name (lower-case letters, digits, . _ -)")
     p.add_argument("--role", required=True, choices=("officer", "supervisor", "auditor"))
-    p.add_argument("--users", default=None, help="accounts file")
+    add_users_option(p, "accounts file")
 
     p = registry.command(
         "broker init", "a Mosquitto folder: passwords, ACLs, per-lane credentials", _broker_init

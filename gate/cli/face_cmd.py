@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gate.cli import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, Registry, print_error
 from gate.cli import args as argtypes
+from gate.cli.base import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, Registry, print_error
+from gate.cli.options import add_json_flag, add_pack_option, add_threads_option
 from gate.errors import FaceError, GateError, ModelError, MultipleFacesError
 
 if TYPE_CHECKING:
@@ -25,14 +26,12 @@ if TYPE_CHECKING:
 
 
 def _engine_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--pack", default=None, help="pack id or folder (default: fusion)")
+    add_pack_option(p)
     p.add_argument(
         "--min-face", type=argtypes.min_face, default=40, help="smallest face side in px (40)"
     )
-    p.add_argument(
-        "--threads", type=argtypes.threads, default=0, help="ONNX Runtime threads (0: auto)"
-    )
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_threads_option(p)
+    add_json_flag(p)
 
 
 def register(registry: Registry) -> None:
@@ -57,10 +56,8 @@ def register(registry: Registry) -> None:
     p = registry.command(
         "demo-verify", "verify pairs made from the insightface sample photos", _demo
     )
-    p.add_argument("--pack", default=None, help="pack id or folder (default: fusion)")
-    p.add_argument(
-        "--threads", type=argtypes.threads, default=0, help="ONNX Runtime threads (0: auto)"
-    )
+    add_pack_option(p)
+    add_threads_option(p)
 
 
 # ---------------------------------------------------------------------------- helpers

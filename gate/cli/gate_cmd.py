@@ -1,4 +1,9 @@
-"""``egate run`` (a kiosk lane on real devices), ``egate simulate`` and ``egate demo``."""
+"""``egate run`` (a kiosk lane on real devices), ``egate simulate`` and ``egate demo``.
+
+``simulate`` and ``demo`` describe their run as one ``LaneRun`` (``lane_run``: the options
+both take, and what ``simulate`` adds) and hand it to ``simulate_lane``; the demo is that
+run with the built-in scenario and a temporary audit log.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +11,33 @@ import argparse
 import contextlib
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
 from threading import Event
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from gate.cli import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, Registry
 from gate.cli import args as argtypes
-from gate.cli.console_cmd import add_lane_options
+from gate.cli.base import EXIT_FAILURE, EXIT_OK, Registry, sigterm_sets
+from gate.cli.lane_console import LaneWatch, lane_console
+from gate.cli.options import (
+    MAX_TRAVELLERS,
+    add_capture_timeout_option,
+    add_json_output,
+    add_lane_options,
+    add_no_pcsc_option,
+    add_pack_option,
+    add_report_option,
+    add_scenario_option,
+    add_seed_option,
+    add_travellers_option,
+    json_on_stdout,
+)
 from gate.errors import InputError
 
-MAX_TRAVELLERS = 100_000  # a scenario is expanded in memory; weeks of lane time at speed 1
+if TYPE_CHECKING:
+    from gate.lane import Observer
+    from gate.simulate.runner import SimulationOptions
+    from gate.simulate.scenario import Scenario
 
 
 def _quiet_opencv() -> None:
@@ -25,45 +47,68 @@ def _quiet_opencv() -> None:
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
-def _simulate(args: argparse.Namespace) -> int:
-    _quiet_opencv()
-    from gate.cli import sigterm_sets
-    from gate.cli.console_cmd import lane_console
-    from gate.config import TimeoutsConfig
-    from gate.simulate.runner import Simulation, SimulationOptions
-    from gate.simulate.scenario import load_scenario
+@dataclass(frozen=True)
+class LaneRun:
+    """One simulated run as a command asks for it; what a command does not ask for keeps
+    the defaults here (the built-in scenario at real speed, the default pack, gatectl)."""
 
-    _check_lane_options(args)
-    if getattr(args, "dataset", None) is not None:
-        from gate.cli.simulate_dataset import simulate_dataset
+    scenario: Path | None = None
+    travellers: int | None = None
+    speed: float = 1.0
+    use_pcsc: bool = True
+    pack: str | None = None
+    audit: Path | None = None
+    protocol: str = "gatectl"
+    capture_timeout: float = 8.0
+    json: str | None = None
+    lane: str = "lane-1"
+    watch: LaneWatch = field(default_factory=LaneWatch)
+    keep_serving: bool = False
 
-        return simulate_dataset(args, _plain_options(args))
-    scenario = load_scenario(Path(args.scenario) if args.scenario else None)
-    if args.travellers is not None:
-        scenario = scenario.repeated(args.travellers)
-    if getattr(args, "lanes", 1) > 1:
-        from gate.simulate.lanes import run_lanes
+    def options(self, observers: tuple[Observer, ...] = ()) -> SimulationOptions:
+        """The simulator's options for this run (status on stderr)."""
+        from gate.config import TimeoutsConfig
+        from gate.simulate.runner import SimulationOptions
 
-        return _report(args, scenario.name, run_lanes(scenario, _plain_options(args), args.lanes))
-    audit_path = Path(args.audit) if args.audit else None
-    with lane_console(args, args.lane) as linked:
-        reporter = linked.reporter
-        observers = (reporter,) if reporter is not None else ()
-        options = SimulationOptions(
-            speed=args.speed,
-            use_pcsc=not args.no_pcsc,
-            pack=args.pack,
-            audit_path=audit_path,
-            protocol=args.protocol,
-            timeouts=TimeoutsConfig(capture_s=args.capture_timeout),
+        return SimulationOptions(
+            speed=self.speed,
+            use_pcsc=self.use_pcsc,
+            pack=self.pack,
+            audit_path=self.audit,
+            protocol=self.protocol,
+            timeouts=TimeoutsConfig(capture_s=self.capture_timeout),
             status=sys.stderr,
             observers=observers,
         )
-        with Simulation(scenario, options) as simulation:
+
+
+def lane_run(args: argparse.Namespace, **simulate_only: Any) -> LaneRun:
+    """The run described by the options of ``add_run_options`` (``simulate`` and ``demo``
+    take them alike), with the fields only ``simulate`` has options for."""
+    return LaneRun(
+        use_pcsc=not args.no_pcsc,
+        audit=Path(args.audit) if args.audit else None,
+        capture_timeout=args.capture_timeout,
+        json=args.json,
+        lane=args.lane,
+        watch=LaneWatch.from_args(args),
+        **simulate_only,
+    )
+
+
+def simulate_lane(run: LaneRun) -> int:
+    """Put the run's scenario through one lane (watched when the run asks for it); the
+    table, the JSON summary, and the exit code: every traveller as expected or not."""
+    from gate.simulate.runner import Simulation
+
+    _quiet_opencv()
+    scenario = _scenario(run)
+    with lane_console(run.watch, run.lane) as linked:
+        observers = (linked.reporter,) if linked.reporter is not None else ()
+        with Simulation(scenario, run.options(observers)) as simulation:
             linked.attach(simulation.lane, simulation.options.audit_path or simulation.audit_path)
-            results = simulation.run()
-            code = _report(args, scenario.name, results)
-            if args.keep_serving or args.console:
+            code = _report(run, scenario.name, simulation.run())
+            if run.keep_serving or run.watch.console:
                 print("the lane keeps serving (officer actions); Ctrl-C ends", file=sys.stderr)
                 sys.stdout.flush()
                 with sigterm_sets(Event()) as stop, contextlib.suppress(KeyboardInterrupt):
@@ -71,52 +116,59 @@ def _simulate(args: argparse.Namespace) -> int:
     return code
 
 
-def _check_lane_options(args: argparse.Namespace) -> None:
+def _simulate(args: argparse.Namespace) -> int:
+    run = lane_run(
+        args,
+        scenario=args.scenario,
+        travellers=args.travellers,
+        speed=args.speed,
+        pack=args.pack,
+        protocol=args.protocol,
+        keep_serving=args.keep_serving,
+    )
+    _check_simulate_options(args, run)
+    _quiet_opencv()
+    if args.dataset is not None:
+        from gate.cli.simulate_dataset import simulate_dataset
+
+        return simulate_dataset(args, run.options())
+    if args.lanes > 1:
+        from gate.simulate.lanes import run_lanes
+
+        scenario = _scenario(run)
+        return _report(run, scenario.name, run_lanes(scenario, run.options(), args.lanes))
+    return simulate_lane(run)
+
+
+def _scenario(run: LaneRun) -> Scenario:
+    from gate.simulate.scenario import load_scenario
+
+    scenario = load_scenario(run.scenario)
+    return scenario if run.travellers is None else scenario.repeated(run.travellers)
+
+
+def _check_simulate_options(args: argparse.Namespace, run: LaneRun) -> None:
     """Options that need --dataset, and those that watch one lane (not with --lanes N or a
     dataset run), refused with one line naming them."""
-    dataset = getattr(args, "dataset", None) is not None
+    dataset = args.dataset is not None
     dataset_only = [
         flag
         for flag, given in (
-            ("--report", getattr(args, "report", None) is not None),
-            ("--limit", getattr(args, "limit", None) is not None),
-            ("--root", getattr(args, "root", None) is not None),
-            ("--impostors", getattr(args, "impostors", "listed") != "listed"),
+            ("--report", args.report is not None),
+            ("--limit", args.limit is not None),
+            ("--root", args.root is not None),
+            ("--impostors", args.impostors != "listed"),
         )
         if given
     ]
     if dataset_only and not dataset:
         raise InputError(f"{', '.join(dataset_only)} need(s) --dataset")
-    one_lane = [
-        flag
-        for flag, given in (
-            ("--console", getattr(args, "console", None) is not None),
-            ("--broker", getattr(args, "broker", None) is not None),
-            ("--keep-serving", bool(getattr(args, "keep_serving", False))),
-        )
-        if given
-    ]
-    if one_lane and (dataset or getattr(args, "lanes", 1) > 1):
+    one_lane = run.watch.given() + (["--keep-serving"] if run.keep_serving else [])
+    if one_lane and (dataset or args.lanes > 1):
         raise InputError(f"{', '.join(one_lane)} watch(es) one lane: not with --dataset or --lanes")
 
 
-def _plain_options(args: argparse.Namespace) -> Any:
-    """The simulation options of a run without console or broker."""
-    from gate.config import TimeoutsConfig
-    from gate.simulate.runner import SimulationOptions
-
-    return SimulationOptions(
-        speed=args.speed,
-        use_pcsc=not args.no_pcsc,
-        pack=args.pack,
-        audit_path=Path(args.audit) if args.audit else None,
-        protocol=args.protocol,
-        timeouts=TimeoutsConfig(capture_s=args.capture_timeout),
-        status=sys.stderr,
-    )
-
-
-def _report(args: argparse.Namespace, name: str, results: list[Any]) -> int:
+def _report(run: LaneRun, name: str, results: list[Any]) -> int:
     """Print the table (and the JSON summary); the exit code: all as expected or not."""
     import json
 
@@ -125,61 +177,48 @@ def _report(args: argparse.Namespace, name: str, results: list[Any]) -> int:
 
     print(format_table(results))
     extra: dict[str, object] = {
-        "speed": args.speed,
-        "pcsc": not args.no_pcsc,
-        "protocol": args.protocol,
+        "speed": run.speed,
+        "pcsc": run.use_pcsc,
+        "protocol": run.protocol,
     }
-    if args.audit:
+    if run.audit is not None:
         from gate.audit import AuditLog
         from gate.errors import AuditError
 
         # Read-only: on a full disk the count still works, and a log that cannot be read
         # is reported in the table's footer and the summary, not as a lost run (exit 2).
         try:
-            with AuditLog.open_readonly(Path(args.audit)) as audit:
+            with AuditLog.open_readonly(run.audit) as audit:
                 extra["audit_rows"] = audit.count()
-            print(f"audit log {args.audit}: {extra['audit_rows']} rows")
+            print(f"audit log {run.audit}: {extra['audit_rows']} rows")
         except AuditError as exc:
             extra["audit_rows"], extra["audit_error"] = None, str(exc)
-            print(f"audit log {args.audit}: not readable ({exc})")
+            print(f"audit log {run.audit}: not readable ({exc})")
     failed = sum(r.actual is Decision.AUDIT_FAILED for r in results)
     if failed:
         print(f"audit: {failed} of {len(results)} travellers not recorded (AUDIT_FAILED)")
-    if args.json == "-":
+    if json_on_stdout(run.json):
         print(json.dumps(summary(name, results, extra), indent=2))
-    elif args.json:
-        write_json(Path(args.json), summary(name, results, extra))
+    elif run.json:
+        write_json(Path(run.json), summary(name, results, extra))
     sys.stdout.flush()
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAILURE
 
 
 def _demo(args: argparse.Namespace) -> int:
+    """The built-in scenario through one lane, with PC/SC unless --no-pcsc."""
     import shutil
+    from dataclasses import replace
 
     from drivers.runtime_dir import owned_temp_dir, remove_stale_temp_dirs
 
+    run = lane_run(args)
     remove_stale_temp_dirs("egate-")  # demos killed before their clean-up
     tmp = owned_temp_dir("egate-demo-")
     try:
-        audit = args.audit or str(tmp / "audit.db")
-        ns = argparse.Namespace(
-            scenario=None,
-            travellers=None,
-            speed=1.0,
-            no_pcsc=args.no_pcsc,
-            pack=None,
-            audit=audit,
-            protocol="gatectl",
-            capture_timeout=args.capture_timeout,
-            json=args.json,
-            console=args.console,
-            broker=args.broker,
-            site=args.site,
-            lane=args.lane,
-            users=args.users,
-            keep_serving=False,
-        )
-        code = _simulate(ns)
+        if run.audit is None:
+            run = replace(run, audit=tmp / "audit.db")
+        code = simulate_lane(run)
         if args.audit is None:
             print("(the demo's audit database was temporary; keep one with --audit PATH)")
         return code
@@ -189,19 +228,29 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """One kiosk lane on real devices until the MRZ source ends or the process is stopped."""
-    from gate.cli import sigterm_sets
-    from gate.cli.console_cmd import lane_console
     from gate.config import load_config
     from gate.lane import build_lane, log_event, serve
 
     config = load_config(Path(args.config))
-    with lane_console(args, config.lane.name, config.lane.trusted_consoles) as linked:
+    with lane_console(
+        LaneWatch.from_args(args), config.lane.name, config.lane.trusted_consoles
+    ) as linked:
         reporter = linked.reporter
         observers = (log_event, reporter) if reporter is not None else (log_event,)
         with build_lane(config, observers=observers) as lane, sigterm_sets(Event()) as stop:
             linked.attach(lane, config.audit.path)
             serve(lane, config.lane.name, stop, max_transactions=args.max_travellers)
     return EXIT_OK
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    """The options ``simulate`` and ``demo`` both take (read by ``lane_run``)."""
+    add_no_pcsc_option(p)
+    add_json_output(p, "the summary")
+    p.add_argument("--audit", default=None, help="audit database (default: a temporary one)")
+    add_capture_timeout_option(p)
+    add_lane_options(p)
+    p.add_argument("--lane", default="lane-1", help="lane name in the event topics")
 
 
 def register(registry: Registry) -> None:
@@ -214,15 +263,12 @@ def register(registry: Registry) -> None:
         help="stop after this many transactions",
     )
     add_lane_options(p)
-    p.set_defaults(lane=None)
 
     p = registry.command(
         "simulate", "put a scenario's travellers through the gate and its emulators", _simulate
     )
     source = p.add_mutually_exclusive_group()
-    source.add_argument(
-        "--scenario", default=None, help="scenario TOML (default: the built-in one)"
-    )
+    add_scenario_option(source)
     source.add_argument(
         "--dataset",
         type=Path,
@@ -248,7 +294,7 @@ def register(registry: Registry) -> None:
         metavar="N",
         help="with --dataset: N travellers drawn (genuine and impostor in proportion)",
     )
-    p.add_argument("--seed", type=argtypes.seed, default=0, help="with --dataset: seed of the draw")
+    add_seed_option(p, "with --dataset: seed of the draw")
     p.add_argument(
         "--lanes",
         type=argtypes.int_range(1, 64, "lanes"),
@@ -257,39 +303,18 @@ def register(registry: Registry) -> None:
         help="N lanes in N processes, each with its own reader, turnstile, camera and audit "
         "log (with PC/SC, one vpcd reader each)",
     )
-    p.add_argument(
-        "--report",
-        type=Path,
-        default=None,
-        metavar="DIR",
-        help="with --dataset: write the system report (report.md, report.json, plots) here",
+    add_report_option(
+        p, "with --dataset: write the system report (report.md, report.json, plots) here"
     )
-    p.add_argument(
-        "--travellers",
-        type=argtypes.int_range(1, MAX_TRAVELLERS, "travellers"),
-        default=None,
-        help="how many travellers (cycles)",
-    )
+    add_travellers_option(p, None, "how many travellers (cycles)")
     p.add_argument(
         "--speed", type=argtypes.speed, default=1.0, help="time acceleration of the lane"
     )
-    p.add_argument("--no-pcsc", action="store_true", help="chips in process, not via pcscd")
-    p.add_argument(
-        "--json", type=argtypes.output_file, default=None, help="write the summary as JSON here"
-    )
-    p.add_argument("--audit", default=None, help="audit database (default: a temporary one)")
-    p.add_argument("--pack", default=None, help="face model pack id or folder")
+    add_pack_option(p)
     p.add_argument(
         "--protocol", default="gatectl", choices=("gatectl", "modbus"), help="turnstile emulator"
     )
-    p.add_argument(
-        "--capture-timeout",
-        type=argtypes.timeout,
-        default=8.0,
-        help="seconds before failure to acquire",
-    )
-    add_lane_options(p)
-    p.add_argument("--lane", default="lane-1", help="lane name in the event topics")
+    add_run_options(p)
     p.add_argument(
         "--keep-serving",
         action="store_true",
@@ -297,19 +322,7 @@ def register(registry: Registry) -> None:
     )
 
     p = registry.command("demo", "the default scenario through the full path (make demo)", _demo)
-    p.add_argument("--no-pcsc", action="store_true", help="chips in process, not via pcscd")
-    p.add_argument(
-        "--json", type=argtypes.output_file, default=None, help="write the summary as JSON here"
-    )
-    p.add_argument("--audit", default=None, help="keep the audit database at this path")
-    p.add_argument(
-        "--capture-timeout",
-        type=argtypes.timeout,
-        default=8.0,
-        help="seconds before failure to acquire",
-    )
-    add_lane_options(p)
-    p.set_defaults(lane="lane-1")
+    add_run_options(p)
 
 
-__all__ = ["EXIT_ERROR", "register"]
+__all__ = ["LaneRun", "lane_run", "register", "simulate_lane"]

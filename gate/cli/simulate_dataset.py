@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gate.cli import EXIT_OK
+from gate.cli.base import EXIT_OK
+from gate.cli.options import json_on_stdout
 from gate.errors import InputError
 
 
@@ -70,7 +71,7 @@ def simulate_dataset(args: argparse.Namespace, options: Any) -> int:
         f"matcher alone: FNMR {_value(matcher['fnmr'])}  FMR {_value(matcher['fmr'])}; "
         f"{args.lanes} lane(s), {wall:.1f} s"
     )
-    if args.json == "-":
+    if json_on_stdout(args.json):
         print(json.dumps(report, indent=2))
     elif args.json:
         write_json(Path(args.json), report)

@@ -11,8 +11,9 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from gate.cli import EXIT_OK, Registry, sigterm_sets
 from gate.cli import args as argtypes
+from gate.cli.base import EXIT_OK, Registry, sigterm_sets
+from gate.cli.options import add_json_flag
 from gate.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,7 +40,7 @@ def register(registry: Registry) -> None:
         help="turnstile address, e.g. gatectl:/dev/ttyUSB0, modbus:socket://host:502?unit=1, "
         "lcus:/dev/ttyUSB1 (default: $EGATE_TURNSTILE); see docs/turnstile.md",
     )
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    add_json_flag(p, "one JSON object per line")
     p.add_argument(
         "--timeout", type=argtypes.timeout, default=2.0, help="seconds to wait for an answer"
     )

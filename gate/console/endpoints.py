@@ -21,7 +21,7 @@ from gate.console.signing import ConsoleKey
 from gate.console.users import LoginLimiter, Role, Session, Sessions, Users
 from gate.console.wire import NAME
 from gate.errors import GateError
-from gate.lane.officer import OfficerAction
+from gate.lane import OfficerAction
 
 log = logging.getLogger("gate.console")
 COOKIE = "egate_session"

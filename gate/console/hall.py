@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gate.console.wire import LaneMessage, WireError, decode, image_bytes
-from gate.lane.officer import ACCEPT_ROLES
+from gate.lane import ACCEPT_ROLES
 from gate.outcome import Decision
 
 log = logging.getLogger("gate.console")

@@ -29,8 +29,7 @@ from gate.console.wire import (
     topic,
 )
 from gate.errors import GateError
-from gate.lane import GateEvent, Lane
-from gate.lane.command_auth import ConsoleTrust
+from gate.lane import ConsoleTrust, GateEvent, Lane
 from gate.outcome import State, Transaction
 
 log = logging.getLogger("gate.console")

@@ -23,7 +23,7 @@ from gate.console.signing import ConsoleKey
 from gate.console.users import Users
 from gate.console.web import Console, create_app
 from gate.errors import ConfigError, DeviceError
-from gate.lane.command_auth import ConsoleTrust
+from gate.lane import ConsoleTrust
 
 log = logging.getLogger("gate.console")
 SUBSCRIPTION = "egate/+/+/+"

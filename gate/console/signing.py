@@ -22,8 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from gate.errors import ConfigError
-from gate.lane.command_auth import DEFAULT_LIFETIME_S, SIGNED_VERSION, canonical, key_id
-from gate.lane.officer import OfficerAction
+from gate.lane import DEFAULT_LIFETIME_S, SIGNED_VERSION, OfficerAction, canonical, key_id
 
 
 @dataclass(frozen=True)

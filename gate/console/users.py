@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from gate.errors import ConfigError, InputError
-from gate.lane.officer import OFFICER_NAME
+from gate.lane import OFFICER_NAME
 
 if TYPE_CHECKING:
     from argon2 import PasswordHasher

@@ -19,7 +19,7 @@ from gate.audit import AuditLog, AuditRecord
 from gate.clock import Clock
 from gate.errors import DeviceError, FaceError, InputError
 from gate.interfaces import Camera, CaptureEngine, Timings
-from gate.lane.officer import OfficerAction
+from gate.lane.actions import OfficerAction
 from gate.lane.preview import PreviewCamera
 from gate.outcome import Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument

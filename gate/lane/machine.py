@@ -8,7 +8,8 @@ traveller. The audit record is committed before the next traveller starts; when 
 be, the outcome becomes ``AUDIT_FAILED`` (fail-safe) and the lane keeps serving.
 
 Time comes only from the injected ``Clock``; observers receive every event synchronously
-through the ``EventBus``. The doors are driven by ``gate.lane.doors.Doors``.
+through the ``EventBus``. The doors are driven by ``gate.lane.doors.Doors``; what one
+transaction has found so far, and the record it makes, is ``gate.lane.work.TransactionWork``.
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ from gate.config import TimeoutsConfig
 from gate.decision import DecisionPolicy, Verdict, check_capture, check_document, decide_match
 from gate.errors import AuditError, DocumentError
 from gate.interfaces import Camera
+from gate.lane.actions import OfficerAction
 from gate.lane.command_auth import ConsoleTrust
 from gate.lane.doors import Doors
 from gate.lane.events import EventBus, Observer
-from gate.lane.officer import OfficerAction, OfficerDesk, OfficerHandler
+from gate.lane.officer import OfficerDesk, OfficerHandler
 from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
 from gate.lane.preview import PreviewCamera
 from gate.lane.work import StageStop, TransactionWork
@@ -261,25 +263,7 @@ class Lane:
         return ""
 
     def _transaction(self, work: TransactionWork, verdict: Verdict, fail_safe: bool) -> Transaction:
-        return Transaction(
-            transaction_id=work.transaction_id,
-            started_at=work.started_wall,
-            finished_at=self.clock.wall(),
-            decision=verdict.decision,
-            score=work.score,
-            threshold=work.threshold,
-            liveness=work.liveness,
-            pack_id=self._pack_id(),
-            passive_auth=work.passive_auth,
-            active_auth=work.active_auth,
-            chip_auth=work.chip_auth,
-            stage_ms=dict(work.stage_ms),
-            detail=verdict.reason,
-            alarm=work.alarm,
-            fail_safe=fail_safe,
-            frames_seen=work.frames_seen,
-            document_number=work.document_number,
-        )
+        return work.transaction(verdict, fail_safe, self.clock.wall(), self._pack_id())
 
     # -- stages ------------------------------------------------------------------------------
     def _pack_id(self) -> str | None:
@@ -314,7 +298,7 @@ class Lane:
                 self.timeouts.capture_s,
             ),
         )
-        self._note_capture(work, capture)
+        work.note_capture(capture)
         self._bus.emit(
             "capture",
             tid,
@@ -344,25 +328,10 @@ class Lane:
     def _read_document(self, document: PresentedDocument, work: TransactionWork) -> DocumentRead:
         started = self.clock.now()
         doc = work.run("document", lambda: self.chip_reader.read(document, self.clock.wall()))
-        work.passive_auth = doc.passive_auth
-        work.active_auth = doc.active_auth
-        work.chip_auth = doc.chip_auth
-        work.document_number = doc.document_number
+        work.note_document(doc)
         if work.timed("document", started) > self.timeouts.document_s:
             raise StageStop(Verdict(Decision.TIMEOUT, "document read ran past its time limit"))
         return doc
-
-    @staticmethod
-    def _note_capture(work: TransactionWork, capture: CaptureOutcome) -> None:
-        work.liveness = capture.liveness
-        work.frames_seen = capture.frames_seen
-        work.best_shot, work.face_box, work.quality = (
-            capture.best_shot,
-            capture.face_box,
-            capture.quality,
-        )
-        for key, value in capture.timings_ms.items():
-            work.stage_ms[f"capture.{key}"] = float(value)
 
     # -- ends ----------------------------------------------------------------------------------
     def _refer(self, work: TransactionWork, verdict: Verdict) -> str:

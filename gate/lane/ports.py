@@ -14,7 +14,7 @@ from typing import Protocol
 
 from gate.clock import Clock
 from gate.interfaces import Camera
-from gate.lane.officer import OfficerAction
+from gate.lane.actions import OfficerAction
 from gate.outcome import Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
 from gate.turnstile import Turnstile

@@ -1,5 +1,6 @@
-"""One transaction while it runs: the facts gathered so far, stage timing on the gate's
-clock, and the translation of a stage's errors into the verdict that ends it."""
+"""One transaction while it runs: the facts gathered so far (and the ``Transaction`` value
+they make), stage timing on the gate's clock, and the translation of a stage's errors into
+the verdict that ends it."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from typing import TypeVar
 from gate.clock import Clock
 from gate.decision import Verdict
 from gate.errors import DeviceError, DocumentError, FaceError, GateError
-from gate.outcome import Decision
+from gate.outcome import Decision, Transaction
+from gate.transaction import CaptureOutcome, DocumentRead
 from gate.types import ActiveAuthStatus, ChipAuthStatus, ImageBGR, PassiveAuthStatus
 
 T = TypeVar("T")
@@ -85,3 +87,46 @@ class TransactionWork:
             raise StageStop(verdict_for_error(stage, exc)) from exc
         finally:
             self.timed(stage, started)
+
+    def note_document(self, doc: DocumentRead) -> None:
+        """What the chip said: the authentication results and the document number."""
+        self.passive_auth = doc.passive_auth
+        self.active_auth = doc.active_auth
+        self.chip_auth = doc.chip_auth
+        self.document_number = doc.document_number
+
+    def note_capture(self, capture: CaptureOutcome) -> None:
+        """What the capture found: liveness, the best shot and the capture's own timings."""
+        self.liveness = capture.liveness
+        self.frames_seen = capture.frames_seen
+        self.best_shot, self.face_box, self.quality = (
+            capture.best_shot,
+            capture.face_box,
+            capture.quality,
+        )
+        for key, value in capture.timings_ms.items():
+            self.stage_ms[f"capture.{key}"] = float(value)
+
+    def transaction(
+        self, verdict: Verdict, fail_safe: bool, finished_at: float, pack_id: str | None
+    ) -> Transaction:
+        """The record of this transaction as it stands, ending in ``verdict``."""
+        return Transaction(
+            transaction_id=self.transaction_id,
+            started_at=self.started_wall,
+            finished_at=finished_at,
+            decision=verdict.decision,
+            score=self.score,
+            threshold=self.threshold,
+            liveness=self.liveness,
+            pack_id=pack_id,
+            passive_auth=self.passive_auth,
+            active_auth=self.active_auth,
+            chip_auth=self.chip_auth,
+            stage_ms=dict(self.stage_ms),
+            detail=verdict.reason,
+            alarm=self.alarm,
+            fail_safe=fail_safe,
+            frames_seen=self.frames_seen,
+            document_number=self.document_number,
+        )

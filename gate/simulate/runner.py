@@ -13,7 +13,6 @@ walk the traveller (and a tailgater) through the emulated beams.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import shutil
 import sys
@@ -21,7 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
 from drivers.runtime_dir import owned_temp_dir, remove_stale_temp_dirs
 from gate.clock import Clock, ScaledClock, SystemClock
@@ -38,10 +37,16 @@ from gate.config import (
 )
 from gate.decision import DecisionPolicy
 from gate.errors import AuditError, GateError
-from gate.lane import GateEvent, Lane, Observer, build_lane
-from gate.lane.build import lane_camera
-from gate.lane.officer import OfficerAction
-from gate.lane.ports import AuditSink
+from gate.lane import (
+    AuditLogSink,
+    AuditSink,
+    GateEvent,
+    Lane,
+    Observer,
+    OfficerAction,
+    build_lane,
+    lane_camera,
+)
 from gate.outcome import Transaction
 from gate.simulate.lane import (
     CardSlot,
@@ -52,24 +57,10 @@ from gate.simulate.lane import (
 )
 from gate.simulate.report import TravellerResult
 from gate.simulate.scenario import Scenario, TravellerSpec
+from gate.simulate.travellers import Travellers
 from gate.transaction import PresentedDocument
 
 log = logging.getLogger(__name__)
-
-# What the camera shows for each traveller kind (drivers.camera.synthetic scene kinds).
-SCENE_OF_KIND = {
-    "genuine": "genuine",
-    "impostor": "genuine",
-    "expired": "genuine",
-    "tampered": "genuine",
-    "print_attack": "print",
-    "screen_attack": "screen",
-    "no_face": "no_face",
-    "tailgater": "genuine",
-    "clone": "genuine",
-    "id_card": "genuine",
-    "revoked": "genuine",
-}
 
 
 @dataclass(frozen=True)
@@ -115,10 +106,6 @@ class StatusLine:
         if self.stream is not None and self._tty:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
-
-
-def _yymmdd(day: dt.date) -> str:
-    return day.strftime("%y%m%d")
 
 
 class UnavailableAudit:
@@ -195,13 +182,20 @@ class Simulation:
             self.workdir = opts.workdir
             self.workdir.mkdir(parents=True, exist_ok=True)
         self.pki = init_pki(self.workdir / "pki", overwrite=True)  # a --workdir is reused
-        self.revoked_pki = _revoked_signer(self.pki)  # before the lane loads the trust store
 
         # The world (who the travellers are) has its own engine: a broken gate pack must
         # not stop the simulator from building the travellers' portraits. It is dlib's:
         # the synthetic scenes place faces by dlib's 5 points (eye corners, nose).
         world = load_engine("dlib-cc0")
         self.photos = PhotoLibrary(lambda image: world.analyze(image, min_face=40))
+        self.travellers = Travellers(  # before the lane loads the trust store (its CRL)
+            self.photos,
+            self.pki,
+            self.workdir,
+            self.clock,
+            seed=self.scenario.seed,
+            frames=opts.frames,
+        )
 
         scale = opts.door_time_scale if opts.door_time_scale is not None else 1.0 / opts.speed
         self.emulator = start_emulator(opts.protocol, physics=Physics(time_scale=scale))
@@ -263,7 +257,6 @@ class Simulation:
         """The audit log, kept open by the simulation (``audit_log``), or a sink that fails
         each record when the log cannot be opened (``audit_error`` says why)."""
         from gate.audit import AuditLog
-        from gate.lane.adapters import AuditLogSink
 
         self.audit_log: AuditLog | None = None
         self.audit_error = ""
@@ -299,65 +292,6 @@ class Simulation:
             self.emulator.traveller_walks_back()  # the referred traveller leaves
 
     # -- travellers ------------------------------------------------------------------------------
-    def _issue(self, index: int, spec: TravellerSpec) -> tuple[Any, str]:
-        """Issue the traveller's passport; returns (virtual card, printed MRZ)."""
-        import cv2
-
-        from drivers.chip.passport_folder import load_passport_folder
-        from gate.simulate.issue import issue_passport
-
-        portrait = self.photos.portrait(spec.photo)
-        ok, jpeg = cv2.imencode(".jpg", portrait, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        if not ok:
-            raise GateError(f"traveller {spec.label}: cannot encode the passport photo")
-        today = dt.datetime.fromtimestamp(self.clock.wall(), dt.timezone.utc).date()
-        expiry = (
-            today - dt.timedelta(days=40)
-            if spec.kind == "expired"
-            else today.replace(year=today.year + 5, day=min(today.day, 28))
-        )
-        folder = self.workdir / "passports" / f"{index:03d}"
-        # A TD1 ID card opens with PACE only; a clone's chip proves itself with CA alone (as
-        # most EU passports, which lack AA); a revoked one is signed by the revoked DS.
-        document: dict[str, Any] = {
-            "id_card": {"document": "td1", "access": "pace-only", "can": f"{index:06d}",
-                        "aa": "none"},
-            "clone": {"access": "bac+pace", "aa": "none"},
-        }.get(spec.kind, {})  # fmt: skip
-        if spec.kind == "expired":  # issued five years before it expired, not issued expired
-            issued_on = expiry - dt.timedelta(days=5 * 365)
-            document["signing_time"] = dt.datetime.combine(issued_on, dt.time(12), dt.UTC)
-        issued = issue_passport(
-            folder,
-            pki=self.revoked_pki if spec.kind == "revoked" else self.pki,
-            photo=bytes(jpeg),
-            surname=f"TRAVELLER{chr(65 + index % 26)}",
-            given_names=spec.kind.replace("_", " ").upper(),
-            nationality="UTO",
-            birth_date="850101",
-            sex="F" if index % 2 else "M",
-            expiry_date=_yymmdd(expiry),
-            document_number=f"S{index:08d}",
-            **document,
-        )
-        faults: dict[str, Any] = {"corrupt_dg": 2} if spec.kind == "tampered" else {}
-        if spec.kind == "clone":
-            faults["clone"] = True
-        card = load_passport_folder(folder, **faults)
-        return card, "\n".join(issued.mrz.lines)
-
-    def _scene_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
-        from drivers.camera.synthetic import TravellerScene
-
-        live = spec.live_photo or spec.photo  # the holder in another photo, or an impostor
-        scene = TravellerScene(
-            photo=self.photos.portrait(live),
-            kind=SCENE_OF_KIND[spec.kind],
-            seed=self.scenario.seed * 1000 + index,
-            frames=self.options.frames,
-        )
-        return list(scene.images())
-
     def run_traveller(self, index: int, spec: TravellerSpec) -> TravellerResult:
         timings: dict[str, float] = {}
         self.status.index, self.status.current = index, spec.label
@@ -367,8 +301,8 @@ class Simulation:
             self._settle()
         started = time.perf_counter()
         try:
-            card, mrz = self._issue(index, spec)
-            frames = self._scene_frames(index, spec)
+            card, mrz = self.travellers.issue(index, spec)
+            frames = self.travellers.scene_frames(index, spec)
         except GateError as exc:
             return TravellerResult(index, spec.label, spec.kind, spec.expect, None, str(exc))
         timings["prepare"] = (time.perf_counter() - started) * 1000.0
@@ -435,24 +369,3 @@ if __name__ == "__main__":  # pragma: no cover - a developer's shortcut
     logging.basicConfig(level=logging.INFO)
     out = run_scenario(load_scenario(None), SimulationOptions(status=sys.stderr, use_pcsc=False))
     print(format_table(out))
-
-
-def _revoked_signer(pki: Any) -> Any:
-    """A second Document Signer of the run's CSCA, revoked in the CSCA's CRL (``csca.crl``
-    beside the CSCA in the trust folder); passports it signs are referred."""
-    from dataclasses import replace
-
-    from gate.simulate.crl import revoke_document_signer
-    from gate.simulate.pki import make_document_signer, new_key
-
-    key = new_key("ecdsa")
-    certificate = make_document_signer(
-        pki.csca_certificate,
-        pki.csca_key,
-        key,
-        not_before=pki.ds_certificate.not_valid_before_utc,
-        not_after=pki.ds_certificate.not_valid_after_utc,
-        common_name="Document Signer (revoked)",
-    )
-    revoke_document_signer(pki, certificate)
-    return replace(pki, ds_certificate=certificate, ds_key=key)

@@ -58,7 +58,7 @@ def _sha256(data: bytes) -> str:
 
 
 def wheel_cache() -> Path:
-    from models.pack import egate_home
+    from models.home import egate_home
 
     return egate_home() / "wheels"
 

@@ -221,9 +221,9 @@ def _checked_type(action: argparse.Action) -> str | None:
     """'number', 'file', 'folder' or 'output' for the types of gate.cli.args, else None."""
     kind = getattr(action.type, "__module__", "")
     name = getattr(action.type, "__name__", "")
-    if kind != "gate.cli.args" and name != "_output":
+    if kind != "gate.cli.args":
         return None
-    if name in ("output_file", "_output"):
+    if name == "output_file":
         return "output"
     if name == "sample_or_path":
         return "photo"

@@ -1,0 +1,142 @@
+"""The simulated travellers themselves: for each one of a scenario, the passport issued by the
+run's test PKI (a virtual card and its printed MRZ) and the scene the camera shows.
+
+A traveller's kind decides both: an expired or revoked passport, a tampered or cloned chip,
+a TD1 ID card opened with PACE only; a print or screen attack, or no face at all, in front
+of the camera. ``gate.simulate.runner`` puts each one through the lane.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from gate.clock import Clock
+from gate.errors import GateError
+from gate.simulate.scenario import TravellerSpec
+
+if TYPE_CHECKING:
+    from gate.simulate.faces import PhotoLibrary
+    from gate.simulate.pki import TestPki
+
+# What the camera shows for each traveller kind (drivers.camera.synthetic scene kinds).
+SCENE_OF_KIND = {
+    "genuine": "genuine",
+    "impostor": "genuine",
+    "expired": "genuine",
+    "tampered": "genuine",
+    "print_attack": "print",
+    "screen_attack": "screen",
+    "no_face": "no_face",
+    "tailgater": "genuine",
+    "clone": "genuine",
+    "id_card": "genuine",
+    "revoked": "genuine",
+}
+
+
+class Travellers:
+    """Makes the travellers of one run: passports under ``workdir``, signed by ``pki`` (or by
+    its revoked Document Signer), portraits from ``photos``, scenes seeded by ``seed``.
+
+    Made before the lane loads its trust store: the revoked signer's CRL lies beside the
+    CSCA by then."""
+
+    def __init__(
+        self,
+        photos: PhotoLibrary,
+        pki: TestPki,
+        workdir: Path,
+        clock: Clock,
+        *,
+        seed: int,
+        frames: int,
+    ) -> None:
+        self.photos = photos
+        self.pki = pki
+        self.revoked_pki = revoked_signer(pki)
+        self.workdir = workdir
+        self.clock = clock
+        self.seed = seed
+        self.frames = frames
+
+    def issue(self, index: int, spec: TravellerSpec) -> tuple[Any, str]:
+        """Issue the traveller's passport; returns (virtual card, printed MRZ)."""
+        import cv2
+
+        from drivers.chip.passport_folder import load_passport_folder
+        from gate.simulate.issue import issue_passport
+
+        portrait = self.photos.portrait(spec.photo)
+        ok, jpeg = cv2.imencode(".jpg", portrait, [cv2.IMWRITE_JPEG_QUALITY, 90])
+        if not ok:
+            raise GateError(f"traveller {spec.label}: cannot encode the passport photo")
+        today = dt.datetime.fromtimestamp(self.clock.wall(), dt.timezone.utc).date()
+        expiry = (
+            today - dt.timedelta(days=40)
+            if spec.kind == "expired"
+            else today.replace(year=today.year + 5, day=min(today.day, 28))
+        )
+        folder = self.workdir / "passports" / f"{index:03d}"
+        # A TD1 ID card opens with PACE only; a clone's chip proves itself with CA alone (as
+        # most EU passports, which lack AA); a revoked one is signed by the revoked DS.
+        document: dict[str, Any] = {
+            "id_card": {"document": "td1", "access": "pace-only", "can": f"{index:06d}",
+                        "aa": "none"},
+            "clone": {"access": "bac+pace", "aa": "none"},
+        }.get(spec.kind, {})  # fmt: skip
+        if spec.kind == "expired":  # issued five years before it expired, not issued expired
+            issued_on = expiry - dt.timedelta(days=5 * 365)
+            document["signing_time"] = dt.datetime.combine(issued_on, dt.time(12), dt.UTC)
+        issued = issue_passport(
+            folder,
+            pki=self.revoked_pki if spec.kind == "revoked" else self.pki,
+            photo=bytes(jpeg),
+            surname=f"TRAVELLER{chr(65 + index % 26)}",
+            given_names=spec.kind.replace("_", " ").upper(),
+            nationality="UTO",
+            birth_date="850101",
+            sex="F" if index % 2 else "M",
+            expiry_date=expiry.strftime("%y%m%d"),
+            document_number=f"S{index:08d}",
+            **document,
+        )
+        faults: dict[str, Any] = {"corrupt_dg": 2} if spec.kind == "tampered" else {}
+        if spec.kind == "clone":
+            faults["clone"] = True
+        card = load_passport_folder(folder, **faults)
+        return card, "\n".join(issued.mrz.lines)
+
+    def scene_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
+        """What the camera shows while the traveller stands in the lane."""
+        from drivers.camera.synthetic import TravellerScene
+
+        live = spec.live_photo or spec.photo  # the holder in another photo, or an impostor
+        scene = TravellerScene(
+            photo=self.photos.portrait(live),
+            kind=SCENE_OF_KIND[spec.kind],
+            seed=self.seed * 1000 + index,
+            frames=self.frames,
+        )
+        return list(scene.images())
+
+
+def revoked_signer(pki: TestPki) -> TestPki:
+    """A second Document Signer of the run's CSCA, revoked in the CSCA's CRL (``csca.crl``
+    beside the CSCA in the trust folder); passports it signs are referred."""
+    from gate.simulate.crl import revoke_document_signer
+    from gate.simulate.pki import make_document_signer, new_key
+
+    key = new_key("ecdsa")
+    certificate = make_document_signer(
+        pki.csca_certificate,
+        pki.csca_key,
+        key,
+        not_before=pki.ds_certificate.not_valid_before_utc,
+        not_after=pki.ds_certificate.not_valid_after_utc,
+        common_name="Document Signer (revoked)",
+    )
+    revoke_document_signer(pki, certificate)
+    return replace(pki, ds_certificate=certificate, ds_key=key)
