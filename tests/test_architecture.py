@@ -333,3 +333,26 @@ def test_cli_command_modules_do_not_import_each_other() -> None:
     ]
     assert len(commands) >= 10
     assert not crossing, "move what they share into a module of gate.cli:\n" + "\n".join(crossing)
+
+
+def _is_test_module(name: str) -> bool:
+    return name.rpartition(".")[2].startswith("test_")
+
+
+def test_no_test_module_imports_another() -> None:
+    """Shared test helpers live in helper modules or fixtures, never in another test module
+    (importing one runs its tests' module code twice and ties two files' fates)."""
+    found = []
+    for root in ("tests", "bench"):
+        for path in sorted((PROJECT_ROOT / root).rglob("test_*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+            for node in ast.walk(tree):
+                names = []
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                    names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
+                for name in names:
+                    if name.split(".")[0] in ("tests", "bench") and _is_test_module(name):
+                        found.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} {name}")
+    assert not found, "test modules importing test modules:\n  " + "\n  ".join(found)

@@ -16,6 +16,7 @@ import pytest
 
 from gate.errors import NoFaceError
 from gate.types import Box, Detection, Face, ImageBGR, Landmarks5
+from tests.bench.squares import write_square_people
 
 FACE_SIZE = 64
 
@@ -137,3 +138,9 @@ def pairs_csv(tmp_path: Path) -> Path:
     path = folder / "pairs.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
+
+
+@pytest.fixture()
+def square_people(tmp_path: Path) -> Path:
+    """A data set the tiny InsightFace-shaped pack reads (``tests.bench.squares``)."""
+    return write_square_people(tmp_path / "squares")

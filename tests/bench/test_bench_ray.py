@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from gate.cli import EXIT_OK, main
-from tests.bench.test_bench_real_engine import square_people  # noqa: F401 (a fixture)
 
 pytest.importorskip("ray", reason="the 'ray' extra is not installed")
 pytestmark = pytest.mark.slow
@@ -36,7 +35,7 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, object
 
 
 def test_ray_engine_gives_the_local_figures_and_reuses_its_shards(
-    square_people: Path,  # noqa: F811
+    square_people: Path,
     tiny_insightface_pack: Path,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
@@ -58,7 +57,7 @@ def test_ray_engine_gives_the_local_figures_and_reuses_its_shards(
 
 
 def test_an_unreachable_cluster_is_one_line_not_a_minute_of_retries(
-    square_people: Path,  # noqa: F811
+    square_people: Path,
     tiny_insightface_pack: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from gate.cli import main
-from tests.models.test_images import write_huge_png
+from tests.models.pictures import write_huge_png
 
 MIN_FACE = ["--min-face", "100"]
 

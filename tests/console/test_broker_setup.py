@@ -194,12 +194,12 @@ def test_with_certificates_the_broker_speaks_only_tls(
     from gate.console.broker_setup import BrokerPlan, init
     from gate.console.mqtt import MqttLink
     from gate.console.server import broker_address
-    from tests.console.test_tls import _self_signed
+    from tests.console.certs import self_signed
 
     problem = mosquitto_problem()
     if problem:
         pytest.skip(problem)
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     port = free_port()
     folder = tmp_path / "broker"
     init(folder, BrokerPlan("site", ("lane-1",), ("console",), "127.0.0.1", port, (cert, key)))

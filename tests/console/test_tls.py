@@ -3,8 +3,6 @@ session cookie is Secure; plain HTTP is not served on that port."""
 
 from __future__ import annotations
 
-import datetime as dt
-import ipaddress
 import socket
 import ssl
 import threading
@@ -12,48 +10,17 @@ from pathlib import Path
 
 import httpx
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from gate.console.mqtt import BrokerAddress, MqttLink
 from gate.console.server import ConsoleServer, Wiring, make_console
 from gate.errors import ConfigError, DeviceError
 from tests.console.apps import PASSWORDS, shared_users
 from tests.console.broker import Broker, mosquitto_problem
-
-
-def _self_signed(folder: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    address = x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
-    now = dt.datetime.now(dt.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=1))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(address, critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+from tests.console.certs import self_signed
 
 
 def test_console_over_tls_sets_secure_cookies(tmp_path: Path) -> None:
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     console, _ = make_console(Wiring.make(None), shared_users())
     server = ConsoleServer(console, "127.0.0.1:0", cert, key).start()
     try:
@@ -92,7 +59,7 @@ def test_lane_events_over_mqtt_tls_with_a_password(
     problem = mosquitto_problem()
     if problem:
         pytest.skip(problem)
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path)
     broker = Broker(users={"lane": "lane-password"}, tls=(cert, key)).start()
     try:
         monkeypatch.setenv("EGATE_MQTT_CA", str(cert))

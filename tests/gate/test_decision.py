@@ -16,29 +16,17 @@ from gate.decision import (
 )
 from gate.errors import DocumentError
 from gate.outcome import Decision
-from gate.transaction import CaptureOutcome, DocumentRead
-
-TODAY = dt.date(2026, 11, 26)
-MRZ = "P<UTOERIKSSON<<ANNA<MARIA\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
-
-
-def _doc(**changes: object) -> DocumentRead:
-    base: dict[str, object] = {
-        "document_number": "L898902C3",
-        "expiry_date": "301231",
-        "dg1_mrz": MRZ,
-        "photo": np.zeros((4, 4, 3), np.uint8),
-        "passive_auth": "valid",
-        "active_auth": "valid",
-    }
-    base.update(changes)
-    return DocumentRead(**base)  # type: ignore[arg-type]
+from gate.transaction import CaptureOutcome
+from tests.gate.documents import MRZ, TODAY, document_read
 
 
 def test_clean_document_passes() -> None:
-    assert check_document(_doc(), MRZ, TODAY, DecisionPolicy()) is None
+    assert check_document(document_read(), MRZ, TODAY, DecisionPolicy()) is None
     # Line breaks and blanks around lines do not matter.
-    assert check_document(_doc(), "  " + MRZ.replace("\n", "\n  "), TODAY, DecisionPolicy()) is None
+    assert (
+        check_document(document_read(), "  " + MRZ.replace("\n", "\n  "), TODAY, DecisionPolicy())
+        is None
+    )
 
 
 @pytest.mark.parametrize(
@@ -53,7 +41,7 @@ def test_clean_document_passes() -> None:
     ],
 )
 def test_document_referrals(changes: dict[str, object], reason: str) -> None:
-    verdict = check_document(_doc(**changes), MRZ, TODAY, DecisionPolicy())
+    verdict = check_document(document_read(**changes), MRZ, TODAY, DecisionPolicy())
     assert verdict is not None
     assert verdict.decision is Decision.REFER_DOCUMENT
     assert reason in verdict.reason
@@ -61,14 +49,14 @@ def test_document_referrals(changes: dict[str, object], reason: str) -> None:
 
 def test_lenient_policy_accepts_unchecked_pa_and_expired() -> None:
     policy = DecisionPolicy(require_passive_auth=False, check_expiry=False)
-    assert check_document(_doc(passive_auth="not_checked"), MRZ, TODAY, policy) is None
-    assert check_document(_doc(expiry_date="200101"), MRZ, TODAY, policy) is None
+    assert check_document(document_read(passive_auth="not_checked"), MRZ, TODAY, policy) is None
+    assert check_document(document_read(expiry_date="200101"), MRZ, TODAY, policy) is None
     # An invalid PA is never lenient.
-    assert check_document(_doc(passive_auth="invalid"), MRZ, TODAY, policy) is not None
+    assert check_document(document_read(passive_auth="invalid"), MRZ, TODAY, policy) is not None
 
 
 def test_expiry_on_the_day_is_still_valid_and_bad_dates_raise() -> None:
-    assert check_document(_doc(expiry_date="261126"), MRZ, TODAY, DecisionPolicy()) is None
+    assert check_document(document_read(expiry_date="261126"), MRZ, TODAY, DecisionPolicy()) is None
     assert expiry_to_date("991231", TODAY) == dt.date(1999, 12, 31)
     assert expiry_to_date("351231", TODAY) == dt.date(2035, 12, 31)
     with pytest.raises(DocumentError, match="YYMMDD"):

@@ -12,7 +12,7 @@ import pytest
 from gate.audit import AuditLog, AuditRecord
 from gate.decision import DecisionPolicy, check_document
 from gate.outcome import Decision
-from tests.gate.test_decision import MRZ, TODAY, _doc
+from tests.gate.documents import MRZ, TODAY, document_read
 
 
 @pytest.mark.parametrize(
@@ -33,7 +33,7 @@ from tests.gate.test_decision import MRZ, TODAY, _doc
 def test_clone_and_revocation_refer(
     changes: dict[str, object], policy: DecisionPolicy, reason: str
 ) -> None:
-    verdict = check_document(_doc(**changes), MRZ, TODAY, policy)
+    verdict = check_document(document_read(**changes), MRZ, TODAY, policy)
     assert verdict is not None and verdict.decision is Decision.REFER_DOCUMENT
     assert reason in verdict.reason
 
@@ -52,7 +52,7 @@ LENIENT = DecisionPolicy(refer_on_stale_crl=False)
     ],
 )
 def test_what_may_pass(changes: dict[str, object], policy: DecisionPolicy) -> None:
-    assert check_document(_doc(**changes), MRZ, TODAY, policy) is None
+    assert check_document(document_read(**changes), MRZ, TODAY, policy) is None
 
 
 def _record(tid: str, chip_auth: str | None) -> AuditRecord:

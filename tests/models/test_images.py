@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import os
-import struct
-import zlib
 from pathlib import Path
 
 import cv2
@@ -15,24 +13,7 @@ from PIL import Image
 
 from gate.errors import ImageError
 from gate.images import FILE_LIMITS, ImageLimits, decode_image, load_image
-
-
-def _png_chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def write_huge_png(path: Path, side: int = 12000) -> None:
-    """A valid side x side 1-bit greyscale PNG, written in a few ms (it compresses to ~20 kB)."""
-    row = b"\x00" + b"\x00" * ((side + 7) // 8)
-    packer = zlib.compressobj(9)
-    data = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
-    ihdr = struct.pack(">IIBBBBB", side, side, 1, 0, 0, 0, 0)
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", ihdr)
-        + _png_chunk(b"IDAT", data)
-        + _png_chunk(b"IEND", b"")
-    )
+from tests.models.pictures import write_huge_png
 
 
 def _pattern(h: int = 48, w: int = 64) -> np.ndarray:
