@@ -66,7 +66,7 @@ test: install lint typecheck pytest
 
 # The console's views in headless Chromium, saved into docs/console/ (look at them).
 screenshots: install
-	EGATE_SCREENSHOTS=docs/console $(BIN)/python -m pytest -q tests/console/test_browser.py
+	EGATE_SCREENSHOTS=docs/console $(BIN)/python -m pytest -q tests/gate/console/test_browser.py
 
 bench: install
 	@mkdir -p .benchmarks
@@ -85,5 +85,5 @@ FUZZ_EXAMPLES ?= 1000
 fuzz: venv
 	EGATE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p tests.fuzz.profile \
 	  --hypothesis-profile=egate-fuzz -p no:cacheprovider \
-	  tests/fuzz tests/cli/test_cli_fuzz.py tests/icao/test_parsers_fuzz.py \
-	  tests/icao/test_tlv.py tests/turnstile/test_protocols.py
+	  tests/fuzz tests/gate/cli/test_cli_fuzz.py tests/gate/icao/test_parsers_fuzz.py \
+	  tests/gate/icao/test_tlv.py tests/drivers/turnstile/test_protocols.py

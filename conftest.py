@@ -3,7 +3,10 @@ skip rule for everything that needs it.
 
 A test that needs the real PC/SC path is marked ``@pytest.mark.pcsc`` (or asks for the
 ``pcscd`` fixture); where pcscd, vpcd or pyscard is missing it is skipped with the reason
-(``PC/SC path unavailable: ...``). Nothing else hand-writes that check.
+(``PC/SC path unavailable: ...``). A test that runs a PC/SC stack of its own in private
+namespaces (``tests.drivers.chip.isolated``: it may kill or limit that pcscd) is marked
+``@pytest.mark.pcsc_isolated`` and skipped with the reason where that cannot be made.
+Nothing else hand-writes these checks.
 """
 
 from __future__ import annotations
@@ -29,6 +32,12 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         problem = pcsc_problem()
         if problem:
             pytest.skip(PCSC_SKIP + problem)
+    if item.get_closest_marker("pcsc_isolated") is not None:
+        from tests.drivers.chip.isolated import isolation_problem
+
+        problem = isolation_problem()
+        if problem:
+            pytest.skip(problem)
 
 
 @pytest.fixture(scope="module")

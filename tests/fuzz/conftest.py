@@ -1,3 +1,3 @@
 """Fixtures of the fuzzers: the issued test passports of the ICAO tests (``passports.py``)."""
 
-from tests.icao.passports import face_jpeg, passport, pki_ecdsa  # noqa: F401
+from tests.gate.icao.passports import face_jpeg, passport, pki_ecdsa  # noqa: F401

@@ -1,5 +1,5 @@
 """Serial frames from a hostile or broken door controller, with good CRCs: what reaches the
-payload decoders is exactly what random noise almost never gets to (tests/turnstile/
+payload decoders is exactly what random noise almost never gets to (tests/drivers/turnstile/
 test_protocols.py feeds the decoders noise; this fuzzer frames the junk correctly first).
 Only ``GateError`` subclasses may come out, or a decoded value."""
 

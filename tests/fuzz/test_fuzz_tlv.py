@@ -1,6 +1,6 @@
 """BER-TLV from a hostile chip: nested, valid-looking structures with one thing wrong.
 
-tests/icao/test_parsers_fuzz.py feeds random bytes to every LDS parser; random bytes rarely
+tests/gate/icao/test_parsers_fuzz.py feeds random bytes to every LDS parser; random bytes rarely
 get past the first header, so this fuzzer builds real nested TLV (constructed tags, long
 length forms, deep nesting) and then damages it: a flipped byte, a cut, a length that lies.
 Only ``DocumentError`` may come out, or a decoded element.

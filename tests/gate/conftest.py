@@ -12,7 +12,7 @@ from drivers.turnstile.emulator import Physics, start_emulator
 from gate.audit import AuditLog
 from gate.errors import ModelError
 from gate.simulate.pki import TestPki, init_pki
-from tests.gate.real_lane import RealLane
+from tests.gate.lane.real_lane import RealLane
 
 
 @pytest.fixture(scope="module")

@@ -240,14 +240,12 @@ def test_write_json_that_fails_leaves_nothing_half_written(tmp_path: Path) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.pcsc_isolated
 def test_a_full_runtime_folder_stops_the_start_in_one_line_then_serves(tmp_path: Path) -> None:
     """No room for a lock file: the simulation does not start (nothing is half done), says
     which file in one line, and runs once there is room again."""
-    from tests.chip.isolated import isolated, isolation_problem
+    from tests.drivers.chip.isolated import isolated
 
-    problem = isolation_problem()
-    if problem:
-        pytest.skip(problem)
     xdg = tmp_path / "xdg"
     xdg.mkdir(mode=0o700)
     # A tiny tmpfs whose inodes are all taken; "free" removes the filler files first.

@@ -1,0 +1,265 @@
+"""``egate run`` on emulated kiosk hardware: a PC/SC reader (pcscd + vpcd) holding a virtual
+passport, the gatectl turnstile on a pty, an MJPEG camera on 127.0.0.1, the printed MRZ from
+a file (the page scanner's output). One genuine traveller must be accepted and audited, a
+gate killed with the exit open must have its ACCEPT on record, and a lane serves more
+travellers than its pcscd allows clients (one PC/SC context for the lane, not one each)."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import pytest
+
+from drivers.turnstile.emulator import EmulatorHandle
+from gate.audit import AuditLog
+from gate.cli import main
+from gate.errors import ModelError
+from gate.turnstile import Door, DoorState
+from tests.conftest import PROJECT_ROOT
+from tests.drivers.chip.isolated import isolated, isolated_env, isolation_problem
+
+
+@pytest.fixture(scope="module")
+def ready() -> None:
+    from drivers.chip.pcscd import pcscd_available
+    from models.pack import pack_dir
+
+    try:
+        pack_dir(None)
+    except ModelError as exc:
+        pytest.skip(f"face model pack not prepared ({exc})")
+    problem = pcscd_available()
+    if problem:
+        pytest.skip(f"PC/SC path unavailable: {problem}")
+
+
+@dataclass(frozen=True)
+class Kiosk:
+    emulator: EmulatorHandle
+    config: Path
+    audit: Path
+
+
+@contextmanager
+def _kiosk(tmp_path: Path, document_number: str, extra_toml: str = "") -> Iterator[Kiosk]:
+    """A genuine traveller's passport on a vpcd card, the turnstile emulator, the camera
+    showing the traveller, and the kiosk config that names them."""
+    from drivers.camera.mjpeg_server import MjpegServer
+    from drivers.camera.synthetic import TravellerScene
+    from drivers.chip.passport_folder import load_passport_folder
+    from drivers.chip.pcscd import ensure_pcscd
+    from drivers.chip.vpcd import VpcdCardLink
+    from drivers.turnstile.emulator import Physics, start_emulator
+    from gate.simulate.faces import PhotoLibrary
+    from gate.simulate.issue import issue_passport
+    from gate.simulate.lane import SceneFeed
+    from gate.simulate.pki import init_pki
+    from models.engine import load_engine
+
+    engine = load_engine(None)
+    portrait = PhotoLibrary(lambda im: engine.analyze(im, min_face=40)).portrait("sample:t1.jpg#0")
+    ok, jpeg = cv2.imencode(".jpg", portrait)
+    assert ok
+    issued = issue_passport(
+        tmp_path / "passport",
+        pki=init_pki(tmp_path / "pki"),
+        photo=bytes(jpeg),
+        surname="KIOSK",
+        given_names="TEST",
+        nationality="UTO",
+        birth_date="900101",
+        sex="F",
+        expiry_date="351231",
+        document_number=document_number,
+    )
+    (tmp_path / "mrz.txt").write_text("\n".join(issued.mrz.lines) + "\n")
+    feed = SceneFeed()
+    feed.show(list(TravellerScene(photo=portrait, kind="genuine", seed=1).images()))
+    with (
+        ensure_pcscd(),
+        start_emulator("gatectl", physics=Physics(time_scale=0.2)) as emulator,
+        MjpegServer(feed) as camera,
+        VpcdCardLink(load_passport_folder(tmp_path / "passport")) as link,
+    ):
+        config = tmp_path / "kiosk.toml"
+        config.write_text(
+            f"""
+[camera]
+address = "{camera.url}"
+[reader]
+address = "pcsc:{link.reader_name}"
+mrz_source = "mrz.txt"
+trust_store = "pki"
+[turnstile]
+address = "{emulator.address}"
+[audit]
+path = "audit.db"
+{extra_toml}"""
+        )
+        yield Kiosk(emulator, config, tmp_path / "audit.db")
+
+
+def _walker(emulator: EmulatorHandle, stop: threading.Event) -> None:
+    """The traveller walks out as soon as the exit door is open (an event of the emulator,
+    not a guess at how long the gate takes)."""
+    while not stop.is_set():
+        if emulator.wait_door(Door.EXIT, DoorState.OPEN, timeout=0.5):
+            emulator.traveller_passes()
+            return
+
+
+def test_egate_run_serves_one_traveller(ready: None, tmp_path: Path) -> None:
+    stop = threading.Event()
+    with _kiosk(tmp_path, "K12345678") as kiosk:
+        walker = threading.Thread(target=_walker, args=(kiosk.emulator, stop), daemon=True)
+        walker.start()
+        try:
+            code = main(["run", "--config", str(kiosk.config), "--max-travellers", "1"])
+        finally:
+            stop.set()
+            walker.join(5)
+        assert code == 0
+        assert kiosk.emulator.opened_count(Door.EXIT) == 1
+    with AuditLog.open(kiosk.audit) as log:
+        (row,) = list(log.rows())
+    assert row["outcome"] == "ACCEPT", row["detail"]
+    assert row["passive_auth"] == "valid"
+
+
+def test_egate_run_without_trust_store_is_a_config_error(tmp_path: Path) -> None:
+    config = tmp_path / "kiosk.toml"
+    config.write_text('[audit]\npath = "audit.db"\n')
+    assert main(["run", "--config", str(config)]) == 2
+
+
+@pytest.mark.slow
+def test_sigkill_with_the_exit_open_leaves_the_accept_on_record(
+    ready: None, tmp_path: Path
+) -> None:
+    """Write-ahead: ``egate run`` is killed with SIGKILL while the accepted traveller stands
+    in the open exit. The turnstile (another process's emulator) counted the opening, and
+    the ACCEPT it acted on is committed in the audit log, with an intact chain."""
+    with _kiosk(tmp_path, "K87654321", "[timeouts]\npassage_s = 60.0\n") as kiosk:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "gate", "run", "--config", str(kiosk.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            cwd=PROJECT_ROOT,
+        )
+        try:
+            # Nobody walks through: the exit stays open until the gate is killed.
+            deadline = time.monotonic() + 90
+            while not kiosk.emulator.wait_door(Door.EXIT, DoorState.OPEN, timeout=0.5):
+                assert process.poll() is None, process.communicate()[1][-2000:]
+                assert time.monotonic() < deadline, "the exit never opened"
+            process.send_signal(signal.SIGKILL)
+        finally:
+            process.kill()
+            process.wait()
+        opened = kiosk.emulator.opened_count(Door.EXIT)
+        # The host is gone: the controller's own watchdog closes and locks the lane.
+        assert kiosk.emulator.wait_door(Door.EXIT, DoorState.CLOSED, timeout=20)
+    assert opened == 1
+    with AuditLog.open_readonly(kiosk.audit) as log:
+        entries = list(log.entries())
+        assert log.verify().ok
+    decisions = [e for e in entries if e["kind"] == "decision" and e["outcome"] == "ACCEPT"]
+    assert len(decisions) == opened
+    # Killed mid-passage: the transaction has its decision but no result row.
+    assert [e["kind"] for e in entries] == ["decision"]
+
+
+TRAVELLERS = 20
+CONTEXT_LIMIT = 8  # pcscd -t: the most client contexts it serves at once
+
+# Runs in private namespaces (tests.drivers.chip.isolated), where the pcscd is this script's own,
+# started with a limit of 8 contexts. argv[1]: the work folder.
+LIMITED_PCSCD = """
+import json, subprocess, sys, threading, time
+from pathlib import Path
+from drivers.chip.pcscd import list_readers, pcscd_sockets
+from gate.audit import AuditLog
+from gate.turnstile import Door, DoorState
+from tests.gate.lane.test_kiosk_run import CONTEXT_LIMIT, TRAVELLERS, _kiosk
+
+work = Path(sys.argv[1])
+daemon = subprocess.Popen(["pcscd", "--foreground", "-t", str(CONTEXT_LIMIT)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+deadline = time.monotonic() + 20
+while not list_readers():  # pcscd offers no readiness signal: poll the condition itself
+    assert time.monotonic() < deadline, "pcscd listed no reader"
+    time.sleep(0.02)
+out = {"sockets": [], "passed": 0}
+with _kiosk(work, "K24681357") as kiosk:
+    mrz = (work / "mrz.txt").read_text().strip()
+    (work / "mrz.txt").write_text((mrz + "\\n\\n") * TRAVELLERS)
+    with open(work / "lane.log", "wb") as log:
+        lane = subprocess.Popen(
+            [sys.executable, "-m", "gate", "run", "--config", str(kiosk.config),
+             "--max-travellers", str(TRAVELLERS)],
+            stdout=log, stderr=subprocess.STDOUT, cwd=work)
+        try:
+            while out["passed"] < TRAVELLERS and lane.poll() is None:
+                if not kiosk.emulator.wait_door(Door.EXIT, DoorState.OPEN, timeout=0.5):
+                    continue
+                # The traveller's chip was read and released: count the lane's sockets to pcscd.
+                out["sockets"].append(pcscd_sockets(lane.pid))
+                kiosk.emulator.traveller_passes()
+                out["passed"] += 1
+                assert kiosk.emulator.wait_door(Door.EXIT, DoorState.CLOSED, timeout=30)
+            out["code"] = lane.wait(timeout=120)
+        finally:
+            lane.kill()
+            lane.wait()
+    out["exit_opened"] = kiosk.emulator.opened_count(Door.EXIT)
+with AuditLog.open_readonly(work / "audit.db") as audit:
+    entries = list(audit.entries())
+    out["chain_ok"] = audit.verify().ok
+out["decisions"] = [e["outcome"] for e in entries if e["kind"] == "decision"]
+out["details"] = sorted({e["detail"] for e in entries if e["outcome"] != "ACCEPT"})
+out["log"] = (work / "lane.log").read_text(errors="replace")[-3000:]
+daemon.terminate()
+daemon.wait()
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.pcsc
+def test_a_lane_serves_more_travellers_than_pcscd_has_contexts(ready: None, tmp_path: Path) -> None:
+    """Issue 25: every traveller used to leak one pcscd connection, so a pcscd serving 8
+    contexts referred the 8th traveller on ("PC/SC: no daemon"). Now the lane holds one
+    context: 20 travellers through ``egate run`` against ``pcscd -t 8``, all accepted, and
+    the lane process's sockets to pcscd stay at 1 from the first traveller to the last."""
+    problem = isolation_problem()
+    if problem:
+        pytest.skip(problem)
+    work = tmp_path / "kiosk"
+    work.mkdir()
+    done = subprocess.run(
+        isolated([sys.executable, "-c", LIMITED_PCSCD, str(work)]),
+        env=isolated_env(tmp_path / "runtime"),
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=580,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["code"] == 0, out["log"]
+    assert out["passed"] == TRAVELLERS == out["exit_opened"], out["log"]
+    assert out["decisions"] == ["ACCEPT"] * TRAVELLERS, (out["details"], out["log"])
+    assert out["chain_ok"] is True
+    # Before (the first traveller) and after (the last): one socket, none leaked between.
+    assert out["sockets"] == [1] * TRAVELLERS

@@ -1,9 +1,0 @@
-"""Fixtures of the ICAO tests (defined in ``passports.py`` so tests/chip can share them)."""
-
-from tests.icao.passports import (  # noqa: F401
-    face_jpeg,
-    passport,
-    passport_rsa,
-    pki_ecdsa,
-    pki_rsa,
-)
