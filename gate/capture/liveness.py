@@ -26,13 +26,14 @@ on the synthetic attacks of ``drivers.camera.synthetic``, not an evaluated PAD s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from gate.capture.quality import LandmarkLayout, face_points, layout_for
+from gate.capture.planarity import PlanarityResult, PlanaritySettings, planarity
+from gate.capture.quality import LAYOUTS, LandmarkLayout, face_points, layout_for
 from gate.types import Box, Face, ImageBGR
 
 F32 = npt.NDArray[np.float32]
@@ -45,10 +46,15 @@ class LivenessSettings:
     motion_high: float = 0.10  # looks rigid / at or above which it looks live
     moire_low: float = 35.0  # spectral peak ratio (75th percentile of the frames) at or
     moire_high: float = 60.0  # below which no screen is seen / above which one is certain
+    moire_solid: float = 90.0  # ... certain when the face shows 3-D parallax (planarity)
     border_margin: float = 0.7  # how far around the face box to look for edges, face widths
     border_share: float = 0.4  # share of frames with a frame-like border that means an attack
     max_frames: int = 60  # older frames are forgotten
     unknown_motion: float = 0.4  # the motion cue with fewer than min_frames faces
+    inconclusive: float = 0.4  # the score when no cue shows an attack and none shows life
+    parallax_low: float = 0.05  # planarity parallax (eye distances) at or below which no
+    parallax_high: float = 0.08  # 3-D is shown / at or above which a head is certain
+    planarity: PlanaritySettings = field(default_factory=PlanaritySettings)
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,11 @@ class LivenessResult:
     nose_spread: float
     moire_peak: float
     border_frames: float  # share of frames with a border around the face
+    planarity: float = 0.5  # 1: solid (3-D), 0: flat picture, 0.5: inconclusive/unavailable
+    parallax: float = 0.0  # nose parallax beyond one homography, eye distances
+    nose_shift: float = 0.0  # how far the nose moved relative to the eyes, eye distances
+    planarity_verdict: str = "unavailable"  # solid, flat, inconclusive or unavailable
+    verdict: str = "inconclusive"  # live, attack or inconclusive (would need a challenge)
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ class _FrameCues:
     nose_across: float
     moire_peak: float
     border_sides: int
+    points: F32 | None  # eye, eye, nose tip, mouth corners (planarity); None: not given
 
 
 def _ramp(value: float, low: float, high: float) -> float:
@@ -176,6 +188,18 @@ def border_sides(image: ImageBGR, box: Box, margin: float) -> int:
     return len(sides)
 
 
+def _planar_points(face: Face, layout: LandmarkLayout) -> F32 | None:
+    """Eye centres, nose tip and mouth corners: the detector's own five points (YuNet gives
+    them), or the pack's when they follow that convention; None for dlib's five (eye corners
+    and the bottom of the nose: four nearly collinear points fix no homography)."""
+    detected = face.detection.landmarks
+    if detected is not None and len(detected) == 5:
+        return np.asarray(detected, dtype=np.float32)
+    if layout == LAYOUTS["insightface"]:
+        return np.asarray(face.landmarks.as_array(), dtype=np.float32)
+    return None
+
+
 class LivenessChecker:
     """Feed it the tracked face of each frame (``add``), then ask for the ``result``."""
 
@@ -205,6 +229,7 @@ class LivenessChecker:
                 nose_across=across,
                 moire_peak=moire_peak(image, box),
                 border_sides=border_sides(image, box, self.settings.border_margin),
+                points=_planar_points(face, self.layout),
             )
         )
         if len(self._cues) > self.settings.max_frames:
@@ -228,7 +253,26 @@ class LivenessChecker:
         texture = 1.0 - _ramp(peak, s.moire_low, s.moire_high)
         share = sum(c.border_sides >= 3 for c in self._cues) / n
         border = 1.0 - _ramp(share, 0.5 * s.border_share, s.border_share)
-        score = min(motion, texture, border)
+        plane = self._planarity()
+        planar = {"solid": 1.0, "flat": 0.0}.get(plane.verdict, 0.5)
+        if plane.verdict == "solid":
+            # A head in 3-D: fine regular texture (glasses, hair, compression) up to
+            # moire_high is not taken for a screen; a strong pattern still is.
+            texture = 1.0 - _ramp(peak, s.moire_high, s.moire_solid)
+        attack = min(texture, border, 0.0 if plane.verdict == "flat" else 1.0)
+        # Signs of life: 3-D parallax, or the nose moving along the eye line (all dlib's
+        # points can show). A picture the homography explains (flat) shows none, whatever
+        # its nose did: perspective near the camera moves a printed nose too.
+        alive = max(motion, _ramp(plane.parallax, s.parallax_low, s.parallax_high))
+        if plane.verdict == "flat":
+            alive = 0.0
+        score = min(attack, max(alive, s.inconclusive))
+        if attack < 0.5:
+            verdict = "attack"
+        elif alive >= 0.5:
+            verdict = "live"
+        else:
+            verdict = "inconclusive"
         return LivenessResult(
             score=score,
             motion=motion,
@@ -238,7 +282,18 @@ class LivenessChecker:
             nose_spread=spread,
             moire_peak=peak,
             border_frames=share,
+            planarity=planar,
+            parallax=plane.parallax,
+            nose_shift=plane.shift,
+            planarity_verdict=plane.verdict,
+            verdict=verdict,
         )
+
+    def _planarity(self) -> PlanarityResult:
+        points = [c.points for c in self._cues if c.points is not None]
+        if len(points) < max(3, len(self._cues) // 2):
+            return PlanarityResult("unavailable", 0.0, 0.0, math.nan, 0)
+        return planarity(np.stack(points).astype(np.float64), self.settings.planarity)
 
     def score(self) -> float:
         return self.result().score
