@@ -34,6 +34,7 @@ import numpy.typing as npt
 
 from gate.capture.planarity import PlanarityResult, PlanaritySettings, planarity
 from gate.capture.quality import LAYOUTS, LandmarkLayout, face_points, layout_for
+from gate.capture.surface import SurfaceSettings, SurfaceTracker
 from gate.types import Box, Face, ImageBGR
 
 F32 = npt.NDArray[np.float32]
@@ -55,6 +56,9 @@ class LivenessSettings:
     parallax_low: float = 0.05  # planarity parallax (eye distances) at or below which no
     parallax_high: float = 0.08  # 3-D is shown / at or above which a head is certain
     planarity: PlanaritySettings = field(default_factory=PlanaritySettings)
+    surface: SurfaceSettings = field(default_factory=SurfaceSettings)
+    surface_low: float = 0.006  # surface residual (face widths) at or below which no 3-D
+    surface_high: float = 0.009  # is shown / at or above which the face is surely not flat
 
 
 @dataclass(frozen=True)
@@ -72,6 +76,10 @@ class LivenessResult:
     nose_shift: float = 0.0  # how far the nose moved relative to the eyes, eye distances
     planarity_verdict: str = "unavailable"  # solid, flat, inconclusive or unavailable
     verdict: str = "inconclusive"  # live, attack or inconclusive (would need a challenge)
+    surface: float = 0.5  # 1: solid, 0: flat, 0.5: inconclusive/unavailable (texture points)
+    surface_residual: float = 0.0  # texture points off one homography, face widths
+    surface_deformation: float = 0.0  # texture points off one similarity, face widths
+    surface_verdict: str = "unavailable"
 
 
 @dataclass(frozen=True)
@@ -211,9 +219,11 @@ class LivenessChecker:
         self.layout = layout_for(layout) if isinstance(layout, str) else layout
         self.settings = settings or LivenessSettings()
         self._cues: list[_FrameCues] = []
+        self._surface = SurfaceTracker(self.settings.surface)
 
     def reset(self) -> None:
         self._cues.clear()
+        self._surface.reset()
 
     @property
     def frames(self) -> int:
@@ -232,6 +242,7 @@ class LivenessChecker:
                 points=_planar_points(face, self.layout),
             )
         )
+        self._surface.add(image, box)
         if len(self._cues) > self.settings.max_frames:
             del self._cues[0]
 
@@ -255,17 +266,20 @@ class LivenessChecker:
         border = 1.0 - _ramp(share, 0.5 * s.border_share, s.border_share)
         plane = self._planarity()
         planar = {"solid": 1.0, "flat": 0.0}.get(plane.verdict, 0.5)
-        if plane.verdict == "solid":
-            # A head in 3-D: fine regular texture (glasses, hair, compression) up to
+        surface = self._surface.result()
+        if surface.verdict == "solid":
+            # A face in 3-D: fine regular texture (glasses, hair, compression) up to
             # moire_high is not taken for a screen; a strong pattern still is.
             texture = 1.0 - _ramp(peak, s.moire_high, s.moire_solid)
-        attack = min(texture, border, 0.0 if plane.verdict == "flat" else 1.0)
-        # Signs of life: 3-D parallax, or the nose moving along the eye line (all dlib's
-        # points can show). A picture the homography explains (flat) shows none, whatever
-        # its nose did: perspective near the camera moves a printed nose too.
-        alive = max(motion, _ramp(plane.parallax, s.parallax_low, s.parallax_high))
-        if plane.verdict == "flat":
-            alive = 0.0
+        attack = min(texture, border, 0.0 if surface.verdict == "flat" else 1.0)
+        if surface.verdict == "unavailable":
+            # too few texture points: the nose-offset motion cue (five points) is the sign
+            # of life, unless the five points move as one plane
+            alive = 0.0 if plane.verdict == "flat" else motion
+        else:
+            # The motion cue is not used: a landmark model can move a picture's nose as a
+            # head's would. Texture points have no such prior.
+            alive = _ramp(surface.residual, s.surface_low, s.surface_high)
         score = min(attack, max(alive, s.inconclusive))
         if attack < 0.5:
             verdict = "attack"
@@ -287,6 +301,10 @@ class LivenessChecker:
             nose_shift=plane.shift,
             planarity_verdict=plane.verdict,
             verdict=verdict,
+            surface={"solid": 1.0, "flat": 0.0}.get(surface.verdict, 0.5),
+            surface_residual=surface.residual,
+            surface_deformation=surface.deformation,
+            surface_verdict=surface.verdict,
         )
 
     def _planarity(self) -> PlanarityResult:

@@ -193,6 +193,9 @@ def register(registry: Registry) -> None:
     pad.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     pad.add_argument("--json", type=_output, metavar="OUT", help="write the JSON ('-': stdout)")
     pad.add_argument("--report", type=Path, metavar="DIR", help="write pad.md/.json/.png")
+    pad.add_argument(
+        "--videos", type=Path, metavar="FOLDER", help="real clips instead (bench.pad_videos)"
+    )
 
 
 def _output(text: str) -> Path:
@@ -203,6 +206,13 @@ def _pad(args: argparse.Namespace) -> int:
     from bench.environment import describe_environment
     from bench.pad import DEFAULT_PHOTOS, markdown, plot_scores, run_pad
 
+    if args.videos is not None:
+        from bench.pad_videos import run_videos, summary_lines
+
+        report = run_videos(args.videos, args.pack, args.threshold, not args.no_progress)
+        _emit_json(report, args.json)
+        print("\n".join(summary_lines(report)))
+        return 0
     summary, scores = run_pad(
         args.pack,
         photos=args.photos or DEFAULT_PHOTOS,
