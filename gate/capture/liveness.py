@@ -1,23 +1,25 @@
 """A passive, multi-frame liveness (presentation attack detection) check.
 
-Three cues, each mapped to [0, 1] (1 = looks live); the score is the lowest of them, so any
-one cue that sees an attack is enough to flag it:
+Cues, each mapped to [0, 1] (1 = looks live), fused as docs/liveness.md explains:
 
-* ``motion``: a live head turns a little while the traveller walks in, and the nose (which
-  stands out of the face) then moves along the eye line relative to the eyes. The nose's
-  offset along the eye line, in eye distances, is unchanged by any shift, zoom or in-plane
-  rotation, and barely changed by tilting a flat picture, so a print or a screen held up
-  keeps it constant. The cue is the spread (10th to 90th percentile) of that offset over
-  the window, smoothed, less 2.5 times the landmark jitter (estimated from second
-  differences). Fewer than ``min_frames`` faces: not shown (``unknown_motion``, 0.4, below
-  the gate's 0.5): an attack the detector mostly misses must not pass on the doubt.
-* ``texture``: a screen filmed by a camera shows its pixel grid as moiré: sharp peaks in the
-  face's spectrum at middle-to-high frequencies. The cue is the upper quartile over frames
-  of the highest spectral peak relative to the band's median (moiré comes and goes as the
-  screen's scale in the picture changes).
+* ``surface`` (``gate.capture.surface``): texture points tracked on the face move by one
+  homography on a flat picture, whatever the perspective, and not on a head (or a face that
+  talks). Flat after a turn: an attack; off the homography: a sign of life.
+* ``planarity`` (``gate.capture.planarity``): the same test with the five landmarks (the
+  nose against the homography of the eyes and mouth corners); kept for explanation, and
+  the veto where the surface cue has too few frames.
+* ``motion``: the nose's offset along the eye line, in eye distances, changes when a head
+  turns (spread over the window less 2.5 times the landmark jitter). The sign of life only
+  where the surface cue cannot speak: a landmark model moves a turned picture's nose too.
+* ``texture``: a screen filmed by a camera shows its pixel grid as moiré (upper quartile
+  over frames of the face spectrum's highest peak over the band's median).
 * ``border``: a print's paper edge or a phone's bezel gives straight lines close around the
-  face on at least three sides; a live head in a scene does not. The cue is the share of
-  frames where that is seen.
+  face on at least three sides (share of frames where that is seen).
+
+Evidence of an attack (texture, border, a flat surface) lowers the score below the gate's
+threshold; evidence of life (surface, else motion) lifts it; with neither, the face is
+``inconclusive`` (0.4): stillness is not evidence of an attack, but not of life either, and
+the gate refers it (a challenge would be asked, were there one).
 
 What it does NOT defend against is in docs/liveness.md: this is a screening heuristic tuned
 on the synthetic attacks of ``drivers.camera.synthetic``, not an evaluated PAD subsystem.
