@@ -8,6 +8,7 @@ imported when a source is opened.
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -98,10 +99,67 @@ class StreamGrabber(OpenCVGrabber):
 
 
 class VideoFileGrabber(OpenCVGrabber):
-    """A video file, or an image sequence named by a ``%`` pattern (``frames/%04d.jpg``)."""
+    """A video file, or an image sequence named by a ``%`` pattern (``frames/%04d.jpg``).
 
-    def __init__(self, path: str) -> None:
-        super().__init__(path, live=False, reconnectable=False)
+    ``realtime``: hand each frame out when its timestamp is due (the file's own pace, as a
+    camera would: a reader slower than that loses frames); otherwise as fast as it decodes.
+    None: not said, which ``open_camera(..., live=True)`` (``egate run``) takes as True.
+    ``loop``: start again at the end instead of ending the stream.
+    """
+
+    def __init__(self, path: str, realtime: bool | None = None, loop: bool = False) -> None:
+        super().__init__(path, live=bool(realtime), reconnectable=False)
+        self.realtime = realtime
+        self.loop = loop
+        self._start = 0.0  # monotonic time of the first frame
+        self._offset = 0.0  # seconds of the loops already played
+        self._last = 0.0  # timestamp of the last frame handed out, seconds into this loop
+        self._count = 0  # frames read in this loop
+
+    def open(self) -> None:
+        super().open()
+        self._start = time.monotonic()
+        self._offset = self._last = 0.0
+        self._count = 0
+
+    def grab(self) -> ImageBGR | None:
+        image = super().grab()
+        if image is None and self.loop and self._count > 0:
+            offset = self._offset + self._last + self._period()
+            super().open()  # from the start again (a GIF cannot seek)
+            self._offset, self._last, self._count = offset, 0.0, 0
+            image = super().grab()
+        if image is None:
+            return None
+        stamp = self._stamp()
+        self._count += 1
+        self._last = stamp
+        if self.realtime:
+            delay = self._start + self._offset + stamp - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+        return image
+
+    def _period(self) -> float:
+        fps = float(self._cap.get(_prop("CAP_PROP_FPS"))) if self._cap is not None else 0.0
+        return 1.0 / fps if 0 < fps < 1000 else 1.0 / 30.0
+
+    def _stamp(self) -> float:
+        """The frame's time in this loop, seconds: its timestamp where the file has ones that
+        increase, else its number over the frame rate."""
+        by_count = self._count * self._period()
+        if self._cap is None:
+            return by_count
+        msec = float(self._cap.get(_prop("CAP_PROP_POS_MSEC")))
+        if self._count == 0 or msec / 1000.0 > self._last:
+            return msec / 1000.0 if msec > 0 or self._count == 0 else by_count
+        return by_count
+
+
+def _prop(name: str) -> int:
+    import cv2
+
+    return int(getattr(cv2, name))
 
 
 class DirectoryGrabber:

@@ -8,7 +8,9 @@ is inferred:
   HTTP or RTSP through FFmpeg (live, reopened when it drops);
 * a path containing ``%`` (``frames/%04d.jpg``): ``sequence``, read by OpenCV (recorded);
 * a folder: ``folder``, the images in it in name order (recorded);
-* any other existing file: ``file``, a video file (recorded);
+* any other existing file: ``file``, a video file (recorded); ``file:clip.mp4?realtime=1``
+  plays it at its own pace (the default when opened ``live``, as ``egate run`` does), and
+  ``&loop=1`` starts it again at the end;
 * ``synthetic:PHOTO?kind=print&seed=3&frames=30&loop=1`` (no bare form): a traveller scene
   rendered from the photo by ``drivers.camera.synthetic`` (recorded).
 
@@ -58,6 +60,7 @@ def _flag(text: str) -> bool:
 # there is part of the path or URL).
 OPTIONS: Mapping[str, Mapping[str, Callable[[str], object]]] = {
     "synthetic": {"kind": str, "seed": int, "frames": int, "loop": _flag},
+    "file": {"realtime": _flag, "loop": _flag},
 }
 
 
@@ -118,6 +121,9 @@ def open_camera(
     every frame); ``fps`` paces a recorded source as if it were a camera (implies live).
     """
     grabber = grabber_for(address)
+    if live and getattr(grabber, "realtime", False) is None:
+        # a recorded file as the camera of a live lane: at its own pace (``?realtime=0``: not)
+        grabber.realtime = True  # type: ignore[attr-defined]
     drop_oldest = live if live is not None else (True if fps else None)
     return ThreadedCamera(
         grabber,

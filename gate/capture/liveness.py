@@ -1,23 +1,25 @@
 """A passive, multi-frame liveness (presentation attack detection) check.
 
-Three cues, each mapped to [0, 1] (1 = looks live); the score is the lowest of them, so any
-one cue that sees an attack is enough to flag it:
+Cues, each mapped to [0, 1] (1 = looks live), fused as docs/liveness.md explains:
 
-* ``motion``: a live head turns a little while the traveller walks in, and the nose (which
-  stands out of the face) then moves along the eye line relative to the eyes. The nose's
-  offset along the eye line, in eye distances, is unchanged by any shift, zoom or in-plane
-  rotation, and barely changed by tilting a flat picture, so a print or a screen held up
-  keeps it constant. The cue is the spread (10th to 90th percentile) of that offset over
-  the window, smoothed, less 2.5 times the landmark jitter (estimated from second
-  differences). Fewer than ``min_frames`` faces: not shown (``unknown_motion``, 0.4, below
-  the gate's 0.5): an attack the detector mostly misses must not pass on the doubt.
-* ``texture``: a screen filmed by a camera shows its pixel grid as moiré: sharp peaks in the
-  face's spectrum at middle-to-high frequencies. The cue is the upper quartile over frames
-  of the highest spectral peak relative to the band's median (moiré comes and goes as the
-  screen's scale in the picture changes).
+* ``surface`` (``gate.capture.surface``): texture points tracked on the face move by one
+  homography on a flat picture, whatever the perspective, and not on a head (or a face that
+  talks). Flat after a turn: an attack; off the homography: a sign of life.
+* ``planarity`` (``gate.capture.planarity``): the same test with the five landmarks (the
+  nose against the homography of the eyes and mouth corners); kept for explanation, and
+  the veto where the surface cue has too few frames.
+* ``motion``: the nose's offset along the eye line, in eye distances, changes when a head
+  turns (spread over the window less 2.5 times the landmark jitter). The sign of life only
+  where the surface cue cannot speak: a landmark model moves a turned picture's nose too.
+* ``texture``: a screen filmed by a camera shows its pixel grid as moiré (upper quartile
+  over frames of the face spectrum's highest peak over the band's median).
 * ``border``: a print's paper edge or a phone's bezel gives straight lines close around the
-  face on at least three sides; a live head in a scene does not. The cue is the share of
-  frames where that is seen.
+  face on at least three sides (share of frames where that is seen).
+
+Evidence of an attack (texture, border, a flat surface) lowers the score below the gate's
+threshold; evidence of life (surface, else motion) lifts it; with neither, the face is
+``inconclusive`` (0.4): stillness is not evidence of an attack, but not of life either, and
+the gate refers it (a challenge would be asked, were there one).
 
 What it does NOT defend against is in docs/liveness.md: this is a screening heuristic tuned
 on the synthetic attacks of ``drivers.camera.synthetic``, not an evaluated PAD subsystem.
@@ -26,13 +28,15 @@ on the synthetic attacks of ``drivers.camera.synthetic``, not an evaluated PAD s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 import numpy.typing as npt
 
-from gate.capture.quality import LandmarkLayout, face_points, layout_for
+from gate.capture.planarity import PlanarityResult, PlanaritySettings, planarity
+from gate.capture.quality import LAYOUTS, LandmarkLayout, face_points, layout_for
+from gate.capture.surface import SurfaceSettings, SurfaceTracker
 from gate.types import Box, Face, ImageBGR
 
 F32 = npt.NDArray[np.float32]
@@ -45,10 +49,18 @@ class LivenessSettings:
     motion_high: float = 0.10  # looks rigid / at or above which it looks live
     moire_low: float = 35.0  # spectral peak ratio (75th percentile of the frames) at or
     moire_high: float = 60.0  # below which no screen is seen / above which one is certain
+    moire_solid: float = 90.0  # ... certain when the face shows 3-D parallax (planarity)
     border_margin: float = 0.7  # how far around the face box to look for edges, face widths
     border_share: float = 0.4  # share of frames with a frame-like border that means an attack
     max_frames: int = 60  # older frames are forgotten
     unknown_motion: float = 0.4  # the motion cue with fewer than min_frames faces
+    inconclusive: float = 0.4  # the score when no cue shows an attack and none shows life
+    parallax_low: float = 0.05  # planarity parallax (eye distances) at or below which no
+    parallax_high: float = 0.08  # 3-D is shown / at or above which a head is certain
+    planarity: PlanaritySettings = field(default_factory=PlanaritySettings)
+    surface: SurfaceSettings = field(default_factory=SurfaceSettings)
+    surface_low: float = 0.006  # surface residual (face widths) at or below which no 3-D
+    surface_high: float = 0.009  # is shown / at or above which the face is surely not flat
 
 
 @dataclass(frozen=True)
@@ -61,6 +73,15 @@ class LivenessResult:
     nose_spread: float
     moire_peak: float
     border_frames: float  # share of frames with a border around the face
+    planarity: float = 0.5  # 1: solid (3-D), 0: flat picture, 0.5: inconclusive/unavailable
+    parallax: float = 0.0  # nose parallax beyond one homography, eye distances
+    nose_shift: float = 0.0  # how far the nose moved relative to the eyes, eye distances
+    planarity_verdict: str = "unavailable"  # solid, flat, inconclusive or unavailable
+    verdict: str = "inconclusive"  # live, attack or inconclusive (would need a challenge)
+    surface: float = 0.5  # 1: solid, 0: flat, 0.5: inconclusive/unavailable (texture points)
+    surface_residual: float = 0.0  # texture points off one homography, face widths
+    surface_deformation: float = 0.0  # texture points off one similarity, face widths
+    surface_verdict: str = "unavailable"
 
 
 @dataclass(frozen=True)
@@ -69,6 +90,7 @@ class _FrameCues:
     nose_across: float
     moire_peak: float
     border_sides: int
+    points: F32 | None  # eye, eye, nose tip, mouth corners (planarity); None: not given
 
 
 def _ramp(value: float, low: float, high: float) -> float:
@@ -176,6 +198,18 @@ def border_sides(image: ImageBGR, box: Box, margin: float) -> int:
     return len(sides)
 
 
+def _planar_points(face: Face, layout: LandmarkLayout) -> F32 | None:
+    """Eye centres, nose tip and mouth corners: the detector's own five points (YuNet gives
+    them), or the pack's when they follow that convention; None for dlib's five (eye corners
+    and the bottom of the nose: four nearly collinear points fix no homography)."""
+    detected = face.detection.landmarks
+    if detected is not None and len(detected) == 5:
+        return np.asarray(detected, dtype=np.float32)
+    if layout == LAYOUTS["insightface"]:
+        return np.asarray(face.landmarks.as_array(), dtype=np.float32)
+    return None
+
+
 class LivenessChecker:
     """Feed it the tracked face of each frame (``add``), then ask for the ``result``."""
 
@@ -187,9 +221,11 @@ class LivenessChecker:
         self.layout = layout_for(layout) if isinstance(layout, str) else layout
         self.settings = settings or LivenessSettings()
         self._cues: list[_FrameCues] = []
+        self._surface = SurfaceTracker(self.settings.surface)
 
     def reset(self) -> None:
         self._cues.clear()
+        self._surface.reset()
 
     @property
     def frames(self) -> int:
@@ -205,8 +241,10 @@ class LivenessChecker:
                 nose_across=across,
                 moire_peak=moire_peak(image, box),
                 border_sides=border_sides(image, box, self.settings.border_margin),
+                points=_planar_points(face, self.layout),
             )
         )
+        self._surface.add(image, box)
         if len(self._cues) > self.settings.max_frames:
             del self._cues[0]
 
@@ -228,7 +266,29 @@ class LivenessChecker:
         texture = 1.0 - _ramp(peak, s.moire_low, s.moire_high)
         share = sum(c.border_sides >= 3 for c in self._cues) / n
         border = 1.0 - _ramp(share, 0.5 * s.border_share, s.border_share)
-        score = min(motion, texture, border)
+        plane = self._planarity()
+        planar = {"solid": 1.0, "flat": 0.0}.get(plane.verdict, 0.5)
+        surface = self._surface.result()
+        if surface.verdict == "solid":
+            # A face in 3-D: fine regular texture (glasses, hair, compression) up to
+            # moire_high is not taken for a screen; a strong pattern still is.
+            texture = 1.0 - _ramp(peak, s.moire_high, s.moire_solid)
+        attack = min(texture, border, 0.0 if surface.verdict == "flat" else 1.0)
+        if surface.verdict == "unavailable":
+            # too few texture points: the nose-offset motion cue (five points) is the sign
+            # of life, unless the five points move as one plane
+            alive = 0.0 if plane.verdict == "flat" else motion
+        else:
+            # The motion cue is not used: a landmark model can move a picture's nose as a
+            # head's would. Texture points have no such prior.
+            alive = _ramp(surface.residual, s.surface_low, s.surface_high)
+        score = min(attack, max(alive, s.inconclusive))
+        if attack < 0.5:
+            verdict = "attack"
+        elif alive >= 0.5:
+            verdict = "live"
+        else:
+            verdict = "inconclusive"
         return LivenessResult(
             score=score,
             motion=motion,
@@ -238,7 +298,22 @@ class LivenessChecker:
             nose_spread=spread,
             moire_peak=peak,
             border_frames=share,
+            planarity=planar,
+            parallax=plane.parallax,
+            nose_shift=plane.shift,
+            planarity_verdict=plane.verdict,
+            verdict=verdict,
+            surface={"solid": 1.0, "flat": 0.0}.get(surface.verdict, 0.5),
+            surface_residual=surface.residual,
+            surface_deformation=surface.deformation,
+            surface_verdict=surface.verdict,
         )
+
+    def _planarity(self) -> PlanarityResult:
+        points = [c.points for c in self._cues if c.points is not None]
+        if len(points) < max(3, len(self._cues) // 2):
+            return PlanarityResult("unavailable", 0.0, 0.0, math.nan, 0)
+        return planarity(np.stack(points).astype(np.float64), self.settings.planarity)
 
     def score(self) -> float:
         return self.result().score

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from gate.cli import args as argtypes
 from gate.cli.base import EXIT_FAILURE, EXIT_OK, Registry
@@ -86,6 +87,9 @@ def register(registry: Registry) -> None:
     add_no_progress_option(pad)
     add_json_output(pad, "the report")
     add_report_option(pad, "write pad.md/.json/.png into DIR")
+    pad.add_argument(
+        "--videos", type=Path, metavar="FOLDER", help="real clips instead (bench.pad_videos)"
+    )
 
 
 def _lane_options(p: argparse.ArgumentParser, report: str) -> None:
@@ -102,6 +106,13 @@ def _pad(args: argparse.Namespace) -> int:
     from bench.environment import describe_environment
     from bench.pad import DEFAULT_PHOTOS, markdown, plot_scores, run_pad
 
+    if args.videos is not None:
+        from bench.pad_videos import run_videos, summary_lines
+
+        report = run_videos(args.videos, args.pack, args.threshold, not args.no_progress)
+        emit_json(report, args.json)
+        print("\n".join(summary_lines(report)))
+        return EXIT_OK
     summary, scores = run_pad(
         args.pack,
         photos=args.photos or DEFAULT_PHOTOS,

@@ -27,8 +27,11 @@ def test_exact_landmarks_separate_attacks_from_live(face_photo: np.ndarray, seed
     live, checker = _truth_score(face_photo, "genuine", seed)
     printed, _ = _truth_score(face_photo, "print", seed)
     screen, _ = _truth_score(face_photo, "screen", seed)
-    assert live >= 0.8 > 0.2 >= max(printed, screen)
+    # A rigid picture is no longer scored 0 for not moving (stillness is inconclusive, 0.4):
+    # below the gate's 0.5 on the missing sign of life, lower where a cue sees the attack.
+    assert live >= 0.8 > 0.5 > LivenessSettings().inconclusive >= max(printed, screen)
     result = checker.result()
+    assert result.verdict == "live"
     assert result.frames == 14 and 0.0 <= result.score <= 1.0
 
 
