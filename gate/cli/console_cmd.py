@@ -98,7 +98,11 @@ def _console(args: argparse.Namespace) -> int:
     if args.broker and not args.key:
         raise ConfigError("--key: a console on a broker signs with a key its lanes trust")
     key = ConsoleKey.load(Path(args.key)) if args.key else None
-    console, link = make_console(Wiring.make(args.broker, key), users, _audit_logs(args.audit))
+    from gate.console.store import default_state_dir
+
+    state = Path(args.state) if args.state else default_state_dir()
+    wiring = Wiring.make(args.broker, key)
+    console, link = make_console(wiring, users, _audit_logs(args.audit), state)
     server = ConsoleServer(console, args.listen, _opt_path(args.tls_cert), _opt_path(args.tls_key))
     where = f"broker {args.broker}" if args.broker else "no broker: no lane can reach it"
     print(f"console on {args.listen} ({where})", file=sys.stderr, flush=True)
@@ -234,6 +238,7 @@ def register(registry: Registry) -> None:
     )
     p.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate (PEM)")
     p.add_argument("--tls-key", default=None, help="... and this private key (PEM)")
+    p.add_argument("--state", default=None, help="folder of the console's referrals and alarms")
     p.add_argument(
         "--key",
         default=None,

@@ -18,8 +18,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gate.console.hall import Hall
 from gate.console.hub import LocalHub
 from gate.console.mqtt import BrokerAddress, MqttLink
-from gate.console.reporter import LaneReporter, Link
+from gate.console.reporter import LaneReporter, Link, last_will
 from gate.console.signing import ConsoleKey
+from gate.console.store import Store
 from gate.console.users import Users
 from gate.console.web import Console, create_app
 from gate.errors import ConfigError, DeviceError
@@ -27,6 +28,7 @@ from gate.lane.command_auth import ConsoleTrust
 
 log = logging.getLogger("gate.console")
 SUBSCRIPTION = "egate/+/+/+"
+RETAINED = "egate/+/+/referral/+"  # the lanes' open referrals, re-announced to a new console
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -82,11 +84,13 @@ class Wiring:
         own = (self.key.public,) if own_console else ()
         return ConsoleTrust.of((*own, *self.trusted))
 
-    def lane_link(self, name: str) -> Link:
+    def lane_link(self, name: str, site: str = "site") -> Link:
         if self.hub is not None:
             return self.hub
         assert self.broker is not None
-        return MqttLink(self.broker, f"egate-lane-{name}-{secrets.token_hex(4)}").start()
+        link = MqttLink(self.broker, f"egate-lane-{name}-{secrets.token_hex(4)}")
+        link.will(*last_will(site, name))  # the broker says "offline" for a lane that dies
+        return link.start()
 
 
 def broker_address(text: str) -> BrokerAddress:
@@ -158,10 +162,14 @@ class ConsoleServer:
 
 
 def make_console(
-    wiring: Wiring, users: Users, audit_logs: dict[str, Path] | None = None
+    wiring: Wiring,
+    users: Users,
+    audit_logs: dict[str, Path] | None = None,
+    state: Path | None = None,
 ) -> tuple[Console, MqttLink | None]:
-    """The console's state, fed by the hub or a broker subscription."""
-    hall = Hall()
+    """The console's state (kept in ``state``, a folder, when given), fed by the hub or a
+    broker subscription; its sweep runs until ``console.hall.close()``."""
+    hall = Hall(Store(state) if state is not None else None)
     link: MqttLink | None = None
     if wiring.hub is not None:
         wiring.hub.subscribe(hall.receive)
@@ -170,8 +178,11 @@ def make_console(
         assert wiring.broker is not None
         link = MqttLink(wiring.broker, f"egate-console-{secrets.token_hex(4)}", console=True)
         link.subscribe(SUBSCRIPTION, hall.receive)
+        link.subscribe(RETAINED, hall.receive)
+        hall.link_status = link.status
         link.start()
         commands = link
+    hall.watch()
     return Console(hall, users, commands, dict(audit_logs or {}), key=wiring.key), link
 
 
@@ -191,4 +202,4 @@ def demo_users(path: Path | None, stream: Any = sys.stderr) -> Users:
 
 def lane_reporter(wiring: Wiring, site: str, lane: str, own_console: bool) -> LaneReporter:
     """The lane's reporter; its lane believes ``wiring.trust(own_console)``."""
-    return LaneReporter(site, lane, wiring.lane_link(lane), trust=wiring.trust(own_console))
+    return LaneReporter(site, lane, wiring.lane_link(lane, site), trust=wiring.trust(own_console))

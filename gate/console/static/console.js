@@ -41,7 +41,12 @@ function kv(pairs) {
   return dl;
 }
 
-function when(t) { return t ? new Date(t * 1000).toLocaleTimeString() : "-"; }
+// Every time with its date (ISO order, local time): a card may be from yesterday.
+function when(t) {
+  if (!t) return "-";
+  const d = new Date(t * 1000), p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
 function num(v, d) { return typeof v === "number" ? v.toFixed(d) : "-"; }
 
 // -- views --------------------------------------------------------------------------------------
@@ -50,11 +55,12 @@ async function drawHall() {
   const tiles = el("div", { class: "tiles", id: "tiles" });
   for (const lane of data.lanes) {
     const cls = !lane.online ? "offline" : lane.health === "ok" ? "ok" : "fault";
+    const lost = `LOST (no report since ${when(lane.last_seen)})`;
     const reasons = Object.entries(lane.referrals_today).map(([k, v]) => `${k} ${v}`).join(", ");
     tiles.append(el("section", { class: `tile ${cls}`, "data-lane": lane.lane },
       el("h3", {}, el("a", { href: `/lanes/${encodeURIComponent(lane.lane)}`, text: lane.lane })),
       kv([
-        ["state", lane.online ? lane.state : "offline"],
+        ["state", lane.online ? lane.state : lost],
         ["last outcome", lane.last_outcome || "-"],
         ["doors", lane.doors],
         ["health", lane.health + (lane.last_error ? ` (${lane.last_error})` : "")],
@@ -64,7 +70,7 @@ async function drawHall() {
         ["referrals today", reasons || "none"],
       ])));
   }
-  if (!data.lanes.length) tiles.append(el("p", { class: "muted", text: "No lane has reported yet." }));
+  if (!data.lanes.length) tiles.append(el("p", { class: "muted", text: data.link.ok ? "No lane has reported yet." : `No lane can report: ${data.link.detail}` }));
   const note = data.rejected_messages ? el("p", { class: "error", text: `${data.rejected_messages} malformed lane messages refused` }) : "";
   main.replaceChildren(el("h2", { text: "Hall" }), tiles, note);
 }
@@ -86,11 +92,13 @@ async function drawLane() {
   }
   const stages = el("ol", { class: "stages", id: "stages" });
   for (const s of lane.stages) stages.append(el("li", { text: s }));
+  const off = lane.online ? {} : { disabled: "" };
   const controls = role === "auditor" ? null : el("p", {},
-    el("button", { id: "close-lane", text: "Close lane", onclick: () => service("closed") }), " ",
-    el("button", { id: "open-lane", text: "Open lane", onclick: () => service("open") }));
+    el("button", Object.assign({ id: "close-lane", text: "Close lane", onclick: () => service("closed") }, off)), " ",
+    el("button", Object.assign({ id: "open-lane", text: "Open lane", onclick: () => service("open") }, off)));
+  const lost = lane.online ? null : el("p", { class: "lost", id: "lost", text: `Lane lost: no report since ${when(lane.last_seen)}. What is shown is its last known state; nothing can be sent to it.` });
   main.replaceChildren(
-    el("h2", { text: `Lane ${lane.lane}` }),
+    el("h2", { text: `Lane ${lane.lane}` }), lost,
     el("div", { class: "photos" }, camera, el("div", {},
       kv([["state", lane.state], ["transaction", lane.current_tid], ["doors", lane.doors],
           ["live face quality", num((lane.preview_face || {}).quality, 2)],
@@ -109,31 +117,34 @@ async function drawReferrals() {
   const list = el("div", { id: "referrals" });
   for (const r of data.referrals) {
     const reason = el("input", { class: "reason", placeholder: "reason (required)", size: "40" });
-    const status = el("span", { class: "status", text: r.refused || (r.pending ? `sent: ${r.pending}` : "") });
+    const claim = r.claim ? `${r.claim.officer} decided ${r.claim.decision} at ${when(r.claim.at)}` : "";
+    const status = el("span", { class: "status", text: r.refused || (r.pending ? `sent: ${claim}; waiting for the lane` : claim) });
     // The lane's rules: no exit for a traveller who has left; some outcomes need a supervisor.
     const mayAccept = !r.left && r.accept_roles.includes(role);
+    const off = r.lane_online && !r.pending ? {} : { disabled: "" };
     const acceptNote = r.left ? "the traveller has left the lane: no door opens for them"
       : (mayAccept ? "" : `accept: ${r.accept_roles.join(" or ") || "nobody"} only`);
     const decide = (decision) => async () => {
       if (!reason.value.trim()) { status.textContent = "a reason is required"; return; }
       try {
         await api(`/api/referrals/${r.id}/decision`, { method: "POST", body: JSON.stringify({ decision, reason: reason.value }) });
-        status.textContent = `sent: ${decision}`;
-      } catch (e) { status.textContent = e.message; }
+        status.textContent = `sent: ${decision}; waiting for the lane`;
+      } catch (e) { status.textContent = e.message; status.classList.add("error"); }
     };
     const photos = role === "auditor" ? el("p", { class: "muted", text: "photos: officers only" }) : el("div", { class: "photos" },
       el("figure", {}, r.has_chip_photo ? el("img", { src: `/api/referrals/${r.id}/chip.jpg`, alt: "chip photo" }) : el("p", { text: "no chip photo" }), el("figcaption", { text: "chip photo (DG2)" })),
       el("figure", {}, r.has_best_shot ? el("img", { src: `/api/referrals/${r.id}/best.jpg`, alt: "best shot" }) : el("p", { text: "no live shot" }), el("figcaption", { text: "best live shot" })));
     const c = r.checks;
-    list.append(el("section", { class: "card referral", "data-id": r.id, "data-lane": r.lane },
-      el("h3", { text: `${r.lane}: ${r.decision}` }),
+    const lost = r.lane_online ? null : el("p", { class: "lost", text: `${r.lane} is lost: nothing can be sent to it now` });
+    list.append(el("section", { class: `card referral${r.lane_online ? "" : " disabled"}`, "data-id": r.id, "data-lane": r.lane },
+      el("h3", { text: `${r.lane}: ${r.decision}` }), lost,
       el("p", { text: `${when(r.at)} - ${r.reason}` }),
       photos,
       kv([["passive auth (PA)", c.passive_auth], ["active auth (AA)", c.active_auth], ["chip auth (CA)", c.chip_auth],
           ["score / threshold", `${num(c.score, 3)} / ${num(c.threshold, 3)}`], ["liveness", num(c.liveness, 2)], ["quality", num(c.quality, 2)]]),
       role === "auditor" ? null : el("p", {}, reason, " ",
-        mayAccept ? el("button", { class: "accept", text: "Accept (open exit)", onclick: decide("accept") }) : el("span", { class: "muted left", text: acceptNote }), " ",
-        el("button", { class: "refuse", text: "Refuse (walk back)", onclick: decide("refuse") }), " ", status)));
+        mayAccept ? el("button", Object.assign({ class: "accept", text: "Accept (open exit)", onclick: decide("accept") }, off)) : el("span", { class: "muted left", text: acceptNote }), " ",
+        el("button", Object.assign({ class: "refuse", text: "Refuse (walk back)", onclick: decide("refuse") }, off)), " ", status)));
   }
   if (!data.referrals.length) list.append(el("p", { class: "muted", text: "No open referral." }));
   main.replaceChildren(el("h2", { text: "Referrals" }), list);
@@ -191,19 +202,31 @@ function refresh() {
   }, 150);
 }
 
-const REDRAW_ON = { hall: null, lanes: null, referrals: ["referral", "officer"], alarms: ["alarm", "officer"], audit: ["officer", "transaction"], metrics: ["transaction"] };
+const STATUS = ["lost", "back", "claim", "timeout"];
+const REDRAW_ON = { hall: null, lanes: null, referrals: ["referral", "officer", "door", "transaction", ...STATUS], alarms: ["alarm", "officer"], audit: ["officer", "transaction"], metrics: ["transaction"] };
 function listen() {
   const live = document.getElementById("live");
   const source = new EventSource("/api/events");
-  source.onopen = () => { live.textContent = "live"; live.className = "on"; };
-  source.onerror = () => { live.textContent = "offline"; live.className = "off"; };
+  source.onopen = () => { live.textContent = "connecting"; live.className = "off"; };
+  source.onerror = () => {
+    live.textContent = "offline"; live.className = "off";
+    // A restarted console forgets its sessions: back to the login page (api() does it on 401).
+    api("/api/session").catch(() => null);
+  };
   source.onmessage = (event) => {
     const update = JSON.parse(event.data);
+    if (update.kind === "link") {  // the console's own link to the lanes (the broker)
+      live.textContent = update.ok ? "live" : `error: ${update.detail}`;
+      live.className = update.ok ? "on" : "off";
+      if (VIEW === "hall") refresh();
+      return;
+    }
     window.egateLatency.push(Date.now() - update.sent * 1000);
     window.egateEvents += 1;
     if (VIEW === "lanes" && update.lane !== LANE) return;
     const kinds = REDRAW_ON[VIEW];
     if (update.kind === "health" && VIEW !== "hall") return;
+    if (["referral", "officer", "claim"].includes(update.kind)) badge();
     if (!kinds || kinds.includes(update.kind)) refresh();
   };
 }
@@ -213,9 +236,22 @@ document.getElementById("logout").addEventListener("click", async () => {
   location.href = "/login";
 });
 
+// The count of open referrals, on every page's "Referrals" link.
+async function badge() {
+  const link = document.querySelector("header nav a[href='/referrals']");
+  const data = await api("/api/referrals").catch(() => null);
+  if (!link || !data) return;
+  const open = data.referrals.filter((r) => !r.claim).length;
+  let count = document.getElementById("badge");
+  if (!count) { count = el("span", { id: "badge", class: "badge" }); link.append(" ", count); }
+  count.textContent = String(open);
+  count.className = open ? "badge on" : "badge";
+}
+
 api("/api/session").then((session) => {
   csrf = session.csrf; role = session.role;
   refresh();
+  if (role !== "auditor") badge();
   listen();
   // A lane that stops reporting sends nothing: redraw the hall now and then to show it offline.
   if (VIEW === "hall") setInterval(refresh, 2000);
