@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import socket
@@ -36,6 +37,15 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"--listen {text!r}: use HOST:PORT, e.g. 127.0.0.1:8080")
     return host.strip("[]"), int(port)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_free(host: str, port: int) -> None:
@@ -112,13 +122,26 @@ class ConsoleServer:
         listen: str,
         certfile: Path | None = None,
         keyfile: Path | None = None,
+        trusted_proxy: str | None = None,
+        stream: Any = None,
     ) -> None:
+        """``trusted_proxy``: the one address whose X-Forwarded-For (and -Proto) is
+        believed; with none, every header of that kind is ignored and the socket's peer
+        is the client (the login limits count by it)."""
         import uvicorn
 
         if (certfile is None) != (keyfile is None):
             raise ConfigError("TLS needs both --tls-cert and --tls-key")
         host, port = parse_listen(listen)
         _check_free(host, port)
+        if certfile is None and not _loopback(host):
+            print(
+                f"warning: the console listens on {host}:{port} beyond this machine without "
+                "TLS: passwords and session cookies cross the network in clear "
+                "(give --tls-cert and --tls-key)",
+                file=stream or sys.stderr,
+                flush=True,
+            )
         console.tls = certfile is not None
         self.console = console
         config = uvicorn.Config(
@@ -130,6 +153,8 @@ class ConsoleServer:
             ssl_certfile=str(certfile) if certfile else None,
             ssl_keyfile=str(keyfile) if keyfile else None,
             timeout_graceful_shutdown=1,
+            proxy_headers=trusted_proxy is not None,
+            forwarded_allow_ips=trusted_proxy or "",
         )
         self.server = uvicorn.Server(config)
         console.stopping = lambda: bool(self.server.should_exit)

@@ -68,6 +68,9 @@ async def login_page(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
+    """The peer is the socket's (uvicorn trusts no proxy header unless ``--trusted-proxy``);
+    argon2 runs in a worker thread (a few at a time), never on the event loop, and an
+    unknown name costs the same as a known one (a dummy hash)."""
     console: Console = request.app.state.console
     client = request.client.host if request.client else "?"
     if console.limiter.blocked(client):
@@ -77,11 +80,15 @@ async def login(request: Request) -> Response:
         return error(403, "login from another site")
     form = await request.form()
     name, password = form.get("username"), form.get("password")
+    account = name[:64] if isinstance(name, str) else ""
+    if console.limiter.blocked(client, account):
+        return error(429, "too many failed logins for this account; wait a minute")
     user: User | None = None
     if isinstance(name, str) and isinstance(password, str):
-        user = console.users.check(name, password)
+        async with console.hashing:
+            user = await asyncio.to_thread(console.users.check, name, password)
     if user is None:
-        console.limiter.failed(client)
+        console.limiter.failed(client, account)
         log.warning("console: failed login from %s", client)
         return RedirectResponse("/login?failed=1", status_code=303)
     session = console.sessions.create(user)
