@@ -15,6 +15,16 @@ from gate.outcome import Decision
 
 OFFLINE_AFTER_S = 4.0  # no heartbeat for this long: the lane is shown lost
 MAX_HISTORY = 5000
+# The queue's order: a traveller held after an alarm first, a mismatch next, then the rest.
+PRIORITY = {"TAILGATING": 0, "REJECT_MISMATCH": 1, "AUDIT_FAILED": 1, "REFER_LIVENESS": 2}
+
+
+def document_data(value: Any) -> dict[str, str]:
+    """The lane's masked document view, checked: a few short strings, nothing else."""
+    if not isinstance(value, dict):
+        return {}
+    keys = ("type", "issuing_state", "name", "nationality", "expiry", "number")
+    return {k: str(value[k])[:64] for k in keys if isinstance(value.get(k), str)}
 
 
 @dataclass
@@ -104,6 +114,7 @@ class Referral:
     pending: str = ""  # the officer's decision sent, not yet confirmed by the lane
     pending_at: float = 0.0  # monotonic time it was sent (it times out)
     claim: dict[str, Any] | None = None  # the first decision: officer, role, decision, at
+    document: dict[str, str] = field(default_factory=dict, repr=False)  # memory only
     left: bool = False  # the traveller walked back out (or a later one came): no accept
     refused: str = ""  # the lane refused the last decision sent, and why
 
@@ -143,6 +154,8 @@ class Referral:
             "left": self.left,
             "refused": self.refused,
             "claim": self.claim,
+            "document": dict(self.document),
+            "priority": PRIORITY.get(self.decision, 3),
             "lane_online": lane_online,
             "accept_roles": sorted(self.accept_roles()),
         }

@@ -23,7 +23,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from gate.console.cards import Alarm, LaneTile, Referral, scalar
+from gate.console.cards import Alarm, LaneTile, Referral, document_data, scalar
 from gate.console.store import Store
 from gate.console.wire import LaneMessage, WireError, decode, image_bytes
 
@@ -242,6 +242,7 @@ class Hall:
         if known is not None:  # re-announced (retained): the photos come back, nothing else
             known.chip_photo = known.chip_photo or image_bytes(m.data, "chip_photo")
             known.best_shot = known.best_shot or image_bytes(m.data, "best_shot")
+            known.document = known.document or document_data(m.data.get("document"))
             return
         if self.store is not None and self.store.closed_claim(m.tid) is not None:
             return  # decided while this console was away (a stale retained announcement)
@@ -263,6 +264,7 @@ class Hall:
             image_bytes(m.data, "chip_photo"),
             image_bytes(m.data, "best_shot"),
             left=bool(m.data.get("left", False)),
+            document=document_data(m.data.get("document")),
         )
         self._save(self.referrals[m.tid])
         while len(self.referrals) > MAX_REFERRALS:

@@ -232,6 +232,8 @@ class LaneReporter:
                 out[key] = value
             elif isinstance(value, (tuple, list)):
                 out[key] = [float(v) for v in value]
+            elif key == "document" and isinstance(value, dict):  # already masked by the lane
+                out[key] = {str(k)[:20]: str(v)[:64] for k, v in list(value.items())[:8]}
         return out
 
     # -- commands from the console ---------------------------------------------------------

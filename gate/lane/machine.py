@@ -32,7 +32,7 @@ from gate.lane.events import EventBus, Observer
 from gate.lane.officer import OfficerAction, OfficerDesk, OfficerHandler
 from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
 from gate.lane.preview import PreviewCamera
-from gate.lane.work import StageStop, TransactionWork
+from gate.lane.work import StageStop, TransactionWork, document_view
 from gate.outcome import Decision, State, Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
 from gate.turnstile import Turnstile
@@ -347,7 +347,7 @@ class Lane:
         work.passive_auth = doc.passive_auth
         work.active_auth = doc.active_auth
         work.chip_auth = doc.chip_auth
-        work.document_number = doc.document_number
+        work.document_number, work.document = doc.document_number, document_view(doc)
         if work.timed("document", started) > self.timeouts.document_s:
             raise StageStop(Verdict(Decision.TIMEOUT, "document read ran past its time limit"))
         return doc
@@ -387,6 +387,7 @@ class Lane:
             face_box=work.face_box,
             chip_photo=work.chip_photo,
             best_shot=work.best_shot,
+            document=work.document,
         )
         return self.doors.walk_back(work, verdict)
 

@@ -11,6 +11,7 @@ from gate.clock import Clock
 from gate.decision import Verdict
 from gate.errors import DeviceError, DocumentError, FaceError, GateError
 from gate.outcome import Decision
+from gate.transaction import DocumentRead
 from gate.types import ActiveAuthStatus, ChipAuthStatus, ImageBGR, PassiveAuthStatus
 
 T = TypeVar("T")
@@ -69,6 +70,7 @@ class TransactionWork:
     best_shot: ImageBGR | None = field(default=None, repr=False)
     face_box: tuple[float, float, float, float] | None = None
     quality: float | None = None
+    document: dict[str, str] = field(default_factory=dict, repr=False)  # document_view
 
     def timed(self, stage: str, started: float) -> float:
         """Record ``stage`` as having run from ``started`` until now; returns its seconds."""
@@ -85,3 +87,32 @@ class TransactionWork:
             raise StageStop(verdict_for_error(stage, exc)) from exc
         finally:
             self.timed(stage, started)
+
+
+def document_view(doc: DocumentRead) -> dict[str, str]:
+    """What the officer's referral screen shows of the chip's data: type, issuing state,
+    name, nationality, expiry, and the document number masked (its last two characters
+    only). A DG1 that does not parse is read by position (TD3), for display only. Held in
+    memory only, like the photos."""
+    from gate.icao.mrz import parse_mrz
+
+    number, expiry = doc.document_number.rstrip("<"), doc.expiry_date
+    view = {
+        "expiry": f"20{expiry[:2]}-{expiry[2:4]}-{expiry[4:6]}" if len(expiry) == 6 else "",
+        "number": "*" * max(0, len(number) - 2) + number[-2:],
+    }
+    try:
+        mrz = parse_mrz(doc.dg1_mrz)
+        fields = (mrz.document_type, mrz.issuing_state, mrz.surname, mrz.given_names)
+        nationality = mrz.nationality
+    except (DocumentError, ValueError):
+        lines = doc.dg1_mrz.splitlines()
+        if len(lines) != 2 or len(lines[0]) != 44 or len(lines[1]) < 13:
+            return view
+        surname, _, given = lines[0][5:].partition("<<")
+        fields = (lines[0][:2], lines[0][2:5], surname, given)
+        nationality = lines[1][10:13]
+    kind, state, surname, given = (f.replace("<", " ").strip() for f in fields)
+    name = f"{surname}, {given}" if given else surname
+    view |= {"type": kind, "issuing_state": state, "name": name, "nationality": nationality}
+    return {k: v.replace("<", " ").strip() for k, v in view.items() if v.strip("< ")}

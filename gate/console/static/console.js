@@ -112,9 +112,37 @@ async function service(state) {
   if (reason) await api(`/api/lanes/${encodeURIComponent(LANE)}/service`, { method: "POST", body: JSON.stringify({ service: state, reason }) });
 }
 
+// How long a card has waited, on every card, every second.
+function age(t) {
+  const s = Math.max(0, Math.floor(Date.now() / 1000 - t));
+  return s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${Math.floor(s / 3600)} h ${Math.floor(s % 3600 / 60)} min`;
+}
+setInterval(() => { for (const n of document.querySelectorAll("[data-since]")) n.textContent = `waiting ${age(Number(n.dataset.since))}`; }, 1000);
+
+// The score is a distance: lower is a closer match; at most the threshold is a match.
+function strength(c) {
+  if (typeof c.score !== "number" || typeof c.threshold !== "number") return el("p", { class: "muted", text: "no face comparison" });
+  const margin = c.threshold - c.score, range = Math.max(Math.abs(margin) * 1.25, 0.1 * Math.max(1, Math.abs(c.threshold)));
+  const pos = Math.min(100, Math.max(0, 50 + 50 * margin / range));
+  const bar = el("div", { class: `strength ${margin >= 0 ? "match" : "nomatch"}` });
+  const fill = el("span", { class: "fill" }); fill.style.width = `${pos}%`;
+  bar.append(fill, el("span", { class: "mark", title: "threshold" }));
+  return el("div", { class: "score" }, bar, el("p", { class: "muted", text:
+    `match strength: distance ${num(c.score, 3)}, a match at or below ${num(c.threshold, 3)} (the mark): ${margin >= 0 ? "MATCH" : "NO MATCH"}` }));
+}
+
+function documentData(d) {
+  if (!d || !Object.keys(d).length) return null;
+  const expired = d.expiry && new Date(d.expiry) < new Date();
+  return kv([["document", `${d.type || "-"} of ${d.issuing_state || "-"}, number ${d.number || "-"}`], ["name", d.name],
+    ["nationality", d.nationality], ["expiry", d.expiry ? d.expiry + (expired ? " (EXPIRED)" : "") : "-"]]);
+}
+
 async function drawReferrals() {
   const data = await api("/api/referrals");
   const list = el("div", { id: "referrals" });
+  // Priority first (a held traveller, a mismatch ...), then the oldest; those gone last.
+  data.referrals.sort((a, b) => (a.left - b.left) || (a.priority - b.priority) || (a.at - b.at));
   for (const r of data.referrals) {
     const reason = el("input", { class: "reason", placeholder: "reason (required)", size: "40" });
     const claim = r.claim ? `${r.claim.officer} decided ${r.claim.decision} at ${when(r.claim.at)}` : "";
@@ -137,11 +165,13 @@ async function drawReferrals() {
     const c = r.checks;
     const lost = r.lane_online ? null : el("p", { class: "lost", text: `${r.lane} is lost: nothing can be sent to it now` });
     list.append(el("section", { class: `card referral${r.lane_online ? "" : " disabled"}`, "data-id": r.id, "data-lane": r.lane },
-      el("h3", { text: `${r.lane}: ${r.decision}` }), lost,
+      el("h3", {}, el("span", { text: `${r.lane}: ${r.decision}` }), " ", el("span", { class: "age", "data-since": String(r.at), text: `waiting ${age(r.at)}` })), lost,
       el("p", { text: `${when(r.at)} - ${r.reason}` }),
-      photos,
-      kv([["passive auth (PA)", c.passive_auth], ["active auth (AA)", c.active_auth], ["chip auth (CA)", c.chip_auth],
-          ["score / threshold", `${num(c.score, 3)} / ${num(c.threshold, 3)}`], ["liveness", num(c.liveness, 2)], ["quality", num(c.quality, 2)]]),
+      el("div", { class: "facts" }, photos, el("div", {},
+        documentData(r.document),
+        kv([["passive auth (PA)", c.passive_auth], ["active auth (AA)", c.active_auth], ["chip auth (CA)", c.chip_auth],
+            ["liveness", num(c.liveness, 2)], ["quality", num(c.quality, 2)]]),
+        strength(c))),
       role === "auditor" ? null : el("p", {}, reason, " ",
         mayAccept ? el("button", Object.assign({ class: "accept", text: "Accept (open exit)", onclick: decide("accept") }, off)) : el("span", { class: "muted left", text: acceptNote }), " ",
         el("button", Object.assign({ class: "refuse", text: "Refuse (walk back)", onclick: decide("refuse") }, off)), " ", status)));
@@ -197,7 +227,7 @@ function refresh() {
   pending = setTimeout(async () => {
     pending = null;
     const active = document.activeElement;
-    if (active && active.tagName === "INPUT" && active.value) return; // do not wipe what an officer types
+    if (active && active.tagName === "INPUT" && active.type !== "checkbox" && active.value) return; // do not wipe what an officer types
     try { await (DRAW[VIEW] || drawHall)(); } catch (e) { console.warn(e); }
   }, 150);
 }
@@ -244,8 +274,16 @@ async function badge() {
   const open = data.referrals.filter((r) => !r.claim).length;
   let count = document.getElementById("badge");
   if (!count) { count = el("span", { id: "badge", class: "badge" }); link.append(" ", count); }
+  if (open > Number(count.textContent || 0) && document.getElementById("sound").checked) beep();
   count.textContent = String(open);
   count.className = open ? "badge on" : "badge";
+}
+
+// An optional sound for a new referral (off until the officer ticks it).
+function beep() {
+  const audio = new AudioContext(), tone = audio.createOscillator();
+  tone.frequency.value = 880; tone.connect(audio.destination);
+  tone.start(); tone.stop(audio.currentTime + 0.25);
 }
 
 api("/api/session").then((session) => {
