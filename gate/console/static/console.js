@@ -78,7 +78,8 @@ async function drawHall() {
 async function drawLane() {
   const lane = await api(`/api/lanes/${encodeURIComponent(LANE)}`);
   const camera = el("div", { class: "camera" });
-  if (role !== "auditor") {
+  if (role !== "auditor" && !lane.preview_seq) camera.append(el("p", { class: "muted nocamera", text: "no camera picture yet" }));
+  else if (role !== "auditor") {
     const img = el("img", { id: "camera", alt: "live camera", src: `/api/lanes/${encodeURIComponent(LANE)}/preview.jpg?n=${lane.preview_seq}` });
     camera.append(img);
     const live = lane.preview_face || {};
@@ -164,9 +165,9 @@ async function drawReferrals() {
       el("figure", {}, r.has_best_shot ? el("img", { src: `/api/referrals/${r.id}/best.jpg`, alt: "best shot" }) : el("p", { text: "no live shot" }), el("figcaption", { text: "best live shot" })));
     const c = r.checks;
     const lost = r.lane_online ? null : el("p", { class: "lost", text: `${r.lane} is lost: nothing can be sent to it now` });
-    list.append(el("section", { class: `card referral${r.lane_online ? "" : " disabled"}`, "data-id": r.id, "data-lane": r.lane },
-      el("h3", {}, el("span", { text: `${r.lane}: ${r.decision}` }), " ", el("span", { class: "age", "data-since": String(r.at), text: `waiting ${age(r.at)}` })), lost,
-      el("p", { text: `${when(r.at)} - ${r.reason}` }),
+    list.append(el("section", { class: `card referral${r.lane_online ? "" : " disabled"}`, "data-id": r.id, "data-lane": r.lane, "data-priority": String(r.priority), "data-at": String(r.at) },
+      el("h3", { text: `${r.lane}: ${r.decision}` }), lost,
+      el("p", {}, el("span", { class: "age", "data-since": String(r.at), text: `waiting ${age(r.at)}` }), ` since ${when(r.at)} - ${r.reason}`),
       el("div", { class: "facts" }, photos, el("div", {},
         documentData(r.document),
         kv([["passive auth (PA)", c.passive_auth], ["active auth (AA)", c.active_auth], ["chip auth (CA)", c.chip_auth],
@@ -247,6 +248,7 @@ function listen() {
     const update = JSON.parse(event.data);
     if (update.kind === "link") {  // the console's own link to the lanes (the broker)
       live.textContent = update.ok ? "live" : `error: ${update.detail}`;
+      live.title = update.detail;
       live.className = update.ok ? "on" : "off";
       if (VIEW === "hall") refresh();
       return;
