@@ -196,3 +196,25 @@ def test_a_state_folder_that_cannot_be_made_is_one_line(tmp_path: Path) -> None:
     blocker.write_text("x")
     with pytest.raises(ConfigError, match="console state"):
         Store(blocker / "state")
+
+
+def test_the_auditor_sees_every_attempt_refused_ones_included(made: ConsoleWithLane) -> None:
+    tid = made.traveller("tailgater")
+    officer, csrf = made.client("olga")
+    path = f"/api/referrals/{tid}/decision"
+    headers = {"X-CSRF-Token": csrf}
+    denied = officer.post(path, json={"decision": "accept", "reason": "ok"}, headers=headers)
+    assert denied.status_code == 403  # a tailgating alarm: a supervisor's to accept
+    assert "supervisor only" in denied.json()["error"]
+    sent = officer.post(path, json={"decision": "refuse", "reason": "no"}, headers=headers)
+    assert sent.status_code == 202
+    auditor, _ = made.client("ada")
+    rows = auditor.get("/api/audit", params={"text": tid}).json()["rows"]
+    console_rows = [(r["outcome"], r["detail"]) for r in rows if r["kind"] == "console"]
+    assert console_rows == [
+        ("CONSOLE_REFUSE", "officer olga (officer): sent"),
+        (
+            "CONSOLE_ACCEPT_REFUSED",
+            "officer olga (officer): a TAILGATING may be accepted by supervisor only",
+        ),
+    ]
