@@ -12,6 +12,7 @@ Screenshots go to docs/console/ with ``make screenshots``.
 
 from __future__ import annotations
 
+import re
 import signal
 import subprocess
 import sys
@@ -167,6 +168,24 @@ def test_queue_conflict_restart_lost_lane_and_refused_broker(driver: Any, tmp_pa
         log_in(driver, base, "sam", "supervisor-pass")
         driver.get(base + "/referrals")
         wait_until(lambda: sorted(c["id"] for c in _cards(driver)) == left, 30, "all back")
+
+        # A supervisor closes the lane with a reason code and a note (no prompt()).
+        from selenium.webdriver.support.ui import Select
+
+        driver.get(base + "/lanes/lane-1")
+        close = wait_until(lambda: driver.find_element(By.ID, "close-lane"), 15, "controls")
+        wait_until(close.is_enabled, 15, "the lane online")
+        Select(driver.find_element(By.ID, "service-code")).select_by_visible_text("cleaning")
+        driver.find_element(By.ID, "service-note").send_keys("wet floor")
+        driver.find_element(By.ID, "close-lane").click()
+        status = "sent: closed (cleaning: wet floor)"
+        wait_until(lambda: driver.find_element(By.ID, "service-status").text == status, 15)
+        closed = re.compile(r"in service\s+closed")
+        wait_until(lambda: closed.search(driver.find_element(By.ID, "view").text), 30, "closed")
+        _shot(driver, shots, "lane-close-reason")
+        driver.get(base + "/hall")
+        tile = "section.tile[data-lane='lane-1']"
+        wait_until(lambda: closed.search(" ".join(_texts(driver, tile))), 30, "closed")
 
         # 4. The lane is killed: lost within 5 s of its last report, on every page.
         driver.get(base + "/hall")

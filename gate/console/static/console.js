@@ -93,24 +93,42 @@ async function drawLane() {
   }
   const stages = el("ol", { class: "stages", id: "stages" });
   for (const s of lane.stages) stages.append(el("li", { text: s }));
-  const off = lane.online ? {} : { disabled: "" };
-  const controls = role === "auditor" ? null : el("p", {},
-    el("button", Object.assign({ id: "close-lane", text: "Close lane", onclick: () => service("closed") }, off)), " ",
-    el("button", Object.assign({ id: "open-lane", text: "Open lane", onclick: () => service("open") }, off)));
+  const controls = role === "auditor" ? null : serviceControls(lane.online);
   const lost = lane.online ? null : el("p", { class: "lost", id: "lost", text: `Lane lost: no report since ${when(lane.last_seen)}. What is shown is its last known state; nothing can be sent to it.` });
   main.replaceChildren(
-    el("h2", { text: `Lane ${lane.lane}` }), lost,
+    el("h2", { text: `Lane ${lane.lane}` }), lost || "",
     el("div", { class: "photos" }, camera, el("div", {},
       kv([["state", lane.state], ["transaction", lane.current_tid], ["doors", lane.doors],
           ["live face quality", num((lane.preview_face || {}).quality, 2)],
           ["capture", lane.capture.status], ["best shot quality", num(lane.capture.quality, 2)],
-          ["liveness", num(lane.capture.liveness, 2)], ["health", lane.health]]),
+          ["liveness", num(lane.capture.liveness, 2)], ["health", lane.health],
+          ["in service", lane.in_service ? "yes" : "closed"]]),
       el("h3", { text: "Current transaction" }), stages, controls)));
 }
 
-async function service(state) {
-  const reason = prompt(`Reason to set the lane ${state}:`);
-  if (reason) await api(`/api/lanes/${encodeURIComponent(LANE)}/service`, { method: "POST", body: JSON.stringify({ service: state, reason }) });
+// Open or close a lane with a reason code (and an optional note): no prompt(). Made once and
+// kept across redraws, so a redraw never resets what the officer is choosing.
+const REASON_CODES = ["cleaning", "maintenance", "device fault", "staffing", "security incident", "end of shift", "other"];
+let laneControls = null;
+function serviceControls(online) {
+  if (!laneControls) {
+    const code = el("select", { id: "service-code" }, ...REASON_CODES.map((c) => el("option", { value: c, text: c })));
+    const note = el("input", { id: "service-note", placeholder: "note (optional)", size: "24" });
+    const said = el("span", { id: "service-status", class: "status" });
+    const service = (state) => async () => {
+      const reason = note.value.trim() ? `${code.value}: ${note.value.trim()}` : code.value;
+      try {
+        await api(`/api/lanes/${encodeURIComponent(LANE)}/service`, { method: "POST", body: JSON.stringify({ service: state, reason }) });
+        said.textContent = `sent: ${state} (${reason})`;
+      } catch (e) { said.textContent = e.message; said.classList.add("error"); }
+    };
+    laneControls = el("div", { class: "service" },
+      el("p", {}, el("label", { text: "reason " }, code), " ", note), el("p", {},
+        el("button", { id: "close-lane", text: "Close lane", onclick: service("closed") }), " ",
+        el("button", { id: "open-lane", text: "Open lane", onclick: service("open") }), " ", said));
+  }
+  for (const button of laneControls.querySelectorAll("button")) button.disabled = !online;
+  return laneControls;
 }
 
 // How long a card has waited, on every card, every second.
@@ -257,7 +275,7 @@ function listen() {
     window.egateEvents += 1;
     if (VIEW === "lanes" && update.lane !== LANE) return;
     const kinds = REDRAW_ON[VIEW];
-    if (update.kind === "health" && VIEW !== "hall") return;
+    if (update.kind === "health" && VIEW !== "hall" && VIEW !== "lanes") return;
     if (["referral", "officer", "claim"].includes(update.kind)) badge();
     if (!kinds || kinds.includes(update.kind)) refresh();
   };
