@@ -173,6 +173,8 @@ async def lane_service(request: Request, session: Session) -> Response:
     if body["service"] not in ("open", "closed"):
         raise ApiError(422, "'service' must be 'open' or 'closed'")
     kind = "open_lane" if body["service"] == "open" else "close_lane"
+    if not console.hall.lane_alive(name):
+        raise ApiError(503, f"lane {name} is lost (no report); nothing was sent")
     tile = console.hall.lane_view(name) or {}
     send(console, str(tile.get("site")), name, officer_action(kind, session, body["reason"]))
     return JSONResponse({"status": "sent"}, status_code=202)

@@ -65,6 +65,12 @@ def test_a_quiet_lane_is_lost_its_cards_disabled_and_nothing_is_sent(
         f"/api/referrals/{tid}/decision", json=body, headers={"X-CSRF-Token": csrf}
     )
     assert response.status_code == 503 and "lost" in response.json()["error"]
+    closing = officer.post(
+        "/api/lanes/lane-1/service",
+        json={"service": "closed", "reason": "cleaning"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert closing.status_code == 503 and "lost" in closing.json()["error"]
     made.lane.serve_one(0.0)
     assert not [r for r in made.audit_log.entries() if str(r["outcome"]).startswith("OFFICER")]
 
