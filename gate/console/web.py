@@ -55,6 +55,7 @@ from gate.console.endpoints import (
     send,
 )
 from gate.console.openapi import schema
+from gate.console.report import report
 from gate.console.users import Session, User
 from gate.console.wire import NAME
 
@@ -376,6 +377,7 @@ def create_app(console: Console) -> ASGIApp:
         Route("/api/audit", audit_search),
         Route("/api/audit/{lane}/export", audit_export),
         Route("/api/metrics", metrics),
+        Route("/api/report", report),
         Route("/plots/{name}.svg", plot),
         Route("/api/events", events),
     ]

@@ -59,3 +59,23 @@ def test_the_document_view_masks_all_but_two_and_refuses_garbage() -> None:
     }
     garbled = DocumentRead("123456789", "991231", "not an MRZ", None, "valid")
     assert document_view(garbled) == {"expiry": "2099-12-31", "number": "*******89"}
+
+
+def test_the_shift_report_counts_what_each_lane_and_officer_did(made: ConsoleWithLane) -> None:
+    made.traveller("genuine")
+    tid = made.traveller("tailgater")
+    officer, csrf = made.client("olga")
+    body = {"decision": "refuse", "reason": "walk back"}
+    headers = {"X-CSRF-Token": csrf}
+    path = f"/api/referrals/{tid}/decision"
+    assert officer.post(path, json=body, headers=headers).status_code == 202
+    assert officer.get("/api/report").status_code == 403  # supervisors and auditors only
+    auditor, _ = made.client("ada")
+    lane = auditor.get("/api/report", params={"hours": "1"}).json()["lanes"]["lane-1"]
+    assert lane["travellers"] == 2
+    assert lane["outcomes"] == {"ACCEPT": 1, "TAILGATING": 1}
+    assert lane["decisions"] == {"olga refuse": 1}
+    assert lane["alarms"] == 1 and lane["acknowledged"] == 0
+    text = auditor.get("/api/report", params={"format": "csv"}).text
+    assert "lane-1,outcome TAILGATING,1" in text.replace("\r", "")
+    assert auditor.get("/api/report", params={"hours": "0"}).status_code == 422

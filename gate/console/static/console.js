@@ -227,7 +227,8 @@ async function drawAudit() {
   for (const r of data.rows) {
     table.append(el("tr", {}, ...[when(r.finished_at), r.lane, r.kind, (r.transaction_id || "").slice(0, 8), r.outcome, num(r.score, 3), r.passive_auth, r.active_auth, r.chip_auth, r.detail].map((t) => el("td", { text: t == null ? "-" : String(t) }))));
   }
-  main.replaceChildren(el("h2", { text: "Audit" }), form, exports, table);
+  const report = el("p", {}, el("a", { id: "shift-report", href: "/api/report?hours=8&format=csv", text: "Shift report (last 8 hours, CSV)" }));
+  main.replaceChildren(el("h2", { text: "Audit" }), form, exports, report, table);
 }
 
 async function drawMetrics() {
