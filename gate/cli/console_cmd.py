@@ -71,8 +71,13 @@ def _console(args: argparse.Namespace) -> int:
     if args.broker and not args.key:
         raise ConfigError("--key: a console on a broker signs with a key its lanes trust")
     key = ConsoleKey.load(Path(args.key)) if args.key else None
-    console, link = make_console(Wiring.make(args.broker, key), users, _audit_logs(args.audit))
-    server = ConsoleServer(console, args.listen, _opt_path(args.tls_cert), _opt_path(args.tls_key))
+    from gate.console.store import default_state_dir
+
+    state = Path(args.state) if args.state else default_state_dir()
+    wiring = Wiring.make(args.broker, key)
+    console, link = make_console(wiring, users, _audit_logs(args.audit), state)
+    tls = _opt_path(args.tls_cert), _opt_path(args.tls_key)
+    server = ConsoleServer(console, args.listen, *tls, trusted_proxy=args.trusted_proxy)
     where = f"broker {args.broker}" if args.broker else "no broker: no lane can reach it"
     print(f"console on {args.listen} ({where})", file=sys.stderr, flush=True)
     try:
@@ -128,6 +133,10 @@ def register(registry: Registry) -> None:
     )
     p.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate (PEM)")
     p.add_argument("--tls-key", default=None, help="... and this private key (PEM)")
+    p.add_argument("--state", default=None, help="folder of the console's referrals and alarms")
+    p.add_argument(
+        "--trusted-proxy", default=None, help="believe X-Forwarded-For from this address only"
+    )
     p.add_argument(
         "--key",
         default=None,

@@ -41,6 +41,29 @@ def search(path: Path, lane: str, text: str, limit: int) -> list[dict[str, Any]]
     return rows
 
 
+def attempts(console: Console, lane: str | None, text: str) -> list[dict[str, Any]]:
+    """The officers' decision attempts as the console saw them (refused ones included:
+    a lost lane, a traveller who left, a role, a decision after another's), as rows."""
+    assert console.hall.store is not None
+    needle, rows = text.strip().lower()[:100], []
+    for a in console.hall.store.attempts():
+        if lane and a["lane"] != lane:
+            continue
+        sent = a["result"] == "sent"
+        row = {k: None for k in (*SHOWN, *SHOWN_TOO)} | {
+            "kind": "console",
+            "lane": a["lane"] or "-",
+            "transaction_id": a["rid"],
+            "finished_at": a["at"],
+            "outcome": f"CONSOLE_{a['decision'].upper()}{'' if sent else '_REFUSED'}",
+            "detail": f"officer {a['officer']} ({a['role']}): {a['result']}",
+            "stage_ms": {},
+        }
+        if not needle or needle in " ".join(str(row[k]) for k in SHOWN_TOO + SHOWN).lower():
+            rows.append(row)
+    return rows
+
+
 def _audit_path(console: Console, lane_name: str) -> Path:
     if not NAME.fullmatch(lane_name) or lane_name not in console.audit_logs:
         raise ApiError(404, f"no audit log for lane {lane_name[:40]!r}")
@@ -61,6 +84,8 @@ async def audit_search(request: Request, session: Session) -> Response:
     rows: list[dict[str, Any]] = []
     for name in lanes:
         rows += search(_audit_path(console, name), name, query.get("text", ""), limit)
+    if console.hall.store is not None:
+        rows += attempts(console, query.get("lane"), query.get("text", ""))
     rows.sort(key=lambda row: float(row["finished_at"]), reverse=True)
     return JSONResponse({"rows": rows[:limit], "lanes": sorted(console.audit_logs)})
 

@@ -59,10 +59,12 @@ def acl(plan: BrokerPlan) -> str:
     for lane in plan.lanes:
         lines += ["", f"user {lane}"]
         lines += [f"topic write {PREFIX}/{plan.site}/{lane}/{kind}" for kind in sorted(KINDS)]
+        lines += [f"topic write {PREFIX}/{plan.site}/{lane}/referral/+"]  # retained, open ones
         lines += [f"topic read {PREFIX}/{plan.site}/{lane}/command", f"topic read {CONSOLE_ONLINE}"]
     for console in plan.consoles:
         lines += ["", f"user {console}"]
         lines += [f"topic read {PREFIX}/{plan.site}/+/{kind}" for kind in sorted(KINDS)]
+        lines += [f"topic read {PREFIX}/{plan.site}/+/referral/+"]
         lines += [
             f"topic write {PREFIX}/{plan.site}/+/command",
             f"topic readwrite {CONSOLE_ONLINE}",

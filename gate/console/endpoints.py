@@ -4,6 +4,7 @@ bodies, no caching, security headers). The routes are in ``gate.console.web``.""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,8 @@ from gate.lane import OfficerAction
 log = logging.getLogger("gate.console")
 COOKIE = "egate_session"
 MAX_BODY = 16 * 1024
+MAX_DEPTH = 8  # our bodies are flat objects; anything deeper is refused
+HASH_SLOTS = 1  # argon2 verifications at once (in a worker thread; argon2 uses its own lanes)
 DECIDE: frozenset[Role] = frozenset({"officer", "supervisor"})
 AUDIT: frozenset[Role] = frozenset({"auditor", "supervisor"})
 ANYONE: frozenset[Role] = frozenset({"officer", "supervisor", "auditor"})
@@ -46,6 +49,7 @@ class Console:
     limiter: LoginLimiter = field(default_factory=LoginLimiter)
     stopping: Callable[[], bool] = lambda: False  # the server is shutting down: end streams
     key: ConsoleKey = field(default_factory=ConsoleKey.generate)  # signs every command
+    hashing: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(HASH_SLOTS))
 
 
 class ApiError(Exception):
@@ -89,8 +93,12 @@ def endpoint(
 async def json_body(request: Request, *keys: str) -> dict[str, str]:
     try:
         body = json.loads(await request.body())
+    except RecursionError as exc:
+        raise ApiError(400, f"the JSON body is nested over {MAX_DEPTH} deep") from exc
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "the body is not JSON") from exc
+    if _depth(body) > MAX_DEPTH:
+        raise ApiError(400, f"the JSON body is nested over {MAX_DEPTH} deep")
     if not isinstance(body, dict):
         raise ApiError(400, "the body is not a JSON object")
     out: dict[str, str] = {}
@@ -100,6 +108,21 @@ async def json_body(request: Request, *keys: str) -> dict[str, str]:
             raise ApiError(422, f"'{key}' must be a string")
         out[key] = value
     return out
+
+
+def _depth(value: object) -> int:
+    """How deeply ``value`` nests (without recursion)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level > MAX_DEPTH:
+            break
+        if isinstance(item, dict):
+            stack += [(v, level + 1) for v in item.values()]
+        elif isinstance(item, list):
+            stack += [(v, level + 1) for v in item]
+    return deepest
 
 
 def lane_name(request: Request, hall: Hall) -> str:
@@ -144,18 +167,31 @@ class Guard:
             return
         headers = dict(scope["headers"])
         length = headers.get(b"content-length", b"0")
+        too_big = error(413, f"request body over {self.max_body} bytes")
         if not length.isdigit() or int(length) > self.max_body:
-            await error(413, f"request body over {self.max_body} bytes")(scope, receive, send)
+            await too_big(scope, receive, send)
             return
-        seen = 0
+        # The whole body first (chunked ones too, which name no length), at most max_body.
+        chunks: list[bytes] = []
+        seen, more = 0, scope["method"] not in ("GET", "HEAD")
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            chunks.append(message.get("body", b""))
+            seen += len(chunks[-1])
+            more = bool(message.get("more_body", False))
+            if seen > self.max_body:
+                await too_big(scope, receive, send)
+                return
+        replayed = False
 
         async def bounded() -> Message:
-            nonlocal seen
-            message = await receive()
-            seen += len(message.get("body", b""))
-            if seen > self.max_body:
-                raise ApiError(413, "request body too large")
-            return message
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+            return await receive()
 
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":

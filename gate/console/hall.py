@@ -1,5 +1,10 @@
 """The console's picture of the hall, built only from the lanes' messages.
 
+Truthful status: ``sweep`` (every half second, ``watch``) marks a lane that has not reported
+for ``OFFLINE_AFTER_S`` (or whose last will arrived) as lost, tells the browsers at once,
+and times out officer decisions the lane has not answered. Durable: with a ``Store`` the
+open referrals (without photos), the alarms and who decided what survive a restart.
+
 Per lane: a tile (state, last outcome, doors, health, travellers per hour, today's referrals
 by reason), the current transaction's stages, the last capture's face box and quality, and
 the latest camera preview. Open referrals hold the chip photo and the best shot in memory
@@ -14,137 +19,26 @@ import logging
 import threading
 import time
 import uuid
-from collections import Counter, OrderedDict, deque
+from collections import Counter, OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
+from gate.console.cards import Alarm, LaneTile, Referral, document_data, scalar
+from gate.console.store import Store
 from gate.console.wire import LaneMessage, WireError, decode, image_bytes
-from gate.lane import ACCEPT_ROLES
-from gate.outcome import Decision
 
 log = logging.getLogger("gate.console")
-OFFLINE_AFTER_S = 4.0  # no heartbeat for this long: the lane is shown offline
 MAX_REFERRALS = 100
 MAX_ALARMS = 500
-MAX_HISTORY = 5000
+PENDING_TIMEOUT_S = 10.0  # a decision the lane has not answered in this time has timed out
+SWEEP_S = 0.5
 Listener = Callable[[dict[str, Any]], None]
-
-
-@dataclass
-class LaneTile:
-    site: str
-    lane: str
-    state: str = "unknown"
-    last_outcome: str = ""
-    doors: str = "locked"
-    health: str = "unknown"
-    last_error: str = ""
-    devices: dict[str, str] = field(default_factory=dict)
-    in_service: bool = True
-    online: bool = False
-    last_seen: float = 0.0  # console's monotonic clock
-    current_tid: str | None = None
-    stages: list[str] = field(default_factory=list)
-    capture: dict[str, Any] = field(default_factory=dict)
-    preview: bytes | None = field(default=None, repr=False)
-    preview_seq: int = 0
-    preview_face: dict[str, Any] = field(default_factory=dict)  # box, quality of the preview
-    finished: deque[tuple[float, str, dict[str, float]]] = field(
-        default_factory=lambda: deque(maxlen=MAX_HISTORY)
-    )
-    referral_reasons: Counter[str] = field(default_factory=Counter)
-    referral_day: str = ""
-
-    def view(self, now: float) -> dict[str, Any]:
-        hour_ago = time.time() - 3600
-        return {
-            "site": self.site,
-            "lane": self.lane,
-            "state": self.state,
-            "last_outcome": self.last_outcome,
-            "doors": self.doors,
-            "health": self.health,
-            "last_error": self.last_error,
-            "devices": dict(self.devices),
-            "in_service": self.in_service,
-            "online": self.online and now - self.last_seen < OFFLINE_AFTER_S,
-            "travellers_per_hour": sum(1 for at, _, _ in self.finished if at >= hour_ago),
-            "referrals_today": dict(self.referral_reasons),
-            "current_tid": self.current_tid,
-            "stages": list(self.stages),
-            "capture": dict(self.capture),
-            "preview_seq": self.preview_seq,
-            "preview_face": dict(self.preview_face),
-        }
-
-
-@dataclass
-class Referral:
-    rid: str  # the transaction id
-    site: str
-    lane: str
-    reason: str
-    decision: str
-    at: float
-    checks: dict[str, Any]
-    chip_photo: bytes | None = field(default=None, repr=False)
-    best_shot: bytes | None = field(default=None, repr=False)
-    pending: str = ""  # the officer's decision sent, not yet confirmed by the lane
-    left: bool = False  # the traveller walked back out (or a later one came): no accept
-    refused: str = ""  # the lane refused the last decision sent, and why
-
-    def accept_roles(self) -> frozenset[str]:
-        """Who may open the exit over this outcome (the lane's own rule)."""
-        try:
-            return ACCEPT_ROLES.get(Decision(self.decision), frozenset())
-        except ValueError:
-            return frozenset()
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "id": self.rid,
-            "site": self.site,
-            "lane": self.lane,
-            "reason": self.reason,
-            "decision": self.decision,
-            "at": self.at,
-            "checks": self.checks,
-            "has_chip_photo": self.chip_photo is not None,
-            "has_best_shot": self.best_shot is not None,
-            "pending": self.pending,
-            "left": self.left,
-            "refused": self.refused,
-            "accept_roles": sorted(self.accept_roles()),
-        }
-
-
-@dataclass
-class Alarm:
-    aid: str
-    site: str
-    lane: str
-    tid: str | None
-    detail: str
-    at: float
-    acknowledged_by: str = ""
-
-    def view(self) -> dict[str, Any]:
-        return {
-            "id": self.aid,
-            "site": self.site,
-            "lane": self.lane,
-            "tid": self.tid,
-            "detail": self.detail,
-            "at": self.at,
-            "acknowledged_by": self.acknowledged_by,
-        }
 
 
 class Hall:
     """Thread-safe: messages come from the broker's or the hub's thread, reads from the web."""
 
-    def __init__(self) -> None:
+    def __init__(self, store: Store | None = None) -> None:
         self._lock = threading.Lock()
         self.lanes: dict[str, LaneTile] = {}
         self.referrals: OrderedDict[str, Referral] = OrderedDict()
@@ -152,6 +46,76 @@ class Hall:
         self.rejected = 0
         self.last_rejection = ""
         self._listeners: list[Listener] = []
+        self.store = store
+        self.link_status: Callable[[], tuple[bool, str]] = lambda: (True, "in process")
+        self._link_seen: tuple[bool, str] | None = None
+        self._stop = threading.Event()
+        if store is not None:
+            self._restore(store)
+
+    def _restore(self, store: Store) -> None:
+        """The open referrals (without photos: the lanes re-send them) and the alarms."""
+        for r in store.open_referrals():
+            self.referrals[r["id"]] = Referral(
+                r["id"], r["site"], r["lane"], r["reason"], r["decision"], r["at"], r["checks"],
+                left=r["left"], claim=r["claim"],
+            )  # fmt: skip
+            if r["lane"] not in self.lanes:  # known, not heard from yet: lost until it reports
+                self.lanes[r["lane"]] = LaneTile(r["site"], r["lane"], lost=True)
+        for a in store.alarms()[-MAX_ALARMS:]:
+            self.alarms[a["id"]] = Alarm(
+                a["id"], a["site"], a["lane"], a["tid"], a["detail"], a["at"], a["acknowledged_by"]
+            )
+
+    def watch(self) -> Hall:
+        """Start the sweep (a daemon thread) until ``close``."""
+        threading.Thread(target=self._watch, name="console-watch", daemon=True).start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._stop.wait(SWEEP_S):
+            try:
+                self.sweep()
+            except Exception:  # the watch must outlive a bug in one sweep
+                log.exception("console sweep failed")
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _tell(self, updates: list[dict[str, Any]]) -> None:
+        with self._lock:
+            listeners = tuple(self._listeners)
+        for update in updates:
+            update.setdefault("sent", time.time())
+            for listener in listeners:
+                listener(update)
+
+    def sweep(self) -> None:
+        """Lanes gone quiet become lost, unanswered decisions time out; each is told."""
+        now, updates = time.monotonic(), []
+        with self._lock:
+            for tile in self.lanes.values():
+                if not tile.lost and not tile.alive(now):
+                    tile.lost = True
+                    updates.append(_status("lost", tile))
+            for r in self.referrals.values():
+                if r.pending and now - r.pending_at > PENDING_TIMEOUT_S:
+                    r.refused = (
+                        f"no answer from {r.lane} in {PENDING_TIMEOUT_S:.0f} s: "
+                        f"the {r.pending} may not have been applied"
+                    )
+                    r.pending, r.claim = "", None
+                    updates.append({"kind": "timeout", "lane": r.lane, "tid": r.rid})
+                    self._save(r)
+        link = self.link_status()
+        if link != self._link_seen:
+            self._link_seen = link
+            updates.append(self.link_update())
+        self._tell(updates)
+
+    def link_update(self) -> dict[str, Any]:
+        ok, text = self.link_status()
+        return {"kind": "link", "ok": ok, "detail": text, "sent": time.time()}
 
     def listen(self, listener: Listener) -> None:
         with self._lock:
@@ -166,7 +130,7 @@ class Hall:
     def receive(self, topic_name: str, payload: bytes) -> bool:
         """One raw message from a lane; a bad one is counted, logged in one line and dropped.
         Officer commands (consoles' own, on ``.../command``) are not lane messages: ignored."""
-        if topic_name.endswith("/command"):
+        if topic_name.endswith("/command") or not payload:  # not payload: a retained one cleared
             return False
         try:
             message = decode(topic_name, payload)
@@ -184,13 +148,17 @@ class Hall:
             tile = self.lanes.get(m.lane)
             if tile is None:
                 tile = self.lanes[m.lane] = LaneTile(m.site, m.lane)
-            tile.online, tile.last_seen = True, time.monotonic()
+            tile.online, tile.last_seen, tile.last_seen_wall = True, time.monotonic(), time.time()
             if m.kind != "health" or m.state:
                 tile.state = m.state
             handler = getattr(self, f"_on_{m.kind}", None)
             if handler is not None:
                 handler(tile, m)
             listeners = tuple(self._listeners)
+            status = None
+            if tile.lost == tile.alive(time.monotonic()):  # lost and back, or a last will
+                tile.lost = not tile.lost
+                status = _status("lost" if tile.lost else "back", tile)
         if m.kind == "preview":
             update = {"kind": "preview", "lane": m.lane, "seq": tile.preview_seq, "sent": m.sent}
         else:
@@ -205,6 +173,8 @@ class Hall:
             }
         for listener in listeners:
             listener(update)
+            if status is not None:
+                listener(status)
 
     def _on_health(self, tile: LaneTile, m: LaneMessage) -> None:
         tile.health = str(m.data.get("health", "unknown"))[:20]
@@ -218,7 +188,9 @@ class Hall:
     def _on_transaction(self, tile: LaneTile, m: LaneMessage) -> None:
         if m.detail == "started":  # a new traveller: every earlier one on this lane has gone
             for referral in self.referrals.values():
-                referral.left = referral.left or referral.lane == m.lane
+                if referral.lane == m.lane and not referral.left:
+                    referral.left = True
+                    self._save(referral)
         if m.detail == "started":
             tile.current_tid, tile.stages, tile.capture = m.tid, ["started"], {}
             return
@@ -244,6 +216,7 @@ class Hall:
         text = m.detail
         if text == "walked_out" and m.tid is not None and m.tid in self.referrals:
             self.referrals[m.tid].left = True  # the referred traveller has gone
+            self._save(self.referrals[m.tid])
         if text == "exit_open_commanded":
             tile.doors = "exit open"
         elif text == "entry_open_commanded":
@@ -254,23 +227,10 @@ class Hall:
             tile.doors = "locked"
 
     def _on_capture(self, tile: LaneTile, m: LaneMessage) -> None:
-        box = m.data.get("face_box")
-        tile.capture = {
-            "status": m.detail[:20],
-            "quality": _number(m.data.get("quality")),
-            "liveness": _number(m.data.get("liveness")),
-            "face_box": [float(v) for v in box[:4]] if isinstance(box, list) else None,
-        }
+        tile.take_capture(m.detail, m.data)
 
     def _on_preview(self, tile: LaneTile, m: LaneMessage) -> None:
-        image = image_bytes(m.data, "image")
-        if image is not None:
-            tile.preview, tile.preview_seq = image, tile.preview_seq + 1
-            box = m.data.get("face_box")
-            tile.preview_face = {
-                "face_box": [float(v) for v in box[:4]] if isinstance(box, list) else None,
-                "quality": _number(m.data.get("quality")),
-            }
+        tile.take_preview(m.data)
 
     def _on_decision(self, tile: LaneTile, m: LaneMessage) -> None:
         tile.stages.append(f"decision {m.detail[:32]}")
@@ -278,13 +238,21 @@ class Hall:
     def _on_referral(self, tile: LaneTile, m: LaneMessage) -> None:
         if m.tid is None or "decision" not in m.data:
             return  # a follow-up note on a referral (traveller still in the lane)
+        known = self.referrals.get(m.tid)
+        if known is not None:  # re-announced (retained): the photos come back, nothing else
+            known.chip_photo = known.chip_photo or image_bytes(m.data, "chip_photo")
+            known.best_shot = known.best_shot or image_bytes(m.data, "best_shot")
+            known.document = known.document or document_data(m.data.get("document"))
+            return
+        if self.store is not None and self.store.closed_claim(m.tid) is not None:
+            return  # decided while this console was away (a stale retained announcement)
         today = dt.date.today().isoformat()
         if tile.referral_day != today:
             tile.referral_reasons, tile.referral_day = Counter(), today
         decision = str(m.data.get("decision"))[:32]
         tile.referral_reasons[decision] += 1
         keys = ("passive_auth", "active_auth", "chip_auth", "liveness", "score", "threshold")
-        checks: dict[str, Any] = {k: _scalar(m.data.get(k)) for k in (*keys, "quality")}
+        checks: dict[str, Any] = {k: scalar(m.data.get(k)) for k in (*keys, "quality")}
         self.referrals[m.tid] = Referral(
             m.tid,
             m.site,
@@ -295,23 +263,39 @@ class Hall:
             checks,
             image_bytes(m.data, "chip_photo"),
             image_bytes(m.data, "best_shot"),
+            left=bool(m.data.get("left", False)),
+            document=document_data(m.data.get("document")),
         )
+        self._save(self.referrals[m.tid])
         while len(self.referrals) > MAX_REFERRALS:
             self.referrals.popitem(last=False)
+
+    def _save(self, referral: Referral) -> None:
+        if self.store is not None:
+            self.store.put_referral(referral.record())
 
     def _on_alarm(self, tile: LaneTile, m: LaneMessage) -> None:
         aid = uuid.uuid4().hex[:16]
         self.alarms[aid] = Alarm(aid, m.site, m.lane, m.tid, m.detail[:200], m.sent)
+        if self.store is not None:
+            self.store.put_alarm(self.alarms[aid].view())
         while len(self.alarms) > MAX_ALARMS:
             self.alarms.popitem(last=False)
 
     def _on_officer(self, tile: LaneTile, m: LaneMessage) -> None:
         referral = self.referrals.get(m.tid) if m.tid is not None else None
         if m.tid is not None and m.detail in ("accept", "refuse"):
-            self.referrals.pop(m.tid, None)  # decided: the photos leave memory now
+            decided = self.referrals.pop(m.tid, None)  # decided: the photos leave memory now
+            officer = str(m.data.get("officer", ""))[:32]
+            claim = {"officer": officer, "decision": m.detail, "at": m.sent}
+            if decided is not None and decided.claim and decided.claim.get("officer") == officer:
+                claim = {**decided.claim, "at": m.sent}
+            if self.store is not None:
+                self.store.close_referral(m.tid, claim)
         elif referral is not None and " refused: " in m.detail:
-            referral.pending, referral.refused = "", m.detail[:200]
+            referral.pending, referral.refused, referral.claim = "", m.detail[:200], None
             referral.left = referral.left or "has left" in m.detail
+            self._save(referral)
 
     # -- reading ------------------------------------------------------------------------------
     def hall_view(self) -> list[dict[str, Any]]:
@@ -330,17 +314,49 @@ class Hall:
             return None if tile is None else tile.preview
 
     def referral_views(self) -> list[dict[str, Any]]:
+        now = time.monotonic()
         with self._lock:
-            return [r.view() for r in reversed(self.referrals.values())]
+            alive = {name: tile.alive(now) for name, tile in self.lanes.items()}
+            return [r.view(alive.get(r.lane, False)) for r in reversed(self.referrals.values())]
+
+    def lane_alive(self, lane: str) -> bool:
+        with self._lock:
+            tile = self.lanes.get(lane)
+            return tile is not None and tile.alive(time.monotonic())
 
     def referral(self, rid: str) -> Referral | None:
         with self._lock:
             return self.referrals.get(rid)
 
-    def mark_pending(self, rid: str, what: str) -> None:
+    def claim(self, rid: str, officer: str, role: str, decision: str) -> dict[str, Any] | None:
+        """Make ``officer``'s decision the first on ``rid`` (``None``), or the first one
+        already made (by anyone) while it is pending or decided; the others are told."""
         with self._lock:
-            if rid in self.referrals:
-                self.referrals[rid].pending = what
+            referral = self.referrals.get(rid)
+            if referral is None:
+                return self.store.closed_claim(rid) if self.store is not None else None
+            if referral.claim:
+                return dict(referral.claim)
+            referral.claim = {
+                "officer": officer,
+                "role": role,
+                "decision": decision,
+                "at": time.time(),
+            }
+            referral.pending, referral.pending_at, referral.refused = decision, time.monotonic(), ""
+            self._save(referral)
+            lane = referral.lane
+        claim = {"kind": "claim", "lane": lane, "tid": rid, "detail": f"{officer}: {decision}"}
+        self._tell([claim])
+        return None
+
+    def release(self, rid: str) -> None:
+        """The claimed decision was not sent: it is no one's."""
+        with self._lock:
+            referral = self.referrals.get(rid)
+            if referral is not None:
+                referral.claim, referral.pending = None, ""
+                self._save(referral)
 
     def alarm_views(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -354,6 +370,8 @@ class Hall:
         with self._lock:
             if aid in self.alarms:
                 self.alarms[aid].acknowledged_by = officer
+                if self.store is not None:
+                    self.store.put_alarm(self.alarms[aid].view())
 
     def history(self) -> list[tuple[str, float, str, dict[str, float]]]:
         """(lane, wall time, decision, stage ms) of every finished transaction seen."""
@@ -365,11 +383,5 @@ class Hall:
             ]
 
 
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _scalar(value: Any) -> Any:
-    if value is None or isinstance(value, (bool, int, float)):
-        return value
-    return str(value)[:32]
+def _status(kind: str, tile: LaneTile) -> dict[str, Any]:
+    return {"kind": kind, "lane": tile.lane, "site": tile.site, "sent": time.time()}

@@ -20,6 +20,7 @@ class LocalHub:
         self._lock = threading.Lock()
         self._subscribers: list[MessageHandler] = []
         self._commands: dict[tuple[str, str], CommandHandler] = {}
+        self._retained: dict[str, bytes] = {}
 
     # -- the lane's side (``Link``) ------------------------------------------------------------
     def send(self, topic_name: str, payload: bytes, keep: bool) -> None:
@@ -30,6 +31,16 @@ class LocalHub:
                 subscriber(topic_name, payload)
             except Exception:  # a console's bug must not stop the lane's reporter
                 log.exception("hub subscriber failed on %s", topic_name)
+
+    def retain(self, topic_name: str, payload: bytes) -> None:
+        """Like a broker's retained message: kept (empty clears it) and given to every
+        console that subscribes later."""
+        with self._lock:
+            if payload:
+                self._retained[topic_name] = payload
+            else:
+                self._retained.pop(topic_name, None)
+        self.send(topic_name, payload, False)
 
     def on_command(self, site: str, lane: str, handler: CommandHandler) -> None:
         with self._lock:
@@ -44,6 +55,14 @@ class LocalHub:
     def subscribe(self, handler: MessageHandler) -> None:
         with self._lock:
             self._subscribers.append(handler)
+            retained = list(self._retained.items())
+        for topic_name, payload in retained:
+            handler(topic_name, payload)
+
+    def unsubscribe(self, handler: MessageHandler) -> None:
+        with self._lock:
+            if handler in self._subscribers:
+                self._subscribers.remove(handler)
 
     def command(self, site: str, lane: str, payload: bytes) -> bool:
         """Deliver a command; False when no lane of that name is connected."""

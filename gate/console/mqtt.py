@@ -101,6 +101,8 @@ class MqttLink:
         self.console_listens = threading.Event()
         self.subscribed = threading.Event()  # the broker acknowledged our subscriptions
         self.lost = 0  # kept messages dropped: backlog full or too old
+        self.refused = ""  # why the broker refused us (its CONNACK), until it accepts us
+        self._retained: dict[str, bytes] = {}  # re-published at every connect
         if not console:
             self._subscriptions[CONSOLE_ONLINE] = self._console_online
 
@@ -108,6 +110,30 @@ class MqttLink:
         self._client.connect_async(self.address.host, self.address.port, keepalive=5)
         self._client.loop_start()
         return self
+
+    def will(self, topic_name: str, payload: bytes) -> None:
+        """What the broker says for us when we vanish (set before ``start``)."""
+        self._client.will_set(topic_name, payload, qos=1, retain=False)
+
+    def status(self) -> tuple[bool, str]:
+        """(up, what to show): connected, refused by the broker (and why), or away."""
+        where = f"broker {self.address.host}:{self.address.port}"
+        if self.connected.is_set():
+            return True, where
+        if self.refused:
+            return False, f"{where} refused this console: {self.refused}"
+        return False, f"{where} not reachable"
+
+    def retain(self, topic_name: str, payload: bytes) -> None:
+        """A retained message (empty: clear it), kept here and re-published at each connect,
+        so a broker that restarted (it keeps nothing on disk) has it again."""
+        with self._lock:
+            if payload:
+                self._retained[topic_name] = payload
+            else:
+                self._retained.pop(topic_name, None)
+        if self.connected.is_set():
+            self._client.publish(topic_name, payload, qos=1, retain=True)
 
     def wait_connected(self, timeout: float) -> bool:
         return self.connected.wait(timeout)
@@ -173,12 +199,17 @@ class MqttLink:
     def _on_connect(self, client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
         if getattr(reason, "is_failure", False):
             log.warning("broker %s:%d refused us: %s", self.address.host, self.address.port, reason)
+            self.refused = str(reason)[:100]
             return
         log.info("connected to broker %s:%d", self.address.host, self.address.port)
+        self.refused = ""
         with self._lock:
             patterns = list(self._subscriptions)
+            retained = list(self._retained.items())
         for pattern in patterns:
             client.subscribe(pattern, qos=1)
+        for topic_name, payload in retained:
+            client.publish(topic_name, payload, qos=1, retain=True)
         if self.is_console:
             client.publish(CONSOLE_ONLINE, b"1", qos=1, retain=True)
         self.connected.set()

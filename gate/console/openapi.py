@@ -122,5 +122,11 @@ def schema() -> dict[str, Any]:
                 ],
             ),
             "/api/metrics": _get("throughput, outcome mix, stage latencies"),
+            "/api/report": _get(
+                "the shift report (supervisors, auditors); format=csv for a CSV file",
+                [
+                    _query("hours", {"type": "number", "minimum": 0.01, "maximum": 168}),
+                ],
+            ),
         },
     }

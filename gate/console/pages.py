@@ -59,6 +59,7 @@ def shell(view: str, lane: str, user: str, role: str) -> str:
         + f"<body data-view='{escape(view or 'hall')}' data-lane='{escape(lane)}'>"
         + f"<header><b>egate</b><nav>{links}</nav><span id='who'>{escape(user)} "
         + f"({escape(role)})</span><button id='logout'>Log out</button>"
+        + "<label><input type='checkbox' id='sound'> sound</label>"
         + "<span id='live' class='off'>offline</span></header>"
         + "<main id='view'></main><script src='/static/console.js'></script></body></html>"
     )

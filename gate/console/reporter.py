@@ -26,6 +26,7 @@ from gate.console.wire import (
     check_name,
     encode,
     image_b64,
+    open_referral_topic,
     topic,
 )
 from gate.errors import GateError
@@ -55,6 +56,10 @@ class Link(Protocol):
     def send(self, topic_name: str, payload: bytes, keep: bool) -> None:
         """Hand over one message; never blocks for long. ``keep``: hold it for a broker
         that is away (within the link's bound)."""
+        ...
+
+    def retain(self, topic_name: str, payload: bytes) -> None:
+        """Keep ``payload`` for every console that subscribes later (empty: clear it)."""
         ...
 
     def on_command(self, site: str, lane: str, handler: CommandHandler) -> None: ...
@@ -96,6 +101,7 @@ class LaneReporter:
         self._served = 0
         self._thread = threading.Thread(target=self._run, name=f"reporter-{lane_id}", daemon=True)
         self._stopped = threading.Event()
+        self._open: set[str] = set()  # the retained topics of this lane's open referrals
 
     def start(self) -> LaneReporter:
         if self.lane is not None:
@@ -134,6 +140,8 @@ class LaneReporter:
             except queue.Empty:
                 item = ()  # type: ignore[assignment]
             if item is None:
+                for name in sorted(self._open):  # the lane forgets them: so must consoles
+                    self.link.retain(name, b"")
                 self._heartbeat(online=False)
                 return
             if item:
@@ -181,9 +189,24 @@ class LaneReporter:
             sent,
             data,
         )
+        payload = encode(message)
         self.link.send(
-            topic(self.site, self.lane_id, event.kind), encode(message), event.kind in KEPT_KINDS
+            topic(self.site, self.lane_id, event.kind), payload, event.kind in KEPT_KINDS
         )
+        tid = event.transaction_id
+        if tid is None:
+            return
+        retained = open_referral_topic(self.site, self.lane_id, tid)
+        if event.kind == "referral" and "decision" in data:  # re-announced to every console
+            self._open.add(retained)
+            self.link.retain(retained, payload)
+        elif (
+            event.kind == "officer"
+            and event.detail in ("accept", "refuse")
+            and retained in self._open
+        ):
+            self._open.discard(retained)
+            self.link.retain(retained, b"")
 
     def _note_device(self, detail: str) -> None:
         """Which device a fault names (the lane's reasons start with the stage or device)."""
@@ -208,6 +231,8 @@ class LaneReporter:
                 out[key] = value
             elif isinstance(value, (tuple, list)):
                 out[key] = [float(v) for v in value]
+            elif key == "document" and isinstance(value, dict):  # already masked by the lane
+                out[key] = {str(k)[:20]: str(v)[:64] for k, v in list(value.items())[:8]}
         return out
 
     # -- commands from the console ---------------------------------------------------------
@@ -222,6 +247,12 @@ class LaneReporter:
         except GateError as exc:
             self.rejected_commands += 1
             log.warning("lane %s: command refused: %s", self.lane_id, exc)
+
+
+def last_will(site: str, lane: str) -> tuple[str, bytes]:
+    """The health message the broker publishes for a lane that vanished: offline."""
+    message = LaneMessage(site, lane, "health", None, "", "last will", time.time())
+    return topic(site, lane, "health"), encode(_with(message, {"online": False, "health": "lost"}))
 
 
 def _with(message: LaneMessage, data: dict[str, Any]) -> LaneMessage:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import socket
@@ -18,8 +19,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from gate.console.hall import Hall
 from gate.console.hub import LocalHub
 from gate.console.mqtt import BrokerAddress, MqttLink
-from gate.console.reporter import LaneReporter, Link
+from gate.console.reporter import LaneReporter, Link, last_will
 from gate.console.signing import ConsoleKey
+from gate.console.store import Store
 from gate.console.users import Users
 from gate.console.web import Console, create_app
 from gate.errors import ConfigError, DeviceError
@@ -27,6 +29,7 @@ from gate.lane import ConsoleTrust
 
 log = logging.getLogger("gate.console")
 SUBSCRIPTION = "egate/+/+/+"
+RETAINED = "egate/+/+/referral/+"  # the lanes' open referrals, re-announced to a new console
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -34,6 +37,15 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
         raise ConfigError(f"--listen {text!r}: use HOST:PORT, e.g. 127.0.0.1:8080")
     return host.strip("[]"), int(port)
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _check_free(host: str, port: int) -> None:
@@ -82,11 +94,13 @@ class Wiring:
         own = (self.key.public,) if own_console else ()
         return ConsoleTrust.of((*own, *self.trusted))
 
-    def lane_link(self, name: str) -> Link:
+    def lane_link(self, name: str, site: str = "site") -> Link:
         if self.hub is not None:
             return self.hub
         assert self.broker is not None
-        return MqttLink(self.broker, f"egate-lane-{name}-{secrets.token_hex(4)}").start()
+        link = MqttLink(self.broker, f"egate-lane-{name}-{secrets.token_hex(4)}")
+        link.will(*last_will(site, name))  # the broker says "offline" for a lane that dies
+        return link.start()
 
 
 def broker_address(text: str) -> BrokerAddress:
@@ -108,13 +122,26 @@ class ConsoleServer:
         listen: str,
         certfile: Path | None = None,
         keyfile: Path | None = None,
+        trusted_proxy: str | None = None,
+        stream: Any = None,
     ) -> None:
+        """``trusted_proxy``: the one address whose X-Forwarded-For (and -Proto) is
+        believed; with none, every header of that kind is ignored and the socket's peer
+        is the client (the login limits count by it)."""
         import uvicorn
 
         if (certfile is None) != (keyfile is None):
             raise ConfigError("TLS needs both --tls-cert and --tls-key")
         host, port = parse_listen(listen)
         _check_free(host, port)
+        if certfile is None and not _loopback(host):
+            print(
+                f"warning: the console listens on {host}:{port} beyond this machine without "
+                "TLS: passwords and session cookies cross the network in clear "
+                "(give --tls-cert and --tls-key)",
+                file=stream or sys.stderr,
+                flush=True,
+            )
         console.tls = certfile is not None
         self.console = console
         config = uvicorn.Config(
@@ -126,6 +153,8 @@ class ConsoleServer:
             ssl_certfile=str(certfile) if certfile else None,
             ssl_keyfile=str(keyfile) if keyfile else None,
             timeout_graceful_shutdown=1,
+            proxy_headers=trusted_proxy is not None,
+            forwarded_allow_ips=trusted_proxy or "",
         )
         self.server = uvicorn.Server(config)
         console.stopping = lambda: bool(self.server.should_exit)
@@ -158,10 +187,14 @@ class ConsoleServer:
 
 
 def make_console(
-    wiring: Wiring, users: Users, audit_logs: dict[str, Path] | None = None
+    wiring: Wiring,
+    users: Users,
+    audit_logs: dict[str, Path] | None = None,
+    state: Path | None = None,
 ) -> tuple[Console, MqttLink | None]:
-    """The console's state, fed by the hub or a broker subscription."""
-    hall = Hall()
+    """The console's state (kept in ``state``, a folder, when given), fed by the hub or a
+    broker subscription; its sweep runs until ``console.hall.close()``."""
+    hall = Hall(Store(state) if state is not None else None)
     link: MqttLink | None = None
     if wiring.hub is not None:
         wiring.hub.subscribe(hall.receive)
@@ -170,8 +203,11 @@ def make_console(
         assert wiring.broker is not None
         link = MqttLink(wiring.broker, f"egate-console-{secrets.token_hex(4)}", console=True)
         link.subscribe(SUBSCRIPTION, hall.receive)
+        link.subscribe(RETAINED, hall.receive)
+        hall.link_status = link.status
         link.start()
         commands = link
+    hall.watch()
     return Console(hall, users, commands, dict(audit_logs or {}), key=wiring.key), link
 
 
@@ -191,4 +227,4 @@ def demo_users(path: Path | None, stream: Any = sys.stderr) -> Users:
 
 def lane_reporter(wiring: Wiring, site: str, lane: str, own_console: bool) -> LaneReporter:
     """The lane's reporter; its lane believes ``wiring.trust(own_console)``."""
-    return LaneReporter(site, lane, wiring.lane_link(lane), trust=wiring.trust(own_console))
+    return LaneReporter(site, lane, wiring.lane_link(lane, site), trust=wiring.trust(own_console))

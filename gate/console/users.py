@@ -174,24 +174,38 @@ class Sessions:
 
 
 class LoginLimiter:
-    """At most ``attempts`` failed logins per client address in ``window_s``."""
+    """Failed logins in ``window_s``: at most ``per_account`` for one account name (from
+    anywhere) and ``per_peer`` from one socket peer (a proxy's header counts only when a
+    trusted proxy is configured). The peer's limit is the higher one, so one person's typos
+    behind a shared address do not lock out everyone there, while guessing one account is
+    held to ``per_account`` whatever the addresses."""
 
-    def __init__(self, attempts: int = 5, window_s: float = 60.0) -> None:
-        self.attempts = attempts
+    def __init__(self, per_account: int = 5, per_peer: int = 20, window_s: float = 60.0) -> None:
+        self.per_account = per_account
+        self.per_peer = per_peer
         self.window_s = window_s
         self._lock = threading.Lock()
         self._failures: dict[str, deque[float]] = {}
 
-    def blocked(self, client: str) -> bool:
+    def _count(self, key: str, now: float) -> int:
+        failures = self._failures.get(key)
+        while failures and now - failures[0] > self.window_s:
+            failures.popleft()
+        return len(failures) if failures else 0
+
+    def blocked(self, peer: str, account: str = "") -> bool:
         now = time.monotonic()
         with self._lock:
-            failures = self._failures.get(client)
-            while failures and now - failures[0] > self.window_s:
-                failures.popleft()
-            return failures is not None and len(failures) >= self.attempts
+            return self._count(f"peer {peer}", now) >= self.per_peer or (
+                bool(account) and self._count(f"user {account[:64]}", now) >= self.per_account
+            )
 
-    def failed(self, client: str) -> None:
+    def failed(self, peer: str, account: str = "") -> None:
+        now = time.monotonic()
         with self._lock:
-            if len(self._failures) > 10_000:  # a flood of addresses: forget the oldest
-                self._failures.pop(next(iter(self._failures)))
-            self._failures.setdefault(client, deque()).append(time.monotonic())
+            for key in (f"peer {peer}", f"user {account[:64]}" if account else ""):
+                if not key:
+                    continue
+                if len(self._failures) > 10_000:  # a flood of names: forget the oldest
+                    self._failures.pop(next(iter(self._failures)))
+                self._failures.setdefault(key, deque()).append(now)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -36,6 +37,7 @@ from starlette.types import ASGIApp
 
 from gate.console import pages, plots
 from gate.console.audit_view import audit_export, audit_search
+from gate.console.cards import Referral
 from gate.console.endpoints import (
     ANYONE,
     COOKIE,
@@ -53,6 +55,7 @@ from gate.console.endpoints import (
     send,
 )
 from gate.console.openapi import schema
+from gate.console.report import report
 from gate.console.users import Session, User
 from gate.console.wire import NAME
 
@@ -66,6 +69,9 @@ async def login_page(request: Request) -> Response:
 
 
 async def login(request: Request) -> Response:
+    """The peer is the socket's (uvicorn trusts no proxy header unless ``--trusted-proxy``);
+    argon2 runs in a worker thread (a few at a time), never on the event loop, and an
+    unknown name costs the same as a known one (a dummy hash)."""
     console: Console = request.app.state.console
     client = request.client.host if request.client else "?"
     if console.limiter.blocked(client):
@@ -75,11 +81,15 @@ async def login(request: Request) -> Response:
         return error(403, "login from another site")
     form = await request.form()
     name, password = form.get("username"), form.get("password")
+    account = name[:64] if isinstance(name, str) else ""
+    if console.limiter.blocked(client, account):
+        return error(429, "too many failed logins for this account; wait a minute")
     user: User | None = None
     if isinstance(name, str) and isinstance(password, str):
-        user = console.users.check(name, password)
+        async with console.hashing:
+            user = await asyncio.to_thread(console.users.check, name, password)
     if user is None:
-        console.limiter.failed(client)
+        console.limiter.failed(client, account)
         log.warning("console: failed login from %s", client)
         return RedirectResponse("/login?failed=1", status_code=303)
     session = console.sessions.create(user)
@@ -134,8 +144,13 @@ async def session_info(request: Request, session: Session) -> Response:
 @endpoint(ANYONE)
 async def hall(request: Request, session: Session) -> Response:
     console: Console = request.app.state.console
+    ok, link = console.hall.link_status()
     return JSONResponse(
-        {"lanes": console.hall.hall_view(), "rejected_messages": console.hall.rejected}
+        {
+            "lanes": console.hall.hall_view(),
+            "rejected_messages": console.hall.rejected,
+            "link": {"ok": ok, "detail": link},
+        }
     )
 
 
@@ -159,6 +174,8 @@ async def lane_service(request: Request, session: Session) -> Response:
     if body["service"] not in ("open", "closed"):
         raise ApiError(422, "'service' must be 'open' or 'closed'")
     kind = "open_lane" if body["service"] == "open" else "close_lane"
+    if not console.hall.lane_alive(name):
+        raise ApiError(503, f"lane {name} is lost (no report); nothing was sent")
     tile = console.hall.lane_view(name) or {}
     send(console, str(tile.get("site")), name, officer_action(kind, session, body["reason"]))
     return JSONResponse({"status": "sent"}, status_code=202)
@@ -190,24 +207,73 @@ async def referral_image(request: Request, session: Session) -> Response:
 
 @endpoint(DECIDE, change=True)
 async def decide(request: Request, session: Session) -> Response:
+    """The first decision on a referral wins: every later one is told who decided, and is
+    still passed to the lane (the arbiter, even with several consoles), which records it
+    as refused. Every attempt is kept in the console's store with what became of it."""
     console: Console = request.app.state.console
     rid = _referral_id(request)
-    referral = console.hall.referral(rid)
-    if referral is None:
-        raise ApiError(404, "unknown referral (decided or gone)")
     body = await json_body(request, "decision", "reason")
     if body["decision"] not in ("accept", "refuse"):
         raise ApiError(422, "'decision' must be 'accept' or 'refuse'")
     action = officer_action(body["decision"], session, body["reason"], rid)
-    if action.kind == "accept":  # the lane's own rules, said before anything is sent
+    referral = console.hall.referral(rid)
+    if referral is None:
+        first = console.hall.claim(rid, session.user.name, session.user.role, action.kind)
+        why = f"already decided: {_who(first)}" if first else "unknown referral (decided or gone)"
+        _attempt(console, rid, "", session, action.kind, why)
+        raise ApiError(409 if first else 404, why)
+    refusal = _refusal(console, referral, session, action.kind)
+    if refusal is not None:
+        _attempt(console, rid, referral.lane, session, action.kind, refusal.args[0])
+        raise refusal
+    first = console.hall.claim(rid, session.user.name, session.user.role, action.kind)
+    try:
+        send(console, referral.site, referral.lane, action)
+    except ApiError as exc:
+        if first is None:
+            console.hall.release(rid)
+        _attempt(console, rid, referral.lane, session, action.kind, str(exc))
+        raise
+    if first is not None:
+        why = f"{_who(first)} first; the lane takes only the first (yours: recorded as refused)"
+        _attempt(console, rid, referral.lane, session, action.kind, f"second: {_who(first)} first")
+        raise ApiError(409, why)
+    _attempt(console, rid, referral.lane, session, action.kind, "sent")
+    return JSONResponse({"status": "sent"}, status_code=202)
+
+
+def _refusal(console: Console, referral: Referral, session: Session, kind: str) -> ApiError | None:
+    """What the console refuses before sending anything (the lane's own rules, and a lane
+    that is lost)."""
+    if not console.hall.lane_alive(referral.lane):
+        return ApiError(503, f"lane {referral.lane} is lost (no report); nothing was sent")
+    if kind == "accept":
         if referral.left:
-            raise ApiError(409, "the traveller has left the lane; no door opens for them")
+            return ApiError(409, "the traveller has left the lane; no door opens for them")
         if session.user.role not in referral.accept_roles():
             who = " or ".join(referral.accept_roles()) or "nobody"
-            raise ApiError(403, f"a {referral.decision} may be accepted by {who} only")
-    send(console, referral.site, referral.lane, action)
-    console.hall.mark_pending(rid, body["decision"])
-    return JSONResponse({"status": "sent"}, status_code=202)
+            return ApiError(403, f"a {referral.decision} may be accepted by {who} only")
+    return None
+
+
+def _who(claim: dict[str, Any]) -> str:
+    at = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(claim.get("at") or 0)))
+    return f"{claim.get('officer') or 'an officer'} decided {claim.get('decision')} at {at}"
+
+
+def _attempt(
+    console: Console, rid: str, lane: str, session: Session, kind: str, result: str
+) -> None:
+    log.info(
+        "console: %s (%s) %s on referral %s: %s",
+        session.user.name,
+        session.user.role,
+        kind,
+        rid,
+        result,
+    )
+    if console.hall.store is not None:
+        console.hall.store.attempt(rid, lane, session.user.name, session.user.role, kind, result)
 
 
 @endpoint(ANYONE)
@@ -260,6 +326,7 @@ async def events(request: Request, session: Session) -> Response:
         console.hall.listen(listener)
         try:
             yield "retry: 1000\n\n"
+            yield f"data: {json.dumps(console.hall.link_update())}\n\n"  # broker up or not
             quiet = 0
             while not console.stopping() and console.sessions.alive(session.token):
                 try:
@@ -310,6 +377,7 @@ def create_app(console: Console) -> ASGIApp:
         Route("/api/audit", audit_search),
         Route("/api/audit/{lane}/export", audit_export),
         Route("/api/metrics", metrics),
+        Route("/api/report", report),
         Route("/plots/{name}.svg", plot),
         Route("/api/events", events),
     ]

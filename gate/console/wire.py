@@ -56,6 +56,11 @@ def topic(site: str, lane: str, kind: str) -> str:
     return f"{PREFIX}/{site}/{lane}/{kind}"
 
 
+def open_referral_topic(site: str, lane: str, tid: str) -> str:
+    """Where a lane keeps its open referral (retained) until an officer decides it."""
+    return f"{PREFIX}/{site}/{lane}/referral/{tid}"
+
+
 def check_name(value: str, what: str) -> str:
     if not NAME.fullmatch(value):
         raise WireError(f"{what} {value[:40]!r}: use 1-32 letters, digits, '-' or '_'")
@@ -78,9 +83,10 @@ def encode(message: LaneMessage) -> bytes:
 def decode(topic_name: str, payload: bytes) -> LaneMessage:
     """A lane's message from the broker, checked; raises ``WireError`` saying what is wrong."""
     parts = topic_name.split("/")
-    if len(parts) != 4 or parts[0] != PREFIX:
+    retained = len(parts) == 5 and parts[3] == "referral"  # egate/S/L/referral/TID: retained
+    if (len(parts) != 4 and not retained) or parts[0] != PREFIX:
         raise WireError(f"topic {topic_name[:80]!r} is not egate/<site>/<lane>/<kind>")
-    _, site, lane, kind = parts
+    _, site, lane, kind = parts[:4]
     check_name(site, "site")
     check_name(lane, "lane")
     if kind not in KINDS:
@@ -96,6 +102,8 @@ def decode(topic_name: str, payload: bytes) -> LaneMessage:
         raise WireError(f"{topic_name}: 'tid' is not a transaction id")
     if tid is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", tid):
         raise WireError(f"{topic_name}: 'tid' is not a transaction id")
+    if retained and tid != parts[4]:
+        raise WireError(f"{topic_name}: 'tid' is not the topic's")
     state, detail, data = body.get("state"), body.get("detail"), body.get("data")
     if not isinstance(state, str) or len(state) > 32 or not isinstance(detail, str):
         raise WireError(f"{topic_name}: 'state' and 'detail' must be short strings")

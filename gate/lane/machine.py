@@ -356,6 +356,7 @@ class Lane:
             face_box=work.face_box,
             chip_photo=work.chip_photo,
             best_shot=work.best_shot,
+            document=work.document,
         )
         return self.doors.walk_back(work, verdict)
 

@@ -71,6 +71,7 @@ class TransactionWork:
     best_shot: ImageBGR | None = field(default=None, repr=False)
     face_box: tuple[float, float, float, float] | None = None
     quality: float | None = None
+    document: dict[str, str] = field(default_factory=dict, repr=False)  # document_view
 
     def timed(self, stage: str, started: float) -> float:
         """Record ``stage`` as having run from ``started`` until now; returns its seconds."""
@@ -89,11 +90,12 @@ class TransactionWork:
             self.timed(stage, started)
 
     def note_document(self, doc: DocumentRead) -> None:
-        """What the chip said: the authentication results and the document number."""
+        """What the chip said: the authentication results, the document number and what the
+        officer's referral screen may show of it (``document_view``)."""
         self.passive_auth = doc.passive_auth
         self.active_auth = doc.active_auth
         self.chip_auth = doc.chip_auth
-        self.document_number = doc.document_number
+        self.document_number, self.document = doc.document_number, document_view(doc)
 
     def note_capture(self, capture: CaptureOutcome) -> None:
         """What the capture found: liveness, the best shot and the capture's own timings."""
@@ -130,3 +132,32 @@ class TransactionWork:
             frames_seen=self.frames_seen,
             document_number=self.document_number,
         )
+
+
+def document_view(doc: DocumentRead) -> dict[str, str]:
+    """What the officer's referral screen shows of the chip's data: type, issuing state,
+    name, nationality, expiry, and the document number masked (its last two characters
+    only). A DG1 that does not parse is read by position (TD3), for display only. Held in
+    memory only, like the photos."""
+    from gate.icao.mrz import parse_mrz
+
+    number, expiry = doc.document_number.rstrip("<"), doc.expiry_date
+    view = {
+        "expiry": f"20{expiry[:2]}-{expiry[2:4]}-{expiry[4:6]}" if len(expiry) == 6 else "",
+        "number": "*" * max(0, len(number) - 2) + number[-2:],
+    }
+    try:
+        mrz = parse_mrz(doc.dg1_mrz)
+        fields = (mrz.document_type, mrz.issuing_state, mrz.surname, mrz.given_names)
+        nationality = mrz.nationality
+    except (DocumentError, ValueError):
+        lines = doc.dg1_mrz.splitlines()
+        if len(lines) != 2 or len(lines[0]) != 44 or len(lines[1]) < 13:
+            return view
+        surname, _, given = lines[0][5:].partition("<<")
+        fields = (lines[0][:2], lines[0][2:5], surname, given)
+        nationality = lines[1][10:13]
+    kind, state, surname, given = (f.replace("<", " ").strip() for f in fields)
+    name = f"{surname}, {given}" if given else surname
+    view |= {"type": kind, "issuing_state": state, "name": name, "nationality": nationality}
+    return {k: v.replace("<", " ").strip() for k, v in view.items() if v.strip("< ")}

@@ -41,7 +41,12 @@ function kv(pairs) {
   return dl;
 }
 
-function when(t) { return t ? new Date(t * 1000).toLocaleTimeString() : "-"; }
+// Every time with its date (ISO order, local time): a card may be from yesterday.
+function when(t) {
+  if (!t) return "-";
+  const d = new Date(t * 1000), p = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
 function num(v, d) { return typeof v === "number" ? v.toFixed(d) : "-"; }
 
 // -- views --------------------------------------------------------------------------------------
@@ -50,11 +55,12 @@ async function drawHall() {
   const tiles = el("div", { class: "tiles", id: "tiles" });
   for (const lane of data.lanes) {
     const cls = !lane.online ? "offline" : lane.health === "ok" ? "ok" : "fault";
+    const lost = `LOST (no report since ${when(lane.last_seen)})`;
     const reasons = Object.entries(lane.referrals_today).map(([k, v]) => `${k} ${v}`).join(", ");
     tiles.append(el("section", { class: `tile ${cls}`, "data-lane": lane.lane },
       el("h3", {}, el("a", { href: `/lanes/${encodeURIComponent(lane.lane)}`, text: lane.lane })),
       kv([
-        ["state", lane.online ? lane.state : "offline"],
+        ["state", lane.online ? lane.state : lost],
         ["last outcome", lane.last_outcome || "-"],
         ["doors", lane.doors],
         ["health", lane.health + (lane.last_error ? ` (${lane.last_error})` : "")],
@@ -64,7 +70,7 @@ async function drawHall() {
         ["referrals today", reasons || "none"],
       ])));
   }
-  if (!data.lanes.length) tiles.append(el("p", { class: "muted", text: "No lane has reported yet." }));
+  if (!data.lanes.length) tiles.append(el("p", { class: "muted", text: data.link.ok ? "No lane has reported yet." : `No lane can report: ${data.link.detail}` }));
   const note = data.rejected_messages ? el("p", { class: "error", text: `${data.rejected_messages} malformed lane messages refused` }) : "";
   main.replaceChildren(el("h2", { text: "Hall" }), tiles, note);
 }
@@ -72,7 +78,8 @@ async function drawHall() {
 async function drawLane() {
   const lane = await api(`/api/lanes/${encodeURIComponent(LANE)}`);
   const camera = el("div", { class: "camera" });
-  if (role !== "auditor") {
+  if (role !== "auditor" && !lane.preview_seq) camera.append(el("p", { class: "muted nocamera", text: "no camera picture yet" }));
+  else if (role !== "auditor") {
     const img = el("img", { id: "camera", alt: "live camera", src: `/api/lanes/${encodeURIComponent(LANE)}/preview.jpg?n=${lane.preview_seq}` });
     camera.append(img);
     const live = lane.preview_face || {};
@@ -86,54 +93,107 @@ async function drawLane() {
   }
   const stages = el("ol", { class: "stages", id: "stages" });
   for (const s of lane.stages) stages.append(el("li", { text: s }));
-  const controls = role === "auditor" ? null : el("p", {},
-    el("button", { id: "close-lane", text: "Close lane", onclick: () => service("closed") }), " ",
-    el("button", { id: "open-lane", text: "Open lane", onclick: () => service("open") }));
+  const controls = role === "auditor" ? null : serviceControls(lane.online);
+  const lost = lane.online ? null : el("p", { class: "lost", id: "lost", text: `Lane lost: no report since ${when(lane.last_seen)}. What is shown is its last known state; nothing can be sent to it.` });
   main.replaceChildren(
-    el("h2", { text: `Lane ${lane.lane}` }),
+    el("h2", { text: `Lane ${lane.lane}` }), lost || "",
     el("div", { class: "photos" }, camera, el("div", {},
       kv([["state", lane.state], ["transaction", lane.current_tid], ["doors", lane.doors],
           ["live face quality", num((lane.preview_face || {}).quality, 2)],
           ["capture", lane.capture.status], ["best shot quality", num(lane.capture.quality, 2)],
-          ["liveness", num(lane.capture.liveness, 2)], ["health", lane.health]]),
+          ["liveness", num(lane.capture.liveness, 2)], ["health", lane.health],
+          ["in service", lane.in_service ? "yes" : "closed"]]),
       el("h3", { text: "Current transaction" }), stages, controls)));
 }
 
-async function service(state) {
-  const reason = prompt(`Reason to set the lane ${state}:`);
-  if (reason) await api(`/api/lanes/${encodeURIComponent(LANE)}/service`, { method: "POST", body: JSON.stringify({ service: state, reason }) });
+// Open or close a lane with a reason code (and an optional note): no prompt(). Made once and
+// kept across redraws, so a redraw never resets what the officer is choosing.
+const REASON_CODES = ["cleaning", "maintenance", "device fault", "staffing", "security incident", "end of shift", "other"];
+let laneControls = null;
+function serviceControls(online) {
+  if (!laneControls) {
+    const code = el("select", { id: "service-code" }, ...REASON_CODES.map((c) => el("option", { value: c, text: c })));
+    const note = el("input", { id: "service-note", placeholder: "note (optional)", size: "24" });
+    const said = el("span", { id: "service-status", class: "status" });
+    const service = (state) => async () => {
+      const reason = note.value.trim() ? `${code.value}: ${note.value.trim()}` : code.value;
+      try {
+        await api(`/api/lanes/${encodeURIComponent(LANE)}/service`, { method: "POST", body: JSON.stringify({ service: state, reason }) });
+        said.textContent = `sent: ${state} (${reason})`;
+      } catch (e) { said.textContent = e.message; said.classList.add("error"); }
+    };
+    laneControls = el("div", { class: "service" },
+      el("p", {}, el("label", { text: "reason " }, code), " ", note), el("p", {},
+        el("button", { id: "close-lane", text: "Close lane", onclick: service("closed") }), " ",
+        el("button", { id: "open-lane", text: "Open lane", onclick: service("open") }), " ", said));
+  }
+  for (const button of laneControls.querySelectorAll("button")) button.disabled = !online;
+  return laneControls;
+}
+
+// How long a card has waited, on every card, every second.
+function age(t) {
+  const s = Math.max(0, Math.floor(Date.now() / 1000 - t));
+  return s < 60 ? `${s} s` : s < 3600 ? `${Math.floor(s / 60)} min ${s % 60} s` : `${Math.floor(s / 3600)} h ${Math.floor(s % 3600 / 60)} min`;
+}
+setInterval(() => { for (const n of document.querySelectorAll("[data-since]")) n.textContent = `waiting ${age(Number(n.dataset.since))}`; }, 1000);
+
+// The score is a distance: lower is a closer match; at most the threshold is a match.
+function strength(c) {
+  if (typeof c.score !== "number" || typeof c.threshold !== "number") return el("p", { class: "muted", text: "no face comparison" });
+  const margin = c.threshold - c.score, range = Math.max(Math.abs(margin) * 1.25, 0.1 * Math.max(1, Math.abs(c.threshold)));
+  const pos = Math.min(100, Math.max(0, 50 + 50 * margin / range));
+  const bar = el("div", { class: `strength ${margin >= 0 ? "match" : "nomatch"}` });
+  const fill = el("span", { class: "fill" }); fill.style.width = `${pos}%`;
+  bar.append(fill, el("span", { class: "mark", title: "threshold" }));
+  return el("div", { class: "score" }, bar, el("p", { class: "muted", text:
+    `match strength: distance ${num(c.score, 3)}, a match at or below ${num(c.threshold, 3)} (the mark): ${margin >= 0 ? "MATCH" : "NO MATCH"}` }));
+}
+
+function documentData(d) {
+  if (!d || !Object.keys(d).length) return null;
+  const expired = d.expiry && new Date(d.expiry) < new Date();
+  return kv([["document", `${d.type || "-"} of ${d.issuing_state || "-"}, number ${d.number || "-"}`], ["name", d.name],
+    ["nationality", d.nationality], ["expiry", d.expiry ? d.expiry + (expired ? " (EXPIRED)" : "") : "-"]]);
 }
 
 async function drawReferrals() {
   const data = await api("/api/referrals");
   const list = el("div", { id: "referrals" });
+  // Priority first (a held traveller, a mismatch ...), then the oldest; those gone last.
+  data.referrals.sort((a, b) => (a.left - b.left) || (a.priority - b.priority) || (a.at - b.at));
   for (const r of data.referrals) {
     const reason = el("input", { class: "reason", placeholder: "reason (required)", size: "40" });
-    const status = el("span", { class: "status", text: r.refused || (r.pending ? `sent: ${r.pending}` : "") });
+    const claim = r.claim ? `${r.claim.officer} decided ${r.claim.decision} at ${when(r.claim.at)}` : "";
+    const status = el("span", { class: "status", text: r.refused || (r.pending ? `sent: ${claim}; waiting for the lane` : claim) });
     // The lane's rules: no exit for a traveller who has left; some outcomes need a supervisor.
     const mayAccept = !r.left && r.accept_roles.includes(role);
+    const off = r.lane_online && !r.pending ? {} : { disabled: "" };
     const acceptNote = r.left ? "the traveller has left the lane: no door opens for them"
       : (mayAccept ? "" : `accept: ${r.accept_roles.join(" or ") || "nobody"} only`);
     const decide = (decision) => async () => {
       if (!reason.value.trim()) { status.textContent = "a reason is required"; return; }
       try {
         await api(`/api/referrals/${r.id}/decision`, { method: "POST", body: JSON.stringify({ decision, reason: reason.value }) });
-        status.textContent = `sent: ${decision}`;
-      } catch (e) { status.textContent = e.message; }
+        status.textContent = `sent: ${decision}; waiting for the lane`;
+      } catch (e) { status.textContent = e.message; status.classList.add("error"); }
     };
     const photos = role === "auditor" ? el("p", { class: "muted", text: "photos: officers only" }) : el("div", { class: "photos" },
       el("figure", {}, r.has_chip_photo ? el("img", { src: `/api/referrals/${r.id}/chip.jpg`, alt: "chip photo" }) : el("p", { text: "no chip photo" }), el("figcaption", { text: "chip photo (DG2)" })),
       el("figure", {}, r.has_best_shot ? el("img", { src: `/api/referrals/${r.id}/best.jpg`, alt: "best shot" }) : el("p", { text: "no live shot" }), el("figcaption", { text: "best live shot" })));
     const c = r.checks;
-    list.append(el("section", { class: "card referral", "data-id": r.id, "data-lane": r.lane },
-      el("h3", { text: `${r.lane}: ${r.decision}` }),
-      el("p", { text: `${when(r.at)} - ${r.reason}` }),
-      photos,
-      kv([["passive auth (PA)", c.passive_auth], ["active auth (AA)", c.active_auth], ["chip auth (CA)", c.chip_auth],
-          ["score / threshold", `${num(c.score, 3)} / ${num(c.threshold, 3)}`], ["liveness", num(c.liveness, 2)], ["quality", num(c.quality, 2)]]),
+    const lost = r.lane_online ? null : el("p", { class: "lost", text: `${r.lane} is lost: nothing can be sent to it now` });
+    list.append(el("section", { class: `card referral${r.lane_online ? "" : " disabled"}`, "data-id": r.id, "data-lane": r.lane, "data-priority": String(r.priority), "data-at": String(r.at) },
+      el("h3", { text: `${r.lane}: ${r.decision}` }), lost,
+      el("p", {}, el("span", { class: "age", "data-since": String(r.at), text: `waiting ${age(r.at)}` }), ` since ${when(r.at)} - ${r.reason}`),
+      el("div", { class: "facts" }, photos, el("div", {},
+        documentData(r.document),
+        kv([["passive auth (PA)", c.passive_auth], ["active auth (AA)", c.active_auth], ["chip auth (CA)", c.chip_auth],
+            ["liveness", num(c.liveness, 2)], ["quality", num(c.quality, 2)]]),
+        strength(c))),
       role === "auditor" ? null : el("p", {}, reason, " ",
-        mayAccept ? el("button", { class: "accept", text: "Accept (open exit)", onclick: decide("accept") }) : el("span", { class: "muted left", text: acceptNote }), " ",
-        el("button", { class: "refuse", text: "Refuse (walk back)", onclick: decide("refuse") }), " ", status)));
+        mayAccept ? el("button", Object.assign({ class: "accept", text: "Accept (open exit)", onclick: decide("accept") }, off)) : el("span", { class: "muted left", text: acceptNote }), " ",
+        el("button", Object.assign({ class: "refuse", text: "Refuse (walk back)", onclick: decide("refuse") }, off)), " ", status)));
   }
   if (!data.referrals.length) list.append(el("p", { class: "muted", text: "No open referral." }));
   main.replaceChildren(el("h2", { text: "Referrals" }), list);
@@ -167,7 +227,8 @@ async function drawAudit() {
   for (const r of data.rows) {
     table.append(el("tr", {}, ...[when(r.finished_at), r.lane, r.kind, (r.transaction_id || "").slice(0, 8), r.outcome, num(r.score, 3), r.passive_auth, r.active_auth, r.chip_auth, r.detail].map((t) => el("td", { text: t == null ? "-" : String(t) }))));
   }
-  main.replaceChildren(el("h2", { text: "Audit" }), form, exports, table);
+  const report = el("p", {}, el("a", { id: "shift-report", href: "/api/report?hours=8&format=csv", text: "Shift report (last 8 hours, CSV)" }));
+  main.replaceChildren(el("h2", { text: "Audit" }), form, exports, report, table);
 }
 
 async function drawMetrics() {
@@ -186,24 +247,37 @@ function refresh() {
   pending = setTimeout(async () => {
     pending = null;
     const active = document.activeElement;
-    if (active && active.tagName === "INPUT" && active.value) return; // do not wipe what an officer types
+    if (active && active.tagName === "INPUT" && active.type !== "checkbox" && active.value) return; // do not wipe what an officer types
     try { await (DRAW[VIEW] || drawHall)(); } catch (e) { console.warn(e); }
   }, 150);
 }
 
-const REDRAW_ON = { hall: null, lanes: null, referrals: ["referral", "officer"], alarms: ["alarm", "officer"], audit: ["officer", "transaction"], metrics: ["transaction"] };
+const STATUS = ["lost", "back", "claim", "timeout"];
+const REDRAW_ON = { hall: null, lanes: null, referrals: ["referral", "officer", "door", "transaction", ...STATUS], alarms: ["alarm", "officer"], audit: ["officer", "transaction"], metrics: ["transaction"] };
 function listen() {
   const live = document.getElementById("live");
   const source = new EventSource("/api/events");
-  source.onopen = () => { live.textContent = "live"; live.className = "on"; };
-  source.onerror = () => { live.textContent = "offline"; live.className = "off"; };
+  source.onopen = () => { live.textContent = "connecting"; live.className = "off"; };
+  source.onerror = () => {
+    live.textContent = "offline"; live.className = "off";
+    // A restarted console forgets its sessions: back to the login page (api() does it on 401).
+    api("/api/session").catch(() => null);
+  };
   source.onmessage = (event) => {
     const update = JSON.parse(event.data);
+    if (update.kind === "link") {  // the console's own link to the lanes (the broker)
+      live.textContent = update.ok ? "live" : `error: ${update.detail}`;
+      live.title = update.detail;
+      live.className = update.ok ? "on" : "off";
+      if (VIEW === "hall") refresh();
+      return;
+    }
     window.egateLatency.push(Date.now() - update.sent * 1000);
     window.egateEvents += 1;
     if (VIEW === "lanes" && update.lane !== LANE) return;
     const kinds = REDRAW_ON[VIEW];
-    if (update.kind === "health" && VIEW !== "hall") return;
+    if (update.kind === "health" && VIEW !== "hall" && VIEW !== "lanes") return;
+    if (["referral", "officer", "claim"].includes(update.kind)) badge();
     if (!kinds || kinds.includes(update.kind)) refresh();
   };
 }
@@ -213,9 +287,30 @@ document.getElementById("logout").addEventListener("click", async () => {
   location.href = "/login";
 });
 
+// The count of open referrals, on every page's "Referrals" link.
+async function badge() {
+  const link = document.querySelector("header nav a[href='/referrals']");
+  const data = await api("/api/referrals").catch(() => null);
+  if (!link || !data) return;
+  const open = data.referrals.filter((r) => !r.claim).length;
+  let count = document.getElementById("badge");
+  if (!count) { count = el("span", { id: "badge", class: "badge" }); link.append(" ", count); }
+  if (open > Number(count.textContent || 0) && document.getElementById("sound").checked) beep();
+  count.textContent = String(open);
+  count.className = open ? "badge on" : "badge";
+}
+
+// An optional sound for a new referral (off until the officer ticks it).
+function beep() {
+  const audio = new AudioContext(), tone = audio.createOscillator();
+  tone.frequency.value = 880; tone.connect(audio.destination);
+  tone.start(); tone.stop(audio.currentTime + 0.25);
+}
+
 api("/api/session").then((session) => {
   csrf = session.csrf; role = session.role;
   refresh();
+  if (role !== "auditor") badge();
   listen();
   // A lane that stops reporting sends nothing: redraw the hall now and then to show it offline.
   if (VIEW === "hall") setInterval(refresh, 2000);

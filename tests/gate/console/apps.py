@@ -44,14 +44,12 @@ def shared_users() -> Users:
 
 
 class ConsoleWithLane:
-    def __init__(self, folder: Path, tls: bool = False) -> None:
-        users = shared_users()
-        wiring = Wiring.make(None)
+    def __init__(self, folder: Path, tls: bool = False, state: Path | None = None) -> None:
+        wiring = self.wiring = Wiring.make(None)
+        self.state = state
         self.audit_path = folder / "audit.db"
         self.audit_log = AuditLog.open(self.audit_path)
-        self.console, _ = make_console(wiring, users, {"lane-1": self.audit_path})
-        self.console.tls = tls
-        self.app = create_app(self.console)
+        self.restart_console(tls)
         self.fake = FakeLane()
         self.fake.audit = AuditLogSink(self.audit_log)  # type: ignore[assignment]
         assert wiring.hub is not None
@@ -61,6 +59,22 @@ class ConsoleWithLane:
         self.reporter.attach(self.lane)
         self.reporter.start()
         self.lane.start()
+
+    def restart_console(self, tls: bool = False) -> Console:
+        """A new console on the same hub and state folder; the old one stops hearing
+        anything (as if its process had died)."""
+        old = getattr(self, "console", None)
+        if old is not None:
+            old.hall.close()
+            assert self.wiring.hub is not None
+            self.wiring.hub.unsubscribe(old.hall.receive)
+            if old.hall.store is not None:
+                old.hall.store.close()
+        logs = {"lane-1": self.audit_path}
+        self.console, _ = make_console(self.wiring, shared_users(), logs, self.state)
+        self.console.tls = tls
+        self.app = create_app(self.console)
+        return self.console
 
     def traveller(self, kind: str) -> str:
         seen = len(self.console.hall.history())
@@ -85,6 +99,7 @@ class ConsoleWithLane:
 
     def close(self) -> None:
         self.reporter.close()
+        self.console.hall.close()
         self.audit_log.close()
 
 

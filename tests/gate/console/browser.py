@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -90,3 +91,24 @@ def log_in(driver: Any, base: str, name: str, password: str) -> None:
     driver.find_element(By.ID, "login").click()
     wait_until(lambda: driver.current_url.endswith("/hall"), 15, "the hall after login")
     wait_until(lambda: driver.find_element(By.ID, "live").text == "live", 15, "live events")
+
+
+def spawn(
+    egate: str, args: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """``egate ARGS`` in its own process group, its output in ``log``."""
+    out = log.open("w")
+    return subprocess.Popen(
+        [egate, *args],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> int:
+    if process.poll() is None:
+        os.killpg(process.pid, sig)
+    return process.wait(30)

@@ -231,7 +231,8 @@ def test_hall_of_four_lanes_through_mosquitto(driver: Any, tmp_path: Path) -> No
     subprocess.run([EGATE, "console", "keygen", str(key)], check=True, capture_output=True)
     assert key.stat().st_mode & 0o777 == 0o600
     console_args = ["console", "--listen", f"127.0.0.1:{port}", "--broker", broker.url,
-                    "--users", str(users), "--key", str(key)]  # fmt: skip
+                    "--users", str(users), "--key", str(key),
+                    "--state", str(tmp_path / "state")]  # fmt: skip
     console = _spawn(console_args, tmp_path / "console.log")
     lanes: list[subprocess.Popen[str]] = []
     try:
