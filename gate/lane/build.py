@@ -11,7 +11,6 @@ their owner's.
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 from contextlib import ExitStack
 from pathlib import Path
@@ -121,20 +120,20 @@ def lane_camera(config: GateConfig, clock: Clock) -> Camera:
 def _mrz_documents(config: GateConfig, stdin: TextIO | None, opened: ExitStack) -> DocumentSource:
     from drivers.chip.registry import open_reader
     from gate.lane.documents import MrzStreamDocuments
+    from gate.lane.mrz_input import LineInput
 
+    source = config.reader.mrz_source
+    # Opened first: a source that cannot be opened is a config error before any device.
+    lines: TextIO | LineInput = (
+        (stdin if stdin is not None else LineInput(None))
+        if source == "stdin"
+        else LineInput(Path(source))
+    )
     connect = open_reader(config.reader.address)  # one PC/SC context for the lane's life
     opened.callback(connect.close)
-    if config.reader.mrz_source == "stdin":
-        stream: TextIO = stdin or sys.stdin
-    else:
-        try:
-            stream = Path(config.reader.mrz_source).open(encoding="ascii", errors="replace")  # noqa: SIM115
-        except OSError as exc:
-            raise ConfigError(
-                f"reader.mrz_source: cannot open {config.reader.mrz_source}: {exc.strerror}"
-            ) from exc
-        opened.callback(stream.close)
-    return MrzStreamDocuments(stream, connect)
+    documents = MrzStreamDocuments(lines, connect)
+    opened.callback(documents.close)
+    return documents
 
 
 def serve(lane: Lane, name: str, stop: threading.Event, max_transactions: int | None = None) -> int:

@@ -1,6 +1,7 @@
 """Where a kiosk's documents come from: the printed MRZ as text lines from the page scanner
-(``reader.mrz_source``: ``stdin`` or a file/FIFO the scanner software writes to); the chip
-is then read through the reader connector chosen by ``reader.address``."""
+(``reader.mrz_source``: ``stdin`` or a file/FIFO the scanner software writes to, read by
+``gate.lane.mrz_input``); the chip is then read through the reader connector chosen by
+``reader.address``."""
 
 from __future__ import annotations
 
@@ -8,25 +9,22 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import TextIO
 
 from gate.errors import DocumentError
 from gate.icao.mrz import parse_mrz
 from gate.interfaces import ChipTransport
+from gate.lane.mrz_input import MAX_LINE, Garbled, LineInput
 from gate.transaction import PresentedDocument
 
 log = logging.getLogger(__name__)
 
-MAX_LINE = 256  # an MRZ line is 30 or 44 characters; anything far longer is not one
 MAX_FAILED_READS = 100  # a stream that fails this often in a row is given up, not spun on
 UNREADABLE_MRZ = "\ufffd"  # the printed MRZ of a document whose scan was garbled
 
 
-class _Garbled:
-    """A line that was not ASCII text (or not a line at all); ``why`` says what it was."""
-
-    def __init__(self, why: str) -> None:
-        self.why = why
+_Garbled = Garbled
 
 
 class MrzStreamDocuments:
@@ -42,7 +40,8 @@ class MrzStreamDocuments:
     (until a blank line or a good MRZ) are dropped.
     """
 
-    def __init__(self, stream: TextIO, transport: Callable[[], ChipTransport]) -> None:
+    def __init__(self, stream: TextIO | LineInput, transport: Callable[[], ChipTransport]) -> None:
+        self._input = stream if isinstance(stream, LineInput) else None
         self._transport = transport
         self._lines: queue.Queue[str | _Garbled | None] = queue.Queue()
         self._pending: list[str] = []
@@ -55,12 +54,21 @@ class MrzStreamDocuments:
     def ended(self) -> bool:
         return self._ended
 
-    def _pump(self, stream: TextIO) -> None:
+    def close(self) -> None:
+        """Stop reading a ``LineInput`` (at once, even while no line comes)."""
+        if self._input is not None:
+            self._input.close()
+            self._thread.join(5.0)
+            if not self._thread.is_alive():
+                self._input.release()
+
+    def _pump(self, stream: TextIO | LineInput) -> None:
         failures = 0
+        read = stream.next_line if isinstance(stream, LineInput) else partial(_read_line, stream)
         try:
             while failures < MAX_FAILED_READS:
                 try:
-                    line = _read_line(stream)
+                    line = read()
                 except UnicodeDecodeError as exc:  # a strict text stream (stdin)
                     failures += 1
                     self._lines.put(_Garbled(f"bytes that are not text ({exc.reason})"))
