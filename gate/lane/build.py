@@ -23,6 +23,7 @@ from gate.interfaces import Camera
 from gate.lane.events import GateEvent, Observer
 from gate.lane.machine import Lane
 from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
+from gate.outcome import State
 from gate.turnstile import Turnstile
 
 log = logging.getLogger("gate.lane")
@@ -138,15 +139,20 @@ def _mrz_documents(config: GateConfig, stdin: TextIO | None, opened: ExitStack) 
 
 def serve(lane: Lane, name: str, stop: threading.Event, max_transactions: int | None = None) -> int:
     """Serve travellers until the documents end, ``max_transactions`` were served or
-    ``stop`` is set (the CLI sets it on SIGTERM: the traveller in the lane is served to the
-    end). Ctrl-C unwinds at once: the transaction in progress fails safe, doors locked.
-    Returns how many travellers were served."""
+    ``stop`` is set. SIGTERM and SIGINT (on the main thread) stop the lane at once: the
+    traveller in the lane is referred (REFER_DEVICE, recorded, doors locked), see
+    ``gate.lane.stopping``. Returns how many travellers were served."""
+    from gate.lane.stopping import LaneStopping, stop_on_signals
+
     log.info("lane %s in service", name)
     served = 0
-    try:
-        served = lane.serve(stop, max_transactions)
-    except KeyboardInterrupt:
-        log.warning("lane %s interrupted", name)
+    with stop_on_signals(stop, lambda: lane.state is not State.IDLE):
+        try:
+            served = lane.serve(stop, max_transactions)
+        except (LaneStopping, KeyboardInterrupt) as exc:  # outside a transaction's stages
+            lane.doors.fail_safe(None, str(exc) or "interrupted")
+        if stop.is_set():
+            log.warning("lane %s stopped by a signal", name)
     log.info("lane %s out of service after %d travellers", name, served)
     return served
 

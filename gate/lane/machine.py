@@ -34,6 +34,7 @@ from gate.lane.events import EventBus, Observer
 from gate.lane.officer import OfficerDesk, OfficerHandler
 from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
 from gate.lane.preview import PreviewCamera
+from gate.lane.stopping import LaneStopping
 from gate.lane.work import StageStop, TransactionWork
 from gate.outcome import Decision, State, Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
@@ -165,8 +166,11 @@ class Lane:
         while not stop.is_set() and not self.documents.ended:
             if max_transactions is not None and served >= max_transactions:
                 break
-            if self.serve_one(self.timeouts.idle_poll_s) is not None:
-                served += 1
+            try:
+                served += self.serve_one(self.timeouts.idle_poll_s) is not None
+            except LaneStopping as stopping:  # between travellers: no one to refer
+                self.doors.fail_safe(None, str(stopping))
+                break
         return served
 
     def serve_one(self, timeout: float) -> Transaction | None:
@@ -212,6 +216,8 @@ class Lane:
             return call()
         except StageStop as stop:
             return stop.verdict
+        except LaneStopping as stopping:  # SIGTERM: refer the traveller, doors locked
+            return Verdict(Decision.REFER_DEVICE, str(stopping))
         except Exception as exc:  # a bug or an untranslated error: never leave doors open
             log.exception("transaction %s: unexpected error", tid)
             return Verdict(Decision.REFER_DEVICE, f"internal error: {type(exc).__name__}")
