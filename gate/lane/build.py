@@ -130,7 +130,8 @@ def _mrz_documents(config: GateConfig, stdin: TextIO | None, opened: ExitStack) 
         if source == "stdin"
         else LineInput(Path(source))
     )
-    connect = open_reader(config.reader.address)  # one PC/SC context for the lane's life
+    # One PC/SC context for the lane's life; each traveller's card awaited card_wait_s.
+    connect = open_reader(config.reader.address, timeout=config.reader.card_wait_s)
     opened.callback(connect.close)
     documents = MrzStreamDocuments(lines, connect)
     opened.callback(documents.close)
