@@ -15,6 +15,7 @@ from typing import TextIO
 from gate.errors import DocumentError
 from gate.icao.mrz import parse_mrz
 from gate.interfaces import ChipTransport
+from gate.lane.bad_mrz import mrz_problem
 from gate.lane.mrz_input import MAX_LINE, Garbled, LineInput
 from gate.transaction import PresentedDocument
 
@@ -99,10 +100,10 @@ class MrzStreamDocuments:
         line = item.strip()
         if not line.isascii():
             return self._garbled(_Garbled("a character that is not ASCII"))
-        if not line:
-            self._pending.clear()
-            self._spoiled = False
-            return None
+        if not line:  # the end of a scan: lines left over were not an MRZ
+            bad, self._pending = self._pending, []
+            spoiled, self._spoiled = self._spoiled, False
+            return None if spoiled or not bad else self._bad_scan(bad)
         self._pending = [*self._pending[-2:], line]
         for count in (3, 2):
             if len(self._pending) >= count:
@@ -110,11 +111,26 @@ class MrzStreamDocuments:
                 try:
                     parse_mrz(text)
                 except DocumentError:
+                    if _complete(self._pending[-count:]):  # the shape of an MRZ, not valid
+                        self._pending.clear()
+                        return self._bad_scan(text.splitlines())
                     continue
                 self._pending.clear()
                 self._spoiled = False
                 return PresentedDocument(text, self._transport(), label="document")
         return None
+
+    def _bad_scan(self, lines: list[str]) -> PresentedDocument:
+        """A scan that is no valid MRZ: refused on record (the chip reader names the field),
+        not dropped in silence."""
+        try:
+            parse_mrz(lines)
+            problem = "not an MRZ"  # pragma: no cover  (only lines that do not parse come)
+        except DocumentError as exc:
+            problem = mrz_problem(exc)
+        log.warning("MRZ source: a scan that is not a valid MRZ (%s); the document is refused",
+                    problem)  # fmt: skip
+        return PresentedDocument("\n".join(lines), self._transport(), label="unreadable MRZ")
 
     def _garbled(self, item: _Garbled) -> PresentedDocument | None:
         self._pending.clear()
@@ -127,6 +143,12 @@ class MrzStreamDocuments:
         # it ("MRZ: line 1 contains '\ufffd'"), so the lane refers the traveller
         # (REFER_DOCUMENT), doors locked, and serves the next one.
         return PresentedDocument(UNREADABLE_MRZ, self._transport(), label="unreadable MRZ")
+
+
+def _complete(lines: list[str]) -> bool:
+    """The shape of a whole MRZ: 2 lines of 44 (TD3) or of 36 (TD2), 3 of 30 (TD1)."""
+    lengths = {len(line) for line in lines}
+    return len(lengths) == 1 and (len(lines), lengths.pop()) in ((2, 44), (2, 36), (3, 30))
 
 
 def _read_line(stream: TextIO) -> str | _Garbled | None:

@@ -28,6 +28,7 @@ from gate.decision import DecisionPolicy, Verdict, check_capture, check_document
 from gate.errors import AuditError, DocumentError
 from gate.interfaces import Camera
 from gate.lane.actions import OfficerAction
+from gate.lane.bad_mrz import PLACE_AGAIN, UnreadableMrz
 from gate.lane.command_auth import ConsoleTrust
 from gate.lane.doors import Doors
 from gate.lane.events import EventBus, Observer
@@ -333,7 +334,13 @@ class Lane:
 
     def _read_document(self, document: PresentedDocument, work: TransactionWork) -> DocumentRead:
         started = self.clock.now()
-        doc = work.run("document", lambda: self.chip_reader.read(document, self.clock.wall()))
+        try:
+            doc = work.run("document", lambda: self.chip_reader.read(document, self.clock.wall()))
+        except StageStop as stop:  # a bad scan: the traveller's screen asks for it again
+            if isinstance(bad := stop.__cause__, UnreadableMrz):
+                self._bus.emit("document", work.transaction_id, "unreadable", problem=bad.problem,
+                               prompt=PLACE_AGAIN)  # fmt: skip
+            raise
         work.note_document(doc)
         if work.timed("document", started) > self.timeouts.document_s:
             raise StageStop(Verdict(Decision.TIMEOUT, "document read ran past its time limit"))
