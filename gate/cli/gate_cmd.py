@@ -228,19 +228,42 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """One kiosk lane on real devices until the MRZ source ends or the process is stopped."""
+    _quiet_opencv()  # before cv2 is imported: FFmpeg and OpenCV noise stays out of the log
+    _operator_logging(args)
     from gate.config import load_config
-    from gate.lane import build_lane, log_event, serve
+    from gate.lane import OperatorLog, build_lane, log_startup, serve
 
     config = load_config(Path(args.config))
+    log_startup(config)
     with lane_console(
         LaneWatch.from_args(args), config.lane.name, config.lane.trusted_consoles
     ) as linked:
         reporter = linked.reporter
-        observers = (log_event, reporter) if reporter is not None else (log_event,)
+        operator = OperatorLog()
+        observers = (operator, reporter) if reporter is not None else (operator,)
         with build_lane(config, observers=observers) as lane, sigterm_sets(Event()) as stop:
             linked.attach(lane, config.audit.path)
             serve(lane, config.lane.name, stop, max_transactions=args.max_travellers)
     return EXIT_OK
+
+
+def _operator_logging(args: argparse.Namespace) -> None:
+    """A kiosk logs at INFO (start-up and one line per traveller) unless -v asks for more;
+    ``--log-format json``: one JSON object per line."""
+    import logging
+
+    root = logging.getLogger()
+    if root.level > logging.INFO:  # the lane's own lines; other INFO needs -v
+        logging.getLogger("gate.lane").setLevel(logging.INFO)
+    if args.log_format == "json":
+        from gate.lane import JsonLogFormatter
+
+        for handler in root.handlers:
+            handler.setFormatter(JsonLogFormatter())
+    with contextlib.suppress(ImportError, AttributeError):
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -261,6 +284,12 @@ def register(registry: Registry) -> None:
         type=argtypes.count,
         default=None,
         help="stop after this many transactions",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines as text or one JSON object per line (journald, collectors)",
     )
     add_lane_options(p)
 

@@ -20,7 +20,7 @@ from gate.clock import Clock, SystemClock
 from gate.config import GateConfig
 from gate.errors import ConfigError
 from gate.interfaces import Camera
-from gate.lane.events import GateEvent, Observer
+from gate.lane.events import Observer
 from gate.lane.machine import Lane
 from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
 from gate.outcome import State
@@ -156,9 +156,3 @@ def serve(lane: Lane, name: str, stop: threading.Event, max_transactions: int | 
             log.warning("lane %s stopped by a signal", name)
     log.info("lane %s out of service after %d travellers", name, served)
     return served
-
-
-def log_event(event: GateEvent) -> None:
-    """The kiosk's own observer: what an operator must see in the log."""
-    if event.kind in ("decision", "alarm", "fail_safe", "error"):
-        log.warning("%s %s %s", event.kind, event.transaction_id or "-", event.detail)

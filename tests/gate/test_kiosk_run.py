@@ -272,11 +272,11 @@ STOP_WITHIN_S = 2.0  # issue 25: SIGTERM ends the lane within 2 s in every state
 class _LaneProcess:
     """``egate -v run`` with its log lines read as they come (events to wait on)."""
 
-    def __init__(self, config: Path, cwd: Path) -> None:
+    def __init__(self, config: Path, cwd: Path, *options: str) -> None:
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gate", "-v", "run", "--config", str(config)],
+            [sys.executable, "-m", "gate", "run", "--config", str(config), *options],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -315,13 +315,14 @@ def test_idle_lane_on_a_fifo_with_no_writer_stops_at_once(
     ready: None, tmp_path: Path, signum: int
 ) -> None:
     """The FIFO case of issue 25: the lane is in service with no writer on its FIFO (it
-    used to wait in open() for one), and a signal ends it (it used to wait for the writer)."""
+    used to wait in open() for one), and a signal ends it (it used to wait for the writer).
+    Its log, without -v, is JSON lines naming the lane's parts at start-up."""
     with _kiosk(tmp_path, "K11223344") as kiosk:
         kiosk.config.write_text(
             kiosk.config.read_text().replace('mrz_source = "mrz.txt"', 'mrz_source = "mrz.fifo"')
         )
         os.mkfifo(tmp_path / "mrz.fifo")
-        lane = _LaneProcess(kiosk.config, tmp_path)
+        lane = _LaneProcess(kiosk.config, tmp_path, "--log-format", "json")
         try:
             assert lane.wait_line(" in service"), "".join(lane.lines)
             took = lane.stop(signum)
@@ -329,7 +330,11 @@ def test_idle_lane_on_a_fifo_with_no_writer_stops_at_once(
             lane.close()
     assert lane.process.returncode == 0, "".join(lane.lines)
     assert took < STOP_WITHIN_S, f"{took:.2f} s"
-    assert any("out of service after 0 travellers" in line for line in lane.lines)
+    messages = [json.loads(line)["message"] for line in lane.lines]
+    assert "lane stopped by a signal" in " ".join(messages).replace("lane-1 ", "")
+    assert any("out of service after 0 travellers" in m for m in messages)
+    for part in ("turnstile gatectl:", "camera http://", "chip reader pcsc:", "trust store"):
+        assert any(part in m for m in messages), messages
 
 
 @pytest.mark.slow
@@ -367,3 +372,6 @@ def test_sigterm_with_the_exit_open_refers_and_records_the_traveller(
         ("result", "REFER_DEVICE"),
     ], entries
     assert "lane stopped (SIGTERM)" in entries[-1]["detail"]
+    # The operator's one line for the traveller, at INFO without -v.
+    (line,) = [line for line in lane.lines if " INFO gate.lane transaction " in line]
+    assert "REFER_DEVICE: lane stopped (SIGTERM)" in line and "K55667788" not in line
