@@ -279,6 +279,22 @@ class PcscReader:
         self._last = PcscTransport(self.reader, timeout=self.timeout, context=self.context)
         return self._last
 
+    def check(self) -> None:
+        """Raise a DeviceError unless pcscd answers and lists this reader (any reader, for
+        a bare ``pcsc``): the lane's question before it takes a traveller."""
+        s = _scard()
+        result, readers = s.SCardListReaders(self.context.handle, [])
+        if result != s.SCARD_S_SUCCESS:
+            self.context.check(result)
+            raise DeviceError(f"PC/SC: listing the readers: {s.SCardGetErrorMessage(result)}")
+        if not readers:
+            raise DeviceError("PC/SC: pcscd lists no reader")
+        if isinstance(self.reader, int):
+            if not 0 <= self.reader < len(readers):
+                raise DeviceError(f"PC/SC: no reader #{self.reader}")
+        elif self.reader != ANY_READER and not any(self.reader in name for name in readers):
+            raise DeviceError(f"PC/SC: no reader named {self.reader!r}")
+
     def close(self) -> None:
         if self._last is not None:
             self._last.close()

@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
 from gate.clock import Clock, SystemClock
 from gate.config import GateConfig
-from gate.errors import ConfigError
+from gate.errors import ConfigError, DeviceError
 from gate.interfaces import Camera
 from gate.lane.events import Observer
 from gate.lane.machine import Lane
@@ -51,8 +52,11 @@ def build_lane(
         biometrics = biometrics or _biometrics(config)
         if turnstile is None:
             from drivers.turnstile.registry import open_turnstile
+            from gate.lane.service import ReopeningTurnstile
 
-            turnstile = open_turnstile(config.turnstile.address)
+            address = config.turnstile.address
+            # Missing at start-up: out of service until it answers (not exit 2).
+            turnstile = ReopeningTurnstile(lambda: open_turnstile(address), f"turnstile {address}")
             opened.callback(turnstile.close)
         if camera is None:
             camera = lane_camera(config, clock)
@@ -67,8 +71,15 @@ def build_lane(
             audit_log = AuditLog.open(config.audit.path, config.audit.salt_path, heads)
             opened.callback(audit_log.close)
             audit = AuditLogSink(audit_log)
+        guard = None
         if documents is None:
-            documents = _mrz_documents(config, stdin, opened)
+            from gate.lane.service import DeviceGuard
+
+            documents, probes = _mrz_documents(config, stdin, opened)
+            guard = documents = DeviceGuard(
+                documents, {"turnstile": _turnstile_probe(turnstile), **probes,
+                            "camera": _camera_probe(camera)}
+            )  # fmt: skip
         lane = Lane(
             documents=documents,
             chip_reader=chip_reader,
@@ -82,6 +93,9 @@ def build_lane(
             observers=observers,
             tailgate_grace_s=tailgate_grace_s,
         )
+        if guard is not None:  # out of service and back: lane events for the console
+            guard.emit = lane.announce
+            opened.callback(guard.close)
         lane.start()
         lane.resources.push(opened.pop_all())
     return lane
@@ -118,7 +132,10 @@ def lane_camera(config: GateConfig, clock: Clock) -> Camera:
     )
 
 
-def _mrz_documents(config: GateConfig, stdin: TextIO | None, opened: ExitStack) -> DocumentSource:
+def _mrz_documents(
+    config: GateConfig, stdin: TextIO | None, opened: ExitStack
+) -> tuple[DocumentSource, dict[str, Callable[[], None]]]:
+    """The page scanner's documents, and the chip reader's probe (where it has one)."""
     from drivers.chip.registry import open_reader
     from gate.lane.documents import MrzStreamDocuments
     from gate.lane.mrz_input import LineInput
@@ -135,7 +152,27 @@ def _mrz_documents(config: GateConfig, stdin: TextIO | None, opened: ExitStack) 
     opened.callback(connect.close)
     documents = MrzStreamDocuments(lines, connect)
     opened.callback(documents.close)
-    return documents
+    check = getattr(connect, "check", None)  # PC/SC: does pcscd list the reader?
+    return documents, ({"chip reader": check} if check is not None else {})
+
+
+def _turnstile_probe(turnstile: Turnstile) -> Callable[[], None]:
+    from gate.lane.service import PROBE_TIMEOUT_S
+
+    def probe() -> None:
+        if not turnstile.status(PROBE_TIMEOUT_S).connected:
+            raise DeviceError("not connected")
+
+    return probe
+
+
+def _camera_probe(camera: Camera) -> Callable[[], None]:
+    from gate.lane.service import PROBE_TIMEOUT_S
+
+    def probe() -> None:
+        camera.read(PROBE_TIMEOUT_S)
+
+    return probe
 
 
 def serve(lane: Lane, name: str, stop: threading.Event, max_transactions: int | None = None) -> int:

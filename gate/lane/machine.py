@@ -144,6 +144,10 @@ class Lane:
             self._threshold = self.biometrics.threshold(self.policy.target_fmr)
         return self._threshold
 
+    def announce(self, kind: str, detail: str) -> None:
+        """An event from beside the transactions (``gate.lane.service``: out of service)."""
+        self._bus.emit(kind, None, detail)
+
     def start(self) -> None:
         """Put the lane in its resting state: doors locked, idle."""
         self.doors.lock(None)
