@@ -184,7 +184,14 @@ def serve(lane: Lane, name: str, stop: threading.Event, max_transactions: int | 
 
     log.info("lane %s in service", name)
     served = 0
-    with stop_on_signals(stop, lambda: lane.state is not State.IDLE):
+    from gate.lane.service import DeviceGuard
+
+    guard = lane.documents if isinstance(lane.documents, DeviceGuard) else None
+
+    def busy() -> bool:  # a traveller in the lane, or devices being asked (seconds each)
+        return lane.state is not State.IDLE or (guard is not None and not guard.in_service)
+
+    with stop_on_signals(stop, busy):
         try:
             served = lane.serve(stop, max_transactions)
         except (LaneStopping, KeyboardInterrupt) as exc:  # outside a transaction's stages

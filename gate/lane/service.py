@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TypeVar
 
-from gate.errors import DeviceError, DeviceGoneError
+from gate.errors import DeviceError, DeviceGoneError, GateError
 from gate.lane.ports import DocumentSource
 from gate.transaction import PresentedDocument
 from gate.turnstile import DEFAULT_TIMEOUT, Turnstile, TurnstileEvent, TurnstileStatus
@@ -33,6 +33,7 @@ log = logging.getLogger("gate.lane")
 T = TypeVar("T")
 CHECK_EVERY_S = 2.0  # how often an idle lane asks its devices
 PROBE_TIMEOUT_S = 1.0
+REOPEN_S = 5.0  # a turnstile that could not be opened is tried again after this long
 
 Probe = Callable[[], None]  # raises when the device does not answer
 Emit = Callable[[str, str], None]  # (kind, detail): a lane event
@@ -119,13 +120,18 @@ class DeviceGuard:
 
 
 class ReopeningTurnstile:
-    """A turnstile opened when first needed and again after it was lost (``DeviceGoneError``)."""
+    """A turnstile opened when first needed and again after it was lost (``DeviceGoneError``);
+    after a failed open, calls fail at once for ``REOPEN_S`` (an open waits seconds)."""
 
-    def __init__(self, open_turnstile: Callable[[], Turnstile], description: str) -> None:
+    def __init__(
+        self, open_turnstile: Callable[[], Turnstile], description: str, reopen_s: float = REOPEN_S
+    ) -> None:
         self._open = open_turnstile
         self.description = description
+        self._reopen_s = reopen_s
         self._inner: Turnstile | None = None
         self._lock = threading.Lock()
+        self._failed: tuple[float, str] | None = None  # the last failed open: when, why
         try:
             self._current()
         except DeviceError as exc:  # out of service until it answers, not exit 2
@@ -134,9 +140,14 @@ class ReopeningTurnstile:
     def _current(self) -> Turnstile:
         with self._lock:
             if self._inner is None:
+                if self._failed is not None and time.monotonic() - self._failed[0] < self._reopen_s:
+                    raise DeviceGoneError(self._failed[1])  # opening takes seconds: not yet
                 try:
                     self._inner = self._open()
-                except DeviceError:
+                except DeviceError as exc:
+                    self._failed = (time.monotonic(), str(exc))
+                    raise
+                except GateError:  # a config error: exit 2 at start-up
                     raise
                 except Exception as exc:  # e.g. an OSError of a port that is gone
                     raise DeviceGoneError(f"{self.description}: cannot open: {exc}") from exc

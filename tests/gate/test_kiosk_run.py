@@ -375,3 +375,39 @@ def test_sigterm_with_the_exit_open_refers_and_records_the_traveller(
     # The operator's one line for the traveller, at INFO without -v.
     (line,) = [line for line in lane.lines if " INFO gate.lane transaction " in line]
     assert "REFER_DEVICE: lane stopped (SIGTERM)" in line and "K55667788" not in line
+
+
+@pytest.mark.slow
+def test_missing_devices_at_start_up_are_out_of_service_not_an_exit(tmp_path: Path) -> None:
+    """No turnstile, no camera, no such reader: the lane starts (no exit 2), says which
+    devices are down since when, takes no traveller, and SIGTERM still ends it at once."""
+    from gate.simulate.pki import init_pki
+
+    init_pki(tmp_path / "pki")
+    os.mkfifo(tmp_path / "mrz.fifo")
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        """[camera]
+address = "http://127.0.0.1:9/nothing.mjpg"
+[reader]
+address = "pcsc:No Such Reader"
+mrz_source = "mrz.fifo"
+trust_store = "pki"
+[turnstile]
+address = "gatectl:/dev/egate-no-such-port"
+[audit]
+path = "audit.db"
+"""
+    )
+    lane = _LaneProcess(config, tmp_path)
+    try:
+        assert lane.wait_line("lane out of service: "), "".join(lane.lines)
+        took = lane.stop(signal.SIGTERM)
+    finally:
+        lane.close()
+    assert lane.process.returncode == 0, "".join(lane.lines)
+    assert took < STOP_WITHIN_S, f"{took:.2f} s"
+    (line,) = [line for line in lane.lines if "lane out of service: " in line]
+    for device in ("camera", "chip reader", "turnstile"):
+        assert f"{device} down since " in line
+    assert "no reader named 'No Such Reader'" in line

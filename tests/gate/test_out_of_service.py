@@ -76,13 +76,15 @@ def test_a_dead_device_takes_no_traveller_and_the_lane_comes_back(
 def test_a_turnstile_missing_at_start_up_is_opened_when_it_answers() -> None:
     clock = SimulatedClock()
     plugged: list[FakeTurnstile] = []
+    opens: list[int] = []
 
     def open_turnstile() -> FakeTurnstile:
+        opens.append(1)
         if not plugged:
             raise DeviceGoneError("no such port /dev/ttyUSB0")
         return plugged[0]
 
-    turnstile = ReopeningTurnstile(open_turnstile, "turnstile gatectl:/dev/ttyUSB0")
+    turnstile = ReopeningTurnstile(open_turnstile, "turnstile gatectl:/dev/ttyUSB0", 0.0)
     with pytest.raises(DeviceGoneError, match="no such port"):
         turnstile.status(1.0)
     plugged.append(FakeTurnstile(clock))
@@ -94,6 +96,21 @@ def test_a_turnstile_missing_at_start_up_is_opened_when_it_answers() -> None:
     plugged[0] = replugged
     turnstile.lock()
     assert replugged.status(1.0).connected
+    assert len(opens) == 4
+
+
+def test_after_a_failed_open_calls_fail_at_once_until_it_is_time_to_try_again() -> None:
+    opens: list[int] = []
+
+    def open_turnstile() -> FakeTurnstile:
+        opens.append(1)
+        raise DeviceGoneError("no such port /dev/ttyUSB0")
+
+    turnstile = ReopeningTurnstile(open_turnstile, "turnstile gatectl:/dev/ttyUSB0")
+    for _ in range(3):  # an open waits seconds: a stopping lane must not wait for each
+        with pytest.raises(DeviceGoneError, match="no such port"):
+            turnstile.lock()
+    assert len(opens) == 1
 
 
 @pytest.mark.timeout(60)
