@@ -266,6 +266,19 @@ def _operator_logging(args: argparse.Namespace) -> None:
         cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
+def _kiosk_install(args: argparse.Namespace) -> int:
+    from gate.cli.kiosk_unit import install
+    from gate.config import load_config
+
+    config = load_config(Path(args.config))
+    unit = install(Path(args.config), config, args.unit_dir, args.user)
+    print(f"unit: {unit}")
+    print(f"audit folder: {config.audit.path.parent} (mode 0750; chown it to {args.user})")
+    print(f"next: useradd --system {args.user}; systemctl daemon-reload; "
+          f"systemctl enable --now {unit.name}")  # fmt: skip
+    return EXIT_OK
+
+
 def add_run_options(p: argparse.ArgumentParser) -> None:
     """The options ``simulate`` and ``demo`` both take (read by ``lane_run``)."""
     add_no_pcsc_option(p)
@@ -292,6 +305,16 @@ def register(registry: Registry) -> None:
         help="log lines as text or one JSON object per line (journald, collectors)",
     )
     add_lane_options(p)
+
+    registry.group("kiosk", "install a kiosk lane as a service")
+    p = registry.command(
+        "kiosk install", "write a systemd unit for `egate run --config F`, and its folders",
+        _kiosk_install,
+    )  # fmt: skip
+    p.add_argument("--config", required=True, help="kiosk config (see docs/kiosk-config.md)")
+    p.add_argument("--unit-dir", type=Path, default=Path("/etc/systemd/system"),
+                   help="where the unit goes (default /etc/systemd/system)")  # fmt: skip
+    p.add_argument("--user", default="egate", help="the dedicated user it runs as (egate)")
 
     p = registry.command(
         "simulate", "put a scenario's travellers through the gate and its emulators", _simulate

@@ -180,17 +180,22 @@ def serve(lane: Lane, name: str, stop: threading.Event, max_transactions: int | 
     ``stop`` is set. SIGTERM and SIGINT (on the main thread) stop the lane at once: the
     traveller in the lane is referred (REFER_DEVICE, recorded, doors locked), see
     ``gate.lane.stopping``. Returns how many travellers were served."""
+    from gate.lane.sdnotify import Heartbeat, sd_notify
+    from gate.lane.service import DeviceGuard
     from gate.lane.stopping import LaneStopping, stop_on_signals
 
-    log.info("lane %s in service", name)
-    served = 0
-    from gate.lane.service import DeviceGuard
-
     guard = lane.documents if isinstance(lane.documents, DeviceGuard) else None
+    if guard is not None:  # the kiosk: systemd's watchdog hears from the idle loop and events
+        heartbeat = Heartbeat()
+        guard.heartbeat = heartbeat
+        lane.add_observer(heartbeat)
 
     def busy() -> bool:  # a traveller in the lane, or devices being asked (seconds each)
         return lane.state is not State.IDLE or (guard is not None and not guard.in_service)
 
+    log.info("lane %s in service", name)
+    sd_notify(f"READY=1\nSTATUS=lane {name} in service")
+    served = 0
     with stop_on_signals(stop, busy):
         try:
             served = lane.serve(stop, max_transactions)
@@ -198,5 +203,6 @@ def serve(lane: Lane, name: str, stop: threading.Event, max_transactions: int | 
             lane.doors.fail_safe(None, str(exc) or "interrupted")
         if stop.is_set():
             log.warning("lane %s stopped by a signal", name)
+    sd_notify("STOPPING=1")
     log.info("lane %s out of service after %d travellers", name, served)
     return served

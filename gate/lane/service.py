@@ -57,6 +57,7 @@ class DeviceGuard:
         self._checked_at: float | None = None
         self.down: dict[str, tuple[float, str]] = {}  # device -> (Unix time down since, why)
         self.emit: Emit = lambda kind, detail: None  # set to the lane's events once built
+        self.heartbeat: Callable[[], None] = lambda: None  # the idle lane is alive
         self._stopped = threading.Event()
 
     @property
@@ -71,6 +72,7 @@ class DeviceGuard:
         self._stopped.set()
 
     def wait_document(self, timeout: float) -> PresentedDocument | None:
+        self.heartbeat()
         now = self._clock()
         if self.down or self._checked_at is None or now - self._checked_at >= self._check_every_s:
             self.check()  # while out of service, at every poll: back as soon as it can be
