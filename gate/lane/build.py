@@ -193,10 +193,10 @@ def serve(lane: Lane, name: str, stop: threading.Event, max_transactions: int | 
     def busy() -> bool:  # a traveller in the lane, or devices being asked (seconds each)
         return lane.state is not State.IDLE or (guard is not None and not guard.in_service)
 
-    log.info("lane %s in service", name)
-    sd_notify(f"READY=1\nSTATUS=lane {name} in service")
     served = 0
-    with stop_on_signals(stop, busy):
+    with stop_on_signals(stop, busy):  # before "in service": a signal then is the lane's
+        log.info("lane %s in service", name)
+        sd_notify(f"READY=1\nSTATUS=lane {name} in service")
         try:
             served = lane.serve(stop, max_transactions)
         except (LaneStopping, KeyboardInterrupt) as exc:  # outside a transaction's stages
