@@ -312,8 +312,12 @@ def register(registry: Registry) -> None:
         _kiosk_install,
     )  # fmt: skip
     p.add_argument("--config", required=True, help="kiosk config (see docs/kiosk-config.md)")
-    p.add_argument("--unit-dir", type=Path, default=Path("/etc/systemd/system"),
-                   help="where the unit goes (default /etc/systemd/system)")  # fmt: skip
+    p.add_argument(
+        "--unit-dir",
+        type=Path,
+        required=True,
+        help="where the unit goes (e.g. /etc/systemd/system): named, never assumed",
+    )
     p.add_argument("--user", default="egate", help="the dedicated user it runs as (egate)")
 
     p = registry.command(
