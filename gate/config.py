@@ -52,9 +52,10 @@ class CameraConfig:
 
 @dataclass(frozen=True)
 class ReaderConfig:
-    address: str = "pcsc"  # "pcsc" (first reader) or "pcsc:READER NAME"
+    address: str = "pcsc"  # "pcsc" (any reader with a card) or "pcsc:READER NAME"
     mrz_source: str = "stdin"  # where the printed MRZ comes from: "stdin" or a file path
     trust_store: Path | None = None  # folder of CSCA certificates (PEM or DER)
+    card_wait_s: float = 5.0  # after the MRZ, how long the chip reader waits for the card
 
 
 @dataclass(frozen=True)
@@ -191,6 +192,8 @@ def _check_ranges(cfg: GateConfig) -> None:
         raise ConfigError(
             f"camera.best_shot_window_s: {cfg.camera.best_shot_window_s} must be > 0 seconds"
         )
+    if not cfg.reader.card_wait_s > 0:
+        raise ConfigError(f"reader.card_wait_s: {cfg.reader.card_wait_s} must be > 0 seconds")
     if cfg.camera.min_face < 0:
         raise ConfigError(f"camera.min_face: {cfg.camera.min_face} must be >= 0")
     for f in dataclasses.fields(TimeoutsConfig):

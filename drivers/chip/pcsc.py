@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 _REMOVED = {0x80100069, 0x80100068, 0x8010000C, 0x80100017}  # removed, reset, no card, unavailable
 _NO_DAEMON = {0x8010001D, 0x8010001E}  # no service, service stopped: pcscd is gone
 _INVALID_HANDLE = 0x80100003  # a context or card handle of a daemon that has gone away
+ANY_READER = "*"  # the reader spec of a bare ``pcsc`` address: whichever reader holds a card
+_ANY_POLL_MS = 250  # with ANY_READER, readers plugged in meanwhile are seen this often
 
 
 def _scard() -> Any:
@@ -140,49 +142,58 @@ class PcscTransport(ChipTransportBase):
             return DeviceGoneError(message)
         return DeviceError(message)
 
-    def _pick_reader(self, context: Any) -> str:
+    def _list_readers(self, context: Any) -> list[str]:
         s = self._scard
         result, readers = s.SCardListReaders(context, [])
         if result != s.SCARD_S_SUCCESS:
             raise self._fail("listing the readers", result)
         if not readers:
             raise DeviceError("PC/SC: pcscd lists no reader")
+        return [str(name) for name in readers]
+
+    def _pick_reader(self, context: Any) -> str:
+        readers = self._list_readers(context)
         if isinstance(self.reader_spec, int):
             if not 0 <= self.reader_spec < len(readers):
                 raise DeviceError(f"PC/SC: no reader #{self.reader_spec}; readers: {readers}")
-            return str(readers[self.reader_spec])
+            return readers[self.reader_spec]
         for name in readers:
             if name == self.reader_spec or self.reader_spec in name:
-                return str(name)
+                return name
         raise DeviceError(f"PC/SC: no reader named {self.reader_spec!r}; readers: {readers}")
 
-    def _wait_for_card(self, context: Any) -> None:
+    def _wait_for_card(self, context: Any) -> str:
+        """The reader that holds a card: the named one, or (``ANY_READER``) the first of
+        pcscd's readers to hold one, waiting up to ``timeout``."""
         s = self._scard
         deadline = time.monotonic() + self.timeout
-        state = s.SCARD_STATE_UNAWARE
+        any_reader = self.reader_spec == ANY_READER
+        states: dict[str, int] = {}
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise DeviceTimeoutError(f"PC/SC: no card on {self.reader} within {self.timeout} s")
-            result, states = s.SCardGetStatusChange(
-                context, int(remaining * 1000), [(self.reader, state)]
-            )
+                where = "any reader" if any_reader else self.reader
+                raise DeviceTimeoutError(f"PC/SC: no card on {where} within {self.timeout} s")
+            readers = self._list_readers(context) if any_reader else [self._pick_reader(context)]
+            self.reader = readers[0]
+            wait_ms = min(int(remaining * 1000) + 1, _ANY_POLL_MS if any_reader else 1 << 30)
+            known = [(name, states.get(name, s.SCARD_STATE_UNAWARE)) for name in readers]
+            result, seen = s.SCardGetStatusChange(context, wait_ms, known)
             if result == s.SCARD_E_TIMEOUT:
                 continue
             if result != s.SCARD_S_SUCCESS:
                 raise self._fail("waiting for a card", result)
-            _, event, _ = states[0]
-            if event & s.SCARD_STATE_PRESENT and not event & s.SCARD_STATE_MUTE:
-                return
-            state = event & ~s.SCARD_STATE_CHANGED
+            for name, event, _ in seen:
+                if event & s.SCARD_STATE_PRESENT and not event & s.SCARD_STATE_MUTE:
+                    return str(name)
+                states[str(name)] = event & ~s.SCARD_STATE_CHANGED
 
     def _connect(self) -> bytes:
         s = self._scard
         self.close()
         try:
             context = self._context.handle
-            self.reader = self._pick_reader(context)
-            self._wait_for_card(context)
+            self.reader = self._wait_for_card(context)
             result, self._card, self._protocol = s.SCardConnect(
                 context,
                 self.reader,
@@ -249,12 +260,12 @@ class PcscTransport(ChipTransportBase):
 
 
 class PcscReader:
-    """What a ``pcsc`` / ``pcsc:NAME`` / ``pcsc:INDEX`` address opens: one context for the
-    reader's life,
-    and a new transport on it per call (per traveller). Making a transport closes the one
+    """What a ``pcsc`` (any reader with a card) / ``pcsc:NAME`` / ``pcsc:INDEX`` address
+    opens: one context for the reader's life, and a new transport on it per call (per
+    traveller). Making a transport closes the one
     made before it (its card handle), in case its user did not; ``close`` releases all."""
 
-    def __init__(self, reader: str | int = 0, *, timeout: float = 5.0) -> None:
+    def __init__(self, reader: str | int = ANY_READER, *, timeout: float = 5.0) -> None:
         # ``pcsc:1``: digits are the reader's index in pcscd's list (reader names have letters).
         digits = isinstance(reader, str) and reader.isascii() and reader.isdigit()
         self.reader: str | int = int(reader) if digits else reader
@@ -267,6 +278,22 @@ class PcscReader:
             self._last.close()
         self._last = PcscTransport(self.reader, timeout=self.timeout, context=self.context)
         return self._last
+
+    def check(self) -> None:
+        """Raise a DeviceError unless pcscd answers and lists this reader (any reader, for
+        a bare ``pcsc``): the lane's question before it takes a traveller."""
+        s = _scard()
+        result, readers = s.SCardListReaders(self.context.handle, [])
+        if result != s.SCARD_S_SUCCESS:
+            self.context.check(result)
+            raise DeviceError(f"PC/SC: listing the readers: {s.SCardGetErrorMessage(result)}")
+        if not readers:
+            raise DeviceError("PC/SC: pcscd lists no reader")
+        if isinstance(self.reader, int):
+            if not 0 <= self.reader < len(readers):
+                raise DeviceError(f"PC/SC: no reader #{self.reader}")
+        elif self.reader != ANY_READER and not any(self.reader in name for name in readers):
+            raise DeviceError(f"PC/SC: no reader named {self.reader!r}")
 
     def close(self) -> None:
         if self._last is not None:

@@ -1,6 +1,6 @@
 """Chip readers chosen by one address string, looked up in ``BACKENDS``.
 
-* ``pcsc`` (or ``pcsc:``): the first PC/SC reader;
+* ``pcsc`` (or ``pcsc:``): whichever PC/SC reader holds a card (the first to, if several);
 * ``pcsc:READER NAME``: the PC/SC reader with that name (or a part of it); ``pcsc:1``
   (digits): the reader at that index in pcscd's list;
 * ``emulator:FOLDER``: the virtual passport in a passport folder (``egate passport issue``),
@@ -46,7 +46,7 @@ BACKENDS: Mapping[str, str] = {
     "emulator": "drivers.chip.inprocess:PassportFolderReader",
 }
 # The argument of a scheme given without one; the other schemes need one.
-DEFAULT_ARGUMENTS: Mapping[str, str | int] = {"pcsc": 0}  # PcscReader(0): the first reader
+DEFAULT_ARGUMENTS: Mapping[str, str | int] = {"pcsc": "*"}  # any reader that holds a card
 DEFAULT_TIMEOUT = 5.0
 
 

@@ -51,6 +51,13 @@ def register(registry: Registry) -> None:
     )
     add_travellers_option(soak, 200, "travellers in the run")
     soak.add_argument("--speed", type=argtypes.speed, default=1.0, help="time scale of the lane")
+    soak.add_argument(
+        "--kiosk",
+        action="store_true",
+        help="soak `egate run` as its own process on the emulators (turnstile on a pty, "
+        "MJPEG camera, pcscd + vpcd, MRZ on a FIFO): its fds, pcscd sockets, threads, RSS "
+        "(--speed scales the door travel only)",
+    )
     _lane_options(soak, "soak.md/.json")
 
     pad = registry.command(
@@ -171,6 +178,8 @@ def _throughput(args: argparse.Namespace) -> int:
 
 
 def _soak(args: argparse.Namespace) -> int:
+    if args.kiosk:
+        return _kiosk_soak(args)
     from bench.environment import describe_environment
     from bench.soak import markdown, run_soak
 
@@ -192,3 +201,22 @@ def _soak(args: argparse.Namespace) -> int:
         write_json(report, args.report / "soak.json")
         (args.report / "soak.md").write_text(markdown(report), encoding="utf-8")
     return EXIT_OK if report["share_as_expected"] >= 0.99 else EXIT_FAILURE
+
+
+def _kiosk_soak(args: argparse.Namespace) -> int:
+    from bench.environment import describe_environment
+    from bench.kiosk_soak import kiosk_markdown, run_kiosk_soak
+
+    report = run_kiosk_soak(
+        args.travellers, door_time_scale=1.0 / args.speed, show_progress=sys.stderr.isatty()
+    )
+    report["environment"] = describe_environment()
+    if not json_on_stdout(args.json):
+        sys.stdout.write(kiosk_markdown(report))
+    emit_json(report, args.json)
+    if args.report is not None:
+        from bench.report import write_json
+
+        write_json(report, args.report / "soak.json")
+        (args.report / "soak.md").write_text(kiosk_markdown(report), encoding="utf-8")
+    return EXIT_OK if report["as_expected"] == report["travellers"] else EXIT_FAILURE

@@ -228,18 +228,54 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """One kiosk lane on real devices until the MRZ source ends or the process is stopped."""
+    _quiet_opencv()  # before cv2 is imported: FFmpeg and OpenCV noise stays out of the log
+    _operator_logging(args)
     from gate.config import load_config
-    from gate.lane import build_lane, log_event, serve
+    from gate.lane import OperatorLog, build_lane, log_startup, serve
 
     config = load_config(Path(args.config))
+    log_startup(config)
     with lane_console(
         LaneWatch.from_args(args), config.lane.name, config.lane.trusted_consoles
     ) as linked:
         reporter = linked.reporter
-        observers = (log_event, reporter) if reporter is not None else (log_event,)
+        operator = OperatorLog()
+        observers = (operator, reporter) if reporter is not None else (operator,)
         with build_lane(config, observers=observers) as lane, sigterm_sets(Event()) as stop:
             linked.attach(lane, config.audit.path)
             serve(lane, config.lane.name, stop, max_transactions=args.max_travellers)
+    return EXIT_OK
+
+
+def _operator_logging(args: argparse.Namespace) -> None:
+    """A kiosk logs at INFO (start-up and one line per traveller) unless -v asks for more;
+    ``--log-format json``: one JSON object per line."""
+    import logging
+
+    root = logging.getLogger()
+    if root.level > logging.INFO:  # the lane's own lines; other INFO needs -v
+        logging.getLogger("gate.lane").setLevel(logging.INFO)
+    if args.log_format == "json":
+        from gate.lane import JsonLogFormatter
+
+        for handler in root.handlers:
+            handler.setFormatter(JsonLogFormatter())
+    with contextlib.suppress(ImportError, AttributeError):
+        import cv2
+
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+
+
+def _kiosk_install(args: argparse.Namespace) -> int:
+    from gate.cli.kiosk_unit import install
+    from gate.config import load_config
+
+    config = load_config(Path(args.config))
+    unit = install(Path(args.config), config, args.unit_dir, args.user)
+    print(f"unit: {unit}")
+    print(f"audit folder: {config.audit.path.parent} (mode 0750; chown it to {args.user})")
+    print(f"next: useradd --system {args.user}; systemctl daemon-reload; "
+          f"systemctl enable --now {unit.name}")  # fmt: skip
     return EXIT_OK
 
 
@@ -262,7 +298,27 @@ def register(registry: Registry) -> None:
         default=None,
         help="stop after this many transactions",
     )
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default="text",
+        help="log lines as text or one JSON object per line (journald, collectors)",
+    )
     add_lane_options(p)
+
+    registry.group("kiosk", "install a kiosk lane as a service")
+    p = registry.command(
+        "kiosk install", "write a systemd unit for `egate run --config F`, and its folders",
+        _kiosk_install,
+    )  # fmt: skip
+    p.add_argument("--config", required=True, help="kiosk config (see docs/kiosk-config.md)")
+    p.add_argument(
+        "--unit-dir",
+        type=Path,
+        required=True,
+        help="where the unit goes (e.g. /etc/systemd/system): named, never assumed",
+    )
+    p.add_argument("--user", default="egate", help="the dedicated user it runs as (egate)")
 
     p = registry.command(
         "simulate", "put a scenario's travellers through the gate and its emulators", _simulate

@@ -92,6 +92,13 @@ def register(registry: Registry) -> None:
     e.add_argument(
         "--seconds", type=argtypes.positive_duration, default=None, help="stop after this long"
     )
+    e.add_argument(
+        "--auto-pass",
+        type=argtypes.positive_duration,
+        default=None,
+        metavar="SECONDS",
+        help="walk the traveller out this long after the exit is fully open (no `pass` to type)",
+    )
 
 
 def _print(obj: dict[str, object], as_json: bool, text: str) -> None:
@@ -171,6 +178,7 @@ def _emulate(args: argparse.Namespace) -> int:
             print(WORLD_HELP, file=sys.stderr, flush=True)
             reader = threading.Thread(target=_world_commands, args=(handle, stop), daemon=True)
             reader.start()
+            handle.watch_doors(stop, lambda text: print(text, flush=True), args.auto_pass)
             end = None if args.seconds is None else time.monotonic() + args.seconds
             while not stop.is_set() and (end is None or time.monotonic() < end):
                 stop.wait(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))

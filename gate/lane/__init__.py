@@ -6,7 +6,7 @@ Code outside ``gate.lane`` imports from here only (``tests/test_architecture.py`
 
 from gate.lane.actions import ACTION_KINDS, OFFICER_NAME, ActionKind, OfficerAction
 from gate.lane.adapters import AuditLogSink, EngineBiometrics, PassportChipReader
-from gate.lane.build import build_lane, lane_camera, log_event, serve
+from gate.lane.build import build_lane, lane_camera, serve
 from gate.lane.command_auth import (
     DEFAULT_LIFETIME_S,
     SIGNED_VERSION,
@@ -18,6 +18,7 @@ from gate.lane.command_auth import (
 from gate.lane.events import GateEvent, Observer
 from gate.lane.machine import Lane
 from gate.lane.officer import ACCEPT_ROLES
+from gate.lane.oplog import JsonLogFormatter, OperatorLog, log_startup
 from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
 from gate.lane.resilient import ReopeningStats
 
@@ -36,9 +37,11 @@ __all__ = [
     "DocumentSource",
     "EngineBiometrics",
     "GateEvent",
+    "JsonLogFormatter",
     "Lane",
     "Observer",
     "OfficerAction",
+    "OperatorLog",
     "PassportChipReader",
     "ReopeningStats",
     "build_lane",
@@ -46,6 +49,6 @@ __all__ = [
     "key_id",
     "lane_camera",
     "load_public_keys",
-    "log_event",
+    "log_startup",
     "serve",
 ]

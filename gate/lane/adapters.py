@@ -17,9 +17,10 @@ import numpy as np
 
 from gate.audit import AuditLog, AuditRecord
 from gate.clock import Clock
-from gate.errors import DeviceError, FaceError, InputError
+from gate.errors import DeviceError, DocumentError, FaceError, InputError
 from gate.interfaces import Camera, CaptureEngine, Timings
 from gate.lane.actions import OfficerAction
+from gate.lane.bad_mrz import UnreadableMrz, mrz_problem
 from gate.lane.preview import PreviewCamera
 from gate.outcome import Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
@@ -219,7 +220,11 @@ class PassportChipReader:
 
         if document.transport is None:
             raise DeviceError("no chip transport for the presented document")
-        printed = parse_mrz(document.printed_mrz)
+        try:
+            printed = parse_mrz(document.printed_mrz)
+        except DocumentError as exc:  # a bad scan: named, value-free, before any chip I/O
+            document.transport.close()
+            raise UnreadableMrz(mrz_problem(exc)) from None
         now = dt.datetime.fromtimestamp(wall_time, dt.timezone.utc)
         try:
             result = read_passport(document.transport, printed, self.trust, now=now)

@@ -11,19 +11,20 @@ their owner's.
 from __future__ import annotations
 
 import logging
-import sys
 import threading
+from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TextIO
 
 from gate.clock import Clock, SystemClock
 from gate.config import GateConfig
-from gate.errors import ConfigError
+from gate.errors import ConfigError, DeviceError
 from gate.interfaces import Camera
-from gate.lane.events import GateEvent, Observer
+from gate.lane.events import Observer
 from gate.lane.machine import Lane
 from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
+from gate.outcome import State
 from gate.turnstile import Turnstile
 
 log = logging.getLogger("gate.lane")
@@ -51,8 +52,11 @@ def build_lane(
         biometrics = biometrics or _biometrics(config)
         if turnstile is None:
             from drivers.turnstile.registry import open_turnstile
+            from gate.lane.service import ReopeningTurnstile
 
-            turnstile = open_turnstile(config.turnstile.address)
+            address = config.turnstile.address
+            # Missing at start-up: out of service until it answers (not exit 2).
+            turnstile = ReopeningTurnstile(lambda: open_turnstile(address), f"turnstile {address}")
             opened.callback(turnstile.close)
         if camera is None:
             camera = lane_camera(config, clock)
@@ -67,8 +71,15 @@ def build_lane(
             audit_log = AuditLog.open(config.audit.path, config.audit.salt_path, heads)
             opened.callback(audit_log.close)
             audit = AuditLogSink(audit_log)
+        guard = None
         if documents is None:
-            documents = _mrz_documents(config, stdin, opened)
+            from gate.lane.service import DeviceGuard
+
+            documents, probes = _mrz_documents(config, stdin, opened)
+            guard = documents = DeviceGuard(
+                documents, {"turnstile": _turnstile_probe(turnstile), **probes,
+                            "camera": _camera_probe(camera)}
+            )  # fmt: skip
         lane = Lane(
             documents=documents,
             chip_reader=chip_reader,
@@ -82,6 +93,9 @@ def build_lane(
             observers=observers,
             tailgate_grace_s=tailgate_grace_s,
         )
+        if guard is not None:  # out of service and back: lane events for the console
+            guard.emit = lane.announce
+            opened.callback(guard.close)
         lane.start()
         lane.resources.push(opened.pop_all())
     return lane
@@ -118,41 +132,77 @@ def lane_camera(config: GateConfig, clock: Clock) -> Camera:
     )
 
 
-def _mrz_documents(config: GateConfig, stdin: TextIO | None, opened: ExitStack) -> DocumentSource:
+def _mrz_documents(
+    config: GateConfig, stdin: TextIO | None, opened: ExitStack
+) -> tuple[DocumentSource, dict[str, Callable[[], None]]]:
+    """The page scanner's documents, and the chip reader's probe (where it has one)."""
     from drivers.chip.registry import open_reader
     from gate.lane.documents import MrzStreamDocuments
+    from gate.lane.mrz_input import LineInput
 
-    connect = open_reader(config.reader.address)  # one PC/SC context for the lane's life
+    source = config.reader.mrz_source
+    # Opened first: a source that cannot be opened is a config error before any device.
+    lines: TextIO | LineInput = (
+        (stdin if stdin is not None else LineInput(None))
+        if source == "stdin"
+        else LineInput(Path(source))
+    )
+    # One PC/SC context for the lane's life; each traveller's card awaited card_wait_s.
+    connect = open_reader(config.reader.address, timeout=config.reader.card_wait_s)
     opened.callback(connect.close)
-    if config.reader.mrz_source == "stdin":
-        stream: TextIO = stdin or sys.stdin
-    else:
-        try:
-            stream = Path(config.reader.mrz_source).open(encoding="ascii", errors="replace")  # noqa: SIM115
-        except OSError as exc:
-            raise ConfigError(
-                f"reader.mrz_source: cannot open {config.reader.mrz_source}: {exc.strerror}"
-            ) from exc
-        opened.callback(stream.close)
-    return MrzStreamDocuments(stream, connect)
+    documents = MrzStreamDocuments(lines, connect)
+    opened.callback(documents.close)
+    check = getattr(connect, "check", None)  # PC/SC: does pcscd list the reader?
+    return documents, ({"chip reader": check} if check is not None else {})
+
+
+def _turnstile_probe(turnstile: Turnstile) -> Callable[[], None]:
+    from gate.lane.service import PROBE_TIMEOUT_S
+
+    def probe() -> None:
+        if not turnstile.status(PROBE_TIMEOUT_S).connected:
+            raise DeviceError("not connected")
+
+    return probe
+
+
+def _camera_probe(camera: Camera) -> Callable[[], None]:
+    from gate.lane.service import PROBE_TIMEOUT_S
+
+    def probe() -> None:
+        camera.read(PROBE_TIMEOUT_S)
+
+    return probe
 
 
 def serve(lane: Lane, name: str, stop: threading.Event, max_transactions: int | None = None) -> int:
     """Serve travellers until the documents end, ``max_transactions`` were served or
-    ``stop`` is set (the CLI sets it on SIGTERM: the traveller in the lane is served to the
-    end). Ctrl-C unwinds at once: the transaction in progress fails safe, doors locked.
-    Returns how many travellers were served."""
-    log.info("lane %s in service", name)
+    ``stop`` is set. SIGTERM and SIGINT (on the main thread) stop the lane at once: the
+    traveller in the lane is referred (REFER_DEVICE, recorded, doors locked), see
+    ``gate.lane.stopping``. Returns how many travellers were served."""
+    from gate.lane.sdnotify import Heartbeat, sd_notify
+    from gate.lane.service import DeviceGuard
+    from gate.lane.stopping import LaneStopping, stop_on_signals
+
+    guard = lane.documents if isinstance(lane.documents, DeviceGuard) else None
+    if guard is not None:  # the kiosk: systemd's watchdog hears from the idle loop and events
+        heartbeat = Heartbeat()
+        guard.heartbeat = heartbeat
+        lane.add_observer(heartbeat)
+
+    def busy() -> bool:  # a traveller in the lane, or devices being asked (seconds each)
+        return lane.state is not State.IDLE or (guard is not None and not guard.in_service)
+
     served = 0
-    try:
-        served = lane.serve(stop, max_transactions)
-    except KeyboardInterrupt:
-        log.warning("lane %s interrupted", name)
+    with stop_on_signals(stop, busy):  # before "in service": a signal then is the lane's
+        log.info("lane %s in service", name)
+        sd_notify(f"READY=1\nSTATUS=lane {name} in service")
+        try:
+            served = lane.serve(stop, max_transactions)
+        except (LaneStopping, KeyboardInterrupt) as exc:  # outside a transaction's stages
+            lane.doors.fail_safe(None, str(exc) or "interrupted")
+        if stop.is_set():
+            log.warning("lane %s stopped by a signal", name)
+    sd_notify("STOPPING=1")
     log.info("lane %s out of service after %d travellers", name, served)
     return served
-
-
-def log_event(event: GateEvent) -> None:
-    """The kiosk's own observer: what an operator must see in the log."""
-    if event.kind in ("decision", "alarm", "fail_safe", "error"):
-        log.warning("%s %s %s", event.kind, event.transaction_id or "-", event.detail)

@@ -1,6 +1,7 @@
 """Where a kiosk's documents come from: the printed MRZ as text lines from the page scanner
-(``reader.mrz_source``: ``stdin`` or a file/FIFO the scanner software writes to); the chip
-is then read through the reader connector chosen by ``reader.address``."""
+(``reader.mrz_source``: ``stdin`` or a file/FIFO the scanner software writes to, read by
+``gate.lane.mrz_input``); the chip is then read through the reader connector chosen by
+``reader.address``."""
 
 from __future__ import annotations
 
@@ -8,25 +9,23 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import TextIO
 
 from gate.errors import DocumentError
 from gate.icao.mrz import parse_mrz
 from gate.interfaces import ChipTransport
+from gate.lane.bad_mrz import mrz_problem
+from gate.lane.mrz_input import MAX_LINE, Garbled, LineInput
 from gate.transaction import PresentedDocument
 
 log = logging.getLogger(__name__)
 
-MAX_LINE = 256  # an MRZ line is 30 or 44 characters; anything far longer is not one
 MAX_FAILED_READS = 100  # a stream that fails this often in a row is given up, not spun on
 UNREADABLE_MRZ = "\ufffd"  # the printed MRZ of a document whose scan was garbled
 
 
-class _Garbled:
-    """A line that was not ASCII text (or not a line at all); ``why`` says what it was."""
-
-    def __init__(self, why: str) -> None:
-        self.why = why
+_Garbled = Garbled
 
 
 class MrzStreamDocuments:
@@ -42,7 +41,8 @@ class MrzStreamDocuments:
     (until a blank line or a good MRZ) are dropped.
     """
 
-    def __init__(self, stream: TextIO, transport: Callable[[], ChipTransport]) -> None:
+    def __init__(self, stream: TextIO | LineInput, transport: Callable[[], ChipTransport]) -> None:
+        self._input = stream if isinstance(stream, LineInput) else None
         self._transport = transport
         self._lines: queue.Queue[str | _Garbled | None] = queue.Queue()
         self._pending: list[str] = []
@@ -55,12 +55,21 @@ class MrzStreamDocuments:
     def ended(self) -> bool:
         return self._ended
 
-    def _pump(self, stream: TextIO) -> None:
+    def close(self) -> None:
+        """Stop reading a ``LineInput`` (at once, even while no line comes)."""
+        if self._input is not None:
+            self._input.close()
+            self._thread.join(5.0)
+            if not self._thread.is_alive():
+                self._input.release()
+
+    def _pump(self, stream: TextIO | LineInput) -> None:
         failures = 0
+        read = stream.next_line if isinstance(stream, LineInput) else partial(_read_line, stream)
         try:
             while failures < MAX_FAILED_READS:
                 try:
-                    line = _read_line(stream)
+                    line = read()
                 except UnicodeDecodeError as exc:  # a strict text stream (stdin)
                     failures += 1
                     self._lines.put(_Garbled(f"bytes that are not text ({exc.reason})"))
@@ -91,10 +100,10 @@ class MrzStreamDocuments:
         line = item.strip()
         if not line.isascii():
             return self._garbled(_Garbled("a character that is not ASCII"))
-        if not line:
-            self._pending.clear()
-            self._spoiled = False
-            return None
+        if not line:  # the end of a scan: lines left over were not an MRZ
+            bad, self._pending = self._pending, []
+            spoiled, self._spoiled = self._spoiled, False
+            return None if spoiled or not bad else self._bad_scan(bad)
         self._pending = [*self._pending[-2:], line]
         for count in (3, 2):
             if len(self._pending) >= count:
@@ -102,11 +111,26 @@ class MrzStreamDocuments:
                 try:
                     parse_mrz(text)
                 except DocumentError:
+                    if _complete(self._pending[-count:]):  # the shape of an MRZ, not valid
+                        self._pending.clear()
+                        return self._bad_scan(text.splitlines())
                     continue
                 self._pending.clear()
                 self._spoiled = False
                 return PresentedDocument(text, self._transport(), label="document")
         return None
+
+    def _bad_scan(self, lines: list[str]) -> PresentedDocument:
+        """A scan that is no valid MRZ: refused on record (the chip reader names the field),
+        not dropped in silence."""
+        try:
+            parse_mrz(lines)
+            problem = "not an MRZ"  # pragma: no cover  (only lines that do not parse come)
+        except DocumentError as exc:
+            problem = mrz_problem(exc)
+        log.warning("MRZ source: a scan that is not a valid MRZ (%s); the document is refused",
+                    problem)  # fmt: skip
+        return PresentedDocument("\n".join(lines), self._transport(), label="unreadable MRZ")
 
     def _garbled(self, item: _Garbled) -> PresentedDocument | None:
         self._pending.clear()
@@ -119,6 +143,12 @@ class MrzStreamDocuments:
         # it ("MRZ: line 1 contains '\ufffd'"), so the lane refers the traveller
         # (REFER_DOCUMENT), doors locked, and serves the next one.
         return PresentedDocument(UNREADABLE_MRZ, self._transport(), label="unreadable MRZ")
+
+
+def _complete(lines: list[str]) -> bool:
+    """The shape of a whole MRZ: 2 lines of 44 (TD3) or of 36 (TD2), 3 of 30 (TD1)."""
+    lengths = {len(line) for line in lines}
+    return len(lengths) == 1 and (len(lines), lengths.pop()) in ((2, 44), (2, 36), (3, 30))
 
 
 def _read_line(stream: TextIO) -> str | _Garbled | None:

@@ -28,12 +28,14 @@ from gate.decision import DecisionPolicy, Verdict, check_capture, check_document
 from gate.errors import AuditError, DocumentError
 from gate.interfaces import Camera
 from gate.lane.actions import OfficerAction
+from gate.lane.bad_mrz import PLACE_AGAIN, UnreadableMrz
 from gate.lane.command_auth import ConsoleTrust
 from gate.lane.doors import Doors
 from gate.lane.events import EventBus, Observer
 from gate.lane.officer import OfficerDesk, OfficerHandler
 from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
 from gate.lane.preview import PreviewCamera
+from gate.lane.stopping import LaneStopping
 from gate.lane.work import StageStop, TransactionWork
 from gate.outcome import Decision, State, Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
@@ -142,6 +144,10 @@ class Lane:
             self._threshold = self.biometrics.threshold(self.policy.target_fmr)
         return self._threshold
 
+    def announce(self, kind: str, detail: str) -> None:
+        """An event from beside the transactions (``gate.lane.service``: out of service)."""
+        self._bus.emit(kind, None, detail)
+
     def start(self) -> None:
         """Put the lane in its resting state: doors locked, idle."""
         self.doors.lock(None)
@@ -165,8 +171,11 @@ class Lane:
         while not stop.is_set() and not self.documents.ended:
             if max_transactions is not None and served >= max_transactions:
                 break
-            if self.serve_one(self.timeouts.idle_poll_s) is not None:
-                served += 1
+            try:
+                served += self.serve_one(self.timeouts.idle_poll_s) is not None
+            except LaneStopping as stopping:  # between travellers: no one to refer
+                self.doors.fail_safe(None, str(stopping))
+                break
         return served
 
     def serve_one(self, timeout: float) -> Transaction | None:
@@ -212,6 +221,8 @@ class Lane:
             return call()
         except StageStop as stop:
             return stop.verdict
+        except LaneStopping as stopping:  # SIGTERM: refer the traveller, doors locked
+            return Verdict(Decision.REFER_DEVICE, str(stopping))
         except Exception as exc:  # a bug or an untranslated error: never leave doors open
             log.exception("transaction %s: unexpected error", tid)
             return Verdict(Decision.REFER_DEVICE, f"internal error: {type(exc).__name__}")
@@ -327,7 +338,13 @@ class Lane:
 
     def _read_document(self, document: PresentedDocument, work: TransactionWork) -> DocumentRead:
         started = self.clock.now()
-        doc = work.run("document", lambda: self.chip_reader.read(document, self.clock.wall()))
+        try:
+            doc = work.run("document", lambda: self.chip_reader.read(document, self.clock.wall()))
+        except StageStop as stop:  # a bad scan: the traveller's screen asks for it again
+            if isinstance(bad := stop.__cause__, UnreadableMrz):
+                self._bus.emit("document", work.transaction_id, "unreadable", problem=bad.problem,
+                               prompt=PLACE_AGAIN)  # fmt: skip
+            raise
         work.note_document(doc)
         if work.timed("document", started) > self.timeouts.document_s:
             raise StageStop(Verdict(Decision.TIMEOUT, "document read ran past its time limit"))

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -93,6 +94,7 @@ class ReopeningCamera:
         self._lock = threading.Lock()
         self._camera: Camera | None = None
         self.reopened = 0
+        self.down_since: float | None = None  # Unix time the source was lost (None: up)
 
     @property
     def stats(self) -> ReopeningStats:
@@ -123,15 +125,26 @@ class ReopeningCamera:
             return self._camera
 
     def read(self, timeout: float) -> Frame:
-        camera = self._current()
         try:
-            return camera.read(timeout)
+            camera = self._current()
+        except DeviceError as exc:
+            self._went_down(f"cannot open: {exc}")
+            raise
+        try:
+            frame = camera.read(timeout)
         except DeviceGoneError:
-            log.warning(
-                "%s: source gone; it will be opened again for the next read", self.description
-            )
+            self._went_down("source gone; it is opened again for the next read")
             self._drop(camera)
             raise
+        if self.down_since is not None:  # one line per change of state, not per read
+            log.warning("%s: back", self.description)
+            self.down_since = None
+        return frame
+
+    def _went_down(self, why: str) -> None:
+        if self.down_since is None:
+            self.down_since = time.time()
+            log.warning("%s: %s", self.description, why)
 
     def _drop(self, camera: Camera) -> None:
         with self._lock:

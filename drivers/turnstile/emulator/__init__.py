@@ -7,6 +7,9 @@ travellers, tailgaters, jams, forced doors, the emergency input, power loss, lin
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from functools import partial
 from types import TracebackType
 
 from drivers.backends import resolve
@@ -58,6 +61,44 @@ class EmulatorHandle:
         return self._device
 
     # ---- the world ---------------------------------------------------------------------
+    def door_states(self) -> dict[Door, DoorState]:
+        with self._device.locked() as lane:
+            return {door: lane.door_state(door) for door in Door}
+
+    def _moved(self, last: dict[Door, DoorState]) -> bool:
+        return self.door_states() != last
+
+    def watch_doors(
+        self,
+        stop: threading.Event,
+        report: Callable[[str], None],
+        auto_pass_s: float | None = None,
+    ) -> threading.Thread:
+        """A thread that reports each door move (``door exit open``) and, with
+        ``auto_pass_s``, walks the traveller out that long after the exit is fully open
+        (a test lane with nobody to type ``pass``)."""
+
+        def watch() -> None:
+            device = self._device
+            last = self.door_states()
+            while not stop.is_set():
+                with device.logged:
+                    device.logged.wait_for(partial(self._moved, last), 0.2)
+                now = self.door_states()
+                for door in Door:
+                    if now[door] is not last[door]:
+                        report(f"door {door.value} {now[door].value}")
+                opened = now[Door.EXIT], last[Door.EXIT]
+                exit_opened = opened[0] is DoorState.OPEN and opened[1] is not DoorState.OPEN
+                if auto_pass_s is not None and exit_opened and not stop.wait(auto_pass_s):
+                    self.traveller_passes()
+                    report("traveller passed")
+                last = now
+
+        thread = threading.Thread(target=watch, name="door-watch", daemon=True)
+        thread.start()
+        return thread
+
     def traveller_passes(self, tailgater: bool = False) -> None:
         """The traveller waiting mid-lane walks out once the exit door is fully open;
         with ``tailgater`` a second person follows close behind from the entry side."""

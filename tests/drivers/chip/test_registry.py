@@ -10,7 +10,7 @@ import pytest
 from drivers.chip.emulator import VirtualPassport
 from drivers.chip.inprocess import InProcessTransport, PassportFolderReader
 from drivers.chip.passport_folder import AA_KEY, FORMAT, MANIFEST, load_passport_folder
-from drivers.chip.pcsc import PcscReader, PcscTransport
+from drivers.chip.pcsc import ANY_READER, PcscReader, PcscTransport
 from drivers.chip.registry import BACKENDS, backend, open_reader, parse_address
 from gate.errors import ConfigError, DocumentError
 from gate.simulate.issue import IssuedPassport
@@ -25,8 +25,8 @@ def test_schemes_resolve_to_their_readers() -> None:
 @pytest.mark.parametrize(
     ("address", "parsed"),
     [
-        ("pcsc", ("pcsc", 0)),
-        ("pcsc:", ("pcsc", 0)),
+        ("pcsc", ("pcsc", ANY_READER)),
+        ("pcsc:", ("pcsc", ANY_READER)),
         ("pcsc:Virtual PCD 00 00", ("pcsc", "Virtual PCD 00 00")),
         ("emulator:/tmp/pp", ("emulator", "/tmp/pp")),
     ],
@@ -41,7 +41,7 @@ def test_pcsc_connector_builds_a_pcsc_transport_per_call_on_one_context() -> Non
     named = open_reader("pcsc:Virtual PCD")
     a, b = first(), first()
     assert isinstance(a, PcscTransport) and isinstance(b, PcscTransport) and a is not b
-    assert a.reader_spec == 0 and a.timeout == 2.5
+    assert a.reader_spec == ANY_READER and a.timeout == 2.5  # whichever holds a card
     assert isinstance(first, PcscReader)
     assert a.context is b.context is first.context  # the lane's one context
     assert first.context.established == 0  # no daemon reached yet

@@ -54,7 +54,7 @@ FAMILIES = {
     "bench": ("bench",),
     "chip": ("pki", "passport", "chip"),
     "devices": ("turnstile", "emulate"),
-    "lane": ("run", "simulate", "demo"),
+    "lane": ("run", "simulate", "demo", "kiosk"),
     "audit": ("audit",),
     "console": ("console", "broker"),
 }

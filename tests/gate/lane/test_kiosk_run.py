@@ -7,6 +7,7 @@ travellers than its pcscd allows clients (one PC/SC context for the lane, not on
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -263,3 +264,150 @@ def test_a_lane_serves_more_travellers_than_pcscd_has_contexts(ready: None, tmp_
     assert out["chain_ok"] is True
     # Before (the first traveller) and after (the last): one socket, none leaked between.
     assert out["sockets"] == [1] * TRAVELLERS
+
+
+STOP_WITHIN_S = 2.0  # issue 25: SIGTERM ends the lane within 2 s in every state
+
+
+class _LaneProcess:
+    """``egate -v run`` with its log lines read as they come (events to wait on)."""
+
+    def __init__(self, config: Path, cwd: Path, *options: str) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gate", "run", "--config", str(config), *options],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=cwd,
+        )
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with self._changed:
+                self.lines.append(line)
+                self._changed.notify_all()
+
+    def wait_line(self, text: str, timeout: float = 90.0) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: any(text in line for line in self.lines), timeout)
+
+    def stop(self, signum: int) -> float:
+        """Send ``signum``; how long the process took to exit."""
+        sent = time.monotonic()
+        self.process.send_signal(signum)
+        self.process.wait(timeout=30)
+        return time.monotonic() - sent
+
+    def close(self) -> None:
+        self.process.kill()
+        self.process.wait()
+        self._reader.join(5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_idle_lane_on_a_fifo_with_no_writer_stops_at_once(
+    ready: None, tmp_path: Path, signum: int
+) -> None:
+    """The FIFO case of issue 25: the lane is in service with no writer on its FIFO (it
+    used to wait in open() for one), and a signal ends it (it used to wait for the writer).
+    Its log, without -v, is JSON lines naming the lane's parts at start-up."""
+    with _kiosk(tmp_path, "K11223344") as kiosk:
+        kiosk.config.write_text(
+            kiosk.config.read_text().replace('mrz_source = "mrz.txt"', 'mrz_source = "mrz.fifo"')
+        )
+        os.mkfifo(tmp_path / "mrz.fifo")
+        lane = _LaneProcess(kiosk.config, tmp_path, "--log-format", "json")
+        try:
+            assert lane.wait_line(" in service"), "".join(lane.lines)
+            took = lane.stop(signum)
+        finally:
+            lane.close()
+    assert lane.process.returncode == 0, "".join(lane.lines)
+    assert took < STOP_WITHIN_S, f"{took:.2f} s"
+    messages = [json.loads(line)["message"] for line in lane.lines]
+    assert "lane stopped by a signal" in " ".join(messages).replace("lane-1 ", "")
+    assert any("out of service after 0 travellers" in m for m in messages)
+    for part in ("turnstile gatectl:", "camera http://", "chip reader pcsc:", "trust store"):
+        assert any(part in m for m in messages), messages
+
+
+@pytest.mark.slow
+def test_sigterm_with_the_exit_open_refers_and_records_the_traveller(
+    ready: None, tmp_path: Path
+) -> None:
+    """The MRZ comes through a FIFO (written once the lane serves); the exit opens and
+    nobody walks out (passage_s 60 s): SIGTERM ends the lane within 2 s, the traveller is
+    referred on record, and the exit closes."""
+    with _kiosk(tmp_path, "K55667788", "[timeouts]\npassage_s = 60.0\n") as kiosk:
+        mrz = (tmp_path / "mrz.txt").read_text()
+        kiosk.config.write_text(
+            kiosk.config.read_text().replace('mrz_source = "mrz.txt"', 'mrz_source = "mrz.fifo"')
+        )
+        os.mkfifo(tmp_path / "mrz.fifo")
+        lane = _LaneProcess(kiosk.config, tmp_path)
+        try:
+            assert lane.wait_line(" in service"), "".join(lane.lines)
+            with (tmp_path / "mrz.fifo").open("w") as writer:  # the scanner, then gone
+                writer.write(mrz + "\n")
+            assert kiosk.emulator.wait_door(Door.EXIT, DoorState.OPEN, timeout=90), "".join(
+                lane.lines
+            )
+            took = lane.stop(signal.SIGTERM)
+        finally:
+            lane.close()
+        assert kiosk.emulator.wait_door(Door.EXIT, DoorState.CLOSED, timeout=20)
+    assert lane.process.returncode == 0, "".join(lane.lines)
+    assert took < STOP_WITHIN_S, f"{took:.2f} s"
+    with AuditLog.open_readonly(kiosk.audit) as log:
+        entries = list(log.entries())
+        assert log.verify().ok
+    assert [(e["kind"], e["outcome"]) for e in entries] == [
+        ("decision", "ACCEPT"),
+        ("result", "REFER_DEVICE"),
+    ], entries
+    assert "lane stopped (SIGTERM)" in entries[-1]["detail"]
+    # The operator's one line for the traveller, at INFO without -v.
+    (line,) = [line for line in lane.lines if " INFO gate.lane transaction " in line]
+    assert "REFER_DEVICE: lane stopped (SIGTERM)" in line and "K55667788" not in line
+
+
+@pytest.mark.slow
+def test_missing_devices_at_start_up_are_out_of_service_not_an_exit(tmp_path: Path) -> None:
+    """No turnstile, no camera, no such reader: the lane starts (no exit 2), says which
+    devices are down since when, takes no traveller, and SIGTERM still ends it at once."""
+    from gate.simulate.pki import init_pki
+
+    init_pki(tmp_path / "pki")
+    os.mkfifo(tmp_path / "mrz.fifo")
+    config = tmp_path / "kiosk.toml"
+    config.write_text(
+        """[camera]
+address = "http://127.0.0.1:9/nothing.mjpg"
+[reader]
+address = "pcsc:No Such Reader"
+mrz_source = "mrz.fifo"
+trust_store = "pki"
+[turnstile]
+address = "gatectl:/dev/egate-no-such-port"
+[audit]
+path = "audit.db"
+"""
+    )
+    lane = _LaneProcess(config, tmp_path)
+    try:
+        assert lane.wait_line("lane out of service: "), "".join(lane.lines)
+        took = lane.stop(signal.SIGTERM)
+    finally:
+        lane.close()
+    assert lane.process.returncode == 0, "".join(lane.lines)
+    assert took < STOP_WITHIN_S, f"{took:.2f} s"
+    (line,) = [line for line in lane.lines if "lane out of service: " in line]
+    for device in ("camera", "chip reader", "turnstile"):
+        assert f"{device} down since " in line
+    assert "no reader named 'No Such Reader'" in line

@@ -1,0 +1,278 @@
+"""``egate bench soak --kiosk``: ``egate run`` as its own process, on emulated devices, watched
+for leaks from outside.
+
+The devices are the ones an integrator tests a kiosk with: the gatectl turnstile emulator on
+a pty (this process walks each traveller out as soon as the exit is open), the MJPEG camera
+emulator on 127.0.0.1 showing the traveller, pcscd with vpcd holding the traveller's virtual
+passport, and the printed MRZ written line by line into a FIFO the lane reads
+(``reader.mrz_source``). One MRZ is written when the lane is idle, the next once the
+traveller has walked out and the exit has closed again.
+
+Sampled from ``/proc/PID`` of the lane process before the first traveller and after each
+one: open file descriptors, Unix sockets to pcscd, threads and resident memory. The report
+gives first/last values and the least-squares slope per 100 travellers over the second half
+of the run (the first half includes the face engine's first use), how many travellers ended
+as expected (every traveller is genuine: ACCEPT in the audit log), and the median time from
+the MRZ written to the exit door fully open.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.optional import progress
+from bench.soak import slope_per_100
+
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+LANE_START_S = 120.0  # the lane loads its face pack and opens its devices
+TRAVELLER_S = 60.0  # the most one traveller may take, MRZ to exit closed
+
+
+@dataclass(frozen=True)
+class ProcessSample:
+    """The lane process after ``traveller`` travellers (0: before the first)."""
+
+    traveller: int
+    open_fds: int
+    pcscd_sockets: int
+    threads: int
+    rss_mb: float
+
+
+def sample_process(pid: int, traveller: int) -> ProcessSample:
+    from drivers.chip.pcscd import pcscd_sockets
+
+    proc = Path(f"/proc/{pid}")
+    threads = next(
+        int(line.split()[1])
+        for line in (proc / "status").read_text().splitlines()
+        if line.startswith("Threads:")
+    )
+    return ProcessSample(
+        traveller=traveller,
+        open_fds=len(os.listdir(proc / "fd")),
+        pcscd_sockets=pcscd_sockets(pid),
+        threads=threads,
+        rss_mb=int((proc / "statm").read_text().split()[1]) * PAGE_BYTES / 1e6,
+    )
+
+
+@dataclass(frozen=True)
+class KioskDevices:
+    config: Path
+    mrz: str  # the traveller's printed MRZ, lines joined by newlines
+    emulator: Any  # drivers.turnstile.emulator.EmulatorHandle
+
+
+@contextmanager
+def kiosk_devices(work: Path, door_time_scale: float = 1.0) -> Iterator[KioskDevices]:
+    """The emulated kiosk: one genuine traveller's passport on a vpcd card, the turnstile
+    emulator, the camera showing the traveller, a FIFO for the MRZ, and the config."""
+    import cv2
+
+    from drivers.camera.mjpeg_server import MjpegServer
+    from drivers.camera.synthetic import TravellerScene
+    from drivers.chip.passport_folder import load_passport_folder
+    from drivers.chip.pcscd import ensure_pcscd
+    from drivers.chip.vpcd import VpcdCardLink
+    from drivers.turnstile.emulator import Physics, start_emulator
+    from gate.simulate.faces import PhotoLibrary
+    from gate.simulate.issue import issue_passport
+    from gate.simulate.lane import SceneFeed
+    from gate.simulate.pki import init_pki
+    from models.engine import load_engine
+
+    engine = load_engine(None)
+    portrait = PhotoLibrary(lambda im: engine.analyze(im, min_face=40)).portrait("sample:t1.jpg#0")
+    ok, jpeg = cv2.imencode(".jpg", portrait)
+    if not ok:
+        raise RuntimeError("could not encode the traveller's portrait")
+    issued = issue_passport(
+        work / "passport",
+        pki=init_pki(work / "pki"),
+        photo=bytes(jpeg),
+        surname="SOAK",
+        given_names="KIOSK",
+        nationality="UTO",
+        birth_date="900101",
+        sex="F",
+        expiry_date="351231",
+        document_number="S0AK12345",
+    )
+    feed = SceneFeed()
+    feed.show(list(TravellerScene(photo=portrait, kind="genuine", seed=1).images()))
+    fifo = work / "mrz.fifo"
+    os.mkfifo(fifo, 0o600)
+    with (
+        ensure_pcscd(),
+        start_emulator("gatectl", physics=Physics(time_scale=door_time_scale)) as emulator,
+        MjpegServer(feed) as camera,
+        VpcdCardLink(load_passport_folder(work / "passport")) as link,
+    ):
+        config = work / "kiosk.toml"
+        config.write_text(
+            f"""[camera]
+address = "{camera.url}"
+[reader]
+address = "pcsc:{link.reader_name}"
+mrz_source = "{fifo}"
+trust_store = "{work / "pki"}"
+[turnstile]
+address = "{emulator.address}"
+[audit]
+path = "{work / "audit.db"}"
+""",
+            encoding="utf-8",
+        )
+        yield KioskDevices(config, "\n".join(issued.mrz.lines), emulator)
+
+
+def _wait_in_service(log_path: Path, lane: subprocess.Popen[bytes], timeout: float) -> None:
+    """Until the lane logs that it is in service (the log is the lane's only signal)."""
+    deadline = time.monotonic() + timeout
+    while b" in service" not in log_path.read_bytes():
+        if lane.poll() is not None:
+            raise RuntimeError(f"egate run exited with {lane.returncode} before serving")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"egate run not in service within {timeout:.0f} s")
+        time.sleep(0.1)
+
+
+def run_kiosk_soak(
+    travellers: int, *, door_time_scale: float = 1.0, show_progress: bool = False
+) -> dict[str, Any]:
+    """``travellers`` genuine travellers through one ``egate run`` process; the report."""
+    from gate.turnstile import Door, DoorState
+
+    samples: list[ProcessSample] = []
+    mrz_to_exit_open: list[float] = []
+    walked_out = 0
+    with ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="egate-soak-")))
+        devices = stack.enter_context(kiosk_devices(work, door_time_scale))
+        emulator = devices.emulator
+        # Held open for writing all along: the lane never sees its source end.
+        fifo = os.open(work / "mrz.fifo", os.O_RDWR)
+        stack.callback(os.close, fifo)
+        log_file = stack.enter_context((work / "lane.log").open("wb"))
+        command = [sys.executable, "-m", "gate", "-v", "run", "--config", str(devices.config)]
+        command += ["--max-travellers", str(travellers)]
+        lane = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT, cwd=work)
+        stack.callback(_stop, lane)
+        _wait_in_service(work / "lane.log", lane, LANE_START_S)
+        samples.append(sample_process(lane.pid, 0))
+        for index in progress(
+            range(1, travellers + 1), desc="kiosk soak", unit="traveller", enabled=show_progress
+        ):
+            written = time.monotonic()
+            os.write(fifo, (devices.mrz + "\n\n").encode("ascii"))
+            if not emulator.wait_door(Door.EXIT, DoorState.OPEN, timeout=TRAVELLER_S):
+                # Not let through (referred): the lane is idle again once its doors are shut.
+                emulator.wait_door(Door.ENTRY, DoorState.CLOSED, timeout=TRAVELLER_S)
+            else:
+                mrz_to_exit_open.append(time.monotonic() - written)
+                emulator.traveller_passes()
+                walked_out += 1
+                emulator.wait_door(Door.EXIT, DoorState.CLOSED, timeout=TRAVELLER_S)
+            if lane.poll() is not None:
+                break
+            samples.append(sample_process(lane.pid, index))
+        try:
+            code: int | None = lane.wait(timeout=TRAVELLER_S)
+        except subprocess.TimeoutExpired:  # served its travellers but did not end
+            _stop(lane)
+            code = None
+        decisions, chain_ok = _audit(work / "audit.db")
+        log_tail = (work / "lane.log").read_text(errors="replace")[-2000:]
+    report = summarise_kiosk(samples, decisions, travellers, mrz_to_exit_open)
+    report.update(exit_code=code, walked_out=walked_out, audit_chain_ok=chain_ok)
+    if report["as_expected"] < travellers:
+        report["lane_log_tail"] = log_tail
+    return report
+
+
+def _stop(lane: subprocess.Popen[bytes]) -> None:
+    if lane.poll() is None:
+        lane.terminate()
+        try:
+            lane.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            lane.kill()
+            lane.wait()
+
+
+def _audit(path: Path) -> tuple[list[str], bool]:
+    from gate.audit import AuditLog
+
+    with AuditLog.open_readonly(path) as audit:
+        entries = list(audit.entries())
+        chain_ok = audit.verify().ok
+    return [str(e["outcome"]) for e in entries if e["kind"] == "decision"], chain_ok
+
+
+def summarise_kiosk(
+    samples: list[ProcessSample],
+    decisions: list[str],
+    travellers: int,
+    mrz_to_exit_open: list[float],
+) -> dict[str, Any]:
+    tail = samples[len(samples) // 2 :]
+    xs = [float(s.traveller) for s in tail]
+    measures: dict[str, Any] = {}
+    for name in ("open_fds", "pcscd_sockets", "threads", "rss_mb"):
+        values = [float(getattr(s, name)) for s in samples]
+        measures[name] = {
+            "start": values[0] if values else None,
+            "after_first": values[1] if len(values) > 1 else None,
+            "end": values[-1] if values else None,
+            "max": max(values) if values else None,
+            "slope_per_100_travellers": round(
+                slope_per_100(xs, [float(getattr(s, name)) for s in tail]), 3
+            ),
+        }
+    expected = sum(d == "ACCEPT" for d in decisions)
+    return {
+        "mode": "kiosk",
+        "travellers": travellers,
+        "as_expected": expected,
+        "share_as_expected": expected / travellers if travellers else 0.0,
+        "decisions": {d: decisions.count(d) for d in sorted(set(decisions))},
+        "measures": measures,
+        "mrz_to_exit_open_s": {
+            "median": round(statistics.median(mrz_to_exit_open), 3) if mrz_to_exit_open else None,
+            "min": round(min(mrz_to_exit_open), 3) if mrz_to_exit_open else None,
+            "max": round(max(mrz_to_exit_open), 3) if mrz_to_exit_open else None,
+        },
+        "samples": [s.__dict__ for s in samples],
+    }
+
+
+def kiosk_markdown(report: dict[str, Any]) -> str:
+    timing = report["mrz_to_exit_open_s"]
+    lines = [
+        f"# Kiosk soak: {report['travellers']} travellers through `egate run`",
+        "",
+        f"Outcomes as expected (ACCEPT): {report['as_expected']}/{report['travellers']}; "
+        f"lane exit code {report['exit_code']}; audit chain "
+        f"{'intact' if report['audit_chain_ok'] else 'BROKEN'}",
+        f"MRZ to exit open: median {timing['median']} s (min {timing['min']}, max {timing['max']})",
+        "",
+        "| lane process | start | after 1st | end | max | slope per 100 (2nd half) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, m in report["measures"].items():
+        lines.append(
+            f"| {name} | {m['start']} | {m['after_first']} | {m['end']} | {m['max']} | "
+            f"{m['slope_per_100_travellers']:+.3f} |"
+        )
+    return "\n".join(lines) + "\n"

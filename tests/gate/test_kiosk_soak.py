@@ -1,0 +1,34 @@
+"""``egate bench soak --kiosk`` (issue 25): ``egate run`` as its own process on the emulators,
+its resources watched from outside. A few travellers: every one accepted, the lane ends by
+itself after them, holds one socket to pcscd, and the report has the kiosk path's timing."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gate.cli import main
+from tests.gate.test_kiosk_run import ready  # noqa: F401  (the fixture)
+
+TRAVELLERS = 3
+
+
+@pytest.mark.slow
+@pytest.mark.pcsc
+def test_kiosk_soak_reports_the_lane_process(
+    ready: None,  # noqa: F811
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["bench", "soak", "--kiosk", "--travellers", str(TRAVELLERS), "--json", "-"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0, report.get("lane_log_tail")
+    assert report["as_expected"] == TRAVELLERS == report["walked_out"]
+    assert report["decisions"] == {"ACCEPT": TRAVELLERS}
+    assert report["exit_code"] == 0  # --max-travellers reached: the lane closed its FIFO
+    assert report["audit_chain_ok"] is True
+    measures = report["measures"]
+    assert measures["pcscd_sockets"]["after_first"] == measures["pcscd_sockets"]["end"] == 1
+    assert measures["open_fds"]["end"] == measures["open_fds"]["after_first"]
+    assert [s["traveller"] for s in report["samples"]] == list(range(TRAVELLERS + 1))
+    assert 0 < report["mrz_to_exit_open_s"]["min"] <= report["mrz_to_exit_open_s"]["median"]
