@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -48,3 +49,15 @@ def pcscd() -> Iterator[PcscdStatus]:
         pytest.skip(PCSC_SKIP + problem)
     with ensure_pcscd() as status:
         yield status
+
+
+@pytest.fixture(scope="module")
+def pack_folder() -> Path:
+    """The default face pack's folder (skips with the reason where it is not prepared)."""
+    from gate.errors import ModelError
+    from models.pack import pack_dir
+
+    try:
+        return pack_dir(None)
+    except ModelError as exc:
+        pytest.skip(f"face model pack not prepared ({exc})")

@@ -122,8 +122,9 @@ class DeviceGuard:
 
 
 class ReopeningTurnstile:
-    """A turnstile opened when first needed and again after it was lost (``DeviceGoneError``);
-    after a failed open, calls fail at once for ``REOPEN_S`` (an open waits seconds)."""
+    """A turnstile that may be missing at start-up: opened when first needed, and after a
+    failed open, calls fail at once for ``REOPEN_S`` (an open waits seconds). Once opened,
+    the driver's own reconnection handles a port that vanishes and comes back."""
 
     def __init__(
         self, open_turnstile: Callable[[], Turnstile], description: str, reopen_s: float = REOPEN_S
@@ -156,18 +157,10 @@ class ReopeningTurnstile:
             return self._inner
 
     def _call(self, call: Callable[[Turnstile], T]) -> T:
-        inner = self._current()
-        try:
-            return call(inner)
-        except DeviceGoneError:
-            with self._lock:
-                if self._inner is inner:
-                    self._inner = None
-            try:
-                inner.close()
-            except Exception:
-                log.debug("closing a lost turnstile failed", exc_info=True)
-            raise
+        # Once opened, the driver is kept: each driver reconnects by itself after its port
+        # vanishes (with backoff, locking first), so dropping it here would only add a
+        # REOPEN_S blackout after the device is back.
+        return call(self._current())
 
     def open_entry(self, timeout: float = DEFAULT_TIMEOUT) -> None:
         self._call(lambda t: t.open_entry(timeout))

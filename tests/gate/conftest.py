@@ -10,7 +10,6 @@ import pytest
 
 from drivers.turnstile.emulator import Physics, start_emulator
 from gate.audit import AuditLog
-from gate.errors import ModelError
 from gate.simulate.pki import TestPki, init_pki
 from tests.gate.lane.real_lane import RealLane
 
@@ -31,13 +30,3 @@ def lane(tmp_path: Path, pki: TestPki) -> Iterator[RealLane]:
     finally:
         audit.close()
         emulator.close()
-
-
-@pytest.fixture(scope="module")
-def pack_folder() -> Path:
-    from models.pack import pack_dir
-
-    try:
-        return pack_dir(None)
-    except ModelError as exc:
-        pytest.skip(f"face model pack not prepared ({exc})")

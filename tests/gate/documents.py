@@ -11,6 +11,8 @@ from gate.transaction import DocumentRead
 
 TODAY = dt.date(2026, 11, 26)
 MRZ = "P<UTOERIKSSON<<ANNA<MARIA\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
+# The same specimen as the page scanner prints it: two full 44-character lines.
+TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
 
 
 def document_read(**changes: object) -> DocumentRead:

@@ -13,116 +13,24 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import pytest
 
-from drivers.turnstile.emulator import EmulatorHandle
 from gate.audit import AuditLog
 from gate.cli import main
-from gate.errors import ModelError
 from gate.turnstile import Door, DoorState
 from tests.conftest import PROJECT_ROOT
-from tests.drivers.chip.isolated import isolated, isolated_env, isolation_problem
+from tests.drivers.chip.isolated import isolated, isolated_env
+from tests.gate.lane.kiosk import TRAVELLERS, emulated_kiosk, walk_out_when_open
 
 
-@pytest.fixture(scope="module")
-def ready() -> None:
-    from drivers.chip.pcscd import pcscd_available
-    from models.pack import pack_dir
-
-    try:
-        pack_dir(None)
-    except ModelError as exc:
-        pytest.skip(f"face model pack not prepared ({exc})")
-    problem = pcscd_available()
-    if problem:
-        pytest.skip(f"PC/SC path unavailable: {problem}")
-
-
-@dataclass(frozen=True)
-class Kiosk:
-    emulator: EmulatorHandle
-    config: Path
-    audit: Path
-
-
-@contextmanager
-def _kiosk(tmp_path: Path, document_number: str, extra_toml: str = "") -> Iterator[Kiosk]:
-    """A genuine traveller's passport on a vpcd card, the turnstile emulator, the camera
-    showing the traveller, and the kiosk config that names them."""
-    from drivers.camera.mjpeg_server import MjpegServer
-    from drivers.camera.synthetic import TravellerScene
-    from drivers.chip.passport_folder import load_passport_folder
-    from drivers.chip.pcscd import ensure_pcscd
-    from drivers.chip.vpcd import VpcdCardLink
-    from drivers.turnstile.emulator import Physics, start_emulator
-    from gate.simulate.faces import PhotoLibrary
-    from gate.simulate.issue import issue_passport
-    from gate.simulate.lane import SceneFeed
-    from gate.simulate.pki import init_pki
-    from models.engine import load_engine
-
-    engine = load_engine(None)
-    portrait = PhotoLibrary(lambda im: engine.analyze(im, min_face=40)).portrait("sample:t1.jpg#0")
-    ok, jpeg = cv2.imencode(".jpg", portrait)
-    assert ok
-    issued = issue_passport(
-        tmp_path / "passport",
-        pki=init_pki(tmp_path / "pki"),
-        photo=bytes(jpeg),
-        surname="KIOSK",
-        given_names="TEST",
-        nationality="UTO",
-        birth_date="900101",
-        sex="F",
-        expiry_date="351231",
-        document_number=document_number,
-    )
-    (tmp_path / "mrz.txt").write_text("\n".join(issued.mrz.lines) + "\n")
-    feed = SceneFeed()
-    feed.show(list(TravellerScene(photo=portrait, kind="genuine", seed=1).images()))
-    with (
-        ensure_pcscd(),
-        start_emulator("gatectl", physics=Physics(time_scale=0.2)) as emulator,
-        MjpegServer(feed) as camera,
-        VpcdCardLink(load_passport_folder(tmp_path / "passport")) as link,
-    ):
-        config = tmp_path / "kiosk.toml"
-        config.write_text(
-            f"""
-[camera]
-address = "{camera.url}"
-[reader]
-address = "pcsc:{link.reader_name}"
-mrz_source = "mrz.txt"
-trust_store = "pki"
-[turnstile]
-address = "{emulator.address}"
-[audit]
-path = "audit.db"
-{extra_toml}"""
-        )
-        yield Kiosk(emulator, config, tmp_path / "audit.db")
-
-
-def _walker(emulator: EmulatorHandle, stop: threading.Event) -> None:
-    """The traveller walks out as soon as the exit door is open (an event of the emulator,
-    not a guess at how long the gate takes)."""
-    while not stop.is_set():
-        if emulator.wait_door(Door.EXIT, DoorState.OPEN, timeout=0.5):
-            emulator.traveller_passes()
-            return
-
-
-def test_egate_run_serves_one_traveller(ready: None, tmp_path: Path) -> None:
+def test_egate_run_serves_one_traveller(kiosk_ready: None, tmp_path: Path) -> None:
     stop = threading.Event()
-    with _kiosk(tmp_path, "K12345678") as kiosk:
-        walker = threading.Thread(target=_walker, args=(kiosk.emulator, stop), daemon=True)
+    with emulated_kiosk(tmp_path, "K12345678") as kiosk:
+        walker = threading.Thread(
+            target=walk_out_when_open, args=(kiosk.emulator, stop), daemon=True
+        )
         walker.start()
         try:
             code = main(["run", "--config", str(kiosk.config), "--max-travellers", "1"])
@@ -145,12 +53,12 @@ def test_egate_run_without_trust_store_is_a_config_error(tmp_path: Path) -> None
 
 @pytest.mark.slow
 def test_sigkill_with_the_exit_open_leaves_the_accept_on_record(
-    ready: None, tmp_path: Path
+    kiosk_ready: None, tmp_path: Path
 ) -> None:
     """Write-ahead: ``egate run`` is killed with SIGKILL while the accepted traveller stands
     in the open exit. The turnstile (another process's emulator) counted the opening, and
     the ACCEPT it acted on is committed in the audit log, with an intact chain."""
-    with _kiosk(tmp_path, "K87654321", "[timeouts]\npassage_s = 60.0\n") as kiosk:
+    with emulated_kiosk(tmp_path, "K87654321", "[timeouts]\npassage_s = 60.0\n") as kiosk:
         process = subprocess.Popen(
             [sys.executable, "-m", "gate", "run", "--config", str(kiosk.config)],
             stdout=subprocess.DEVNULL,
@@ -180,9 +88,6 @@ def test_sigkill_with_the_exit_open_leaves_the_accept_on_record(
     assert [e["kind"] for e in entries] == ["decision"]
 
 
-TRAVELLERS = 20
-CONTEXT_LIMIT = 8  # pcscd -t: the most client contexts it serves at once
-
 # Runs in private namespaces (tests.drivers.chip.isolated), where the pcscd is this script's own,
 # started with a limit of 8 contexts. argv[1]: the work folder.
 LIMITED_PCSCD = """
@@ -191,7 +96,7 @@ from pathlib import Path
 from drivers.chip.pcscd import list_readers, pcscd_sockets
 from gate.audit import AuditLog
 from gate.turnstile import Door, DoorState
-from tests.gate.lane.test_kiosk_run import CONTEXT_LIMIT, TRAVELLERS, _kiosk
+from tests.gate.lane.kiosk import CONTEXT_LIMIT, TRAVELLERS, emulated_kiosk
 
 work = Path(sys.argv[1])
 daemon = subprocess.Popen(["pcscd", "--foreground", "-t", str(CONTEXT_LIMIT)],
@@ -201,7 +106,7 @@ while not list_readers():  # pcscd offers no readiness signal: poll the conditio
     assert time.monotonic() < deadline, "pcscd listed no reader"
     time.sleep(0.02)
 out = {"sockets": [], "passed": 0}
-with _kiosk(work, "K24681357") as kiosk:
+with emulated_kiosk(work, "K24681357") as kiosk:
     mrz = (work / "mrz.txt").read_text().strip()
     (work / "mrz.txt").write_text((mrz + "\\n\\n") * TRAVELLERS)
     with open(work / "lane.log", "wb") as log:
@@ -236,15 +141,14 @@ print(json.dumps(out))
 
 
 @pytest.mark.slow
-@pytest.mark.pcsc
-def test_a_lane_serves_more_travellers_than_pcscd_has_contexts(ready: None, tmp_path: Path) -> None:
+@pytest.mark.pcsc_isolated
+def test_a_lane_serves_more_travellers_than_pcscd_has_contexts(
+    pack_folder: Path, tmp_path: Path
+) -> None:
     """Issue 25: every traveller used to leak one pcscd connection, so a pcscd serving 8
     contexts referred the 8th traveller on ("PC/SC: no daemon"). Now the lane holds one
     context: 20 travellers through ``egate run`` against ``pcscd -t 8``, all accepted, and
     the lane process's sockets to pcscd stay at 1 from the first traveller to the last."""
-    problem = isolation_problem()
-    if problem:
-        pytest.skip(problem)
     work = tmp_path / "kiosk"
     work.mkdir()
     done = subprocess.run(
@@ -312,12 +216,12 @@ class _LaneProcess:
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_idle_lane_on_a_fifo_with_no_writer_stops_at_once(
-    ready: None, tmp_path: Path, signum: int
+    kiosk_ready: None, tmp_path: Path, signum: int
 ) -> None:
     """The FIFO case of issue 25: the lane is in service with no writer on its FIFO (it
     used to wait in open() for one), and a signal ends it (it used to wait for the writer).
     Its log, without -v, is JSON lines naming the lane's parts at start-up."""
-    with _kiosk(tmp_path, "K11223344") as kiosk:
+    with emulated_kiosk(tmp_path, "K11223344") as kiosk:
         kiosk.config.write_text(
             kiosk.config.read_text().replace('mrz_source = "mrz.txt"', 'mrz_source = "mrz.fifo"')
         )
@@ -339,12 +243,12 @@ def test_idle_lane_on_a_fifo_with_no_writer_stops_at_once(
 
 @pytest.mark.slow
 def test_sigterm_with_the_exit_open_refers_and_records_the_traveller(
-    ready: None, tmp_path: Path
+    kiosk_ready: None, tmp_path: Path
 ) -> None:
     """The MRZ comes through a FIFO (written once the lane serves); the exit opens and
     nobody walks out (passage_s 60 s): SIGTERM ends the lane within 2 s, the traveller is
     referred on record, and the exit closes."""
-    with _kiosk(tmp_path, "K55667788", "[timeouts]\npassage_s = 60.0\n") as kiosk:
+    with emulated_kiosk(tmp_path, "K55667788", "[timeouts]\npassage_s = 60.0\n") as kiosk:
         mrz = (tmp_path / "mrz.txt").read_text()
         kiosk.config.write_text(
             kiosk.config.read_text().replace('mrz_source = "mrz.txt"', 'mrz_source = "mrz.fifo"')

@@ -20,9 +20,8 @@ from gate.outcome import Decision, Transaction
 from gate.simulate.issue import IssuedPassport
 from gate.simulate.lane import SceneFeed, SimDocuments
 from gate.transaction import PresentedDocument
-from tests.icao.passports import face_jpeg, passport, pki_ecdsa  # noqa: F401
-
-TD3 = "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<\nL898902C36UTO7408122F1204159ZE184226B<<<<<10"
+from tests.gate.documents import TD3
+from tests.gate.icao.passports import face_jpeg, passport, pki_ecdsa  # noqa: F401
 
 
 def test_scene_feed_plays_scene_then_keeps_moving_and_switches() -> None:

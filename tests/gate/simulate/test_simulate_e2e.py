@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 
+from drivers.chip.pcscd import PcscdStatus
 from gate.audit import AuditLog
 from gate.cli import main
 from gate.lane import GateEvent
@@ -198,11 +199,8 @@ def _scenario(folder: Path, *travellers: str) -> Path:
 
 
 @pytest.fixture
-def served_passport(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+def served_passport(tmp_path: Path, pcscd: PcscdStatus) -> Iterator[tuple[Path, str]]:
     """``egate chip serve`` in a subprocess on a fresh passport; (its folder, its reader)."""
-    problem = _pcsc_problem()
-    if problem:
-        pytest.skip(f"PC/SC path unavailable: {problem}")
     import cv2
 
     from gate.simulate.faces import sample_folder

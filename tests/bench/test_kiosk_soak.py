@@ -5,11 +5,12 @@ itself after them, holds one socket to pcscd, and the report has the kiosk path'
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
+from drivers.chip.pcscd import PcscdStatus
 from gate.cli import main
-from tests.gate.test_kiosk_run import ready  # noqa: F401  (the fixture)
 
 TRAVELLERS = 3
 
@@ -17,7 +18,8 @@ TRAVELLERS = 3
 @pytest.mark.slow
 @pytest.mark.pcsc
 def test_kiosk_soak_reports_the_lane_process(
-    ready: None,  # noqa: F811
+    pack_folder: Path,
+    pcscd: PcscdStatus,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     code = main(["bench", "soak", "--kiosk", "--travellers", str(TRAVELLERS), "--json", "-"])
@@ -28,7 +30,10 @@ def test_kiosk_soak_reports_the_lane_process(
     assert report["exit_code"] == 0  # --max-travellers reached: the lane closed its FIFO
     assert report["audit_chain_ok"] is True
     measures = report["measures"]
-    assert measures["pcscd_sockets"]["after_first"] == measures["pcscd_sockets"]["end"] == 1
+    # One context for the lane: 1 socket from the first traveller on; at the end it is 1, or
+    # 0 where the lane had already closed its reader when the last sample was taken.
+    assert measures["pcscd_sockets"]["after_first"] == 1
+    assert measures["pcscd_sockets"]["end"] in (0, 1)
     assert measures["open_fds"]["end"] == measures["open_fds"]["after_first"]
     assert [s["traveller"] for s in report["samples"]] == list(range(TRAVELLERS + 1))
     assert 0 < report["mrz_to_exit_open_s"]["min"] <= report["mrz_to_exit_open_s"]["median"]

@@ -14,7 +14,7 @@ from gate.errors import ConfigError
 from gate.lane.documents import MrzStreamDocuments
 from gate.lane.mrz_input import MAX_LINE, Garbled, LineInput
 from gate.transaction import PresentedDocument
-from tests.gate.test_lane_parts import TD3
+from tests.gate.documents import TD3
 
 WAIT_S = 10.0  # the most a document may take to come through: a bound, not a pace
 

@@ -21,8 +21,8 @@ from gate.lane import GateEvent, build_lane
 from gate.lane.adapters import AuditLogSink, PassportChipReader
 from gate.lane.bad_mrz import PLACE_AGAIN, mrz_problem
 from gate.simulate.issue import IssuedPassport
-from tests.gate.test_lane_parts import TD3
-from tests.icao.passports import face_jpeg, passport, pki_ecdsa  # noqa: F401
+from tests.gate.documents import TD3
+from tests.gate.icao.passports import face_jpeg, passport, pki_ecdsa  # noqa: F401
 
 # The specimen TD3 with its document number's check digit (the 10th character of line 2)
 # changed from 6 to 7.
