@@ -145,6 +145,12 @@ READS: dict[tuple[str, str], Reads] = {
     ),
     ("console", "users"): _r("console", "--users", "@X"),
     ("broker serve", "folder"): _r("broker", "serve", "@X", kind="folder"),
+    ("console", "broker"): _r(
+        "console", "--users", "@USERS", "--key", "@CONSOLEKEY", "--broker", "@X"
+    ),
+    ("run", "broker"): _r("run", "--config", "@CONFIG", "--broker", "@X"),
+    ("simulate", "broker"): _r("simulate", "--broker", "@X"),
+    ("demo", "broker"): _r("demo", "--broker", "@X"),
     ("demo", "users"): _r("demo", "--users", "@X", "--console", "127.0.0.1:0"),
     ("run", "trust_console"): _r("run", "--config", "@CONFIG", "--trust-console", "@X"),
     ("simulate", "trust_console"): _r("simulate", "--trust-console", "@X"),
@@ -208,6 +214,7 @@ PATH_NAMES = {
     "tls_cert",
     "tls_key",
     "key",
+    "broker",  # a URL, or the credentials file ``broker init`` wrote
 }
 # Read by the face engine's loader, which the in-process run replaces; ``models verify``
 # reads a pack folder the same way and is listed above.
@@ -295,6 +302,10 @@ class Kit:
             path.write_text("")
         elif name == "@DIR":
             path.mkdir()
+        elif name == "@CONSOLEKEY":
+            from gate.console.signing import ConsoleKey
+
+            ConsoleKey.generate().save(path)
         elif name in ("@TLSCERT", "@TLSKEY"):
             _self_signed(self.folder)
         elif name == "@FILE":
