@@ -81,11 +81,15 @@ def _parse_same(value: str, source: Path, line: int) -> bool:
 
 
 def _require_files(images: list[ImageRef], source: Path) -> None:
-    missing = [ref.path for ref in images if ref.path is not None and not ref.path.is_file()]
+    missing = [ref for ref in images if ref.path is not None and not ref.path.is_file()]
     if missing:
+        shown = ", ".join(ref.key for ref in missing[:3])
+        more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
         # The first one in full, so the line says where they were looked for (--root).
-        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
-        raise InputError(f"{source}: {len(missing)} image(s) not found: {missing[0]}{more}")
+        raise InputError(
+            f"{source}: {len(missing)} image(s) not found: {shown}{more} "
+            f"(the first looked for as {missing[0].path})"
+        )
 
 
 def load_pairs_csv(source: Path) -> Dataset:
