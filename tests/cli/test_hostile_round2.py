@@ -170,3 +170,24 @@ def test_a_good_manifest_loads() -> None:
 def test_a_manifest_that_cannot_decide_is_refused(text: str) -> None:
     with pytest.raises(ModelError, match="m.json"):
         PackManifest.from_json(text, "m.json")
+
+
+# -- CSV -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"left,right,same\n" + b"a" * 200_000 + b",b.png,1\n",
+        b'left,right,same\n"a.png,b.png,1\n',
+    ],
+    ids=["field-over-128k", "open-quote"],
+)
+def test_a_hostile_pairs_csv_is_one_line(tmp_path: Path, content: bytes) -> None:
+    from bench.dataset_formats import load_dataset
+    from gate.errors import InputError
+
+    path = tmp_path / "pairs.csv"
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=r"pairs\.csv:2"):
+        load_dataset(path)
