@@ -85,5 +85,5 @@ FUZZ_EXAMPLES ?= 1000
 fuzz: venv
 	EGATE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p tests.fuzz.profile \
 	  --hypothesis-profile=egate-fuzz -p no:cacheprovider \
-	  tests/fuzz tests/cli/test_cli_fuzz.py tests/icao/test_parsers_fuzz.py \
+	  tests/fuzz tests/cli/test_cli_fuzz.py tests/cli/test_file_options.py tests/icao/test_parsers_fuzz.py \
 	  tests/icao/test_tlv.py tests/turnstile/test_protocols.py
