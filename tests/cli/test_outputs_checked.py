@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import pytest
 
 from gate.audit import AuditLog
 from gate.cli import build_parser, main
+from gate.outcome import Decision
 
 
 def _refused(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
@@ -120,3 +122,17 @@ def test_a_pack_with_a_nan_threshold_is_refused(
     }  # fmt: skip
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     assert "NaN" in _refused(["models", "verify", str(tmp_path)], capsys)
+
+
+@dataclass(frozen=True)
+class _Result:
+    actual: Decision
+
+
+def test_a_dataset_run_where_every_traveller_failed_is_a_failure() -> None:
+    from gate.cli.simulate_dataset import every_transaction_failed
+
+    failed = [_Result(Decision.REFER_DEVICE), _Result(Decision.AUDIT_FAILED)]
+    assert every_transaction_failed(failed)
+    assert not every_transaction_failed([*failed, _Result(Decision.REJECT_MISMATCH)])
+    assert not every_transaction_failed([])
