@@ -122,6 +122,13 @@ def test_a_pack_with_a_nan_threshold_is_refused(
     }  # fmt: skip
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     assert "NaN" in _refused(["models", "verify", str(tmp_path)], capsys)
+    import cv2
+    import numpy as np
+
+    image = tmp_path / "face.png"
+    cv2.imwrite(str(image), np.full((64, 64, 3), 128, np.uint8))
+    # Before: "NO MATCH" for an image against itself (every comparison with NaN is false).
+    assert "NaN" in _refused(["verify", str(image), str(image), "--pack", str(tmp_path)], capsys)
 
 
 @dataclass(frozen=True)
