@@ -126,13 +126,7 @@ def register(registry: Registry) -> None:
     p.add_argument("--since", default=None, help="Unix time or ISO date/time (UTC)")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     # Its own check (``_write_output``): never through a planted symlink, never a folder.
-    p.add_argument(
-        "--output",
-        "-o",
-        type=argtypes.output_file,
-        default=None,
-        help="write to this file instead of stdout",
-    )
+    p.add_argument("--output", "-o", default=None, help="write to this file instead of stdout")
 
     p = registry.command(
         "audit verify", "check the audit chain: names the first row changed", _verify

@@ -88,7 +88,7 @@ def test_outputs_that_cannot_be_written_are_refused_before_the_run(
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="root writes anywhere but /proc")
 def test_a_read_only_place_is_found_by_trying(capsys: pytest.CaptureFixture[str]) -> None:
-    assert "cannot write" in _refused(["audit", "export", "-o", "/proc/x", "--db", "x"], capsys)
+    assert "cannot write" in _refused(["simulate", "--json", "/proc/x"], capsys)
 
 
 def test_a_report_folder_is_made_under_a_writable_one(tmp_path: Path) -> None:
@@ -143,3 +143,21 @@ def test_a_dataset_run_where_every_traveller_failed_is_a_failure() -> None:
     assert every_transaction_failed(failed)
     assert not every_transaction_failed([*failed, _Result(Decision.REJECT_MISMATCH)])
     assert not every_transaction_failed([])
+
+
+def test_the_audit_store_itself_never_writes_into_another_programs_database(
+    tmp_path: Path,
+) -> None:
+    """``egate run`` takes its log from the config, not ``--audit``: the store checks too."""
+    from gate.errors import AuditError
+
+    other = tmp_path / "otherapp.db"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE notes (body TEXT)")
+    before = other.read_bytes()
+    with pytest.raises(AuditError, match="another program"):
+        AuditLog.open(other)
+    assert other.read_bytes() == before and not (tmp_path / "otherapp.salt").exists()
+    os.mkfifo(tmp_path / "fifo.db")
+    with pytest.raises(AuditError, match="FIFO"):
+        AuditLog.open(tmp_path / "fifo.db")
