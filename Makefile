@@ -85,5 +85,6 @@ FUZZ_EXAMPLES ?= 1000
 fuzz: venv
 	EGATE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest -p tests.fuzz.profile \
 	  --hypothesis-profile=egate-fuzz -p no:cacheprovider \
-	  tests/fuzz tests/gate/cli/test_cli_fuzz.py tests/gate/icao/test_parsers_fuzz.py \
-	  tests/gate/icao/test_tlv.py tests/drivers/turnstile/test_protocols.py
+	  tests/fuzz tests/gate/cli/test_cli_fuzz.py tests/gate/cli/test_file_options.py \
+	  tests/gate/icao/test_parsers_fuzz.py tests/gate/icao/test_tlv.py \
+	  tests/drivers/turnstile/test_protocols.py

@@ -18,8 +18,6 @@ The readers build ``bench.datasets`` values; that module never imports this one.
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from bench.datasets import (
     cross_identity_pairs,
     same_identity_pairs,
 )
+from gate.csv_files import load_csv
 from gate.errors import InputError
 from gate.files import read_regular_file
 
@@ -81,41 +80,37 @@ def _parse_same(value: str, source: Path, line: int) -> bool:
 
 
 def _require_files(images: list[ImageRef], source: Path) -> None:
-    missing = [ref.key for ref in images if ref.path is not None and not ref.path.is_file()]
+    missing = [ref for ref in images if ref.path is not None and not ref.path.is_file()]
     if missing:
-        shown = ", ".join(missing[:3])
+        shown = ", ".join(ref.key for ref in missing[:3])
         more = f" and {len(missing) - 3} more" if len(missing) > 3 else ""
-        raise InputError(f"{source}: {len(missing)} image(s) not found: {shown}{more}")
+        # The first one in full, so the line says where they were looked for (--root).
+        raise InputError(
+            f"{source}: {len(missing)} image(s) not found: {shown}{more} "
+            f"(the first looked for as {missing[0].path})"
+        )
 
 
 def load_pairs_csv(source: Path) -> Dataset:
     """Pairs CSV; identities are taken from the images' folder names when they fit the pairs."""
     builder = DatasetBuilder()
     folder = source.parent
-    raw = read_regular_file(source, "pairs CSV", max_bytes=MAX_LIST_BYTES, error=InputError)
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{source}: cannot read pairs CSV (not UTF-8: {exc.reason})") from exc
-    reader = csv.DictReader(io.StringIO(text))
-    columns = {name.strip() for name in (reader.fieldnames or [])}
-    missing = {"left", "right", "same"} - columns
+    rows = load_csv(source, "pairs CSV", max_bytes=MAX_LIST_BYTES, error=InputError)
+    missing = {"left", "right", "same"} - set(rows.header)
     if missing:
         raise InputError(
             f"{source}: pairs CSV lacks column(s) {', '.join(sorted(missing))} "
             "(header must hold left,right,same)"
         )
-    for row in reader:
-        row = {(k or "").strip(): (v or "") for k, v in row.items()}
-        line = reader.line_num
+    for line, row in rows:
         refs = []
         for side in ("left", "right"):
-            value = row[side].strip()
+            value = row.get(side, "").strip()
             if not value:
                 raise InputError(f"{source}:{line}: column '{side}' is empty")
             path = (folder / value) if not Path(value).is_absolute() else Path(value)
             refs.append((ImageRef(key=value, path=path), path.parent.name))
-        same = _parse_same(row["same"], source, line)
+        same = _parse_same(row.get("same", ""), source, line)
         builder.pair(builder.image(*refs[0]), builder.image(*refs[1]), same)
     _require_files(builder.images, source)
     known, note = _folders_fit_pairs(builder)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import tempfile
 from collections.abc import Mapping
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gate.errors import ModelError
+from gate.json_files import parse_json
 
 MANIFEST_NAME = "manifest.json"
 MANIFEST_FORMAT = 1
@@ -100,10 +102,8 @@ class PackManifest:
 
     @staticmethod
     def from_json(text: str, source: str) -> PackManifest:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ModelError(f"{source}: not valid JSON ({exc})") from exc
+        # Nesting, long numbers, NaN and repeated keys are refused before they can hurt.
+        data = parse_json(text, source, error=ModelError)
         if not isinstance(data, dict):
             raise ModelError(f"{source}: expected a JSON object")
         return _manifest_from_dict(data, source)
@@ -147,7 +147,14 @@ def _manifest_from_dict(data: Mapping[str, Any], source: str) -> PackManifest:
     for key, value in _field(data, "thresholds", dict, source).items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ModelError(f"{source}: thresholds.{key} is not a number")
+        if not math.isfinite(value):  # NaN would make every comparison "no match"
+            raise ModelError(f"{source}: thresholds.{key} is {value}, not a finite number")
         thresholds[str(key)] = float(value)
+    if not thresholds:
+        raise ModelError(f"{source}: field 'thresholds' is empty: the pack has no operating point")
+    created_with = _field(data, "created_with", dict, source) if "created_with" in data else {}
+    if not all(isinstance(v, str) for v in created_with.values()):
+        raise ModelError(f"{source}: field 'created_with' must map names to text")
     return PackManifest(
         id=_field(data, "id", str, source),
         kind=kind,
@@ -163,7 +170,7 @@ def _manifest_from_dict(data: Mapping[str, Any], source: str) -> PackManifest:
         distance=distance,
         thresholds=thresholds,
         calibration=_field(data, "calibration", str, source),
-        created_with={str(k): str(v) for k, v in dict(data.get("created_with", {})).items()},
+        created_with={str(k): str(v) for k, v in created_with.items()},
         nominal_threshold=_optional_number(data, "nominal_threshold", source),
         fusion=_fusion_from(data.get("fusion"), source),
     )

@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from gate.errors import ModelError
+from gate.files import read_regular_file
+from gate.json_files import MAX_JSON_BYTES, decode_utf8
 from models.home import egate_home
 from models.kinds import PACK_KINDS, built_kinds, kind_module
 from models.manifest import (
@@ -81,10 +83,8 @@ def load_manifest(pack: str | Path | None) -> PackManifest:
     folder = pack_dir(pack)
     file = folder / MANIFEST_NAME
     if file.is_file():
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ModelError(f"{file}: cannot be read ({exc})") from exc
+        raw = read_regular_file(file, "pack manifest", max_bytes=MAX_JSON_BYTES, error=ModelError)
+        text = decode_utf8(raw, str(file), ModelError)
         manifest = PackManifest.from_json(text, str(file))
         if manifest.kind not in PACK_KINDS:  # checked here: the kinds' modules import manifest
             known = ", ".join(sorted(PACK_KINDS))

@@ -13,7 +13,6 @@ same kind that do not match DG15 and DG14 (a copy cannot extract the originals).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from gate.errors import DocumentError
 from gate.files import read_regular_file
 from gate.icao.chip_auth import DhKey
 from gate.icao.pace_groups import dh_group_of
+from gate.json_files import decode_utf8, parse_json
 
 MANIFEST = "passport.json"
 FORMAT = "egate-virtual-passport/1"
@@ -41,7 +41,9 @@ def load_passport_folder(folder: Path, *, clone: bool = False, **faults: Any) ->
     ``link_kbps`` ...); raises ``DocumentError`` naming the folder when it cannot be loaded.
     """
     try:
-        manifest = json.loads(_read(folder / MANIFEST))
+        manifest = _json(folder / MANIFEST)
+        if not isinstance(manifest, dict):
+            raise TypeError(f"{MANIFEST} is not a JSON object")
         files = {int(fid, 16): _read(folder / name) for fid, name in manifest["files"].items()}
         key = None
         if manifest.get("aa_key"):
@@ -67,12 +69,14 @@ def load_passport_folder(folder: Path, *, clone: bool = False, **faults: Any) ->
 def _ca_key(folder: Path, name: str | None) -> CaKey | None:
     if not name:
         return None
-    raw = _read(folder / name)
     if name.endswith(".json"):
-        numbers = {k: int(v, 16) for k, v in json.loads(raw).items()}
+        listed = _json(folder / name)
+        if not isinstance(listed, dict):
+            raise TypeError(f"{name} is not a JSON object")
+        numbers = {str(k): int(str(v), 16) for k, v in listed.items()}
         group = dh_group_of(numbers["p"], numbers["g"], numbers["q"])
         return DhKey(group, numbers["private"])
-    loaded = serialization.load_pem_private_key(raw, password=None)
+    loaded = serialization.load_pem_private_key(_read(folder / name), password=None)
     if not isinstance(loaded, ec.EllipticCurvePrivateKey):
         raise DocumentError(f"virtual passport {folder}: CA key is not EC")
     return loaded
@@ -90,6 +94,12 @@ def _fresh(key: Any) -> Any:
 
 
 MAX_FILE_BYTES = 1 << 20  # an LDS file (DG2 included) is tens of kilobytes
+
+
+def _json(path: Path) -> object:
+    """A JSON file of the folder: nesting, long numbers and NaN refused before parsing."""
+    raw = _read(path)
+    return parse_json(decode_utf8(raw, str(path), DocumentError), str(path), error=DocumentError)
 
 
 def _read(path: Path) -> bytes:

@@ -32,6 +32,7 @@ from gate.audit.head import ChainHead, head_key, read_head, write_head
 from gate.audit.secret import hash_document_number, load_or_create_secret, load_secret
 from gate.audit.sqlite_io import check_integrity, connect_readonly, text_or_marker
 from gate.errors import AuditError
+from gate.sqlite_files import check_database_file
 
 SCHEMA_VERSION = 3  # 3: chip_auth column (Chip Authentication), added to version-2 logs
 EntryKind = Literal["decision", "result"]
@@ -125,6 +126,9 @@ class AuditLog:
         checkpoint = checkpoint or Checkpointing()
         if type(checkpoint.every) is not int or checkpoint.every < 1:
             raise AuditError(f"audit.checkpoint_every: {checkpoint.every!r} must be >= 1 (rows)")
+        # Never a FIFO or a folder, and never another program's database: egate's table is
+        # not added to it (checked before the secret is made beside it).
+        check_database_file(path, "audit database", ("entries",), error=AuditError)
         secret = load_or_create_secret(_secret_path(path, salt_path))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -187,18 +187,85 @@ def since(text: str) -> float:
     return moment.timestamp()
 
 
+def _writable_folder(folder: str, text: str) -> None:
+    """Refuse ``text`` unless a file can be made in ``folder``: tried for real (a nameless
+    temporary file), because ``os.access`` says yes to root on /proc and read-only mounts."""
+    import tempfile
+
+    if not os.path.isdir(folder):
+        raise argparse.ArgumentTypeError(f"{text}: the folder {folder} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise argparse.ArgumentTypeError(
+            f"{text}: cannot write in {folder} ({exc.strerror or exc})"
+        ) from None
+
+
 def output_file(text: str) -> str:
     """A file to write ('-': stdout where the option says so): refused when it names an
-    existing directory. Pipes and devices stay allowed (``-o >(gzip)``, ``-o /dev/null``)."""
+    existing directory, or its folder is missing or cannot be written. Pipes and devices
+    stay allowed (``-o >(gzip)``, ``-o /dev/null``)."""
     if not text:
         raise argparse.ArgumentTypeError("output path must not be empty")
-    if text != "-" and os.path.isdir(text):
-        raise argparse.ArgumentTypeError(f"{text} is a directory, not a file to write")
+    if text == "-":
+        return text
     # Checked before the command runs: a long simulation or benchmark must not end in
     # "cannot write" and lose its results.
-    folder = os.path.dirname(text) or "."
-    if text != "-" and not os.path.isdir(folder):
-        raise argparse.ArgumentTypeError(f"{text}: the folder {folder} does not exist")
+    try:
+        mode = os.stat(text).st_mode
+    except FileNotFoundError:
+        mode = None
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a usable path ({exc})") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        raise argparse.ArgumentTypeError(f"{text} is a directory, not a file to write")
+    if mode is None or stat.S_ISREG(mode):
+        _writable_folder(os.path.dirname(text) or ".", text)
+    return text
+
+
+def report_folder(text: str) -> Path:
+    """``--report DIR``: a folder to write a report into, made when missing: an existing
+    folder that can be written, or a new one under an existing, writable folder."""
+    if not text:
+        raise argparse.ArgumentTypeError("report folder must not be empty")
+    path = Path(text)
+    try:
+        exists = path.exists()
+        if exists and not path.is_dir():
+            raise argparse.ArgumentTypeError(
+                f"{text} is {kind_of(path.stat().st_mode)}, not a folder"
+            )
+    except (OSError, ValueError) as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a usable path ({exc})") from None
+    ancestor = path if exists else path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent  # the folders in between are made with the report
+    if not ancestor.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: {ancestor} is not a folder")
+    _writable_folder(str(ancestor), text)
+    return path
+
+
+AUDIT_TABLES = ("entries",)  # gate.audit.store's schema
+
+
+def audit_log(text: str) -> str:
+    """``--audit PATH``: an audit log to write. Refused now, before a run: an empty path,
+    a folder, a FIFO or device, a file that is not an SQLite database, another program's
+    database (egate's tables are never added to it), a folder that cannot be written."""
+    from gate.errors import GateError
+    from gate.sqlite_files import check_database_file
+
+    if not text:
+        raise argparse.ArgumentTypeError("audit log path must not be empty")
+    try:
+        check_database_file(Path(text), "audit log", AUDIT_TABLES)
+    except GateError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    _writable_folder(os.path.dirname(text) or ".", text)
     return text
 
 
@@ -212,6 +279,10 @@ def sample_or_path(text: str) -> str:
             )
     elif not text:
         raise argparse.ArgumentTypeError("photo path must not be empty")
+    else:  # decoded now, so a bad photo is refused before a benchmark starts
+        from gate.images import load_image
+
+        _checked_file(text, load_image)
     return text
 
 
@@ -240,3 +311,60 @@ def directory(text: str) -> Path:
     if not stat.S_ISDIR(mode):
         raise argparse.ArgumentTypeError(f"{text} is {kind_of(mode)}, not a directory")
     return Path(text)
+
+
+def _checked_file(text: str, load: Callable[[Path], object]) -> Path:
+    """``text`` as a Path after ``load`` read it (a ``GateError`` becomes the refusal), so a
+    file that cannot be used is refused while the arguments are parsed, before any run."""
+    from gate.errors import GateError
+
+    if not text:
+        raise argparse.ArgumentTypeError("path must not be empty")
+    path = Path(text)
+    try:
+        load(path)
+    except GateError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return path
+
+
+def pem_certificate(text: str) -> Path:
+    """A PEM or DER certificate file (``--tls-cert``), read and parsed now."""
+    from gate.pem_files import load_certificates
+
+    return _checked_file(text, lambda path: load_certificates(path, "certificate"))
+
+
+def pem_private_key(text: str) -> Path:
+    """An unencrypted PEM private key file (``--tls-key``), read and parsed now."""
+    from gate.pem_files import load_private_key
+
+    return _checked_file(text, lambda path: load_private_key(path, "private key"))
+
+
+def console_public_keys(text: str) -> str:
+    """``--trust-console``: a console public key file, or a folder of ``*.pub``; every key is
+    read now, so a FIFO, a folder without keys or a wrong file is refused before the lane
+    starts."""
+    from gate.lane import load_public_keys
+
+    _checked_file(text, load_public_keys)
+    return text
+
+
+def users_file(text: str) -> str:
+    """``--users``: the console accounts file; a new path, or an accounts file read now."""
+    from gate.console.users import Users
+
+    if not text:
+        raise argparse.ArgumentTypeError("path must not be empty")
+    if os.path.lexists(text):
+        _checked_file(text, Users.load)
+    return text
+
+
+def scenario_file(text: str) -> Path:
+    """``--scenario``: a scenario TOML, read and checked now (before any lane starts)."""
+    from gate.simulate.scenario import load_scenario
+
+    return _checked_file(text, load_scenario)

@@ -12,18 +12,31 @@ from pathlib import Path
 
 from gate.cli.base import EXIT_OK, Registry
 from gate.cli.lane_console import users_path
-from gate.cli.options import DEFAULT_LISTEN, add_broker_option, add_users_option
+from gate.cli.options import DEFAULT_LISTEN, add_broker_option, add_tls_options, add_users_option
 from gate.errors import ConfigError, InputError
 
 
 def _read_password() -> str:
     """From the terminal (asked twice), or the first line of stdin; never from argv."""
-    if sys.stdin.isatty():
-        first = getpass.getpass("password: ")
-        if getpass.getpass("again: ") != first:
-            raise InputError("the two passwords differ")
-        return first
-    return sys.stdin.readline().rstrip("\r\n")
+    stdin = sys.stdin
+    try:
+        if stdin is not None and stdin.isatty():
+            first = getpass.getpass("password: ")
+            if getpass.getpass("again: ") != first:
+                raise InputError("the two passwords differ")
+            return first
+        if stdin is None:
+            raise ValueError("no stdin")
+        stream = getattr(stdin, "buffer", None)
+        raw = stream.readline(4096) if stream is not None else stdin.readline(4096)
+        line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+    except UnicodeDecodeError as exc:
+        raise InputError(f"password: not UTF-8 text ({exc.reason})") from exc
+    except (ValueError, OSError) as exc:  # stdin closed or unreadable
+        raise InputError(f"password: stdin cannot be read ({exc})") from exc
+    if not line:
+        raise InputError("password: stdin is empty (give it on the first line)")
+    return line.rstrip("\r\n")
 
 
 def _user_add(args: argparse.Namespace) -> int:
@@ -131,8 +144,7 @@ def register(registry: Registry) -> None:
     p.add_argument(
         "--audit", action="append", default=[], help="LANE=PATH of a lane's audit log (auditors)"
     )
-    p.add_argument("--tls-cert", default=None, help="serve HTTPS with this certificate (PEM)")
-    p.add_argument("--tls-key", default=None, help="... and this private key (PEM)")
+    add_tls_options(p, "HTTPS")
     p.add_argument("--state", default=None, help="folder of the console's referrals and alarms")
     p.add_argument(
         "--trusted-proxy", default=None, help="believe X-Forwarded-For from this address only"
@@ -163,8 +175,7 @@ def register(registry: Registry) -> None:
     p.add_argument("--console", action="append", default=["console"], help="a console's name")
     p.add_argument("--site", default="site", help="site name in the topics")
     p.add_argument("--listen", default="127.0.0.1:1883", help="HOST:PORT of the broker")
-    p.add_argument("--tls-cert", default=None, help="serve MQTT over TLS with this certificate")
-    p.add_argument("--tls-key", default=None, help="... and this private key (PEM)")
+    add_tls_options(p, "MQTT over TLS")
 
     p = registry.command("broker serve", "run Mosquitto on a broker init folder", _broker_serve)
     p.add_argument("folder", help="the folder egate broker init made")

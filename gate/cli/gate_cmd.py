@@ -21,6 +21,7 @@ from gate.cli.base import EXIT_FAILURE, EXIT_OK, Registry, sigterm_sets
 from gate.cli.lane_console import LaneWatch, lane_console
 from gate.cli.options import (
     MAX_TRAVELLERS,
+    add_audit_option,
     add_capture_timeout_option,
     add_json_output,
     add_lane_options,
@@ -283,7 +284,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
     """The options ``simulate`` and ``demo`` both take (read by ``lane_run``)."""
     add_no_pcsc_option(p)
     add_json_output(p, "the summary")
-    p.add_argument("--audit", default=None, help="audit database (default: a temporary one)")
+    add_audit_option(p)
     add_capture_timeout_option(p)
     add_lane_options(p)
     p.add_argument("--lane", default="lane-1", help="lane name in the event topics")

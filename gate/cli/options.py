@@ -9,7 +9,6 @@ for every ``egate`` call, ``--help`` included.
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from gate.cli import args as argtypes
 
@@ -59,7 +58,13 @@ def json_on_stdout(target: str | None) -> bool:
 
 def add_report_option(p: Parser, help: str) -> None:
     """``--report DIR``: write a report into the folder DIR (made when missing)."""
-    p.add_argument("--report", type=Path, default=None, metavar="DIR", help=help)
+    p.add_argument("--report", type=argtypes.report_folder, default=None, metavar="DIR", help=help)
+
+
+def add_audit_option(p: Parser, help: str = "audit database (default: a temporary one)") -> None:
+    """``--audit PATH``: the audit log a run writes, checked before the run (an egate log
+    or a new file; never a folder or another program's database)."""
+    p.add_argument("--audit", type=argtypes.audit_log, default=None, metavar="PATH", help=help)
 
 
 def add_output_option(p: Parser, *flags: str, help: str) -> None:
@@ -89,7 +94,10 @@ def add_no_pcsc_option(p: Parser) -> None:
 
 def add_scenario_option(p: Parser) -> None:
     p.add_argument(
-        "--scenario", type=Path, default=None, help="scenario TOML (default: the built-in one)"
+        "--scenario",
+        type=argtypes.scenario_file,
+        default=None,
+        help="scenario TOML (default: the built-in one)",
     )
 
 
@@ -111,12 +119,28 @@ def add_capture_timeout_option(p: Parser) -> None:
     )
 
 
+def add_tls_options(p: Parser, what: str) -> None:
+    """``--tls-cert``/``--tls-key``: both read and parsed while the arguments are."""
+    p.add_argument(
+        "--tls-cert",
+        type=argtypes.pem_certificate,
+        default=None,
+        help=f"serve {what} with this certificate (PEM)",
+    )
+    p.add_argument(
+        "--tls-key",
+        type=argtypes.pem_private_key,
+        default=None,
+        help="... and this private key (PEM)",
+    )
+
+
 def add_broker_option(p: Parser, help: str) -> None:
     p.add_argument("--broker", default=None, metavar="URL", help=help)
 
 
 def add_users_option(p: Parser, help: str = "console accounts file") -> None:
-    p.add_argument("--users", default=None, help=help)
+    p.add_argument("--users", type=argtypes.users_file, default=None, help=help)
 
 
 def add_lane_options(p: argparse.ArgumentParser) -> None:
@@ -138,6 +162,7 @@ def add_lane_options(p: argparse.ArgumentParser) -> None:
     add_users_option(p)
     p.add_argument(
         "--trust-console",
+        type=argtypes.console_public_keys,
         action="append",
         default=[],
         metavar="PUB",

@@ -11,10 +11,11 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gate.cli.base import EXIT_OK
+from gate.cli.base import EXIT_FAILURE, EXIT_OK
 from gate.cli.options import json_on_stdout
 from gate.errors import InputError
 
@@ -78,7 +79,23 @@ def simulate_dataset(args: argparse.Namespace, options: Any) -> int:
     if args.report is not None:
         page = write_system_report(report, Path(args.report))
         print(f"report: {page}", file=sys.stderr)
+    if every_transaction_failed(results):
+        print(
+            f"every one of {len(results)} travellers ended in a failure of the gate itself "
+            "(REFER_DEVICE, TIMEOUT or AUDIT_FAILED): the figures measure nothing",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
     return EXIT_OK
+
+
+def every_transaction_failed(results: Sequence[Any]) -> bool:
+    """True when no traveller got a decision of the gate's own: each ended in a device,
+    time or audit failure (a tampered pack, a lost audit disk), so rates mean nothing."""
+    from gate.outcome import Decision
+
+    failures = (Decision.REFER_DEVICE, Decision.TIMEOUT, Decision.AUDIT_FAILED)
+    return bool(results) and all(r.actual in failures for r in results)
 
 
 def _rate(rate: dict[str, Any]) -> str:

@@ -30,6 +30,8 @@ from gate.console.mqtt import CONSOLE_ONLINE
 from gate.console.signing import ConsoleKey
 from gate.console.wire import KINDS, PREFIX, check_name
 from gate.errors import ConfigError, DeviceError
+from gate.files import read_regular_file
+from gate.json_files import decode_utf8
 
 CONFIG = "mosquitto.conf"
 
@@ -148,10 +150,8 @@ def serve_command(folder: Path) -> list[str]:
 
 def read_credentials(path: Path) -> tuple[str, str]:
     """``(broker URL, password)`` from a credentials file that ``init`` wrote."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"broker credentials {path}: cannot read ({exc.strerror})") from exc
+    raw = read_regular_file(path, "broker credentials", max_bytes=64 * 1024)  # never a FIFO
+    text = decode_utf8(raw, f"broker credentials {path}")
     values = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
     url, password = values.get("EGATE_BROKER"), values.get("EGATE_MQTT_PASSWORD")
     if not url or not password:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import re
 import secrets
 import socket
 import sys
@@ -32,10 +33,27 @@ SUBSCRIPTION = "egate/+/+/+"
 RETAINED = "egate/+/+/referral/+"  # the lanes' open referrals, re-announced to a new console
 
 
+_HOST_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
+_PORT = re.compile(r"[0-9]{1,5}")  # ASCII digits only: '²' and '٤' are digits to isdigit()
+
+
+def _valid_host(host: str) -> bool:
+    """A bracketed IPv6 address, or a name or IPv4 address of DNS labels (1-63 ASCII
+    letters, digits and inner hyphens each, 253 characters in all)."""
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            return False
+        return True
+    labels = host.split(".")
+    return len(host) <= 253 and all(_HOST_LABEL.fullmatch(label) for label in labels)
+
+
 def parse_listen(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f"--listen {text!r}: use HOST:PORT, e.g. 127.0.0.1:8080")
+    if not sep or not _valid_host(host) or not _PORT.fullmatch(port) or int(port) > 65535:
+        raise ConfigError(f"--listen {text[:80]!r}: use HOST:PORT, e.g. 127.0.0.1:8080")
     return host.strip("[]"), int(port)
 
 
@@ -55,6 +73,8 @@ def _check_free(host: str, port: int) -> None:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
         raise ConfigError(f"--listen {host}:{port}: {exc.strerror}") from exc
+    except UnicodeError as exc:  # the IDNA codec refuses what a name cannot be
+        raise ConfigError(f"--listen {host[:80]}:{port}: not a host name ({exc})") from exc
     family, _, _, _, address = infos[0]
     with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -23,6 +23,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from gate.errors import ConfigError
 from gate.lane import DEFAULT_LIFETIME_S, SIGNED_VERSION, OfficerAction, canonical, key_id
+from gate.pem_files import read_pem_bytes
 
 
 @dataclass(frozen=True)
@@ -90,9 +91,9 @@ class ConsoleKey:
     @classmethod
     def load(cls, path: Path) -> ConsoleKey:
         """The key in ``path``; refused when others may read the file."""
+        data = read_pem_bytes(path, "console key")  # a regular file: never a FIFO
         try:
             mode = path.stat().st_mode
-            data = path.read_bytes()
         except OSError as exc:
             raise ConfigError(f"console key {path}: cannot read ({exc.strerror})") from exc
         if mode & 0o077:

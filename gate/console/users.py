@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from gate.errors import ConfigError, InputError
+from gate.json_files import load_json_object
 from gate.lane import OFFICER_NAME
 
 if TYPE_CHECKING:
@@ -30,6 +31,7 @@ ROLES: tuple[Role, ...] = ("officer", "supervisor", "auditor")
 MIN_PASSWORD = 8
 MAX_PASSWORD = 256
 SESSION_IDLE_S = 30 * 60.0
+MAX_USERS_FILE_BYTES = 4 * 1024 * 1024  # some thousand accounts
 
 
 def default_users_path() -> Path:
@@ -59,15 +61,20 @@ class Users:
 
     @classmethod
     def load(cls, path: Path) -> Users:
-        if not path.exists():
+        if not os.path.lexists(path):
             return cls({}, path)
+        # A regular file of bounded size, JSON nested a few levels: never a FIFO (which
+        # would block the console's start) nor a traceback.
+        data = load_json_object(path, "console users file", max_bytes=MAX_USERS_FILE_BYTES)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            listed = data["users"]
+            if not isinstance(listed, dict):
+                raise TypeError("'users' is not an object")
             accounts = {
-                str(name): (_role(entry["role"]), str(entry["hash"]))
-                for name, entry in data["users"].items()
+                str(name): (_role(entry["role"]), _hash_text(entry["hash"]))
+                for name, entry in listed.items()
             }
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError) as exc:
             raise ConfigError(f"console users file {path}: unreadable ({exc})") from exc
         return cls(accounts, path)
 
@@ -105,6 +112,12 @@ class Users:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def _hash_text(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"a hash is {type(value).__name__}, not text")
+    return value
 
 
 def _role(value: object) -> Role:

@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from gate.errors import ConfigError, InputError
+from gate.pem_files import load_public_key
 
 SIGNED_VERSION = 2
 MAX_LIFETIME_S = 60.0  # a command may claim at most this long a life: bounds the nonce memory
@@ -90,14 +91,7 @@ def load_public_keys(path: Path) -> list[Ed25519PublicKey]:
     files = sorted(path.glob("*.pub")) if path.is_dir() else [path]
     keys: list[Ed25519PublicKey] = []
     for file in files:
-        try:
-            data = file.read_bytes()
-        except OSError as exc:
-            raise ConfigError(f"console key {file}: cannot read ({exc.strerror})") from exc
-        try:
-            key = serialization.load_pem_public_key(data)
-        except ValueError as exc:
-            raise ConfigError(f"console key {file}: not a PEM public key") from exc
+        key = load_public_key(file, "console key")  # a regular file, bounded: never a FIFO
         if not isinstance(key, Ed25519PublicKey):
             raise ConfigError(f"console key {file}: not an Ed25519 public key")
         keys.append(key)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from drivers.chip.passport_folder import MANIFEST, load_passport_folder
-from gate.errors import ConfigError, DocumentError, ImageError
+from gate.errors import ConfigError, DocumentError, ImageError, ModelError
 from gate.icao.pa import TrustStore
 from gate.simulate.issue import issue_passport
 from gate.simulate.pki import init_pki, load_pki
@@ -54,3 +54,33 @@ def test_a_fifo_in_a_test_pki_is_refused(tmp_path: Path) -> None:
     os.mkfifo(victim)
     with pytest.raises((ConfigError, DocumentError), match="it is a FIFO"):
         load_pki(pki.folder)
+
+
+@pytest.mark.timeout(20)
+def test_a_passport_manifest_nested_100000_deep_is_one_line(tmp_path: Path) -> None:
+    folder = tmp_path / "deep-passport"
+    folder.mkdir()
+    (folder / MANIFEST).write_bytes(b'{"files": ' + b"[" * 100_000)
+    with pytest.raises(DocumentError, match=r"passport\.json: not accepted: JSON nested"):
+        load_passport_folder(folder)
+
+
+@pytest.mark.timeout(20)
+def test_a_broker_credentials_file_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
+    from gate.console.broker_setup import read_credentials
+
+    os.mkfifo(tmp_path / "lane.env")
+    with pytest.raises(ConfigError, match=r"lane\.env: it is a FIFO"):
+        read_credentials(tmp_path / "lane.env")
+
+
+@pytest.mark.timeout(20)
+def test_a_pack_manifest_over_its_limit_is_refused_unread(tmp_path: Path) -> None:
+    from models.pack import load_manifest
+
+    pack = tmp_path / "big-pack"
+    pack.mkdir()
+    with open(pack / "manifest.json", "wb") as out:
+        out.truncate(50 * 1024 * 1024)
+    with pytest.raises(ModelError, match="over the"):
+        load_manifest(str(pack))

@@ -57,7 +57,10 @@ def test_demo_keeps_the_audit_log_it_is_given(runs: list[gate_cmd.LaneRun], tmp_
 def test_simulate_builds_the_same_run_with_its_own_options(
     runs: list[gate_cmd.LaneRun], tmp_path: Path
 ) -> None:
-    scenario = tmp_path / "s.toml"
+    scenario = tmp_path / "s.toml"  # read while the arguments are parsed: a real one
+    scenario.write_bytes(
+        (Path(gate_cmd.__file__).parents[1] / "simulate" / "default.toml").read_bytes()
+    )
     argv = ["simulate", "--scenario", str(scenario), "--travellers", "7", "--speed", "4"]
     argv += ["--pack", "sface", "--protocol", "modbus", "--no-pcsc", "--keep-serving"]
     argv += ["--console", "127.0.0.1:0", "--site", "north", "--json", "-"]
