@@ -28,7 +28,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from drivers.camera import _render
+from drivers.camera import _render, head_render
+from drivers.camera.conditions import Conditions
 from drivers.camera.scene import (
     ATTACK_KINDS,
     F64,
@@ -56,6 +57,9 @@ __all__ = [
 ]
 
 
+LIVE_HEAD_KINDS = ("genuine", "impostor")
+
+
 @dataclass(frozen=True)
 class TravellerScene:
     """An approach sequence: ``kind`` of scene, built from ``photo`` (uint8 BGR)."""
@@ -73,6 +77,9 @@ class TravellerScene:
     eye_distance_end: float = 80.0  # ... last frame
     yaw_amplitude_deg: float = 16.0
     jpeg_quality: tuple[int, int] = (75, 92)
+    # How the traveller moves and the camera sees them (``drivers.camera.conditions``);
+    # None: the legacy parameters above with the ``typical`` camera.
+    conditions: Conditions | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in SCENE_KINDS:
@@ -94,8 +101,13 @@ class TravellerScene:
 
 
 def render_sequence(scene: TravellerScene) -> Iterator[SyntheticFrame]:
-    """Render the scene's frames in order (deterministic for a given seed)."""
-    yield from _render.render(scene)
+    """Render the scene's frames in order (deterministic for a given seed). A live
+    traveller (genuine, impostor) is the photo's whole head turned in 3-D
+    (``drivers.camera.head_render``); the other kinds are drawn by ``_render``."""
+    if scene.kind in LIVE_HEAD_KINDS:
+        yield from head_render.render(scene)
+    else:
+        yield from _render.render(scene)
 
 
 class SceneGrabber(IterableGrabber):

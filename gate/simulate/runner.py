@@ -344,14 +344,16 @@ class Simulation:
         return card, "\n".join(issued.mrz.lines)
 
     def _scene_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
-        from drivers.camera.synthetic import TravellerScene
+        from gate.simulate.live_scene import traveller_scene
 
         live = spec.live_photo or spec.photo  # the holder in another photo, or an impostor
-        scene = TravellerScene(
-            photo=self.photos.portrait(live),
-            kind=SCENE_OF_KIND[spec.kind],
+        scene = traveller_scene(
+            self.photos,
+            live,
+            SCENE_OF_KIND[spec.kind],
             seed=self.scenario.seed * 1000 + index,
             frames=self.options.frames,
+            conditions=self.scenario.conditions,
         )
         return list(scene.images())
 
