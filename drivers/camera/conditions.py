@@ -130,20 +130,20 @@ PRESETS: dict[str, Conditions] = {
     "typical": Conditions(name="typical"),
     "harsh": Conditions(
         name="harsh",
-        yaw_deg=24.0,
-        pitch_deg=9.0,
-        roll_deg=6.0,
-        light_level=0.35,
-        light_azimuth_deg=55.0,
-        shutter_s=1 / 30,
+        yaw_deg=20.0,
+        pitch_deg=8.0,
+        roll_deg=5.0,
+        light_level=0.45,
+        light_azimuth_deg=45.0,
+        shutter_s=1 / 40,
         start_distance_m=1.5,
-        stop_distance_m=0.7,
+        stop_distance_m=0.65,
         approach_speed_mps=1.3,
         walk_through=True,
         read_noise=4.0,
-        jpeg_quality=65,
+        jpeg_quality=70,
         glasses=True,
-        occlusion=0.15,
+        occlusion=0.1,
     ),
 }
 DEFAULT_CONDITIONS = "typical"
@@ -170,8 +170,8 @@ def conditions_from_mapping(table: Mapping[str, Any], where: str = "[conditions]
             ok = isinstance(value, int) and not isinstance(value, bool)
         elif isinstance(current, float):
             ok = isinstance(value, int | float) and not isinstance(value, bool)
-            value = float(value)
             ok = ok and math.isfinite(value)
+            value = float(value) if ok else value
         else:
             ok = isinstance(value, str)
         if not ok:

@@ -8,6 +8,7 @@ down, unit = the eye distance ``d``):
 * the skull and face are an ellipsoid centred 0.15 d below the eyes, with half-axes
   1.25 d (ear to ear), 1.75 d (crown to chin) and 1.35 d (front to back), proportions of an
   adult head (eye distance 63 mm, head breadth 155 mm, height 220 mm);
+  its edge rounded off from 0.85 of its radius to 1.1;
 * the nose stands out of it by 0.35 d around the nose's base, a Gaussian bump;
 * outside the head the depth is nought and pixels move less and less with the head
   (``weight``: 1 on the head, 0 from 0.35 of its radius beyond it): the shoulders and the
@@ -38,6 +39,8 @@ NOSE_HEIGHT = 0.35  # how far the nose stands out of the ellipsoid, eye distance
 NOSE_SIGMA = 0.28  # the nose bump's width, eye distances
 NOSE_UP = 0.15  # the bump's centre above dlib's nose point (the base of the nose)
 NECK_FADE = 0.35  # beyond the head's outline, the weight falls to 0 over this share
+EDGE_START, EDGE_END = 0.85, 1.1  # where the rounded edge starts and ends (ellipsoid radii)
+_EDGE_DEPTH = math.sqrt(1.0 - EDGE_START**2)
 INVERSE_STEPS = 4  # fixed-point iterations of the inverse map
 AMBIENT = 0.55  # share of the light that comes from everywhere (no shading)
 
@@ -94,11 +97,15 @@ class HeadModel:
         ax, ay, az = HEAD_AXES
         y = v - HEAD_CENTRE_V
         r2 = (u / ax) ** 2 + (y / ay) ** 2
-        depth = az * np.sqrt(np.clip(1.0 - r2, 0.0, 1.0))
+        r = np.sqrt(r2)
+        # the ellipsoid, whose edge is rounded off into a straight slope down to nought at
+        # EDGE_END (a vertical edge would make the turn's inverse diverge at the outline)
+        sphere = np.sqrt(np.clip(1.0 - r2, 0.0, 1.0))
+        slope = _EDGE_DEPTH * np.clip((EDGE_END - r) / (EDGE_END - EDGE_START), 0.0, 1.0)
+        depth = az * np.where(r < EDGE_START, sphere, slope)
         nu, nv = self.nose
         bump = np.exp(-((u - nu) ** 2 + (v - nv) ** 2) / (2 * NOSE_SIGMA**2))
         depth = depth + NOSE_HEIGHT * bump * (r2 < 1.0)
-        r = np.sqrt(r2)
         weight = np.clip((1.0 + NECK_FADE - r) / NECK_FADE, 0.0, 1.0)
         return depth, weight, r
 

@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "gate.cli.gate_cmd",
     "gate.cli.audit_cmd",
     "gate.cli.console_cmd",
+    "gate.cli.render_cmd",
 )
 
 EXIT_OK = 0

@@ -13,6 +13,7 @@ from typing import Any
 from gate.cli import EXIT_ERROR, EXIT_FAILURE, EXIT_OK, Registry
 from gate.cli import args as argtypes
 from gate.cli.console_cmd import add_lane_options
+from gate.cli.render_cmd import add_conditions_option, scenario_with_conditions
 from gate.errors import InputError
 
 MAX_TRAVELLERS = 100_000  # a scenario is expanded in memory; weeks of lane time at speed 1
@@ -39,6 +40,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
         return simulate_dataset(args, _plain_options(args))
     scenario = load_scenario(Path(args.scenario) if args.scenario else None)
+    scenario = scenario_with_conditions(scenario, getattr(args, "conditions", None))
     if args.travellers is not None:
         scenario = scenario.repeated(args.travellers)
     if getattr(args, "lanes", 1) > 1:
@@ -274,6 +276,7 @@ def register(registry: Registry) -> None:
         "--speed", type=argtypes.speed, default=1.0, help="time acceleration of the lane"
     )
     p.add_argument("--no-pcsc", action="store_true", help="chips in process, not via pcscd")
+    add_conditions_option(p)
     p.add_argument(
         "--json", type=argtypes.output_file, default=None, help="write the summary as JSON here"
     )
