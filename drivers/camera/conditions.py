@@ -115,7 +115,7 @@ class Conditions:
 PRESETS: dict[str, Conditions] = {
     "ideal": Conditions(
         name="ideal",
-        yaw_deg=11.0,
+        yaw_deg=13.0,
         pitch_deg=3.0,
         roll_deg=2.0,
         light_level=1.0,

@@ -9,7 +9,8 @@ down, unit = the eye distance ``d``):
   1.25 d (ear to ear), 1.75 d (crown to chin) and 1.35 d (front to back), proportions of an
   adult head (eye distance 63 mm, head breadth 155 mm, height 220 mm);
   its edge rounded off from 0.85 of its radius to 1.1;
-* the nose stands out of it by 0.35 d around the nose's base, a Gaussian bump;
+* the nose stands out of it by 0.5 d around the nose (an adult nose tip stands about 30 mm
+  in front of the eyes), a Gaussian bump;
 * outside the head the depth is nought and pixels move less and less with the head
   (``weight``: 1 on the head, 0 from 0.35 of its radius beyond it): the shoulders and the
   photo's background stay put, the band in between stretches, as a turning neck does.
@@ -35,7 +36,7 @@ F64 = npt.NDArray[np.float64]
 
 HEAD_CENTRE_V = 0.15  # the ellipsoid's centre below the eyes, eye distances
 HEAD_AXES = (1.25, 1.75, 1.35)  # half-axes x, y, z, eye distances
-NOSE_HEIGHT = 0.35  # how far the nose stands out of the ellipsoid, eye distances
+NOSE_HEIGHT = 0.5  # how far the nose tip stands out of the ellipsoid, eye distances
 NOSE_SIGMA = 0.28  # the nose bump's width, eye distances
 NOSE_UP = 0.15  # the bump's centre above dlib's nose point (the base of the nose)
 NECK_FADE = 0.35  # beyond the head's outline, the weight falls to 0 over this share

@@ -4,10 +4,12 @@ A ``TravellerScene`` describes a short approach sequence at a gate camera; ``ren
 yields ``SyntheticFrame``s (the picture plus the ground truth: face boxes and the five
 points in dlib's order). Scene kinds:
 
-* ``genuine`` / ``impostor``: a live traveller walks in (the face grows), turns the head a
-  little (a non-rigid warp: the nose, which stands out of the face, moves more than the eyes
-  and the outline), under changing light, with motion blur, sensor noise and JPEG artefacts
-  in front of a background. ``impostor`` is the same scene; the caller picks another photo.
+* ``genuine`` / ``impostor``: a live traveller walks in (the face grows), the photo's own
+  pixels and whole head turned by a coarse 3-D head fitted to the five points (the nose,
+  which stands out of the face, moves more than the eyes and the outline), shaded by the
+  light, seen through a camera with auto-exposure, motion blur, sensor noise and JPEG, in
+  front of a lane (``drivers.camera.head_render``, under ``conditions``). ``impostor`` is
+  the same scene; the caller picks another photo.
 * ``print``: the photo printed on paper with a white margin, held up as a rigid plane
   (a homography only), flat lighting, reduced dynamic range.
 * ``screen``: the photo replayed on a phone: black bezel, the display's pixel grid sampled by

@@ -64,7 +64,8 @@ def test_the_command_line_takes_presets_and_files(tmp_path: Path) -> None:
         '[[conditions]]\nname = "yaw0"\nyaw_deg = 0.0\n\n[[conditions]]\nname = "yaw30"\n'
         "yaw_deg = 30.0\n"
     )
-    assert [c.yaw_deg for c in conditions_argument(f"ideal,{sweep}")] == [11.0, 0.0, 30.0]
+    ideal_yaw = PRESETS["ideal"].yaw_deg
+    assert [c.yaw_deg for c in conditions_argument(f"ideal,{sweep}")] == [ideal_yaw, 0.0, 30.0]
     with pytest.raises(ConfigError, match="neither a preset"):
         conditions_argument("sunny")
     with pytest.raises(ConfigError, match="given twice"):
