@@ -2,42 +2,26 @@
 
 ``json.loads`` recurses once per ``[`` or ``{`` (100,000 levels end in ``RecursionError``),
 turns a 5,000-digit integer into a ``ValueError`` (Python's int-to-str limit) and accepts
-``NaN``, ``Infinity`` and repeated keys. Here the nesting is measured first with a linear,
-non-recursive scan, long numbers and non-finite constants become marker values for the row
-check to name, and a repeated key is refused: every problem is one ``AuditError`` line.
+``NaN``, ``Infinity`` and repeated keys. Here the nesting is measured first with the values
+layer's linear, non-recursive scan (``gate.json_files``), long numbers and non-finite
+constants become marker values for the row check to name (``gate.json_files`` refuses them
+outright: an audit export must say which row and field), and a repeated key is refused:
+every problem is one ``AuditError`` line.
 """
 
 from __future__ import annotations
 
 import json
-import re
 
 from gate.audit.rows import NonFinite, Oversized
 from gate.errors import AuditError
+from gate.json_files import json_nesting_depth
 
 MAX_NUMBER_CHARS = 40  # a float's repr is at most 24 characters; an id at most 19 digits
-
-# Strings (closed ones, escapes included) are skipped in one step; only brackets count.
-_TOKENS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]|"', re.DOTALL)
 
 
 class _RepeatedKeyError(ValueError):
     pass
-
-
-def nesting_depth(text: str) -> int:
-    """How deep ``text`` nests lists and objects (strings skipped); linear, no recursion."""
-    depth = deepest = 0
-    for token in _TOKENS.finditer(text):
-        ch = token.group()
-        if ch in "[{":
-            depth += 1
-            deepest = max(deepest, depth)
-        elif ch in "]}":
-            depth -= 1
-        elif ch == '"':
-            break  # an unterminated string: json.loads says where
-    return deepest
 
 
 def _number(text: str) -> object:
@@ -60,7 +44,7 @@ def _object(pairs: list[tuple[str, object]]) -> dict[str, object]:
 def load_json(text: str, source: str, max_depth: int) -> object:
     """The value of ``text``, refused with one line naming ``source`` when it nests deeper
     than ``max_depth`` or is not JSON."""
-    depth = nesting_depth(text)
+    depth = json_nesting_depth(text, stop_above=len(text))  # the whole depth, for the line
     if depth > max_depth:
         raise AuditError(f"{source}: nested {depth} levels deep, at most {max_depth} expected")
     try:
