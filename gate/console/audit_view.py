@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +33,40 @@ def search(path: Path, lane: str, text: str, limit: int) -> list[dict[str, Any]]
         haystack = " ".join(str(entry[k]) for k in ("transaction_id", "outcome", "detail"))
         if needle and needle not in haystack.lower():
             continue
-        row: dict[str, Any] = {k: entry.get(k) for k in (*SHOWN, *SHOWN_TOO)}
-        row["lane"] = lane
-        row["stage_ms"] = json.loads(str(entry["stage_ms"]) or "{}")
-        rows.append(row)
+        rows.append(_row_view(entry, lane))
         if len(rows) >= limit:
             break
     return rows
+
+
+def _row_view(entry: dict[str, Any], lane: str) -> dict[str, Any]:
+    """A row as the audit page shows it. A log may have been edited by hand (a BLOB where
+    text belongs, a ``stage_ms`` that is not JSON): such a field is shown as unreadable and
+    the row says which, instead of the whole search failing (``egate audit verify`` names
+    the break in the chain)."""
+    row: dict[str, Any] = {"lane": lane}
+    bad: list[str] = []
+    for key in (*SHOWN, *SHOWN_TOO):
+        value = entry.get(key)
+        if value is None or (isinstance(value, str | int | float) and not isinstance(value, bool)):
+            row[key] = value if not isinstance(value, float) or math.isfinite(value) else None
+        else:
+            row[key], bad = None, [*bad, key]
+    try:
+        stage_ms = json.loads(str(entry.get("stage_ms") or "{}"))
+    except (ValueError, RecursionError):
+        stage_ms = None
+    if isinstance(stage_ms, dict) and all(
+        isinstance(v, int | float) and math.isfinite(v) for v in stage_ms.values()
+    ):
+        row["stage_ms"] = stage_ms
+    else:
+        row["stage_ms"], bad = {}, [*bad, "stage_ms"]
+    if not isinstance(row.get("finished_at"), int | float):
+        row["finished_at"] = 0.0
+    if bad:
+        row["error"] = f"unreadable field(s) {', '.join(bad)}: the log was edited"
+    return row
 
 
 def attempts(console: Console, lane: str | None, text: str) -> list[dict[str, Any]]:

@@ -226,3 +226,20 @@ def test_the_console_offers_only_what_the_lane_allows(made: ConsoleWithLane) -> 
     rows = [r for r in made.audit_log.entries() if str(r["outcome"]).startswith("OFFICER_")]
     assert [r["outcome"] for r in rows] == ["OFFICER_ACCEPT"]
     assert "officer sam: looks fine" in str(rows[0]["detail"])
+
+
+def test_an_edited_lane_log_is_shown_not_a_500(made: ConsoleWithLane) -> None:
+    """A BLOB where the detail belongs and a stage_ms that is not JSON (a log edited by
+    hand): the auditor's search still answers, with the row marked, for every lane."""
+    import sqlite3
+
+    made.traveller("genuine")
+    with sqlite3.connect(made.audit_path) as db:
+        db.execute("UPDATE entries SET detail = ? WHERE id = 1", (b"\x00\xffblob",))
+        db.execute("UPDATE entries SET stage_ms = '{not json' WHERE id = 2")
+    auditor, _ = made.client("ada")
+    response = auditor.get("/api/audit")
+    assert response.status_code == 200, response.text
+    rows = {r["outcome"] + str(r["detail"]): r for r in response.json()["rows"]}
+    errors = sorted(r.get("error", "") for r in response.json()["rows"])
+    assert any("detail" in e for e in errors) and any("stage_ms" in e for e in errors), rows
