@@ -31,7 +31,6 @@ from gate.cli import (
     gate_cmd,
     models_cmd,
     pki_cmd,
-    render_cmd,
     turnstile_cmd,
 )
 from gate.cli.base import (
@@ -56,7 +55,6 @@ COMMANDS: tuple[ModuleType, ...] = (
     face_cmd,
     bench_cmd,
     bench_lane_cmd,
-    render_cmd,
     chip_cmd,
     pki_cmd,
     turnstile_cmd,
