@@ -21,10 +21,17 @@ WATCHDOG_S = 120  # longer than the longest transaction (chip, capture, passage 
 AUDIT_DIR_MODE = 0o750  # the audit log: the lane's user writes, its group reads
 
 
+def audit_folder(config_path: Path, config: GateConfig) -> Path:
+    """The audit log's folder as an absolute path: a relative ``audit.path`` (the default
+    ``audit.db``) lies beside the config file, never in the installer's current folder."""
+    path = config.audit.path
+    return (path if path.is_absolute() else config_path.resolve().parent / path).parent
+
+
 def unit_text(config_path: Path, config: GateConfig, user: str, python: str) -> str:
     """The unit file's text for the lane of ``config``."""
     command = [python, "-m", "gate", "run", "--config", str(config_path), "--log-format", "json"]
-    audit_dir = config.audit.path.parent
+    audit_dir = audit_folder(config_path, config)
     return f"""[Unit]
 Description=egate kiosk lane {config.lane.name}
 Documentation=file://{config_path}
@@ -73,7 +80,7 @@ WantedBy=multi-user.target
 def install(config_path: Path, config: GateConfig, unit_dir: Path, user: str) -> Path:
     """Write the unit into ``unit_dir`` and make the audit folder (mode 0750); returns
     the unit's path. Owners are left to the installer (``chown``), who knows the user."""
-    audit_dir = config.audit.path.parent
+    audit_dir = audit_folder(config_path, config)
     audit_dir.mkdir(parents=True, exist_ok=True)
     os.chmod(audit_dir, AUDIT_DIR_MODE)
     unit_dir.mkdir(parents=True, exist_ok=True)

@@ -84,3 +84,19 @@ def test_sd_notify_sends_one_datagram_per_message(
 def test_outside_systemd_nothing_is_sent(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
     assert sd_notify("READY=1") is False
+
+
+def test_a_relative_audit_path_is_beside_the_config_not_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gate.cli.kiosk_unit import audit_folder
+    from gate.config import load_config
+
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config_path = tmp_path / "kiosk" / "lane.toml"
+    config_path.parent.mkdir()
+    config_path.write_text("")
+    folder = audit_folder(config_path, load_config(config_path))
+    assert folder.is_absolute() and folder == config_path.parent.resolve()
