@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from gate.cli import args as argtypes
 from gate.cli.base import EXIT_FAILURE, EXIT_OK, Registry, sigterm_sets
 from gate.cli.lane_console import LaneWatch, lane_console
+from gate.cli.lane_screen import lane_screen
 from gate.cli.options import (
     MAX_TRAVELLERS,
     add_audit_option,
@@ -65,6 +66,7 @@ class LaneRun:
     lane: str = "lane-1"
     watch: LaneWatch = field(default_factory=LaneWatch)
     keep_serving: bool = False
+    screen: str | None = None  # the traveller's screen's HOST:PORT
 
     def options(self, observers: tuple[Observer, ...] = ()) -> SimulationOptions:
         """The simulator's options for this run (status on stderr)."""
@@ -93,6 +95,7 @@ def lane_run(args: argparse.Namespace, **simulate_only: Any) -> LaneRun:
         json=args.json,
         lane=args.lane,
         watch=LaneWatch.from_args(args),
+        screen=args.screen,
         **simulate_only,
     )
 
@@ -104,10 +107,11 @@ def simulate_lane(run: LaneRun) -> int:
 
     _quiet_opencv()
     scenario = _scenario(run)
-    with lane_console(run.watch, run.lane) as linked:
+    with lane_console(run.watch, run.lane) as linked, lane_screen(run.screen) as shown:
         observers = (linked.reporter,) if linked.reporter is not None else ()
-        with Simulation(scenario, run.options(observers)) as simulation:
+        with Simulation(scenario, run.options((*observers, *shown.observers))) as simulation:
             linked.attach(simulation.lane, simulation.options.audit_path or simulation.audit_path)
+            shown.attach(simulation.lane)
             code = _report(run, scenario.name, simulation.run())
             if run.keep_serving or run.watch.console:
                 print("the lane keeps serving (officer actions); Ctrl-C ends", file=sys.stderr)
@@ -165,6 +169,7 @@ def _check_simulate_options(args: argparse.Namespace, run: LaneRun) -> None:
     if dataset_only and not dataset:
         raise InputError(f"{', '.join(dataset_only)} need(s) --dataset")
     one_lane = run.watch.given() + (["--keep-serving"] if run.keep_serving else [])
+    one_lane += ["--screen"] if run.screen else []
     if one_lane and (dataset or args.lanes > 1):
         raise InputError(f"{', '.join(one_lane)} watch(es) one lane: not with --dataset or --lanes")
 
@@ -236,14 +241,19 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(Path(args.config))
     log_startup(config)
-    with lane_console(
-        LaneWatch.from_args(args), config.lane.name, config.lane.trusted_consoles
-    ) as linked:
+    with (
+        lane_console(
+            LaneWatch.from_args(args), config.lane.name, config.lane.trusted_consoles
+        ) as linked,
+        lane_screen(args.screen) as shown,
+    ):
         reporter = linked.reporter
         operator = OperatorLog()
-        observers = (operator, reporter) if reporter is not None else (operator,)
+        observers: tuple[Observer, ...] = (operator, reporter) if reporter else (operator,)
+        observers += shown.observers
         with build_lane(config, observers=observers) as lane, sigterm_sets(Event()) as stop:
             linked.attach(lane, config.audit.path)
+            shown.attach(lane)
             serve(lane, config.lane.name, stop, max_transactions=args.max_travellers)
     return EXIT_OK
 

@@ -22,6 +22,7 @@ Like the kiosk config, unknown keys are errors that name the key.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -69,6 +70,7 @@ class TravellerSpec:
     expect: Decision
     live_photo: str | None = None
     name: str = ""
+    nationality: str = "UTO"  # DG1's (the traveller's screen speaks its language)
 
     @property
     def label(self) -> str:
@@ -125,7 +127,7 @@ def _resolve_photo(where: str, value: Any, base: Path) -> str:
     return str(path)
 
 
-_TRAVELLER_KEYS = {"kind", "photo", "live_photo", "expect", "name"}
+_TRAVELLER_KEYS = {"kind", "photo", "live_photo", "expect", "name", "nationality"}
 _SCENARIO_KEYS = {"name", "seed", "description"}
 
 
@@ -166,7 +168,10 @@ def _traveller(index: int, table: Any, base: Path) -> TravellerSpec:
     name = table.get("name", "")
     if not isinstance(name, str):
         raise ConfigError(f"{where}.name: expected a string")
-    return TravellerSpec(kind, photo, expect, live_photo, name)
+    nationality = table.get("nationality", "UTO")
+    if not isinstance(nationality, str) or not re.fullmatch(r"[A-Z]{1,3}", nationality):
+        raise ConfigError(f"{where}.nationality: expected a code of 1-3 letters A-Z (FRA, D)")
+    return TravellerSpec(kind, photo, expect, live_photo, name, nationality)
 
 
 def scenario_from_mapping(

@@ -96,7 +96,8 @@ class Travellers:
             photo=bytes(jpeg),
             surname=f"TRAVELLER{chr(65 + index % 26)}",
             given_names=spec.kind.replace("_", " ").upper(),
-            nationality="UTO",
+            nationality=spec.nationality,
+            issuing_state="UTO",  # the simulator's test country (its CSCA)
             birth_date="850101",
             sex="F" if index % 2 else "M",
             expiry_date=expiry.strftime("%y%m%d"),
