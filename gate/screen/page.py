@@ -49,7 +49,7 @@ def view_html(view: str, lang: str, hint: str = "find") -> str:
             f"<h1>{pictogram('camera')}<span>{t(m.CAMERA_TITLE)}</span></h1>"
             "<div class='camera'><figure class='mirror' id='mirror-box' data-ok='false'>"
             "<img id='mirror' alt=''><svg class='guide' viewBox='0 0 100 100' "
-            "preserveAspectRatio='none' aria-hidden='true'><ellipse cx='50' cy='48' rx='24' "
+            "preserveAspectRatio='none' aria-hidden='true'><ellipse cx='50' cy='48' rx='30' "
             "ry='36'/></svg></figure><div class='camera-text'>"
             f"<p class='hint' id='hint' role='status'><span class='tick'>{pictogram('tick')}"
             f"</span><span id='hint-text'>{t(m.HINTS[hint])}</span></p>"

@@ -69,10 +69,14 @@ class Screen:
                                  self._state.default)), sent)  # fmt: skip
 
     def choose(self, code: str) -> None:
-        """The traveller chose a language on the screen (until the next traveller)."""
+        """The traveller chose a language on the screen (until the next traveller). The
+        language the screen speaks by itself (DG1's, or the default) is no choice: DG1's
+        nationality still applies once the chip is read."""
         sent = self._clock()
         with self._lock:
-            self._change(replace(self._state, chosen=check_language(code)), sent)
+            own = self._state.nationality_language or self._state.default
+            chosen = None if check_language(code) == own else code
+            self._change(replace(self._state, chosen=chosen), sent)
 
     def set_in_service(self, in_service: bool) -> None:
         """The lane's service state when the screen is attached to it."""
