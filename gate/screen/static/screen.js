@@ -9,6 +9,7 @@
   // its wall-clock time; both run on the kiosk). Kept in memory for docs/screen.md's figure.
   var latencies = [];
   window.screenLatencies = latencies;
+  var replay = true;  // the first view after (re)connecting is the current one, not a change
 
   function show(message) {
     view.innerHTML = message.html;  // drawn by the server from its catalogues only
@@ -22,6 +23,10 @@
     document.body.dataset.view = message.view;
     document.body.dataset.lang = message.lang;
     document.body.dataset.seq = String(message.seq);
+    if (replay) {
+      replay = false;
+      return;
+    }
     window.requestAnimationFrame(function () {
       latencies.push(Date.now() / 1000 - message.sent);
       if (latencies.length > 5000) latencies.shift();
@@ -57,6 +62,9 @@
   var source = new EventSource("/events");
   source.addEventListener("view", function (event) { show(JSON.parse(event.data)); });
   source.addEventListener("frame", function (event) { frame(JSON.parse(event.data)); });
-  source.addEventListener("open", function () { document.body.dataset.live = "true"; });
+  source.addEventListener("open", function () {
+    replay = true;
+    document.body.dataset.live = "true";
+  });
   source.addEventListener("error", function () { document.body.dataset.live = "false"; });
 })();
