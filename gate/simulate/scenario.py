@@ -29,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from gate.config import expand_user
-from gate.errors import ConfigError
+from gate.errors import ConfigError, DocumentError
+from gate.icao.country import nationality_code
 from gate.outcome import Decision
 from gate.toml_files import load_toml
 
@@ -171,6 +172,10 @@ def _traveller(index: int, table: Any, base: Path) -> TravellerSpec:
     nationality = table.get("nationality", "UTO")
     if not isinstance(nationality, str) or not re.fullmatch(r"[A-Z]{1,3}", nationality):
         raise ConfigError(f"{where}.nationality: expected a code of 1-3 letters A-Z (FRA, D)")
+    try:
+        nationality_code(nationality)
+    except DocumentError as exc:
+        raise ConfigError(f"{where}.nationality: {exc}") from exc
     return TravellerSpec(kind, photo, expect, live_photo, name, nationality)
 
 
