@@ -102,13 +102,30 @@ async def events(request: Request) -> Response:
     return StreamingResponse(stream(), media_type="text/event-stream")
 
 
-class Secured:
-    """Every response: no caching, no framing, no sniffing, the strict CSP."""
+def host_name(header: str) -> str:
+    """The name in a Host header, without its port (``[::1]:8090`` -> ``::1``)."""
+    if header.startswith("["):
+        return header[1 : header.find("]")] if "]" in header else ""
+    return header.rsplit(":", 1)[0] if header.count(":") == 1 else header
 
-    def __init__(self, app: ASGIApp) -> None:
+
+class Secured:
+    """Every response: no caching, no framing, no sniffing, the strict CSP; and a request
+    naming another host than the screen's is refused (a page of another site that
+    rebinds its name to this machine sees nothing, the live mirror least of all)."""
+
+    def __init__(self, app: ASGIApp, hosts: frozenset[str] | None = None) -> None:
         self.app = app
+        self.hosts = hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.hosts is not None and scope["type"] == "http":
+            host = dict(scope["headers"]).get(b"host", b"").decode("latin-1")
+            if host_name(host).lower() not in self.hosts:
+                refused = Response("unknown host", 421, media_type="text/plain")
+                await refused(scope, receive, send)
+                return
+
         async def secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", []), *HEADERS]
@@ -117,7 +134,12 @@ class Secured:
         await self.app(scope, receive, secured)
 
 
-def create_app(screen: Screen, stopping: Callable[[], bool] = lambda: False) -> ASGIApp:
+def create_app(
+    screen: Screen,
+    stopping: Callable[[], bool] = lambda: False,
+    hosts: frozenset[str] | None = None,
+) -> ASGIApp:
+    """The page of ``screen``; ``hosts``: the names a request may give (None: any)."""
     routes = [
         Route("/", page),
         Route("/static/{name}", static),
@@ -128,4 +150,4 @@ def create_app(screen: Screen, stopping: Callable[[], bool] = lambda: False) -> 
     app = Starlette(routes=routes)
     app.state.screen = screen
     app.state.stopping = stopping
-    return Secured(app)
+    return Secured(app, hosts)

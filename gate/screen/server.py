@@ -38,6 +38,14 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def allowed_hosts(host: str) -> frozenset[str] | None:
+    """The names a request to a screen on ``host`` may give: loopback's, and ``host``
+    itself; any for a screen on every address (0.0.0.0, ::)."""
+    if host in ("0.0.0.0", "::", ""):  # every address: the user asked for it
+        return None
+    return frozenset({"127.0.0.1", "localhost", "::1", host.lower()})
+
+
 def attach(screen: Screen, lane: Lane) -> None:
     """Show ``lane`` on ``screen`` (already one of its observers): its live frames, DG1's
     nationality as soon as the chip is read, and whether an officer has closed it."""
@@ -61,7 +69,7 @@ class ScreenServer:
                   "machine", file=stream or sys.stderr, flush=True)  # fmt: skip
         self.screen = screen
         config = uvicorn.Config(
-            create_app(screen, lambda: bool(self.server.should_exit)),
+            create_app(screen, lambda: bool(self.server.should_exit), allowed_hosts(host)),
             host=host,
             port=port,
             log_level="warning",

@@ -51,7 +51,7 @@ class Stepper:
             self.events.put(event)
             self._go.acquire()
 
-    def next(self, timeout: float = 10.0) -> GateEvent:
+    def next(self, timeout: float = 30.0) -> GateEvent:
         return self.events.get(timeout=timeout)
 
     def go(self) -> None:

@@ -12,7 +12,7 @@ from starlette.testclient import TestClient
 from gate.errors import ConfigError
 from gate.screen import Screen
 from gate.screen.app import create_app
-from gate.screen.server import is_loopback, parse_listen
+from gate.screen.server import allowed_hosts, is_loopback, parse_listen
 
 
 @pytest.fixture
@@ -56,6 +56,22 @@ def test_the_language_choice(client: tuple[TestClient, Screen]) -> None:
     assert http.post("/language", content=b"{", headers={"content-type": "application/json"}
                      ).status_code == 422  # fmt: skip
     assert screen.current()["lang"] == "zh"
+
+
+def test_a_request_for_another_host_is_refused() -> None:
+    screen = Screen()
+    try:
+        app = create_app(screen, hosts=allowed_hosts("127.0.0.1"))
+        with TestClient(app, base_url="http://127.0.0.1:8090") as http:
+            assert http.get("/").status_code == 200
+            for host in ("localhost:8090", "[::1]:8090", "127.0.0.1"):
+                assert http.get("/", headers={"host": host}).status_code == 200, host
+            for host in ("evil.example", "evil.example:8090", "[::2]:8090", ""):
+                refused = http.get("/events", headers={"host": host})
+                assert refused.status_code == 421, host
+        assert allowed_hosts("0.0.0.0") is None
+    finally:
+        screen.close()
 
 
 def test_listen_addresses() -> None:
