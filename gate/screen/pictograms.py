@@ -24,8 +24,9 @@ _DRAWINGS = {
     "camera": "<rect x='14' y='34' width='92' height='64' rx='8'/>"
     "<path d='M42 34l8-12h20l8 12'/><circle cx='60' cy='66' r='18'/>",
     # an hourglass
-    "wait": "<path d='M34 14h52M34 106h52'/>"
-    "<path d='M40 14c0 26 40 30 40 46s-40 20-40 46M80 14c0 26-40 30-40 46s40 20 40 46'/>",
+    "wait": "<path d='M30 14h60M30 106h60'/>"
+    "<path d='M38 14C38 40 56 48 56 60S38 80 38 106M82 14C82 40 64 48 64 60S82 80 82 106'/>"
+    "<path d='M48 96h24' stroke-width='10'/>",
     # an arrow straight ahead (the exit is in front of the traveller, whatever the script)
     "ahead": "<path d='M60 108V18'/><path d='M26 50l34-34 34 34'/>",
     # an officer: a head with a peaked cap, shoulders
