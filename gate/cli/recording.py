@@ -150,11 +150,11 @@ def simulate_replay(args: argparse.Namespace) -> int:
         "speed": args.speed,
         "as_recorded": same,
     }
-    report = system_report(results, _no_matcher(results), run)
+    report = system_report(results, no_matcher(results), run)
     report["replay"] = [_beside(r) for r in results]
     s = report["system"]
-    print(f"replay: {same}/{len(results)} outcomes as recorded; system: FTA {_rate(s['fta'])}  "
-          f"FRR {_rate(s['frr'])}  FAR {_rate(s['far'])}")  # fmt: skip
+    print(f"replay: {same}/{len(results)} outcomes as recorded; system: FTA {rate(s['fta'])}  "
+          f"FRR {rate(s['frr'])}  FAR {rate(s['far'])}")  # fmt: skip
     if json_on_stdout(args.json):
         print(json.dumps(report, indent=2))
     elif args.json:
@@ -178,8 +178,8 @@ def _beside(result: TravellerResult) -> dict[str, Any]:
     }
 
 
-def _no_matcher(results: list[TravellerResult]) -> dict[str, Any]:
-    """A replay has no original image pairs: the matcher-alone column is empty."""
+def no_matcher(results: list[TravellerResult]) -> dict[str, Any]:
+    """No original image pairs (a replay, captured approaches): the matcher column is empty."""
     from bench.metrics import wilson_interval
 
     tx = next((r.transaction for r in results if r.transaction is not None), None)
@@ -197,10 +197,11 @@ def _no_matcher(results: list[TravellerResult]) -> dict[str, Any]:
         "false_matches": 0,
         "fnmr_ci95": empty,
         "fmr_ci95": empty,
-        "note": "a replay has no original image pairs: no matcher-alone figures",
+        "note": "no original image pairs (a replay, captured approaches): no matcher-alone figures",
     }
 
 
-def _rate(rate: dict[str, Any]) -> str:
-    value = "n/a" if rate["rate"] is None else f"{100 * rate['rate']:.1f} %"
-    return f"{value} ({rate['count']}/{rate['of']})"
+def rate(figure: dict[str, Any]) -> str:
+    """``12.5 % (1/8)``: a system report's rate for a summary line."""
+    value = "n/a" if figure["rate"] is None else f"{100 * figure['rate']:.1f} %"
+    return f"{value} ({figure['count']}/{figure['of']})"

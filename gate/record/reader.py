@@ -52,8 +52,9 @@ ERROR_TYPES = (
 @dataclass(frozen=True)
 class RecordedFrame:
     path: Path
-    t: float  # seconds after the transaction started (gate clock)
+    t: float  # when it was taken, seconds after the transaction started (gate clock)
     index: int  # the camera's frame number
+    read: float  # when the capture's read of it returned, seconds after the start
 
     def image(self) -> ImageBGR:
         """The frame's picture; ``InputError`` naming the file when it is not a usable PNG."""
@@ -83,6 +84,7 @@ class RecordedTransaction:
     expected: Decision | None
     document: RecordedDocument | None
     frames: tuple[RecordedFrame, ...]
+    capture_started: float | None  # seconds after the start; None: no capture stage
     turnstile: tuple[Mapping[str, Any], ...]
     outcome: Decision
     outcome_detail: str
@@ -123,6 +125,7 @@ def load_recording(path: Path) -> Recording:
         except OSError as exc:
             raise InputError(f"cannot read {disk.shown(folder)}: {exc.strerror}") from exc
         transactions.append(_transaction(folder))
+    transactions.sort(key=lambda t: (t.started_at, t.name))  # in the order they happened
     return Recording(path, _text(manifest, "producer", where, ""), tuple(transactions),
                      tuple(incomplete))  # fmt: skip
 
@@ -137,7 +140,7 @@ def _entries(path: Path) -> list[str]:
                     continue
                 if disk.started_of(entry.name) is None:
                     raise InputError(
-                        f"{disk.shown(path)}: unexpected entry {disk.shown(entry.name)!r} (a "
+                        f"{disk.shown(path)}: unexpected entry '{disk.shown(entry.name)}' (a "
                         f"recording holds {disk.MANIFEST} and transaction folders)"
                     )
                 names.append(entry.name)
@@ -178,6 +181,7 @@ def _transaction(folder: Path) -> RecordedTransaction:
         expected=expected,
         document=_document(folder, data.get("document"), source),
         frames=frames,
+        capture_started=_optional_number(data.get("capture_started"), source, "capture_started"),
         turnstile=turnstile,
         outcome=decision,
         outcome_detail=_text(outcome, "detail", source, ""),
@@ -217,7 +221,7 @@ def _document(folder: Path, value: object, source: str) -> RecordedDocument | No
                 or not disk.CHIP_NAME.match(relative)
                 or (relative != f"chip/{name}.bin")
             ):
-                raise InputError(f"{source}: chip file {disk.shown(str(relative))!r} is not "
+                raise InputError(f"{source}: chip file '{disk.shown(str(relative))}' is not "
                                  "one of the format's names")  # fmt: skip
             files[name] = _read(folder / relative, "recorded chip file", MAX_CHIP_FILE)
         for key in ("passive_auth", "active_auth", "chip_auth", "access"):
@@ -233,14 +237,17 @@ def _frame(folder: Path, item: object, source: str) -> RecordedFrame:
         raise InputError(f"{source}: each frame must be an object")
     relative = item.get("file")
     if not isinstance(relative, str) or not disk.FRAME_NAME.match(relative):
-        raise InputError(f"{source}: frame file {disk.shown(str(relative))!r} is not one of "
+        raise InputError(f"{source}: frame file '{disk.shown(str(relative))}' is not one of "
                          "the format's names (frames/NNNNNN.png)")  # fmt: skip
     index = item.get("index")
     if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < 2**53:
         raise InputError(f"{source}: frame {relative}: 'index' must be a count")
     path = folder / relative
     _require(path, stat.S_ISREG, "a regular file")
-    return RecordedFrame(path, _number(item.get("t"), source, f"frame {relative} 't'"), index)
+    taken = _number(item.get("t"), source, f"frame {relative} 't'")
+    return RecordedFrame(
+        path, taken, index, _number(item.get("read"), source, f"frame {relative} 'read'")
+    )
 
 
 def _event(item: object, source: str) -> Mapping[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gate.clock import Clock
 from gate.interfaces import Camera, Frame
 from gate.lane import ChipReader, Lane
 from gate.record.writer import Recorder, RecordSettings
@@ -18,20 +19,21 @@ from gate.transaction import DocumentRead, PresentedDocument
 class RecordingCamera:
     """The lane's camera; each frame the capture reads is also handed to the recorder."""
 
-    def __init__(self, camera: Camera, recorder: Recorder) -> None:
+    def __init__(self, camera: Camera, recorder: Recorder, clock: Clock) -> None:
         self.camera = camera
         self.recorder = recorder
+        self.clock = clock
 
     def read(self, timeout: float) -> Frame:
         frame = self.camera.read(timeout)
-        self.recorder.frame(frame)
+        self.recorder.frame(frame, self.clock.now())
         return frame
 
     def close(self) -> None:
         self.camera.close()
 
     def __getattr__(self, name: str) -> Any:  # description, stats: the wrapped camera's
-        if name in ("camera", "recorder"):
+        if name in ("camera", "recorder", "clock"):
             raise AttributeError(name)
         return getattr(self.camera, name)
 
@@ -56,7 +58,7 @@ class RecordingChipReader:
 def attach(lane: Lane, recorder: Recorder) -> Recorder:
     """Record ``lane``'s transactions with ``recorder`` until it closes."""
     camera, reader = lane.camera, lane.chip_reader
-    lane.camera = RecordingCamera(camera, recorder)
+    lane.camera = RecordingCamera(camera, recorder, lane.clock)
     lane.chip_reader = RecordingChipReader(reader, recorder)
     lane.add_observer(recorder.observe)
 

@@ -69,6 +69,7 @@ class _Current:
     document: dict[str, Any] | None = None
     frames: list[dict[str, Any]] = field(default_factory=list)
     frames_not_recorded: int = 0
+    capture_started: float | None = None  # when the capture stage began (after the start)
     turnstile: list[dict[str, Any]] = field(default_factory=list)
     opened: bool = False
 
@@ -133,7 +134,9 @@ class Recorder:
             current = self._current
         if current is None or event.transaction_id != current.transaction_id:
             return
-        if event.kind in TURNSTILE_KINDS:
+        if event.kind == "state" and event.detail == "capture":
+            current.capture_started = event.at - current.started_at
+        elif event.kind in TURNSTILE_KINDS:
             entry = {"t": event.at - current.started_at, "kind": event.kind}
             current.turnstile.append({**entry, "detail": event.detail})
         elif event.kind == "transaction" and event.detail == "finished":
@@ -141,7 +144,8 @@ class Recorder:
             if isinstance(transaction, Transaction):
                 self._finish(current, transaction)
 
-    def frame(self, frame: Frame) -> None:
+    def frame(self, frame: Frame, read_at: float) -> None:
+        """A frame the capture read, and when the read returned (gate clock)."""
         with self._lock:
             current = self._current
         if current is None:
@@ -150,9 +154,11 @@ class Recorder:
         name = f"frames/{number:06d}.png"
         image = np.array(frame.image, copy=True)
         if self._submit(lambda: self._write_frame(current, name, image), block=False):
+            start = current.started_at
             current.frames.append(
-                {"file": name, "t": frame.timestamp - current.started_at, "index": frame.index}
-            )
+                {"file": name, "t": frame.timestamp - start, "index": frame.index,
+                 "read": read_at - start}
+            )  # fmt: skip
         else:
             current.frames_not_recorded += 1
 
@@ -214,6 +220,7 @@ class Recorder:
             "label": current.label,
             "traveller": current.traveller,
             "document": current.document,
+            "capture_started": current.capture_started,
             "frames": current.frames,
             "frames_not_recorded": current.frames_not_recorded,
             "turnstile": current.turnstile,

@@ -6,8 +6,10 @@ transaction, the recorded printed MRZ is laid on the tray, the chip reader gives
 data groups (DG1 and the DG2 portrait decoded again from the bytes the chip gave; the chip's
 authentication results as recorded: the chip is not there to be asked again), and the camera
 gives the recorded frames in lock-step at their own timing: frame n is the capture's n-th
-read, never dropped, and never handed out before its recorded time after the first one.
-After the last recorded frame the camera gives none (the traveller has left its view).
+read, never dropped, stamped with its recorded time, and the lane's clock is held to the
+recorded reads' times during the capture (``ReplayClock``), so the capture reads every
+recorded frame and ends where it ended whatever this machine's speed. After the last
+recorded frame the camera gives none (the traveller has left its view).
 When the gate opens the exit, the traveller walks through (with a tailgater when the
 recording had one); when it refers, the traveller walks back.
 """
@@ -35,7 +37,7 @@ from gate.config import (
 from gate.errors import DeviceTimeoutError, DocumentError, InputError
 from gate.interfaces import Frame
 from gate.lane import AuditLogSink, AuditSink, GateEvent, Lane, build_lane
-from gate.record import RecordedTransaction, Recording
+from gate.record import RecordedFrame, RecordedTransaction, Recording
 from gate.simulate.lane import SimDocuments
 from gate.simulate.report import TravellerResult
 from gate.simulate.runner import StatusLine, UnavailableAudit
@@ -73,38 +75,76 @@ _ERRORS: dict[str, type[errors.GateError]] = {
 }
 
 
+HOLD_MARGIN_S = 0.05  # the clock is held this far behind a recorded read (see ReplayClock)
+
+
+class ReplayClock:
+    """The lane's clock in a replay: real (or scaled) time, but during a capture held back
+    to the recorded one (``hold``): the capture never sees more time pass before a recorded
+    frame than the recording did, so it reads every recorded frame and stops where it
+    stopped, on any machine. It never goes back."""
+
+    def __init__(self, base: Clock) -> None:
+        self.base = base
+        self.held: float | None = None
+
+    def now(self) -> float:
+        now = self.base.now()
+        return now if self.held is None else min(now, self.held)
+
+    def wall(self) -> float:
+        return self.base.wall()
+
+    def sleep(self, seconds: float) -> None:
+        self.base.sleep(seconds)
+
+    def hold(self, until: float) -> None:
+        self.held = until if self.held is None else max(self.held, until)
+
+    def release(self) -> None:
+        self.held = None
+
+
 class ReplayCamera:
     """The recorded frames of the traveller in the lane, one per read (see the module)."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: ReplayClock) -> None:
         self.clock = clock
-        self._frames: Sequence[tuple[ImageBGR, float, int]] = ()
+        self._frames: Sequence[tuple[ImageBGR, RecordedFrame]] = ()
+        self._capture_started: float | None = None
+        self._origin: float | None = None  # replay time of the recorded transaction's start
         self._next = 0
-        self._start: float | None = None
         self.description = "recorded frames"
 
-    def show(self, frames: Sequence[tuple[ImageBGR, float, int]]) -> None:
-        self._frames, self._next, self._start = tuple(frames), 0, None
+    def show(
+        self, frames: Sequence[tuple[ImageBGR, RecordedFrame]], capture_started: float | None
+    ) -> None:
+        self._frames, self._capture_started = tuple(frames), capture_started
+        self._next, self._origin = 0, None
+        self.clock.release()
+
+    def capture_started(self, at: float) -> None:
+        """The lane began its capture at ``at`` (its clock): the recording's timing holds."""
+        if self._frames and self._capture_started is not None:
+            self._origin = at - self._capture_started
+            self.clock.hold(at)
 
     def read(self, timeout: float) -> Frame:
         if self._next >= len(self._frames):
-            self.clock.sleep(timeout)
+            if self.clock.held is not None:  # time goes on as the read waited, no faster
+                self.clock.hold(self.clock.held + timeout)
+            self.clock.sleep(min(timeout, 0.05))
             raise DeviceTimeoutError("no frame: the recording ends here")
-        image, t, index = self._frames[self._next]
-        if self._start is None:
-            self._start = self.clock.now() - (t - self._frames[0][1])
-        due = self._start + t - self._frames[0][1]
-        wait = due - self.clock.now()
-        if wait > timeout:
-            self.clock.sleep(timeout)
-            raise DeviceTimeoutError("the next recorded frame is not due yet")
-        if wait > 0:
-            self.clock.sleep(wait)
+        image, recorded = self._frames[self._next]
         self._next += 1
-        return Frame(image, due, index)
+        if self._origin is None:
+            return Frame(image, self.clock.now(), recorded.index)
+        self.clock.hold(self._origin + recorded.read - HOLD_MARGIN_S)
+        return Frame(image, self._origin + recorded.t, recorded.index)
 
     def close(self) -> None:
         self._frames = ()
+        self.clock.release()
 
 
 class ReplayChipReader:
@@ -165,7 +205,8 @@ class Replay:
     def __init__(self, recording: Recording, options: ReplayOptions) -> None:
         self.recording = recording
         self.options = options
-        self.clock: Clock = SystemClock() if options.speed == 1.0 else ScaledClock(options.speed)
+        base: Clock = SystemClock() if options.speed == 1.0 else ScaledClock(options.speed)
+        self.clock = ReplayClock(base)
         self._cleanups: list[Callable[[], None]] = []
         self._walker: Callable[[], None] | None = None
 
@@ -241,6 +282,12 @@ class Replay:
         return AuditLogSink(audit_log)
 
     def _on_event(self, event: GateEvent) -> None:
+        if event.kind == "state":
+            if event.detail == "capture":
+                self.camera.capture_started(event.at)
+            else:
+                self.camera.clock.release()
+            return
         if event.kind != "door" or self._walker is None:
             return
         if event.detail == "exit_open_commanded":
@@ -254,7 +301,7 @@ class Replay:
         name = recorded.label or recorded.name
         try:
             answer = recorded_read(recorded)
-            frames = [(f.image(), f.t, f.index) for f in recorded.frames]
+            frames = [(f.image(), f) for f in recorded.frames]
         except InputError as exc:
             return TravellerResult(index, name, kind, recorded.outcome, None, str(exc))
         tailgater = kind == "tailgater" or any(
@@ -262,14 +309,14 @@ class Replay:
         )
         self._walker = lambda: self.emulator.traveller_passes(tailgater=tailgater)
         self.chip.answer = answer
-        self.camera.show(frames)
+        self.camera.show(frames, recorded.capture_started)
         mrz = recorded.document.mrz if recorded.document else ""
         try:
             self.documents.lay(PresentedDocument(mrz, None, name))
             transaction = self.lane.serve_one(5.0)
         finally:
             self._walker = None
-            self.camera.show(())
+            self.camera.show((), None)
         self._settle()
         if transaction is None:
             error = "the gate did not take the document"

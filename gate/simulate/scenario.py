@@ -69,6 +69,7 @@ class TravellerSpec:
     expect: Decision
     live_photo: str | None = None
     name: str = ""
+    approach: str | None = None  # the traveller's own approach (gate.simulate.approaches)
 
     @property
     def label(self) -> str:
