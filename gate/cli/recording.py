@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from gate.cli import args as argtypes
 from gate.cli.base import EXIT_FAILURE, EXIT_OK
+from gate.cli.lane_console import LaneWatch
 from gate.cli.options import json_on_stdout
 from gate.errors import InputError
 
@@ -107,7 +108,7 @@ def check_replay_options(args: argparse.Namespace) -> None:
             ("--impostors", args.impostors != "listed"),
         )
         if given
-    ]
+    ] + LaneWatch.from_args(args).given()
     if refused:
         raise InputError(f"{', '.join(refused)}: not with --replay")
 

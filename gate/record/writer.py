@@ -238,17 +238,26 @@ class Recorder:
 
     # -- the writer thread ----------------------------------------------------------------------
     def _write(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        while True:
+            try:
+                job = self._jobs.get(timeout=60.0)  # an idle lane is pruned too
+            except queue.Empty:
+                job = self._prune_due
+            if job is None:
+                return
             try:
                 job()
             except (OSError, GateError, ValueError) as exc:
                 self.failures += 1
                 log.warning("recording: a write failed (%s)", getattr(exc, "strerror", None) or exc)
-            if time.monotonic() - self._pruned >= PRUNE_EVERY_S:
-                self._pruned = time.monotonic()
-                removed = disk.prune(self._root, self.settings.days)
-                if removed:
-                    log.info("recording: %d transactions past the retention limit deleted", removed)
+            self._prune_due()
+
+    def _prune_due(self) -> None:
+        if time.monotonic() - self._pruned >= PRUNE_EVERY_S:
+            self._pruned = time.monotonic()
+            removed = disk.prune(self._root, self.settings.days)
+            if removed:
+                log.info("recording: %d transactions past the retention limit deleted", removed)
 
     def _folder(self, current: _Current) -> int:
         fd = self._folders.get(current.name)
