@@ -85,6 +85,7 @@ class RecordedTransaction:
     document: RecordedDocument | None
     frames: tuple[RecordedFrame, ...]
     capture_started: float | None  # seconds after the start; None: no capture stage
+    capture_ended: float | None  # when the capture gave its result
     turnstile: tuple[Mapping[str, Any], ...]
     outcome: Decision
     outcome_detail: str
@@ -182,6 +183,7 @@ def _transaction(folder: Path) -> RecordedTransaction:
         document=_document(folder, data.get("document"), source),
         frames=frames,
         capture_started=_optional_number(data.get("capture_started"), source, "capture_started"),
+        capture_ended=_optional_number(data.get("capture_ended"), source, "capture_ended"),
         turnstile=turnstile,
         outcome=decision,
         outcome_detail=_text(outcome, "detail", source, ""),

@@ -70,6 +70,7 @@ class _Current:
     frames: list[dict[str, Any]] = field(default_factory=list)
     frames_not_recorded: int = 0
     capture_started: float | None = None  # when the capture stage began (after the start)
+    capture_ended: float | None = None  # when it gave its result
     turnstile: list[dict[str, Any]] = field(default_factory=list)
     opened: bool = False
 
@@ -136,6 +137,8 @@ class Recorder:
             return
         if event.kind == "state" and event.detail == "capture":
             current.capture_started = event.at - current.started_at
+        elif event.kind == "capture":
+            current.capture_ended = event.at - current.started_at
         elif event.kind in TURNSTILE_KINDS:
             entry = {"t": event.at - current.started_at, "kind": event.kind}
             current.turnstile.append({**entry, "detail": event.detail})
@@ -221,6 +224,7 @@ class Recorder:
             "traveller": current.traveller,
             "document": current.document,
             "capture_started": current.capture_started,
+            "capture_ended": current.capture_ended,
             "frames": current.frames,
             "frames_not_recorded": current.frames_not_recorded,
             "turnstile": current.turnstile,

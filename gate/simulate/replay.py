@@ -6,9 +6,11 @@ transaction, the recorded printed MRZ is laid on the tray, the chip reader gives
 data groups (DG1 and the DG2 portrait decoded again from the bytes the chip gave; the chip's
 authentication results as recorded: the chip is not there to be asked again), and the camera
 gives the recorded frames in lock-step at their own timing: frame n is the capture's n-th
-read, never dropped, stamped with its recorded time, and the lane's clock is held to the
-recorded reads' times during the capture (``ReplayClock``), so the capture reads every
-recorded frame and ends where it ended whatever this machine's speed. After the last
+read, never dropped, stamped with its recorded time, and during the capture the lane's
+clock is the recording's (``ReplayClock``: each read returns at its recorded time, the
+capture ends at its recorded time), so the capture reads every recorded frame, ends where
+it ended and takes as long, whatever this machine's speed. Outside the capture, time runs
+at this machine's pace. After the last
 recorded frame the camera gives none (the traveller has left its view).
 When the gate opens the exit, the traveller walks through (with a tailgater when the
 recording had one); when it refers, the traveller walks back.
@@ -75,31 +77,41 @@ _ERRORS: dict[str, type[errors.GateError]] = {
 }
 
 
-HOLD_MARGIN_S = 0.05  # the clock is held this far behind a recorded read (see ReplayClock)
+HOLD_MARGIN_S = 0.05  # a read returns this far before its recorded time (see ReplayClock)
 
 
 class ReplayClock:
-    """The lane's clock in a replay: real (or scaled) time, but during a capture held back
-    to the recorded one (``hold``): the capture never sees more time pass before a recorded
-    frame than the recording did, so it reads every recorded frame and stops where it
-    stopped, on any machine. It never goes back."""
+    """The lane's clock in a replay: real (or scaled) time, but during a capture set to the
+    recording's: each recorded frame's read returns at its recorded time (``reach``: held
+    back when this machine is slower, moved on when it is faster), and the capture gives its
+    result at the recorded time. So the capture reads every recorded frame, ends where it
+    ended and takes as long, on any machine. It never goes back."""
 
     def __init__(self, base: Clock) -> None:
         self.base = base
-        self.held: float | None = None
+        self.offset = 0.0  # time skipped forward (a faster machine)
+        self.held: float | None = None  # time held back (a slower machine)
 
     def now(self) -> float:
-        now = self.base.now()
+        now = self.base.now() + self.offset
         return now if self.held is None else min(now, self.held)
 
     def wall(self) -> float:
-        return self.base.wall()
+        return self.base.wall() + self.offset
 
     def sleep(self, seconds: float) -> None:
         self.base.sleep(seconds)
 
     def hold(self, until: float) -> None:
+        """Show no later time than ``until`` (or than a later hold) until ``release``."""
         self.held = until if self.held is None else max(self.held, until)
+
+    def reach(self, at: float) -> None:
+        """Show ``at`` from now on (or the later time already shown), until ``release``."""
+        self.hold(at)
+        behind = at - (self.base.now() + self.offset)
+        if behind > 0:
+            self.offset += behind
 
     def release(self) -> None:
         self.held = None
@@ -111,35 +123,46 @@ class ReplayCamera:
     def __init__(self, clock: ReplayClock) -> None:
         self.clock = clock
         self._frames: Sequence[tuple[ImageBGR, RecordedFrame]] = ()
-        self._capture_started: float | None = None
+        self._started: float | None = None  # the recorded capture's start and end
+        self._ended: float | None = None
         self._origin: float | None = None  # replay time of the recorded transaction's start
         self._next = 0
         self.description = "recorded frames"
 
     def show(
-        self, frames: Sequence[tuple[ImageBGR, RecordedFrame]], capture_started: float | None
+        self,
+        frames: Sequence[tuple[ImageBGR, RecordedFrame]],
+        capture: tuple[float | None, float | None] = (None, None),
     ) -> None:
-        self._frames, self._capture_started = tuple(frames), capture_started
+        """The next traveller's frames, and when its capture started and ended."""
+        self._frames, (self._started, self._ended) = tuple(frames), capture
         self._next, self._origin = 0, None
         self.clock.release()
 
     def capture_started(self, at: float) -> None:
         """The lane began its capture at ``at`` (its clock): the recording's timing holds."""
-        if self._frames and self._capture_started is not None:
-            self._origin = at - self._capture_started
+        if self._frames and self._started is not None:
+            self._origin = at - self._started
             self.clock.hold(at)
+
+    def capture_ended(self) -> None:
+        """The capture gave its result: at the recorded time."""
+        if self._origin is not None and self._ended is not None:
+            self.clock.reach(self._origin + self._ended)
 
     def read(self, timeout: float) -> Frame:
         if self._next >= len(self._frames):
-            if self.clock.held is not None:  # time goes on as the read waited, no faster
-                self.clock.hold(self.clock.held + timeout)
-            self.clock.sleep(min(timeout, 0.05))
+            if self._origin is not None and self._ended is not None:
+                self.clock.reach(self._origin + self._ended)  # the capture ends there
+            elif self.clock.held is not None:
+                self.clock.reach(self.clock.held + timeout)
+            self.clock.sleep(min(timeout, 0.01))
             raise DeviceTimeoutError("no frame: the recording ends here")
         image, recorded = self._frames[self._next]
         self._next += 1
         if self._origin is None:
             return Frame(image, self.clock.now(), recorded.index)
-        self.clock.hold(self._origin + recorded.read - HOLD_MARGIN_S)
+        self.clock.reach(self._origin + recorded.read - HOLD_MARGIN_S)
         return Frame(image, self._origin + recorded.t, recorded.index)
 
     def close(self) -> None:
@@ -286,7 +309,10 @@ class Replay:
             if event.detail == "capture":
                 self.camera.capture_started(event.at)
             else:
-                self.camera.clock.release()
+                self.clock.release()
+            return
+        if event.kind == "capture":
+            self.camera.capture_ended()
             return
         if event.kind != "door" or self._walker is None:
             return
@@ -309,14 +335,14 @@ class Replay:
         )
         self._walker = lambda: self.emulator.traveller_passes(tailgater=tailgater)
         self.chip.answer = answer
-        self.camera.show(frames, recorded.capture_started)
+        self.camera.show(frames, (recorded.capture_started, recorded.capture_ended))
         mrz = recorded.document.mrz if recorded.document else ""
         try:
             self.documents.lay(PresentedDocument(mrz, None, name))
             transaction = self.lane.serve_one(5.0)
         finally:
             self._walker = None
-            self.camera.show((), None)
+            self.camera.show(())
         self._settle()
         if transaction is None:
             error = "the gate did not take the document"

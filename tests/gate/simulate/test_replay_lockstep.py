@@ -29,7 +29,7 @@ def test_the_frames_come_one_per_read_with_their_recorded_times() -> None:
     base = SimulatedClock()
     clock = ReplayClock(base)
     camera = ReplayCamera(clock)
-    camera.show(_recorded(3), capture_started=0.5)
+    camera.show(_recorded(3), (0.5, 1.5))
     base.sleep(100.0)
     camera.capture_started(clock.now())  # the lane enters CAPTURE at 100 s: origin 99.5 s
     frames = [camera.read(1.0) for _ in range(3)]
@@ -42,7 +42,7 @@ def test_a_slow_replay_sees_no_more_time_pass_than_the_recording_did() -> None:
     base = SimulatedClock()
     clock = ReplayClock(base)
     camera = ReplayCamera(clock)
-    camera.show(_recorded(3), capture_started=0.5)
+    camera.show(_recorded(3), (0.5, 1.5))
     camera.capture_started(clock.now())
     start = clock.now()
     seen = []
@@ -53,12 +53,29 @@ def test_a_slow_replay_sees_no_more_time_pass_than_the_recording_did() -> None:
     # held to each recorded read (after the capture began at 0.5 s), less the margin
     expected = [1.05 - 0.5 - HOLD_MARGIN_S + i / 10 for i in range(3)]
     assert seen == pytest.approx(expected)
-    # after the last frame, time runs as fast as the reads wait, then freely after capture
+    # after the last frame, the capture ends when it ended (1.5 s), then time runs freely
     with pytest.raises(DeviceTimeoutError, match="the recording ends here"):
         camera.read(1.0)
-    assert clock.now() - start == pytest.approx(expected[-1] + 1.0)
+    assert clock.now() - start == pytest.approx(1.0)
     clock.release()
     assert clock.now() == base.now()
+
+
+def test_a_fast_replay_sees_as_much_time_pass_as_the_recording_did() -> None:
+    clock = ReplayClock(SimulatedClock())  # this machine takes no time at all
+    camera = ReplayCamera(clock)
+    camera.show(_recorded(3), (0.5, 1.5))
+    camera.capture_started(clock.now())
+    start = clock.now()
+    seen = []
+    for _ in range(3):
+        camera.read(1.0)
+        seen.append(clock.now() - start)
+    assert seen == pytest.approx([1.05 - 0.5 - HOLD_MARGIN_S + i / 10 for i in range(3)])
+    camera.capture_ended()  # the capture gave its result as soon as the last frame was read
+    assert clock.now() - start == pytest.approx(1.0)  # but it took as long as recorded
+    clock.release()
+    assert clock.now() - start == pytest.approx(1.0)  # and time goes on from there
 
 
 def test_the_clock_never_goes_back() -> None:
