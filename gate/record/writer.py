@@ -3,8 +3,9 @@
 It hears the lane through its seams only: the camera frames the capture reads
 (``RecordingCamera``), the document as the chip reader gave it (``RecordingChipReader``), and
 the lane's events (``Recorder.observe``: start, door and alarm events, the outcome). The
-lane's thread only hands values over; a writer thread encodes and writes them, so recording
-never slows the gate by more than a copy. A frame the writer cannot keep up with is not
+lane's thread only copies what it hands over; a writer thread encodes and writes it (on
+the same CPUs: recording costs a lossless PNG encoding per frame the gate analyses, in the
+background). A frame the writer cannot keep up with is not
 recorded (counted in the transaction); a disk that fails loses the recording, never the
 gate: the failure is logged (a count and the reason, never what was recorded).
 
