@@ -52,14 +52,17 @@ def add_record_options(p: argparse.ArgumentParser) -> None:
 
 def record_settings(args: argparse.Namespace, producer: str) -> RecordSettings | None:
     """The recording asked for, or None; ``--record-days`` alone is refused."""
-    from gate.record import RecordSettings
+    from gate.record import RecordSettings, check_folder
 
     if args.record is None:
         if args.record_days is not None:
             raise InputError("--record-days needs --record")
         return None
     days = RECORD_DAYS if args.record_days is None else args.record_days
-    return RecordSettings(args.record, days, producer)
+    settings = RecordSettings(args.record, days, producer)
+    if getattr(args, "replay", None) is None:  # a replay refuses --record instead
+        check_folder(settings)  # before any device opens
+    return settings
 
 
 def recorded(lane: Lane, settings: RecordSettings | None) -> AbstractContextManager[object]:

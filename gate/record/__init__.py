@@ -15,7 +15,7 @@ from gate.record.reader import (
     load_recording,
 )
 from gate.record.taps import RecordingCamera, RecordingChipReader, attach, record_lane
-from gate.record.writer import Recorder, RecordSettings
+from gate.record.writer import Recorder, RecordSettings, check_folder
 
 __all__ = [
     "FORMAT_VERSION",
@@ -28,6 +28,7 @@ __all__ = [
     "RecordingCamera",
     "RecordingChipReader",
     "attach",
+    "check_folder",
     "load_recording",
     "record_lane",
 ]

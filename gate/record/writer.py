@@ -83,7 +83,7 @@ class Recorder:
         self.settings = settings
         self._root = disk.open_folder(settings.folder)
         try:
-            self._claim()
+            claim(self._root, settings)
             disk.prune(self._root, settings.days)
         except BaseException:
             os.close(self._root)
@@ -99,28 +99,6 @@ class Recorder:
         self._detach: list[Callable[[], None]] = []
         self._writer = threading.Thread(target=self._write, name="recorder", daemon=True)
         self._writer.start()
-
-    def _claim(self) -> None:
-        """The folder's manifest: written when new, else its version checked."""
-        manifest = {
-            "format": disk.FORMAT,
-            "format_version": disk.FORMAT_VERSION,
-            "producer": self.settings.producer,
-            "personal_data": True,
-        }
-        where = disk.shown(self.settings.folder)
-        try:
-            if disk.publish(self._root, disk.MANIFEST, _json(manifest)):
-                return
-            found = json.loads(disk.read_small(self._root, disk.MANIFEST, 65536))
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot use the recording folder {where}: {exc}") from exc
-        version = found.get("format_version") if isinstance(found, dict) else None
-        if version != disk.FORMAT_VERSION:
-            raise InputError(
-                f"cannot record into {where}: it holds format_version {version!r}, this egate "
-                f"writes {disk.FORMAT_VERSION} (record into another folder)"
-            )
 
     # -- what the lane hands over (its thread) ------------------------------------------------
     def note_traveller(self, **traveller: str) -> None:
@@ -325,6 +303,39 @@ class Recorder:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_folder(settings: RecordSettings) -> None:
+    """Make and claim the recording folder now (before any device opens): ``InputError``
+    in one line when it cannot be recorded into."""
+    root = disk.open_folder(settings.folder)
+    try:
+        claim(root, settings)
+    finally:
+        os.close(root)
+
+
+def claim(root: int, settings: RecordSettings) -> None:
+    """The folder's manifest: written when new, else its version checked."""
+    manifest = {
+        "format": disk.FORMAT,
+        "format_version": disk.FORMAT_VERSION,
+        "producer": settings.producer,
+        "personal_data": True,
+    }
+    where = disk.shown(settings.folder)
+    try:
+        if disk.publish(root, disk.MANIFEST, _json(manifest)):
+            return
+        found = json.loads(disk.read_small(root, disk.MANIFEST, 65536))
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot use the recording folder {where}: {exc}") from exc
+    version = found.get("format_version") if isinstance(found, dict) else None
+    if version != disk.FORMAT_VERSION:
+        raise InputError(
+            f"cannot record into {where}: it holds format_version {version!r}, this egate "
+            f"writes {disk.FORMAT_VERSION} (record into another folder)"
+        )
 
 
 def _json(value: object) -> bytes:
