@@ -74,6 +74,7 @@ class _Current:
     capture_ended: float | None = None  # when it gave its result
     turnstile: list[dict[str, Any]] = field(default_factory=list)
     opened: bool = False
+    written: set[str] = field(default_factory=set)  # the frame files on disk (the writer's)
 
 
 class Recorder:
@@ -233,6 +234,9 @@ class Recorder:
             except (OSError, GateError, ValueError) as exc:
                 self.failures += 1
                 log.warning("recording: a write failed (%s)", getattr(exc, "strerror", None) or exc)
+            except Exception as exc:  # the writer must outlive any failure (never the lane's)
+                self.failures += 1
+                log.warning("recording: a write failed (%s)", type(exc).__name__)
             self._prune_due()
 
     def _prune_due(self) -> None:
@@ -261,6 +265,7 @@ class Recorder:
         if not ok:
             raise GateError("a frame could not be encoded")
         disk.write_new(self._folder(current), name, png.tobytes())
+        current.written.add(name)
 
     def _write_files(self, current: _Current, files: dict[str, bytes]) -> None:
         fd = self._folder(current)
@@ -268,6 +273,10 @@ class Recorder:
             disk.write_new(fd, name, content)
 
     def _write_manifest(self, current: _Current, manifest: dict[str, Any]) -> None:
+        frames = [f for f in manifest["frames"] if f["file"] in current.written]
+        lost = len(manifest["frames"]) - len(frames)  # their writes failed: not listed
+        manifest = {**manifest, "frames": frames,
+                    "frames_not_recorded": manifest["frames_not_recorded"] + lost}  # fmt: skip
         try:
             fd = self._folder(current)
             disk.publish(fd, disk.TRANSACTION_FILE, _json(manifest))

@@ -141,3 +141,28 @@ def test_a_planted_link_is_never_written_through(tmp_path: Path) -> None:
         record_lane(FakeLane().build(), RecordSettings(folder, 1))
     assert victim.read_text() == "keep"
     assert os.path.islink(folder / "recording.json")
+
+
+def test_a_frame_that_could_not_be_written_is_counted_not_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import cv2
+
+    encode = cv2.imencode
+    calls = []
+
+    def failing_once(ext: str, image: np.ndarray, params: list[int]) -> tuple[bool, np.ndarray]:
+        calls.append(ext)
+        return (False, np.zeros(0, np.uint8)) if len(calls) == 2 else encode(ext, image, params)
+
+    monkeypatch.setattr(cv2, "imencode", failing_once)
+    fake = FakeLane()
+    lane = fake.build()
+    fake.traveller("genuine")
+    with record_lane(lane, RecordSettings(tmp_path / "rec", 1)) as recorder:
+        assert lane.serve_one(0.1) is not None
+    assert recorder.failures == 1 and recorder.recorded == 1
+    (only,) = load_recording(tmp_path / "rec").transactions  # readable: no missing file
+    assert len(only.frames) == fake.biometrics.frames - 1
+    manifest = json.loads((only.folder / "transaction.json").read_text())
+    assert manifest["frames_not_recorded"] == 1
