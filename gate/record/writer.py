@@ -74,7 +74,7 @@ class _Current:
     capture_ended: float | None = None  # when it gave its result
     turnstile: list[dict[str, Any]] = field(default_factory=list)
     opened: bool = False
-    written: set[str] = field(default_factory=set)  # the frame files on disk (the writer's)
+    written: set[str] = field(default_factory=set)  # the files on disk (the writer's)
 
 
 class Recorder:
@@ -271,12 +271,16 @@ class Recorder:
         fd = self._folder(current)
         for name, content in files.items():
             disk.write_new(fd, name, content)
+            current.written.add(name)
 
     def _write_manifest(self, current: _Current, manifest: dict[str, Any]) -> None:
         frames = [f for f in manifest["frames"] if f["file"] in current.written]
         lost = len(manifest["frames"]) - len(frames)  # their writes failed: not listed
         manifest = {**manifest, "frames": frames,
                     "frames_not_recorded": manifest["frames_not_recorded"] + lost}  # fmt: skip
+        chip = (manifest["document"] or {}).get("chip")
+        if chip is not None:  # a chip file whose write failed is not listed either
+            chip["files"] = {k: v for k, v in chip["files"].items() if v in current.written}
         try:
             fd = self._folder(current)
             disk.publish(fd, disk.TRANSACTION_FILE, _json(manifest))
