@@ -71,6 +71,7 @@ class TravellerSpec:
     expect: Decision
     live_photo: str | None = None
     name: str = ""
+    approach: str | None = None  # the traveller's own approach (gate.simulate.approaches)
     nationality: str = "UTO"  # DG1's (the traveller's screen speaks its language)
 
     @property
@@ -176,7 +177,7 @@ def _traveller(index: int, table: Any, base: Path) -> TravellerSpec:
         nationality_code(nationality)
     except DocumentError as exc:
         raise ConfigError(f"{where}.nationality: {exc}") from exc
-    return TravellerSpec(kind, photo, expect, live_photo, name, nationality)
+    return TravellerSpec(kind, photo, expect, live_photo, name, nationality=nationality)
 
 
 def scenario_from_mapping(

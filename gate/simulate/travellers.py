@@ -112,6 +112,10 @@ class Travellers:
 
     def scene_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
         """What the camera shows while the traveller stands in the lane."""
+        if spec.approach is not None:  # a captured approach the user brought
+            from gate.simulate.approaches import load_approach
+
+            return load_approach(Path(spec.approach))
         from drivers.camera.synthetic import TravellerScene
 
         live = spec.live_photo or spec.photo  # the holder in another photo, or an impostor

@@ -25,6 +25,8 @@ def test_the_option_on_each_lane_command() -> None:
 def test_a_screen_watches_one_lane(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["simulate", "--screen", "--lanes", "2"]) == 2
     assert "--screen watch(es) one lane" in capsys.readouterr().err
+    assert main(["simulate", "--screen", "--replay", "nowhere"]) == 2
+    assert "--screen" in capsys.readouterr().err
 
 
 def test_a_bad_address_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
