@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from gate.watch.bundle import sign_bundle, template_text
 from gate.watch.keys import WatchKey
+from gate.watch.store import WatchStore
 
 KEY = WatchKey.from_bytes(bytes(range(32)))
 PACK = "fusion"
@@ -87,3 +88,42 @@ def signed(path: Path, body: dict[str, Any], key: Ed25519PrivateKey) -> Path:
 def dump(path: Path, body: dict[str, Any]) -> Path:
     path.write_text(json.dumps(body))
     return path
+
+
+def make_store(
+    folder: Path,
+    version: int = 1,
+    documents: list[tuple[str, str, str, str]] = (),  # type: ignore[assignment]
+    persons: list[tuple[str, str, npt.ArrayLike]] = (),  # type: ignore[assignment]
+) -> tuple[WatchStore, Ed25519PrivateKey]:
+    """A store in ``folder`` with one imported version; returns it and its issuer's key."""
+    issuer = signer()
+    store = WatchStore.init(folder, KEY, public_pem(issuer), PACK, SIZE)
+    import_signed(store, issuer, content(version, documents, persons))
+    return store, issuer
+
+
+def import_signed(store: WatchStore, issuer: Ed25519PrivateKey, body: dict[str, Any]) -> int:
+    from gate.watch.bundle import parse_bundle, sign_bundle, verify_bundle
+
+    data = verify_bundle(sign_bundle(body, issuer), store.signer_key())
+    bundle = parse_bundle(data, store.meta()["signer"], store.pack, store.embedding_size)
+    return store.import_bundle(bundle)
+
+
+def mrz(
+    number: str = "L898902C3",
+    state: str = "UTO",
+    nationality: str = "UTO",
+    birth: str = "740812",
+    expiry: str = "351231",
+    kind: str = "P",
+) -> str:
+    """A TD3 MRZ with valid check digits."""
+    from gate.icao.mrz import format_td3
+
+    return format_td3(
+        surname="ERIKSSON", given_names="ANNA MARIA", document_number=number,
+        issuing_state=state, nationality=nationality, birth_date=birth, sex="F",
+        expiry_date=expiry, document_type=kind,
+    ).text  # fmt: skip
