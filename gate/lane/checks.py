@@ -14,12 +14,14 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
+from gate.config import ChecksConfig
 from gate.decision import Verdict
+from gate.errors import ConfigError
 from gate.lane.events import EventBus
 from gate.lane.work import TransactionWork
 from gate.outcome import Decision
 from gate.transaction import CaptureOutcome, DocumentRead
-from gate.watch.checks import WatchChecks
+from gate.watch.checks import EligibilityRules, WatchChecks
 
 log = logging.getLogger("gate.lane")
 
@@ -60,3 +62,33 @@ class ChecksStage:
             self._bus.emit("alarm", work.transaction_id, found.reason, priority=True,
                            version=checks.version)  # fmt: skip
         return found
+
+
+def watch_checks(config: ChecksConfig) -> WatchChecks | None:
+    """The checks ``[checks]`` asks for; ``None`` when it asks for none."""
+    if not 0.0 < config.target_fpir < 1.0:
+        raise ConfigError(f"checks.target_fpir: {config.target_fpir} is outside (0, 1)")
+    if not config.time_limit_s > 0:
+        raise ConfigError(f"checks.time_limit_s: {config.time_limit_s} must be > 0 seconds")
+    if config.minimum_age < 0:
+        raise ConfigError(f"checks.minimum_age: {config.minimum_age} must be >= 0")
+    rules = EligibilityRules.from_text(
+        config.allowed_nationalities,
+        config.document_types,
+        config.minimum_age,
+        config.refuse_expired,
+    )
+    if config.store is None and rules == EligibilityRules.from_text(
+        refuse_expired=config.refuse_expired
+    ):
+        return None
+    store = None
+    if config.store is not None:
+        from gate.watch.keys import load_key
+        from gate.watch.store import WatchStore
+
+        try:
+            store = WatchStore(config.store, load_key(config.key_file))
+        except ConfigError as exc:
+            raise ConfigError(f"checks.store: {exc}") from exc
+    return WatchChecks(store, rules, target_fpir=config.target_fpir)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
@@ -131,3 +132,31 @@ def test_a_check_that_fails_or_runs_late_refers() -> None:
     tx2 = gate.serve_one(0.1)
     assert tx2 is not None and tx2.decision is Decision.TIMEOUT
     assert "open_exit" not in lane.turnstile.commands
+
+
+def test_the_checks_section_of_the_kiosk_config(
+    tmp_path: Path, store: WatchStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gate.config import config_from_mapping
+    from gate.errors import ConfigError
+    from gate.lane.checks import watch_checks
+
+    assert watch_checks(config_from_mapping({}).checks) is None  # off by default
+    cfg = config_from_mapping({"checks": {"allowed_nationalities": "D,UTO", "minimum_age": 18}})
+    checks = watch_checks(cfg.checks)
+    assert checks is not None and checks.store is None
+    assert checks.rules.nationalities == {"D", "UTO"} and checks.rules.minimum_age == 18
+    with pytest.raises(ConfigError, match=r"checks\.target_fpir"):
+        watch_checks(config_from_mapping({"checks": {"target_fpir": 2.0}}).checks)
+    monkeypatch.delenv("EGATE_WATCH_KEY", raising=False)
+    with pytest.raises(ConfigError, match=r"checks\.store: no watch key"):
+        watch_checks(config_from_mapping({"checks": {"store": str(tmp_path)}}).checks)
+    key = tmp_path / "key"
+    key.write_text(bytes(range(32)).hex())
+    key.chmod(0o600)
+    empty = {"store": str(tmp_path / "none"), "key_file": str(key)}
+    with pytest.raises(ConfigError, match=r"checks\.store: .*not initialised"):
+        watch_checks(config_from_mapping({"checks": empty}).checks)
+    section = {"store": str(store.folder), "key_file": str(key)}
+    loaded = watch_checks(config_from_mapping({"checks": section}).checks)
+    assert loaded is not None and loaded.version == 1
