@@ -18,6 +18,7 @@ from gate.cli import args as argtypes
 from gate.cli.base import EXIT_OK, Registry
 from gate.cli.bench_output import emit_json
 from gate.cli.options import (
+    add_json_flag,
     add_json_output,
     add_no_progress_option,
     add_pack_option,
@@ -26,7 +27,7 @@ from gate.cli.options import (
     add_threads_option,
     json_on_stdout,
 )
-from gate.errors import ConfigError
+from gate.errors import ConfigError, InputError
 
 STORE_ENV = "EGATE_WATCH_STORE"
 
@@ -60,7 +61,7 @@ def register(registry: Registry) -> None:
     add_json_output(p, "the entries")
     p = registry.command("watchlist stats", "versions and lists of a watch store", _stats)
     _store_options(p)
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    add_json_flag(p)
     p = registry.command(
         "watchlist add-face", "enrol the face of PHOTO on a person list", _add_face
     )
@@ -114,14 +115,18 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from gate.pem_files import read_pem_bytes
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    from gate.pem_files import load_public_key, read_pem_bytes
     from gate.watch.keys import load_key, write_key_file
     from gate.watch.store import WatchStore
     from models.pack import load_manifest
 
+    if not isinstance(load_public_key(args.signer, "watchlist signer"), Ed25519PublicKey):
+        raise ConfigError(f"watchlist signer {args.signer}: not an Ed25519 public key")
+    signer = read_pem_bytes(args.signer, "watchlist signer")
     folder = _folder(args)
     manifest = load_manifest(args.pack)
-    signer = read_pem_bytes(args.signer, "watchlist signer")
     if args.new_key_file is not None:
         write_key_file(args.new_key_file)
     key = load_key(args.new_key_file or args.key_file)
@@ -130,15 +135,23 @@ def _init(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _naming(path: Path, exc: InputError) -> InputError:
+    return InputError(str(exc).replace("watchlist file:", f"watchlist file {path}:", 1))
+
+
 def _import(args: argparse.Namespace) -> int:
     from gate.files import read_regular_file
-    from gate.watch.bundle import MAX_BUNDLE_BYTES, parse_bundle, verify_bundle
+    from gate.watch.bundle import MAX_BUNDLE_BYTES, check_signature, open_envelope, parse_bundle
 
-    store = _open(args)
     data = read_regular_file(args.file, "watchlist file", max_bytes=MAX_BUNDLE_BYTES)
-    content = verify_bundle(data, store.signer_key())
-    bundle = parse_bundle(content, store.meta()["signer"], store.pack, store.embedding_size)
-    version = store.import_bundle(bundle)
+    try:
+        envelope = open_envelope(data)  # a file that is no watchlist is refused first
+        store = _open(args)
+        content = check_signature(envelope, store.signer_key())
+        bundle = parse_bundle(content, store.meta()["signer"], store.pack, store.embedding_size)
+        version = store.import_bundle(bundle)
+    except InputError as exc:
+        raise _naming(args.file, exc) from exc
     print(
         f"imported issuer version {bundle.version} as store version {version}: "
         f"{len(bundle.documents)} documents, {len(bundle.persons)} persons"
@@ -169,21 +182,28 @@ def _add_face(args: argparse.Namespace) -> int:
     from gate.images import load_image
     from models.engine import load_engine
 
+    image = load_image(args.photo)
     store = _open(args)
-    face = load_engine(store.pack).embed_one(load_image(args.photo), policy="single")
+    face = load_engine(store.pack).embed_one(image, policy="single")
     version = store.add_face(args.list_name, args.label, face.embedding)
     print(f"added to {args.list_name}: store version {version}")
     return EXIT_OK
 
 
 def _sign(args: argparse.Namespace) -> int:
-    from gate.files import read_regular_file
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from gate.json_files import load_json_object
     from gate.pem_files import load_private_key
     from gate.watch.bundle import MAX_BUNDLE_BYTES, sign_bundle
 
-    content = json.loads(read_regular_file(args.content, "content", max_bytes=MAX_BUNDLE_BYTES))
-    signed = sign_bundle(content, load_private_key(args.key, "watchlist signing key"))
-    Path(args.out).write_bytes(signed)
+    key = load_private_key(args.key, "watchlist signing key")
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"watchlist signing key {args.key}: not an Ed25519 private key")
+    content = load_json_object(
+        args.content, "watchlist content", max_bytes=MAX_BUNDLE_BYTES, error=InputError
+    )
+    Path(args.out).write_bytes(sign_bundle(content, key))
     print(f"signed watchlist written to {args.out}")
     return EXIT_OK
 

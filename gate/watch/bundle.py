@@ -25,7 +25,7 @@ import binascii
 import hashlib
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -84,9 +84,11 @@ def _b64(text: object, what: str) -> bytes:
 
 
 def _json(data: bytes, what: str) -> dict[str, Any]:
+    from gate.json_files import parse_json
+
     try:
-        value = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        value = parse_json(data.decode("utf-8"), what, error=InputError)
+    except (UnicodeDecodeError, InputError) as exc:
         raise InputError(f"watchlist file: {what} is not complete JSON (truncated?)") from exc
     if not isinstance(value, dict):
         raise InputError(f"watchlist file: {what} is not a JSON object")
@@ -114,27 +116,47 @@ def template_text(template: npt.ArrayLike) -> str:
     return base64.b64encode(np.asarray(template, dtype="<f4").reshape(-1).tobytes()).decode()
 
 
-def verify_bundle(data: bytes, trusted: Any) -> bytes:
-    """The content bytes of a signed file, after its signature was checked against the
-    ``trusted`` Ed25519 public key."""
-    from cryptography.exceptions import InvalidSignature
+@dataclass(frozen=True)
+class Envelope:
+    """A signed file's parts, not yet checked against a key."""
 
+    signer: str
+    signature: bytes = field(repr=False)
+    content: bytes = field(repr=False)
+
+
+def open_envelope(data: bytes) -> Envelope:
+    """The parts of a signed file (its format checked, its signature not yet)."""
+    if data.lstrip()[:1] != b"{":  # before scanning what may be megabytes of something else
+        raise InputError("watchlist file: not a signed watchlist (no JSON object)")
     envelope = _json(data, "the file")
     if envelope.get("format") != FORMAT:
         raise InputError(f"watchlist file: format is not {FORMAT!r}")
     content = _b64(envelope.get("content"), "content")
     signature = _b64(envelope.get("signature"), "signature")
+    return Envelope(str(envelope.get("signer"))[:16], signature, content)
+
+
+def check_signature(envelope: Envelope, trusted: Any) -> bytes:
+    """The content bytes, once the signature was checked against the ``trusted`` Ed25519
+    public key."""
+    from cryptography.exceptions import InvalidSignature
+
     expected = public_key_id(trusted)
-    if envelope.get("signer") != expected:
+    if envelope.signer != expected:
         raise InputError(
-            f"watchlist file: signed by key {str(envelope.get('signer'))[:16]!r}, "
-            f"the store trusts {expected}"
+            f"watchlist file: signed by key {envelope.signer!r}, the store trusts {expected}"
         )
     try:
-        trusted.verify(signature, content)
+        trusted.verify(envelope.signature, envelope.content)
     except InvalidSignature as exc:
         raise InputError("watchlist file: bad signature (altered or not from the signer)") from exc
-    return content
+    return envelope.content
+
+
+def verify_bundle(data: bytes, trusted: Any) -> bytes:
+    """``open_envelope`` then ``check_signature``."""
+    return check_signature(open_envelope(data), trusted)
 
 
 def _text(entry: dict[str, Any], key: str, where: str, limit: int = MAX_REF) -> str:
