@@ -160,12 +160,16 @@ def _import(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    emit_json(_open(args).export(), args.json or "-")
+    from gate.watch.summary import export
+
+    emit_json(export(_open(args)), args.json or "-")
     return EXIT_OK
 
 
 def _stats(args: argparse.Namespace) -> int:
-    stats = _open(args).stats()
+    from gate.watch.summary import stats as summary
+
+    stats = summary(_open(args))
     if args.json:
         print(json.dumps(stats, indent=2))
         return EXIT_OK

@@ -108,7 +108,7 @@ class WatchStore:
         return WatchStore(folder, key)
 
     @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
+    def connect(self) -> Iterator[sqlite3.Connection]:
         db = sqlite3.connect(self.path, timeout=10.0)
         try:
             yield db
@@ -118,7 +118,7 @@ class WatchStore:
             db.close()
 
     def meta(self) -> dict[str, str]:
-        with self._db() as db:
+        with self.connect() as db:
             return {str(k): str(v) for k, v in db.execute("SELECT key, value FROM meta")}
 
     def signer_key(self) -> Any:
@@ -127,7 +127,7 @@ class WatchStore:
         return load_pem_public_key(self.meta()["signer_pem"].encode("ascii"))
 
     def current_version(self) -> int:
-        with self._db() as db:
+        with self.connect() as db:
             row = db.execute("SELECT MAX(version) FROM versions").fetchone()
         return int(row[0] or 0)
 
@@ -157,7 +157,7 @@ class WatchStore:
 
     def snapshot(self, version: int | None = None) -> Snapshot:
         """The current (or a given) version, loaded and decrypted."""
-        with self._db() as db:
+        with self.connect() as db:
             number = self.current_version() if version is None else version
             head = db.execute(
                 "SELECT persons, index_kind FROM versions WHERE version = ?", (number,)
@@ -180,78 +180,12 @@ class WatchStore:
         person_lists = tuple(str(name) for (name,) in rows)
         return Snapshot(number, documents, lists, person_lists, templates, index)
 
-    def stats(self) -> dict[str, Any]:
-        meta = self.meta()
-        version = self.current_version()
-        with self._db() as db:
-            lists = db.execute(
-                "SELECT l.name, l.kind, (SELECT COUNT(*) FROM documents d WHERE d.version = "
-                "l.version AND d.list = l.name) + (SELECT COUNT(*) FROM persons p WHERE "
-                "p.version = l.version AND p.list = l.name) FROM lists l WHERE l.version = ? "
-                "ORDER BY l.name",
-                (version,),
-            ).fetchall()
-            versions = db.execute(
-                "SELECT version, source, source_version, signer, created, documents, persons, "
-                "index_kind FROM versions ORDER BY version"
-            ).fetchall()
-        return {
-            "store": str(self.folder),
-            "pack": self.pack,
-            "embedding_size": self.embedding_size,
-            "signer": meta["signer"],
-            "current_version": version,
-            "lists": [{"name": n, "kind": k, "entries": int(c)} for n, k, c in lists],
-            "versions": [
-                dict(
-                    zip(
-                        (
-                            "version",
-                            "source",
-                            "source_version",
-                            "signer",
-                            "created",
-                            "documents",
-                            "persons",
-                            "index",
-                        ),
-                        row,
-                        strict=True,
-                    )
-                )
-                for row in versions
-            ],
-        }
-
-    def export(self) -> dict[str, Any]:
-        """The current version's entries: references and keyed hashes, never a template or
-        a document number (they are not in the store to export)."""
-        version = self.current_version()
-        with self._db() as db:
-            documents = db.execute(
-                "SELECT list, ref, digest FROM documents WHERE version = ? ORDER BY rowid",
-                (version,),
-            ).fetchall()
-            persons = db.execute(
-                "SELECT list, ref FROM persons WHERE version = ? ORDER BY row", (version,)
-            ).fetchall()
-            lists = dict(db.execute("SELECT name, kind FROM lists WHERE version = ?", (version,)))
-        return {
-            "version": version,
-            "pack": self.pack,
-            "lists": lists,
-            "documents": [
-                {"list": name, "ref": r, "hmac": bytes(d).hex()} for name, r, d in documents
-            ],
-            "persons": [{"list": name, "ref": r} for name, r in persons],
-        }
-
     # -- writing -------------------------------------------------------------------------
     def import_bundle(self, bundle: Bundle, *, ann_min: int = search.ANN_MIN) -> int:
         """A new version from a verified bundle; returns its number."""
         if bundle.pack != self.pack or bundle.embedding_size != self.embedding_size:
             raise InputError(f"watchlist file: templates of pack {bundle.pack}, not {self.pack}")
-        with self._db() as db:
+        with self.connect() as db:
             seen = db.execute(
                 "SELECT version, source_version FROM versions WHERE signer = ? "
                 "AND source_version >= ? ORDER BY source_version DESC",
@@ -296,7 +230,7 @@ class WatchStore:
         previous = self.snapshot()
         if previous.lists.get(list_name, "person") != "person":
             raise InputError(f"list {list_name!r} is a document list, not a person list")
-        with self._db() as db:
+        with self.connect() as db:
             keep = db.execute(
                 "SELECT list, ref FROM persons WHERE version = ? AND list = ? ORDER BY row",
                 (previous.version, list_name),
@@ -330,8 +264,43 @@ class WatchStore:
         templates: npt.NDArray[np.float32],
         ann_min: int,
     ) -> int:
+        with self._writer():
+            if self.current_version() != previous.version:
+                raise InputError(f"watch store {self.folder}: another import made a new "
+                                 "version meanwhile; nothing changed (run it again)")  # fmt: skip
+            return self._write_version(
+                previous, source, source_version, signer, sha256, replaced, documents,
+                persons, templates, ann_min,
+            )  # fmt: skip
+
+    @contextmanager
+    def _writer(self) -> Iterator[None]:
+        """One writer at a time (an exclusive lock on ``DIR/.lock``)."""
+        import fcntl
+        import os
+
+        fd = os.open(self.folder / ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def _write_version(
+        self,
+        previous: Snapshot,
+        source: str,
+        source_version: int | None,
+        signer: str,
+        sha256: str,
+        replaced: dict[str, str],
+        documents: list[tuple[str, str, bytes]],
+        persons: list[tuple[str, str]],
+        templates: npt.NDArray[np.float32],
+        ann_min: int,
+    ) -> int:
         number = previous.version + 1
-        with self._db() as db:
+        with self.connect() as db:
             old_persons = db.execute(
                 "SELECT list, ref FROM persons WHERE version = ? ORDER BY row", (previous.version,)
             ).fetchall()
@@ -354,7 +323,7 @@ class WatchStore:
                 self.key.seal(search.index_to_bytes(index), f"i{number}".encode()),
             )
         lists = {k: v for k, v in previous.lists.items() if k not in replaced} | replaced
-        with self._db() as db, db:
+        with self.connect() as db, db:
             db.execute(
                 "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (number, source, source_version, signer, sha256, time.time(), 0, 0, index_kind),
