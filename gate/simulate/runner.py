@@ -225,9 +225,9 @@ class Simulation:
             observers=(self.status, self._on_event, *opts.observers),
         )
         self._cleanups.append(self.lane.close)
-        self._watchlists()
         self.turnstile = self.lane.turnstile
         self.camera = self.lane.camera
+        self._watchlists()
         self.started = True
 
     def _watchlists(self) -> None:
