@@ -1,14 +1,19 @@
-"""Scale benchmarks: all-pairs impostor scoring of 100,000 embeddings, and Ray embedding
-throughput with 1 and 2 workers.
+"""Scale benchmarks: all-pairs impostor scoring of 100,000 embeddings, 1:N search of a
+gallery of a million (``bench.identify_scale``), and Ray embedding throughput with 1 and 2
+workers.
 
     python -m bench.scale scoring --dataset ../shared/datasets/lfw-dev/pairs.txt \\
         --cache ~/.cache/egate/embeddings --embeddings 100000
     python -m bench.scale ray-throughput --dataset ../shared/datasets/lfw-dev/pairs.txt \\
         --images 200 --workers 1 2
+    python -m bench.scale identify --dataset ../shared/datasets/lfw-dev/pairs.txt \\
+        --gallery 1000000 [--index ivf|hnsw]
 
-``scoring`` takes a base set of embeddings (the dataset's, through the shard cache, or
-synthetic ones without ``--dataset``), replicates it with Gaussian noise under new
-identities up to ``--embeddings`` rows, and scores every cross-identity pair in blocks
+``scoring`` and ``identify`` take the dataset's embeddings (through the shard cache) and
+replicate them under new identities (``bench.synthetic``: each model's block turned on its
+own, a little noise), after checking that the copies reproduce the dataset's genuine and
+impostor distances at the FMRs both can measure (refused otherwise). ``scoring`` goes up to
+``--embeddings`` rows and scores every cross-identity pair in blocks
 through the pack's own ``distance_matrix`` into the exact-tail histogram. It prints the wall
 time, the peak RSS of the process, the comparisons per second and the figures down to FMR
 1e-6 as JSON. ``bench/micro/test_scale_micro.py`` runs a small version in the test suite.
@@ -138,15 +143,56 @@ def _base_embeddings(args: argparse.Namespace, engine: Any) -> tuple[Any, Any, s
     return emb.vectors[keep], dataset.identity_codes[keep], f"{args.dataset} ({keep.sum()} faces)"
 
 
+def _checked_base(args: argparse.Namespace, engine: Any) -> tuple[Any, Any, str, list[Any]]:
+    """The real base set, once its synthetic copies were checked to reproduce its genuine
+    and impostor distances (``bench.synthetic``); refused otherwise, or without a dataset."""
+    from bench import synthetic
+
+    if args.dataset is None:
+        raise SystemExit("a scale figure needs --dataset: the synthetic templates are checked "
+                         "against its real distances before any figure is printed")  # fmt: skip
+    base, codes, source = _base_embeddings(args, engine)
+    blocks = synthetic.blocks_of(engine.manifest)
+    n = base.shape[0]
+    copies, copy_codes = synthetic.replicate_blocks(base, codes, 3 * n, blocks, args.noise, 1)
+    measure = (engine.distance_matrix, engine.distances)
+    real = synthetic.distances_of(*measure, base, codes)
+    made = synthetic.distances_of(*measure, copies[n:], copy_codes[n:])
+    try:
+        checked = synthetic.check_synthetic(real, made)
+    except Exception as exc:
+        raise SystemExit(f"refused: {exc}") from exc
+    return base, codes, source, checked
+
+
 def _scoring(args: argparse.Namespace) -> dict[str, Any]:
+    from bench import synthetic
     from models.engine import load_engine
 
     engine = load_engine(args.pack)
-    base, codes, source = _base_embeddings(args, engine)
-    vectors, identities = replicate(base, codes, args.embeddings, args.noise, args.seed)
+    base, codes, source, checked = _checked_base(args, engine)
+    blocks = synthetic.blocks_of(engine.manifest)
+    vectors, identities = synthetic.replicate_blocks(
+        base, codes, args.embeddings, blocks, args.noise, args.seed
+    )
     del base
     out = score_at_scale(engine, vectors, identities, progress=args.progress)
-    out.update(pack=engine.pack_id, base=source, noise=args.noise)
+    out.update(pack=engine.pack_id, base=source, noise=args.noise, synthetic_check=checked)
+    return out
+
+
+def _identify(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.identify_scale import identify_at_scale
+    from gate.watch import search
+    from models.engine import load_engine
+
+    engine = load_engine(args.pack)
+    base, codes, source, checked = _checked_base(args, engine)
+    search.set_threads(args.build_threads)
+    out = identify_at_scale(engine.manifest, base, codes, args.gallery, index=args.index,
+                            noise=args.noise, seed=args.seed, probes=args.probes)  # fmt: skip
+    out.update(pack=engine.pack_id, base=source, synthetic_check=checked,
+               peak_rss_mb=peak_rss_mb())  # fmt: skip
     return out
 
 
@@ -178,10 +224,17 @@ def main(argv: list[str] | None = None) -> int:
     scoring.add_argument("--embeddings", type=int, default=100_000)
     scoring.add_argument("--noise", type=float, default=0.05)
     scoring.add_argument("--seed", type=int, default=0)
+    ident = sub.add_parser("identify", help="1:N search of a synthetic gallery at scale")
+    ident.add_argument("--gallery", type=int, default=1_000_000)
+    ident.add_argument("--index", choices=("hnsw", "ivf"), default="hnsw")
+    ident.add_argument("--probes", type=int, default=1000)
+    ident.add_argument("--noise", type=float, default=0.05)
+    ident.add_argument("--seed", type=int, default=0)
+    ident.add_argument("--build-threads", type=int, default=2)
     ray = sub.add_parser("ray-throughput", help="Ray embedding throughput per worker count")
     ray.add_argument("--images", type=int, default=200)
     ray.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    for p in (scoring, ray):
+    for p in (scoring, ident, ray):
         p.add_argument("--dataset", type=Path, default=None)
         p.add_argument("--cache", type=Path, default=None)
         p.add_argument("--pack", default=None)
@@ -189,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.what == "ray-throughput" and args.dataset is None:
         parser.error("ray-throughput needs --dataset")
-    result = _scoring(args) if args.what == "scoring" else _ray_throughput(args)
+    run = {"scoring": _scoring, "identify": _identify}.get(args.what, _ray_throughput)
+    result = run(args)
     json.dump(result, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return 0

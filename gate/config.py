@@ -102,6 +102,20 @@ class AuditConfig:
 
 
 @dataclass(frozen=True)
+class ChecksConfig:
+    """The checks stage (``gate.lane.checks``): watchlists and eligibility rules."""
+
+    store: Path | None = None  # watch store folder (egate watchlist init); None: no lists
+    key_file: Path | None = None  # the store's key; default: $EGATE_WATCH_KEY
+    target_fpir: float = 1e-3  # the person search's false-positive identification rate
+    time_limit_s: float = 0.5  # a check that has not answered by then refers (TIMEOUT)
+    allowed_nationalities: str = ""  # comma-separated ICAO codes ("D,FRA"); "": any
+    document_types: str = ""  # comma-separated DG1 document codes ("P,PP"); "": any
+    minimum_age: int = 0  # years, from DG1's birth date
+    refuse_expired: bool = True
+
+
+@dataclass(frozen=True)
 class GateConfig:
     lane: LaneConfig = field(default_factory=LaneConfig)
     camera: CameraConfig = field(default_factory=CameraConfig)
@@ -112,6 +126,7 @@ class GateConfig:
     document: DocumentConfig = field(default_factory=DocumentConfig)
     timeouts: TimeoutsConfig = field(default_factory=TimeoutsConfig)
     audit: AuditConfig = field(default_factory=AuditConfig)
+    checks: ChecksConfig = field(default_factory=ChecksConfig)
 
     def policy(self) -> DecisionPolicy:
         return DecisionPolicy(

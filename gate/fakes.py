@@ -17,7 +17,7 @@ import numpy as np
 
 from gate.clock import Clock, SimulatedClock
 from gate.config import TimeoutsConfig
-from gate.decision import DecisionPolicy
+from gate.decision import DecisionPolicy, Verdict
 from gate.errors import (
     AuditError,
     DeviceGoneError,
@@ -28,10 +28,11 @@ from gate.errors import (
 )
 from gate.interfaces import Camera, Frame
 from gate.lane import Lane, Observer, OfficerAction
-from gate.outcome import Transaction
+from gate.outcome import Decision, Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
 from gate.turnstile import DEFAULT_TIMEOUT, DoorState, EventKind, TurnstileEvent, TurnstileStatus
 from gate.types import FloatArray, ImageBGR, PassiveAuthStatus
+from gate.watch.checks import WatchChecks
 
 EMBEDDING_SIZE = 16
 VALID_EXPIRY = "351231"
@@ -52,6 +53,8 @@ TRAVELLER_KINDS = frozenset(
         "clone",
         "id_card",
         "revoked",
+        "wanted",
+        "stolen_document",
     }
 )
 
@@ -280,6 +283,21 @@ class FakeAudit:
         self.officer_actions.append(action)
 
 
+class FakeWatchChecks(WatchChecks):
+    """Watchlists that list the fake ``wanted`` and ``stolen_document`` travellers (by the
+    kind their fake MRZ carries)."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+
+    def check(self, dg1_mrz: str, templates: Sequence[object], today: object) -> Verdict | None:
+        for kind, hit in (("<<WANTED", "person list fake-wanted"),
+                          ("<<STOLEN_DOCUMENT", "document list fake-stolen")):  # fmt: skip
+            if kind in dg1_mrz:
+                return Verdict(Decision.REFER_WATCHLIST, f"watchlist: {hit} (version 1)")
+        return None
+
+
 @dataclass
 class FakeLane:
     """A whole lane of fakes on one simulated clock."""
@@ -301,7 +319,7 @@ class FakeLane:
         policy: DecisionPolicy | None = None,
         timeouts: TimeoutsConfig | None = None,
     ) -> Lane:
-        return Lane(
+        lane = Lane(
             documents=self.documents,
             chip_reader=self.chip,
             biometrics=self.biometrics,
@@ -313,6 +331,8 @@ class FakeLane:
             timeouts=timeouts,
             observers=observers,
         )
+        lane.checks.use(FakeWatchChecks())
+        return lane
 
     def traveller(self, kind: str, identity: int | None = None) -> PresentedDocument:
         """Queue a traveller of a scenario kind; returns the document it presents."""
@@ -343,6 +363,8 @@ class FakeLane:
             "print_attack",
             "screen_attack",
             "id_card",
+            "wanted",
+            "stolen_document",
         ):
             liveness = 0.1 if kind.endswith("attack") else 0.9
             self.biometrics.script.append(

@@ -20,6 +20,8 @@ class Decision(enum.Enum):
     REFER_DOCUMENT = "REFER_DOCUMENT"  # PA failed, expired, photo missing, DG1 != printed MRZ
     REFER_CAPTURE = "REFER_CAPTURE"  # failure to acquire one usable face
     REFER_LIVENESS = "REFER_LIVENESS"  # presentation attack suspected
+    REFER_WATCHLIST = "REFER_WATCHLIST"  # the document or the person is on a watchlist
+    REFER_ELIGIBILITY = "REFER_ELIGIBILITY"  # not admitted to this lane (nationality, age ...)
     REFER_DEVICE = "REFER_DEVICE"  # a device or the software failed: fail-safe
     TIMEOUT = "TIMEOUT"  # a stage ran past its time limit
     TAILGATING = "TAILGATING"  # a second person followed: alarm

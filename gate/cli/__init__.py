@@ -32,6 +32,7 @@ from gate.cli import (
     models_cmd,
     pki_cmd,
     turnstile_cmd,
+    watchlist_cmd,
 )
 from gate.cli.base import (
     EXIT_ERROR,
@@ -62,6 +63,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     gate_cmd,
     audit_cmd,
     console_cmd,
+    watchlist_cmd,
 )
 
 

@@ -16,7 +16,13 @@ from gate.outcome import Decision
 OFFLINE_AFTER_S = 4.0  # no heartbeat for this long: the lane is shown lost
 MAX_HISTORY = 5000
 # The queue's order: a traveller held after an alarm first, a mismatch next, then the rest.
-PRIORITY = {"TAILGATING": 0, "REJECT_MISMATCH": 1, "AUDIT_FAILED": 1, "REFER_LIVENESS": 2}
+PRIORITY = {
+    "TAILGATING": 0,
+    "REFER_WATCHLIST": 0,
+    "REJECT_MISMATCH": 1,
+    "AUDIT_FAILED": 1,
+    "REFER_LIVENESS": 2,
+}
 
 
 def document_data(value: Any) -> dict[str, str]:

@@ -21,6 +21,7 @@ from gate.clock import Clock, SystemClock
 from gate.config import GateConfig
 from gate.errors import ConfigError, DeviceError
 from gate.interfaces import Camera
+from gate.lane.checks import watch_checks
 from gate.lane.events import Observer
 from gate.lane.machine import Lane
 from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
@@ -93,6 +94,7 @@ def build_lane(
             observers=observers,
             tailgate_grace_s=tailgate_grace_s,
         )
+        lane.checks.use(watch_checks(config.checks), config.checks.time_limit_s)
         if guard is not None:  # out of service and back: lane events for the console
             guard.emit = lane.announce
             opened.callback(guard.close)

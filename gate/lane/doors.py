@@ -30,6 +30,7 @@ WALK_BACK = frozenset(
         Decision.REFER_DOCUMENT,
         Decision.REFER_CAPTURE,
         Decision.REFER_LIVENESS,
+        Decision.REFER_ELIGIBILITY,
     }
 )
 

@@ -29,6 +29,7 @@ from gate.errors import AuditError, DocumentError
 from gate.interfaces import Camera
 from gate.lane.actions import OfficerAction
 from gate.lane.bad_mrz import PLACE_AGAIN, UnreadableMrz
+from gate.lane.checks import ChecksStage
 from gate.lane.command_auth import ConsoleTrust
 from gate.lane.doors import Doors
 from gate.lane.events import EventBus, Observer
@@ -38,9 +39,8 @@ from gate.lane.preview import PreviewCamera
 from gate.lane.stopping import LaneStopping
 from gate.lane.work import StageStop, TransactionWork
 from gate.outcome import Decision, State, Transaction
-from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
+from gate.transaction import DocumentRead, PresentedDocument
 from gate.turnstile import Turnstile
-from gate.types import FloatArray
 
 log = logging.getLogger("gate.lane")
 
@@ -94,6 +94,7 @@ class Lane:
         self._threshold: float | None = None
         self._officer = OfficerHandler(OfficerDesk(), self.doors, self._bus, audit)
         self._previews = False  # camera frames as ``preview`` events (the officer's view)
+        self.checks = ChecksStage(self._bus, self._today)  # watchlists, eligibility: off
         self.resources = ExitStack()  # what build_lane opened for this lane
 
     def _clock_date(self) -> dt.date:
@@ -327,14 +328,13 @@ class Lane:
         self._bus.enter(State.VERIFY, tid)
         decided_from = self.clock.now()
         work.threshold = work.run("threshold", self.threshold)
-        work.score = work.run("verify", lambda: self._distance(reference, capture))
+        work.score = work.run(
+            "verify", lambda: self.biometrics.distance(reference, capture.embeddings)
+        )
         if work.timed("verify", decided_from) > self.timeouts.verify_s:
             return Verdict(Decision.TIMEOUT, "verification ran past its time limit")
         work.decided_from = decided_from
-        return decide_match(work.score, work.threshold)
-
-    def _distance(self, reference: FloatArray, capture: CaptureOutcome) -> float:
-        return self.biometrics.distance(reference, capture.embeddings)
+        return self.checks.decide(work, doc, capture, decide_match(work.score, work.threshold))
 
     def _read_document(self, document: PresentedDocument, work: TransactionWork) -> DocumentRead:
         started = self.clock.now()

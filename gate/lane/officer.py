@@ -15,9 +15,10 @@ the lane's state allows now (``OfficerHandler._allowed``):
   lane*: a traveller who walked back out, or any referral once a later traveller came in,
   is gone, and no door opens for them;
 - who may override which outcome (``ACCEPT_ROLES``): an officer may accept a capture,
-  liveness, document, device or timeout referral; only a supervisor may accept a face
-  mismatch (``REJECT_MISMATCH``) or a ``TAILGATING`` alarm; an ``AUDIT_FAILED`` referral
-  is accepted by nobody (the lane cannot record it);
+  liveness, document, eligibility, device or timeout referral; only a supervisor may accept
+  a face mismatch (``REJECT_MISMATCH``), a ``TAILGATING`` alarm or a watchlist hit
+  (``REFER_WATCHLIST``); an ``AUDIT_FAILED`` referral is accepted by nobody (the lane
+  cannot record it);
 - refuse (keep the exit shut, let the traveller back) needs the referral open (its
   traveller may have gone: the card is closed either way);
 - acknowledge, close_lane and open_lane need an officer or a supervisor.
@@ -61,6 +62,8 @@ ACCEPT_ROLES: dict[Decision, frozenset[str]] = {
     Decision.TIMEOUT: OFFICERS,
     Decision.REJECT_MISMATCH: SUPERVISOR,
     Decision.TAILGATING: SUPERVISOR,
+    Decision.REFER_ELIGIBILITY: OFFICERS,
+    Decision.REFER_WATCHLIST: SUPERVISOR,
 }
 
 

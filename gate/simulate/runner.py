@@ -233,7 +233,17 @@ class Simulation:
             self._cleanups.append(self.recorder.close)
         self.turnstile = self.lane.turnstile
         self.camera = self.lane.camera
+        self._watchlists()
         self.started = True
+
+    def _watchlists(self) -> None:
+        """The lists the scenario's wanted and stolen-document travellers are on."""
+        from gate.simulate.watchlists import scenario_watchlist
+
+        lane, photos = self.lane, self.photos
+        checks = scenario_watchlist(self.scenario, self.workdir / "watch", lane.biometrics.enrol,
+                                    photos.portrait, lane.biometrics.pack_id)  # fmt: skip
+        lane.checks.use(checks, 0.5 * max(1.0, self.options.speed))  # in gate time
 
     def _config(self) -> GateConfig:
         """The lane's configuration: the kiosk's, with the emulators' addresses."""

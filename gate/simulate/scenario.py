@@ -47,6 +47,8 @@ EXPECTED_DECISION: dict[str, Decision] = {
     "clone": Decision.REFER_DOCUMENT,  # copied chip: Chip Authentication fails
     "id_card": Decision.ACCEPT,  # TD1 ID card, PACE only, genuine
     "revoked": Decision.REFER_DOCUMENT,  # its Document Signer is on the CSCA's CRL
+    "wanted": Decision.REFER_WATCHLIST,  # on a person watchlist, on a genuine own passport
+    "stolen_document": Decision.REFER_WATCHLIST,  # the passport's number is listed stolen
 }
 TRAVELLER_KINDS = tuple(EXPECTED_DECISION)
 # Kinds whose face in the lane may come from another photo than the passport's.

@@ -34,6 +34,8 @@ SCENE_OF_KIND = {
     "clone": "genuine",
     "id_card": "genuine",
     "revoked": "genuine",
+    "wanted": "genuine",
+    "stolen_document": "genuine",
 }
 
 
@@ -101,7 +103,7 @@ class Travellers:
             birth_date="850101",
             sex="F" if index % 2 else "M",
             expiry_date=expiry.strftime("%y%m%d"),
-            document_number=f"S{index:08d}",
+            document_number=f"S{index:08d}",  # gate.simulate.watchlists lists some
             **document,
         )
         faults: dict[str, Any] = {"corrupt_dg": 2} if spec.kind == "tampered" else {}

@@ -55,7 +55,7 @@ FAMILIES = {
     "chip": ("pki", "passport", "chip"),
     "devices": ("turnstile", "emulate"),
     "lane": ("run", "simulate", "demo", "kiosk"),
-    "audit": ("audit",),
+    "audit": ("audit", "watchlist"),
     "console": ("console", "broker"),
 }
 # Options that read a file whose hostile content is always refused when they load it.

@@ -173,6 +173,19 @@ READS: dict[tuple[str, str], Reads] = {
     ("broker init", "tls_key"): _r(
         "broker", "init", "@NEW", "--lane", "l1", "--tls-cert", "@TLSCERT", "--tls-key", "@X"
     ),
+    ("bench identify", "dataset"): _r("bench", "identify", "--dataset", "@X"),
+    ("bench identify", "root"): _r(
+        "bench", "identify", "--dataset", "@LFW", "--root", "@X", kind="folder"
+    ),
+    ("watchlist init", "signer"): _r("watchlist", "init", "--store", "@NEW", "--signer", "@X"),
+    ("watchlist import", "file"): _r("watchlist", "import", "@X", "--store", "@NEW"),
+    ("watchlist add-face", "photo"): _r(
+        "watchlist", "add-face", "@X", "--list", "l", "--label", "r", "--store", "@NEW"
+    ),
+    ("watchlist sign", "content"): _r(
+        "watchlist", "sign", "@X", "--key", "@WATCHKEY", "-o", "@NEW"
+    ),
+    ("watchlist sign", "key"): _r("watchlist", "sign", "@FILE", "--key", "@X", "-o", "@NEW"),
 }
 # Path-like options that are not read as a file of their own, with the reason.
 NOT_READ: dict[tuple[str, str], str] = {
@@ -182,6 +195,8 @@ NOT_READ: dict[tuple[str, str], str] = {
     ("passport issue", "out"): "written",
     ("chip read", "trust"): "read after a reader is found; TrustStore.from_folder is tested",
     ("bench accuracy", "cache"): "a cache folder, written",
+    ("bench identify", "cache"): "a cache folder, written",
+    ("watchlist sign", "out"): "written",
     ("console keygen", "path"): "written (never overwritten)",
     ("broker init", "folder"): "a new folder to write",
     ("simulate", "config"): "read after the --replay recording; as run --config (tried above)",
@@ -315,6 +330,17 @@ class Kit:
             _self_signed(self.folder)
         elif name == "@FILE":
             path.write_text("a file\n")
+        elif name == "@WATCHKEY":
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+            path.write_bytes(
+                Ed25519PrivateKey.generate().private_bytes(
+                    serialization.Encoding.PEM,
+                    serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption(),
+                )
+            )
         return str(path)
 
 
