@@ -18,6 +18,7 @@ from gate.errors import GateError
 from gate.simulate.scenario import TravellerSpec
 
 if TYPE_CHECKING:
+    from drivers.camera.conditions import Conditions
     from gate.simulate.faces import PhotoLibrary
     from gate.simulate.pki import TestPki
 
@@ -53,8 +54,10 @@ class Travellers:
         *,
         seed: int,
         frames: int,
+        conditions: Conditions | None = None,
     ) -> None:
         self.photos = photos
+        self.conditions = conditions
         self.pki = pki
         self.revoked_pki = revoked_signer(pki)
         self.workdir = workdir
@@ -110,15 +113,18 @@ class Travellers:
         return card, "\n".join(issued.mrz.lines)
 
     def scene_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
-        """What the camera shows while the traveller stands in the lane."""
-        from drivers.camera.synthetic import TravellerScene
+        """What the camera shows while the traveller stands in the lane (under the
+        scenario's capture conditions, if it names them)."""
+        from gate.simulate.live_scene import traveller_scene
 
         live = spec.live_photo or spec.photo  # the holder in another photo, or an impostor
-        scene = TravellerScene(
-            photo=self.photos.portrait(live),
-            kind=SCENE_OF_KIND[spec.kind],
+        scene = traveller_scene(
+            self.photos,
+            live,
+            SCENE_OF_KIND[spec.kind],
             seed=self.seed * 1000 + index,
             frames=self.frames,
+            conditions=self.conditions,
         )
         return list(scene.images())
 

@@ -1,0 +1,44 @@
+"""``--conditions`` (capture conditions: presets or TOML files) for ``egate simulate`` and
+``egate bench render-fidelity``: one declaration, shared by both command modules."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def conditions_type(text: str) -> tuple[Any, ...]:
+    """argparse type of ``--conditions`` (a ConfigError becomes one line, exit 2)."""
+    from drivers.camera.conditions import conditions_argument
+    from gate.errors import ConfigError
+
+    try:
+        return conditions_argument(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def add_conditions_option(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    parser.add_argument(
+        "--conditions",
+        type=conditions_type,
+        default=default,  # argparse runs a string default through ``type``
+        metavar="C[,C...]",
+        help="capture conditions: presets (ideal, typical, harsh) or TOML files with a "
+        "[conditions] table, comma-separated; each is run and reported apart "
+        f"(docs/evaluation.md){'; default ' + default if default else ''}",
+    )
+
+
+def scenario_with_conditions(scenario: Any, conditions: tuple[Any, ...] | None) -> Any:
+    """A scenario file's run with ``--conditions`` (one condition: a dataset run reports
+    several side by side, a scenario's table of travellers does not)."""
+    from dataclasses import replace
+
+    from gate.errors import InputError
+
+    if not conditions:
+        return scenario
+    if len(conditions) > 1:
+        raise InputError("--conditions with several conditions needs --dataset")
+    return replace(scenario, conditions=conditions[0])
