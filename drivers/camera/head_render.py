@@ -52,7 +52,11 @@ BACKGROUND_BLUR = 0.2  # defocus of what lies behind the head, eye distances
 # and fro (gate.simulate.lane.SceneFeed): at 1.6 Hz that half (0.5 s of a 1 s sequence)
 # holds most of a turn whatever the phase, so the gate's liveness sees the head move.
 YAW_HZ, PITCH_HZ, ROLL_HZ = 1.6, 1.1, 0.45
-LEGACY_SECONDS = 1.3  # a scene without conditions spans this much head motion
+# A scene without conditions is a short sequence whatever its frame count (a liveness test
+# may render 10 or 16 frames): it spans 1.3 head turns, as the scenes of the cut-out renderer
+# did. Faster, a turn takes fewer frames than the liveness cues' landmark-jitter estimate
+# (second differences over three frames) tells apart from noise.
+LEGACY_SECONDS = 1.3 / YAW_HZ
 # A traveller keeps the photo's own pose (turning the head back to frontal with a coarse
 # model costs more identity than it gains: measured on lfw-dev, the margin kept fell from
 # 0.76-1.05 to 0.41-0.70 on the pairs it moved most), except a face turned so far that a
