@@ -226,3 +226,76 @@ def conditions_argument(text: str) -> tuple[Conditions, ...]:
     if repeated:
         raise ConfigError(f"--conditions: the name {repeated[0]!r} is given twice")
     return tuple(out)
+
+
+_UNIT_SUFFIXES = ("_deg", "_mps", "_m", "_s")
+
+
+def axis_name(name: str) -> str:
+    """A condition's field from its name with or without the unit (``yaw``: ``yaw_deg``)."""
+    names = [f.name for f in fields(Conditions) if f.name != "name"]
+    if name in names:
+        return name
+    for field_name in names:
+        for suffix in _UNIT_SUFFIXES:
+            if field_name.endswith(suffix) and field_name[: -len(suffix)] == name:
+                return field_name
+    raise ConfigError(f"--sweep: {name!r} is not an axis of the conditions ({', '.join(names)})")
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """``--sweep AXIS=V1,V2,...``: one axis of a base condition, run at each value."""
+
+    axis: str  # a field of ``Conditions``
+    values: tuple[float | int | bool, ...]
+
+    def conditions(self, base: Conditions) -> tuple[Conditions, ...]:
+        """The base condition at each value, named ``BASE AXIS=VALUE``."""
+        out = []
+        for value in self.values:
+            try:
+                changes: dict[str, Any] = {self.axis: value, "name": self.label(base, value)}
+                out.append(replace(base, **changes))
+            except ConfigError as exc:
+                raise ConfigError(f"--sweep on {base.name}: {exc}") from exc
+        return tuple(out)
+
+    def label(self, base: Conditions, value: float | int | bool) -> str:
+        return (
+            f"{base.name} {self.axis}={value:g}"
+            if not isinstance(value, bool)
+            else (f"{base.name} {self.axis}={str(value).lower()}")
+        )
+
+
+def sweep_argument(text: str) -> Sweep:
+    """Parse ``AXIS=V1,V2,...``; each value is checked against the axis's range."""
+    axis_text, sep, values_text = text.partition("=")
+    if not sep or not values_text.strip():
+        raise ConfigError(f"--sweep {text!r}: expected AXIS=V1,V2,... (e.g. yaw=0,15,30)")
+    axis = axis_name(axis_text.strip())
+    kind = type(getattr(PRESETS["ideal"], axis))
+    values: list[float | int | bool] = []
+    for item in (part.strip() for part in values_text.split(",")):
+        try:
+            if kind is bool:
+                if item.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                    raise ValueError(item)
+                values.append(item.lower() in ("true", "1", "yes"))
+            elif kind is int:
+                values.append(int(item))
+            else:
+                number = float(item)
+                if not math.isfinite(number):
+                    raise ValueError(item)
+                values.append(number)
+        except ValueError:
+            wanted = {bool: "true or false", int: "an integer"}.get(kind, "a number")
+            raise ConfigError(f"--sweep {axis}: {item!r} is not {wanted}") from None
+    if len(set(values)) != len(values):
+        raise ConfigError(f"--sweep {axis}: a value is given twice")
+    sweep = Sweep(axis, tuple(values))
+    lenient = replace(PRESETS["ideal"], start_distance_m=5.0)  # ranges, not a base's limits
+    sweep.conditions(lenient)
+    return sweep

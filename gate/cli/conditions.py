@@ -1,5 +1,6 @@
 """``--conditions`` (capture conditions: presets or TOML files) for ``egate simulate`` and
-``egate bench render-fidelity``: one declaration, shared by both command modules."""
+``egate bench render-fidelity``: one declaration, shared by both command modules; and
+``--sweep AXIS=V1,V2,...`` (``egate simulate --dataset``: one axis of a condition swept)."""
 
 from __future__ import annotations
 
@@ -42,3 +43,40 @@ def scenario_with_conditions(scenario: Any, conditions: tuple[Any, ...] | None) 
     if len(conditions) > 1:
         raise InputError("--conditions with several conditions needs --dataset")
     return replace(scenario, conditions=conditions[0])
+
+
+def sweep_type(text: str) -> Any:
+    """argparse type of ``--sweep`` (a ConfigError becomes one line, exit 2)."""
+    from drivers.camera.conditions import sweep_argument
+    from gate.errors import ConfigError
+
+    try:
+        return sweep_argument(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def add_sweep_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--sweep",
+        type=sweep_type,
+        default=None,
+        metavar="AXIS=V1,V2,...",
+        help="with --dataset: run the condition (--conditions, one; default ideal) at each "
+        "value of one axis (e.g. yaw=0,15,30, light_level=1,0.5,0.25) and plot FRR against "
+        "it (sweep.png beside the report)",
+    )
+
+
+def conditions_to_run(conditions: tuple[Any, ...] | None, sweep: Any) -> tuple[Any, ...]:
+    """The conditions a dataset run goes through: ``--conditions`` as given (none: the
+    legacy scenes), or with ``--sweep`` its one condition at each swept value."""
+    from drivers.camera.conditions import PRESETS
+    from gate.errors import InputError
+
+    if sweep is None:
+        return conditions or (None,)
+    if conditions and len(conditions) > 1:
+        raise InputError("--sweep varies one condition: give at most one with --conditions")
+    base = conditions[0] if conditions else PRESETS["ideal"]
+    return tuple(sweep.conditions(base))

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from gate.cli import args as argtypes
 from gate.cli.base import EXIT_FAILURE, EXIT_OK, Registry, sigterm_sets
-from gate.cli.conditions import add_conditions_option, scenario_with_conditions
+from gate.cli.conditions import add_conditions_option, add_sweep_option, scenario_with_conditions
 from gate.cli.lane_console import LaneWatch, lane_console
 from gate.cli.options import (
     MAX_TRAVELLERS,
@@ -162,6 +162,7 @@ def _check_simulate_options(args: argparse.Namespace, run: LaneRun) -> None:
             ("--limit", args.limit is not None),
             ("--root", args.root is not None),
             ("--impostors", args.impostors != "listed"),
+            ("--sweep", args.sweep is not None),
         )
         if given
     ]
@@ -372,6 +373,7 @@ def register(registry: Registry) -> None:
     )
     add_pack_option(p)
     add_conditions_option(p)
+    add_sweep_option(p)
     p.add_argument(
         "--protocol", default="gatectl", choices=("gatectl", "modbus"), help="turnstile emulator"
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from gate.cli.base import EXIT_FAILURE, EXIT_OK
+from gate.cli.conditions import conditions_to_run
 from gate.cli.options import json_on_stdout
 from gate.errors import InputError
 
@@ -36,6 +38,8 @@ def simulate_dataset(args: argparse.Namespace, options: Any) -> int:
 
     if args.travellers is not None:
         raise InputError("--travellers repeats a scenario; with --dataset use --limit")
+    sweep = getattr(args, "sweep", None)
+    conditions = conditions_to_run(getattr(args, "conditions", None), sweep)
     dataset = load_dataset(args.dataset, root=args.root, seed=args.seed)
     engine = load_engine(args.pack)  # the gate's own pack, for the matcher-only figures
     embeddings = None
@@ -54,7 +58,6 @@ def simulate_dataset(args: argparse.Namespace, options: Any) -> int:
     )
     threshold = engine.threshold(options.policy.target_fmr)
     matcher = matcher_figures(engine, dataset, people, threshold, embeddings=embeddings)
-    conditions = getattr(args, "conditions", None) or (None,)
     reports: dict[str, Any] = {}
     every_result: list[Any] = []
     for condition in conditions:
@@ -88,23 +91,35 @@ def simulate_dataset(args: argparse.Namespace, options: Any) -> int:
             f"{fidelity_line(s['fidelity'])}; {args.lanes} lane(s), {wall:.1f} s"
         )
         reports[name] = report
-    if len(reports) == 1:
+    swept = None
+    if sweep is not None:
+        from bench.system_sweep import sweep_line, sweep_summary
+
+        swept = sweep_summary(sweep.axis, sweep.values, reports)
+        print(sweep_line(swept))
+    if len(reports) == 1 and swept is None:
         (report,) = reports.values()
         output: dict[str, Any] = report
     else:
         output = {"conditions": conditions_summary(reports), "reports": reports}
+        if swept is not None:
+            output["sweep"] = swept
     if json_on_stdout(args.json):
         print(json.dumps(output, indent=2))
     elif args.json:
         write_json(Path(args.json), output)
     if args.report is not None:
         folder = Path(args.report)
-        if len(reports) == 1:
+        if len(reports) == 1 and swept is None:
             page = write_system_report(report, folder)
         else:
             for name, each in reports.items():
-                write_system_report(each, folder / name)
+                write_system_report(each, folder / report_folder(name))
             page = write_conditions_page(conditions_summary(reports), folder)
+        if swept is not None:
+            from bench.system_sweep import write_sweep_page
+
+            page = write_sweep_page(swept, folder)
         print(f"report: {page}", file=sys.stderr)
     if every_transaction_failed(every_result):
         print(
@@ -114,6 +129,13 @@ def simulate_dataset(args: argparse.Namespace, options: Any) -> int:
         )
         return EXIT_FAILURE
     return EXIT_OK
+
+
+def report_folder(name: str) -> str:
+    """A condition's report folder: its name with anything but letters, digits and
+    ``.=-`` as ``_`` (a name from a conditions file never leaves the report folder)."""
+    safe = re.sub(r"[^A-Za-z0-9.=-]+", "_", name).strip("._") or "conditions"
+    return safe
 
 
 def every_transaction_failed(results: Sequence[Any]) -> bool:

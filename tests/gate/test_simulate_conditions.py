@@ -1,5 +1,6 @@
-"""Capture conditions in the simulator: a scenario's [conditions], ``--conditions`` on
-``egate simulate --dataset`` (figures per condition) and ``egate bench render-fidelity``.
+"""Capture conditions in the simulator: a scenario's [conditions], ``--conditions`` and
+``--sweep`` on ``egate simulate --dataset`` (figures per condition, FRR against a swept
+axis) and ``egate bench render-fidelity``.
 
 The identities are faces of the insightface sample group photo, cut out (a second photo of
 a person is the mirror image, slightly brighter). The end-to-end tests need the face pack.
@@ -36,6 +37,12 @@ def test_a_scenario_names_its_conditions(tmp_path: Path) -> None:
         (["simulate", "--conditions", "sunny"], "neither a preset"),
         (["simulate", "--conditions", "ideal,harsh"], "needs --dataset"),
         (["bench", "render-fidelity", "--dataset", "x.csv", "--conditions", ""], "empty"),
+        (["simulate", "--sweep", "yaw=0,15"], "--sweep need(s) --dataset"),
+        (["simulate", "--sweep", "fog=1"], "not an axis"),
+        (
+            ["simulate", "--dataset", "x.csv", "--conditions", "ideal,harsh", "--sweep", "yaw=0"],
+            "--sweep varies one condition",
+        ),
     ],
 )
 def test_bad_conditions_are_one_line_and_exit_2(
@@ -89,23 +96,29 @@ def test_render_fidelity_of_genuine_pairs(
 
 
 @pytest.mark.slow
-def test_simulate_reports_each_condition(
+def test_simulate_reports_each_condition_of_a_sweep(
     sample_people: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     args = ["simulate", "--dataset", str(sample_people), "--limit", "2", "--no-pcsc"]
-    args += ["--speed", "4", "--conditions", "ideal,harsh"]
+    args += ["--speed", "4", "--conditions", "ideal", "--sweep", "yaw=0,20"]
     args += ["--json", str(tmp_path / "out.json"), "--report", str(tmp_path / "report")]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert "system [ideal]: FTA" in out and "system [harsh]: FTA" in out
+    names = ["ideal yaw_deg=0", "ideal yaw_deg=20"]
+    assert all(f"system [{name}]: FTA" in out for name in names)
+    assert "sweep: yaw_deg=0.0: FRR" in out
     report = json.loads((tmp_path / "out.json").read_text())
-    assert list(report["conditions"]) == ["ideal", "harsh"]
-    for name in ("ideal", "harsh"):
+    assert list(report["conditions"]) == names
+    assert [row["value"] for row in report["sweep"]["rows"]] == [0.0, 20.0]
+    for name in names:
         each = report["reports"][name]
         assert each["run"]["conditions"]["name"] == name
+        assert each["run"]["conditions"]["yaw_deg"] == float(name.rsplit("=", 1)[1])
         genuine = [t for t in each["travellers"] if t["kind"] == "genuine"]
         rejected = sum(t["outcome"] != "ACCEPT" for t in genuine)
         assert report["conditions"][name]["frr"]["count"] == rejected
-        assert (tmp_path / "report" / name / "report.md").is_file()
+        assert (tmp_path / "report" / name.replace(" ", "_") / "report.md").is_file()
     page = (tmp_path / "report" / "conditions.md").read_text()
-    assert "| ideal |" in page and "| harsh |" in page
+    assert "| ideal yaw_deg=0 |" in page and "| ideal yaw_deg=20 |" in page
+    assert (tmp_path / "report" / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    assert "FRR against yaw_deg" in (tmp_path / "report" / "sweep.md").read_text()

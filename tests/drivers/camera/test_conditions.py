@@ -11,6 +11,7 @@ from drivers.camera.conditions import (
     PRESETS,
     conditions_argument,
     conditions_from_mapping,
+    sweep_argument,
 )
 from gate.errors import ConfigError
 
@@ -89,3 +90,39 @@ def test_the_traveller_walks_in_and_stops_or_walks_through() -> None:
     assert walker.distance_at(60.0) < walker.stop_distance_m  # never stops at the camera
     # the pinhole camera: half the distance, twice the eye distance
     assert c.eye_distance_px(0.4) == pytest.approx(2 * c.eye_distance_px(0.8))
+
+
+def test_a_sweep_names_one_axis_and_its_values() -> None:
+    sweep = sweep_argument("yaw=0,15,30")  # the unit may be left out
+    assert sweep.axis == "yaw_deg" and sweep.values == (0.0, 15.0, 30.0)
+    runs = sweep.conditions(PRESETS["typical"])
+    assert [c.name for c in runs] == [
+        "typical yaw_deg=0",
+        "typical yaw_deg=15",
+        "typical yaw_deg=30",
+    ]
+    assert [c.yaw_deg for c in runs] == [0.0, 15.0, 30.0]
+    assert {c.light_level for c in runs} == {PRESETS["typical"].light_level}  # the rest held
+    assert sweep_argument("jpeg_quality=90,50").values == (90, 50)
+    glasses = sweep_argument("glasses=false,true")
+    assert glasses.values == (False, True)
+    assert glasses.conditions(PRESETS["ideal"])[1].name == "ideal glasses=true"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("yaw", "expected AXIS=V1,V2"),
+        ("fog=1,2", "not an axis"),
+        ("name=a,b", "not an axis"),
+        ("yaw=0,ten", "'ten' is not a number"),
+        ("yaw=0,nan", "'nan' is not a number"),
+        ("jpeg_quality=90,85.5", "not an integer"),
+        ("yaw=0,90", "out of range"),
+        ("yaw=15,15", "given twice"),
+        ("glasses=maybe", "not true or false"),
+    ],
+)
+def test_a_bad_sweep_is_one_clear_error(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        sweep_argument(text)
