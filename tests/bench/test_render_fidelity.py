@@ -14,7 +14,9 @@ from gate.simulate.report import TravellerResult
 THRESHOLD = -2.0
 
 
-def _pair(matcher: float | None, gate: float | None, status: str = "ok") -> PairFidelity:
+def _pair(
+    matcher: float | None, gate: float | None, status: str = "ok", capture_ms: float = 30.0
+) -> PairFidelity:
     return PairFidelity(
         pair=1,
         status=status,
@@ -25,6 +27,7 @@ def _pair(matcher: float | None, gate: float | None, status: str = "ok") -> Pair
         liveness=1.0,
         frames_seen=30,
         render_ms_per_frame=20.0,
+        capture_ms_per_frame=capture_ms,
     )
 
 
@@ -51,6 +54,10 @@ def test_the_summary_counts_fta_and_the_pairs_lost_to_rendering() -> None:
     assert s["margin_kept"]["pairs"] == 3
     line = summary_line(s)
     assert "FTA 1/4" in line and "margin kept median 0.50" in line and "20.0 ms" in line
+    assert s["within_budget"] is True and "within the lock-step budget" in line
+    slow_gate = summarise([_pair(-6.0, -6.0, capture_ms=15.0)], THRESHOLD)
+    assert slow_gate["within_budget"] is False  # the renderer would hold the lane up
+    assert "OVER the lock-step budget" in summary_line(slow_gate)
 
 
 def test_the_replay_camera_plays_as_the_simulators_feed() -> None:
