@@ -92,8 +92,9 @@ def _render_fidelity(args: argparse.Namespace) -> int:
                 f"[{conditions.name}] pair {pair}: {result.status}, matcher "
                 f"{_num(result.matcher_distance)}, gate {_num(result.gate_distance)}, "
                 f"margin kept {_num(kept, '.2f')}, best shot to original "
-                f"{_num(result.best_shot_distance)}, render {result.render_ms_per_frame:.1f} ms/frame, "
-                f"capture {result.capture_ms_per_frame:.1f} ms/frame",
+                f"{_num(result.best_shot_distance)}, render "
+                f"{result.render_ms_per_frame:.1f} ms/frame, capture "
+                f"{result.capture_ms_per_frame:.1f} ms/frame",
                 file=sys.stderr,
             )
         summary = summarise(results, threshold)
