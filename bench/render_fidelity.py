@@ -1,7 +1,7 @@
 """``egate bench render-fidelity``: how much identity the simulated traveller keeps.
 
 For each genuine pair of a dataset, the simulator's own traveller is made (the chip photo:
-the left image warped to a passport portrait and stored as JPEG, as the simulated chip
+the left image aligned as a passport photo and stored as JPEG, as the simulated chip
 holds it; the live face: the right image animated by the synthetic camera under the chosen
 conditions) and the approach is passed through the gate's own capture pipeline (the
 pack's engine, the lane's capture settings, the MJPEG stream's JPEG). Per pair:
@@ -151,7 +151,7 @@ def pair_fidelity(
 
     chip_original = _embedding(engine, read_image(_as_path(chip_path)))
     live_original = _embedding(engine, read_image(_as_path(live_path)))
-    chip = _embedding(engine, _jpeg(photos.portrait(chip_path), CHIP_QUALITY))
+    chip = _embedding(engine, _jpeg(photos.chip_photo(chip_path), CHIP_QUALITY))
     photos.live(live_path)  # the face's detection is not the renderer's time
     started = time.perf_counter()
     scene = traveller_scene(

@@ -72,7 +72,7 @@ class Travellers:
         from drivers.chip.passport_folder import load_passport_folder
         from gate.simulate.issue import issue_passport
 
-        portrait = self.photos.portrait(spec.photo)
+        portrait = self.photos.chip_photo(spec.photo)
         ok, jpeg = cv2.imencode(".jpg", portrait, [cv2.IMWRITE_JPEG_QUALITY, 90])
         if not ok:
             raise GateError(f"traveller {spec.label}: cannot encode the passport photo")
