@@ -19,7 +19,10 @@ def conditions_type(text: str) -> tuple[Any, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from exc
 
 
-def add_conditions_option(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+def add_conditions_option(
+    parser: argparse.ArgumentParser, default: str | None = None, sweep: bool = False
+) -> None:
+    """``--conditions`` (and with ``sweep``, ``--sweep``)."""
     parser.add_argument(
         "--conditions",
         type=conditions_type,
@@ -29,6 +32,8 @@ def add_conditions_option(parser: argparse.ArgumentParser, default: str | None =
         "[conditions] table, comma-separated; each is run and reported apart "
         f"(docs/evaluation.md){'; default ' + default if default else ''}",
     )
+    if sweep:
+        add_sweep_option(parser)
 
 
 def scenario_with_conditions(scenario: Any, conditions: tuple[Any, ...] | None) -> Any:
@@ -66,6 +71,16 @@ def add_sweep_option(parser: argparse.ArgumentParser) -> None:
         "value of one axis (e.g. yaw=0,15,30, light_level=1,0.5,0.25) and plot FRR against "
         "it (sweep.png beside the report)",
     )
+
+
+def lane_conditions(args: argparse.Namespace) -> tuple[Any, ...] | None:
+    """``--conditions`` of a simulated run; ``--sweep`` is refused without ``--dataset``."""
+    from gate.errors import InputError
+
+    if getattr(args, "sweep", None) is not None and getattr(args, "dataset", None) is None:
+        raise InputError("--sweep needs --dataset")
+    conditions: tuple[Any, ...] | None = args.conditions
+    return conditions
 
 
 def conditions_to_run(conditions: tuple[Any, ...] | None, sweep: Any) -> tuple[Any, ...]:

@@ -21,6 +21,7 @@ from gate.cli.base import EXIT_FAILURE, EXIT_OK
 from gate.cli.conditions import conditions_to_run
 from gate.cli.options import json_on_stdout
 from gate.errors import InputError
+from gate.simulate.approaches import is_approach_dataset
 
 
 def simulate_dataset(args: argparse.Namespace, options: Any) -> int:
@@ -36,6 +37,13 @@ def simulate_dataset(args: argparse.Namespace, options: Any) -> int:
     from gate.simulate.report import format_table, write_json
     from models.engine import load_engine
 
+    if is_approach_dataset(args.dataset):  # <traveller>/chip.jpg + approach.mp4 or frames
+        from gate.cli.simulate_approaches import simulate_approaches
+
+        if getattr(args, "conditions", None) or getattr(args, "sweep", None) is not None:
+            raise InputError("captured approaches are shown as recorded: no --conditions/--sweep")
+
+        return simulate_approaches(args, options)
     if args.travellers is not None:
         raise InputError("--travellers repeats a scenario; with --dataset use --limit")
     sweep = getattr(args, "sweep", None)

@@ -244,6 +244,7 @@ class PassportChipReader:
             chip_auth=result.chip_auth.status,
             access=result.access.protocol,
             timings_ms=dict(result.timings_ms),
+            chip_files=result.files,
         )
 
 

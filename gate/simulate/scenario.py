@@ -26,6 +26,7 @@ Like the kiosk config, unknown keys are errors that name the key.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +34,8 @@ from typing import Any
 
 from drivers.camera.conditions import Conditions, conditions_from_mapping
 from gate.config import expand_user
-from gate.errors import ConfigError
+from gate.errors import ConfigError, DocumentError
+from gate.icao.country import nationality_code
 from gate.outcome import Decision
 from gate.toml_files import load_toml
 
@@ -74,6 +76,8 @@ class TravellerSpec:
     expect: Decision
     live_photo: str | None = None
     name: str = ""
+    approach: str | None = None  # the traveller's own approach (gate.simulate.approaches)
+    nationality: str = "UTO"  # DG1's (the traveller's screen speaks its language)
 
     @property
     def label(self) -> str:
@@ -133,7 +137,7 @@ def _resolve_photo(where: str, value: Any, base: Path) -> str:
     return str(path)
 
 
-_TRAVELLER_KEYS = {"kind", "photo", "live_photo", "expect", "name"}
+_TRAVELLER_KEYS = {"kind", "photo", "live_photo", "expect", "name", "nationality"}
 _SCENARIO_KEYS = {"name", "seed", "description"}
 
 
@@ -174,7 +178,14 @@ def _traveller(index: int, table: Any, base: Path) -> TravellerSpec:
     name = table.get("name", "")
     if not isinstance(name, str):
         raise ConfigError(f"{where}.name: expected a string")
-    return TravellerSpec(kind, photo, expect, live_photo, name)
+    nationality = table.get("nationality", "UTO")
+    if not isinstance(nationality, str) or not re.fullmatch(r"[A-Z]{1,3}", nationality):
+        raise ConfigError(f"{where}.nationality: expected a code of 1-3 letters A-Z (FRA, D)")
+    try:
+        nationality_code(nationality)
+    except DocumentError as exc:
+        raise ConfigError(f"{where}.nationality: {exc}") from exc
+    return TravellerSpec(kind, photo, expect, live_photo, name, nationality=nationality)
 
 
 def scenario_from_mapping(

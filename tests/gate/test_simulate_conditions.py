@@ -37,7 +37,7 @@ def test_a_scenario_names_its_conditions(tmp_path: Path) -> None:
         (["simulate", "--conditions", "sunny"], "neither a preset"),
         (["simulate", "--conditions", "ideal,harsh"], "needs --dataset"),
         (["bench", "render-fidelity", "--dataset", "x.csv", "--conditions", ""], "empty"),
-        (["simulate", "--sweep", "yaw=0,15"], "--sweep need(s) --dataset"),
+        (["simulate", "--sweep", "yaw=0,15"], "--sweep needs --dataset"),
         (["simulate", "--sweep", "fog=1"], "not an axis"),
         (
             ["simulate", "--dataset", "x.csv", "--conditions", "ideal,harsh", "--sweep", "yaw=0"],
