@@ -151,21 +151,28 @@ def run_pad(
     """Score bona fide and attack scenes of every photo x seed; return summary and scores."""
     from gate.decision import DecisionPolicy
     from gate.simulate.faces import PhotoLibrary
+    from gate.simulate.live_scene import traveller_scene
     from models.engine import load_engine
 
     engine = load_engine(pack)
     # The portraits are cut by dlib's 5 points, where the synthetic scenes expect them.
     world = engine if engine.manifest.kind == "dlib-cc0" else load_engine("dlib-cc0")
     library = PhotoLibrary(lambda image: world.analyze(image, min_face=40))
-    portraits = [library.portrait(name) for name in photos]
     kinds = (BONA_FIDE, *ATTACK_KINDS)
     scores: dict[str, list[float]] = {kind: [] for kind in kinds}
-    jobs = [(kind, p, s) for kind in kinds for p in range(len(portraits)) for s in range(seeds)]
+    jobs = [(kind, p, s) for kind in kinds for p in range(len(photos)) for s in range(seeds)]
     for kind, photo_index, seed in optional.progress(
         jobs, desc="pad scenes", unit="scene", enabled=progress
     ):
-        scene = TravellerScene(
-            portraits[photo_index], kind=kind, seed=1000 * photo_index + seed, frames=frames
+        # The simulator's own scenes: a bona fide traveller is the photo's whole head, an
+        # attack holds up the passport-style portrait (gate.simulate.live_scene).
+        scene = traveller_scene(
+            library,
+            photos[photo_index],
+            kind,
+            seed=1000 * photo_index + seed,
+            frames=frames,
+            conditions=None,
         )
         scores[kind].append(float(scene_liveness(engine, scene)))
     limit = DecisionPolicy().liveness_threshold if threshold is None else threshold

@@ -4,10 +4,12 @@ A ``TravellerScene`` describes a short approach sequence at a gate camera; ``ren
 yields ``SyntheticFrame``s (the picture plus the ground truth: face boxes and the five
 points in dlib's order). Scene kinds:
 
-* ``genuine`` / ``impostor``: a live traveller walks in (the face grows), turns the head a
-  little (a non-rigid warp: the nose, which stands out of the face, moves more than the eyes
-  and the outline), under changing light, with motion blur, sensor noise and JPEG artefacts
-  in front of a background. ``impostor`` is the same scene; the caller picks another photo.
+* ``genuine`` / ``impostor``: a live traveller walks in (the face grows), the photo's own
+  pixels and whole head turned by a coarse 3-D head fitted to the five points (the nose,
+  which stands out of the face, moves more than the eyes and the outline), shaded by the
+  light, seen through a camera with auto-exposure, motion blur, sensor noise and JPEG, in
+  front of a lane (``drivers.camera.head_render``, under ``conditions``). ``impostor`` is
+  the same scene; the caller picks another photo.
 * ``print``: the photo printed on paper with a white margin, held up as a rigid plane
   (a homography only), flat lighting, reduced dynamic range.
 * ``screen``: the photo replayed on a phone: black bezel, the display's pixel grid sampled by
@@ -28,7 +30,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from drivers.camera import _render
+from drivers.camera import _render, head_render
+from drivers.camera.conditions import Conditions
 from drivers.camera.scene import (
     ATTACK_KINDS,
     F64,
@@ -57,6 +60,9 @@ __all__ = [
 ]
 
 
+LIVE_HEAD_KINDS = ("genuine", "impostor")
+
+
 @dataclass(frozen=True)
 class TravellerScene:
     """An approach sequence: ``kind`` of scene, built from ``photo`` (uint8 BGR)."""
@@ -74,6 +80,9 @@ class TravellerScene:
     eye_distance_end: float = 80.0  # ... last frame
     yaw_amplitude_deg: float = 16.0
     jpeg_quality: tuple[int, int] = (75, 92)
+    # How the traveller moves and the camera sees them (``drivers.camera.conditions``);
+    # None: the legacy parameters above with the ``typical`` camera.
+    conditions: Conditions | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in SCENE_KINDS:
@@ -95,8 +104,13 @@ class TravellerScene:
 
 
 def render_sequence(scene: TravellerScene) -> Iterator[SyntheticFrame]:
-    """Render the scene's frames in order (deterministic for a given seed)."""
-    yield from _render.render(scene)
+    """Render the scene's frames in order (deterministic for a given seed). A live
+    traveller (genuine, impostor) is the photo's whole head turned in 3-D
+    (``drivers.camera.head_render``); the other kinds are drawn by ``_render``."""
+    if scene.kind in LIVE_HEAD_KINDS:
+        yield from head_render.render(scene)
+    else:
+        yield from _render.render(scene)
 
 
 class SceneGrabber(IterableGrabber):

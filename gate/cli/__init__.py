@@ -31,6 +31,7 @@ from gate.cli import (
     gate_cmd,
     models_cmd,
     pki_cmd,
+    render_cmd,
     turnstile_cmd,
     watchlist_cmd,
 )
@@ -56,6 +57,7 @@ COMMANDS: tuple[ModuleType, ...] = (
     face_cmd,
     bench_cmd,
     bench_lane_cmd,
+    render_cmd,
     chip_cmd,
     pki_cmd,
     turnstile_cmd,

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from gate.cli import args as argtypes
 from gate.cli import recording
 from gate.cli.base import EXIT_FAILURE, EXIT_OK, Registry, sigterm_sets
+from gate.cli.conditions import add_conditions_option, lane_conditions, scenario_with_conditions
 from gate.cli.lane_console import LaneWatch, lane_console
 from gate.cli.options import (
     MAX_TRAVELLERS,
@@ -65,6 +66,7 @@ class LaneRun:
     capture_timeout: float = 8.0
     json: str | None = None
     lane: str = "lane-1"
+    conditions: tuple[Any, ...] | None = None  # --conditions: one for a scenario run
     watch: LaneWatch = field(default_factory=LaneWatch)
     keep_serving: bool = False
     record: RecordSettings | None = None
@@ -130,6 +132,7 @@ def _simulate(args: argparse.Namespace) -> int:
         pack=args.pack,
         protocol=args.protocol,
         keep_serving=args.keep_serving,
+        conditions=lane_conditions(args),
         record=recording.record_settings(args, "egate simulate"),
     )
     _check_simulate_options(args, run)
@@ -152,7 +155,7 @@ def _simulate(args: argparse.Namespace) -> int:
 def _scenario(run: LaneRun) -> Scenario:
     from gate.simulate.scenario import load_scenario
 
-    scenario = load_scenario(run.scenario)
+    scenario: Scenario = scenario_with_conditions(load_scenario(run.scenario), run.conditions)
     return scenario if run.travellers is None else scenario.repeated(run.travellers)
 
 
@@ -378,6 +381,7 @@ def register(registry: Registry) -> None:
         "--speed", type=argtypes.speed, default=1.0, help="time acceleration of the lane"
     )
     add_pack_option(p)
+    add_conditions_option(p, sweep=True)
     p.add_argument(
         "--protocol", default="gatectl", choices=("gatectl", "modbus"), help="turnstile emulator"
     )

@@ -198,6 +198,7 @@ class Simulation:
             self.clock,
             seed=self.scenario.seed,
             frames=opts.frames,
+            conditions=self.scenario.conditions,
         )
 
         scale = opts.door_time_scale if opts.door_time_scale is not None else 1.0 / opts.speed

@@ -17,6 +17,10 @@ A scenario is TOML (documented in ``docs/scenarios.md``)::
                                 # person in another photo (optional)
     expect = "ACCEPT"           # optional: defaults to the kind's usual outcome
 
+    [conditions]                # optional: how travellers move and the camera sees them
+    preset = "typical"          # ideal, typical or harsh; any axis may be overridden
+                                # (drivers.camera.conditions, docs/evaluation.md)
+
 Like the kiosk config, unknown keys are errors that name the key.
 """
 
@@ -28,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from drivers.camera.conditions import Conditions, conditions_from_mapping
 from gate.config import expand_user
 from gate.errors import ConfigError, DocumentError
 from gate.icao.country import nationality_code
@@ -88,13 +93,16 @@ class Scenario:
     seed: int = 0
     description: str = ""
     source: Path | None = None
+    conditions: Conditions | None = None  # None: the synthetic camera's legacy scenes
 
     def repeated(self, count: int) -> Scenario:
         """The first ``count`` travellers, cycling through the list when it is shorter."""
         if count < 1:
             raise ConfigError(f"--travellers must be >= 1, got {count}")
         people = tuple(self.travellers[i % len(self.travellers)] for i in range(count))
-        return Scenario(self.name, people, self.seed, self.description, self.source)
+        return Scenario(
+            self.name, people, self.seed, self.description, self.source, self.conditions
+        )
 
 
 def normalise_kind(text: str) -> str:
@@ -186,8 +194,10 @@ def scenario_from_mapping(
     data: Mapping[str, Any], base: Path, source: Path | None = None
 ) -> Scenario:
     for key in data:
-        if key not in ("scenario", "traveller"):
-            raise ConfigError(f"unknown section [{key}] (known: [scenario], [[traveller]])")
+        if key not in ("scenario", "traveller", "conditions"):
+            raise ConfigError(
+                f"unknown section [{key}] (known: [scenario], [[traveller]], [conditions])"
+            )
     head = data.get("scenario", {})
     if not isinstance(head, Mapping):
         raise ConfigError("[scenario]: expected a table")
@@ -209,7 +219,10 @@ def scenario_from_mapping(
     if not isinstance(people, list) or not people:
         raise ConfigError("[[traveller]]: a scenario needs at least one traveller")
     travellers = tuple(_traveller(i, t, base) for i, t in enumerate(people))
-    return Scenario(name, travellers, seed, description, source)
+    conditions = None
+    if "conditions" in data:
+        conditions = conditions_from_mapping(data["conditions"])
+    return Scenario(name, travellers, seed, description, source, conditions)
 
 
 def load_scenario(path: Path | None = None) -> Scenario:

@@ -18,6 +18,7 @@ from gate.errors import GateError
 from gate.simulate.scenario import TravellerSpec
 
 if TYPE_CHECKING:
+    from drivers.camera.conditions import Conditions
     from gate.simulate.faces import PhotoLibrary
     from gate.simulate.pki import TestPki
 
@@ -55,8 +56,10 @@ class Travellers:
         *,
         seed: int,
         frames: int,
+        conditions: Conditions | None = None,
     ) -> None:
         self.photos = photos
+        self.conditions = conditions
         self.pki = pki
         self.revoked_pki = revoked_signer(pki)
         self.workdir = workdir
@@ -71,7 +74,7 @@ class Travellers:
         from drivers.chip.passport_folder import load_passport_folder
         from gate.simulate.issue import issue_passport
 
-        portrait = self.photos.portrait(spec.photo)
+        portrait = self.photos.chip_photo(spec.photo)
         ok, jpeg = cv2.imencode(".jpg", portrait, [cv2.IMWRITE_JPEG_QUALITY, 90])
         if not ok:
             raise GateError(f"traveller {spec.label}: cannot encode the passport photo")
@@ -113,19 +116,22 @@ class Travellers:
         return card, "\n".join(issued.mrz.lines)
 
     def scene_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
-        """What the camera shows while the traveller stands in the lane."""
+        """What the camera shows while the traveller stands in the lane (under the
+        scenario's capture conditions, if it names them)."""
         if spec.approach is not None:  # a captured approach the user brought
             from gate.simulate.approaches import load_approach
 
             return load_approach(Path(spec.approach))
-        from drivers.camera.synthetic import TravellerScene
+        from gate.simulate.live_scene import traveller_scene
 
         live = spec.live_photo or spec.photo  # the holder in another photo, or an impostor
-        scene = TravellerScene(
-            photo=self.photos.portrait(live),
-            kind=SCENE_OF_KIND[spec.kind],
+        scene = traveller_scene(
+            self.photos,
+            live,
+            SCENE_OF_KIND[spec.kind],
             seed=self.seed * 1000 + index,
             frames=self.frames,
+            conditions=self.conditions,
         )
         return list(scene.images())
 

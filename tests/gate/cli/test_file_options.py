@@ -66,6 +66,10 @@ READS: dict[tuple[str, str], Reads] = {
     ("bench accuracy", "root"): _r(
         "bench", "accuracy", "--dataset", "@LFW", "--root", "@X", kind="folder"
     ),
+    ("bench render-fidelity", "dataset"): _r("bench", "render-fidelity", "--dataset", "@X"),
+    ("bench render-fidelity", "root"): _r(
+        "bench", "render-fidelity", "--dataset", "@LFW", "--root", "@X", kind="folder"
+    ),
     ("bench calibrate", "dataset"): _r("bench", "calibrate", "--pack", "fusion", "--dataset", "@X"),
     ("bench calibrate", "root"): _r(
         "bench", "calibrate", "--pack", "fusion", "--dataset", "@LFW", "--root", "@X", kind="folder"
