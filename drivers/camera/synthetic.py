@@ -74,6 +74,9 @@ class TravellerScene:
     eye_distance_end: float = 80.0  # ... last frame
     yaw_amplitude_deg: float = 16.0
     jpeg_quality: tuple[int, int] = (75, 92)
+    # What the traveller does when the lane asks (``drivers.camera.scene.gesture_yaw``):
+    # "turn_left" or "turn_right" (the traveller's own side); None: nothing asked.
+    gesture: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in SCENE_KINDS:

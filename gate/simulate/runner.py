@@ -133,6 +133,7 @@ class Simulation:
         self.options = options
         self._cleanups: list[Callable[[], None]] = []
         self._walker: Callable[[GateEvent], None] | None = None
+        self._current: tuple[int, TravellerSpec] | None = None  # who stands in the lane
         self.clock: Clock = SystemClock() if options.speed == 1.0 else ScaledClock(options.speed)
         self.started = False
 
@@ -290,6 +291,11 @@ class Simulation:
                 self.emulator.traveller_passes(tailgater=False)
         if event.kind == "door" and event.detail == "entry_open_commanded" and self._walker:
             self.emulator.traveller_walks_back()  # the referred traveller leaves
+        if event.kind == "challenge" and event.detail == "asked" and self._current is not None:
+            index, spec = self._current  # the screen asks; a traveller who answers does it
+            if spec.challenge == "answer":
+                action = str(event.data.get("action", ""))
+                self.feed.show(self.travellers.answer_frames(index, spec, action))
 
     # -- travellers ------------------------------------------------------------------------------
     def run_traveller(self, index: int, spec: TravellerSpec) -> TravellerResult:
@@ -308,6 +314,7 @@ class Simulation:
         timings["prepare"] = (time.perf_counter() - started) * 1000.0
         tailgater = spec.kind == "tailgater"
         self._walker = lambda _e: self.emulator.traveller_passes(tailgater=tailgater)
+        self._current = (index, spec)
         started = time.perf_counter()
         transport = self.slot.insert(card)
         timings["card_in"] = (time.perf_counter() - started) * 1000.0
@@ -318,7 +325,7 @@ class Simulation:
             transaction = self.lane.serve_one(5.0)
             timings["gate"] = (time.perf_counter() - started) * 1000.0
         finally:
-            self._walker = None
+            self._walker, self._current = None, None
             self.feed.clear()
             started = time.perf_counter()
             self.slot.remove()

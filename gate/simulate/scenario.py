@@ -16,6 +16,9 @@ A scenario is TOML (documented in ``docs/scenarios.md``)::
                                 # else (required), for a genuine traveller the same
                                 # person in another photo (optional)
     expect = "ACCEPT"           # optional: defaults to the kind's usual outcome
+    challenge = "answer"        # optional: when the gate asks for an action (a head
+                                # turn) the traveller does it ("answer", the default)
+                                # or not ("ignore")
 
 Like the kiosk config, unknown keys are errors that name the key.
 """
@@ -57,6 +60,7 @@ _ALIASES = {
     "cloned_chip": "clone",
     "revoked_signer": "revoked",
 }
+CHALLENGE_ANSWERS = ("answer", "ignore")
 SAMPLE_PREFIX = "sample:"
 MAX_SEED = 2**32 - 1  # random generators refuse negative seeds; some want 32 bits
 DEFAULT_SCENARIO = Path(__file__).with_name("default.toml")
@@ -69,6 +73,7 @@ class TravellerSpec:
     expect: Decision
     live_photo: str | None = None
     name: str = ""
+    challenge: str = "answer"  # what the traveller does when the gate asks: CHALLENGE_ANSWERS
 
     @property
     def label(self) -> str:
@@ -125,7 +130,7 @@ def _resolve_photo(where: str, value: Any, base: Path) -> str:
     return str(path)
 
 
-_TRAVELLER_KEYS = {"kind", "photo", "live_photo", "expect", "name"}
+_TRAVELLER_KEYS = {"kind", "photo", "live_photo", "expect", "name", "challenge"}
 _SCENARIO_KEYS = {"name", "seed", "description"}
 
 
@@ -166,7 +171,12 @@ def _traveller(index: int, table: Any, base: Path) -> TravellerSpec:
     name = table.get("name", "")
     if not isinstance(name, str):
         raise ConfigError(f"{where}.name: expected a string")
-    return TravellerSpec(kind, photo, expect, live_photo, name)
+    challenge = table.get("challenge", "answer")
+    if challenge not in CHALLENGE_ANSWERS:
+        raise ConfigError(
+            f"{where}.challenge: expected one of {', '.join(CHALLENGE_ANSWERS)}, got {challenge!r}"
+        )
+    return TravellerSpec(kind, photo, expect, live_photo, name, challenge)
 
 
 def scenario_from_mapping(

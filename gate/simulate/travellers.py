@@ -122,6 +122,24 @@ class Travellers:
         )
         return list(scene.images())
 
+    def answer_frames(self, index: int, spec: TravellerSpec, action: str) -> list[Any]:
+        """What the camera shows while the traveller answers the gate's challenge: the
+        same person (or picture), standing still at the camera, doing ``action``
+        (``drivers.camera.scene.gesture_yaw``: a head turn; a picture held up turns too)."""
+        from drivers.camera.synthetic import TravellerScene
+
+        live = spec.live_photo or spec.photo
+        scene = TravellerScene(
+            photo=self.photos.portrait(live),
+            kind=SCENE_OF_KIND[spec.kind],
+            seed=self.seed * 1000 + index,
+            frames=self.frames,
+            eye_distance_start=80.0,  # already at the camera, as the approach ended
+            yaw_amplitude_deg=2.0,  # holding still but for the action asked
+            gesture=action,
+        )
+        return list(scene.images())
+
 
 def revoked_signer(pki: TestPki) -> TestPki:
     """A second Document Signer of the run's CSCA, revoked in the CSCA's CRL (``csca.crl``
