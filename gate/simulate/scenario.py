@@ -16,6 +16,9 @@ A scenario is TOML (documented in ``docs/scenarios.md``)::
                                 # else (required), for a genuine traveller the same
                                 # person in another photo (optional)
     expect = "ACCEPT"           # optional: defaults to the kind's usual outcome
+    still = false               # optional: the traveller stands perfectly still at the
+                                # camera (passive liveness cannot tell: the gate asks
+                                # for an action)
     challenge = "answer"        # optional: when the gate asks for an action (a head
                                 # turn) the traveller does it ("answer", the default)
                                 # or not ("ignore")
@@ -74,6 +77,7 @@ class TravellerSpec:
     live_photo: str | None = None
     name: str = ""
     challenge: str = "answer"  # what the traveller does when the gate asks: CHALLENGE_ANSWERS
+    still: bool = False  # stands perfectly still at the camera (a live face, no motion)
 
     @property
     def label(self) -> str:
@@ -130,7 +134,7 @@ def _resolve_photo(where: str, value: Any, base: Path) -> str:
     return str(path)
 
 
-_TRAVELLER_KEYS = {"kind", "photo", "live_photo", "expect", "name", "challenge"}
+_TRAVELLER_KEYS = {"kind", "photo", "live_photo", "expect", "name", "challenge", "still"}
 _SCENARIO_KEYS = {"name", "seed", "description"}
 
 
@@ -176,7 +180,10 @@ def _traveller(index: int, table: Any, base: Path) -> TravellerSpec:
         raise ConfigError(
             f"{where}.challenge: expected one of {', '.join(CHALLENGE_ANSWERS)}, got {challenge!r}"
         )
-    return TravellerSpec(kind, photo, expect, live_photo, name, challenge)
+    still = table.get("still", False)
+    if not isinstance(still, bool):
+        raise ConfigError(f"{where}.still: expected true or false, got {still!r}")
+    return TravellerSpec(kind, photo, expect, live_photo, name, challenge, still)
 
 
 def scenario_from_mapping(

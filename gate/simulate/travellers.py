@@ -114,6 +114,8 @@ class Travellers:
         from drivers.camera.synthetic import TravellerScene
 
         live = spec.live_photo or spec.photo  # the holder in another photo, or an impostor
+        if spec.still:
+            return self.still_frames(index, spec)
         scene = TravellerScene(
             photo=self.photos.portrait(live),
             kind=SCENE_OF_KIND[spec.kind],
@@ -122,10 +124,27 @@ class Travellers:
         )
         return list(scene.images())
 
-    def answer_frames(self, index: int, spec: TravellerSpec, action: str) -> list[Any]:
+    def still_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
+        """A traveller who holds perfectly still at the camera, as a kiosk asks: one
+        picture of them at the end of the approach, with fresh sensor noise in each frame
+        (what a camera sees of a still person; a picture shows the same)."""
+        import numpy as np
+
+        frames = self.answer_frames(index, spec, None)
+        rng = np.random.default_rng(self.seed * 1000 + index)
+        last = frames[-1].astype(np.int16)
+        return [
+            np.clip(last + rng.normal(0.0, 2.0, last.shape).astype(np.int16), 0, 255).astype(
+                np.uint8
+            )
+            for _ in range(self.frames)
+        ]
+
+    def answer_frames(self, index: int, spec: TravellerSpec, action: str | None) -> list[Any]:
         """What the camera shows while the traveller answers the gate's challenge: the
         same person (or picture), standing still at the camera, doing ``action``
-        (``drivers.camera.scene.gesture_yaw``: a head turn; a picture held up turns too)."""
+        (``drivers.camera.scene.gesture_yaw``: a head turn; a picture held up turns too;
+        ``None``: nothing)."""
         from drivers.camera.synthetic import TravellerScene
 
         live = spec.live_photo or spec.photo
