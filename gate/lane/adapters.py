@@ -182,7 +182,8 @@ def liveness_cues(result: LivenessResult | None) -> dict[str, float]:
     cues: dict[str, float] = {}
     for f in dataclasses.fields(result):
         value = getattr(result, f.name)
-        if f.name != "score" and isinstance(value, int | float) and not isinstance(value, bool):
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if f.name != "score" and number and math.isfinite(value):  # NaN: not measured
             cues[f.name] = float(value)
     return cues
 

@@ -7,8 +7,10 @@ import math
 
 from gate.console.cards import liveness_view
 from gate.console.hall import Hall
+from gate.console.reporter import LaneReporter
 from gate.console.wire import LaneMessage, encode, topic
-from gate.outcome import LivenessEvidence
+from gate.lane import GateEvent
+from gate.outcome import LivenessEvidence, State
 
 EVIDENCE = LivenessEvidence(
     score=0.4,
@@ -53,3 +55,38 @@ def test_hostile_evidence_is_dropped_field_by_field() -> None:
     assert liveness_view({"score": "0.4"}) == {} and liveness_view(None) == {}
     many = {"score": 0.5, "cues": {f"c{i}": 0.5 for i in range(100)}}
     assert len(liveness_view(many)["cues"]) == 40
+
+
+class _Link:
+    """A link that keeps what the reporter sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, bytes]] = []
+
+    def send(self, topic_name: str, payload: bytes, keep: bool) -> None:
+        self.sent.append((topic_name, payload))
+
+    def retain(self, topic_name: str, payload: bytes) -> None:
+        pass
+
+    def on_command(self, site: str, lane: str, handler: object) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_lane_reporter_carries_the_evidence_over_the_wire() -> None:
+    evidence = dict(EVIDENCE, cues={"motion": 0.2, "parallax": math.nan})
+    event = GateEvent("referral", State.REFERRED, 1.0, "tid1", "liveness inconclusive",
+                      {"decision": "REFER_LIVENESS", "liveness_evidence": evidence})  # fmt: skip
+    link = _Link()
+    reporter = LaneReporter("site", "lane-1", link).start()
+    reporter(event)
+    reporter.close()
+    hall = Hall()
+    for topic_name, payload in link.sent:
+        hall.receive(topic_name, payload)
+    shown = hall.referrals["tid1"].view()["checks"]["liveness_evidence"]
+    assert shown["cues"] == {"motion": 0.2}  # NaN is no JSON: left out, the rest arrives
+    assert shown["challenge"] == "turn_left" and shown["challenge_result"] == "failed"
