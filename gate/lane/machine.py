@@ -9,7 +9,9 @@ be, the outcome becomes ``AUDIT_FAILED`` (fail-safe) and the lane keeps serving.
 
 Time comes only from the injected ``Clock``; observers receive every event synchronously
 through the ``EventBus``. The doors are driven by ``gate.lane.doors.Doors``; what one
-transaction has found so far, and the record it makes, is ``gate.lane.work.TransactionWork``.
+transaction has found so far, and the record it makes, is ``gate.lane.work.TransactionWork``;
+the capture stage, with the challenge asked when liveness is inconclusive, is
+``gate.lane.liveness_step``.
 """
 
 from __future__ import annotations
