@@ -7,16 +7,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.egate-installed
 APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev swig socat iproute2 util-linux \
-	mosquitto chromium chromium-driver fonts-dejavu-core
+	mosquitto chromium chromium-driver fonts-dejavu-core fonts-noto-core fonts-droid-fallback
 
-.PHONY: install apt venv packs demo test lint typecheck pytest bench clean screenshots
+.PHONY: install apt venv packs demo test lint typecheck pytest bench clean screenshots \
+	screen-latency
 
 install: apt venv packs
 
 # System packages: the PC/SC daemon, the vpcd virtual reader, what pyscard needs to build,
 # unshare + ip for the tests that run a PC/SC stack in namespaces of their own, Mosquitto
-# (the lane-event broker; tests start their own), and Chromium + ChromeDriver for the console's
-# browser tests.
+# (the lane-event broker; tests start their own), Chromium + ChromeDriver for the console's
+# and the traveller's screen's browser tests, and the fonts the traveller's screen serves
+# (Noto Sans, Noto Sans Arabic, Droid Sans Fallback for Chinese).
 apt:
 	@missing=""; for p in $(APT_PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
@@ -64,9 +66,15 @@ pytest: install
 
 test: install lint typecheck pytest
 
-# The console's views in headless Chromium, saved into docs/console/ (look at them).
+# The console's and the traveller's screen's views in headless Chromium, saved into
+# docs/console/ and docs/screen/ (look at them).
 screenshots: install
 	EGATE_SCREENSHOTS=docs/console $(BIN)/python -m pytest -q tests/gate/console/test_browser.py
+	EGATE_SCREENSHOTS=docs/screen $(BIN)/python -m pytest -q tests/gate/screen/test_browser.py
+
+# Lane state -> traveller's screen update, measured in headless Chromium (docs/screen.md).
+screen-latency: install
+	$(BIN)/python -m bench.screen_latency
 
 bench: install
 	@mkdir -p .benchmarks

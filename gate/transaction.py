@@ -3,8 +3,9 @@ its chip gave, and what the camera stage captured.
 
 They sit beside ``gate.outcome`` at the bottom layer, so the decision rules
 (``gate.decision``), the lane (``gate.lane``) and the in-memory fakes share them without
-importing each other. No value here is ever written to disk or a log: the MRZ, the document
-number and the photo are kept out of ``repr``.
+importing each other. No value here is ever written to a log, nor to disk but by the opt-in
+recorder (``gate.record``): the MRZ, the document number and the photo are kept out of
+``repr``.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ class DocumentRead:
     chip_auth: ChipAuthStatus = "not_supported"
     access: str = ""  # "PACE" or "BAC"
     timings_ms: Mapping[str, float] = field(default_factory=dict)
+    # The chip's files as read (``gate.icao.reader.PassportRead.files``): for the opt-in
+    # recorder (``gate.record``) alone, which is the one writer of these values to disk.
+    chip_files: Mapping[str, bytes] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass(frozen=True)

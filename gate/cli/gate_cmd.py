@@ -17,6 +17,7 @@ from threading import Event
 from typing import TYPE_CHECKING, Any
 
 from gate.cli import args as argtypes
+from gate.cli import recording
 from gate.cli.base import EXIT_FAILURE, EXIT_OK, Registry, sigterm_sets
 from gate.cli.lane_console import LaneWatch, lane_console
 from gate.cli.options import (
@@ -37,6 +38,7 @@ from gate.errors import InputError
 
 if TYPE_CHECKING:
     from gate.lane import Observer
+    from gate.record import RecordSettings
     from gate.simulate.runner import SimulationOptions
     from gate.simulate.scenario import Scenario
 
@@ -65,6 +67,7 @@ class LaneRun:
     lane: str = "lane-1"
     watch: LaneWatch = field(default_factory=LaneWatch)
     keep_serving: bool = False
+    record: RecordSettings | None = None
 
     def options(self, observers: tuple[Observer, ...] = ()) -> SimulationOptions:
         """The simulator's options for this run (status on stderr)."""
@@ -80,6 +83,7 @@ class LaneRun:
             timeouts=TimeoutsConfig(capture_s=self.capture_timeout),
             status=sys.stderr,
             observers=observers,
+            record=self.record,
         )
 
 
@@ -105,7 +109,7 @@ def simulate_lane(run: LaneRun) -> int:
     _quiet_opencv()
     scenario = _scenario(run)
     with lane_console(run.watch, run.lane) as linked:
-        observers = (linked.reporter,) if linked.reporter is not None else ()
+        observers = linked.observers  # the reporter, the traveller's screen
         with Simulation(scenario, run.options(observers)) as simulation:
             linked.attach(simulation.lane, simulation.options.audit_path or simulation.audit_path)
             code = _report(run, scenario.name, simulation.run())
@@ -126,9 +130,13 @@ def _simulate(args: argparse.Namespace) -> int:
         pack=args.pack,
         protocol=args.protocol,
         keep_serving=args.keep_serving,
+        record=recording.record_settings(args, "egate simulate"),
     )
     _check_simulate_options(args, run)
+    recording.check_replay_options(args)
     _quiet_opencv()
+    if args.replay is not None:
+        return recording.simulate_replay(args)
     if args.dataset is not None:
         from gate.cli.simulate_dataset import simulate_dataset
 
@@ -162,7 +170,7 @@ def _check_simulate_options(args: argparse.Namespace, run: LaneRun) -> None:
         )
         if given
     ]
-    if dataset_only and not dataset:
+    if dataset_only and not (dataset or args.replay is not None):
         raise InputError(f"{', '.join(dataset_only)} need(s) --dataset")
     one_lane = run.watch.given() + (["--keep-serving"] if run.keep_serving else [])
     if one_lane and (dataset or args.lanes > 1):
@@ -235,16 +243,16 @@ def _run(args: argparse.Namespace) -> int:
     from gate.lane import OperatorLog, build_lane, log_startup, serve
 
     config = load_config(Path(args.config))
+    record = recording.record_settings(args, "egate run")
     log_startup(config)
     with lane_console(
         LaneWatch.from_args(args), config.lane.name, config.lane.trusted_consoles
     ) as linked:
-        reporter = linked.reporter
-        operator = OperatorLog()
-        observers = (operator, reporter) if reporter is not None else (operator,)
+        observers: tuple[Observer, ...] = (OperatorLog(), *linked.observers)
         with build_lane(config, observers=observers) as lane, sigterm_sets(Event()) as stop:
             linked.attach(lane, config.audit.path)
-            serve(lane, config.lane.name, stop, max_transactions=args.max_travellers)
+            with recording.recorded(lane, record):  # opt-in: personal data
+                serve(lane, config.lane.name, stop, max_transactions=args.max_travellers)
     return EXIT_OK
 
 
@@ -305,6 +313,7 @@ def register(registry: Registry) -> None:
         default="text",
         help="log lines as text or one JSON object per line (journald, collectors)",
     )
+    recording.add_record_options(p)
     add_lane_options(p)
 
     registry.group("kiosk", "install a kiosk lane as a service")
@@ -326,6 +335,7 @@ def register(registry: Registry) -> None:
     )
     source = p.add_mutually_exclusive_group()
     add_scenario_option(source)
+    recording.add_replay_options(p, source)
     source.add_argument(
         "--dataset",
         type=Path,
@@ -377,6 +387,7 @@ def register(registry: Registry) -> None:
         action="store_true",
         help="after the scenario, keep the lane serving (officer actions) until Ctrl-C",
     )
+    recording.add_record_options(p)
 
     p = registry.command("demo", "the default scenario through the full path (make demo)", _demo)
     add_run_options(p)

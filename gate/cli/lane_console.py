@@ -1,5 +1,6 @@
 """Watching a lane that runs in this process: the lane's reporter (events to a broker, officer
-commands back) and, with ``--console``, the officer console's web server beside it.
+commands back) and, with ``--console``, the officer console's web server beside it; with
+``--screen``, the traveller's screen (``gate.cli.lane_screen``).
 
 ``egate run``, ``simulate`` and ``demo`` take the options (``options.add_lane_options``);
 ``egate console`` shares the accounts file. Heavy imports (the console, MQTT) happen only
@@ -12,16 +13,18 @@ import argparse
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from gate.cli.lane_screen import LaneScreen, lane_screen
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
     from gate.console.reporter import LaneReporter
     from gate.console.web import Console
-    from gate.lane import Lane
+    from gate.lane import Lane, Observer
 
 
 def users_path(users: str | None) -> Path:
@@ -41,6 +44,7 @@ class LaneWatch:
     site: str = "site"
     users: str | None = None
     trust_console: tuple[str, ...] = ()  # console public keys (files or folders of *.pub)
+    screen: str | None = None  # the traveller's screen's HOST:PORT
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> LaneWatch:
@@ -51,6 +55,7 @@ class LaneWatch:
             site=args.site,
             users=args.users,
             trust_console=tuple(args.trust_console),
+            screen=getattr(args, "screen", None),
         )
 
     def trusted(self, configured: Path | None = None) -> tuple[Ed25519PublicKey, ...]:
@@ -69,7 +74,7 @@ class LaneWatch:
 
     def given(self) -> list[str]:
         """The options that ask for a watcher (for "not with --lanes" messages)."""
-        asked = (("--console", self.console), ("--broker", self.broker))
+        asked = (("--console", self.console), ("--broker", self.broker), ("--screen", self.screen))
         return [flag for flag, value in asked if value is not None]
 
 
@@ -80,9 +85,17 @@ class LaneConsole:
 
     reporter: LaneReporter | None = None
     console: Console | None = None
+    screen: LaneScreen = field(default_factory=LaneScreen)
+
+    @property
+    def observers(self) -> tuple[Observer, ...]:
+        """What the lane is built with: the reporter and the traveller's screen, if any."""
+        return (*((self.reporter,) if self.reporter is not None else ()), *self.screen.observers)
 
     def attach(self, lane: Lane, audit: Path | None) -> None:
-        """Take officer commands for ``lane``; its audit log is shown to auditors."""
+        """Take officer commands for ``lane``; its audit log is shown to auditors; the
+        traveller's screen shows it."""
+        self.screen.attach(lane)
         if self.reporter is not None:
             self.reporter.attach(lane)
         if self.console is not None and audit is not None and self.reporter is not None:
@@ -91,9 +104,17 @@ class LaneConsole:
 
 @contextmanager
 def lane_console(watch: LaneWatch, lane: str, trusted: Path | None = None) -> Iterator[LaneConsole]:
-    """The lane's reporter and, with a console, the console's web server, for the block.
-    The lane believes officer commands signed by the in-process console, by the keys of
-    ``--trust-console`` and by those in ``trusted`` (the config's lane.trusted_consoles)."""
+    """The lane's reporter and, with a console, the console's web server, for the block;
+    the traveller's screen with ``--screen``. The lane believes officer commands signed by
+    the in-process console, by the keys of ``--trust-console`` and by those in ``trusted``
+    (the config's lane.trusted_consoles)."""
+    with lane_screen(watch.screen) as shown, _watched(watch, lane, trusted) as linked:
+        linked.screen = shown
+        yield linked
+
+
+@contextmanager
+def _watched(watch: LaneWatch, lane: str, trusted: Path | None) -> Iterator[LaneConsole]:
     if not watch.watched:
         yield LaneConsole()
         return

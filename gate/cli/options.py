@@ -14,6 +14,7 @@ from gate.cli import args as argtypes
 
 MAX_TRAVELLERS = 100_000  # a scenario is expanded in memory; weeks of lane time at speed 1
 DEFAULT_LISTEN = "127.0.0.1:8080"  # the officer console's address
+SCREEN_LISTEN = "127.0.0.1:8090"  # the traveller's screen (gate.screen.DEFAULT_LISTEN)
 
 # An ArgumentParser or a group of it (a mutually exclusive one): both take add_argument.
 Parser = argparse._ActionsContainer  # noqa: SLF001 - argparse has no public name for it
@@ -143,10 +144,23 @@ def add_users_option(p: Parser, help: str = "console accounts file") -> None:
     p.add_argument("--users", type=argtypes.users_file, default=None, help=help)
 
 
+def add_screen_option(p: Parser) -> None:
+    """``--screen [HOST:PORT]``: serve the traveller's screen (``gate.cli.lane_screen``)."""
+    p.add_argument(
+        "--screen",
+        nargs="?",
+        const=SCREEN_LISTEN,
+        default=None,
+        metavar="HOST:PORT",
+        help=f"serve the traveller's screen for the lane's display (default {SCREEN_LISTEN})",
+    )
+
+
 def add_lane_options(p: argparse.ArgumentParser) -> None:
     """``--console``, ``--broker``, ``--site``, ``--users``: watching a lane that runs in
     this process (``egate run``, ``simulate``, ``demo``); ``gate.cli.lane_console`` reads
-    them (``LaneWatch.from_args``)."""
+    them (``LaneWatch.from_args``); and ``--screen``, the traveller's screen."""
+    add_screen_option(p)
     p.add_argument(
         "--console",
         nargs="?",

@@ -18,6 +18,7 @@ from typing import Any
 from gate.cli.base import EXIT_FAILURE, EXIT_OK
 from gate.cli.options import json_on_stdout
 from gate.errors import InputError
+from gate.simulate.approaches import is_approach_dataset
 
 
 def simulate_dataset(args: argparse.Namespace, options: Any) -> int:
@@ -28,6 +29,10 @@ def simulate_dataset(args: argparse.Namespace, options: Any) -> int:
     from gate.simulate.report import format_table, write_json
     from models.engine import load_engine
 
+    if is_approach_dataset(args.dataset):  # <traveller>/chip.jpg + approach.mp4 or frames
+        from gate.cli.simulate_approaches import simulate_approaches
+
+        return simulate_approaches(args, options)
     if args.travellers is not None:
         raise InputError("--travellers repeats a scenario; with --dataset use --limit")
     dataset = load_dataset(args.dataset, root=args.root, seed=args.seed)

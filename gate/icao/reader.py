@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -67,6 +67,8 @@ class PassportRead:
     printed_mrz_matches: bool | None = None
     dg11: dict[str, str] = field(default_factory=dict)  # additional personal details
     dg12: dict[str, str] = field(default_factory=dict)  # additional document details
+    # The files as read ("EF.COM", "DG1", ..., "EF.SOD"), for the opt-in recorder only.
+    files: Mapping[str, bytes] = field(default_factory=dict, repr=False)
 
 
 class _Link:
@@ -250,6 +252,8 @@ def _read(
         printed_mrz_matches=(dg1.lines == mrz.lines) if mrz and mrz.lines else None,
         dg11=lds.decode_dg11(groups[11]) if 11 in groups else {},
         dg12=lds.decode_dg12(groups[12]) if 12 in groups else {},
+        files={"EF.COM": com, **{f"DG{n}": data for n, data in groups.items()}}
+        | ({"EF.SOD": sod} if sod is not None else {}),
     )
 
 

@@ -48,6 +48,7 @@ from gate.lane import (
     lane_camera,
 )
 from gate.outcome import Transaction
+from gate.record import Recorder, RecordSettings, record_lane
 from gate.simulate.lane import (
     CardSlot,
     InProcessSlot,
@@ -80,6 +81,7 @@ class SimulationOptions:
     status: TextIO | None = None  # live status line (stderr in the CLI)
     door_time_scale: float | None = None  # None: 1 / speed; 0 gives instant doors
     observers: tuple[Observer, ...] = ()  # more observers of the lane (the console, a broker)
+    record: RecordSettings | None = None  # record each transaction (gate.record, opt-in)
 
 
 class StatusLine:
@@ -136,6 +138,7 @@ class Simulation:
         self._current: tuple[int, TravellerSpec] | None = None  # who stands in the lane
         self.clock: Clock = SystemClock() if options.speed == 1.0 else ScaledClock(options.speed)
         self.started = False
+        self.recorder: Recorder | None = None
 
     # -- set-up and tear-down ----------------------------------------------------------------
     def __enter__(self) -> Simulation:
@@ -226,6 +229,9 @@ class Simulation:
             observers=(self.status, self._on_event, *opts.observers),
         )
         self._cleanups.append(self.lane.close)
+        if opts.record is not None:
+            self.recorder = record_lane(self.lane, opts.record)
+            self._cleanups.append(self.recorder.close)
         self.turnstile = self.lane.turnstile
         self.camera = self.lane.camera
         self.started = True
@@ -293,7 +299,7 @@ class Simulation:
             self.emulator.traveller_walks_back()  # the referred traveller leaves
         if event.kind == "challenge" and event.detail == "asked" and self._current is not None:
             index, spec = self._current  # the screen asks; a traveller who answers does it
-            if spec.challenge == "answer":
+            if spec.challenge == "answer" and spec.approach is None:  # a recording cannot
                 action = str(event.data.get("action", ""))
                 self.feed.show(self.travellers.answer_frames(index, spec, action))
 
@@ -315,6 +321,8 @@ class Simulation:
         tailgater = spec.kind == "tailgater"
         self._walker = lambda _e: self.emulator.traveller_passes(tailgater=tailgater)
         self._current = (index, spec)
+        if self.recorder is not None:
+            self.recorder.note_traveller(kind=spec.kind, expected=spec.expect.value)
         started = time.perf_counter()
         transport = self.slot.insert(card)
         timings["card_in"] = (time.perf_counter() - started) * 1000.0

@@ -28,13 +28,15 @@ Like the kiosk config, unknown keys are errors that name the key.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gate.config import expand_user
-from gate.errors import ConfigError
+from gate.errors import ConfigError, DocumentError
+from gate.icao.country import nationality_code
 from gate.outcome import Decision
 from gate.toml_files import load_toml
 
@@ -76,6 +78,8 @@ class TravellerSpec:
     expect: Decision
     live_photo: str | None = None
     name: str = ""
+    approach: str | None = None  # the traveller's own approach (gate.simulate.approaches)
+    nationality: str = "UTO"  # DG1's (the traveller's screen speaks its language)
     challenge: str = "answer"  # what the traveller does when the gate asks: CHALLENGE_ANSWERS
     still: bool = False  # stands perfectly still at the camera (a live face, no motion)
 
@@ -134,7 +138,9 @@ def _resolve_photo(where: str, value: Any, base: Path) -> str:
     return str(path)
 
 
-_TRAVELLER_KEYS = {"kind", "photo", "live_photo", "expect", "name", "challenge", "still"}
+_TRAVELLER_KEYS = {
+    "kind", "photo", "live_photo", "expect", "name", "nationality", "challenge", "still",
+}  # fmt: skip
 _SCENARIO_KEYS = {"name", "seed", "description"}
 
 
@@ -175,6 +181,13 @@ def _traveller(index: int, table: Any, base: Path) -> TravellerSpec:
     name = table.get("name", "")
     if not isinstance(name, str):
         raise ConfigError(f"{where}.name: expected a string")
+    nationality = table.get("nationality", "UTO")
+    if not isinstance(nationality, str) or not re.fullmatch(r"[A-Z]{1,3}", nationality):
+        raise ConfigError(f"{where}.nationality: expected a code of 1-3 letters A-Z (FRA, D)")
+    try:
+        nationality_code(nationality)
+    except DocumentError as exc:
+        raise ConfigError(f"{where}.nationality: {exc}") from exc
     challenge = table.get("challenge", "answer")
     if challenge not in CHALLENGE_ANSWERS:
         raise ConfigError(
@@ -183,7 +196,8 @@ def _traveller(index: int, table: Any, base: Path) -> TravellerSpec:
     still = table.get("still", False)
     if not isinstance(still, bool):
         raise ConfigError(f"{where}.still: expected true or false, got {still!r}")
-    return TravellerSpec(kind, photo, expect, live_photo, name, challenge, still)
+    return TravellerSpec(kind, photo, expect, live_photo, name, nationality=nationality,
+                         challenge=challenge, still=still)  # fmt: skip
 
 
 def scenario_from_mapping(

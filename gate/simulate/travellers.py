@@ -96,7 +96,8 @@ class Travellers:
             photo=bytes(jpeg),
             surname=f"TRAVELLER{chr(65 + index % 26)}",
             given_names=spec.kind.replace("_", " ").upper(),
-            nationality="UTO",
+            nationality=spec.nationality,
+            issuing_state="UTO",  # the simulator's test country (its CSCA)
             birth_date="850101",
             sex="F" if index % 2 else "M",
             expiry_date=expiry.strftime("%y%m%d"),
@@ -111,6 +112,10 @@ class Travellers:
 
     def scene_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
         """What the camera shows while the traveller stands in the lane."""
+        if spec.approach is not None:  # a captured approach the user brought
+            from gate.simulate.approaches import load_approach
+
+            return load_approach(Path(spec.approach))
         from drivers.camera.synthetic import TravellerScene
 
         live = spec.live_photo or spec.photo  # the holder in another photo, or an impostor

@@ -359,6 +359,7 @@ def _stubs(monkeypatch: pytest.MonkeyPatch) -> None:
         "gate.simulate.runner.run_scenario",
         "gate.simulate.runner.Simulation",
         "gate.console.server.ConsoleServer",
+        "gate.screen.server.ScreenServer",
         "gate.lane.build_lane",
         "drivers.camera.mjpeg_server.MjpegServer",
         "drivers.turnstile.emulator.start_emulator",

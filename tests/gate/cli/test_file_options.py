@@ -184,6 +184,7 @@ NOT_READ: dict[tuple[str, str], str] = {
     ("bench accuracy", "cache"): "a cache folder, written",
     ("console keygen", "path"): "written (never overwritten)",
     ("broker init", "folder"): "a new folder to write",
+    ("simulate", "config"): "read after the --replay recording; as run --config (tried above)",
 }
 # Where a name alone says "a path": the options without a checked type that still name files.
 PATH_NAMES = {

@@ -231,3 +231,29 @@ def test_the_face_side_checks_the_rendered_gesture(
     assert outcome.result == result, outcome
     if result == "passed":
         assert outcome.peak >= 4.0 and outcome.frames < len(frames)
+
+
+class _Silent:
+    """A camera that never gives a frame (a recording that has ended)."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def read(self, timeout: float) -> Any:
+        from gate.errors import DeviceTimeoutError
+
+        self.reads += 1
+        raise DeviceTimeoutError("no frame")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_silent_camera_and_a_held_clock_end_the_challenge() -> None:
+    from gate.clock import SimulatedClock
+
+    engine = TruthEngine([])
+    biometrics = EngineBiometrics(engine, CapturePipeline(engine, CaptureSettings()))  # type: ignore[arg-type]
+    camera = _Silent()
+    outcome = biometrics.watch_challenge(camera, SimulatedClock(), ChallengeCheck("turn_left"), 3.0)
+    assert outcome.result == "no_face" and camera.reads == 3  # one read_timeout_s each

@@ -19,6 +19,7 @@ import pytest
 
 from gate.audit import AuditLog
 from gate.cli import main
+from gate.record import load_recording
 from gate.turnstile import Door, DoorState
 from tests.conftest import PROJECT_ROOT
 from tests.drivers.chip.isolated import isolated, isolated_env
@@ -33,7 +34,8 @@ def test_egate_run_serves_one_traveller(kiosk_ready: None, tmp_path: Path) -> No
         )
         walker.start()
         try:
-            code = main(["run", "--config", str(kiosk.config), "--max-travellers", "1"])
+            record = ["--record", str(tmp_path / "recording"), "--record-days", "2"]
+            code = main(["run", "--config", str(kiosk.config), "--max-travellers", "1", *record])
         finally:
             stop.set()
             walker.join(5)
@@ -43,6 +45,14 @@ def test_egate_run_serves_one_traveller(kiosk_ready: None, tmp_path: Path) -> No
         (row,) = list(log.rows())
     assert row["outcome"] == "ACCEPT", row["detail"]
     assert row["passive_auth"] == "valid"
+    # --record (opt-in): the transaction as the lane saw it, for a replay
+    (recorded,) = load_recording(tmp_path / "recording").transactions
+    assert recorded.transaction_id == row["transaction_id"] and recorded.outcome.value == "ACCEPT"
+    assert recorded.frames and recorded.document is not None
+    assert {"DG1", "DG2", "EF.SOD"} <= set(recorded.document.files)
+    assert recorded.document.passive_auth == "valid"
+    assert any(e["detail"] == "passage_completed" for e in recorded.turnstile)
+    assert recorded.kind is None  # a kiosk does not know who the traveller is
 
 
 def test_egate_run_without_trust_store_is_a_config_error(tmp_path: Path) -> None:

@@ -74,6 +74,14 @@ expect = "refer-device"
             "traveller[0].live_photo: only a genuine traveller",
         ),
         ("[[traveller]]\nkind='genuine'\nphoto='faces/a.jpg'\nexpect='MAYBE'\n", "expect"),
+        (
+            "[[traveller]]\nkind='genuine'\nphoto='faces/a.jpg'\nnationality='ZZZ'\n",
+            "traveller[0].nationality: nationality 'ZZZ' is not",
+        ),
+        (
+            "[[traveller]]\nkind='genuine'\nphoto='faces/a.jpg'\nnationality=3\n",
+            "traveller[0].nationality",
+        ),
         ("[scenario]\nname='x'\nspeed=3\n", "scenario.speed"),
         ("[scenario]\nname='x'\n", "at least one traveller"),
         ("[people]\n", "[people]"),
@@ -83,6 +91,12 @@ def test_errors_name_the_key(tmp_path: Path, text: str, message: str) -> None:
     with pytest.raises(ConfigError) as exc:
         load_scenario(_write(tmp_path, text))
     assert message in str(exc.value)
+
+
+def test_nationality_defaults_to_the_test_country() -> None:
+    travellers = load_scenario(None).travellers
+    assert travellers[0].nationality == "FRA"  # the demo's French traveller (--screen)
+    assert {t.nationality for t in travellers[1:]} == {"UTO"}
 
 
 def test_repeated_cycles_and_rejects_zero() -> None:
