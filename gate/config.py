@@ -91,6 +91,8 @@ class TimeoutsConfig:
     exit_open_s: float = 5.0  # door confirmed open after the command
     passage_s: float = 15.0  # traveller through the exit after it opened
     idle_poll_s: float = 0.5  # how often the idle gate looks for a document
+    # the one action asked when passive liveness is inconclusive (a blink, a head turn)
+    challenge_s: float = 6.0
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,36 @@ class State(enum.Enum):
     AUDIT = "audit"
 
 
+CHALLENGE_RESULTS = ("passed", "failed", "attack", "no_face")
+
+
+@dataclass(frozen=True)
+class LivenessEvidence:
+    """Why liveness came out as it did, for the record: the passive score and its verdict,
+    each cue's value (``gate.capture.liveness``), and the one action asked of the traveller
+    when the passive cues could not decide (``gate.lane.challenge``). Numbers and fixed
+    labels only: never an image, a template or a landmark."""
+
+    score: float
+    verdict: str = ""  # live, attack or inconclusive; "" when the capture gave none
+    cues: Mapping[str, float] = field(default_factory=dict)
+    challenge: str | None = None  # the action asked (turn_left, turn_right, blink), if any
+    challenge_result: str | None = None  # one of CHALLENGE_RESULTS
+    challenge_ms: float | None = None  # how long the traveller took (gate time)
+    challenge_peak: float | None = None  # the answer's size: degrees turned, blink depth
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "score": self.score,
+            "verdict": self.verdict,
+            "cues": dict(self.cues),
+            "challenge": self.challenge,
+            "challenge_result": self.challenge_result,
+            "challenge_ms": self.challenge_ms,
+            "challenge_peak": self.challenge_peak,
+        }
+
+
 @dataclass(frozen=True)
 class Transaction:
     """The result of one traveller's pass through the gate."""
@@ -79,6 +109,7 @@ class Transaction:
     fail_safe: bool = False  # the gate went through its fail-safe path
     frames_seen: int = 0  # camera frames the capture stage analysed
     document_number: str | None = field(default=None, repr=False, compare=False)
+    liveness_evidence: LivenessEvidence | None = None  # the cues and the challenge, if any
 
     @property
     def total_ms(self) -> float:
@@ -101,4 +132,7 @@ class Transaction:
             "alarm": self.alarm,
             "fail_safe": self.fail_safe,
             "frames_seen": self.frames_seen,
+            "liveness_evidence": (
+                None if self.liveness_evidence is None else self.liveness_evidence.as_dict()
+            ),
         }

@@ -66,3 +66,7 @@ class CaptureOutcome:
     # The best shot and its face box (left, top, right, bottom), for an officer's screen.
     best_shot: ImageBGR | None = field(default=None, repr=False, compare=False)
     face_box: tuple[float, float, float, float] | None = None
+    # What the liveness score was made of: the passive verdict (live, attack, inconclusive)
+    # and each cue's value (``gate.capture.liveness.LivenessResult``'s numbers).
+    liveness_verdict: str = ""
+    liveness_cues: Mapping[str, float] = field(default_factory=dict)

@@ -39,6 +39,7 @@ from drivers.camera.scene import (
     SceneParameters,
     SyntheticFrame,
     approach_scale,
+    gesture_yaw,
     guess_landmarks,
 )
 from gate.types import Box
@@ -161,6 +162,7 @@ def _poses(scene: HeadSceneParameters, conditions: Conditions, head: HeadModel) 
     legacy = scene.conditions is None
     for index in range(scene.frames):
         t = index / FRAME_RATE
+        clip = index / (scene.frames - 1) if scene.frames > 1 else 1.0  # for the gesture
         if legacy:  # the sequence is the approach, whatever its length (1.3 head turns)
             unit = index / (scene.frames - 1) if scene.frames > 1 else 1.0
             t = LEGACY_SECONDS * unit
@@ -187,7 +189,7 @@ def _poses(scene: HeadSceneParameters, conditions: Conditions, head: HeadModel) 
                 approach_mps=speed,
                 centre=centre,
                 sway=velocity,
-                yaw=offset + yaw_amp * sway(2, YAW_HZ, t),
+                yaw=offset + yaw_amp * sway(2, YAW_HZ, t) + gesture_yaw(scene.gesture, clip),
                 pitch=math.radians(conditions.pitch_deg) * sway(3, PITCH_HZ, t),
                 roll=math.radians(conditions.roll_deg) * sway(4, ROLL_HZ, t),
             )

@@ -68,6 +68,8 @@ class SceneParameters(Protocol):
     def yaw_amplitude_deg(self) -> float: ...
     @property
     def jpeg_quality(self) -> tuple[int, int]: ...
+    @property
+    def gesture(self) -> str | None: ...
 
 
 def guess_landmarks(photo: ImageBGR) -> F64:
@@ -89,9 +91,38 @@ def approach_scale(scene: SceneParameters, t: float) -> float:
     )
 
 
+# What a traveller does when the lane asks (``gate.lane.challenge``): the traveller's own
+# left or right, which is the picture's right or left (the camera faces them).
+GESTURES = ("turn_left", "turn_right")
+GESTURE_YAW_DEG = 20.0
+
+
+def gesture_yaw(gesture: str | None, t: float) -> float:
+    """The hook a renderer consults for the action asked of the traveller: the extra yaw in
+    radians at time t in [0, 1] of the clip. A head turn goes out by ``GESTURE_YAW_DEG``
+    from a fifth of the clip, holds, and comes back by four fifths (raised cosines); no
+    gesture (or one the renderer cannot show, e.g. a blink) adds nothing."""
+    if gesture not in GESTURES:
+        return 0.0
+    sign = 1.0 if gesture == "turn_left" else -1.0
+    if t <= 0.2 or t >= 0.8:
+        ramp = 0.0
+    elif t < 0.4:
+        ramp = 0.5 - 0.5 * math.cos(math.pi * (t - 0.2) / 0.2)
+    elif t <= 0.6:
+        ramp = 1.0
+    else:
+        ramp = 0.5 + 0.5 * math.cos(math.pi * (t - 0.6) / 0.2)
+    return sign * math.radians(GESTURE_YAW_DEG) * ramp
+
+
 def head_angles(scene: SceneParameters, t: float, rng_phase: float) -> tuple[float, float, float]:
-    """(yaw, pitch, roll) in radians at time t: slow natural head movements."""
+    """(yaw, pitch, roll) in radians at time t: slow natural head movements, plus the
+    gesture asked of the traveller (``gesture_yaw``)."""
     yaw = math.radians(scene.yaw_amplitude_deg) * math.sin(2 * math.pi * 1.3 * t + rng_phase)
-    pitch = math.radians(5.0) * math.sin(2 * math.pi * 0.9 * t + 2 * rng_phase)
-    roll = math.radians(3.0) * math.sin(2 * math.pi * 0.7 * t + 3 * rng_phase)
+    yaw += gesture_yaw(scene.gesture, t)
+    # A traveller who holds still (a yaw amplitude below the default) nods and tilts less too.
+    sway = min(1.0, scene.yaw_amplitude_deg / 16.0)
+    pitch = sway * math.radians(5.0) * math.sin(2 * math.pi * 0.9 * t + 2 * rng_phase)
+    roll = sway * math.radians(3.0) * math.sin(2 * math.pi * 0.7 * t + 3 * rng_phase)
     return yaw, pitch, roll

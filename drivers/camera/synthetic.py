@@ -83,6 +83,9 @@ class TravellerScene:
     # How the traveller moves and the camera sees them (``drivers.camera.conditions``);
     # None: the legacy parameters above with the ``typical`` camera.
     conditions: Conditions | None = None
+    # What the traveller does when the lane asks (``drivers.camera.scene.gesture_yaw``):
+    # "turn_left" or "turn_right" (the traveller's own side); None: nothing asked.
+    gesture: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in SCENE_KINDS:

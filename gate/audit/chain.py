@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from gate.audit.columns import CHAINED_COLUMNS
+from gate.audit.columns import CHAINED_COLUMNS, OPTIONAL_COLUMNS
 from gate.audit.head import ChainHead
 from gate.audit.rows import row_label, row_problem
 
@@ -41,8 +41,10 @@ def chain_key(secret: bytes) -> bytes:
 def canonical(row: Mapping[str, object]) -> bytes:
     """The row's chained content as bytes: compact JSON of ``CHAINED_COLUMNS`` in order."""
     values = [row.get(name) for name in CHAINED_COLUMNS]
-    if values[-1] is None:
+    optional = len(OPTIONAL_COLUMNS)
+    while optional and values[-1] is None:  # trailing NULLs of the later columns
         values.pop()
+        optional -= 1
     return json.dumps(values, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
 

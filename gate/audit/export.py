@@ -29,8 +29,13 @@ MAX_EXPORT_DEPTH = 16  # rows are 2 deep; a little more is parsed so the row che
 _ID_TEXT = re.compile(r"[1-9][0-9]{0,18}")
 _FLOAT_COLUMNS = frozenset({"started_at", "finished_at", "score", "threshold"})
 _NULLABLE = frozenset(
-    {"score", "threshold", "pack_id", "document_hash", "passive_auth", "active_auth", "chip_auth"}
-)
+    {
+        "score", "threshold", "pack_id", "document_hash", "passive_auth", "active_auth",
+        "chip_auth", "liveness",
+    }
+)  # fmt: skip
+# The columns of an export made before schema 4 (no liveness column): still read.
+_BEFORE_LIVENESS = tuple(name for name in EXPORT_COLUMNS if name != "liveness")
 
 
 def render(rows: Sequence[Mapping[str, object]], fmt: str) -> str:
@@ -94,19 +99,19 @@ def parse_csv_export(text: str, source: str) -> list[object]:
         raise AuditError(
             f"{source}: not a CSV audit export (line {reader.line_num}: {exc})"
         ) from exc
-    if not lines or tuple(lines[0]) != EXPORT_COLUMNS:
+    columns = tuple(lines[0]) if lines else ()
+    if columns not in (EXPORT_COLUMNS, _BEFORE_LIVENESS):
         raise AuditError(
             f"{source}: not an audit export (the first line must name the columns "
             f"{','.join(EXPORT_COLUMNS)})"
         )
     rows: list[object] = []
     for number, cells in enumerate(lines[1:], start=1):
-        if len(cells) != len(EXPORT_COLUMNS):
+        if len(cells) != len(columns):
             raise AuditError(
-                f"{source}: row #{number} in order has {len(cells)} fields, "
-                f"expected {len(EXPORT_COLUMNS)}"
+                f"{source}: row #{number} in order has {len(cells)} fields, expected {len(columns)}"
             )
-        named = zip(EXPORT_COLUMNS, cells, strict=True)
+        named = zip(columns, cells, strict=True)
         rows.append({name: _cell(name, cell) for name, cell in named})
     return rows
 

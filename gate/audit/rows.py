@@ -121,6 +121,7 @@ FIELD_TYPES: dict[str, tuple[Callable[[object], bool], str]] = {
     "stage_ms": (_is_text, "text"),
     "detail": (_is_text, "text"),
     "chip_auth": (_is_optional_text, "text or null"),
+    "liveness": (_is_optional_text, "text or null"),
     "mac": (_is_mac, "64 lowercase hex digits"),
 }
 assert tuple(FIELD_TYPES) == EXPORT_COLUMNS
@@ -131,7 +132,8 @@ def row_problem(row: object) -> str | None:
     ``None`` when every field has its type."""
     if not isinstance(row, Mapping):
         return f"it is {describe_value(row)}, not a row (an object of fields)"
-    missing = [name for name in EXPORT_COLUMNS if name not in row]
+    # an export made before the liveness column (schema 4) lacks it: read as NULL
+    missing = [name for name in EXPORT_COLUMNS if name not in row and name != "liveness"]
     if missing:
         return f"field {missing[0]} is missing"
     extra = sorted(str(name) for name in row if name not in FIELD_TYPES)
@@ -139,7 +141,7 @@ def row_problem(row: object) -> str | None:
         shown = extra[0] if _SAFE_LABEL.fullmatch(extra[0]) else "with an unusual name"
         return f"it has a field egate does not write ({shown})"
     for name, (check, expected) in FIELD_TYPES.items():
-        value = row[name]
+        value = row.get(name)
         if not check(value):
             return f"field {name} is {describe_value(value)}, expected {expected}"
     return None

@@ -34,7 +34,11 @@ from gate.audit.sqlite_io import check_integrity, connect_readonly, text_or_mark
 from gate.errors import AuditError
 from gate.sqlite_files import check_database_file
 
-SCHEMA_VERSION = 3  # 3: chip_auth column (Chip Authentication), added to version-2 logs
+# 3: chip_auth column (Chip Authentication), added to version-2 logs; 4: liveness column
+# (the score, each cue and the challenge, JSON of numbers), added to version-2 and -3 logs.
+SCHEMA_VERSION = 4
+# The columns each older version lacks (read as NULL from a log opened read-only).
+_MISSING_IN = {2: ("chip_auth", "liveness"), 3: ("liveness",)}
 EntryKind = Literal["decision", "result"]
 
 _SCHEMA = """
@@ -53,6 +57,7 @@ CREATE TABLE IF NOT EXISTS entries (
     active_auth    TEXT,
     stage_ms       TEXT NOT NULL,
     chip_auth      TEXT,
+    liveness       TEXT,
     detail         TEXT NOT NULL DEFAULT '',
     mac            TEXT NOT NULL,
     UNIQUE (transaction_id, kind)
@@ -94,6 +99,9 @@ class AuditRecord:
     chip_auth: str | None = None
     stage_ms: Mapping[str, float] = field(default_factory=dict)
     detail: str = ""
+    # JSON of numbers and fixed labels: the liveness score, each cue, the challenge asked
+    # (``gate.lane.adapters.evidence_json``); never an image or a landmark.
+    liveness: str | None = None
 
 
 class AuditLog:
@@ -106,7 +114,7 @@ class AuditLog:
         self.path = path
         self._secret = secret
         self.writable = writable
-        self.legacy = False
+        self.missing: tuple[str, ...] = ()  # columns an older log opened read-only lacks
         self._checkpointing: Checkpointing | None = None
         self._head_path: Path | None = None
         self._tail: tuple[int, str] | None = None  # (id, mac) last written, not yet in a head
@@ -149,8 +157,9 @@ class AuditLog:
                     f"audit database {path} is an unchained version-1 log: export it with the "
                     "egate that wrote it and start a new log"
                 )
-            if version == 2:  # the chain stays valid: a NULL chip_auth is not in the MAC
-                db.execute("ALTER TABLE entries ADD COLUMN chip_auth TEXT")
+            # The chain stays valid: a NULL in a later column is not in the MAC.
+            for column in _MISSING_IN.get(version, ()):
+                db.execute(f"ALTER TABLE entries ADD COLUMN {column} TEXT")
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             check_integrity(db, path)
@@ -179,7 +188,7 @@ class AuditLog:
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.Error as exc:
             raise AuditError(f"cannot open the audit database {path}: {exc}") from exc
-        if version not in (2, SCHEMA_VERSION) or "entries" not in tables:
+        if version not in (*_MISSING_IN, SCHEMA_VERSION) or "entries" not in tables:
             db.close()
             raise AuditError(
                 f"{path} is not an egate audit log (schema {version}, tables: "
@@ -187,7 +196,7 @@ class AuditLog:
             )
         secret = load_secret(_secret_path(path, salt_path))
         log = cls(db, path, secret, writable=False)
-        log.legacy = version == 2  # read as is: a version-2 log has no chip_auth column
+        log.missing = _MISSING_IN.get(version, ())  # read as is, those columns as NULL
         return log
 
     # -- writing ------------------------------------------------------------------------------
@@ -216,6 +225,7 @@ class AuditLog:
                 {k: round(float(v), 3) for k, v in rec.stage_ms.items()}, sort_keys=True
             ),
             "detail": rec.detail,
+            "liveness": rec.liveness,
         }
         key = chain_key(self._secret)
         try:
@@ -315,9 +325,7 @@ class AuditLog:
 
     def entries(self, since: float | None = None) -> Iterator[dict[str, object]]:
         """Every row of the chain in order, MAC included (what an export carries)."""
-        columns = [
-            "NULL AS chip_auth" if self.legacy and c == "chip_auth" else c for c in EXPORT_COLUMNS
-        ]
+        columns = [f"NULL AS {c}" if c in self.missing else c for c in EXPORT_COLUMNS]
         query = f"SELECT {', '.join(columns)} FROM entries"
         params: tuple[float, ...] = ()
         if since is not None:

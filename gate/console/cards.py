@@ -3,6 +3,8 @@ keeps the referrals and alarms, never their photos)."""
 
 from __future__ import annotations
 
+import math
+import re
 import time
 from collections import Counter, deque
 from collections.abc import Mapping
@@ -31,6 +33,40 @@ def document_data(value: Any) -> dict[str, str]:
         return {}
     keys = ("type", "issuing_state", "name", "nationality", "expiry", "number")
     return {k: str(value[k])[:64] for k in keys if isinstance(value.get(k), str)}
+
+
+_LABEL = re.compile(r"[a-z][a-z0-9_]{0,31}")
+MAX_CUES = 40
+
+
+def liveness_view(value: Any) -> dict[str, Any]:
+    """The lane's liveness evidence for the referral card, checked: the score, the passive
+    verdict, each cue's value (short names, finite numbers) and the challenge asked and its
+    result (short labels); anything else is dropped. Numbers and labels only."""
+    if not isinstance(value, dict):
+        return {}
+
+    def label(key: str) -> str | None:
+        text = value.get(key)
+        return text if isinstance(text, str) and _LABEL.fullmatch(text) else None
+
+    cues = value.get("cues")
+    view: dict[str, Any] = {
+        "score": finite(value.get("score")),
+        "verdict": label("verdict"),
+        "cues": {
+            k: finite(v)
+            for k, v in sorted(cues.items())[:MAX_CUES]
+            if isinstance(k, str) and _LABEL.fullmatch(k) and finite(v) is not None
+        }
+        if isinstance(cues, dict)
+        else {},
+        "challenge": label("challenge"),
+        "challenge_result": label("challenge_result"),
+        "challenge_ms": finite(value.get("challenge_ms")),
+        "challenge_peak": finite(value.get("challenge_peak")),
+    }
+    return view if view["score"] is not None else {}
 
 
 @dataclass
@@ -191,6 +227,11 @@ class Alarm:
 
 def number(value: Any) -> float | None:
     return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def finite(value: Any) -> float | None:
+    number_ = number(value)
+    return number_ if number_ is not None and math.isfinite(number_) else None
 
 
 def scalar(value: Any) -> Any:

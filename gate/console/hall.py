@@ -23,7 +23,14 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from typing import Any
 
-from gate.console.cards import Alarm, LaneTile, Referral, document_data, scalar
+from gate.console.cards import (
+    Alarm,
+    LaneTile,
+    Referral,
+    document_data,
+    liveness_view,
+    scalar,
+)
 from gate.console.store import Store
 from gate.console.wire import LaneMessage, WireError, decode, image_bytes
 
@@ -253,6 +260,7 @@ class Hall:
         tile.referral_reasons[decision] += 1
         keys = ("passive_auth", "active_auth", "chip_auth", "liveness", "score", "threshold")
         checks: dict[str, Any] = {k: scalar(m.data.get(k)) for k in (*keys, "quality")}
+        checks["liveness_evidence"] = liveness_view(m.data.get("liveness_evidence"))
         self.referrals[m.tid] = Referral(
             m.tid,
             m.site,

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import queue
 import threading
 import time
@@ -233,6 +234,8 @@ class LaneReporter:
                 out[key] = [float(v) for v in value]
             elif key == "document" and isinstance(value, dict):  # already masked by the lane
                 out[key] = {str(k)[:20]: str(v)[:64] for k, v in list(value.items())[:8]}
+            elif key in ("liveness_evidence", "cues") and isinstance(value, dict):
+                out[key] = _numbers_and_labels(value)  # gate.outcome.LivenessEvidence
         return out
 
     # -- commands from the console ---------------------------------------------------------
@@ -266,3 +269,18 @@ def _with(message: LaneMessage, data: dict[str, Any]) -> LaneMessage:
         message.sent,
         data,
     )
+
+
+def _numbers_and_labels(value: dict[Any, Any], depth: int = 0) -> dict[str, Any]:
+    """A liveness evidence dict as JSON can carry it: finite numbers, short labels, None,
+    one level of nesting (the cues); anything else is left out."""
+    out: dict[str, Any] = {}
+    for key, item in list(value.items())[:64]:
+        finite = isinstance(item, int | float) and math.isfinite(item)
+        if item is None or isinstance(item, bool) or finite:
+            out[str(key)[:32]] = item
+        elif isinstance(item, str):
+            out[str(key)[:32]] = item[:32]
+        elif isinstance(item, dict) and depth == 0:
+            out[str(key)[:32]] = _numbers_and_labels(item, depth + 1)
+    return out

@@ -28,7 +28,7 @@ NAME = re.compile(r"[A-Za-z0-9_-]{1,32}")
 KINDS = frozenset(
     {
         "state", "transaction", "decision", "door", "alarm", "referral", "fail_safe", "error",
-        "officer", "capture", "preview", "health", "audit",
+        "officer", "capture", "preview", "health", "audit", "challenge",
     }
 )  # fmt: skip
 MAX_PAYLOAD = 1 << 20  # a referral with two JPEGs is ~100 kB; anything near 1 MB is hostile

@@ -7,8 +7,11 @@ importing the lane stays cheap.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 import logging
+import math
 import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -17,16 +20,24 @@ import numpy as np
 
 from gate.audit import AuditLog, AuditRecord
 from gate.clock import Clock
-from gate.errors import DeviceError, DocumentError, FaceError, InputError
+from gate.errors import DeviceError, DeviceTimeoutError, DocumentError, FaceError, InputError
 from gate.interfaces import Camera, CaptureEngine, Timings
 from gate.lane.actions import OfficerAction
 from gate.lane.bad_mrz import UnreadableMrz, mrz_problem
+from gate.lane.challenge import (
+    TURNS,
+    BlinkSignal,
+    ChallengeCheck,
+    ChallengeOutcome,
+    available_actions,
+)
 from gate.lane.preview import PreviewCamera
-from gate.outcome import Transaction
+from gate.outcome import LivenessEvidence, Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
 from gate.types import Face, FloatArray, ImageBGR
 
 if TYPE_CHECKING:
+    from gate.capture.liveness import LivenessResult
     from gate.capture.pipeline import CapturePipeline
     from gate.icao.pa import TrustStore
     from models.engine import FaceEngine
@@ -145,18 +156,52 @@ def _record(transaction: Transaction) -> AuditRecord:
         chip_auth=transaction.chip_auth,
         stage_ms=dict(transaction.stage_ms),
         detail=detail,
+        liveness=evidence_json(transaction.liveness_evidence),
     )
+
+
+def evidence_json(evidence: LivenessEvidence | None) -> str | None:
+    """The audit row's ``liveness`` field: the score, the verdict, each cue's value and the
+    challenge, as compact JSON of numbers and fixed labels (finite numbers only)."""
+    if evidence is None:
+        return None
+    data = {k: v for k, v in evidence.as_dict().items() if v is not None}
+    data["cues"] = {k: round(v, 4) for k, v in evidence.cues.items() if math.isfinite(v)}
+    for key in ("score", "challenge_ms", "challenge_peak"):
+        value = data.get(key)
+        if isinstance(value, float):
+            data[key] = round(value, 4) if math.isfinite(value) else None
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def liveness_cues(result: LivenessResult | None) -> dict[str, float]:
+    """Every number of the passive liveness result but the score itself (each cue and
+    the measure behind it), by field name: a cue added later is recorded too."""
+    if result is None:
+        return {}
+    cues: dict[str, float] = {}
+    for f in dataclasses.fields(result):
+        value = getattr(result, f.name)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if f.name != "score" and number and math.isfinite(value):  # NaN: not measured
+            cues[f.name] = float(value)
+    return cues
 
 
 class EngineBiometrics:
     """The face engine plus the capture pipeline as the lane's biometrics."""
 
     def __init__(
-        self, engine: FaceEngine, pipeline: CapturePipeline, enrol_min_face: int = 40
+        self,
+        engine: FaceEngine,
+        pipeline: CapturePipeline,
+        enrol_min_face: int = 40,
+        blink: BlinkSignal | None = None,
     ) -> None:
         self.engine = engine
         self.pipeline = pipeline
         self.enrol_min_face = enrol_min_face
+        self.blink = blink  # an eye-openness signal (a dense-landmark blink cue), if any
 
     @property
     def pack_id(self) -> str:
@@ -197,7 +242,48 @@ class EngineBiometrics:
             detail=result.detail,
             best_shot=result.best_image,
             face_box=_box(result.best_faces[0]) if result.best_faces else None,
+            liveness_verdict="" if result.liveness is None else result.liveness.verdict,
+            liveness_cues=liveness_cues(result.liveness),
         )
+
+    def challenge_actions(self) -> tuple[str, ...]:
+        return available_actions(self.blink is not None)
+
+    def watch_challenge(
+        self, camera: Camera, clock: Clock, check: ChallengeCheck, deadline_s: float
+    ) -> ChallengeOutcome:
+        """The challenge's frames: the main face's yaw (or eye openness) into ``check``,
+        and every face into a fresh passive liveness check, whose ``attack`` verdict fails
+        the challenge (a picture turned by hand shows itself flat)."""
+        from gate.capture.liveness import LivenessChecker
+        from gate.capture.quality import face_points, head_pose
+
+        settings, layout = self.pipeline.settings, self.pipeline.layout
+        liveness = LivenessChecker(layout, settings.liveness)
+        start, seen, waited, elapsed = clock.now(), 0, 0.0, 0.0
+        while not check.done:
+            # gate time, and at least the frames read and the reads that timed out (a
+            # clock held still, as a replay's after its recorded capture, ends it too)
+            elapsed = max(clock.now() - start, seen / settings.max_fps + waited)
+            if elapsed >= deadline_s:
+                break
+            try:
+                frame = camera.read(settings.read_timeout_s)
+            except DeviceTimeoutError:
+                waited += settings.read_timeout_s
+                continue
+            seen += 1
+            faces = self.engine.analyze(frame.image, min_face=settings.min_face)
+            if not faces:
+                check.add(None)
+                continue
+            liveness.add(frame.image, faces[0])
+            if check.action in TURNS:
+                check.add(head_pose(face_points(faces[0].landmarks, layout), layout)[0])
+            elif self.blink is not None:
+                check.add(self.blink(frame.image, faces[0]))
+        attack = liveness.frames > 0 and liveness.result().verdict == "attack"
+        return check.outcome(elapsed, attack)
 
     def distance(self, reference: FloatArray, probes: Sequence[FloatArray]) -> float:
         if not probes:

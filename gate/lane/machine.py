@@ -9,7 +9,9 @@ be, the outcome becomes ``AUDIT_FAILED`` (fail-safe) and the lane keeps serving.
 
 Time comes only from the injected ``Clock``; observers receive every event synchronously
 through the ``EventBus``. The doors are driven by ``gate.lane.doors.Doors``; what one
-transaction has found so far, and the record it makes, is ``gate.lane.work.TransactionWork``.
+transaction has found so far, and the record it makes, is ``gate.lane.work.TransactionWork``;
+the capture stage, with the challenge asked when liveness is inconclusive, is
+``gate.lane.liveness_step``.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from dataclasses import replace
 
 from gate.clock import Clock
 from gate.config import TimeoutsConfig
-from gate.decision import DecisionPolicy, Verdict, check_capture, check_document, decide_match
+from gate.decision import DecisionPolicy, Verdict, check_document, decide_match
 from gate.errors import AuditError, DocumentError
 from gate.interfaces import Camera
 from gate.lane.actions import OfficerAction
@@ -33,6 +35,7 @@ from gate.lane.checks import ChecksStage
 from gate.lane.command_auth import ConsoleTrust
 from gate.lane.doors import Doors
 from gate.lane.events import EventBus, Observer
+from gate.lane.liveness_step import LivenessStep
 from gate.lane.officer import OfficerDesk, OfficerHandler
 from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
 from gate.lane.preview import PreviewCamera
@@ -92,6 +95,7 @@ class Lane:
             let_referred_back=let_referred_back,
         )
         self._threshold: float | None = None
+        self.liveness_step = LivenessStep(self._bus, clock, self.policy, self.timeouts)
         self._officer = OfficerHandler(OfficerDesk(), self.doors, self._bus, audit)
         self._previews = False  # camera frames as ``preview`` events (the officer's view)
         self.checks = ChecksStage(self._bus, self._today)  # watchlists, eligibility: off
@@ -301,27 +305,8 @@ class Lane:
         work.chip_photo = photo
 
         self._bus.enter(State.CAPTURE, tid)
-        started = self.clock.now()
-        capture = work.run(
-            "capture",
-            lambda: self.biometrics.capture(
-                PreviewCamera(self.camera, self._bus, tid) if self._previews else self.camera,
-                self.clock,
-                self.timeouts.capture_s,
-            ),
-        )
-        work.note_capture(capture)
-        self._bus.emit(
-            "capture",
-            tid,
-            capture.status,
-            quality=capture.quality,
-            liveness=capture.liveness,
-            face_box=capture.face_box,
-        )
-        if work.timed("capture", started) > self.timeouts.capture_s * 1.5:
-            return Verdict(Decision.TIMEOUT, "capture ran past its time limit")
-        verdict = check_capture(capture, self.policy)
+        camera = PreviewCamera(self.camera, self._bus, tid) if self._previews else self.camera
+        capture, verdict = self.liveness_step.capture(work, self.biometrics, camera)
         if verdict is not None:
             return verdict
 
@@ -367,6 +352,7 @@ class Lane:
             active_auth=work.active_auth,
             chip_auth=work.chip_auth,
             liveness=work.liveness,
+            liveness_evidence=None if (ev := work.evidence()) is None else ev.as_dict(),
             score=work.score,
             threshold=work.threshold,
             quality=work.quality,
@@ -389,11 +375,12 @@ class Lane:
                 log.exception("audit sink failed")
             self.doors.fail_safe(transaction.transaction_id, reason)
             self._bus.emit("audit", transaction.transaction_id, "failed")
+            # an AUDIT_FAILED decision keeps its own reason (its record was not committed)
+            failed = transaction.decision is Decision.AUDIT_FAILED
+            before = transaction.detail if failed else transaction.decision.value
             return replace(
-                transaction,
-                decision=Decision.AUDIT_FAILED,
-                detail=f"{transaction.decision.value}; {reason}",
+                transaction, decision=Decision.AUDIT_FAILED, detail=f"{before}; {reason}",
                 fail_safe=True,
-            )
+            )  # fmt: skip
         self._bus.emit("audit", transaction.transaction_id, "committed")
         return transaction

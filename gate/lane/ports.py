@@ -10,17 +10,25 @@ one state machine run a kiosk (``egate run``), the simulator and the fault tests
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from gate.clock import Clock
 from gate.interfaces import Camera
 from gate.lane.actions import OfficerAction
+from gate.lane.challenge import ChallengeCheck, ChallengeOutcome
 from gate.outcome import Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
 from gate.turnstile import Turnstile
 from gate.types import FloatArray, ImageBGR
 
-__all__ = ["AuditSink", "Biometrics", "ChipReader", "DocumentSource", "Turnstile"]
+__all__ = [
+    "AuditSink",
+    "Biometrics",
+    "ChallengeWatcher",
+    "ChipReader",
+    "DocumentSource",
+    "Turnstile",
+]
 
 
 class DocumentSource(Protocol):
@@ -62,6 +70,24 @@ class Biometrics(Protocol):
 
     def distance(self, reference: FloatArray, probes: Sequence[FloatArray]) -> float:
         """Fused distance between the chip template and the live templates."""
+        ...
+
+
+@runtime_checkable
+class ChallengeWatcher(Protocol):
+    """A face side that can check a challenge (``gate.lane.challenge``); one without it
+    refers an inconclusive traveller on liveness, as before challenges existed."""
+
+    def challenge_actions(self) -> tuple[str, ...]:
+        """The actions it can check (``gate.lane.challenge.available_actions``); none: it
+        cannot check any now."""
+        ...
+
+    def watch_challenge(
+        self, camera: Camera, clock: Clock, check: ChallengeCheck, deadline_s: float
+    ) -> ChallengeOutcome:
+        """Feed ``check`` from the camera's frames until it is ``done`` or ``deadline_s``
+        (gate time) has passed; ``attack`` when the passive cues see a picture meanwhile."""
         ...
 
 

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from gate.clock import Clock
 from gate.errors import DeviceError, DeviceGoneError, GateError, ModelError
 from gate.interfaces import Camera, Frame
-from gate.lane.ports import Biometrics
+from gate.lane.challenge import ChallengeCheck, ChallengeOutcome
+from gate.lane.ports import Biometrics, ChallengeWatcher
 from gate.transaction import CaptureOutcome
 from gate.types import FloatArray, ImageBGR
 
@@ -71,6 +72,18 @@ class ResilientBiometrics:
 
     def distance(self, reference: FloatArray, probes: Sequence[FloatArray]) -> float:
         return self._get().distance(reference, probes)
+
+    def challenge_actions(self) -> tuple[str, ...]:
+        inner = self._inner
+        return inner.challenge_actions() if isinstance(inner, ChallengeWatcher) else ()
+
+    def watch_challenge(
+        self, camera: Camera, clock: Clock, check: ChallengeCheck, deadline_s: float
+    ) -> ChallengeOutcome:
+        inner = self._get()
+        if not isinstance(inner, ChallengeWatcher):
+            raise ModelError("these biometrics cannot check a challenge")
+        return inner.watch_challenge(camera, clock, check, deadline_s)
 
 
 @dataclass(frozen=True)

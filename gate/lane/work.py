@@ -11,7 +11,8 @@ from typing import TypeVar
 from gate.clock import Clock
 from gate.decision import Verdict
 from gate.errors import DeviceError, DocumentError, FaceError, GateError
-from gate.outcome import Decision, Transaction
+from gate.lane.challenge import ChallengeOutcome
+from gate.outcome import Decision, LivenessEvidence, Transaction
 from gate.transaction import CaptureOutcome, DocumentRead
 from gate.types import ActiveAuthStatus, ChipAuthStatus, ImageBGR, PassiveAuthStatus
 
@@ -65,6 +66,12 @@ class TransactionWork:
     alarm: bool = False
     frames_seen: int = 0
     decided_from: float = 0.0  # when the capture's result was in (decision latency)
+    # What liveness was made of, and the challenge asked when the passive cues could not
+    # decide (``gate.lane.liveness_step``): numbers and labels for the record.
+    liveness_verdict: str = ""
+    liveness_cues: dict[str, float] = field(default_factory=dict)
+    challenge: str | None = None  # the action asked
+    challenge_outcome: ChallengeOutcome | None = None
     # For the officer's referral screen only (held in memory by the console while the
     # referral is open; never logged or written).
     chip_photo: ImageBGR | None = field(default=None, repr=False)
@@ -100,6 +107,8 @@ class TransactionWork:
     def note_capture(self, capture: CaptureOutcome) -> None:
         """What the capture found: liveness, the best shot and the capture's own timings."""
         self.liveness = capture.liveness
+        self.liveness_verdict = capture.liveness_verdict
+        self.liveness_cues = {k: float(v) for k, v in capture.liveness_cues.items()}
         self.frames_seen = capture.frames_seen
         self.best_shot, self.face_box, self.quality = (
             capture.best_shot,
@@ -108,6 +117,24 @@ class TransactionWork:
         )
         for key, value in capture.timings_ms.items():
             self.stage_ms[f"capture.{key}"] = float(value)
+
+    def note_challenge(self, outcome: ChallengeOutcome) -> None:
+        self.challenge, self.challenge_outcome = outcome.action, outcome
+
+    def evidence(self) -> LivenessEvidence | None:
+        """The liveness evidence so far; ``None`` before the capture gave a score."""
+        if self.liveness is None:
+            return None
+        outcome = self.challenge_outcome
+        return LivenessEvidence(
+            score=self.liveness,
+            verdict=self.liveness_verdict,
+            cues=dict(self.liveness_cues),
+            challenge=self.challenge,
+            challenge_result=None if outcome is None else outcome.result,
+            challenge_ms=None if outcome is None else outcome.elapsed_s * 1000.0,
+            challenge_peak=None if outcome is None else outcome.peak,
+        )
 
     def transaction(
         self, verdict: Verdict, fail_safe: bool, finished_at: float, pack_id: str | None
@@ -131,6 +158,7 @@ class TransactionWork:
             fail_safe=fail_safe,
             frames_seen=self.frames_seen,
             document_number=self.document_number,
+            liveness_evidence=self.evidence(),
         )
 
 

@@ -51,6 +51,10 @@ class TravellerResult:
             "score": tx.score if tx else None,
             "threshold": tx.threshold if tx else None,
             "liveness": tx.liveness if tx else None,
+            # the verdict, each cue and the challenge asked, if any (gate.outcome)
+            "liveness_evidence": (
+                tx.liveness_evidence.as_dict() if tx and tx.liveness_evidence else None
+            ),
             "passive_auth": tx.passive_auth if tx else None,
             "active_auth": tx.active_auth if tx else None,
             "chip_auth": tx.chip_auth if tx else None,

@@ -135,6 +135,7 @@ class Simulation:
         self.options = options
         self._cleanups: list[Callable[[], None]] = []
         self._walker: Callable[[GateEvent], None] | None = None
+        self._current: tuple[int, TravellerSpec] | None = None  # who stands in the lane
         self.clock: Clock = SystemClock() if options.speed == 1.0 else ScaledClock(options.speed)
         self.started = False
         self.recorder: Recorder | None = None
@@ -307,6 +308,11 @@ class Simulation:
                 self.emulator.traveller_passes(tailgater=False)
         if event.kind == "door" and event.detail == "entry_open_commanded" and self._walker:
             self.emulator.traveller_walks_back()  # the referred traveller leaves
+        if event.kind == "challenge" and event.detail == "asked" and self._current is not None:
+            index, spec = self._current  # the screen asks; a traveller who answers does it
+            if spec.challenge == "answer" and spec.approach is None:  # a recording cannot
+                action = str(event.data.get("action", ""))
+                self.feed.show(self.travellers.answer_frames(index, spec, action))
 
     # -- travellers ------------------------------------------------------------------------------
     def run_traveller(self, index: int, spec: TravellerSpec) -> TravellerResult:
@@ -325,6 +331,7 @@ class Simulation:
         timings["prepare"] = (time.perf_counter() - started) * 1000.0
         tailgater = spec.kind == "tailgater"
         self._walker = lambda _e: self.emulator.traveller_passes(tailgater=tailgater)
+        self._current = (index, spec)
         if self.recorder is not None:
             self.recorder.note_traveller(kind=spec.kind, expected=spec.expect.value)
         started = time.perf_counter()
@@ -337,7 +344,7 @@ class Simulation:
             transaction = self.lane.serve_one(5.0)
             timings["gate"] = (time.perf_counter() - started) * 1000.0
         finally:
-            self._walker = None
+            self._walker, self._current = None, None
             self.feed.clear()
             started = time.perf_counter()
             self.slot.remove()

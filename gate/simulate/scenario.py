@@ -16,6 +16,12 @@ A scenario is TOML (documented in ``docs/scenarios.md``)::
                                 # else (required), for a genuine traveller the same
                                 # person in another photo (optional)
     expect = "ACCEPT"           # optional: defaults to the kind's usual outcome
+    still = false               # optional: the traveller stands perfectly still at the
+                                # camera (passive liveness cannot tell: the gate asks
+                                # for an action)
+    challenge = "answer"        # optional: when the gate asks for an action (a head
+                                # turn) the traveller does it ("answer", the default)
+                                # or not ("ignore")
 
     [conditions]                # optional: how travellers move and the camera sees them
     preset = "typical"          # ideal, typical or harsh; any axis may be overridden
@@ -66,6 +72,7 @@ _ALIASES = {
     "cloned_chip": "clone",
     "revoked_signer": "revoked",
 }
+CHALLENGE_ANSWERS = ("answer", "ignore")
 SAMPLE_PREFIX = "sample:"
 MAX_SEED = 2**32 - 1  # random generators refuse negative seeds; some want 32 bits
 DEFAULT_SCENARIO = Path(__file__).with_name("default.toml")
@@ -80,6 +87,8 @@ class TravellerSpec:
     name: str = ""
     approach: str | None = None  # the traveller's own approach (gate.simulate.approaches)
     nationality: str = "UTO"  # DG1's (the traveller's screen speaks its language)
+    challenge: str = "answer"  # what the traveller does when the gate asks: CHALLENGE_ANSWERS
+    still: bool = False  # stands perfectly still at the camera (a live face, no motion)
 
     @property
     def label(self) -> str:
@@ -139,7 +148,9 @@ def _resolve_photo(where: str, value: Any, base: Path) -> str:
     return str(path)
 
 
-_TRAVELLER_KEYS = {"kind", "photo", "live_photo", "expect", "name", "nationality"}
+_TRAVELLER_KEYS = {
+    "kind", "photo", "live_photo", "expect", "name", "nationality", "challenge", "still",
+}  # fmt: skip
 _SCENARIO_KEYS = {"name", "seed", "description"}
 
 
@@ -187,7 +198,16 @@ def _traveller(index: int, table: Any, base: Path) -> TravellerSpec:
         nationality_code(nationality)
     except DocumentError as exc:
         raise ConfigError(f"{where}.nationality: {exc}") from exc
-    return TravellerSpec(kind, photo, expect, live_photo, name, nationality=nationality)
+    challenge = table.get("challenge", "answer")
+    if challenge not in CHALLENGE_ANSWERS:
+        raise ConfigError(
+            f"{where}.challenge: expected one of {', '.join(CHALLENGE_ANSWERS)}, got {challenge!r}"
+        )
+    still = table.get("still", False)
+    if not isinstance(still, bool):
+        raise ConfigError(f"{where}.still: expected true or false, got {still!r}")
+    return TravellerSpec(kind, photo, expect, live_photo, name, nationality=nationality,
+                         challenge=challenge, still=still)  # fmt: skip
 
 
 def scenario_from_mapping(

@@ -125,6 +125,8 @@ class Travellers:
         from gate.simulate.live_scene import traveller_scene
 
         live = spec.live_photo or spec.photo  # the holder in another photo, or an impostor
+        if spec.still:
+            return self.still_frames(index, spec)
         scene = traveller_scene(
             self.photos,
             live,
@@ -132,6 +134,49 @@ class Travellers:
             seed=self.seed * 1000 + index,
             frames=self.frames,
             conditions=self.conditions,
+        )
+        return list(scene.images())
+
+    def still_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
+        """A traveller who holds perfectly still at the camera, as a kiosk asks: one
+        picture of them at the end of the approach, with fresh sensor noise in each frame
+        (what a camera sees of a still person; a picture shows the same)."""
+        import numpy as np
+
+        frames = self.answer_frames(index, spec, None)
+        rng = np.random.default_rng(self.seed * 1000 + index)
+        last = frames[-1].astype(np.int16)
+        return [
+            np.clip(last + rng.normal(0.0, 2.0, last.shape).astype(np.int16), 0, 255).astype(
+                np.uint8
+            )
+            for _ in range(self.frames)
+        ]
+
+    def answer_frames(self, index: int, spec: TravellerSpec, action: str | None) -> list[Any]:
+        """What the camera shows while the traveller answers the gate's challenge: the
+        same person (or picture), standing still at the camera, doing ``action``
+        (``drivers.camera.scene.gesture_yaw``: a head turn; a picture held up turns too;
+        ``None``: nothing)."""
+        from dataclasses import replace
+
+        from gate.simulate.live_scene import traveller_scene
+
+        live = spec.live_photo or spec.photo
+        scene = replace(
+            # The scene's own camera (no scenario conditions): the traveller is already at
+            # the camera as the approach ended, holding still but for the action asked.
+            traveller_scene(
+                self.photos,
+                live,
+                SCENE_OF_KIND[spec.kind],
+                seed=self.seed * 1000 + index,
+                frames=self.frames,
+                conditions=None,
+            ),
+            eye_distance_start=80.0,
+            yaw_amplitude_deg=2.0,
+            gesture=action,
         )
         return list(scene.images())
 

@@ -157,6 +157,15 @@ function documentData(d) {
     ["nationality", d.nationality], ["expiry", d.expiry ? d.expiry + (expired ? " (EXPIRED)" : "") : "-"]]);
 }
 
+// Why liveness came out as it did: the passive verdict, each cue, the challenge (if asked).
+function livenessFacts(e) {
+  if (!e || typeof e.score !== "number") return null;
+  const peak = typeof e.challenge_peak === "number" ? ` (${e.challenge_peak.toFixed(1)})` : "";
+  const asked = e.challenge ? `${e.challenge}: ${e.challenge_result || "no answer"}${peak}` : "not asked";
+  const cues = Object.entries(e.cues || {}).map(([k, v]) => `${k} ${num(v, 3)}`).join(", ");
+  return el("div", { class: "liveness" }, kv([["liveness verdict", e.verdict || "-"], ["challenge", asked], ["cues", cues || "-"]]));
+}
+
 async function drawReferrals() {
   const data = await api("/api/referrals");
   const list = el("div", { id: "referrals" });
@@ -190,7 +199,7 @@ async function drawReferrals() {
         documentData(r.document),
         kv([["passive auth (PA)", c.passive_auth], ["active auth (AA)", c.active_auth], ["chip auth (CA)", c.chip_auth],
             ["liveness", num(c.liveness, 2)], ["quality", num(c.quality, 2)]]),
-        strength(c))),
+        livenessFacts(c.liveness_evidence), strength(c))),
       role === "auditor" ? null : el("p", {}, reason, " ",
         mayAccept ? el("button", Object.assign({ class: "accept", text: "Accept (open exit)", onclick: decide("accept") }, off)) : el("span", { class: "muted left", text: acceptNote }), " ",
         el("button", Object.assign({ class: "refuse", text: "Refuse (walk back)", onclick: decide("refuse") }, off)), " ", status)));

@@ -156,6 +156,9 @@ def test_officer_flow_in_the_browser(driver: Any, tmp_path: Path) -> None:
         # liveness check may refer them first): each referral shows both pictures.
         wait_until(lambda: len(_texts(driver, card)) >= 2, 90, "two referrals")
         wait_until(lambda: _images_loaded(driver) >= 4, 15, "chip photos and best shots")
+        # Each card explains liveness: the passive verdict, the cues, the challenge (if any).
+        facts = " ".join(_texts(driver, card))
+        assert "liveness verdict" in facts and "surface" in facts and "challenge" in facts
         _shot(driver, "referrals")
         first = f"{card}:last-of-type"  # the first traveller's: referred, walked back out
         # The card says the traveller has gone and offers no exit (the lane would refuse it).

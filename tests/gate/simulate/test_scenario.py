@@ -227,3 +227,30 @@ def test_a_genuine_traveller_may_walk_in_with_another_photo(tmp_path: Path) -> N
     (t,) = load_scenario(path).travellers
     assert t.kind == "genuine" and t.expect is Decision.ACCEPT
     assert t.live_photo == str(tmp_path / "faces" / "a.jpg")
+
+
+def test_a_traveller_answers_or_ignores_the_challenge(tmp_path: Path) -> None:
+    from gate.simulate.scenario import scenario_from_mapping
+
+    people = [
+        {"kind": "genuine", "photo": "sample:t1.jpg#3"},
+        {"kind": "genuine", "photo": "sample:t1.jpg#3", "challenge": "ignore"},
+    ]
+    scenario = scenario_from_mapping({"traveller": people}, tmp_path)
+    assert [t.challenge for t in scenario.travellers] == ["answer", "ignore"]
+    people[1]["challenge"] = "blink twice"
+    with pytest.raises(ConfigError, match=r"traveller\[1\]\.challenge: expected one of answer"):
+        scenario_from_mapping({"traveller": people}, tmp_path)
+
+
+def test_the_json_report_explains_liveness() -> None:
+    from gate.outcome import LivenessEvidence
+
+    evidence = LivenessEvidence(0.4, "inconclusive", {"motion": 0.1}, "turn_right", "passed")
+    tx = Transaction("t1", 0.0, 1.0, Decision.ACCEPT, liveness=0.4, liveness_evidence=evidence)
+    row = TravellerResult(0, "still", "genuine", Decision.ACCEPT, tx).to_json()
+    assert row["liveness_evidence"]["cues"] == {"motion": 0.1}
+    assert row["liveness_evidence"]["challenge_result"] == "passed"
+    assert tx.summary()["liveness_evidence"] == evidence.as_dict()
+    plain = TravellerResult(1, "x", "no_face", Decision.REFER_CAPTURE, None, "error").to_json()
+    assert plain["liveness_evidence"] is None
