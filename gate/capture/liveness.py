@@ -171,7 +171,7 @@ def _motion_spread(values: F64, times: F64, jitter_span_s: float = 0.35) -> floa
     span = times[2:] - times[:-2]
     close = span <= jitter_span_s
     if np.count_nonzero(close) < 3:
-        close = span <= np.sort(span)[2]
+        close = span <= np.sort(span)[min(2, len(span) - 1)]
     jitter = 1.4826 * float(np.median(second[close])) / math.sqrt(6.0)
     return max(0.0, spread - 2.5 * jitter)
 

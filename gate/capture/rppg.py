@@ -17,8 +17,9 @@ Method (POS, "plane orthogonal to skin", Wang, den Brinker, Stuijk and de Haan, 
    (``S1 = G - B``, ``S2 = G + B - 2R``), combined as ``S1 + (std S1 / std S2) S2``
    (specular and motion changes, common to both, cancel), overlap-added;
 4. the spectrum of that pulse signal (Hann window, zero-padded), its highest peak in the
-   pulse band (none where a stronger peak lies just below the band, 0.35-0.7 Hz: a head
-   or a picture turning, whose flank reaches into the band), and its signal-to-noise
+   pulse band (none where a stronger peak lies just below the band, 0.35-0.7 Hz, or the
+   band's highest value is at its lower edge: a head or a picture turning, whose flank
+   reaches into the band), and its signal-to-noise
    ratio (de Haan and Jeanne's SNR): the power within one spectral resolution of the
    peak and of its first harmonic against the rest of 0.7-4 Hz, in dB.
 
@@ -144,7 +145,8 @@ def pulse_snr(signal: F64, fs: float, settings: RppgSettings) -> tuple[float, fl
         return -math.inf, math.nan, math.nan
     peak = float(freq[band][int(np.argmax(spectrum[band]))])
     below = (freq >= settings.motion_hz) & (freq < low)
-    if np.any(below) and spectrum[below].max() >= spectrum[band].max():
+    at_edge = peak - low < fs / n  # the band's highest value is its lowest frequency
+    if at_edge or (np.any(below) and spectrum[below].max() >= spectrum[band].max()):
         # the colour swings slower than a pulse (a head or a picture turning, light
         # changing): what the band holds is that swing's flank, not a heartbeat
         return -math.inf, peak, math.nan

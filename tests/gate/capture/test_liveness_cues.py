@@ -73,3 +73,16 @@ def test_no_sign_of_life_outweighs_an_attack_cue() -> None:
     result = _still_face(5.0, 0.01, screen)
     assert result.pulse_verdict == "pulse"
     assert result.verdict == "attack" and result.score < 0.5 and result.attack < 0.5
+
+
+def test_few_frames_far_apart_are_measured_without_error() -> None:
+    """Four frames a second apart (a lane starved of CPU): no triple of frames is close
+    enough for the jitter; the closest ones stand in. Too slow for a pulse or a blink."""
+    checker = LivenessChecker("insightface")
+    picture = _picture()
+    for i in range(4):
+        checker.add(picture, FACE, float(i))
+    result = checker.result()
+    assert result.frames == 4 and result.fps == 1.0
+    assert result.pulse_verdict == "unavailable" and result.blink_verdict == "unavailable"
+    assert result.verdict == "inconclusive"

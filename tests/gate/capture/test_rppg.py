@@ -90,5 +90,7 @@ def test_a_slow_colour_swing_is_motion_not_a_pulse() -> None:
     rgb = SKIN * (1.0 + np.outer(swing, [0.33, 0.77, 0.53])) + rng.normal(0, 0.05, (len(times), 3))
     result = rppg(times, rgb)
     assert result.verdict == "none" and result.confidence == 0.0
-    # without the guard below the band, the swing's flank would pass for a pulse
-    assert rppg(times, rgb, RppgSettings(motion_hz=0.7)).verdict == "pulse"
+    # the same swing at a heartbeat's rate is a pulse
+    beat = 0.03 * np.sin(2 * math.pi * 1.2 * times)
+    rgb = SKIN * (1.0 + np.outer(beat, [0.33, 0.77, 0.53])) + rng.normal(0, 0.05, rgb.shape)
+    assert rppg(times, rgb).verdict == "pulse"
