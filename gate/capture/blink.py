@@ -136,8 +136,10 @@ def blinks(
         j = i
         while j + 1 < n and closed[j + 1]:
             j += 1
-        # open eyes before and after the run: a blink, not a window cut mid-closure
-        if i > 0 and j < n - 1:
+        # both eyes open (unchanged) just before and just after the run: a blink, not a
+        # window cut mid-closure, nor one eye's landmarks wandering
+        opened = (left <= limit_l) & (right <= limit_r)
+        if i > 0 and j < n - 1 and opened[i - 1] and opened[j + 1]:
             start = 0.5 * (times[i - 1] + times[i])
             end = 0.5 * (times[j] + times[j + 1])
             if s.min_blink_s <= end - start <= s.max_blink_s:
