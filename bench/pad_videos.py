@@ -8,7 +8,8 @@ at two distances, a screen replay with moiré).
 
 Each clip is replayed frame by frame in lock-step with its timestamps: the face engine
 looks at every frame (as the capture stage does at the camera's rate), and every window of
-``window_s`` seconds (one every ``step_s``) is scored by the gate's liveness check. A window
+``window_s`` seconds (one every ``step_s``; by default the lane's best-shot window, 3 s) is
+scored by the gate's liveness check, each frame with its timestamp (frame number / fps). A window
 is a presentation (ISO/IEC 30107-3): ``live`` (accepted), ``attack`` (referred on a cue
 that saw an attack) or ``inconclusive`` (no cue saw an attack, none showed life: the lane
 would need a challenge; a recorded clip cannot answer one, so these are counted apart).
@@ -79,7 +80,7 @@ def window_results(
     frames: Sequence[ImageBGR],
     fps: float,
     *,
-    window_s: float = 1.0,
+    window_s: float = 3.0,
     step_s: float = 0.5,
     min_face: int = 40,
 ) -> list[LivenessResult]:
@@ -94,11 +95,10 @@ def window_results(
     results = []
     for start in starts:
         checker = LivenessChecker(engine.landmark_layout)
-        for image, face in zip(
-            frames[start : start + size], faces[start : start + size], strict=True
-        ):
+        for index in range(start, min(len(frames), start + size)):
+            face = faces[index]
             if face is not None:
-                checker.add(image, face)
+                checker.add(frames[index], face, index / fps)
         results.append(checker.result())
     return results
 
@@ -112,12 +112,24 @@ def _count(results: Iterable[LivenessResult], threshold: float) -> dict[str, Any
     return {"windows": n, "live": live, "attack": attack, "inconclusive": inconclusive}
 
 
+def _cue_counts(results: Sequence[LivenessResult]) -> dict[str, int]:
+    """In how many windows each cue spoke: the surface's verdicts, a pulse, a blink."""
+    return {
+        "surface_solid": sum(r.surface_verdict == "solid" for r in results),
+        "surface_flat": sum(r.surface_verdict == "flat" for r in results),
+        "pulse": sum(r.pulse_verdict == "pulse" for r in results),
+        "pulse_measured": sum(r.pulse_verdict != "unavailable" for r in results),
+        "blink": sum(r.blink_verdict == "blink" for r in results),
+        "blink_measured": sum(r.blink_verdict != "unavailable" for r in results),
+    }
+
+
 def evaluate_videos(
     engine: CaptureEngine,
     folder: Path,
     *,
     threshold: float = 0.5,
-    window_s: float = 1.0,
+    window_s: float = 3.0,
     step_s: float = 0.5,
     instruments: Sequence[str] = tuple(INSTRUMENTS),
     progress: Callable[[str], None] | None = None,
@@ -141,7 +153,8 @@ def evaluate_videos(
                 continue
             for seed, instrument in enumerate(instruments):
                 score(instrument, INSTRUMENTS[instrument](frames, fps, seed), fps, path.name)
-    bona = _count(per_kind.pop(BONA_FIDE, []), threshold)
+    bona_results = per_kind.pop(BONA_FIDE, [])
+    bona = _count(bona_results, threshold)
     out: dict[str, Any] = {
         "threshold": threshold,
         "window_s": window_s,
@@ -150,6 +163,7 @@ def evaluate_videos(
         "challenge and are counted apart",
         "bona_fide": {
             **bona,
+            "cues": _cue_counts(bona_results),
             "clips": [p.name for p in clips[BONA_FIDE]],
             "bpcer": bona["attack"] / bona["windows"] if bona["windows"] else None,
             "bpcer_ci95": metrics.wilson_interval(bona["attack"], bona["windows"]).as_dict(),
@@ -170,6 +184,7 @@ def evaluate_videos(
                 "border": min((r.border for r in results), default=1.0),
                 "flat_windows": sum(r.planarity_verdict == "flat" for r in results),
             },
+            "cues": _cue_counts(results),
         }
     return out
 
@@ -178,9 +193,10 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
     bona = report["bona_fide"]
     ci = bona["bpcer_ci95"]
     lines = [
+        f"windows of {report['window_s']:g} s, one every {report['step_s']:g} s",
         f"bona fide: {bona['windows']} windows, {bona['attack']} refused (BPCER "
         f"{bona['bpcer']:.3f}, 95 % CI {ci['low']:.3f}-{ci['high']:.3f}), "
-        f"{bona['inconclusive']} would need a challenge ({100 * bona['challenge_share']:.0f} %)"
+        f"{bona['inconclusive']} would need a challenge ({100 * bona['challenge_share']:.0f} %)",
     ]
     for kind, entry in report["attacks"].items():
         aci = entry["apcer_ci95"]
@@ -193,7 +209,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
 
 
 def run_videos(
-    folder: Path, pack: str | None = None, threshold: float | None = None, progress: bool = True
+    folder: Path,
+    pack: str | None = None,
+    threshold: float | None = None,
+    progress: bool = True,
+    window_s: float = 3.0,
 ) -> dict[str, Any]:
     from gate.decision import DecisionPolicy
     from models.engine import load_engine
@@ -204,6 +224,8 @@ def run_videos(
     def tell(text: str) -> None:
         print(f"pad videos: {text}", file=sys.stderr, flush=True)
 
-    report = evaluate_videos(engine, folder, threshold=limit, progress=tell if progress else None)
+    report = evaluate_videos(
+        engine, folder, threshold=limit, window_s=window_s, progress=tell if progress else None
+    )
     report["pack"] = engine.pack_id
     return report

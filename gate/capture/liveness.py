@@ -30,16 +30,27 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 
+from gate.capture.blink import BlinkResult, BlinkSettings, EyePatches, blinks, eye_patches
+from gate.capture.cues import border_sides, moire_peak
 from gate.capture.planarity import PlanarityResult, PlanaritySettings, planarity
 from gate.capture.quality import LAYOUTS, LandmarkLayout, face_points, layout_for
+from gate.capture.rppg import RppgResult, RppgSettings, rppg, skin_colour
 from gate.capture.surface import SurfaceSettings, SurfaceTracker
-from gate.types import Box, Face, ImageBGR
+from gate.types import Face, ImageBGR
+
+__all__ = [
+    "LivenessChecker",
+    "LivenessResult",
+    "LivenessSettings",
+    "border_sides",
+    "moire_peak",
+]
 
 F32 = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,9 @@ class LivenessSettings:
     moire_solid: float = 90.0  # ... certain when the face shows 3-D parallax (planarity)
     border_margin: float = 0.7  # how far around the face box to look for edges, face widths
     border_share: float = 0.4  # share of frames with a frame-like border that means an attack
-    max_frames: int = 60  # older frames are forgotten
+    max_frames: int = 300  # older frames are forgotten (a memory bound) ...
+    max_seconds: float = 6.0  # ... and frames older than this, by their timestamps
+    nominal_fps: float = 30.0  # frames given without a timestamp count as 1/nominal_fps s
     unknown_motion: float = 0.4  # the motion cue with fewer than min_frames faces
     inconclusive: float = 0.4  # the score when no cue shows an attack and none shows life
     parallax_low: float = 0.05  # planarity parallax (eye distances) at or below which no
@@ -61,6 +74,10 @@ class LivenessSettings:
     surface: SurfaceSettings = field(default_factory=SurfaceSettings)
     surface_low: float = 0.006  # surface residual (face widths) at or below which no 3-D
     surface_high: float = 0.009  # is shown / at or above which the face is surely not flat
+    rppg: RppgSettings = field(default_factory=RppgSettings)
+    blink: BlinkSettings = field(default_factory=BlinkSettings)
+    pulse_life: bool = True  # a pulse (rPPG) counts as a sign of life
+    blink_life: bool = True  # a blink counts as a sign of life
 
 
 @dataclass(frozen=True)
@@ -82,15 +99,44 @@ class LivenessResult:
     surface_residual: float = 0.0  # texture points off one homography, face widths
     surface_deformation: float = 0.0  # texture points off one similarity, face widths
     surface_verdict: str = "unavailable"
+    pulse: float = 0.0  # rPPG confidence, 0..1 (0 where unavailable)
+    pulse_snr_db: float = math.nan  # the pulse band's SNR, dB (NaN: unavailable)
+    pulse_chance_db: float = math.nan  # the SNR noise alone gives in this window, dB
+    pulse_bpm: float = math.nan  # the pulse's frequency, beats per minute
+    pulse_verdict: str = "unavailable"  # pulse, none or unavailable
+    blink: float = 0.0  # 1: a blink seen, 0: none or unavailable
+    blink_count: int = 0
+    blink_strength: float = 0.0  # the strongest blink's eye change over its threshold
+    blink_verdict: str = "unavailable"  # blink, none or unavailable
+    alive: float = 0.0  # the strongest sign of life (surface or motion, pulse, blink)
+    attack: float = 1.0  # the weakest attack cue (texture, border, flat surface); < 0.5: attack
+    seconds: float = 0.0  # the window's length by the frames' timestamps
+    fps: float = 0.0  # frames per second in the window, by the timestamps
+
+    @property
+    def cues(self) -> dict[str, float]:
+        """Each cue's value in [0, 1] (1 = looks live), by name: for audit and console."""
+        return {
+            "surface": self.surface,
+            "planarity": self.planarity,
+            "motion": self.motion,
+            "texture": self.texture,
+            "border": self.border,
+            "pulse": self.pulse,
+            "blink": self.blink,
+        }
 
 
 @dataclass(frozen=True)
 class _FrameCues:
+    time: float  # seconds (the frame's timestamp)
     nose_along: float
     nose_across: float
     moire_peak: float
     border_sides: int
     points: F32 | None  # eye, eye, nose tip, mouth corners (planarity); None: not given
+    skin: F64 | None  # mean (R, G, B) of the skin patches (rPPG)
+    eyes: EyePatches  # the eyes' patches (blinks)
 
 
 def _ramp(value: float, low: float, high: float) -> float:
@@ -100,7 +146,7 @@ def _ramp(value: float, low: float, high: float) -> float:
     return float(min(1.0, max(0.0, (value - low) / (high - low))))
 
 
-def _smooth(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+def _smooth(values: F64) -> F64:
     """A running median of 3: one frame's landmark jitter is not head motion."""
     if len(values) < 3:
         return values
@@ -109,93 +155,30 @@ def _smooth(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return np.asarray(np.median(stacked, axis=0), dtype=np.float64)
 
 
-def _motion_spread(values: npt.NDArray[np.float64]) -> float:
+def _motion_spread(values: F64, times: F64, jitter_span_s: float = 0.35) -> float:
     """Spread (10th to 90th percentile) of the smoothed series, less 2.5 times the landmark
     jitter, so that a model that jitters on a turned or blurred face does not make a rigid
     picture look alive. The jitter comes from second differences, which a slow head turn
-    hardly moves: for white noise of deviation s they have deviation s * sqrt(6)."""
+    hardly moves: for white noise of deviation s they have deviation s * sqrt(6). A turn
+    moves them by the square of the frames' spacing, so only triples of frames at most
+    ``jitter_span_s`` apart (by their timestamps) count; on a lane that gets few frames a
+    second (a loaded machine), the three closest triples."""
     smooth = _smooth(values)
     spread = float(np.percentile(smooth, 90) - np.percentile(smooth, 10))
     if len(values) < 4:
         return spread
-    second = values[2:] - 2 * values[1:-1] + values[:-2]
-    jitter = 1.4826 * float(np.median(np.abs(second))) / math.sqrt(6.0)
+    second = np.abs(values[2:] - 2 * values[1:-1] + values[:-2])
+    span = times[2:] - times[:-2]
+    close = span <= jitter_span_s
+    if np.count_nonzero(close) < 3:
+        close = span <= np.sort(span)[min(2, len(span) - 1)]
+    jitter = 1.4826 * float(np.median(second[close])) / math.sqrt(6.0)
     return max(0.0, spread - 2.5 * jitter)
 
 
-def _grey_crop(image: ImageBGR, box: Box, scale: float) -> F32 | None:
-    h, w = image.shape[:2]
-    cx, cy = (box.left + box.right) / 2, (box.top + box.bottom) / 2
-    hw, hh = box.width * scale / 2, box.height * scale / 2
-    x0, x1 = max(0, int(cx - hw)), min(w, int(cx + hw))
-    y0, y1 = max(0, int(cy - hh)), min(h, int(cy + hh))
-    if x1 - x0 < 16 or y1 - y0 < 16:
-        return None
-    return np.asarray(cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY), np.float32)
-
-
-_MAX_PATCH = 128
-_MIN_PATCH = 40
-
-
-def moire_peak(image: ImageBGR, box: Box) -> float:
-    """Highest spectral magnitude over the band's median, in the middle of the face (0.6 of
-    the box), at the camera's own resolution: resampling would invent or hide the pattern.
-    NaN when the face is too small to tell."""
-    crop = _grey_crop(image, box, 0.6)
-    if crop is None:
-        return math.nan
-    n = min(crop.shape[0], crop.shape[1], _MAX_PATCH)
-    if n < _MIN_PATCH:
-        return math.nan
-    top, left = (crop.shape[0] - n) // 2, (crop.shape[1] - n) // 2
-    patch = crop[top : top + n, left : left + n]
-    window = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
-    spectrum = np.abs(np.fft.fft2((patch - patch.mean()) * window))
-    freq = np.hypot(*np.meshgrid(np.fft.fftfreq(n), np.fft.fftfreq(n)))
-    band = spectrum[(freq > 0.12) & (freq < 0.5)]
-    median = float(np.median(band))
-    return float(band.max() / median) if median > 0 else 0.0
-
-
-def border_sides(image: ImageBGR, box: Box, margin: float) -> int:
-    """On how many sides of the face a long straight edge runs close by (0 to 4)."""
-    h, w = image.shape[:2]
-    fw = max(box.width, 1.0)
-    pad = margin * fw
-    x0, x1 = max(0, int(box.left - pad)), min(w, int(box.right + pad))
-    y0, y1 = max(0, int(box.top - pad)), min(h, int(box.bottom + pad))
-    if x1 - x0 < 16 or y1 - y0 < 16:
-        return 0
-    grey = cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
-    edges = cv2.Canny(cv2.GaussianBlur(grey, (3, 3), 0), 40, 120)
-    lines = cv2.HoughLinesP(
-        edges, 1, math.pi / 180, threshold=30, minLineLength=int(0.5 * fw), maxLineGap=6
-    )
-    if lines is None:
-        return 0
-    left, top = box.left - x0, box.top - y0
-    right, bottom = box.right - x0, box.bottom - y0
-    sides: set[str] = set()
-    for lx0, ly0, lx1, ly1 in np.asarray(lines).reshape(-1, 4).astype(float):
-        angle = abs(math.degrees(math.atan2(ly1 - ly0, lx1 - lx0))) % 180
-        if angle < 20 or angle > 160:  # horizontal: must span much of the face's width
-            overlap = min(max(lx0, lx1), right) - max(min(lx0, lx1), left)
-            y = (ly0 + ly1) / 2
-            if overlap >= 0.5 * fw:
-                if y < top + 0.05 * fw:
-                    sides.add("top")
-                elif y > bottom - 0.05 * fw:
-                    sides.add("bottom")
-        elif 70 < angle < 110:  # vertical: must run along much of the face's height
-            overlap = min(max(ly0, ly1), bottom) - max(min(ly0, ly1), top)
-            x = (lx0 + lx1) / 2
-            if overlap >= 0.5 * box.height:
-                if x < left + 0.05 * fw:
-                    sides.add("left")
-                elif x > right - 0.05 * fw:
-                    sides.add("right")
-    return len(sides)
+def _rate(cues: list[_FrameCues]) -> float:
+    span = cues[-1].time - cues[0].time
+    return (len(cues) - 1) / span if span > 0 else 0.0
 
 
 def _planar_points(face: Face, layout: LandmarkLayout) -> F32 | None:
@@ -231,21 +214,33 @@ class LivenessChecker:
     def frames(self) -> int:
         return len(self._cues)
 
-    def add(self, image: ImageBGR, face: Face) -> None:
+    def add(self, image: ImageBGR, face: Face, timestamp: float | None = None) -> None:
+        """One frame's face. ``timestamp``: when the frame was taken (seconds, any origin;
+        the camera's ``Frame.timestamp``); without it, frames count as 1/nominal_fps s apart.
+        The pulse and blink cues, and the window's length, go by these times, so a lane
+        that gets fewer frames (a loaded machine) measures the same seconds."""
+        s = self.settings
+        if timestamp is None:
+            last = self._cues[-1].time if self._cues else 0.0
+            timestamp = last + 1.0 / s.nominal_fps if self._cues else 0.0
         points = face_points(face.landmarks, self.layout)
         along, across = points.nose_offsets()
         box = face.detection.box
         self._cues.append(
             _FrameCues(
+                time=float(timestamp),
                 nose_along=along,
                 nose_across=across,
                 moire_peak=moire_peak(image, box),
-                border_sides=border_sides(image, box, self.settings.border_margin),
+                border_sides=border_sides(image, box, s.border_margin),
                 points=_planar_points(face, self.layout),
+                skin=skin_colour(image, points),
+                eyes=eye_patches(image, points),
             )
         )
-        self._surface.add(image, box)
-        if len(self._cues) > self.settings.max_frames:
+        self._surface.add(image, box, float(timestamp))
+        oldest = float(timestamp) - s.max_seconds
+        while self._cues and (len(self._cues) > s.max_frames or self._cues[0].time < oldest):
             del self._cues[0]
 
     def result(self) -> LivenessResult:
@@ -253,9 +248,10 @@ class LivenessChecker:
         n = len(self._cues)
         if n == 0:
             return LivenessResult(0.0, 0.0, 0.0, 0.0, 0, 0.0, 0.0, 0.0)
+        times = self._times()
         spread = max(
-            _motion_spread(np.array([c.nose_along for c in self._cues])),
-            0.5 * _motion_spread(np.array([c.nose_across for c in self._cues])),
+            _motion_spread(np.array([c.nose_along for c in self._cues]), times),
+            0.5 * _motion_spread(np.array([c.nose_across for c in self._cues]), times),
         )
         motion = s.unknown_motion
         if n >= s.min_frames:
@@ -282,6 +278,12 @@ class LivenessChecker:
             # The motion cue is not used: a landmark model can move a picture's nose as a
             # head's would. Texture points have no such prior.
             alive = _ramp(surface.residual, s.surface_low, s.surface_high)
+        pulse, blink = self._pulse(), self._blinks()
+        # A pulse or a blink is life on a still face; neither outweighs an attack cue.
+        if s.pulse_life:
+            alive = max(alive, pulse.confidence)
+        if s.blink_life and blink.verdict == "blink":
+            alive = max(alive, 1.0)
         score = min(attack, max(alive, s.inconclusive))
         if attack < 0.5:
             verdict = "attack"
@@ -307,7 +309,34 @@ class LivenessChecker:
             surface_residual=surface.residual,
             surface_deformation=surface.deformation,
             surface_verdict=surface.verdict,
+            pulse=pulse.confidence,
+            pulse_snr_db=pulse.snr_db,
+            pulse_chance_db=pulse.chance_db,
+            pulse_bpm=pulse.bpm,
+            pulse_verdict=pulse.verdict,
+            blink=1.0 if blink.verdict == "blink" else 0.0,
+            blink_count=blink.blinks,
+            blink_strength=blink.strength,
+            blink_verdict=blink.verdict,
+            alive=alive,
+            attack=attack,
+            seconds=self._cues[-1].time - self._cues[0].time,
+            fps=pulse.fps if pulse.fps else _rate(self._cues),
         )
+
+    def _times(self) -> F64:
+        return np.array([c.time for c in self._cues], dtype=np.float64)
+
+    def _pulse(self) -> RppgResult:
+        kept = [c for c in self._cues if c.skin is not None]
+        if not kept:
+            return RppgResult("unavailable", 0.0, math.nan, math.nan, math.nan, 0.0, 0.0)
+        times = np.array([c.time for c in kept], dtype=np.float64)
+        colours = np.stack([c.skin for c in kept if c.skin is not None])
+        return rppg(times, colours, self.settings.rppg)
+
+    def _blinks(self) -> BlinkResult:
+        return blinks(self._times(), [c.eyes for c in self._cues], self.settings.blink)
 
     def _planarity(self) -> PlanarityResult:
         points = [c.points for c in self._cues if c.points is not None]

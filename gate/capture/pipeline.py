@@ -59,6 +59,7 @@ class CaptureSettings:
     # face is live (at least liveness_frames faces, score >= early_live_score). An attack
     # or a doubtful face never reaches that score: it keeps the whole window.
     early_live_score: float = 0.9  # > 1: never stop early
+    early_check_s: float = 0.2  # ask liveness at most this often (its result costs time)
     # Detect-then-track: between full detections (every redetect_every frames), follow
     # the face in a small region around its last box, when the engine can (can_track).
     redetect_every: int = 5
@@ -119,6 +120,7 @@ class CapturePipeline:
         last_index: int | None = None
         window_start: float | None = None
         early = False
+        last_check = -float("inf")  # when liveness was last asked whether to close early
         total_start = time.perf_counter()
 
         def elapsed() -> float:
@@ -148,10 +150,12 @@ class CapturePipeline:
             if (
                 len(shots) >= s.fusion_count
                 and liveness.frames >= enough_frames
-                and liveness.score() >= s.early_live_score
+                and elapsed() - last_check >= s.early_check_s
             ):
-                early = True
-                break
+                last_check = elapsed()
+                if liveness.score() >= s.early_live_score:
+                    early = True
+                    break
             try:
                 with timed(timings, "read"):
                     frame = camera.read(s.read_timeout_s)
@@ -204,7 +208,7 @@ class CapturePipeline:
             with timed(timings, "quality"):
                 quality = assess(frame.image, main, self.layout, s.quality)
             with timed(timings, "liveness"):
-                liveness.add(frame.image, main)
+                liveness.add(frame.image, main, frame.timestamp)
             if quality.ok:
                 shots.append(_Shot(quality.score, frame.image, main, quality))
                 shots.sort(key=lambda shot: shot.score, reverse=True)

@@ -105,6 +105,43 @@ def _jitter(points: F64) -> float:
     return float(1.4826 * np.median(np.hypot(*second.T)) / math.sqrt(6.0))
 
 
+def _pairs(a: F64, b: F64) -> tuple[F64, F64]:
+    """``_pair`` for many pairs at once: (shifts, parallaxes) from frames ``a`` (m, 5, 2) to
+    frames ``b``; NaN where the homography is degenerate."""
+    qa, qb = a[:, [0, 1, 4, 3]], b[:, [0, 1, 4, 3]]
+    m = len(a)
+    system = np.zeros((m, 8, 8))
+    rhs = np.zeros((m, 8))
+    x, y, u, v = qa[..., 0], qa[..., 1], qb[..., 0], qb[..., 1]
+    system[:, 0::2, 0], system[:, 0::2, 1], system[:, 0::2, 2] = x, y, 1.0
+    system[:, 1::2, 3], system[:, 1::2, 4], system[:, 1::2, 5] = x, y, 1.0
+    system[:, 0::2, 6], system[:, 0::2, 7] = -u * x, -u * y
+    system[:, 1::2, 6], system[:, 1::2, 7] = -v * x, -v * y
+    rhs[:, 0::2], rhs[:, 1::2] = u, v
+    singular = np.linalg.svd(system, compute_uv=False)
+    ok = singular[:, -1] > 1e-12 * singular[:, 0]
+    system[~ok] = np.eye(8)
+    h = np.concatenate([np.linalg.solve(system, rhs[..., None])[..., 0], np.ones((m, 1))], 1)
+    h = h.reshape(m, 3, 3)
+    nose = np.concatenate([a[:, 2], np.ones((m, 1))], axis=1)
+    mapped = np.einsum("kij,kj->ki", h, nose)
+    ok &= np.abs(mapped[:, 2]) >= 1e-9
+    predicted = mapped[:, :2] / np.where(ok, mapped[:, 2], 1.0)[:, None]
+    eye_b = np.hypot(*(b[:, 1] - b[:, 0]).T)
+    ok &= eye_b > 1e-6
+    parallax = np.hypot(*(b[:, 2] - predicted).T) / np.where(ok, eye_b, 1.0)
+    shift = np.hypot(*(_nose_offsets(b) - _nose_offsets(a)).T)
+    return np.where(ok, shift, np.nan), np.where(ok, parallax, np.nan)
+
+
+def _nose_offsets(p: F64) -> F64:
+    """``_nose_offset`` of many frames (m, 5, 2) at once: (m, 2)."""
+    ex, ey = (p[:, 1] - p[:, 0]).T
+    d2 = np.maximum(ex * ex + ey * ey, 1e-12)
+    nx, ny = (p[:, 2] - (p[:, 0] + p[:, 1]) / 2).T
+    return np.stack([(nx * ex + ny * ey) / d2, (-nx * ey + ny * ex) / d2], axis=1)
+
+
 def planarity(points: F64, settings: PlanaritySettings | None = None) -> PlanarityResult:
     """``points``: (frames, 5, 2), in the order eye, eye, nose tip, mouth corner, mouth
     corner (the right eye and right mouth corner on the same side)."""
@@ -118,11 +155,13 @@ def planarity(points: F64, settings: PlanaritySettings | None = None) -> Planari
     if len(pairs) > s.max_pairs:
         step = len(pairs) / s.max_pairs
         pairs = [pairs[int(k * step)] for k in range(s.max_pairs)]
-    measured = [m for m in (_pair(smooth[i], smooth[j]) for i, j in pairs) if m is not None]
-    if not measured:
+    first = np.array([i for i, _ in pairs], dtype=np.intp)
+    second = np.array([j for _, j in pairs], dtype=np.intp)
+    shifts, parallaxes = _pairs(smooth[first], smooth[second])
+    valid = ~np.isnan(shifts)
+    shifts, parallaxes = shifts[valid], parallaxes[valid]
+    if not len(shifts):
         return PlanarityResult("inconclusive", 0.0, 0.0, math.nan, 0)
-    shifts = np.array([m[0] for m in measured])
-    parallaxes = np.array([m[1] for m in measured])
     noise = 2.5 * _jitter(raw)
     parallax = max(0.0, float(np.percentile(parallaxes, 90)) - noise)
     shift = float(np.percentile(shifts, 90))
@@ -135,4 +174,4 @@ def planarity(points: F64, settings: PlanaritySettings | None = None) -> Planari
         verdict = "solid"
     elif ratio < s.flat_ratio and shift >= s.flat_shift:
         verdict = "flat"
-    return PlanarityResult(verdict, parallax, shift, ratio, len(measured))
+    return PlanarityResult(verdict, parallax, shift, ratio, len(shifts))

@@ -44,9 +44,12 @@ class SurfaceSettings:
     max_points: int = 80
     min_points: int = 10  # fewer left: find points again in the current frame
     fb_error_px: float = 1.0  # forward-backward tracking error above which a point is lost
-    max_step: float = 0.05  # the face box grew, shrank or moved more between two frames
-    # (share of its width): too fast to follow point by point; points are found again
-    max_frames: int = 60  # older frames are forgotten
+    max_step: float = 0.05  # the face box grew, shrank or moved more in step_s (share of
+    # its width): too fast to follow point by point; points are found again
+    step_s: float = 1 / 30  # ... the time max_step is for (a frame at 30 fps); frames
+    max_step_scale: float = 4.0  # further apart may move more, up to this many times
+    max_frames: int = 300  # older frames are forgotten (a memory bound) ...
+    max_seconds: float = 6.0  # ... and frames older than this, by their timestamps
     min_frames: int = 10  # frames followed point by point (a third of a second at 30 fps)
     solid_residual: float = 0.0075  # face widths
     flat_deformation: float = 0.008  # face widths
@@ -103,12 +106,14 @@ class SurfaceTracker:
         self._grey: npt.NDArray[np.uint8] | None = None
         self._ref: F32 | None = None
         self._cur: F32 | None = None
-        self._measures: list[tuple[float, float]] = []
+        self._measures: list[tuple[float, float, float]] = []  # time, residual, deformation
         self._box: Box | None = None
+        self._time: float | None = None
 
     def reset(self) -> None:
         self._grey = self._ref = self._cur = None
         self._box = None
+        self._time = None
         self._measures.clear()
 
     def _seed(self, grey: npt.NDArray[np.uint8], box: Box) -> None:
@@ -132,17 +137,24 @@ class SurfaceTracker:
         self._ref = np.asarray(found, np.float32).reshape(-1, 2)
         self._cur = self._ref.copy()
 
-    def add(self, image: ImageBGR, box: Box) -> None:
+    def add(self, image: ImageBGR, box: Box, time: float | None = None) -> None:
+        """One frame and its face box; ``time``: its timestamp in seconds (without one,
+        frames count as ``step_s`` apart)."""
         s = self.settings
         grey = np.asarray(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), np.uint8)
         previous, self._grey = self._grey, grey
         last, self._box = self._box, box
+        before = self._time
+        now = time if time is not None else (before or 0.0) + s.step_s
+        self._time = now
+        apart = (now - before) / s.step_s if before is not None and s.step_s > 0 else 1.0
+        allowed = s.max_step * min(max(apart, 1.0), s.max_step_scale)
         if (
             previous is None
             or self._cur is None
             or previous.shape != grey.shape
             or last is None
-            or _step(last, box) > s.max_step
+            or _step(last, box) > allowed
         ):
             self._seed(grey, box)
             return
@@ -167,16 +179,18 @@ class SurfaceTracker:
         r64, c64 = self._ref.astype(np.float64), self._cur.astype(np.float64)
         residual = _homography_residual(r64, c64)
         if residual is not None:
-            self._measures.append((residual / width, _similarity_residual(r64, c64) / width))
+            self._measures.append((now, residual / width, _similarity_residual(r64, c64) / width))
             del self._measures[: -s.max_frames]
+            while self._measures and self._measures[0][0] < now - s.max_seconds:
+                del self._measures[0]
 
     def result(self) -> SurfaceResult:
         s = self.settings
         if len(self._measures) < s.min_frames:
             return SurfaceResult("unavailable", 0.0, 0.0, len(self._measures))
         values = np.array(self._measures)
-        residual = float(np.percentile(values[:, 0], 90))
-        deformation = float(np.percentile(values[:, 1], 90))
+        residual = float(np.percentile(values[:, 1], 90))
+        deformation = float(np.percentile(values[:, 2], 90))
         verdict = "inconclusive"
         if residual >= s.solid_residual:
             verdict = "solid"

@@ -99,6 +99,12 @@ def register(registry: Registry) -> None:
     pad.add_argument(
         "--videos", type=Path, metavar="FOLDER", help="real clips instead (bench.pad_videos)"
     )
+    pad.add_argument(
+        "--window",
+        type=argtypes.float_range(0.0, 60.0, "window in seconds", low_open=True),
+        default=3.0,
+        help="with --videos: window length in seconds (default 3, the lane's best-shot window)",
+    )
 
 
 def _lane_options(p: argparse.ArgumentParser, report: str) -> None:
@@ -118,7 +124,9 @@ def _pad(args: argparse.Namespace) -> int:
     if args.videos is not None:
         from bench.pad_videos import run_videos, summary_lines
 
-        report = run_videos(args.videos, args.pack, args.threshold, not args.no_progress)
+        report = run_videos(
+            args.videos, args.pack, args.threshold, not args.no_progress, args.window
+        )
         emit_json(report, args.json)
         print("\n".join(summary_lines(report)))
         return EXIT_OK

@@ -64,4 +64,4 @@ def test_a_real_clip_is_never_refused_as_an_attack_and_turned_pictures_not_accep
     assert bona["windows"] >= 3 and bona["attack"] == 0
     for name in ("still", "turned_30_near"):
         assert report["attacks"][name]["live"] == 0, report["attacks"][name]
-    assert len(summary_lines(report)) == 3
+    assert len(summary_lines(report)) == 4  # the windows, bona fide, two instruments

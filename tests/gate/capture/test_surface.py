@@ -73,3 +73,25 @@ def test_a_still_picture_is_inconclusive_and_too_few_frames_unavailable() -> Non
     texture = _texture()
     assert _run([texture] * 20).result().verdict == "inconclusive"
     assert _run([texture] * 5).result().verdict == "unavailable"
+
+
+def test_frames_further_apart_in_time_may_move_further() -> None:
+    """Issue 19: a loaded lane reads fewer frames a second, so the face moves more between
+    two of them. Frames 0.1 s apart (10 fps) whose face grows or shrinks by 8 % from one
+    to the next are followed point by point by their timestamps; counted as 1/30 s apart,
+    every step is too fast to follow and the cue has nothing to say."""
+    texture = _texture()
+    centre = SIZE / 2
+    timed, counted = SurfaceTracker(), SurfaceTracker()
+    for i in range(24):
+        zoom = 1.08 if i % 2 else 1.0
+        turned = _relief(15.0 * math.sin(2 * math.pi * i / 24), texture)
+        matrix = np.array([[zoom, 0, centre * (1 - zoom)], [0, zoom, centre * (1 - zoom)]])
+        image = np.asarray(cv2.warpAffine(turned, matrix, (SIZE, SIZE)), np.uint8)
+        box = Box(
+            *(centre + (v - centre) * zoom for v in (BOX.left, BOX.top, BOX.right, BOX.bottom))
+        )
+        timed.add(image, box, 0.1 * i)
+        counted.add(image, box)
+    assert timed.result().verdict == "solid", timed.result()
+    assert counted.result().verdict == "unavailable", counted.result()
