@@ -244,6 +244,7 @@ def _run(args: argparse.Namespace) -> int:
         observers = (operator, reporter) if reporter is not None else (operator,)
         with build_lane(config, observers=observers) as lane, sigterm_sets(Event()) as stop:
             linked.attach(lane, config.audit.path)
+            lane.capture_ahead.enabled = True  # real time: the capture runs with the chip read
             serve(lane, config.lane.name, stop, max_transactions=args.max_travellers)
     return EXIT_OK
 

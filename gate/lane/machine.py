@@ -29,6 +29,7 @@ from gate.errors import AuditError, DocumentError
 from gate.interfaces import Camera
 from gate.lane.actions import OfficerAction
 from gate.lane.bad_mrz import PLACE_AGAIN, UnreadableMrz
+from gate.lane.capture_ahead import CaptureAhead
 from gate.lane.command_auth import ConsoleTrust
 from gate.lane.doors import Doors
 from gate.lane.events import EventBus, Observer
@@ -40,7 +41,6 @@ from gate.lane.work import StageStop, TransactionWork
 from gate.outcome import Decision, State, Transaction
 from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
 from gate.turnstile import Turnstile
-from gate.types import FloatArray
 
 log = logging.getLogger("gate.lane")
 
@@ -94,6 +94,8 @@ class Lane:
         self._threshold: float | None = None
         self._officer = OfficerHandler(OfficerDesk(), self.doors, self._bus, audit)
         self._previews = False  # camera frames as ``preview`` events (the officer's view)
+        # When enabled (``egate run``) the capture runs while the chip is read.
+        self.capture_ahead = CaptureAhead(limit_s=2 * self.timeouts.capture_s)
         self.resources = ExitStack()  # what build_lane opened for this lane
 
     def _clock_date(self) -> dt.date:
@@ -206,6 +208,7 @@ class Lane:
         tid = work.transaction_id
         self._bus.emit("transaction", tid, "started", label=document.label)
         verdict = self._guarded(tid, lambda: self._run(document, work))
+        self.capture_ahead.cancel()  # a capture not taken (the document referred) ends now
         verdict, fail_safe = self._act(work, verdict)
         work.stage_ms["total"] = (self.clock.now() - work.started) * 1000.0
         transaction = self._transaction(work, verdict, fail_safe)
@@ -286,6 +289,7 @@ class Lane:
     def _run(self, document: PresentedDocument, work: TransactionWork) -> Verdict:
         tid = work.transaction_id
         self._bus.enter(State.DOCUMENT, tid)
+        self.capture_ahead.start(lambda camera: self._capture(tid, camera), self.camera)
         doc = self._read_document(document, work)
         try:
             verdict = check_document(doc, document.printed_mrz, self._today(), self.policy)
@@ -301,14 +305,7 @@ class Lane:
 
         self._bus.enter(State.CAPTURE, tid)
         started = self.clock.now()
-        capture = work.run(
-            "capture",
-            lambda: self.biometrics.capture(
-                PreviewCamera(self.camera, self._bus, tid) if self._previews else self.camera,
-                self.clock,
-                self.timeouts.capture_s,
-            ),
-        )
+        capture = work.run("capture", self.capture_ahead.result)
         work.note_capture(capture)
         self._bus.emit(
             "capture",
@@ -327,14 +324,16 @@ class Lane:
         self._bus.enter(State.VERIFY, tid)
         decided_from = self.clock.now()
         work.threshold = work.run("threshold", self.threshold)
-        work.score = work.run("verify", lambda: self._distance(reference, capture))
+        probes = capture.embeddings
+        work.score = work.run("verify", lambda: self.biometrics.distance(reference, probes))
         if work.timed("verify", decided_from) > self.timeouts.verify_s:
             return Verdict(Decision.TIMEOUT, "verification ran past its time limit")
         work.decided_from = decided_from
         return decide_match(work.score, work.threshold)
 
-    def _distance(self, reference: FloatArray, capture: CaptureOutcome) -> float:
-        return self.biometrics.distance(reference, capture.embeddings)
+    def _capture(self, tid: str, camera: Camera) -> CaptureOutcome:
+        camera = PreviewCamera(camera, self._bus, tid) if self._previews else camera
+        return self.biometrics.capture(camera, self.clock, self.timeouts.capture_s)
 
     def _read_document(self, document: PresentedDocument, work: TransactionWork) -> DocumentRead:
         started = self.clock.now()
