@@ -219,14 +219,21 @@ def _stop(lane: subprocess.Popen[bytes]) -> None:
 
 
 def _audit(path: Path) -> tuple[list[str], bool, list[dict[str, Any]]]:
-    """The decisions in order, whether the chain verifies, and the result rows."""
+    """Each transaction's outcome in order (its result row: an ACCEPT decision whose
+    passage then failed is not an accepted traveller), whether the chain verifies, and the
+    result rows. A transaction with a decision and no result (the lane stopped in its
+    passage) counts with its decision."""
     from gate.audit import AuditLog
 
     with AuditLog.open_readonly(path) as audit:
         entries = list(audit.entries())
         chain_ok = audit.verify().ok
-    decisions = [str(e["outcome"]) for e in entries if e["kind"] == "decision"]
-    return decisions, chain_ok, [e for e in entries if e["kind"] == "result"]
+    final: dict[str, str] = {}
+    for entry in entries:
+        if entry["kind"] == "result" or str(entry["transaction_id"]) not in final:
+            final[str(entry["transaction_id"])] = str(entry["outcome"])
+    results = [e for e in entries if e["kind"] == "result"]
+    return list(final.values()), chain_ok, results
 
 
 # The kiosk path in order (``stage_ms`` of the audit rows): the scan noticed, the chip read

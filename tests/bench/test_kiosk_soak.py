@@ -67,3 +67,26 @@ def test_the_stage_breakdown_is_the_median_of_the_accepted_travellers() -> None:
     text = kiosk_markdown(report)
     assert "MRZ to exit open: median 1.1 s" in text
     assert "| mrz_to_start | 20.0 |" in text and "| capture | 400.0 |" in text
+
+
+def test_a_traveller_counts_with_the_result_not_the_decision(tmp_path: Path) -> None:
+    """An ACCEPT whose passage then failed (the turnstile lost: REFER_DEVICE in its result
+    row) is no accepted traveller; a transaction cut off before its result counts with its
+    decision."""
+    from bench.kiosk_soak import _audit
+    from gate.audit import AuditLog, AuditRecord
+
+    rows = [
+        ("a", "ACCEPT", "decision"),
+        ("a", "REFER_DEVICE", "result"),
+        ("b", "ACCEPT", "decision"),
+        ("b", "ACCEPT", "result"),
+        ("c", "ACCEPT", "decision"),
+    ]
+    with AuditLog.open(tmp_path / "audit.db") as log:
+        for n, (tid, outcome, kind) in enumerate(rows):
+            record = AuditRecord(transaction_id=tid, started_at=n, finished_at=n, outcome=outcome)
+            log.record(record, kind=kind)  # type: ignore[arg-type]
+    outcomes, chain_ok, results = _audit(tmp_path / "audit.db")
+    assert outcomes == ["REFER_DEVICE", "ACCEPT", "ACCEPT"] and chain_ok
+    assert [r["outcome"] for r in results] == ["REFER_DEVICE", "ACCEPT"]
