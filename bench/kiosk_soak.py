@@ -18,6 +18,7 @@ the MRZ written to the exit door fully open.
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -34,6 +35,7 @@ from bench.optional import progress
 from bench.soak import slope_per_100
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+CAMERA_FPS = 30.0  # a kiosk camera's pace (the MJPEG emulator's own default is 15)
 LANE_START_S = 120.0  # the lane loads its face pack and opens its devices
 TRAVELLER_S = 60.0  # the most one traveller may take, MRZ to exit closed
 
@@ -75,7 +77,9 @@ class KioskDevices:
 
 
 @contextmanager
-def kiosk_devices(work: Path, door_time_scale: float = 1.0) -> Iterator[KioskDevices]:
+def kiosk_devices(
+    work: Path, door_time_scale: float = 1.0, camera_fps: float = CAMERA_FPS
+) -> Iterator[KioskDevices]:
     """The emulated kiosk: one genuine traveller's passport on a vpcd card, the turnstile
     emulator, the camera showing the traveller, a FIFO for the MRZ, and the config."""
     import cv2
@@ -116,7 +120,7 @@ def kiosk_devices(work: Path, door_time_scale: float = 1.0) -> Iterator[KioskDev
     with (
         ensure_pcscd(),
         start_emulator("gatectl", physics=Physics(time_scale=door_time_scale)) as emulator,
-        MjpegServer(feed) as camera,
+        MjpegServer(feed, fps=camera_fps) as camera,
         VpcdCardLink(load_passport_folder(work / "passport")) as link,
     ):
         config = work / "kiosk.toml"
@@ -156,6 +160,7 @@ def run_kiosk_soak(
 
     samples: list[ProcessSample] = []
     mrz_to_exit_open: list[float] = []
+    written_at: list[float] = []  # wall clock: the audit rows' started_at is wall time
     walked_out = 0
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="egate-soak-")))
@@ -175,6 +180,7 @@ def run_kiosk_soak(
             range(1, travellers + 1), desc="kiosk soak", unit="traveller", enabled=show_progress
         ):
             written = time.monotonic()
+            written_at.append(time.time())
             os.write(fifo, (devices.mrz + "\n\n").encode("ascii"))
             if not emulator.wait_door(Door.EXIT, DoorState.OPEN, timeout=TRAVELLER_S):
                 # Not let through (referred): the lane is idle again once its doors are shut.
@@ -192,9 +198,10 @@ def run_kiosk_soak(
         except subprocess.TimeoutExpired:  # served its travellers but did not end
             _stop(lane)
             code = None
-        decisions, chain_ok = _audit(work / "audit.db")
+        decisions, chain_ok, results = _audit(work / "audit.db")
         log_tail = (work / "lane.log").read_text(errors="replace")[-2000:]
     report = summarise_kiosk(samples, decisions, travellers, mrz_to_exit_open)
+    report["stages_ms"] = stage_breakdown(results, written_at)
     report.update(exit_code=code, walked_out=walked_out, audit_chain_ok=chain_ok)
     if report["as_expected"] < travellers:
         report["lane_log_tail"] = log_tail
@@ -211,13 +218,57 @@ def _stop(lane: subprocess.Popen[bytes]) -> None:
             lane.wait()
 
 
-def _audit(path: Path) -> tuple[list[str], bool]:
+def _audit(path: Path) -> tuple[list[str], bool, list[dict[str, Any]]]:
+    """Each transaction's outcome in order (its result row: an ACCEPT decision whose
+    passage then failed is not an accepted traveller), whether the chain verifies, and the
+    result rows. A transaction with a decision and no result (the lane stopped in its
+    passage) counts with its decision."""
     from gate.audit import AuditLog
 
     with AuditLog.open_readonly(path) as audit:
         entries = list(audit.entries())
         chain_ok = audit.verify().ok
-    return [str(e["outcome"]) for e in entries if e["kind"] == "decision"], chain_ok
+    final: dict[str, str] = {}
+    for entry in entries:
+        if entry["kind"] == "result" or str(entry["transaction_id"]) not in final:
+            final[str(entry["transaction_id"])] = str(entry["outcome"])
+    results = [e for e in entries if e["kind"] == "result"]
+    return list(final.values()), chain_ok, results
+
+
+# The kiosk path in order (``stage_ms`` of the audit rows): the scan noticed, the chip read
+# and the chip photo enrolled while the capture runs (``capture`` is what is left of it to
+# wait for, ``capture.total`` the capture itself), the decision, the exit's travel.
+STAGE_ORDER = (
+    "mrz_to_start",
+    "document",
+    "enrol",
+    "capture",
+    "capture.total",
+    "capture.read",
+    "capture.embed",
+    "capture.liveness",
+    "verify",
+    "decision_to_command",
+    "document_to_exit_command",
+    "exit_open",
+)
+
+
+def stage_breakdown(results: list[dict[str, Any]], written_at: list[float]) -> dict[str, float]:
+    """Median milliseconds of each stage of the accepted travellers (the lane's own
+    ``stage_ms``), plus ``mrz_to_start``: from the MRZ written to the transaction started
+    (the idle lane noticing the scan and asking its devices). Results follow the MRZ lines
+    in order: one traveller at a time."""
+    per_stage: dict[str, list[float]] = {}
+    for row, written in zip(results, written_at, strict=False):
+        if row["outcome"] != "ACCEPT":
+            continue
+        stages = {str(k): float(v) for k, v in json.loads(str(row["stage_ms"])).items()}
+        stages["mrz_to_start"] = (float(str(row["started_at"])) - written) * 1000.0
+        for name, value in stages.items():
+            per_stage.setdefault(name, []).append(value)
+    return {name: round(statistics.median(v), 1) for name, v in sorted(per_stage.items())}
 
 
 def summarise_kiosk(
@@ -275,4 +326,8 @@ def kiosk_markdown(report: dict[str, Any]) -> str:
             f"| {name} | {m['start']} | {m['after_first']} | {m['end']} | {m['max']} | "
             f"{m['slope_per_100_travellers']:+.3f} |"
         )
+    stages = report.get("stages_ms") or {}
+    if stages:
+        lines += ["", "| stage of an accepted traveller (median) | ms |", "|---|---|"]
+        lines += [f"| {name} | {stages[name]} |" for name in STAGE_ORDER if name in stages]
     return "\n".join(lines) + "\n"

@@ -254,6 +254,7 @@ def _run(args: argparse.Namespace) -> int:
         observers: tuple[Observer, ...] = (OperatorLog(), *linked.observers)
         with build_lane(config, observers=observers) as lane, sigterm_sets(Event()) as stop:
             linked.attach(lane, config.audit.path)
+            lane.capture_ahead.enabled = True  # real time: the capture runs with the chip read
             with recording.recorded(lane, record):  # opt-in: personal data
                 serve(lane, config.lane.name, stop, max_transactions=args.max_travellers)
     return EXIT_OK
@@ -304,12 +305,7 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 def register(registry: Registry) -> None:
     p = registry.command("run", "run a kiosk lane on real devices from a TOML config", _run)
     p.add_argument("--config", required=True, help="kiosk config (see docs/kiosk-config.md)")
-    p.add_argument(
-        "--max-travellers",
-        type=argtypes.count,
-        default=None,
-        help="stop after this many transactions",
-    )
+    p.add_argument("--max-travellers", type=argtypes.count, help="stop after this many travellers")
     p.add_argument(
         "--log-format",
         choices=("text", "json"),

@@ -9,6 +9,8 @@ import os
 import sys
 import threading
 import time
+from functools import partial
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gate.cli import args as argtypes
@@ -34,6 +36,14 @@ def register(registry: Registry) -> None:
         _turnstile,
     )
     p.add_argument("action", choices=ACTIONS, help="what to do")
+    p.add_argument(
+        "--status-socket",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="status: read the emulator's status socket (egate emulate turnstile "
+        "--status-socket PATH) instead of the port, e.g. while a lane holds the port",
+    )
     p.add_argument(
         "--device",
         default=os.environ.get("EGATE_TURNSTILE"),
@@ -93,6 +103,14 @@ def register(registry: Registry) -> None:
         "--seconds", type=argtypes.positive_duration, default=None, help="stop after this long"
     )
     e.add_argument(
+        "--status-socket",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="also serve the doors' and beams' state on this Unix socket, one JSON line per "
+        "connection (egate turnstile status --status-socket PATH, while a lane holds the port)",
+    )
+    e.add_argument(
         "--auto-pass",
         type=argtypes.positive_duration,
         default=None,
@@ -114,6 +132,8 @@ def _event_text(ev: TurnstileEvent) -> str:
 def _turnstile(args: argparse.Namespace) -> int:
     from drivers.turnstile.registry import open_turnstile
 
+    if args.status_socket is not None:
+        return _emulator_status(args)
     if not args.device:
         raise ConfigError("no turnstile address: give --device or set EGATE_TURNSTILE")
     lane = open_turnstile(args.device, connect_timeout=args.timeout)
@@ -145,6 +165,23 @@ def _turnstile(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _emulator_status(args: argparse.Namespace) -> int:
+    """``status`` read from an emulator's status socket (the port may be a lane's)."""
+    from drivers.turnstile.emulator.status_socket import read_status_socket
+
+    if args.action != "status":
+        raise ConfigError(f"--status-socket reads the status only, not {args.action}")
+    st = read_status_socket(args.status_socket, args.timeout)
+    beams = "".join("X" if b else "." for b in st.get("beams", ())) or "-"
+    text = (
+        f"entry={st.get('entry')} exit={st.get('exit')} beams={beams} "
+        f"emergency={'on' if st.get('emergency') else 'off'}"
+        + ("" if st.get("plugged", True) else " plugged=no")
+    )
+    _print(st, args.json, text)
+    return EXIT_OK
+
+
 def _watch(
     lane: Turnstile, args: argparse.Namespace, seconds: float | None, until_passage: bool
 ) -> None:
@@ -167,14 +204,19 @@ def _watch(
 
 def _emulate(args: argparse.Namespace) -> int:
     from drivers.turnstile.emulator import Faults, Physics, start_emulator
+    from drivers.turnstile.emulator.status_socket import StatusSocket, world_status
 
     faults = Faults.parse(args.fault)
     physics = Physics(time_scale=args.time_scale, baud=args.baud)
     with sigterm_sets(threading.Event()) as stop:
         handle = start_emulator(args.protocol, faults=faults, physics=physics, link=args.link)
+        status: StatusSocket | None = None
         try:
             print(f"port: {handle.port}", flush=True)
             print(f"address: {handle.address}", flush=True)
+            if args.status_socket is not None:
+                status = StatusSocket(args.status_socket, partial(world_status, handle.device))
+                print(f"status socket: {args.status_socket}", flush=True)
             print(WORLD_HELP, file=sys.stderr, flush=True)
             reader = threading.Thread(target=_world_commands, args=(handle, stop), daemon=True)
             reader.start()
@@ -183,6 +225,8 @@ def _emulate(args: argparse.Namespace) -> int:
             while not stop.is_set() and (end is None or time.monotonic() < end):
                 stop.wait(0.1 if end is None else max(0.0, min(0.1, end - time.monotonic())))
         finally:
+            if status is not None:
+                status.close()
             handle.close()
     return EXIT_OK
 

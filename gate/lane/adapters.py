@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import logging
 import math
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
@@ -189,7 +190,14 @@ def liveness_cues(result: LivenessResult | None) -> dict[str, float]:
 
 
 class EngineBiometrics:
-    """The face engine plus the capture pipeline as the lane's biometrics."""
+    """The face engine plus the capture pipeline as the lane's biometrics.
+
+    On a kiosk the capture runs in a thread of its own while the lane's thread reads the
+    chip and then enrols its photo (``gate.lane.capture_ahead``). The engine is not
+    thread-safe, and a capture must not be paused in the middle of its liveness window
+    (frames missed while another call holds the engine read as a jump of the head): so a
+    capture holds ``lock`` from its first frame to its last embedding, and the enrolment
+    (and the comparison) wait for it to end."""
 
     def __init__(
         self,
@@ -202,6 +210,7 @@ class EngineBiometrics:
         self.pipeline = pipeline
         self.enrol_min_face = enrol_min_face
         self.blink = blink  # an eye-openness signal (a dense-landmark blink cue), if any
+        self.lock = threading.Lock()
 
     @property
     def pack_id(self) -> str:
@@ -212,7 +221,8 @@ class EngineBiometrics:
 
     def enrol(self, photo: ImageBGR) -> FloatArray:
         # The chip photo may hold a small face; take the largest one found.
-        face = self.engine.embed_one(photo, policy="largest", min_face=self.enrol_min_face)
+        with self.lock:
+            face = self.engine.embed_one(photo, policy="largest", min_face=self.enrol_min_face)
         if face.embedding is None:
             raise FaceError("the engine gave no embedding for the chip photo")
         return np.asarray(face.embedding, dtype=np.float32)
@@ -225,7 +235,8 @@ class EngineBiometrics:
             pipeline = CapturePipeline(
                 _NotingEngine(self.engine, camera, pipeline), pipeline.settings
             )
-        result = pipeline.capture(camera, clock, deadline_s)
+        with self.lock:
+            result = pipeline.capture(camera, clock, deadline_s)
         embeddings = tuple(
             np.asarray(face.embedding, dtype=np.float32)
             for face in result.best_faces
@@ -288,7 +299,8 @@ class EngineBiometrics:
     def distance(self, reference: FloatArray, probes: Sequence[FloatArray]) -> float:
         if not probes:
             raise InputError("no live embeddings to compare")
-        distances = self.engine.distances(np.stack(list(probes)), reference[None, :])
+        with self.lock:
+            distances = self.engine.distances(np.stack(list(probes)), reference[None, :])
         # Multi-frame fusion: the median of the best shots resists one odd frame.
         return float(np.median(distances))
 

@@ -55,14 +55,21 @@ class LivenessStep:
         self.choose: Choose = choose or secrets.choice
 
     def capture(
-        self, work: TransactionWork, biometrics: Biometrics, camera: Camera
+        self,
+        work: TransactionWork,
+        biometrics: Biometrics,
+        camera: Camera,
+        take: Callable[[], CaptureOutcome] | None = None,
     ) -> tuple[CaptureOutcome, Verdict | None]:
-        """Capture the live face; returns it and the verdict that ends the transaction
-        here (``None``: go on to verification)."""
+        """Capture the live face (or ``take`` the capture the lane started earlier:
+        ``gate.lane.capture_ahead``); returns it and the verdict that ends the transaction
+        here (``None``: go on to verification). A challenge reads ``camera``."""
         tid = work.transaction_id
         started = self.clock.now()
         limit = self.timeouts.capture_s
-        capture = work.run("capture", lambda: biometrics.capture(camera, self.clock, limit))
+        capture = work.run(
+            "capture", take or (lambda: biometrics.capture(camera, self.clock, limit))
+        )
         work.note_capture(capture)
         self.bus.emit(
             "capture",

@@ -31,6 +31,7 @@ from gate.errors import AuditError, DocumentError
 from gate.interfaces import Camera
 from gate.lane.actions import OfficerAction
 from gate.lane.bad_mrz import PLACE_AGAIN, UnreadableMrz
+from gate.lane.capture_ahead import CaptureAhead
 from gate.lane.checks import ChecksStage
 from gate.lane.command_auth import ConsoleTrust
 from gate.lane.doors import Doors
@@ -42,7 +43,7 @@ from gate.lane.preview import PreviewCamera
 from gate.lane.stopping import LaneStopping
 from gate.lane.work import StageStop, TransactionWork
 from gate.outcome import Decision, State, Transaction
-from gate.transaction import DocumentRead, PresentedDocument
+from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
 from gate.turnstile import Turnstile
 
 log = logging.getLogger("gate.lane")
@@ -99,6 +100,8 @@ class Lane:
         self._officer = OfficerHandler(OfficerDesk(), self.doors, self._bus, audit)
         self._previews = False  # camera frames as ``preview`` events (the officer's view)
         self.checks = ChecksStage(self._bus, self._today)  # watchlists, eligibility: off
+        # When enabled (``egate run``) the capture runs while the chip is read.
+        self.capture_ahead = CaptureAhead(limit_s=2 * self.timeouts.capture_s)
         self.resources = ExitStack()  # what build_lane opened for this lane
 
     def _clock_date(self) -> dt.date:
@@ -211,6 +214,7 @@ class Lane:
         tid = work.transaction_id
         self._bus.emit("transaction", tid, "started", label=document.label)
         verdict = self._guarded(tid, lambda: self._run(document, work))
+        self.capture_ahead.cancel()  # a capture not taken (the document referred) ends now
         verdict, fail_safe = self._act(work, verdict)
         work.stage_ms["total"] = (self.clock.now() - work.started) * 1000.0
         transaction = self._transaction(work, verdict, fail_safe)
@@ -291,6 +295,7 @@ class Lane:
     def _run(self, document: PresentedDocument, work: TransactionWork) -> Verdict:
         tid = work.transaction_id
         self._bus.enter(State.DOCUMENT, tid)
+        self.capture_ahead.start(lambda camera: self._capture(tid, camera), self.camera)
         doc = self._read_document(document, work)
         try:
             verdict = check_document(doc, document.printed_mrz, self._today(), self.policy)
@@ -306,7 +311,9 @@ class Lane:
 
         self._bus.enter(State.CAPTURE, tid)
         camera = PreviewCamera(self.camera, self._bus, tid) if self._previews else self.camera
-        capture, verdict = self.liveness_step.capture(work, self.biometrics, camera)
+        capture, verdict = self.liveness_step.capture(
+            work, self.biometrics, camera, self.capture_ahead.result
+        )
         if verdict is not None:
             return verdict
 
@@ -320,6 +327,10 @@ class Lane:
             return Verdict(Decision.TIMEOUT, "verification ran past its time limit")
         work.decided_from = decided_from
         return self.checks.decide(work, doc, capture, decide_match(work.score, work.threshold))
+
+    def _capture(self, tid: str, camera: Camera) -> CaptureOutcome:
+        camera = PreviewCamera(camera, self._bus, tid) if self._previews else camera
+        return self.biometrics.capture(camera, self.clock, self.timeouts.capture_s)
 
     def _read_document(self, document: PresentedDocument, work: TransactionWork) -> DocumentRead:
         started = self.clock.now()

@@ -37,3 +37,56 @@ def test_kiosk_soak_reports_the_lane_process(
     assert measures["open_fds"]["end"] == measures["open_fds"]["after_first"]
     assert [s["traveller"] for s in report["samples"]] == list(range(TRAVELLERS + 1))
     assert 0 < report["mrz_to_exit_open_s"]["min"] <= report["mrz_to_exit_open_s"]["median"]
+    assert report["stages_ms"]["exit_open"] > 0 and report["stages_ms"]["mrz_to_start"] > 0
+
+
+def test_the_stage_breakdown_is_the_median_of_the_accepted_travellers() -> None:
+    from bench.kiosk_soak import kiosk_markdown, stage_breakdown
+
+    def row(outcome: str, started: float, capture: float) -> dict[str, object]:
+        stages = {"capture": capture, "exit_open": 800.0}
+        return {"outcome": outcome, "started_at": started, "stage_ms": json.dumps(stages)}
+
+    results = [
+        row("ACCEPT", 100.01, 300.0),
+        row("REFER_CAPTURE", 200.5, 9000.0),  # not a traveller let through: left out
+        row("ACCEPT", 300.03, 500.0),
+        row("ACCEPT", 400.02, 400.0),
+    ]
+    stages = stage_breakdown(results, [100.0, 200.0, 300.0, 400.0])
+    assert stages == {"capture": 400.0, "exit_open": 800.0, "mrz_to_start": 20.0}
+    report = {
+        "travellers": 3,
+        "as_expected": 3,
+        "exit_code": 0,
+        "audit_chain_ok": True,
+        "mrz_to_exit_open_s": {"median": 1.1, "min": 1.0, "max": 1.3},
+        "measures": {},
+        "stages_ms": stages,
+    }
+    text = kiosk_markdown(report)
+    assert "MRZ to exit open: median 1.1 s" in text
+    assert "| mrz_to_start | 20.0 |" in text and "| capture | 400.0 |" in text
+
+
+def test_a_traveller_counts_with_the_result_not_the_decision(tmp_path: Path) -> None:
+    """An ACCEPT whose passage then failed (the turnstile lost: REFER_DEVICE in its result
+    row) is no accepted traveller; a transaction cut off before its result counts with its
+    decision."""
+    from bench.kiosk_soak import _audit
+    from gate.audit import AuditLog, AuditRecord
+
+    rows = [
+        ("a", "ACCEPT", "decision"),
+        ("a", "REFER_DEVICE", "result"),
+        ("b", "ACCEPT", "decision"),
+        ("b", "ACCEPT", "result"),
+        ("c", "ACCEPT", "decision"),
+    ]
+    with AuditLog.open(tmp_path / "audit.db") as log:
+        for n, (tid, outcome, kind) in enumerate(rows):
+            record = AuditRecord(transaction_id=tid, started_at=n, finished_at=n, outcome=outcome)
+            log.record(record, kind=kind)  # type: ignore[arg-type]
+    outcomes, chain_ok, results = _audit(tmp_path / "audit.db")
+    assert outcomes == ["REFER_DEVICE", "ACCEPT", "ACCEPT"] and chain_ok
+    assert [r["outcome"] for r in results] == ["REFER_DEVICE", "ACCEPT"]
