@@ -18,6 +18,7 @@ of its module, so a module's fixtures are built once.
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -68,26 +69,35 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.hookimpl(tryfirst=True)  # before xdist sends the node ids to the scheduler
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """pytest-xdist 3.8 names an item's group in its node id (``...@pcsc``) by setting
-    ``_nodeid``, which pytest 9.2 no longer reads (the id is a structured ``_id``): there
-    ``--dist loadgroup`` silently ran grouped tests on any worker. Name the group here where
-    xdist could not."""
-    if not getattr(session.config.option, "loadgroup", False):  # xdist workers, loadgroup
-        return
+    """Node ids an xdist worker can schedule, under pytest 9.2 and pytest-xdist 3.8:
+
+    * schemathesis gives every API operation of ``test_api_fuzz`` the same node id (the
+      operation is only in the item's name); xdist keys its work by node id, so it ran the
+      first operation and silently dropped the other ten. Duplicates are named here.
+    * xdist names an item's group in its node id (``...@pcsc``) by setting ``_nodeid``,
+      which pytest 9.2 no longer reads (the id is a structured ``_id``): ``--dist loadgroup``
+      ran grouped tests on any worker. The group is named here where xdist could not.
+    """
+    if not hasattr(session.config, "workerinput"):
+        return  # not an xdist worker: nothing is scheduled by node id
+    grouping = getattr(session.config.option, "loadgroup", False)
+    seen = Counter(item.nodeid for item in session.items)
     for item in session.items:
-        if item.get_closest_marker("xdist_group") is None or "@" in item.nodeid.rpartition("]")[2]:
+        nodeid = item.nodeid
+        if seen[nodeid] > 1 and item.parent is not None:
+            nodeid = f"{item.parent.nodeid}::{item.name}"
+        marks = list(item.iter_markers("xdist_group")) if grouping else []
+        if marks and "@" not in nodeid.rpartition("]")[2]:
+            names = {str(m.args[0]) if m.args else m.kwargs.get("name", "default") for m in marks}
+            nodeid = f"{nodeid}@{'_'.join(sorted(names))}"
+        if nodeid == item.nodeid:
             continue
-        marks = item.iter_markers("xdist_group")
-        names = sorted(
-            {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
-        )
-        grouped = f"{item.nodeid}@{'_'.join(names)}"
         if hasattr(item, "_id"):
             from _pytest.nodeid import NodeId
 
-            item._id = NodeId.parse(grouped)  # noqa: SLF001  # pytest >= 9.2
+            item._id = NodeId.parse(nodeid)  # noqa: SLF001  # pytest >= 9.2
         else:
-            item._nodeid = grouped  # noqa: SLF001
+            item._nodeid = nodeid  # noqa: SLF001
 
 
 @pytest.hookimpl(optionalhook=True)
