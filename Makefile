@@ -61,8 +61,13 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# pytest-xdist: one worker per core, at most 4 (each loads face models: memory, not CPU,
+# bounds more). The tests that share the system pcscd run in one xdist group, one at a time
+# (conftest.py); `PYTEST_WORKERS=0 make pytest` runs the suite in one process.
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
+
 pytest: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
 
 test: install lint typecheck pytest
 

@@ -6,12 +6,19 @@ A test that needs the real PC/SC path is marked ``@pytest.mark.pcsc`` (or asks f
 (``PC/SC path unavailable: ...``). A test that runs a PC/SC stack of its own in private
 namespaces (``tests.drivers.chip.isolated``: it may kill or limit that pcscd) is marked
 ``@pytest.mark.pcsc_isolated`` and skipped with the reason where that cannot be made.
-Nothing else hand-writes these checks.
+A test that uses the PC/SC path where it is there and reads the chips in process where it is
+not asks for the ``pcsc_path`` fixture. Nothing else hand-writes these checks.
+
+Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``) every test that may use the
+one shared pcscd and its vpcd readers (the ``pcsc`` marker, the ``pcscd`` or ``pcsc_path``
+fixture) runs in one group, on one worker, one at a time; every other test runs with the rest
+of its module, so a module's fixtures are built once.
 """
 
 from __future__ import annotations
 
 import functools
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +27,7 @@ import pytest
 from drivers.chip.pcscd import PcscdStatus, ensure_pcscd, pcscd_available
 
 PCSC_SKIP = "PC/SC path unavailable: "
+PCSC_GROUP = "pcsc"  # the xdist group of the tests that share the system pcscd
 
 
 @functools.cache
@@ -41,6 +49,76 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
             pytest.skip(problem)
 
 
+def uses_shared_pcscd(item: pytest.Item) -> bool:
+    """Whether ``item`` may talk to the system pcscd and its vpcd readers (an isolated test
+    runs its own, in private namespaces)."""
+    if {"pcscd", "pcsc_path"} & set(getattr(item, "fixturenames", ())):
+        return True
+    marked = item.get_closest_marker("pcsc") is not None
+    return marked and item.get_closest_marker("pcsc_isolated") is None
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not config.pluginmanager.hasplugin("xdist"):
+        return  # -p no:xdist: there is no xdist_group marker to add
+    for item in items:
+        if uses_shared_pcscd(item):
+            item.add_marker(pytest.mark.xdist_group(PCSC_GROUP))
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist sends the node ids to the scheduler
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Node ids an xdist worker can schedule, under pytest 9.2 and pytest-xdist 3.8:
+
+    * schemathesis gives every API operation of ``test_api_fuzz`` the same node id (the
+      operation is only in the item's name); xdist keys its work by node id, so it ran the
+      first operation and silently dropped the other ten. Duplicates are named here.
+    * xdist names an item's group in its node id (``...@pcsc``) by setting ``_nodeid``,
+      which pytest 9.2 no longer reads (the id is a structured ``_id``): ``--dist loadgroup``
+      ran grouped tests on any worker. The group is named here where xdist could not.
+    """
+    if not hasattr(session.config, "workerinput"):
+        return  # not an xdist worker: nothing is scheduled by node id
+    grouping = getattr(session.config.option, "loadgroup", False)
+    seen = Counter(item.nodeid for item in session.items)
+    for item in session.items:
+        nodeid = item.nodeid
+        if seen[nodeid] > 1 and item.parent is not None:
+            nodeid = f"{item.parent.nodeid}::{item.name}"
+        marks = list(item.iter_markers("xdist_group")) if grouping else []
+        if marks and "@" not in nodeid.rpartition("]")[2]:
+            names = {str(m.args[0]) if m.args else m.kwargs.get("name", "default") for m in marks}
+            nodeid = f"{nodeid}@{'_'.join(sorted(names))}"
+        if nodeid == item.nodeid:
+            continue
+        if hasattr(item, "_id"):
+            from _pytest.nodeid import NodeId
+
+            item._id = NodeId.parse(nodeid)  # noqa: SLF001  # pytest >= 9.2
+        else:
+            item._nodeid = nodeid  # noqa: SLF001
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadgroup`` here: a test with an ``xdist_group`` runs on the worker of its
+    group; every other test with the rest of its module (as ``--dist loadfile``), so a
+    module's fixtures are built once, not once per worker."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupOrModule(LoadScopeScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            _, at, group = nodeid.rpartition("@")
+            if at and "]" not in group:
+                return group
+            return nodeid.split("::", 1)[0]
+
+    return GroupOrModule(config, log)
+
+
 @pytest.fixture(scope="module")
 def pcscd() -> Iterator[PcscdStatus]:
     """A running pcscd listing the vpcd readers (one reused, or one started for the module)."""
@@ -49,6 +127,13 @@ def pcscd() -> Iterator[PcscdStatus]:
         pytest.skip(PCSC_SKIP + problem)
     with ensure_pcscd() as status:
         yield status
+
+
+@pytest.fixture
+def pcsc_path() -> bool:
+    """True where the PC/SC + vpcd path can run (the test then reads the chips through it),
+    False where it cannot (the test reads them in process)."""
+    return pcsc_problem() is None
 
 
 @pytest.fixture(scope="module")

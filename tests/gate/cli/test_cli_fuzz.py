@@ -40,7 +40,7 @@ from gate.cli import build_parser, main
 from gate.errors import DeviceError, ModelError, NoFaceError
 from tests.fuzz.profile import examples, fuzz_settings, fuzzing
 
-EXAMPLES = examples(200)  # per command family
+EXAMPLES = examples(100)  # per command family in make test (make fuzz: EGATE_FUZZ_EXAMPLES)
 TIMEOUT_S = 120 + EXAMPLES  # a hang ends the test; a generous budget on a shared machine
 
 # Commands whose success would start something long-running (or heavy): argument-level only.
@@ -418,7 +418,7 @@ def _run(
 def test_bad_invocations_end_in_one_line(
     sandbox: Path, capsys: pytest.CaptureFixture[str], family: str
 ) -> None:
-    @fuzz_settings(200)
+    @fuzz_settings(100)
     @given(made=invocations(family))
     def check(made: tuple[str, list[Token]]) -> None:
         _run(sandbox, capsys, family, made)

@@ -57,16 +57,14 @@ def sample_people(tmp_path: Path, sample_images: Path) -> Path:
 
 
 def test_two_lanes_one_report(
-    sample_people: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    sample_people: Path, pcsc_path: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from drivers.chip.pcscd import pcscd_available
-
     audit = tmp_path / "audit.db"
     args = ["simulate", "--dataset", str(sample_people), "--limit", "4", "--lanes", "2"]
     args += ["--speed", "4"]  # the lane's waits, a quarter as long
     args += ["--audit", str(audit), "--json", str(tmp_path / "out.json")]
     args += ["--report", str(tmp_path / "report")]
-    if pcscd_available():  # a reason it is not: read the chips in process
+    if not pcsc_path:  # read the chips in process
         args.append("--no-pcsc")
     assert main(args) == 0
     out = capsys.readouterr().out

@@ -17,12 +17,12 @@ DOCUMENTS = ROOT / "examples" / "scenarios" / "documents.toml"
 
 
 @pytest.mark.slow
-def test_id_card_clone_and_revoked_signer(pack_folder: Path, tmp_path: Path) -> None:
-    from drivers.chip.pcscd import pcscd_available
-
+def test_id_card_clone_and_revoked_signer(
+    pack_folder: Path, pcsc_path: bool, tmp_path: Path
+) -> None:
     audit, summary = tmp_path / "audit.db", tmp_path / "summary.json"
     args = ["simulate", "--scenario", str(DOCUMENTS), "--audit", str(audit), "--json", str(summary)]
-    if pcscd_available():
+    if not pcsc_path:
         args.append("--no-pcsc")
     main(args)
     people = {t["kind"]: t for t in json.loads(summary.read_text())["travellers"]}

@@ -36,19 +36,13 @@ ROOT = Path(__file__).resolve().parents[3]
 SMALL = ROOT / "examples" / "scenarios" / "small.toml"
 
 
-def _pcsc_problem() -> str | None:
-    from drivers.chip.pcscd import pcscd_available
-
-    return pcscd_available()
-
-
 def test_simulate_small_scenario_end_to_end(
-    pack_folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    pack_folder: Path, pcsc_path: bool, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     audit = tmp_path / "audit.db"
     summary = tmp_path / "summary.json"
     args = ["simulate", "--scenario", str(SMALL), "--audit", str(audit), "--json", str(summary)]
-    if _pcsc_problem():
+    if not pcsc_path:
         args.append("--no-pcsc")
     code = main(args)
     out = capsys.readouterr().out
