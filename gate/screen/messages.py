@@ -30,6 +30,13 @@ HINT_STRAIGHT = N_("Look straight at the camera.")
 HINT_HOLD = N_("Hold still.")
 CAMERA_TIPS = N_("Remove glasses and hat. Only one person in the gate.")
 
+# The challenge: one action asked in the camera view (the traveller's own left and right).
+TURN_LEFT = N_("Please turn your head slightly to your left")
+TURN_RIGHT = N_("Please turn your head slightly to your right")
+TURN_BACK = N_("Then look at the camera again.")
+BLINK = N_("Please blink once")
+BLINK_TEXT = N_("Keep looking at the camera.")
+
 VERIFY_TITLE = N_("Checking")
 VERIFY_TEXT = N_("Please wait a moment.")
 
@@ -49,6 +56,13 @@ HINTS = {
     "centre": HINT_CENTRE,
     "straight": HINT_STRAIGHT,
     "hold": HINT_HOLD,
+}
+
+# The challenge's (title, text), by the action the lane asks for.
+CHALLENGES = {
+    "turn_left": (TURN_LEFT, TURN_BACK),
+    "turn_right": (TURN_RIGHT, TURN_BACK),
+    "blink": (BLINK, BLINK_TEXT),
 }
 
 # Every text above, once each, in the order written (what the catalogues must translate).

@@ -5,6 +5,7 @@ puts it in place (``static/screen.js``). Every text comes from the catalogues th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from html import escape
 from importlib import resources
 
@@ -37,8 +38,16 @@ def static_file(name: str) -> str | None:
     return resources.files("gate.screen").joinpath("static", name).read_text("utf-8")
 
 
-def view_html(view: str, lang: str, hint: str = "find") -> str:
-    """The fragment of ``view`` in ``lang`` (for the camera view, with ``hint``)."""
+_MIRROR = (
+    "<figure class='mirror' id='mirror-box' data-ok='false'><img id='mirror' alt=''>"
+    "<svg class='guide' viewBox='0 0 100 100' preserveAspectRatio='none' aria-hidden='true'>"
+    "<ellipse cx='50' cy='48' rx='30' ry='36'/></svg></figure>"
+)
+
+
+def view_html(view: str, lang: str, hint: str = "find", challenge: str | None = None) -> str:
+    """The fragment of ``view`` in ``lang`` (for the camera view, with ``hint``; for the
+    challenge view, the action asked: ``gate.screen.views.CHALLENGES``)."""
 
     def t(message: str) -> str:
         return escape(translate(lang, message))
@@ -47,20 +56,36 @@ def view_html(view: str, lang: str, hint: str = "find") -> str:
         return (
             "<section class='view view-camera'>"
             f"<h1>{pictogram('camera')}<span>{t(m.CAMERA_TITLE)}</span></h1>"
-            "<div class='camera'><figure class='mirror' id='mirror-box' data-ok='false'>"
-            "<img id='mirror' alt=''><svg class='guide' viewBox='0 0 100 100' "
-            "preserveAspectRatio='none' aria-hidden='true'><ellipse cx='50' cy='48' rx='30' "
-            "ry='36'/></svg></figure><div class='camera-text'>"
+            f"<div class='camera'>{_MIRROR}<div class='camera-text'>"
             f"<p class='hint' id='hint' role='status'><span class='tick'>{pictogram('tick')}"
             f"</span><span id='hint-text'>{t(m.HINTS[hint])}</span></p>"
             f"<p class='tips'>{t(m.CAMERA_TIPS)}</p></div></div></section>"
         )
+    if view == "challenge":
+        return _challenge_html(challenge or "turn_left", lang, t)
     drawing, title, text = _VIEWS[view]
     progress = "<div class='progress' aria-hidden='true'><span></span></div>"
     return (
         f"<section class='view view-{view}'>{pictogram(drawing)}"
         f"<h1>{t(title)}</h1><p>{t(text)}</p>"
         f"{progress if view in ('reading', 'verifying') else ''}</section>"
+    )
+
+
+def _challenge_html(action: str, lang: str, t: Callable[[str], str]) -> str:
+    """The camera view asking for ``action``. The instruction's line is laid out left to
+    right whatever the script, with the arrow on the side it points to: the traveller's own
+    left is the screen's left (and the mirror's), in Arabic as in French. Its words keep
+    the language's own direction."""
+    title, text = m.CHALLENGES[action]
+    words = f"<span dir='{LANGUAGES[lang].direction}'>{t(title)}</span>"
+    drawing = pictogram("blink" if action == "blink" else action)
+    line = words + drawing if action == "turn_right" else drawing + words
+    return (
+        f"<section class='view view-camera view-challenge' data-action='{action}'>"
+        f"<h1 dir='ltr'>{line}</h1>"
+        f"<div class='camera'>{_MIRROR}<div class='camera-text'>"
+        f"<p class='hint challenge-text'>{t(text)}</p></div></div></section>"
     )
 
 
@@ -84,7 +109,7 @@ def message(state: ScreenState, seq: int, sent: float) -> dict[str, object]:
         "dir": LANGUAGES[lang].direction,
         "title": translate(lang, m.TITLE),
         "language": translate(lang, m.LANGUAGE),
-        "html": view_html(state.shown, lang),
+        "html": view_html(state.shown, lang, challenge=state.challenge),
         "sent": sent,
     }
 

@@ -34,6 +34,17 @@ _DRAWINGS = {
     "<path d='M22 108c4-24 20-34 38-34s34 10 38 34'/>",
     # no entry
     "closed": "<circle cx='60' cy='60' r='46'/><path d='M32 60h56' stroke-width='14'/>",
+    # a head and an arrow under it: turn to the traveller's own left, drawn as seen by the
+    # traveller facing the screen. "turn_right" is its mirror; the page's direction never
+    # flips either (left is the traveller's left in every script).
+    "turn_left": "<circle cx='60' cy='40' r='24'/><path d='M48 40h-10'/>"
+    "<path d='M104 92H18'/><path d='M40 70L18 92l22 22'/>",
+    "turn_right": "<circle cx='60' cy='40' r='24'/><path d='M72 40h10'/>"
+    "<path d='M16 92h86'/><path d='M80 70l22 22-22 22'/>",
+    # an eye, open above and closed below
+    "blink": "<path d='M14 40c24-26 68-26 92 0c-24 26-68 26-92 0z'/>"
+    "<circle cx='60' cy='40' r='10'/>"
+    "<path d='M14 88c24 18 68 18 92 0'/><path d='M36 98l-6 10M60 102v12M84 98l6 10'/>",
     # a tick (the face guide is met)
     "tick": "<path d='M24 62l24 24 48-52' stroke-width='12'/>",
 }

@@ -4,9 +4,9 @@ camera view's mirror.
 
 The observer runs in the lane's thread and only updates the state and hands messages on;
 frames are encoded to JPEG on the screen's own thread, newest first (an old frame is
-dropped, never queued), held in memory only and sent only while the camera view is shown.
-A frame carries nothing but the picture, whether the face guide is met and the hint: never
-a score, the chip photo, a name or a number.
+dropped, never queued), held in memory only and sent only while the camera view (or its
+challenge) is shown. A frame carries nothing but the picture, whether the face guide is
+met and the hint: never a score, the chip photo, a name or a number.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ log = logging.getLogger("gate.screen")
 Listener = Callable[[str, dict[str, Any]], None]  # (event name, message)
 MIRROR_WIDTH = 480  # pixels: the mirror needs no more, and JPEGs stay small
 JPEG_QUALITY = 70
+MIRRORED = ("camera", "challenge")  # the views that show the live mirror
 
 
 class Screen:
@@ -113,7 +114,7 @@ class Screen:
     def _change(self, new: ScreenState, sent: float) -> None:
         """With the lock held: keep ``new``; tell the pages when what they show changed."""
         old, self._state = self._state, new
-        if (old.shown, old.language) == (new.shown, new.language):
+        if (old.shown, old.language, old.challenge) == (new.shown, new.language, new.challenge):
             return
         self._seq += 1
         self._current = message(new, self._seq, sent)
@@ -135,7 +136,7 @@ class Screen:
                     return
                 image, box, quality, tid = self._frame or (None, None, None, None)
                 self._frame, state = None, self._state
-            if state.shown != "camera" or tid != state.tid or image is None:
+            if state.shown not in MIRRORED or tid != state.tid or image is None:
                 continue  # a late frame of a view no longer shown
             try:
                 payload = _frame_message(image, box, quality, state.language)
@@ -143,7 +144,7 @@ class Screen:
                 log.exception("screen: a live frame could not be shown")
                 continue
             with self._lock:
-                if self._state.shown == "camera" and self._state.tid == tid:
+                if self._state.shown in MIRRORED and self._state.tid == tid:
                     self._send("frame", payload)
 
 

@@ -3,7 +3,9 @@ changes it (``advance``). No I/O here: the page (``gate.screen.page``) draws a s
 screen (``gate.screen.screen``) keeps the current one and tells the browser.
 
 One view per lane state: idle, reading the chip, the camera, verifying, please proceed,
-please see an officer, out of service. A referral is one view whatever its reason: the
+please see an officer, out of service; and, within the camera's state, the challenge: while
+the lane asks for one action (a ``challenge`` event "asked"), the camera view shows what to
+do (``challenge``) until the lane says how it went. A referral is one view whatever its reason: the
 state keeps no decision, no reason, no name and no score, so no view can show them.
 """
 
@@ -15,7 +17,8 @@ from gate.lane import GateEvent
 from gate.outcome import State
 from gate.screen.languages import DEFAULT
 
-VIEWS = ("idle", "reading", "camera", "verifying", "proceed", "officer", "closed")
+VIEWS = ("idle", "reading", "camera", "challenge", "verifying", "proceed", "officer", "closed")
+CHALLENGES = ("turn_left", "turn_right", "blink")  # the actions the screen can ask for
 
 _VIEW_OF_STATE = {
     State.IDLE: "idle",
@@ -46,6 +49,7 @@ class ScreenState:
     devices_down: bool = False  # a device does not answer (``service`` events)
     officer_closed: bool = False  # an officer closed the lane
     fault: bool = False  # the lane went fail-safe with nobody in it
+    challenge: str | None = None  # the action asked of the traveller (``CHALLENGES``)
 
     @property
     def language(self) -> str:
@@ -56,6 +60,8 @@ class ScreenState:
         """The view on the screen: out of service wins whenever no traveller is served."""
         if self.fault or (self.view == "idle" and (self.devices_down or self.officer_closed)):
             return "closed"
+        if self.view == "camera" and self.challenge is not None:
+            return "challenge"
         return self.view
 
 
@@ -70,8 +76,19 @@ def advance(state: ScreenState, event: GateEvent) -> ScreenState:
     if event.kind == "officer" and event.detail in ("close_lane", "open_lane"):
         return replace(state, officer_closed=event.detail == "close_lane")
     if event.kind == "referral" and event.transaction_id is not None:
-        return replace(state, view="officer")
+        return replace(state, view="officer", challenge=None)
+    if event.kind == "challenge" and event.transaction_id == state.tid:
+        return _challenge(state, event)
     return state
+
+
+def _challenge(state: ScreenState, event: GateEvent) -> ScreenState:
+    """Asked: the camera view shows the action; any other word (passed, failed, attack,
+    no_face) ends it, and the lane's next state says what comes next."""
+    action = event.data.get("action")
+    if event.detail == "asked" and action in CHALLENGES and state.view == "camera":
+        return replace(state, challenge=str(action))
+    return replace(state, challenge=None)
 
 
 def _entered(state: ScreenState, event: GateEvent) -> ScreenState:
@@ -80,16 +97,18 @@ def _entered(state: ScreenState, event: GateEvent) -> ScreenState:
     if event.state is State.FAIL_SAFE:
         if event.transaction_id is None:  # nobody to refer: the lane itself is in trouble
             return replace(_fresh(state, "idle", None), fault=True)
-        return replace(state, view="officer", fault=False)
+        return replace(state, view="officer", fault=False, challenge=None)
     view = _VIEW_OF_STATE.get(event.state)
     if view is None:  # AUDIT: the traveller keeps the view of the decision
         return state
-    return replace(state, view=view, tid=event.transaction_id or state.tid, fault=False)
+    tid = event.transaction_id or state.tid
+    return replace(state, view=view, tid=tid, fault=False, challenge=None)
 
 
 def _fresh(state: ScreenState, view: str, tid: str | None) -> ScreenState:
     """A new traveller (or none): nothing of the last one's language is kept."""
-    return replace(state, view=view, tid=tid, nationality_language=None, chosen=None, fault=False)
+    return replace(state, view=view, tid=tid, nationality_language=None, chosen=None,
+                   fault=False, challenge=None)  # fmt: skip
 
 
 def hint_for(box: Box | None, quality: float | None, width: int, height: int) -> str:

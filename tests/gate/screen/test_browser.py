@@ -1,6 +1,7 @@
 """The traveller's screen in headless Chromium (Debian's chromium + chromedriver), driven by a
 lane of fakes held at each of its states (``Stepper``): a genuine French traveller, two
-referrals for different reasons (the same screen, byte for byte), an out-of-service lane.
+referrals for different reasons (the same screen, byte for byte), an out-of-service lane;
+and, held in the camera's state, the challenge's view (a turn to the traveller's left).
 
 At each state the view shown is checked, our accessibility check runs on it (contrast, text
 size, no flashing: ``styles.check_page``), the visible language choice is used, and the view
@@ -143,6 +144,19 @@ def _camera(flow: Flow, tid: str | None) -> None:
     assert "Ne bougez plus." in flow.text()
     flow.look("camera", "fr", again=good)
 
+    # The lane asks for a turn to the left: the instruction, its arrow and the mirror.
+    flow.screen(GateEvent("challenge", State.CAPTURE, 0.0, tid, "asked", {"action": "turn_left"}))
+
+    def mirrored() -> None:
+        show(near, near_box, 0.9)
+        wait_until(lambda: flow.driver.execute_script(
+            "return document.getElementById('mirror').src"), 30, "the mirror")  # fmt: skip
+
+    flow.look("challenge", "fr", again=mirrored)
+    assert "Veuillez tourner légèrement la tête vers votre gauche" in flow.text()
+    flow.screen(GateEvent("challenge", State.CAPTURE, 0.0, tid, "passed", {"action": "turn_left"}))
+    flow.expect("camera", "fr")
+
 
 class Walk:
     """One traveller through the lane (in its own thread), held at each state."""
@@ -230,7 +244,7 @@ def test_genuine_referrals_and_out_of_service_on_the_screen(driver: Any, tmp_pat
         assert stored == ["", 0, 0]
         latencies = [float(x) for x in driver.execute_script("return window.screenLatencies")]
     screen.close()
-    views = ("idle", "reading", "camera", "verifying", "proceed", "officer", "closed")
+    views = ("idle", "reading", "camera", "challenge", "verifying", "proceed", "officer", "closed")
     saved = {f"{v}-{lang}.png" for v in views for lang in SHOT_LANGUAGES} | {"idle-zh.png"}
     assert set(flow.saved) == saved
     p95 = statistics.quantiles(latencies, n=20)[-1] * 1000

@@ -195,5 +195,10 @@ def test_a_live_frame_reaches_the_page_only_in_the_camera_view() -> None:
         assert frame["image"].startswith("data:image/jpeg;base64,")
         assert set(frame) == {"image", "ok", "hint"}
         assert frames.empty()
+        # the challenge's view keeps the mirror
+        screen(GateEvent("challenge", State.CAPTURE, 0.0, "t1", "asked", {"action": "turn_left"}))
+        assert screen.current()["view"] == "challenge"
+        screen(preview("t1"))
+        assert frames.get(timeout=10)["image"].startswith("data:image/jpeg;base64,")
     finally:
         screen.close()
