@@ -15,11 +15,14 @@ Cues, each mapped to [0, 1] (1 = looks live), fused as docs/liveness.md explains
   over frames of the face spectrum's highest peak over the band's median).
 * ``border``: a print's paper edge or a phone's bezel gives straight lines close around the
   face on at least three sides (share of frames where that is seen).
+* ``pulse`` (``gate.capture.rppg``) and ``blink`` (``gate.capture.blink``): signs of life
+  with their own confidence, where the frame rate and the window allow them.
 
 Evidence of an attack (texture, border, a flat surface) lowers the score below the gate's
-threshold; evidence of life (surface, else motion) lifts it; with neither, the face is
-``inconclusive`` (0.4): stillness is not evidence of an attack, but not of life either, and
-the gate refers it (a challenge would be asked, were there one).
+threshold; evidence of life (surface, else motion; a pulse; a blink) lifts it, but never
+above an attack cue; with neither, the face is ``inconclusive`` (0.4): stillness is not
+evidence of an attack, but not of life either, and the lane then asks for one action
+(``gate.lane.liveness_step``: a challenge) before it refers the traveller.
 
 What it does NOT defend against is in docs/liveness.md: this is a screening heuristic tuned
 on the synthetic attacks of ``drivers.camera.synthetic``, not an evaluated PAD subsystem.
