@@ -157,9 +157,12 @@ class AuditLog:
                     f"audit database {path} is an unchained version-1 log: export it with the "
                     "egate that wrote it and start a new log"
                 )
-            # The chain stays valid: a NULL in a later column is not in the MAC.
+            # The chain stays valid: a NULL in a later column is not in the MAC. Only the
+            # columns really missing are added (a log may have been upgraded half-way).
+            present = {row[1] for row in db.execute("PRAGMA table_info(entries)")}
             for column in _MISSING_IN.get(version, ()):
-                db.execute(f"ALTER TABLE entries ADD COLUMN {column} TEXT")
+                if column not in present:
+                    db.execute(f"ALTER TABLE entries ADD COLUMN {column} TEXT")
             db.executescript(_SCHEMA)
             db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             check_integrity(db, path)

@@ -244,7 +244,7 @@ class Simulation:
 
         lane, photos = self.lane, self.photos
         checks = scenario_watchlist(self.scenario, self.workdir / "watch", lane.biometrics.enrol,
-                                    photos.portrait, lane.biometrics.pack_id)  # fmt: skip
+                                    photos.portrait, lambda: lane.biometrics.pack_id)  # fmt: skip
         lane.checks.use(checks, 0.5 * max(1.0, self.options.speed))  # in gate time
 
     def _config(self) -> GateConfig:

@@ -26,13 +26,16 @@ def scenario_watchlist(
     folder: Path,
     enrol: Callable[[ImageBGR], FloatArray],
     portrait: Callable[[str], ImageBGR],
-    pack: str,
+    pack_of_lane: Callable[[], str],
 ) -> WatchChecks | None:
     """A store in ``folder`` listing the scenario's wanted people (their passport photo,
-    enrolled with the gate's pack) and stolen documents; ``None`` when there are none."""
+    enrolled with the gate's pack) and stolen documents; ``None`` when there are none.
+    The lane's pack is asked only then: a scenario without them starts even while the
+    face models are unusable (the lane refers its travellers)."""
     listed = [(i, s) for i, s in enumerate(scenario.travellers) if s.kind in WATCH_KINDS]
     if not listed:
         return None
+    pack = pack_of_lane()
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
