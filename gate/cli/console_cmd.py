@@ -92,9 +92,9 @@ def _console(args: argparse.Namespace) -> int:
     tls = _opt_path(args.tls_cert), _opt_path(args.tls_key)
     server = ConsoleServer(console, args.listen, *tls, trusted_proxy=args.trusted_proxy)
     where = f"broker {args.broker}" if args.broker else "no broker: no lane can reach it"
-    print(f"console on {args.listen} ({where})", file=sys.stderr, flush=True)
+    line = f"console on {args.listen} ({where})"
     try:
-        server.run()
+        server.run(lambda: print(line, file=sys.stderr, flush=True))  # once it is listening
     finally:
         if link is not None:
             link.close()

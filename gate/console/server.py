@@ -11,6 +11,7 @@ import socket
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -197,7 +198,18 @@ class ConsoleServer:
             time.sleep(0.02)
         return self
 
-    def run(self) -> None:
+    def run(self, on_listening: Callable[[], None] | None = None) -> None:
+        """Serve in this thread until stopped; ``on_listening`` is called once the socket
+        accepts connections (not before: a browser sent there earlier is refused)."""
+        if on_listening is not None:
+            startup = self.server.startup
+
+            async def announced(sockets: list[socket.socket] | None = None) -> None:
+                await startup(sockets=sockets)
+                if self.server.started:
+                    on_listening()
+
+            self.server.startup = announced  # type: ignore[method-assign]
         self.server.run()
 
     def stop(self) -> None:
