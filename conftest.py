@@ -65,25 +65,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if uses_shared_pcscd(item):
             item.add_marker(pytest.mark.xdist_group(PCSC_GROUP))
-    if hasattr(config, "workerinput"):
-        items[:] = longest_first(items)
-
-
-def longest_first(items: list[pytest.Item]) -> list[pytest.Item]:
-    """The order the workers are handed work in (a stable sort: a module's tests keep their
-    order): the shared-pcscd group first (one worker runs it all, one test after another:
-    the longest chain), then the modules with a ``slow`` test, then the rest. Handed out
-    last, a long module would keep one worker busy while the other has nothing left."""
-    slow_modules = {
-        item.nodeid.split("::", 1)[0] for item in items if item.get_closest_marker("slow")
-    }
-
-    def rank(item: pytest.Item) -> int:
-        if uses_shared_pcscd(item):
-            return 0
-        return 1 if item.nodeid.split("::", 1)[0] in slow_modules else 2
-
-    return sorted(items, key=rank)
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist sends the node ids to the scheduler
