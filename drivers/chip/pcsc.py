@@ -281,7 +281,16 @@ class PcscReader:
 
     def check(self) -> None:
         """Raise a DeviceError unless pcscd answers and lists this reader (any reader, for
-        a bare ``pcsc``): the lane's question before it takes a traveller."""
+        a bare ``pcsc``): the lane's question before it takes a traveller. The error names
+        the reader whichever way it fails: with pcscd stopped or listing nothing, the
+        operator still learns which reader the lane waits for."""
+        try:
+            self._check_listed()
+        except DeviceError as error:
+            wanted = "any reader" if self.reader == ANY_READER else f"reader {self.reader!r}"
+            raise DeviceError(f"{wanted} unavailable: {error}") from error
+
+    def _check_listed(self) -> None:
         s = _scard()
         result, readers = s.SCardListReaders(self.context.handle, [])
         if result != s.SCARD_S_SUCCESS:
