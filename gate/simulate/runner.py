@@ -56,6 +56,7 @@ from gate.simulate.lane import (
     SceneFeed,
     SimDocuments,
 )
+from gate.simulate.pki import trust_folder
 from gate.simulate.report import TravellerResult
 from gate.simulate.scenario import Scenario, TravellerSpec
 from gate.simulate.travellers import Travellers
@@ -256,7 +257,7 @@ class Simulation:
                 min_face=opts.min_face,
                 best_shot_window_s=opts.best_shot_window_s,
             ),
-            reader=ReaderConfig(trust_store=self.workdir / "pki"),
+            reader=ReaderConfig(trust_store=trust_folder(self.pki, self.workdir / "trust")),
             turnstile=TurnstileConfig(address=self.emulator.address),
             face=FaceConfig(pack=opts.pack or "default", target_fmr=policy.target_fmr),
             liveness=LivenessConfig(threshold=policy.liveness_threshold),
