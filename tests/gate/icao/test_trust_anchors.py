@@ -56,9 +56,11 @@ def _pem(folder: Path, name: str, *certificates: x509.Certificate) -> None:
     (folder / name).write_bytes(pem)
 
 
-def _self_signed_leaf(key: PrivateKey, subject: x509.Name) -> x509.Certificate:
-    """A self-signed end-entity certificate (no basicConstraints), usable as its own DS."""
-    return (
+def _self_signed(
+    key: PrivateKey, subject: x509.Name, *extensions: tuple[x509.ExtensionType, bool]
+) -> x509.Certificate:
+    """A self-signed certificate with ``extensions`` (each with its criticality)."""
+    builder = (
         x509.CertificateBuilder()
         .subject_name(subject)
         .issuer_name(subject)
@@ -66,12 +68,10 @@ def _self_signed_leaf(key: PrivateKey, subject: x509.Name) -> x509.Certificate:
         .serial_number(x509.random_serial_number())
         .not_valid_before(NOW - YEAR)
         .not_valid_after(NOW + YEAR)
-        .add_extension(
-            x509.KeyUsage(True, False, False, False, False, False, False, False, False),
-            critical=True,
-        )
-        .sign(key, hashes.SHA256())
     )
+    for extension, critical in extensions:
+        builder = builder.add_extension(extension, critical=critical)
+    return builder.sign(key, hashes.SHA256())
 
 
 def test_the_simulators_csca_is_an_anchor_and_its_ds_is_not(
@@ -98,7 +98,8 @@ def test_what_a_ds_in_the_folder_signs_fails_passive_authentication(
             planted, pki_ecdsa.ds_key, key, not_before=NOW - YEAR, not_after=NOW + YEAR
         )
     else:
-        planted = signer = _self_signed_leaf(key, pki_ecdsa.ds_certificate.subject)
+        signing_only = x509.KeyUsage(True, False, False, False, False, False, False, False, False)
+        planted = signer = _self_signed(key, pki_ecdsa.ds_certificate.subject, (signing_only, True))
     _pem(tmp_path / "trust", "csca.pem", pki_ecdsa.csca_certificate)
     _pem(tmp_path / "trust", "planted.pem", planted)
     store = TrustStore.from_folder(tmp_path / "trust")
@@ -127,23 +128,15 @@ def _ca(
 ) -> x509.Certificate:
     """A self-signed certificate with the given basicConstraints and (keyCertSign, cRLSign)."""
     name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "CSCA X")])
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - YEAR)
-        .not_valid_after(NOW + YEAR)
-        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=critical)
-    )
+    extensions: list[tuple[x509.ExtensionType, bool]] = [
+        (x509.BasicConstraints(ca=ca, path_length=None), critical)
+    ]
     if usage is not None:
         sign, crl = usage
-        builder = builder.add_extension(
-            x509.KeyUsage(False, False, False, False, False, sign, crl, False, False),
-            critical=True,
+        extensions.append(
+            (x509.KeyUsage(False, False, False, False, False, sign, crl, False, False), True)
         )
-    return builder.sign(key, hashes.SHA256())
+    return _self_signed(key, name, *extensions)
 
 
 @pytest.mark.parametrize(
