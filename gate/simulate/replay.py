@@ -43,6 +43,7 @@ from gate.record import RecordedFrame, RecordedTransaction, Recording
 from gate.simulate.lane import SimDocuments
 from gate.simulate.report import TravellerResult
 from gate.simulate.runner import StatusLine, UnavailableAudit
+from gate.simulate.staged import Staged
 from gate.transaction import DocumentRead, PresentedDocument
 from gate.types import ImageBGR
 
@@ -222,31 +223,16 @@ def recorded_read(transaction: RecordedTransaction) -> DocumentRead | errors.Gat
     )
 
 
-class Replay:
+class Replay(Staged):
     """Plays a recording through one lane. Use as a context manager."""
 
     def __init__(self, recording: Recording, options: ReplayOptions) -> None:
+        super().__init__()
         self.recording = recording
         self.options = options
         base: Clock = SystemClock() if options.speed == 1.0 else ScaledClock(options.speed)
         self.clock = ReplayClock(base)
-        self._cleanups: list[Callable[[], None]] = []
         self._walker: Callable[[], None] | None = None
-
-    def __enter__(self) -> Replay:
-        try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        while self._cleanups:
-            self._cleanups.pop()()
 
     def _start(self) -> None:
         from drivers.runtime_dir import owned_temp_dir

@@ -59,6 +59,7 @@ from gate.simulate.lane import (
 from gate.simulate.pki import trust_folder
 from gate.simulate.report import TravellerResult
 from gate.simulate.scenario import Scenario, TravellerSpec
+from gate.simulate.staged import Staged
 from gate.simulate.travellers import Travellers
 from gate.transaction import PresentedDocument
 
@@ -128,48 +129,20 @@ class UnavailableAudit:
         raise AuditError(self.reason)
 
 
-class Simulation:
+class Simulation(Staged):
     """Runs a scenario through one simulated lane. Use as a context manager."""
 
     def __init__(self, scenario: Scenario, options: SimulationOptions) -> None:
+        super().__init__()
         self.scenario = scenario
         self.options = options
-        self._cleanups: list[Callable[[], None]] = []
         self._walker: Callable[[GateEvent], None] | None = None
         self._current: tuple[int, TravellerSpec] | None = None  # who stands in the lane
         self.clock: Clock = SystemClock() if options.speed == 1.0 else ScaledClock(options.speed)
         self.started = False
         self.recorder: Recorder | None = None
 
-    # -- set-up and tear-down ----------------------------------------------------------------
-    def __enter__(self) -> Simulation:
-        try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def add_cleanup(self, cleanup: Callable[[], None]) -> None:
-        """Run ``cleanup`` first when the simulation closes (e.g. a restarted server)."""
-        self._cleanups.insert(0, cleanup)
-
-    def close(self) -> None:
-        interrupted: BaseException | None = None
-        while self._cleanups:
-            cleanup = self._cleanups.pop()
-            try:
-                cleanup()
-            except Exception:
-                log.exception("simulation clean-up failed")
-            except BaseException as exc:  # a second SIGTERM or Ctrl-C: clean up, then unwind
-                interrupted = interrupted or exc
-        if interrupted is not None:
-            raise interrupted
-
+    # -- set-up (torn down by Staged.close) -----------------------------------------------------
     def _start(self) -> None:
         from drivers.camera.mjpeg_server import MjpegServer
         from drivers.turnstile.emulator import Physics, start_emulator
