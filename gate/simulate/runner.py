@@ -55,6 +55,7 @@ from gate.simulate.lane import (
     LockstepCamera,
     SceneFeed,
     SimDocuments,
+    settle,
 )
 from gate.simulate.pki import trust_folder
 from gate.simulate.report import TravellerResult
@@ -295,7 +296,7 @@ class Simulation(Staged):
         # An officer's decision on an earlier traveller is carried out before this one
         # steps in, as in a real lane: it does not eat into this traveller's capture.
         if self.lane.apply_officer_actions():
-            self._settle()
+            settle(self.emulator, self.turnstile)
         started = time.perf_counter()
         try:
             card, mrz = self.travellers.issue(index, spec)
@@ -324,7 +325,7 @@ class Simulation(Staged):
             self.slot.remove()
             timings["card_out"] = (time.perf_counter() - started) * 1000.0
         started = time.perf_counter()
-        self._settle()
+        settle(self.emulator, self.turnstile)
         timings["settle"] = (time.perf_counter() - started) * 1000.0
         if transaction is None:
             error = "the gate did not take the document"
@@ -332,17 +333,6 @@ class Simulation(Staged):
         return TravellerResult(
             index, spec.label, spec.kind, spec.expect, transaction, timings_ms=timings
         )
-
-    def _settle(self) -> None:
-        """Let the lane empty (walkers out, doors closed) before the next traveller."""
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:
-            with self.emulator.device.locked() as lane:
-                if not lane.busy:
-                    break
-            time.sleep(0.02)
-        while self.turnstile.next_event(0.0) is not None:  # drop what the last one left
-            pass
 
     def run(self, indices: Sequence[int] | None = None) -> list[TravellerResult]:
         """The travellers at ``indices`` of the scenario (default: all), in that order; each
