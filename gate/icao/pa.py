@@ -25,6 +25,7 @@ from cryptography.x509.oid import NameOID
 from gate.errors import ConfigError, DocumentError
 from gate.files import read_regular_file
 from gate.icao.country import alpha2
+from gate.icao.csca import csca_anchors
 from gate.icao.sod import (
     LDS_SECURITY_OBJECT_OID,
     SECURITY_OBJECT_OID,
@@ -54,21 +55,24 @@ class PassiveAuthResult:
 
 class TrustStore:
     """Trusted CSCA certificates: PEM or DER files and ICAO master lists (.ml) in a folder,
-    and the CSCAs' CRLs (.crl, PEM or DER)."""
+    and the CSCAs' CRLs (.crl, PEM or DER). A certificate of the folder that is not a CSCA
+    (``gate.icao.csca``) is no anchor: a warning names it, and the rest loads."""
 
     def __init__(
         self,
         certificates: list[x509.Certificate],
         crls: list[x509.CertificateRevocationList] | None = None,
+        refused: list[str] | None = None,
     ) -> None:
         self.certificates = list(certificates)
         self.crls = list(crls or [])
+        self.refused = list(refused or [])  # a line per certificate of the folder left out
 
     @classmethod
     def from_folder(cls, path: Path) -> TrustStore:
         if not path.is_dir():
             raise ConfigError(f"trust store {path} is not a folder")
-        found: list[x509.Certificate] = []
+        found: list[tuple[str, x509.Certificate]] = []
         crls: list[x509.CertificateRevocationList] = []
         for file in sorted(path.iterdir()):
             if file.suffix.lower() == ".crl":
@@ -77,21 +81,26 @@ class TrustStore:
             if file.suffix.lower() == ".ml":
                 from gate.icao.masterlist import load_master_list
 
-                found.extend(load_master_list(_read(file), str(file)))
+                listed = load_master_list(_read(file), str(file))
+                found.extend((f"{file} ({c.subject.rfc4514_string()})", c) for c in listed)
                 continue
             if file.suffix.lower() not in (".pem", ".crt", ".cer", ".der"):
                 continue
             data = _read(file)
             try:
                 if b"-----BEGIN CERTIFICATE-----" in data:
-                    found.extend(x509.load_pem_x509_certificates(data))
+                    found.extend((str(file), c) for c in x509.load_pem_x509_certificates(data))
                 elif b"-----BEGIN" not in data:  # private keys beside the certs are skipped
-                    found.append(x509.load_der_x509_certificate(data))
+                    found.append((str(file), x509.load_der_x509_certificate(data)))
             except ValueError as exc:
                 raise ConfigError(f"trust store: {file} is not a certificate: {exc}") from exc
         if not found:
             raise ConfigError(f"trust store {path} holds no certificates (.pem/.crt/.cer/.der/.ml)")
-        return cls(found, crls)
+        anchors, refused = csca_anchors(found)
+        if not anchors:
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            raise ConfigError(f"trust store {path} holds no CSCA certificate: {refused[0]}{more}")
+        return cls(anchors, crls, refused)
 
     def crls_of(self, csca: x509.Certificate) -> list[x509.CertificateRevocationList]:
         """The CRLs issued and signed by ``csca`` (a CRL with a bad signature is ignored)."""

@@ -55,9 +55,12 @@ from gate.simulate.lane import (
     LockstepCamera,
     SceneFeed,
     SimDocuments,
+    settle,
 )
+from gate.simulate.pki import trust_folder
 from gate.simulate.report import TravellerResult
 from gate.simulate.scenario import Scenario, TravellerSpec
+from gate.simulate.staged import Staged
 from gate.simulate.travellers import Travellers
 from gate.transaction import PresentedDocument
 
@@ -127,48 +130,20 @@ class UnavailableAudit:
         raise AuditError(self.reason)
 
 
-class Simulation:
+class Simulation(Staged):
     """Runs a scenario through one simulated lane. Use as a context manager."""
 
     def __init__(self, scenario: Scenario, options: SimulationOptions) -> None:
+        super().__init__()
         self.scenario = scenario
         self.options = options
-        self._cleanups: list[Callable[[], None]] = []
         self._walker: Callable[[GateEvent], None] | None = None
         self._current: tuple[int, TravellerSpec] | None = None  # who stands in the lane
         self.clock: Clock = SystemClock() if options.speed == 1.0 else ScaledClock(options.speed)
         self.started = False
         self.recorder: Recorder | None = None
 
-    # -- set-up and tear-down ----------------------------------------------------------------
-    def __enter__(self) -> Simulation:
-        try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def add_cleanup(self, cleanup: Callable[[], None]) -> None:
-        """Run ``cleanup`` first when the simulation closes (e.g. a restarted server)."""
-        self._cleanups.insert(0, cleanup)
-
-    def close(self) -> None:
-        interrupted: BaseException | None = None
-        while self._cleanups:
-            cleanup = self._cleanups.pop()
-            try:
-                cleanup()
-            except Exception:
-                log.exception("simulation clean-up failed")
-            except BaseException as exc:  # a second SIGTERM or Ctrl-C: clean up, then unwind
-                interrupted = interrupted or exc
-        if interrupted is not None:
-            raise interrupted
-
+    # -- set-up (torn down by Staged.close) -----------------------------------------------------
     def _start(self) -> None:
         from drivers.camera.mjpeg_server import MjpegServer
         from drivers.turnstile.emulator import Physics, start_emulator
@@ -256,7 +231,7 @@ class Simulation:
                 min_face=opts.min_face,
                 best_shot_window_s=opts.best_shot_window_s,
             ),
-            reader=ReaderConfig(trust_store=self.workdir / "pki"),
+            reader=ReaderConfig(trust_store=trust_folder(self.pki, self.workdir / "trust")),
             turnstile=TurnstileConfig(address=self.emulator.address),
             face=FaceConfig(pack=opts.pack or "default", target_fmr=policy.target_fmr),
             liveness=LivenessConfig(threshold=policy.liveness_threshold),
@@ -321,7 +296,7 @@ class Simulation:
         # An officer's decision on an earlier traveller is carried out before this one
         # steps in, as in a real lane: it does not eat into this traveller's capture.
         if self.lane.apply_officer_actions():
-            self._settle()
+            settle(self.emulator, self.turnstile)
         started = time.perf_counter()
         try:
             card, mrz = self.travellers.issue(index, spec)
@@ -350,7 +325,7 @@ class Simulation:
             self.slot.remove()
             timings["card_out"] = (time.perf_counter() - started) * 1000.0
         started = time.perf_counter()
-        self._settle()
+        settle(self.emulator, self.turnstile)
         timings["settle"] = (time.perf_counter() - started) * 1000.0
         if transaction is None:
             error = "the gate did not take the document"
@@ -358,17 +333,6 @@ class Simulation:
         return TravellerResult(
             index, spec.label, spec.kind, spec.expect, transaction, timings_ms=timings
         )
-
-    def _settle(self) -> None:
-        """Let the lane empty (walkers out, doors closed) before the next traveller."""
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:
-            with self.emulator.device.locked() as lane:
-                if not lane.busy:
-                    break
-            time.sleep(0.02)
-        while self.turnstile.next_event(0.0) is not None:  # drop what the last one left
-            pass
 
     def run(self, indices: Sequence[int] | None = None) -> list[TravellerResult]:
         """The travellers at ``indices`` of the scenario (default: all), in that order; each

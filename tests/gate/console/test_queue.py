@@ -15,11 +15,8 @@ from tests.gate.console.apps import ConsoleWithLane, wait_for
 
 @pytest.fixture
 def made(tmp_path: Path) -> Iterator[ConsoleWithLane]:
-    console = ConsoleWithLane(tmp_path, state=tmp_path / "state")
-    try:
+    with ConsoleWithLane(tmp_path, state=tmp_path / "state") as console:
         yield console
-    finally:
-        console.close()
 
 
 def test_a_document_referral_shows_the_document_with_its_number_masked(
