@@ -324,7 +324,7 @@ class Simulation:
             self._settle()
         started = time.perf_counter()
         try:
-            card, mrz = self.travellers.issue(index, spec)
+            issued = self.travellers.issue(index, spec)
             frames = self.travellers.scene_frames(index, spec)
         except GateError as exc:
             return TravellerResult(index, spec.label, spec.kind, spec.expect, None, str(exc))
@@ -335,11 +335,14 @@ class Simulation:
         if self.recorder is not None:
             self.recorder.note_traveller(kind=spec.kind, expected=spec.expect.value)
         started = time.perf_counter()
-        transport = self.slot.insert(card)
+        transport = self.slot.insert(issued.card)
         timings["card_in"] = (time.perf_counter() - started) * 1000.0
         self.feed.show(frames)
         try:
-            self.documents.lay(PresentedDocument(mrz, transport, spec.label))
+            page, box = issued.page, issued.portrait_box
+            self.documents.lay(
+                PresentedDocument(issued.printed_mrz, transport, spec.label, page, box)
+            )
             started = time.perf_counter()
             transaction = self.lane.serve_one(5.0)
             timings["gate"] = (time.perf_counter() - started) * 1000.0

@@ -9,16 +9,18 @@ of the camera. ``gate.simulate.runner`` puts each one through the lane.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gate.clock import Clock
 from gate.errors import GateError
 from gate.simulate.scenario import TravellerSpec
+from gate.types import Box, ImageBGR
 
 if TYPE_CHECKING:
     from drivers.camera.conditions import Conditions
+    from gate.icao.mrz import Mrz
     from gate.simulate.faces import PhotoLibrary
     from gate.simulate.pki import TestPki
 
@@ -37,7 +39,22 @@ SCENE_OF_KIND = {
     "revoked": "genuine",
     "wanted": "genuine",
     "stolen_document": "genuine",
+    "substituted_photo": "genuine",  # the one whose portrait is on the page
+    "mrz_mismatch": "genuine",
 }
+# The name printed on an ``mrz_mismatch`` traveller's page instead of DG1's.
+ALTERED_SURNAME = "ALTERED"
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A traveller's passport: the virtual card, and the data page as the reader sees it
+    (its MRZ text; its image and the printed portrait's box on it, when there is one)."""
+
+    card: Any = field(repr=False)
+    printed_mrz: str = field(repr=False)
+    page: ImageBGR | None = field(default=None, repr=False)
+    portrait_box: Box | None = None
 
 
 class Travellers:
@@ -67,8 +84,10 @@ class Travellers:
         self.seed = seed
         self.frames = frames
 
-    def issue(self, index: int, spec: TravellerSpec) -> tuple[Any, str]:
-        """Issue the traveller's passport; returns (virtual card, printed MRZ)."""
+    def issue(self, index: int, spec: TravellerSpec) -> Issued:
+        """Issue the traveller's passport: the virtual card and its data page (the page's
+        MRZ names someone else than DG1 for an ``mrz_mismatch`` traveller, its portrait is
+        the one in the lane for a ``substituted_photo`` one)."""
         import cv2
 
         from drivers.chip.passport_folder import load_passport_folder
@@ -113,7 +132,11 @@ class Travellers:
         if spec.kind == "clone":
             faults["clone"] = True
         card = load_passport_folder(folder, **faults)
-        return card, "\n".join(issued.mrz.lines)
+        printed = altered_name(issued.mrz) if spec.kind == "mrz_mismatch" else issued.mrz
+        page = None
+        if spec.kind == "substituted_photo" and spec.live_photo is not None:
+            page = self.photos.chip_photo(spec.live_photo)
+        return Issued(card, printed.text, page)
 
     def scene_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
         """What the camera shows while the traveller stands in the lane (under the
@@ -179,6 +202,26 @@ class Travellers:
             gesture=action,
         )
         return list(scene.images())
+
+
+def altered_name(mrz: Mrz) -> Mrz:
+    """``mrz`` with another surname: a page whose MRZ differs from DG1 in a field that does
+    not enter the BAC/PACE key (the chip still opens with the page's MRZ)."""
+    from gate.icao.mrz_format import FORMATS
+
+    kind = mrz.kind.lower()
+    return FORMATS[kind](
+        surname=ALTERED_SURNAME,
+        given_names=mrz.given_names,
+        document_number=mrz.document_number,
+        issuing_state=mrz.issuing_state,
+        nationality=mrz.nationality,
+        birth_date=mrz.birth_date,
+        sex=mrz.sex,
+        expiry_date=mrz.expiry_date,
+        optional_data=mrz.optional_data,
+        document_type=mrz.document_type,
+    )
 
 
 def revoked_signer(pki: TestPki) -> TestPki:
