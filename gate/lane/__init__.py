@@ -19,6 +19,7 @@ from gate.lane.events import GateEvent, Observer
 from gate.lane.machine import Lane
 from gate.lane.officer import ACCEPT_ROLES
 from gate.lane.oplog import JsonLogFormatter, OperatorLog, log_startup
+from gate.lane.page_check import PAGE_THRESHOLDS, page_distance, upright_views
 from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
 from gate.lane.resilient import ReopeningStats
 
@@ -27,6 +28,7 @@ __all__ = [
     "ACTION_KINDS",
     "DEFAULT_LIFETIME_S",
     "OFFICER_NAME",
+    "PAGE_THRESHOLDS",
     "SIGNED_VERSION",
     "ActionKind",
     "AuditLogSink",
@@ -50,5 +52,7 @@ __all__ = [
     "lane_camera",
     "load_public_keys",
     "log_startup",
+    "page_distance",
     "serve",
+    "upright_views",
 ]

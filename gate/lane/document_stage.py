@@ -32,19 +32,17 @@ PageReader = Callable[[ImageBGR], str]
 def read_page_mrz(image: ImageBGR) -> str:
     """The MRZ on a page image by ``gate.page``'s OCR; ``UnreadableMrz`` naming what was
     wrong (never a character of it) when none is found or its check digits fail."""
-    import importlib
+    from gate.page import MrzNotFoundError, read_mrz
 
     try:
-        reading = importlib.import_module("gate.page").read_mrz(image)
-    except UnreadableMrz:
-        raise
-    except Exception as exc:  # an image the OCR cannot take: the page, not the lane, is bad
+        reading = read_mrz(image)
+    except MrzNotFoundError as exc:
+        raise UnreadableMrz("no MRZ found on the page") from exc
+    except Exception as exc:  # a picture the OCR cannot take: the page is bad, not the lane
         raise UnreadableMrz(f"page not readable ({type(exc).__name__})") from exc
-    if reading is None or not reading.lines:
-        raise UnreadableMrz("no MRZ found on the page")
     if not reading.valid:
         raise UnreadableMrz("the page's MRZ check digits do not match")
-    return "\n".join(reading.lines)
+    return reading.text
 
 
 class DocumentStage:

@@ -16,6 +16,7 @@ at ``FALLBACK_FMR``.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 from gate.decision import Verdict
 from gate.errors import DocumentError, FaceError, GateError
@@ -111,24 +112,26 @@ class PageCheck:
             return None
         started = work.clock.now()
         try:
-            crop = portrait_area(page, document)
-            try:
-                template = biometrics.enrol(crop)
-            except FaceError:
-                work.document["page_portrait"] = NO_FACE
-                self._bus.emit("document", work.transaction_id, "page portrait", matches=False)
-                return Verdict(Decision.REFER_DOCUMENT, NO_PORTRAIT_REASON)
-            distance = biometrics.distance(reference, [template])
             threshold = self.threshold(biometrics)
+            distance = page_distance(
+                biometrics.enrol,
+                lambda template: biometrics.distance(reference, [template]),
+                page_views(page, document),
+                threshold,
+            )
         except GateError as exc:
             reason = f"page portrait: {type(exc).__name__}: {exc}"
             raise StageStop(Verdict(Decision.REFER_DEVICE, reason)) from exc
         finally:
             work.timed("page_portrait", started)
+        if distance is None:
+            work.document["page_portrait"] = NO_FACE
+            self._bus.emit("document", work.transaction_id, "page portrait", matches=False)
+            return Verdict(Decision.REFER_DOCUMENT, NO_PORTRAIT_REASON)
         matches = distance <= threshold
+        said = MATCHES if matches else DIFFERS
         work.document["page_portrait"] = (
-            f"{MATCHES if matches else DIFFERS} (distance {distance:.3f}, "
-            f"a match at or below {threshold:.3f})"
+            f"{said} (distance {distance:.2f}, threshold {threshold:.2f})"
         )
         self._bus.emit("document", work.transaction_id, "page portrait", matches=matches,
                        distance=distance, threshold=threshold)  # fmt: skip
@@ -141,6 +144,63 @@ DG1_REASON = "DG1 differs from the printed MRZ"  # gate.decision.check_document'
 PAGE_MRZ_REASON = "page MRZ differs from the chip (DG1)"
 PORTRAIT_REASON = "page portrait does not match the chip photo (DG2)"
 NO_PORTRAIT_REASON = "page portrait: no face found on the page"
+
+
+def page_views(page: ImageBGR, document: PresentedDocument) -> list[ImageBGR]:
+    """Where to look for the printed portrait: the renderer's box when it is known, else the
+    page straightened (``upright_views``)."""
+    return [portrait_area(page, document)] if document.portrait_box else upright_views(page)
+
+
+def page_distance(
+    enrol: Callable[[ImageBGR], FloatArray],
+    distance_to: Callable[[FloatArray], float],
+    views: list[ImageBGR],
+    threshold: float = float("-inf"),
+) -> float | None:
+    """The smallest distance (``distance_to``: from the chip's template) of a face found
+    (``enrol``: its template; ``FaceError`` when none) in ``views``
+    (looked at in turn, stopping at the first that matches at ``threshold``); ``None`` when
+    no view holds a face. The page's way up is not known: the portrait is matched in the
+    view where it matches best, as ``bench.page_portrait`` calibrates it."""
+    best: float | None = None
+    for view in views:
+        try:
+            template = enrol(view)
+        except FaceError:
+            continue
+        distance = distance_to(template)
+        best = distance if best is None else min(best, distance)
+        if best <= threshold:
+            break
+    return best
+
+
+def upright_views(page: ImageBGR) -> list[ImageBGR]:
+    """Where to look for the portrait, most likely first: the page straightened by the
+    smaller turn (its outline, brighter than the tray, turned square to the picture, long
+    side across), the same upside down, then the page as laid. A reader's page lies nearly straight;
+    a camera's may lie at any angle, and the face detector wants the face near upright."""
+    import cv2
+    import numpy as np
+
+    grey = cv2.cvtColor(page, cv2.COLOR_BGR2GRAY) if page.ndim == 3 else page
+    _, mask = cv2.threshold(grey, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    outline = max(contours, key=cv2.contourArea) if contours else None
+    if outline is None or cv2.contourArea(outline) < 0.2 * grey.size:
+        return [page, *(np.ascontiguousarray(np.rot90(page, k), np.uint8) for k in (1, 3, 2))]
+    (cx, cy), (w, h), angle = cv2.minAreaRect(outline)
+    if w < h:  # the page's long side across
+        w, h, angle = h, w, angle - 90.0
+    angle = (angle + 90.0) % 180.0 - 90.0  # the smaller turn: a page laid straight stays up
+    turn = cv2.getRotationMatrix2D((cx, cy), angle, 1.0)
+    turn[:, 2] += np.array([w / 2 - cx, h / 2 - cy])
+    straight: ImageBGR = np.asarray(
+        cv2.warpAffine(page, turn, (max(8, round(w)), max(8, round(h)))), np.uint8
+    )
+    # The long side across: the page is upright or upside down.
+    return [straight, np.ascontiguousarray(np.rot90(straight, 2), np.uint8), page]
 
 
 def portrait_area(page: ImageBGR, document: PresentedDocument) -> ImageBGR:

@@ -52,9 +52,9 @@ class PageCameraDocuments:
         deadline = time.monotonic() + timeout
         while (left := deadline - time.monotonic()) > 0:
             try:
-                frame = self.camera.read(min(left, 1.0))
-            except DeviceTimeoutError:
-                continue
+                frame = self.camera.read(left)
+            except DeviceTimeoutError:  # no frame in all that time: the lane polls again
+                return None
             if self._settled(frame.image):
                 return PresentedDocument("", self._transport(), "page", page=frame.image)
         return None

@@ -21,6 +21,7 @@ from gate.types import Box, ImageBGR
 if TYPE_CHECKING:
     from drivers.camera.conditions import Conditions
     from gate.icao.mrz import Mrz
+    from gate.page import Degradation
     from gate.simulate.faces import PhotoLibrary
     from gate.simulate.pki import TestPki
 
@@ -133,10 +134,23 @@ class Travellers:
             faults["clone"] = True
         card = load_passport_folder(folder, **faults)
         printed = altered_name(issued.mrz) if spec.kind == "mrz_mismatch" else issued.mrz
-        page = None
+        on_page = portrait
         if spec.kind == "substituted_photo" and spec.live_photo is not None:
-            page = self.photos.chip_photo(spec.live_photo)
-        return Issued(card, printed.text, page)
+            on_page = self.photos.chip_photo(spec.live_photo)  # the one in the lane
+        return Issued(card, "", self.page(index, printed, on_page))
+
+    def page(self, index: int, mrz: Mrz, portrait: ImageBGR) -> ImageBGR:
+        """The data page printed with ``mrz`` and ``portrait``, as the page reader sees it
+        (laid a little askew, slightly soft, JPEG): the lane reads its MRZ by OCR and finds
+        the portrait on it, as on a real reader."""
+        import numpy as np
+
+        from gate.page import degrade, render_page
+
+        seed = self.seed * 1000 + index
+        rendered = render_page(mrz, portrait, background_seed=seed)
+        rng = np.random.default_rng(seed)
+        return degrade(rendered.image, rng, reader_view(rng))
 
     def scene_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
         """What the camera shows while the traveller stands in the lane (under the
@@ -202,6 +216,21 @@ class Travellers:
             gesture=action,
         )
         return list(scene.images())
+
+
+def reader_view(rng: Any) -> Degradation:
+    """How a page reader sees a page laid on it: a few degrees askew, barely in
+    perspective, a little soft, JPEG-coded (a document camera's still)."""
+    from gate.page import Degradation
+
+    return Degradation(
+        rotation=float(rng.normal(0.0, 2.0)),
+        perspective=float(rng.uniform(0.0, 0.02)),
+        scale=float(rng.uniform(0.9, 1.0)),
+        blur=float(rng.uniform(0.0, 0.6)),
+        noise=float(rng.uniform(0.0, 2.0)),
+        jpeg_quality=int(rng.integers(80, 92)),
+    )
 
 
 def altered_name(mrz: Mrz) -> Mrz:

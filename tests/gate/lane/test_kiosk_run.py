@@ -55,6 +55,32 @@ def test_egate_run_serves_one_traveller(kiosk_ready: None, tmp_path: Path) -> No
     assert recorded.kind is None  # a kiosk does not know who the traveller is
 
 
+def test_egate_run_reads_the_page_from_a_camera_then_accepts(
+    kiosk_ready: None, tmp_path: Path
+) -> None:
+    """Issue 22: ``reader.mrz_source`` names an MJPEG camera showing the passport's rendered
+    data page; the lane waits for the still page, reads its MRZ by OCR, opens the chip with
+    it, checks page against chip (MRZ, portrait) and lets the traveller through."""
+    stop = threading.Event()
+    with emulated_kiosk(tmp_path, "K13572468", page_camera=True) as kiosk:
+        walker = threading.Thread(
+            target=walk_out_when_open, args=(kiosk.emulator, stop), daemon=True
+        )
+        walker.start()
+        try:
+            code = main(["run", "--config", str(kiosk.config), "--max-travellers", "1"])
+        finally:
+            stop.set()
+            walker.join(5)
+        assert code == 0
+        assert kiosk.emulator.opened_count(Door.EXIT) == 1
+    with AuditLog.open(kiosk.audit) as log:
+        (row,) = list(log.rows())
+    assert row["outcome"] == "ACCEPT", row["detail"]
+    stages = json.loads(row["stage_ms"]) if isinstance(row["stage_ms"], str) else row["stage_ms"]
+    assert {"page_ocr", "page_portrait"} <= set(stages)
+
+
 def test_egate_run_without_trust_store_is_a_config_error(tmp_path: Path) -> None:
     config = tmp_path / "kiosk.toml"
     config.write_text('[audit]\npath = "audit.db"\n')
