@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gate.errors import DocumentError
-from gate.icao.mrz import Mrz, parse_mrz
+from gate.icao.mrz import Mrz, _char_value, parse_mrz
 from gate.page.layout import PageFormat
 
 # D: digits only, A: letters and '<' only, X: any (letters, digits, '<')
@@ -43,7 +43,13 @@ TO_DIGIT = {
     "T": "7",
 }
 TO_LETTER = {"0": "O", "1": "I", "2": "Z", "5": "S", "6": "G", "8": "B", "4": "A", "7": "T"}
-_SWAPS = {**{k: v for k, v in TO_DIGIT.items()}, **TO_LETTER}
+# A swap the check digits can prove: the two values differ by other than a multiple of 10
+# (weights 7, 3, 1 modulo 10 cannot see G/6, L/1 or U/0, whose values differ by 10, 20, 30).
+_SWAPS = {
+    a: b
+    for a, b in {**TO_DIGIT, **TO_LETTER}.items()
+    if (_char_value(a) - _char_value(b)) % 10 != 0
+}
 
 
 def field_types(kind: PageFormat) -> tuple[str, ...]:

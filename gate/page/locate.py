@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import cv2
@@ -69,7 +69,7 @@ def _blob(rect: Rect) -> LineBlob:
 
 
 def _line_blobs(mask: Grey) -> list[LineBlob]:
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     blobs = []
     for contour in contours:
         if len(contour) < 5:
@@ -79,7 +79,7 @@ def _line_blobs(mask: Grey) -> list[LineBlob]:
         if (
             blob.thickness >= 4
             and 12 <= blob.length / blob.thickness <= 90
-            and cv2.contourArea(contour) >= 0.55 * blob.length * blob.thickness
+            and cv2.contourArea(contour) >= 0.4 * blob.length * blob.thickness
         ):
             blobs.append(blob)
     return blobs
@@ -122,7 +122,7 @@ def _text_angle(ink: Grey, side: int) -> float:
     mask = cv2.morphologyEx(
         ink, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     )
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    contours, _ = cv2.findContours(mask, cv2.RETR_LIST, cv2.CHAIN_APPROX_SIMPLE)
     votes = np.zeros(180)
     for contour in contours:
         if len(contour) < 5:
@@ -169,10 +169,14 @@ def find_mrz(grey: Grey) -> list[MrzCandidate]:
     back = np.asarray(cv2.invertAffineTransform(matrix), np.float64)
     candidates: list[MrzCandidate] = []
     for width_k in (max(5, side // 60), max(7, side // 40)):
-        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (width_k, 3))
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (width_k, 1))
         mask = np.asarray(cv2.morphologyEx(level, cv2.MORPH_CLOSE, kernel), np.uint8)
         for group in _groups(_line_blobs(mask)):
-            candidates.append(MrzCandidate(tuple(_unrotate(b, back, scale) for b in group)))
+            # MRZ lines print at one height: the thinnest blob is the least merged with
+            # the background, and sets the height every line is cut at
+            thin = min(b.thickness for b in group)
+            lines = tuple(_unrotate(replace(b, thickness=thin), back, scale) for b in group)
+            candidates.append(MrzCandidate(lines))
     candidates.sort(key=lambda c: -c.score)
     unique: list[MrzCandidate] = []
     for candidate in candidates:

@@ -125,7 +125,7 @@ def _read_group(
     if len(lines) != len(found):
         return None
     best: MrzReading | None = None
-    for kind in _formats(lines)[:1]:
+    for kind in _formats(lines):
         chars = CHARS[kind]
         stack = np.concatenate([cells(line, chars) for line in lines])
         probs = classifier.probabilities(stack)
@@ -141,11 +141,16 @@ def _read_group(
         reading = MrzReading(kind, tuple(fixed), mrz is not None and sure, confidence, swaps, mrz)
         if best is None or _rank(reading) > _rank(best):
             best = reading
+        if reading.mrz is not None:
+            break
     return best
 
 
 def _rank(reading: MrzReading) -> tuple[bool, float]:
-    return reading.mrz is not None, float(np.mean([np.mean(line) for line in reading.confidence]))
+    """Check digits passing first, then the mean log-confidence (an upside-down or misplaced
+    cut reads some characters with next to no confidence)."""
+    logs = np.log(np.maximum(np.concatenate([np.array(line) for line in reading.confidence]), 1e-6))
+    return reading.mrz is not None, float(logs.mean())
 
 
 def read_mrz(image: ImageBGR, *, classifier: CellClassifier | None = None) -> MrzReading:
@@ -163,8 +168,8 @@ def read_mrz(image: ImageBGR, *, classifier: CellClassifier | None = None) -> Mr
             reading = _read_group(grey, candidate, flipped, model)
             if reading is not None and (best is None or _rank(reading) > _rank(best)):
                 best = reading
-        if best is not None and best.valid:
-            break
+            if best is not None and best.valid:
+                return best  # check digits and confidence both pass: no other reading can
     if best is None:
         raise MrzNotFoundError("MRZ: no machine readable zone found on the image")
     return best

@@ -55,13 +55,19 @@ def ink_of(strip: npt.NDArray[np.uint8]) -> Line | None:
     peak = float(np.percentile(hat, 99.5))
     if peak < 8:
         return None
-    ink = np.clip(hat / peak, 0.0, 1.0)
+    # glare and shadow change the print's contrast along the line: each stretch is scaled by
+    # its own strongest ink (over about three characters), never by less than a fifth of
+    # the line's, so paper noise is not stretched into print
+    local = cv2.dilate(hat, cv2.getStructuringElement(cv2.MORPH_RECT, (3 * height // 2, height)))
+    ink = np.clip(hat / np.maximum(local, 0.2 * peak), 0.0, 1.0)
     binary = (ink > 0.45).astype(np.uint8)
     rows = binary.sum(axis=1).astype(np.float64)
-    centre = height // 2
     if rows.max() <= 0:
         return None
-    on = rows > 0.25 * rows[max(0, centre - 4) : centre + 5].max()
+    # the print's band: around the strongest row of the strip's middle half
+    smooth = np.convolve(rows, np.ones(3) / 3, mode="same")
+    centre = height // 4 + int(np.argmax(smooth[height // 4 : 3 * height // 4]))
+    on = rows > 0.25 * smooth[centre]
     top = centre
     while top > 0 and on[top - 1]:
         top -= 1
@@ -83,30 +89,61 @@ def ink_of(strip: npt.NDArray[np.uint8]) -> Line | None:
         [stats[i, cv2.CC_STAT_LEFT] + stats[i, cv2.CC_STAT_WIDTH] / 2 for i in order]
     )
     widths = np.array([float(stats[i, cv2.CC_STAT_WIDTH]) for i in order])
-    return Line(ink, top, bottom, centres, widths)
+    return Line(np.asarray(ink, np.float32), top, bottom, centres, widths)
+
+
+def _chain(xs: npt.NDArray[np.float64], pitch: float) -> npt.NDArray[np.float64]:
+    """Each blob's character index, counted from the first blob along steps of ``pitch``
+    (pieces of one broken glyph share an index); a gap of more than three characters starts
+    a new run, numbered on from 10_000 * run."""
+    index = np.zeros(len(xs))
+    run = 0
+    for j in range(1, len(xs)):
+        step = (xs[j] - xs[j - 1]) / pitch
+        if step > 3.5:
+            run += 1
+            index[j] = 10_000 * run
+        else:
+            index[j] = index[j - 1] + round(step)
+    return index
+
+
+def _window(index: npt.NDArray[np.float64], chars: int) -> tuple[npt.NDArray[np.bool_], float]:
+    """The blobs of the run that best holds ``chars`` characters, and the index of its
+    first character."""
+    best: tuple[int, float, npt.NDArray[np.bool_]] | None = None
+    for run in np.unique(index // 10_000):
+        member = index // 10_000 == run
+        first = float(index[member].min())
+        last = float(index[member].max())
+        for start in np.arange(first, max(first, last - chars + 1) + 1):
+            inside = member & (index >= start) & (index < start + chars)
+            count = int(inside.sum())
+            if best is None or count > best[0]:
+                best = (count, float(start), inside)
+    assert best is not None
+    return best[2], best[1]
 
 
 def _fit(line: Line, chars: int) -> npt.NDArray[np.float64]:
     """The centre of each of ``chars`` cells."""
     pitch = line.pitch
-    single = line.widths < 1.25 * pitch
+    single = line.widths < 1.3 * pitch
     xs = line.centres[single] if single.sum() >= 2 else line.centres
-    start = xs[0]
-    step = (xs[-1] - xs[0]) / max(1, chars - 1)
-    coeffs = np.array([0.0, step, start])
-    for _ in range(3):
-        index = np.rint((xs - start) / step).clip(0, chars - 1)
-        predicted = np.polyval(coeffs, index)
-        close = np.abs(predicted - xs) < 0.4 * step
-        if close.sum() >= 6:
-            degree = 2 if close.sum() >= 12 else 1
-            fitted = np.polyfit(index[close], xs[close], degree)
-            coeffs = np.concatenate([np.zeros(3 - len(fitted)), fitted])
-    return np.polyval(coeffs, np.arange(chars))
+    index = _chain(xs, pitch)
+    inside, start = _window(index, chars)
+    xs, index = xs[inside], index[inside] - start
+    coeffs = np.polyfit(index, xs, 1) if len(xs) >= 2 else np.array([pitch, xs[0]])
+    for _ in range(2):
+        keep = np.abs(np.polyval(coeffs, index) - xs) < 0.3 * pitch
+        if keep.sum() >= 6:
+            coeffs = np.polyfit(index[keep], xs[keep], 2 if keep.sum() >= 12 else 1)
+    return np.asarray(np.polyval(coeffs, np.arange(chars, dtype=np.float64)), np.float64)
 
 
-def cells(line: Line, chars: int) -> Floats:
-    """``chars`` cells of ``CELL_H`` x ``CELL_W`` ink values, one per character."""
+def cells(line: Line, chars: int, shifts: npt.NDArray[np.float64] | None = None) -> Floats:
+    """``chars`` cells of ``CELL_H`` x ``CELL_W`` ink values, one per character; ``shifts``
+    (n, 2), in pitches, moves each cut (the classifier's training uses it)."""
     centres = _fit(line, chars)
     pitch = float(np.median(np.diff(centres))) if chars > 1 else line.pitch
     height = line.bottom - line.top + 1
@@ -114,10 +151,12 @@ def cells(line: Line, chars: int) -> Floats:
     top, bottom = line.top - pad, line.bottom + 1 + pad
     out = np.zeros((chars, CELL_H, CELL_W), np.float32)
     for index, centre in enumerate(centres):
-        left, right = centre - 0.55 * pitch, centre + 0.55 * pitch
+        dx, dy = (0.0, 0.0) if shifts is None else shifts[index] * pitch
+        left, right = centre + dx - 0.55 * pitch, centre + dx + 0.55 * pitch
         # an affine crop with sub-pixel placement
         sx, sy = (right - left) / CELL_W, (bottom - top) / CELL_H
-        matrix = np.array([[sx, 0, left + sx / 2 - 0.5], [0, sy, top + sy / 2 - 0.5]], np.float64)
+        y0 = top + dy
+        matrix = np.array([[sx, 0, left + sx / 2 - 0.5], [0, sy, y0 + sy / 2 - 0.5]], np.float64)
         out[index] = cv2.warpAffine(
             line.ink,
             matrix,
