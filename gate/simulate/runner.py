@@ -82,6 +82,7 @@ class SimulationOptions:
     door_time_scale: float | None = None  # None: 1 / speed; 0 gives instant doors
     observers: tuple[Observer, ...] = ()  # more observers of the lane (the console, a broker)
     record: RecordSettings | None = None  # record each transaction (gate.record, opt-in)
+    ocr_pages: bool = False  # the lane reads each rendered page's MRZ by OCR (egate demo)
 
 
 class StatusLine:
@@ -198,9 +199,8 @@ class Simulation:
             self.workdir,
             self.clock,
             seed=self.scenario.seed,
-            frames=opts.frames,
-            conditions=self.scenario.conditions,
-        )
+            frames=opts.frames, conditions=self.scenario.conditions, ocr_pages=opts.ocr_pages,
+        )  # fmt: skip
 
         scale = opts.door_time_scale if opts.door_time_scale is not None else 1.0 / opts.speed
         self.emulator = start_emulator(opts.protocol, physics=Physics(time_scale=scale))

@@ -75,6 +75,7 @@ class Travellers:
         seed: int,
         frames: int,
         conditions: Conditions | None = None,
+        ocr_pages: bool = False,
     ) -> None:
         self.photos = photos
         self.conditions = conditions
@@ -84,6 +85,10 @@ class Travellers:
         self.clock = clock
         self.seed = seed
         self.frames = frames
+        # True: each data page is handed to the lane as an image, its MRZ read by OCR (a
+        # camera over the page). False: the MRZ as text (a scanner with its own software),
+        # and the page's image only where the fraud is in it (a substituted portrait).
+        self.ocr_pages = ocr_pages
 
     def issue(self, index: int, spec: TravellerSpec) -> Issued:
         """Issue the traveller's passport: the virtual card and its data page (the page's
@@ -137,7 +142,10 @@ class Travellers:
         on_page = portrait
         if spec.kind == "substituted_photo" and spec.live_photo is not None:
             on_page = self.photos.chip_photo(spec.live_photo)  # the one in the lane
-        return Issued(card, "", self.page(index, printed, on_page))
+        elif not self.ocr_pages:
+            return Issued(card, printed.text)
+        page = self.page(index, printed, on_page)
+        return Issued(card, "" if self.ocr_pages else printed.text, page)
 
     def page(self, index: int, mrz: Mrz, portrait: ImageBGR) -> ImageBGR:
         """The data page printed with ``mrz`` and ``portrait``, as the page reader sees it
