@@ -49,7 +49,7 @@ class TemplateClassifier:
 
 MODEL = Path(__file__).resolve().parent / "mrz_glyphs.onnx"
 # The committed model's digest (bench/mrz_train.py writes the file and prints it).
-MODEL_SHA256 = ""
+MODEL_SHA256 = "bb26a9f00d0fe3a8d38825ca5d7e21aa95f25654e831a8ca644b6a8ddd4ef6d0"
 
 
 class OnnxClassifier:

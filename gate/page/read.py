@@ -17,7 +17,7 @@ import numpy as np
 
 from gate.errors import DocumentError
 from gate.icao.mrz import Mrz
-from gate.page.classify import CellClassifier, TemplateClassifier
+from gate.page.classify import CellClassifier, OnnxClassifier
 from gate.page.correct import correct
 from gate.page.glyphs import ALPHABET
 from gate.page.layout import CHARS, PageFormat
@@ -106,7 +106,7 @@ _default: CellClassifier | None = None
 def default_classifier() -> CellClassifier:
     global _default
     if _default is None:
-        _default = TemplateClassifier()
+        _default = OnnxClassifier()
     return _default
 
 
