@@ -20,6 +20,7 @@ from gate.lane.machine import Lane
 from gate.lane.officer import ACCEPT_ROLES
 from gate.lane.oplog import JsonLogFormatter, OperatorLog, log_startup
 from gate.lane.page_check import PAGE_THRESHOLDS, page_distance, upright_views
+from gate.lane.page_source import PageCameraDocuments
 from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
 from gate.lane.resilient import ReopeningStats
 
@@ -44,6 +45,7 @@ __all__ = [
     "Observer",
     "OfficerAction",
     "OperatorLog",
+    "PageCameraDocuments",
     "PassportChipReader",
     "ReopeningStats",
     "build_lane",

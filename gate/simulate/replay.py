@@ -40,9 +40,9 @@ from gate.errors import DeviceTimeoutError, DocumentError, InputError
 from gate.interfaces import Frame
 from gate.lane import AuditLogSink, AuditSink, GateEvent, Lane, build_lane
 from gate.record import RecordedFrame, RecordedTransaction, Recording
-from gate.simulate.lane import SimDocuments
+from gate.simulate.lane import SimDocuments, UnavailableAudit
 from gate.simulate.report import TravellerResult
-from gate.simulate.runner import StatusLine, UnavailableAudit
+from gate.simulate.runner import StatusLine
 from gate.transaction import DocumentRead, PresentedDocument
 from gate.types import ImageBGR
 

@@ -43,7 +43,6 @@ from gate.lane import (
     GateEvent,
     Lane,
     Observer,
-    OfficerAction,
     build_lane,
     lane_camera,
 )
@@ -55,7 +54,9 @@ from gate.simulate.lane import (
     LockstepCamera,
     SceneFeed,
     SimDocuments,
+    UnavailableAudit,
 )
+from gate.simulate.page_tray import PageCameraTray
 from gate.simulate.report import TravellerResult
 from gate.simulate.scenario import Scenario, TravellerSpec
 from gate.simulate.travellers import Travellers
@@ -83,6 +84,7 @@ class SimulationOptions:
     observers: tuple[Observer, ...] = ()  # more observers of the lane (the console, a broker)
     record: RecordSettings | None = None  # record each transaction (gate.record, opt-in)
     ocr_pages: bool = False  # the lane reads each rendered page's MRZ by OCR (egate demo)
+    page_camera: bool = False  # ... seen by a camera over the tray (gate.simulate.page_tray)
 
 
 class StatusLine:
@@ -109,23 +111,6 @@ class StatusLine:
         if self.stream is not None and self._tty:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
-
-
-class UnavailableAudit:
-    """The audit sink when the log cannot be opened: every record fails, as on a full disk,
-    so the lane refers each traveller (``AUDIT_FAILED``) instead of the run stopping."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    def record_decision(self, transaction: Transaction) -> None:
-        raise AuditError(self.reason)
-
-    def commit(self, transaction: Transaction) -> None:
-        raise AuditError(self.reason)
-
-    def record_officer(self, action: OfficerAction, at: float) -> None:
-        raise AuditError(self.reason)
 
 
 class Simulation:
@@ -199,8 +184,10 @@ class Simulation:
             self.workdir,
             self.clock,
             seed=self.scenario.seed,
-            frames=opts.frames, conditions=self.scenario.conditions, ocr_pages=opts.ocr_pages,
-        )  # fmt: skip
+            frames=opts.frames,
+            conditions=self.scenario.conditions,
+            ocr_pages=opts.ocr_pages or opts.page_camera,
+        )
 
         scale = opts.door_time_scale if opts.door_time_scale is not None else 1.0 / opts.speed
         self.emulator = start_emulator(opts.protocol, physics=Physics(time_scale=scale))
@@ -214,7 +201,10 @@ class Simulation:
         self.slot: CardSlot = self._card_slot()
         self._cleanups.append(self.slot.close)
 
-        self.documents = SimDocuments()
+        self.documents: SimDocuments | PageCameraTray = SimDocuments()
+        if opts.page_camera:  # the page reader is a camera over the tray: pages by OCR
+            self.documents = PageCameraTray(self.clock)
+            self._cleanups.append(self.documents.close)
         self.status = StatusLine(opts.status, len(self.scenario.travellers))
         config = self._config()
         # The kiosk's camera (the MJPEG stream read back through OpenCV), reporting each
