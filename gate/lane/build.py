@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gate.clock import Clock, SystemClock
-from gate.config import GateConfig
+from gate.config import GateConfig, page_camera_address
 from gate.errors import ConfigError, DeviceError
 from gate.interfaces import Camera
 from gate.lane.checks import watch_checks
@@ -95,6 +95,8 @@ def build_lane(
             tailgate_grace_s=tailgate_grace_s,
         )
         lane.checks.use(watch_checks(config.checks), config.checks.time_limit_s)
+        if page_camera_address(config.reader.mrz_source) is not None and guard is not None:
+            lane.document_stage.warm_up()  # the pages' OCR loaded before the first traveller
         if guard is not None:  # out of service and back: lane events for the console
             guard.emit = lane.announce
             opened.callback(guard.close)
@@ -143,7 +145,6 @@ def _mrz_documents(
     """The page scanner's documents (MRZ lines, or pages seen by a camera), and the probes
     of the chip reader (where it has one) and of the page camera."""
     from drivers.chip.registry import open_reader
-    from gate.config import page_camera_address
     from gate.lane.documents import MrzStreamDocuments
     from gate.lane.mrz_input import LineInput
 

@@ -9,6 +9,7 @@ traveller to place the passport again; the chip is then not touched. The stage's
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -53,6 +54,14 @@ class DocumentStage:
         self._clock = clock
         self._limit_s = limit_s  # the lane's timeouts.document_s, read at each traveller
         self.read_mrz: PageReader = read_page_mrz
+
+    def warm_up(self) -> None:
+        """Load the OCR (its imports and model) now, before the first traveller's page: a
+        lane whose pages come as images calls it once at start."""
+        import numpy as np
+
+        with contextlib.suppress(UnreadableMrz):
+            self.read_mrz(np.full((64, 96, 3), 255, np.uint8))
 
     def read(
         self, document: PresentedDocument, work: TransactionWork, chip_reader: ChipReader

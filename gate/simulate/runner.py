@@ -223,6 +223,8 @@ class Simulation:
         if opts.record is not None:
             self.recorder = record_lane(self.lane, opts.record)
             self._cleanups.append(self.recorder.close)
+        if opts.ocr_pages or opts.page_camera:  # the OCR loaded before the first traveller
+            self.lane.document_stage.warm_up()
         self.turnstile = self.lane.turnstile
         self.camera = self.lane.camera
         self._watchlists()
