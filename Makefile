@@ -7,7 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.egate-installed
 APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev swig socat iproute2 util-linux \
-	mosquitto chromium chromium-driver fonts-dejavu-core fonts-noto-core fonts-droid-fallback
+	mosquitto chromium chromium-driver fonts-dejavu-core fonts-noto-core fonts-droid-fallback \
+	fonts-ocr-b
 
 .PHONY: install apt venv packs demo test lint typecheck pytest bench clean screenshots \
 	screen-latency

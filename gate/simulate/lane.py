@@ -17,7 +17,10 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from gate.errors import AuditError
 from gate.interfaces import Camera, ChipTransport, Frame
+from gate.lane import OfficerAction
+from gate.outcome import Transaction
 from gate.transaction import PresentedDocument
 from gate.turnstile import Turnstile
 from gate.types import ImageBGR
@@ -220,3 +223,20 @@ def settle(emulator: EmulatorHandle, turnstile: Turnstile) -> None:
         time.sleep(0.02)
     while turnstile.next_event(0.0) is not None:
         pass
+
+
+class UnavailableAudit:
+    """The audit sink when the log cannot be opened: every record fails, as on a full disk,
+    so the lane refers each traveller (``AUDIT_FAILED``) instead of the run stopping."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def record_decision(self, transaction: Transaction) -> None:
+        raise AuditError(self.reason)
+
+    def commit(self, transaction: Transaction) -> None:
+        raise AuditError(self.reason)
+
+    def record_officer(self, action: OfficerAction, at: float) -> None:
+        raise AuditError(self.reason)

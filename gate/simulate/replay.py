@@ -39,9 +39,9 @@ from gate.errors import DeviceTimeoutError, DocumentError, InputError
 from gate.interfaces import Frame
 from gate.lane import AuditLogSink, AuditSink, GateEvent, Lane, build_lane
 from gate.record import RecordedFrame, RecordedTransaction, Recording
-from gate.simulate.lane import SimDocuments, settle
+from gate.simulate.lane import SimDocuments, UnavailableAudit, settle
 from gate.simulate.report import TravellerResult
-from gate.simulate.runner import StatusLine, UnavailableAudit
+from gate.simulate.runner import StatusLine
 from gate.simulate.staged import Staged
 from gate.transaction import DocumentRead, PresentedDocument
 from gate.types import ImageBGR

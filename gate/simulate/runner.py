@@ -43,7 +43,6 @@ from gate.lane import (
     GateEvent,
     Lane,
     Observer,
-    OfficerAction,
     build_lane,
     lane_camera,
 )
@@ -55,8 +54,10 @@ from gate.simulate.lane import (
     LockstepCamera,
     SceneFeed,
     SimDocuments,
+    UnavailableAudit,
     settle,
 )
+from gate.simulate.page_tray import PageCameraTray
 from gate.simulate.pki import trust_folder
 from gate.simulate.report import TravellerResult
 from gate.simulate.scenario import Scenario, TravellerSpec
@@ -85,6 +86,8 @@ class SimulationOptions:
     door_time_scale: float | None = None  # None: 1 / speed; 0 gives instant doors
     observers: tuple[Observer, ...] = ()  # more observers of the lane (the console, a broker)
     record: RecordSettings | None = None  # record each transaction (gate.record, opt-in)
+    ocr_pages: bool = False  # the lane reads each rendered page's MRZ by OCR (egate demo)
+    page_camera: bool = False  # ... seen by a camera over the tray (gate.simulate.page_tray)
 
 
 class StatusLine:
@@ -111,23 +114,6 @@ class StatusLine:
         if self.stream is not None and self._tty:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
-
-
-class UnavailableAudit:
-    """The audit sink when the log cannot be opened: every record fails, as on a full disk,
-    so the lane refers each traveller (``AUDIT_FAILED``) instead of the run stopping."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    def record_decision(self, transaction: Transaction) -> None:
-        raise AuditError(self.reason)
-
-    def commit(self, transaction: Transaction) -> None:
-        raise AuditError(self.reason)
-
-    def record_officer(self, action: OfficerAction, at: float) -> None:
-        raise AuditError(self.reason)
 
 
 class Simulation(Staged):
@@ -175,6 +161,7 @@ class Simulation(Staged):
             seed=self.scenario.seed,
             frames=opts.frames,
             conditions=self.scenario.conditions,
+            ocr_pages=opts.ocr_pages or opts.page_camera,
         )
 
         scale = opts.door_time_scale if opts.door_time_scale is not None else 1.0 / opts.speed
@@ -189,7 +176,10 @@ class Simulation(Staged):
         self.slot: CardSlot = self._card_slot()
         self._cleanups.append(self.slot.close)
 
-        self.documents = SimDocuments()
+        self.documents: SimDocuments | PageCameraTray = SimDocuments()
+        if opts.page_camera:  # the page reader is a camera over the tray: pages by OCR
+            self.documents = PageCameraTray(self.clock)
+            self._cleanups.append(self.documents.close)
         self.status = StatusLine(opts.status, len(self.scenario.travellers))
         config = self._config()
         # The kiosk's camera (the MJPEG stream read back through OpenCV), reporting each
@@ -208,6 +198,8 @@ class Simulation(Staged):
         if opts.record is not None:
             self.recorder = record_lane(self.lane, opts.record)
             self._cleanups.append(self.recorder.close)
+        if opts.ocr_pages or opts.page_camera:  # the OCR loaded before the first traveller
+            self.lane.document_stage.warm_up()
         self.turnstile = self.lane.turnstile
         self.camera = self.lane.camera
         self._watchlists()
@@ -299,7 +291,7 @@ class Simulation(Staged):
             settle(self.emulator, self.turnstile)
         started = time.perf_counter()
         try:
-            card, mrz = self.travellers.issue(index, spec)
+            issued = self.travellers.issue(index, spec)
             frames = self.travellers.scene_frames(index, spec)
         except GateError as exc:
             return TravellerResult(index, spec.label, spec.kind, spec.expect, None, str(exc))
@@ -310,11 +302,14 @@ class Simulation(Staged):
         if self.recorder is not None:
             self.recorder.note_traveller(kind=spec.kind, expected=spec.expect.value)
         started = time.perf_counter()
-        transport = self.slot.insert(card)
+        transport = self.slot.insert(issued.card)
         timings["card_in"] = (time.perf_counter() - started) * 1000.0
         self.feed.show(frames)
         try:
-            self.documents.lay(PresentedDocument(mrz, transport, spec.label))
+            page, box = issued.page, issued.portrait_box
+            self.documents.lay(
+                PresentedDocument(issued.printed_mrz, transport, spec.label, page, box)
+            )
             started = time.perf_counter()
             transaction = self.lane.serve_one(5.0)
             timings["gate"] = (time.perf_counter() - started) * 1000.0
