@@ -27,9 +27,12 @@ class Kiosk:
 
 
 @contextmanager
-def emulated_kiosk(tmp_path: Path, document_number: str, extra_toml: str = "") -> Iterator[Kiosk]:
-    """A genuine traveller's passport on a vpcd card, the turnstile emulator, the camera
-    showing the traveller, and the kiosk config that names them."""
+def emulated_kiosk(
+    tmp_path: Path, document_number: str, extra_toml: str = "", door_time_scale: float = 0.2
+) -> Iterator[Kiosk]:
+    """A genuine traveller's passport on a vpcd card, the turnstile emulator (its doors and
+    walkers at ``door_time_scale`` of real time), the camera showing the traveller, and the
+    kiosk config that names them."""
     from drivers.camera.mjpeg_server import MjpegServer
     from drivers.camera.synthetic import TravellerScene
     from drivers.chip.passport_folder import load_passport_folder
@@ -63,7 +66,7 @@ def emulated_kiosk(tmp_path: Path, document_number: str, extra_toml: str = "") -
     feed.show(list(TravellerScene(photo=portrait, kind="genuine", seed=1).images()))
     with (
         ensure_pcscd(),
-        start_emulator("gatectl", physics=Physics(time_scale=0.2)) as emulator,
+        start_emulator("gatectl", physics=Physics(time_scale=door_time_scale)) as emulator,
         MjpegServer(feed) as camera,
         VpcdCardLink(load_passport_folder(tmp_path / "passport")) as link,
     ):
