@@ -67,8 +67,11 @@ typecheck: venv
 # (conftest.py); `PYTEST_WORKERS=0 make pytest` runs the suite in one process.
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
 
+# Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE, set
+# in many containers): the suite starts many Python processes (egate commands, lanes,
+# consoles), and each would compile the project's modules again (~0.2 s apiece).
 pytest: install
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
 
 test: install lint typecheck pytest
 

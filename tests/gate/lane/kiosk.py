@@ -29,12 +29,17 @@ class Kiosk:
 
 @contextmanager
 def emulated_kiosk(
-    tmp_path: Path, document_number: str, extra_toml: str = "", page_camera: bool = False
+    tmp_path: Path,
+    document_number: str,
+    extra_toml: str = "",
+    page_camera: bool = False,
+    door_time_scale: float = 0.2,
 ) -> Iterator[Kiosk]:
-    """A genuine traveller's passport on a vpcd card, the turnstile emulator, the camera
-    showing the traveller, and the kiosk config that names them. With ``page_camera`` the
-    MRZ comes from a second MJPEG camera showing the passport's rendered data page
-    (``reader.mrz_source = "camera:URL"``) instead of a file."""
+    """A genuine traveller's passport on a vpcd card, the turnstile emulator (its doors and
+    walkers at ``door_time_scale`` of real time), the camera showing the traveller, and the
+    kiosk config that names them. With ``page_camera`` the MRZ comes from a second MJPEG
+    camera showing the passport's rendered data page (``reader.mrz_source = "camera:URL"``)
+    instead of a file."""
     from drivers.camera.mjpeg_server import MjpegServer
     from drivers.camera.synthetic import TravellerScene
     from drivers.chip.passport_folder import load_passport_folder
@@ -68,7 +73,7 @@ def emulated_kiosk(
     feed.show(list(TravellerScene(photo=portrait, kind="genuine", seed=1).images()))
     with (
         ensure_pcscd(),
-        start_emulator("gatectl", physics=Physics(time_scale=0.2)) as emulator,
+        start_emulator("gatectl", physics=Physics(time_scale=door_time_scale)) as emulator,
         MjpegServer(feed) as camera,
         VpcdCardLink(load_passport_folder(tmp_path / "passport")) as link,
         contextlib.ExitStack() as more,
