@@ -7,7 +7,7 @@ workers.
     python -m bench.scale ray-throughput --dataset ../shared/datasets/lfw-dev/pairs.txt \\
         --images 200 --workers 1 2
     python -m bench.scale identify --dataset ../shared/datasets/lfw-dev/pairs.txt \\
-        --gallery 1000000 [--index ivf|hnsw]
+        --gallery 1000000 [--index pq|hnsw|ivf]
 
 ``scoring`` and ``identify`` take the dataset's embeddings (through the shard cache) and
 replicate them under new identities (``bench.synthetic``: each model's block turned on its
@@ -190,7 +190,8 @@ def _identify(args: argparse.Namespace) -> dict[str, Any]:
     base, codes, source, checked = _checked_base(args, engine)
     search.set_threads(args.build_threads)
     out = identify_at_scale(engine.manifest, base, codes, args.gallery, index=args.index,
-                            noise=args.noise, seed=args.seed, probes=args.probes)  # fmt: skip
+                            noise=args.noise, seed=args.seed, probes=args.probes,
+                            candidates=args.candidates or [None])  # fmt: skip
     out.update(pack=engine.pack_id, base=source, synthetic_check=checked,
                peak_rss_mb=peak_rss_mb())  # fmt: skip
     return out
@@ -226,8 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     scoring.add_argument("--seed", type=int, default=0)
     ident = sub.add_parser("identify", help="1:N search of a synthetic gallery at scale")
     ident.add_argument("--gallery", type=int, default=1_000_000)
-    ident.add_argument("--index", choices=("hnsw", "ivf"), default="hnsw")
+    ident.add_argument("--index", choices=("pq", "hnsw", "ivf"), default="pq")
     ident.add_argument("--probes", type=int, default=1000)
+    ident.add_argument("--candidates", type=int, nargs="+", default=None,
+                       help="rows the index proposes for the exact re-rank, one run each "
+                       "(default: the index's own)")  # fmt: skip
     ident.add_argument("--noise", type=float, default=0.05)
     ident.add_argument("--seed", type=int, default=0)
     ident.add_argument("--build-threads", type=int, default=2)

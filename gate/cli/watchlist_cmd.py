@@ -234,9 +234,9 @@ def _register_identify(registry: Registry) -> None:
     )
     p.add_argument(
         "--index",
-        choices=("exact", "hnsw"),
+        choices=("exact", "pq", "hnsw", "ivf"),
         default="exact",
-        help="search exactly or through the HNSW index + exact re-rank",
+        help="search exactly or through a faiss index (the store's: pq) + exact re-rank",
     )
     p.add_argument(
         "--cache",

@@ -290,8 +290,8 @@ class WatchStore:
                 self._template_path(number), self.key.seal(matrix.tobytes(), f"v{number}".encode())
             )
         if len(all_persons) >= content.ann_min:
-            index = search.build_index(search.ann_space(self.pack, matrix))
-            index_kind = "hnsw"
+            index = search.index_gallery(self.pack, matrix)
+            index_kind = search.kind_of(index)
             write_private(
                 self._template_path(number, ".faiss"),
                 self.key.seal(search.index_to_bytes(index), f"i{number}".encode()),

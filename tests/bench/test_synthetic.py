@@ -45,11 +45,17 @@ def test_the_check_accepts_a_faithful_copy_and_refuses_a_shifted_one() -> None:
         synthetic.check_synthetic(real, (same[0] + 0.5, same[1]))
 
 
-def test_identify_at_scale_finds_the_mates_and_reports_its_figures() -> None:
+@pytest.mark.parametrize(("index", "size"), [("pq", 1200), ("hnsw", 300)])
+def test_identify_at_scale_finds_the_mates_and_reports_its_figures(index: str, size: int) -> None:
     out = identify_at_scale(
-        load_manifest("fusion"), BASE, CODES, 300, index="hnsw", seed=3, probes=20
-    )
-    assert out["gallery"] == 300 and out["probes"] == 20 and out["mated_probes"] == 10
-    assert out["recall_of_exact_top1_mated"] == 1.0 and out["rank1_mated"] == 1.0
-    assert out["decisions_as_exact_at_threshold"] == 1.0
-    assert out["search_ms"]["p50"] <= out["search_ms"]["p99"]
+        load_manifest("fusion"), BASE, CODES, size, index=index, seed=3, probes=20,
+        candidates=(None, 64),
+    )  # fmt: skip
+    assert out["gallery"] == size and out["probes"] == 20 and out["mated_probes"] == 10
+    assert out["rank1_mated"] == 1.0
+    default, small = out["runs"]
+    assert small["candidates"] == 64 and default["candidates"] > 64
+    for run in out["runs"]:
+        assert run["recall_of_exact_top1_mated"] == 1.0
+        assert run["decisions_as_exact_at_threshold"] == 1.0
+        assert run["search_ms"]["p50"] <= run["search_ms"]["p99"]
