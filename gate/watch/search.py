@@ -62,16 +62,15 @@ def _faiss() -> Any:
     except ImportError as exc:
         raise ConfigError(FAISS_MISSING) from exc
     if not _threads:
-        set_threads(1)
+        faiss.omp_set_num_threads(1)
+        _threads[:] = [1]
     return faiss
 
 
 def set_threads(count: int) -> None:
     """faiss's OpenMP threads for builds and searches (default 1: a lane searches one probe
     at a time, and on a small busy machine more threads only spin against each other)."""
-    import faiss
-
-    faiss.omp_set_num_threads(max(1, count))
+    _faiss().omp_set_num_threads(max(1, count))
     _threads[:] = [count]
 
 
