@@ -30,9 +30,8 @@ def build_gallery(
     base: npt.NDArray[np.float32],
     codes: npt.NDArray[np.int64],
     size: int,
-    blocks: list[int],
+    made: synthetic.Copier,
     *,
-    noise: float,
     seed: int,
     probes: int,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
@@ -47,7 +46,7 @@ def build_gallery(
     mates: list[int] = []
     non_mated = np.zeros((0, base.shape[1]), dtype=np.float32)
     for copy in range(copies + 1):
-        turned = base if copy == 0 else synthetic.turned_copy(base, blocks, noise, rng)
+        turned = made.base.astype(np.float32) if copy == 0 else made.copy(rng)
         if copy < copies:
             gallery[copy * first.size : (copy + 1) * first.size] = turned[first]
             if len(mated) < probes // 2:
@@ -92,9 +91,9 @@ def identify_at_scale(
 ) -> dict[str, Any]:
     """Build, then search every probe once per candidate count (``None``: the gallery's
     default for the index), one probe at a time on one thread; the exact search last."""
-    blocks = synthetic.blocks_of(manifest)
+    made = synthetic.copier(manifest, base, codes, noise)
     gallery_vectors, probe_vectors, truth = build_gallery(
-        base, codes, size, blocks, noise=noise, seed=seed, probes=probes
+        base, codes, size, made, seed=seed, probes=probes
     )
     started = time.perf_counter()
     built = search.index_gallery(manifest, gallery_vectors, kind=index)

@@ -94,12 +94,15 @@ def score_at_scale(
     vectors: npt.NDArray[np.float32],
     codes: npt.NDArray[np.int64],
     progress: bool = False,
+    genuine: npt.NDArray[np.float64] | None = None,
 ) -> dict[str, Any]:
-    """Score every cross-identity pair; the figures, the time and the memory it took."""
+    """Score every cross-identity pair; the figures, the time and the memory it took
+    (``genuine``: the genuine distances to use, else consecutive pairs of ``vectors``)."""
     started = time.perf_counter()
     scores = score_cross_identity(engine.distance_matrix, vectors, codes, progress=progress)
     seconds = time.perf_counter() - started
-    genuine = _genuine_distances(engine, vectors, codes)
+    if genuine is None:
+        genuine = _genuine_distances(engine, vectors, codes)
     summary = score_metrics.score_summary(genuine, scores, targets=LOW_FMRS)
     return {
         "embeddings": int(codes.size),
@@ -109,6 +112,7 @@ def score_at_scale(
         "seconds": seconds,
         "comparisons_per_second": scores.total / seconds if seconds > 0 else None,
         "peak_rss_mb": peak_rss_mb(),
+        "genuine_pairs": int(genuine.size),
         "eer": summary["eer"],
         "tar_at_fmr": summary["tar_at_fmr"],
         "thresholds": {k: p["threshold"] for k, p in summary["operating_points"].items()},
@@ -145,21 +149,20 @@ def _base_embeddings(args: argparse.Namespace, engine: Any) -> tuple[Any, Any, s
 
 def _checked_base(args: argparse.Namespace, engine: Any) -> tuple[Any, Any, str, list[Any]]:
     """The real base set, once its synthetic copies were checked to reproduce its genuine
-    and impostor distances (``bench.synthetic``); refused otherwise, or without a dataset."""
+    and impostor distances (``bench.synthetic``: two copies' cross pairs, what dominates at
+    scale); refused otherwise, or without a dataset."""
     from bench import synthetic
 
     if args.dataset is None:
         raise SystemExit("a scale figure needs --dataset: the synthetic templates are checked "
                          "against its real distances before any figure is printed")  # fmt: skip
     base, codes, source = _base_embeddings(args, engine)
-    blocks = synthetic.blocks_of(engine.manifest)
-    n = base.shape[0]
-    copies, copy_codes = synthetic.replicate_blocks(base, codes, 3 * n, blocks, args.noise, 1)
+    made = synthetic.copier(engine.manifest, base, codes, args.noise)
     measure = (engine.distance_matrix, engine.distances)
     real = synthetic.distances_of(*measure, base, codes)
-    made = synthetic.distances_of(*measure, copies[n:], copy_codes[n:])
+    copies = synthetic.cross_copy_distances(*measure, made, codes)
     try:
-        checked = synthetic.check_synthetic(real, made)
+        checked = synthetic.check_synthetic(real, copies)
     except Exception as exc:
         raise SystemExit(f"refused: {exc}") from exc
     return base, codes, source, checked
@@ -171,12 +174,12 @@ def _scoring(args: argparse.Namespace) -> dict[str, Any]:
 
     engine = load_engine(args.pack)
     base, codes, source, checked = _checked_base(args, engine)
-    blocks = synthetic.blocks_of(engine.manifest)
-    vectors, identities = synthetic.replicate_blocks(
-        base, codes, args.embeddings, blocks, args.noise, args.seed
-    )
-    del base
-    out = score_at_scale(engine, vectors, identities, progress=args.progress)
+    made = synthetic.copier(engine.manifest, base, codes, args.noise)
+    vectors, identities = synthetic.replicate_copies(made, codes, args.embeddings, args.seed)
+    # the TARs from the real genuine pairs: a copy repeats a real pair, it adds no evidence
+    genuine = _genuine_distances(engine, base, codes)
+    del base, made
+    out = score_at_scale(engine, vectors, identities, progress=args.progress, genuine=genuine)
     out.update(pack=engine.pack_id, base=source, noise=args.noise, synthetic_check=checked)
     return out
 
