@@ -1,11 +1,12 @@
 """``python -m bench.scale identify --gallery N``: 1:N search at scale on synthetic templates.
 
 The gallery is one template per identity of the replicated base set (``bench.synthetic``:
-the dataset's own templates, turned copies under new identities), checked first to
-reproduce the real distances (``check_synthetic``). Probes: mated ones (another image of an
+the dataset's own images under new identities, each identity's centre moved), checked first
+to reproduce the real distances (``check_synthetic``). Probes: mated ones (another image of an
 enrolled identity, from the first copies) and non-mated ones (a copy left out). Figures:
-index build time, peak RSS, single-probe search latency after the exact re-rank, and the
-recall of the exact top-1 (the exact search done in blocks, as the truth).
+index build time, peak RSS, and per candidate count the single-probe search latency after
+the exact re-rank and the recall of the exact top-1 for mated and non-mated probes (the
+exact search done in blocks, as the truth).
 """
 
 from __future__ import annotations

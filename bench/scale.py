@@ -10,11 +10,13 @@ workers.
         --gallery 1000000 [--index pq|hnsw|ivf]
 
 ``scoring`` and ``identify`` take the dataset's embeddings (through the shard cache) and
-replicate them under new identities (``bench.synthetic``: each model's block turned on its
-own, a little noise), after checking that the copies reproduce the dataset's genuine and
-impostor distances at the FMRs both can measure (refused otherwise). ``scoring`` goes up to
-``--embeddings`` rows and scores every cross-identity pair in blocks
-through the pack's own ``distance_matrix`` into the exact-tail histogram. It prints the wall
+replicate them under new identities (``bench.synthetic``: each identity's centre moved in a
+between/within-whitened basis, each image's own deviation kept, a little noise), after
+checking that two copies' cross pairs reproduce the dataset's impostor distances, and the
+copies' genuine pairs its genuine ones, at the FMRs both can measure (refused otherwise).
+``scoring`` goes up to ``--embeddings`` rows and scores every cross-identity pair in blocks
+through the pack's own ``distance_matrix`` into the exact-tail histogram; its TARs come from
+the dataset's real genuine pairs (copies only repeat them). It prints the wall
 time, the peak RSS of the process, the comparisons per second and the figures down to FMR
 1e-6 as JSON. ``bench/micro/test_scale_micro.py`` runs a small version in the test suite.
 """
