@@ -212,8 +212,8 @@ def identify(
     parts = split(dataset.identity_codes, emb.acquired, non_mated_share, seed)
     gallery = Gallery(engine.manifest, emb.vectors[parts.gallery])
     started = time.perf_counter()
-    if index == "hnsw":
-        gallery = gallery.with_index()
+    if index != "exact":
+        gallery = gallery.with_index(index)
     build_s = time.perf_counter() - started
     k = min(k, len(gallery))
     searches = run_searches(gallery, emb.vectors, parts, k)

@@ -7,14 +7,16 @@ workers.
     python -m bench.scale ray-throughput --dataset ../shared/datasets/lfw-dev/pairs.txt \\
         --images 200 --workers 1 2
     python -m bench.scale identify --dataset ../shared/datasets/lfw-dev/pairs.txt \\
-        --gallery 1000000 [--index ivf|hnsw]
+        --gallery 1000000 [--index pq|hnsw|ivf]
 
 ``scoring`` and ``identify`` take the dataset's embeddings (through the shard cache) and
-replicate them under new identities (``bench.synthetic``: each model's block turned on its
-own, a little noise), after checking that the copies reproduce the dataset's genuine and
-impostor distances at the FMRs both can measure (refused otherwise). ``scoring`` goes up to
-``--embeddings`` rows and scores every cross-identity pair in blocks
-through the pack's own ``distance_matrix`` into the exact-tail histogram. It prints the wall
+replicate them under new identities (``bench.synthetic``: each identity's centre moved in a
+between/within-whitened basis, each image's own deviation kept, a little noise), after
+checking that two copies' cross pairs reproduce the dataset's impostor distances, and the
+copies' genuine pairs its genuine ones, at the FMRs both can measure (refused otherwise).
+``scoring`` goes up to ``--embeddings`` rows and scores every cross-identity pair in blocks
+through the pack's own ``distance_matrix`` into the exact-tail histogram; its TARs come from
+the dataset's real genuine pairs (copies only repeat them). It prints the wall
 time, the peak RSS of the process, the comparisons per second and the figures down to FMR
 1e-6 as JSON. ``bench/micro/test_scale_micro.py`` runs a small version in the test suite.
 """
@@ -94,12 +96,15 @@ def score_at_scale(
     vectors: npt.NDArray[np.float32],
     codes: npt.NDArray[np.int64],
     progress: bool = False,
+    genuine: npt.NDArray[np.float64] | None = None,
 ) -> dict[str, Any]:
-    """Score every cross-identity pair; the figures, the time and the memory it took."""
+    """Score every cross-identity pair; the figures, the time and the memory it took
+    (``genuine``: the genuine distances to use, else consecutive pairs of ``vectors``)."""
     started = time.perf_counter()
     scores = score_cross_identity(engine.distance_matrix, vectors, codes, progress=progress)
     seconds = time.perf_counter() - started
-    genuine = _genuine_distances(engine, vectors, codes)
+    if genuine is None:
+        genuine = _genuine_distances(engine, vectors, codes)
     summary = score_metrics.score_summary(genuine, scores, targets=LOW_FMRS)
     return {
         "embeddings": int(codes.size),
@@ -109,6 +114,7 @@ def score_at_scale(
         "seconds": seconds,
         "comparisons_per_second": scores.total / seconds if seconds > 0 else None,
         "peak_rss_mb": peak_rss_mb(),
+        "genuine_pairs": int(genuine.size),
         "eer": summary["eer"],
         "tar_at_fmr": summary["tar_at_fmr"],
         "thresholds": {k: p["threshold"] for k, p in summary["operating_points"].items()},
@@ -145,21 +151,20 @@ def _base_embeddings(args: argparse.Namespace, engine: Any) -> tuple[Any, Any, s
 
 def _checked_base(args: argparse.Namespace, engine: Any) -> tuple[Any, Any, str, list[Any]]:
     """The real base set, once its synthetic copies were checked to reproduce its genuine
-    and impostor distances (``bench.synthetic``); refused otherwise, or without a dataset."""
+    and impostor distances (``bench.synthetic``: two copies' cross pairs, what dominates at
+    scale); refused otherwise, or without a dataset."""
     from bench import synthetic
 
     if args.dataset is None:
         raise SystemExit("a scale figure needs --dataset: the synthetic templates are checked "
                          "against its real distances before any figure is printed")  # fmt: skip
     base, codes, source = _base_embeddings(args, engine)
-    blocks = synthetic.blocks_of(engine.manifest)
-    n = base.shape[0]
-    copies, copy_codes = synthetic.replicate_blocks(base, codes, 3 * n, blocks, args.noise, 1)
+    made = synthetic.copier(engine.manifest, base, codes, args.noise)
     measure = (engine.distance_matrix, engine.distances)
     real = synthetic.distances_of(*measure, base, codes)
-    made = synthetic.distances_of(*measure, copies[n:], copy_codes[n:])
+    copies = synthetic.cross_copy_distances(*measure, made, codes)
     try:
-        checked = synthetic.check_synthetic(real, made)
+        checked = synthetic.check_synthetic(real, copies)
     except Exception as exc:
         raise SystemExit(f"refused: {exc}") from exc
     return base, codes, source, checked
@@ -171,12 +176,12 @@ def _scoring(args: argparse.Namespace) -> dict[str, Any]:
 
     engine = load_engine(args.pack)
     base, codes, source, checked = _checked_base(args, engine)
-    blocks = synthetic.blocks_of(engine.manifest)
-    vectors, identities = synthetic.replicate_blocks(
-        base, codes, args.embeddings, blocks, args.noise, args.seed
-    )
-    del base
-    out = score_at_scale(engine, vectors, identities, progress=args.progress)
+    made = synthetic.copier(engine.manifest, base, codes, args.noise)
+    vectors, identities = synthetic.replicate_copies(made, codes, args.embeddings, args.seed)
+    # the TARs from the real genuine pairs: a copy repeats a real pair, it adds no evidence
+    genuine = _genuine_distances(engine, base, codes)
+    del base, made
+    out = score_at_scale(engine, vectors, identities, progress=args.progress, genuine=genuine)
     out.update(pack=engine.pack_id, base=source, noise=args.noise, synthetic_check=checked)
     return out
 
@@ -190,7 +195,8 @@ def _identify(args: argparse.Namespace) -> dict[str, Any]:
     base, codes, source, checked = _checked_base(args, engine)
     search.set_threads(args.build_threads)
     out = identify_at_scale(engine.manifest, base, codes, args.gallery, index=args.index,
-                            noise=args.noise, seed=args.seed, probes=args.probes)  # fmt: skip
+                            noise=args.noise, seed=args.seed, probes=args.probes,
+                            candidates=args.candidates or [None])  # fmt: skip
     out.update(pack=engine.pack_id, base=source, synthetic_check=checked,
                peak_rss_mb=peak_rss_mb())  # fmt: skip
     return out
@@ -226,8 +232,11 @@ def main(argv: list[str] | None = None) -> int:
     scoring.add_argument("--seed", type=int, default=0)
     ident = sub.add_parser("identify", help="1:N search of a synthetic gallery at scale")
     ident.add_argument("--gallery", type=int, default=1_000_000)
-    ident.add_argument("--index", choices=("hnsw", "ivf"), default="hnsw")
+    ident.add_argument("--index", choices=("pq", "hnsw", "ivf"), default="pq")
     ident.add_argument("--probes", type=int, default=1000)
+    ident.add_argument("--candidates", type=int, nargs="+", default=None,
+                       help="rows the index proposes for the exact re-rank, one run each "
+                       "(default: the index's own)")  # fmt: skip
     ident.add_argument("--noise", type=float, default=0.05)
     ident.add_argument("--seed", type=int, default=0)
     ident.add_argument("--build-threads", type=int, default=2)

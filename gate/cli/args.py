@@ -342,6 +342,24 @@ def pem_private_key(text: str) -> Path:
     return _checked_file(text, lambda path: load_private_key(path, "private key"))
 
 
+def ed25519_key(what: str, *, private: bool) -> Callable[[str], Path]:
+    """A PEM Ed25519 key file (public or private), read and checked now."""
+    from gate.errors import ConfigError
+
+    def check(path: Path) -> None:
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+
+        from gate.pem_files import load_private_key, load_public_key
+
+        key: object = load_private_key(path, what) if private else load_public_key(path, what)
+        wanted = ed25519.Ed25519PrivateKey if private else ed25519.Ed25519PublicKey
+        if not isinstance(key, wanted):
+            side = "private" if private else "public"
+            raise ConfigError(f"{what} {path}: not an Ed25519 {side} key")
+
+    return lambda text: _checked_file(text, check)
+
+
 def console_public_keys(text: str) -> str:
     """``--trust-console``: a console public key file, or a folder of ``*.pub``; every key is
     read now, so a FIFO, a folder without keys or a wrong file is refused before the lane

@@ -38,7 +38,7 @@ def register(registry: Registry) -> None:
     _store_options(p)
     p.add_argument(
         "--signer",
-        type=argtypes.regular_file,
+        type=argtypes.ed25519_key("watchlist signer", private=False),
         required=True,
         metavar="PUB.pem",
         help="the Ed25519 public key whose signed files the store imports",
@@ -73,7 +73,7 @@ def register(registry: Registry) -> None:
     p.add_argument("content", type=argtypes.regular_file, metavar="CONTENT.json")
     p.add_argument(
         "--key",
-        type=argtypes.regular_file,
+        type=argtypes.ed25519_key("watchlist signing key", private=True),
         required=True,
         metavar="KEY.pem",
         help="the issuer's Ed25519 private key (PEM)",
@@ -115,15 +115,11 @@ def _open(args: argparse.Namespace) -> Any:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-    from gate.pem_files import load_public_key, read_pem_bytes
+    from gate.pem_files import read_pem_bytes
     from gate.watch.keys import load_key, write_key_file
     from gate.watch.store import WatchStore
     from models.pack import load_manifest
 
-    if not isinstance(load_public_key(args.signer, "watchlist signer"), Ed25519PublicKey):
-        raise ConfigError(f"watchlist signer {args.signer}: not an Ed25519 public key")
     signer = read_pem_bytes(args.signer, "watchlist signer")
     folder = _folder(args)
     manifest = load_manifest(args.pack)
@@ -202,8 +198,7 @@ def _sign(args: argparse.Namespace) -> int:
     from gate.watch.bundle import MAX_BUNDLE_BYTES, sign_bundle
 
     key = load_private_key(args.key, "watchlist signing key")
-    if not isinstance(key, Ed25519PrivateKey):
-        raise ConfigError(f"watchlist signing key {args.key}: not an Ed25519 private key")
+    assert isinstance(key, Ed25519PrivateKey)  # checked as the argument was parsed
     content = load_json_object(
         args.content, "watchlist content", max_bytes=MAX_BUNDLE_BYTES, error=InputError
     )
@@ -239,9 +234,9 @@ def _register_identify(registry: Registry) -> None:
     )
     p.add_argument(
         "--index",
-        choices=("exact", "hnsw"),
+        choices=("exact", "pq", "hnsw", "ivf"),
         default="exact",
-        help="search exactly or through the HNSW index + exact re-rank",
+        help="search exactly or through a faiss index (the store's: pq) + exact re-rank",
     )
     p.add_argument(
         "--cache",

@@ -5,12 +5,22 @@ sum of z-normalised component distances; plain Euclidean or 1 - cos for a single
 so a gallery entry is a hit exactly when ``FaceEngine.distance`` would call the pair a match.
 
 A small gallery (under ``ANN_MIN`` templates) is searched exactly: one matrix product. A large
-one has a faiss HNSW index over ``ann_space`` vectors, whose squared L2 distance follows the
-pack's distance (exactly for cosine parts, by the tangent at a typical distance for Euclidean
-parts); the index only proposes ``candidates`` rows per probe, which are then re-ranked with
-the exact distance. The index can therefore only miss an entry, never invent one or move a
-distance, and the candidate count is set far above the number that can lie under the
+one has a faiss index over ``ann_space`` vectors, whose squared L2 distance follows the pack's
+distance (exactly for cosine parts, by the tangent at a stranger's nearest distance for
+Euclidean parts); the index only proposes candidate rows per probe, which are then re-ranked
+with the exact distance. The index can therefore only miss an entry, never invent one or move
+a distance, and the candidate count is set far above the number that can lie under the
 operating threshold (tests compare the two searches at the threshold).
+
+The default index (``pq``) scans every entry's 4-bit product-quantizer code (two dimensions a
+code, faiss's SIMD "fast scan": 128 bytes an entry for the 256-value fusion) and proposes
+``PQ_CANDIDATES`` rows. Measured on synthetic galleries up to a million
+(``python -m bench.scale identify``, docs/watchlist.md), this finds the exact nearest entry of
+mated *and* non-mated probes where HNSW (recall 0.74 for strangers at 100,000) and IVF (a
+mated probe missed once in twenty at 32 lists probed) did not: the replicated templates fill
+the space too evenly for IVF's lists, and HNSW's greedy walk loses a stranger's nearest entry
+among thousands at nearly the same distance. A scan has no such failure; it is kept cheap by
+the code size. ``hnsw`` and ``ivf`` remain for comparison.
 """
 
 from __future__ import annotations
@@ -30,7 +40,13 @@ F32 = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
 ANN_MIN = 20_000  # smaller galleries are searched exactly (a few ms)
-CANDIDATES = 256  # rows the index proposes per probe for the exact re-rank
+CANDIDATES = 256  # rows an HNSW or IVF index proposes per probe for the exact re-rank
+PQ_CANDIDATES = 1024  # rows the PQ scan proposes (its codes are coarse; the re-rank is exact)
+INDEX_KINDS = ("pq", "hnsw", "ivf")
+DEFAULT_INDEX = "pq"
+CHUNK = 65_536  # rows turned into ``ann_space`` vectors at a time while an index is built
+PQ_MIN_ROWS = 1_000  # a smaller "pq" index is a flat scan of the float vectors
+TRAIN_ROWS = 65_536  # a PQ's or IVF's training sample
 HNSW_LINKS = 32
 EF_CONSTRUCTION = 80
 IVF_PROBES = 32
@@ -46,16 +62,15 @@ def _faiss() -> Any:
     except ImportError as exc:
         raise ConfigError(FAISS_MISSING) from exc
     if not _threads:
-        set_threads(1)
+        faiss.omp_set_num_threads(1)
+        _threads[:] = [1]
     return faiss
 
 
 def set_threads(count: int) -> None:
     """faiss's OpenMP threads for builds and searches (default 1: a lane searches one probe
     at a time, and on a small busy machine more threads only spin against each other)."""
-    import faiss
-
-    faiss.omp_set_num_threads(max(1, count))
+    _faiss().omp_set_num_threads(max(1, count))
     _threads[:] = [count]
 
 
@@ -101,29 +116,68 @@ def ann_space(pack: str | PackManifest, templates: npt.ArrayLike) -> F32:
         if c.distance == "cosine":  # |u - v|^2 / 2 = 1 - cos: exact
             parts.append(_unit(part) * np.sqrt(c.weight / (2.0 * c.impostor_sd)))
         else:  # d ~ d^2 / (2 d0) + d0 / 2 near d0, a typical distance of a close pair
-            d0 = 0.6 * c.impostor_mean
+            d0 = 0.85 * c.impostor_mean
             parts.append(part * np.sqrt(c.weight / (2.0 * d0 * c.impostor_sd)))
     return np.ascontiguousarray(np.concatenate(parts, axis=1), dtype=np.float32)
 
 
-def build_index(vectors: F32, *, kind: str = "hnsw", ef_construction: int = EF_CONSTRUCTION) -> Any:
-    """An index over ``ann_space`` vectors: HNSW (the store's), or IVF-Flat (``ivf``: lists
-    of about 4 sqrt(N) centroids, trained on a sample; builds faster at millions)."""
+def build_index(vectors: F32, *, kind: str = DEFAULT_INDEX,
+                ef_construction: int = EF_CONSTRUCTION) -> Any:  # fmt: skip
+    """An index over ``ann_space`` vectors: a 4-bit PQ scanned whole (``pq``, the default),
+    HNSW, or IVF-Flat (``ivf``: about 4 sqrt(N) lists, trained on a sample)."""
+    index = empty_index(kind, int(np.shape(vectors)[1]), len(vectors), ef_construction)
+    if not index.is_trained:
+        index.train(_sample(np.ascontiguousarray(vectors, dtype=np.float32), index))
+    index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def index_gallery(pack: str | PackManifest, templates: npt.ArrayLike, *,
+                  kind: str = DEFAULT_INDEX) -> Any:  # fmt: skip
+    """An index of a gallery's templates, their ``ann_space`` vectors made ``CHUNK`` rows at
+    a time (a million 256-value templates never have a second float copy in memory)."""
+    manifest = manifest_of(pack)
+    rows = np.asarray(templates, dtype=np.float32)
+    index = empty_index(kind, manifest.embedding_size, len(rows))
+    if not index.is_trained:
+        index.train(ann_space(manifest, _sample(rows, index)))
+    for start in range(0, len(rows), CHUNK):
+        index.add(ann_space(manifest, rows[start : start + CHUNK]))
+    return index
+
+
+def empty_index(kind: str, dim: int, rows: int, ef_construction: int = EF_CONSTRUCTION) -> Any:
     faiss = _faiss()
-    data = np.ascontiguousarray(vectors, dtype=np.float32)
-    dim = int(data.shape[1])
+    if kind == "pq" and rows < PQ_MIN_ROWS:  # too few to train on: a flat scan (exact)
+        return faiss.IndexFlatL2(dim)
+    if kind == "pq":  # two dimensions a 4-bit code: 16 centroids each
+        return faiss.IndexPQFastScan(dim, dim // 2 if dim % 2 == 0 else dim, 4)
     if kind == "ivf":
-        lists = max(1, int(4 * np.sqrt(len(data))))
-        index = faiss.IndexIVFFlat(faiss.IndexFlatL2(dim), dim, lists)
-        sample = np.random.default_rng(0).permutation(len(data))[: 64 * lists]
-        index.train(data[np.sort(sample)])
-    elif kind == "hnsw":
+        lists = max(1, int(4 * np.sqrt(rows)))
+        return faiss.IndexIVFFlat(faiss.IndexFlatL2(dim), dim, lists)
+    if kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, HNSW_LINKS)
         index.hnsw.efConstruction = ef_construction
-    else:
-        raise InputError(f"unknown index kind {kind!r} (hnsw or ivf)")
-    index.add(data)
-    return index
+        return index
+    raise InputError(f"unknown index kind {kind!r} ({', '.join(INDEX_KINDS)})")
+
+
+def _sample(rows: F32, index: Any) -> F32:
+    """A sorted random sample of ``rows`` to train ``index`` on (64 rows a list for IVF)."""
+    wanted = 64 * int(index.nlist) if hasattr(index, "nlist") else TRAIN_ROWS
+    if len(rows) <= wanted:
+        return rows
+    pick = np.random.default_rng(0).permutation(len(rows))[:wanted]
+    return np.ascontiguousarray(rows[np.sort(pick)])
+
+
+def kind_of(index: Any) -> str:
+    """``pq``, ``flat`` (a small ``pq``), ``hnsw`` or ``ivf``: what ``empty_index`` made."""
+    if hasattr(index, "hnsw"):
+        return "hnsw"
+    if hasattr(index, "nprobe"):
+        return "ivf"
+    return "pq" if hasattr(index, "pq") else "flat"
 
 
 def index_to_bytes(index: Any) -> bytes:
@@ -153,7 +207,7 @@ class Gallery:
         templates: npt.ArrayLike,
         index: Any = None,
         *,
-        candidates: int = CANDIDATES,
+        candidates: int | None = None,
     ) -> None:
         self.manifest = manifest_of(pack)
         self.templates = np.atleast_2d(np.asarray(templates, dtype=np.float32))
@@ -167,15 +221,19 @@ class Gallery:
         if index is not None and int(index.ntotal) != len(self.templates):
             raise InputError(f"watch index of {index.ntotal} rows for {len(self)} templates")
         self.index = index
+        if candidates is None:
+            scan = index is not None and kind_of(index) in ("pq", "flat")
+            candidates = PQ_CANDIDATES if scan else CANDIDATES
         self.candidates = candidates
 
     def __len__(self) -> int:
         return int(self.templates.shape[0])
 
-    def with_index(self) -> Gallery:
-        """The same gallery with an HNSW index built now."""
-        index = build_index(ann_space(self.manifest, self.templates))
-        return Gallery(self.manifest, self.templates, index, candidates=self.candidates)
+    def with_index(self, kind: str = DEFAULT_INDEX) -> Gallery:
+        """The same gallery with an index built now."""
+        return Gallery(
+            self.manifest, self.templates, index_gallery(self.manifest, self.templates, kind=kind)
+        )
 
     def _rerank(self, probe: F64, rows: npt.NDArray[np.int64], k: int) -> list[Hit]:
         rows = rows[rows >= 0]
@@ -200,9 +258,10 @@ class Gallery:
                 out.append([Hit(int(near[i]), float(row[near[i]])) for i in order])
             return out
         wanted = min(len(self), max(self.candidates, k))
-        if hasattr(self.index, "hnsw"):
+        kind = kind_of(self.index)
+        if kind == "hnsw":
             self.index.hnsw.efSearch = max(wanted, 64)
-        else:  # IVF: the probed share of the lists
+        elif kind == "ivf":  # the probed share of the lists
             self.index.nprobe = min(int(self.index.nlist), IVF_PROBES)
         _, rows = self.index.search(ann_space(self.manifest, queries), wanted)
         return [

@@ -47,6 +47,22 @@ MAX_TEMPLATE_FILE = 1 << 34
 
 
 @dataclass(frozen=True)
+class VersionContent:
+    """What a new version brings: where it comes from, the lists it replaces (name -> kind)
+    and their new entries (documents as digests)."""
+
+    source: str
+    source_version: int | None
+    signer: str
+    sha256: str
+    replaced: dict[str, str]
+    documents: list[tuple[str, str, bytes]]
+    persons: list[tuple[str, str]]
+    templates: npt.NDArray[np.float32]
+    ann_min: int
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """One version as the lane checks against it: no document in clear, no entry names."""
 
@@ -206,18 +222,9 @@ class WatchStore:
             if bundle.persons
             else np.zeros((0, self.embedding_size), dtype=np.float32)
         )
-        return self._new_version(
-            self.snapshot(),
-            "import",
-            bundle.version,
-            bundle.signer,
-            bundle.sha256,
-            bundle.lists,
-            documents,
-            persons,
-            templates,
-            ann_min,
-        )
+        content = VersionContent("import", bundle.version, bundle.signer, bundle.sha256,
+                                 bundle.lists, documents, persons, templates, ann_min)  # fmt: skip
+        return self._new_version(self.snapshot(), content)
 
     def add_face(self, list_name: str, ref: str, template: npt.ArrayLike) -> int:
         """A new version with one more person on ``list_name`` (made a person list)."""
@@ -238,40 +245,16 @@ class WatchStore:
         kept = np.array([name == list_name for name in previous.person_lists], dtype=bool)
         templates = np.concatenate([previous.templates[kept], vector])
         persons = [(str(a), str(b)) for a, b in keep] + [(list_name, ref)]
-        return self._new_version(
-            previous,
-            "add-face",
-            None,
-            "local",
-            "-",
-            {list_name: "person"},
-            [],
-            persons,
-            templates,
-            search.ANN_MIN,
-        )
+        content = VersionContent("add-face", None, "local", "-", {list_name: "person"}, [],
+                                 persons, templates, search.ANN_MIN)  # fmt: skip
+        return self._new_version(previous, content)
 
-    def _new_version(
-        self,
-        previous: Snapshot,
-        source: str,
-        source_version: int | None,
-        signer: str,
-        sha256: str,
-        replaced: dict[str, str],
-        documents: list[tuple[str, str, bytes]],
-        persons: list[tuple[str, str]],
-        templates: npt.NDArray[np.float32],
-        ann_min: int,
-    ) -> int:
+    def _new_version(self, previous: Snapshot, content: VersionContent) -> int:
         with self._writer():
             if self.current_version() != previous.version:
                 raise InputError(f"watch store {self.folder}: another import made a new "
                                  "version meanwhile; nothing changed (run it again)")  # fmt: skip
-            return self._write_version(
-                previous, source, source_version, signer, sha256, replaced, documents,
-                persons, templates, ann_min,
-            )  # fmt: skip
+            return self._write_version(previous, content)
 
     @contextmanager
     def _writer(self) -> Iterator[None]:
@@ -288,19 +271,8 @@ class WatchStore:
         finally:
             os.close(fd)
 
-    def _write_version(
-        self,
-        previous: Snapshot,
-        source: str,
-        source_version: int | None,
-        signer: str,
-        sha256: str,
-        replaced: dict[str, str],
-        documents: list[tuple[str, str, bytes]],
-        persons: list[tuple[str, str]],
-        templates: npt.NDArray[np.float32],
-        ann_min: int,
-    ) -> int:
+    def _write_version(self, previous: Snapshot, content: VersionContent) -> int:
+        replaced, templates = content.replaced, content.templates
         number = previous.version + 1
         with self.connect() as db:
             old_persons = db.execute(
@@ -310,16 +282,16 @@ class WatchStore:
         all_persons = [
             (str(name), str(r)) for (name, r), k in zip(old_persons, keep, strict=True) if k
         ]
-        all_persons += persons
+        all_persons += content.persons
         matrix = np.concatenate([previous.templates[keep], templates]).astype("<f4")
         index_kind = "none"
         if len(all_persons):
             write_private(
                 self._template_path(number), self.key.seal(matrix.tobytes(), f"v{number}".encode())
             )
-        if len(all_persons) >= ann_min:
-            index = search.build_index(search.ann_space(self.pack, matrix))
-            index_kind = "hnsw"
+        if len(all_persons) >= content.ann_min:
+            index = search.index_gallery(self.pack, matrix)
+            index_kind = search.kind_of(index)
             write_private(
                 self._template_path(number, ".faiss"),
                 self.key.seal(search.index_to_bytes(index), f"i{number}".encode()),
@@ -328,7 +300,17 @@ class WatchStore:
         with self.connect() as db, db:
             db.execute(
                 "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (number, source, source_version, signer, sha256, time.time(), 0, 0, index_kind),
+                (
+                    number,
+                    content.source,
+                    content.source_version,
+                    content.signer,
+                    content.sha256,
+                    time.time(),
+                    0,
+                    0,
+                    index_kind,
+                ),
             )
             db.executemany(
                 "INSERT INTO lists VALUES (?, ?, ?)",
@@ -342,7 +324,7 @@ class WatchStore:
             )
             db.executemany(
                 "INSERT INTO documents VALUES (?, ?, ?, ?)",
-                [(number, name, r, d) for name, r, d in documents],
+                [(number, name, r, d) for name, r, d in content.documents],
             )
             db.executemany(
                 "INSERT INTO persons VALUES (?, ?, ?, ?)",

@@ -58,5 +58,6 @@ def test_an_index_round_trips_and_without_faiss_the_error_names_it(
     index = search.index_from_bytes(search.index_to_bytes(search.build_index(vectors)))
     assert index.ntotal == 100
     monkeypatch.setitem(sys.modules, "faiss", None)
-    with pytest.raises(ConfigError, match="faiss-cpu"):
-        search.build_index(vectors)
+    for needs_faiss in (lambda: search.build_index(vectors), lambda: search.set_threads(2)):
+        with pytest.raises(ConfigError, match=r"faiss-cpu \(pip install 'egate\[watch\]'\)"):
+            needs_faiss()
