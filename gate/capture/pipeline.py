@@ -10,7 +10,11 @@ The first frame that passes every quality check opens a best-shot window of at m
 after ``liveness_frames`` faces, is sure the face is live (``early_live_score``);
 otherwise when it runs out (and liveness has seen ``liveness_frames`` faces: head motion
 needs time to show). Only the ``fusion_count``
-best-scoring shots are then embedded, for multi-frame score fusion. No good shot
+best-scoring shots are then embedded, for multi-frame score fusion: with ``embed_ahead``
+(a kiosk's second engine in another thread), each shot is handed to it as it enters the
+best ``fusion_count`` and taken back when it is still there at the end (one pushed out
+is dropped), so the embeddings are mostly ready when the window closes; those it has not
+started are embedded here, and the result is the same either way. No good shot
 before ``timeout_s``: failure to acquire ("fta"). A second face of comparable size in
 ``multi_face_frames`` frames in a row: "multiple_faces". The camera failing: "camera_failed".
 
@@ -23,6 +27,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -33,9 +39,13 @@ from gate.capture.quality import FaceQuality, QualityThresholds, assess, layout_
 from gate.clock import Clock, timed
 from gate.errors import DeviceError, DeviceTimeoutError, InputError
 from gate.interfaces import Camera, CaptureEngine
-from gate.types import CaptureStatus, Face, ImageBGR
+from gate.types import CaptureStatus, Face, FloatArray, ImageBGR
 
 log = logging.getLogger(__name__)
+
+# Embeds one face of one image elsewhere (another engine, another thread).
+EmbedAhead = Callable[[ImageBGR, Face], "Future[FloatArray]"]
+AHEAD_WAIT_S = 5.0  # the longest wait for an embedding ahead (then it is embedded here)
 
 Status = CaptureStatus
 __all__ = ["CaptureEngine", "CapturePipeline", "CaptureResult", "CaptureSettings"]
@@ -88,12 +98,13 @@ class CaptureResult:
     best_image: ImageBGR | None = field(default=None, repr=False)  # the frame of best_faces[0]
 
 
-@dataclass
+@dataclass(eq=False)
 class _Shot:
     score: float
     image: ImageBGR
     face: Face
     quality: FaceQuality
+    ahead: Future[FloatArray] | None = None  # its embedding, being made elsewhere
 
 
 class CapturePipeline:
@@ -105,10 +116,14 @@ class CapturePipeline:
         self.layout = layout_for(self.settings.layout or engine.landmark_layout)
 
     def capture(
-        self, camera: Camera, clock: Clock | None = None, deadline_s: float | None = None
+        self,
+        camera: Camera,
+        clock: Clock | None = None,
+        deadline_s: float | None = None,
+        embed_ahead: EmbedAhead | None = None,
     ) -> CaptureResult:
         """Capture for at most ``deadline_s`` seconds (the gate's stage timeout; default
-        ``settings.timeout_s``)."""
+        ``settings.timeout_s``); the best shots embedded ahead by ``embed_ahead``, if given."""
         s = self.settings
         budget = s.timeout_s if deadline_s is None else deadline_s
         now = clock.now if clock is not None else time.monotonic
@@ -119,7 +134,7 @@ class CapturePipeline:
         seen = dropped = with_face = multi_run = 0
         last_index: int | None = None
         window_start: float | None = None
-        early = False
+        early: LivenessResult | None = None  # the result that closed the window early
         last_check = -float("inf")  # when liveness was last asked whether to close early
         total_start = time.perf_counter()
 
@@ -127,6 +142,9 @@ class CapturePipeline:
             return max(now() - start, seen / s.max_fps)
 
         def finish(status: Status, detail: str, **extra: Any) -> CaptureResult:
+            for shot in shots:  # an embedding ahead not wanted any more (not started: dropped)
+                if shot.ahead is not None:
+                    shot.ahead.cancel()
             timings["total"] = (time.perf_counter() - total_start) * 1000.0
             log.info("capture %s after %d frames: %s", status, seen, detail)
             return CaptureResult(
@@ -153,8 +171,9 @@ class CapturePipeline:
                 and elapsed() - last_check >= s.early_check_s
             ):
                 last_check = elapsed()
-                if liveness.score() >= s.early_live_score:
-                    early = True
+                checked = liveness.result()  # no frame comes after it when it closes
+                if checked.score >= s.early_live_score:
+                    early = checked
                     break
             try:
                 with timed(timings, "read"):
@@ -210,9 +229,15 @@ class CapturePipeline:
             with timed(timings, "liveness"):
                 liveness.add(frame.image, main, frame.timestamp)
             if quality.ok:
-                shots.append(_Shot(quality.score, frame.image, main, quality))
-                shots.sort(key=lambda shot: shot.score, reverse=True)
+                shot = _Shot(quality.score, frame.image, main, quality)
+                shots.append(shot)
+                shots.sort(key=lambda kept: kept.score, reverse=True)
+                for gone in shots[s.fusion_count :]:
+                    if gone.ahead is not None:
+                        gone.ahead.cancel()
                 del shots[s.fusion_count :]
+                if embed_ahead is not None and any(kept is shot for kept in shots):
+                    shot.ahead = embed_ahead(shot.image, shot.face)
                 if window_start is None:
                     window_start = elapsed()
 
@@ -223,12 +248,9 @@ class CapturePipeline:
                 "fta", f"no face of good quality in {budget:g} s ({with_face}/{seen} with a face)"
             )
         with timed(timings, "liveness"):
-            live = liveness.result()
-        best: list[Face] = []
-        for shot in shots:  # only the kept shots are embedded
-            embedding = self.engine.embed(shot.image, [shot.face], timings=timings)
-            best.append(replace(shot.face, embedding=np.asarray(embedding[0], dtype=np.float32)))
-        window = "window closed early" if early else "full window"
+            live = early if early is not None else liveness.result()
+        best = [replace(shot.face, embedding=e) for shot, e in self._embed(shots, timings)]
+        window = "window closed early" if early is not None else "full window"
         return finish(
             "ok",
             f"{len(best)} best shots, liveness {live.score:.2f}, {window}",
@@ -238,3 +260,28 @@ class CapturePipeline:
             liveness_score=live.score,
             liveness=live,
         )
+
+    def _embed(
+        self, shots: list[_Shot], timings: dict[str, float]
+    ) -> list[tuple[_Shot, FloatArray]]:
+        """Each kept shot's embedding: those not started ahead are embedded here first,
+        then those made ahead are taken (a failed one is embedded here too)."""
+        here = {id(s) for s in shots if s.ahead is None or s.ahead.cancel()}
+        vectors: dict[int, FloatArray] = {}
+        for shot in shots:
+            if id(shot) in here:
+                vectors[id(shot)] = self._embed_here(shot, timings)
+        for shot in shots:
+            if shot.ahead is not None and id(shot) not in here:
+                try:
+                    with timed(timings, "embed"):
+                        vector = shot.ahead.result(timeout=AHEAD_WAIT_S)
+                    vectors[id(shot)] = np.asarray(vector, dtype=np.float32)
+                except Exception as exc:  # the other engine failed or hung: embed it here
+                    log.warning("embedding ahead failed (%s): embedded in the capture", exc)
+                    vectors[id(shot)] = self._embed_here(shot, timings)
+        return [(shot, vectors[id(shot)]) for shot in shots]
+
+    def _embed_here(self, shot: _Shot, timings: dict[str, float]) -> FloatArray:
+        embedding = self.engine.embed(shot.image, [shot.face], timings=timings)
+        return np.asarray(embedding[0], dtype=np.float32)
