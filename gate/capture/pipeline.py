@@ -104,6 +104,7 @@ class _Shot:
     image: ImageBGR
     face: Face
     quality: FaceQuality
+    seen: int = 0  # its frame's number in the capture
     ahead: Future[FloatArray] | None = None  # its embedding, being made elsewhere
 
 
@@ -229,7 +230,7 @@ class CapturePipeline:
             with timed(timings, "liveness"):
                 liveness.add(frame.image, main, frame.timestamp)
             if quality.ok:
-                shot = _Shot(quality.score, frame.image, main, quality)
+                shot = _Shot(quality.score, frame.image, main, quality, seen)
                 shots.append(shot)
                 shots.sort(key=lambda kept: kept.score, reverse=True)
                 for gone in shots[s.fusion_count :]:
@@ -264,15 +265,15 @@ class CapturePipeline:
     def _embed(
         self, shots: list[_Shot], timings: dict[str, float]
     ) -> list[tuple[_Shot, FloatArray]]:
-        """Each kept shot's embedding: those not started ahead are embedded here first,
+        """Each kept shot's embedding: those not started ahead are embedded here, the
+        latest first (the other engine takes its jobs oldest first, so both work at once);
         then those made ahead are taken (a failed one is embedded here too)."""
-        here = {id(s) for s in shots if s.ahead is None or s.ahead.cancel()}
         vectors: dict[int, FloatArray] = {}
-        for shot in shots:
-            if id(shot) in here:
+        for shot in sorted(shots, key=lambda s: s.seen, reverse=True):
+            if shot.ahead is None or shot.ahead.cancel():  # cancelled: never to start there
                 vectors[id(shot)] = self._embed_here(shot, timings)
         for shot in shots:
-            if shot.ahead is not None and id(shot) not in here:
+            if shot.ahead is not None and id(shot) not in vectors:
                 try:
                     with timed(timings, "embed"):
                         vector = shot.ahead.result(timeout=AHEAD_WAIT_S)
