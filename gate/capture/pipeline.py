@@ -11,10 +11,11 @@ after ``liveness_frames`` faces, is sure the face is live (``early_live_score``)
 otherwise when it runs out (and liveness has seen ``liveness_frames`` faces: head motion
 needs time to show). Only the ``fusion_count``
 best-scoring shots are then embedded, for multi-frame score fusion: with ``embed_ahead``
-(a kiosk's second engine in another thread), each shot is handed to it as it enters the
-best ``fusion_count`` and taken back when it is still there at the end (one pushed out
-is dropped), so the embeddings are mostly ready when the window closes; those it has not
-started are embedded here, and the result is the same either way. No good shot
+(a kiosk's second engine in another thread), the best shot not yet embedded is handed to
+it whenever it has nothing in hand (one job at a time: no work queued for shots soon
+pushed out), and taken back when it is still among the best at the end, so the embeddings
+are mostly ready when the window closes; the others are embedded here, and the result is
+the same either way. No good shot
 before ``timeout_s``: failure to acquire ("fta"). A second face of comparable size in
 ``multi_face_frames`` frames in a row: "multiple_faces". The camera failing: "camera_failed".
 
@@ -108,6 +109,20 @@ class _Shot:
     ahead: Future[FloatArray] | None = None  # its embedding, being made elsewhere
 
 
+def _hand_ahead(
+    shots: list[_Shot], in_hand: Future[FloatArray] | None, embed_ahead: EmbedAhead
+) -> Future[FloatArray] | None:
+    """Once the other engine's job is done (kept or not), hand it the best shot not yet
+    embedded; returns the job it has in hand."""
+    if in_hand is not None and not in_hand.done():
+        return in_hand
+    todo = next((shot for shot in shots if shot.ahead is None), None)
+    if todo is None:
+        return None
+    todo.ahead = embed_ahead(todo.image, todo.face)
+    return todo.ahead
+
+
 class CapturePipeline:
     """``CapturePipeline(engine, settings).capture(camera, clock, deadline_s)``."""
 
@@ -158,6 +173,7 @@ class CapturePipeline:
                 **extra,
             )
 
+        in_hand: Future[FloatArray] | None = None  # the job embed_ahead is on
         tracked: Face | None = None  # the face followed since the last full detection
         since_detect = 0
         can_track = self.engine.can_track
@@ -237,10 +253,10 @@ class CapturePipeline:
                     if gone.ahead is not None:
                         gone.ahead.cancel()
                 del shots[s.fusion_count :]
-                if embed_ahead is not None and any(kept is shot for kept in shots):
-                    shot.ahead = embed_ahead(shot.image, shot.face)
                 if window_start is None:
                     window_start = elapsed()
+            if embed_ahead is not None:
+                in_hand = _hand_ahead(shots, in_hand, embed_ahead)
 
         if seen == 0:
             return finish("camera_failed", f"no frame from the camera in {budget:g} s")
