@@ -252,7 +252,7 @@ def _run(args: argparse.Namespace) -> int:
         LaneWatch.from_args(args), config.lane.name, config.lane.trusted_consoles
     ) as linked:
         observers: tuple[Observer, ...] = (OperatorLog(), *linked.observers)
-        # real time: the capture runs with the chip read, the chip photo enrolled meanwhile
+        # real time: the capture runs with the chip read, a second engine enrols meanwhile
         lane = build_lane(config, observers=observers, real_time=True)
         with lane, sigterm_sets(Event()) as stop:
             linked.attach(lane, config.audit.path)

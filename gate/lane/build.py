@@ -49,8 +49,8 @@ def build_lane(
     """Assemble a lane; the doors are locked and the lane idle when it returns.
 
     ``real_time`` (a kiosk, ``egate run``): the capture runs ahead, with the chip read
-    (``gate.lane.capture_ahead``), and the chip photo is enrolled meanwhile on a second
-    engine of the pack (``EngineBiometrics.side``)."""
+    (``gate.lane.capture_ahead``), and a second engine of the pack
+    (``gate.lane.side_engine``) enrols the chip photo and embeds the best shots meanwhile."""
     clock = clock or SystemClock()
     with ExitStack() as opened:
         # The trust store first: a kiosk without one must not open any device.
