@@ -55,20 +55,31 @@ class SideEngine:
         return np.asarray(face.embedding, dtype=np.float32)
 
     def embed_ahead(self, image: ImageBGR, face: Face) -> Future[FloatArray]:
-        """``face`` of ``image`` embedded by the worker thread (one job at a time, in order;
-        a job cancelled before it starts is dropped)."""
+        """``face`` of ``image`` embedded by the worker thread (one job at a time, in order).
+        The job starts (``running``) only once it has the engine: until then, waiting for
+        its turn too, ``cancel`` drops it."""
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="side-engine")
-        return self._worker.submit(self._embed, image, face)
+        result: Future[FloatArray] = Future()
+        self._worker.submit(self._embed, image, face, result)
+        return result
 
-    def _embed(self, image: ImageBGR, face: Face) -> FloatArray:
+    def _embed(self, image: ImageBGR, face: Face, result: Future[FloatArray]) -> None:
         with self._turn:  # after the enrolment asked for (it is the one the lane waits for)
-            self._turn.wait_for(lambda: self._enrolling == 0)
+            self._turn.wait_for(lambda: self._enrolling == 0 or result.cancelled())
         with self.lock:
-            return np.asarray(self.engine.embed(image, [face])[0], dtype=np.float32)
+            if not result.set_running_or_notify_cancel():
+                return  # cancelled while it waited: the capture embeds it, or no longer needs it
+            try:
+                embedding = self.engine.embed(image, [face])[0]
+            except BaseException as exc:  # handed to whoever takes the result
+                result.set_exception(exc)
+            else:
+                result.set_result(np.asarray(embedding, dtype=np.float32))
 
-    def close(self) -> None:
-        """Drop the jobs not started; the worker ends after the one it is on."""
+    def close(self, wait: bool = False) -> None:
+        """Drop the jobs not started; the worker ends after the one it is on (a job
+        dropped here leaves its result pending: the capture that wanted it has ended)."""
         if self._worker is not None:
-            self._worker.shutdown(wait=False, cancel_futures=True)
+            self._worker.shutdown(wait=wait, cancel_futures=True)
             self._worker = None

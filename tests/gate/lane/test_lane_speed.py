@@ -112,6 +112,32 @@ def test_the_side_engine_enrols_during_the_capture_and_before_the_shots_ahead() 
         side.close()
 
 
+def test_a_shot_waiting_for_its_turn_on_the_side_engine_can_still_be_dropped() -> None:
+    """A shot handed over while the engine is busy is not started until it has the engine:
+    the capture, at its end, can take it back (and embed it itself) instead of waiting."""
+    steps: list[str] = []
+    engine = StepEngine(steps, "side")
+    engine.hold = threading.Event()
+    side = SideEngine(engine)  # type: ignore[arg-type]
+    try:
+        first = side.embed_ahead(np.full((2, 2, 3), 1, np.uint8), FACE)
+        assert engine.entered.wait(10.0) and first.running()
+        second = side.embed_ahead(np.full((2, 2, 3), 2, np.uint8), FACE)
+        enrol = threading.Thread(target=side.enrol, args=(np.zeros((4, 4, 3), np.uint8), 40))
+        enrol.start()
+        turn = side._turn  # noqa: SLF001 (the enrolment has asked for the engine)
+        with turn:
+            assert turn.wait_for(lambda: side._enrolling == 1, timeout=10.0)  # noqa: SLF001
+        assert not second.running() and second.cancel()
+        engine.hold.set()
+        enrol.join(10.0)
+        assert first.result(10.0)[0] == 1.0
+    finally:
+        engine.hold.set()
+        side.close(wait=True)
+    assert steps == ["side embed 1", "side enrol"]  # the dropped shot never embedded
+
+
 def test_the_loader_opens_the_pack_twice_for_a_side_engine(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
