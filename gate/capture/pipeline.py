@@ -10,12 +10,7 @@ The first frame that passes every quality check opens a best-shot window of at m
 after ``liveness_frames`` faces, is sure the face is live (``early_live_score``);
 otherwise when it runs out (and liveness has seen ``liveness_frames`` faces: head motion
 needs time to show). Only the ``fusion_count``
-best-scoring shots are then embedded, for multi-frame score fusion: with ``embed_ahead``
-(a kiosk's second engine in another thread), the best shot not yet embedded is handed to
-it whenever it has nothing in hand (one job at a time: no work queued for shots soon
-pushed out), and taken back when it is still among the best at the end, so the embeddings
-are mostly ready when the window closes; the others are embedded here, and the result is
-the same either way. No good shot
+best-scoring shots are then embedded, for multi-frame score fusion. No good shot
 before ``timeout_s``: failure to acquire ("fta"). A second face of comparable size in
 ``multi_face_frames`` frames in a row: "multiple_faces". The camera failing: "camera_failed".
 
@@ -28,8 +23,6 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
-from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -40,13 +33,9 @@ from gate.capture.quality import FaceQuality, QualityThresholds, assess, layout_
 from gate.clock import Clock, timed
 from gate.errors import DeviceError, DeviceTimeoutError, InputError
 from gate.interfaces import Camera, CaptureEngine
-from gate.types import CaptureStatus, Face, FloatArray, ImageBGR
+from gate.types import CaptureStatus, Face, ImageBGR
 
 log = logging.getLogger(__name__)
-
-# Embeds one face of one image elsewhere (another engine, another thread).
-EmbedAhead = Callable[[ImageBGR, Face], "Future[FloatArray]"]
-AHEAD_WAIT_S = 5.0  # the longest wait for an embedding ahead (then it is embedded here)
 
 Status = CaptureStatus
 __all__ = ["CaptureEngine", "CapturePipeline", "CaptureResult", "CaptureSettings"]
@@ -99,28 +88,12 @@ class CaptureResult:
     best_image: ImageBGR | None = field(default=None, repr=False)  # the frame of best_faces[0]
 
 
-@dataclass(eq=False)
+@dataclass
 class _Shot:
     score: float
     image: ImageBGR
     face: Face
     quality: FaceQuality
-    seen: int = 0  # its frame's number in the capture
-    ahead: Future[FloatArray] | None = None  # its embedding, being made elsewhere
-
-
-def _hand_ahead(
-    shots: list[_Shot], in_hand: Future[FloatArray] | None, embed_ahead: EmbedAhead
-) -> Future[FloatArray] | None:
-    """Once the other engine's job is done (kept or not), hand it the best shot not yet
-    embedded; returns the job it has in hand."""
-    if in_hand is not None and not in_hand.done():
-        return in_hand
-    todo = next((shot for shot in shots if shot.ahead is None), None)
-    if todo is None:
-        return None
-    todo.ahead = embed_ahead(todo.image, todo.face)
-    return todo.ahead
 
 
 class CapturePipeline:
@@ -132,14 +105,10 @@ class CapturePipeline:
         self.layout = layout_for(self.settings.layout or engine.landmark_layout)
 
     def capture(
-        self,
-        camera: Camera,
-        clock: Clock | None = None,
-        deadline_s: float | None = None,
-        embed_ahead: EmbedAhead | None = None,
+        self, camera: Camera, clock: Clock | None = None, deadline_s: float | None = None
     ) -> CaptureResult:
         """Capture for at most ``deadline_s`` seconds (the gate's stage timeout; default
-        ``settings.timeout_s``); the best shots embedded ahead by ``embed_ahead``, if given."""
+        ``settings.timeout_s``)."""
         s = self.settings
         budget = s.timeout_s if deadline_s is None else deadline_s
         now = clock.now if clock is not None else time.monotonic
@@ -158,9 +127,6 @@ class CapturePipeline:
             return max(now() - start, seen / s.max_fps)
 
         def finish(status: Status, detail: str, **extra: Any) -> CaptureResult:
-            for shot in shots:  # an embedding ahead not wanted any more (not started: dropped)
-                if shot.ahead is not None:
-                    shot.ahead.cancel()
             timings["total"] = (time.perf_counter() - total_start) * 1000.0
             log.info("capture %s after %d frames: %s", status, seen, detail)
             return CaptureResult(
@@ -173,7 +139,6 @@ class CapturePipeline:
                 **extra,
             )
 
-        in_hand: Future[FloatArray] | None = None  # the job embed_ahead is on
         tracked: Face | None = None  # the face followed since the last full detection
         since_detect = 0
         can_track = self.engine.can_track
@@ -246,17 +211,11 @@ class CapturePipeline:
             with timed(timings, "liveness"):
                 liveness.add(frame.image, main, frame.timestamp)
             if quality.ok:
-                shot = _Shot(quality.score, frame.image, main, quality, seen)
-                shots.append(shot)
-                shots.sort(key=lambda kept: kept.score, reverse=True)
-                for gone in shots[s.fusion_count :]:
-                    if gone.ahead is not None:
-                        gone.ahead.cancel()
+                shots.append(_Shot(quality.score, frame.image, main, quality))
+                shots.sort(key=lambda shot: shot.score, reverse=True)
                 del shots[s.fusion_count :]
                 if window_start is None:
                     window_start = elapsed()
-            if embed_ahead is not None:
-                in_hand = _hand_ahead(shots, in_hand, embed_ahead)
 
         if seen == 0:
             return finish("camera_failed", f"no frame from the camera in {budget:g} s")
@@ -266,7 +225,10 @@ class CapturePipeline:
             )
         with timed(timings, "liveness"):
             live = early if early is not None else liveness.result()
-        best = [replace(shot.face, embedding=e) for shot, e in self._embed(shots, timings)]
+        best: list[Face] = []
+        for shot in shots:  # only the kept shots are embedded
+            embedding = self.engine.embed(shot.image, [shot.face], timings=timings)
+            best.append(replace(shot.face, embedding=np.asarray(embedding[0], dtype=np.float32)))
         window = "window closed early" if early is not None else "full window"
         return finish(
             "ok",
@@ -277,28 +239,3 @@ class CapturePipeline:
             liveness_score=live.score,
             liveness=live,
         )
-
-    def _embed(
-        self, shots: list[_Shot], timings: dict[str, float]
-    ) -> list[tuple[_Shot, FloatArray]]:
-        """Each kept shot's embedding: those not started ahead are embedded here, the
-        latest first (the other engine takes its jobs oldest first, so both work at once);
-        then those made ahead are taken (a failed one is embedded here too)."""
-        vectors: dict[int, FloatArray] = {}
-        for shot in sorted(shots, key=lambda s: s.seen, reverse=True):
-            if shot.ahead is None or shot.ahead.cancel():  # cancelled: never to start there
-                vectors[id(shot)] = self._embed_here(shot, timings)
-        for shot in shots:
-            if shot.ahead is not None and id(shot) not in vectors:
-                try:
-                    with timed(timings, "embed"):
-                        vector = shot.ahead.result(timeout=AHEAD_WAIT_S)
-                    vectors[id(shot)] = np.asarray(vector, dtype=np.float32)
-                except Exception as exc:  # the other engine failed or hung: embed it here
-                    log.warning("embedding ahead failed (%s): embedded in the capture", exc)
-                    vectors[id(shot)] = self._embed_here(shot, timings)
-        return [(shot, vectors[id(shot)]) for shot in shots]
-
-    def _embed_here(self, shot: _Shot, timings: dict[str, float]) -> FloatArray:
-        embedding = self.engine.embed(shot.image, [shot.face], timings=timings)
-        return np.asarray(embedding[0], dtype=np.float32)

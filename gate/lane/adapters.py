@@ -200,7 +200,7 @@ class EngineBiometrics:
     capture holds ``lock`` from its first frame to its last embedding, and the enrolment
     (and the comparison) wait for it to end. Unless the lane has a ``side`` engine (the pack
     opened again, ``egate run``; ``gate.lane.side_engine``): the chip photo is then enrolled
-    on it while the capture runs, and the best shots are embedded on it ahead."""
+    on it while the capture runs."""
 
     def __init__(
         self,
@@ -242,9 +242,8 @@ class EngineBiometrics:
             pipeline = CapturePipeline(
                 _NotingEngine(self.engine, camera, pipeline), pipeline.settings
             )
-        ahead = None if self.side is None else self.side.embed_ahead
         with self.lock:
-            result = pipeline.capture(camera, clock, deadline_s, embed_ahead=ahead)
+            result = pipeline.capture(camera, clock, deadline_s)
         embeddings = tuple(
             np.asarray(face.embedding, dtype=np.float32)
             for face in result.best_faces
@@ -362,8 +361,8 @@ def engine_biometrics_loader(
     side_engine: bool = False,
 ) -> Callable[[], EngineBiometrics]:
     """A loader for ``ResilientBiometrics``: the pack's engine plus the capture pipeline
-    (and, with ``side_engine``, the pack opened a second time, on one thread: the chip
-    photo's enrolment and the best shots' embeddings during the capture)."""
+    (and, with ``side_engine``, the pack opened a second time, on one thread, for the
+    chip photo's enrolment during the capture)."""
 
     def load() -> EngineBiometrics:
         from gate.capture.pipeline import CapturePipeline, CaptureSettings

@@ -50,7 +50,7 @@ def build_lane(
 
     ``real_time`` (a kiosk, ``egate run``): the capture runs ahead, with the chip read
     (``gate.lane.capture_ahead``), and a second engine of the pack
-    (``gate.lane.side_engine``) enrols the chip photo and embeds the best shots meanwhile."""
+    (``gate.lane.side_engine``) enrols the chip photo meanwhile."""
     clock = clock or SystemClock()
     with ExitStack() as opened:
         # The trust store first: a kiosk without one must not open any device.

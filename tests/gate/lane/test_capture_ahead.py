@@ -142,9 +142,7 @@ class HeldPipeline:
         self.started = threading.Event()
         self.release = threading.Event()
 
-    def capture(
-        self, camera: Camera, clock: object, deadline_s: float, embed_ahead: object = None
-    ) -> CaptureResult:
+    def capture(self, camera: Camera, clock: object, deadline_s: float) -> CaptureResult:
         self.started.set()
         assert self.release.wait(10.0)
         self.steps.append("capture ended")
