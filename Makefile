@@ -7,7 +7,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.egate-installed
 APT_PACKAGES := pcscd vsmartcard-vpcd libpcsclite-dev swig socat iproute2 util-linux \
-	mosquitto chromium chromium-driver fonts-dejavu-core fonts-noto-core fonts-droid-fallback
+	mosquitto chromium chromium-driver fonts-dejavu-core fonts-noto-core fonts-droid-fallback \
+	fonts-ocr-b
 
 .PHONY: install apt venv packs demo test lint typecheck pytest bench clean screenshots \
 	screen-latency
@@ -66,8 +67,11 @@ typecheck: venv
 # (conftest.py); `PYTEST_WORKERS=0 make pytest` runs the suite in one process.
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); [ "$$n" -gt 4 ] && n=4; echo $$n)
 
+# Bytecode is written even where the environment says not to (PYTHONDONTWRITEBYTECODE, set
+# in many containers): the suite starts many Python processes (egate commands, lanes,
+# consoles), and each would compile the project's modules again (~0.2 s apiece).
 pytest: install
-	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
+	env -u PYTHONDONTWRITEBYTECODE $(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25
 
 test: install lint typecheck pytest
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,7 +54,9 @@ class CameraConfig:
 @dataclass(frozen=True)
 class ReaderConfig:
     address: str = "pcsc"  # "pcsc" (any reader with a card) or "pcsc:READER NAME"
-    mrz_source: str = "stdin"  # where the printed MRZ comes from: "stdin" or a file path
+    # where the printed MRZ comes from: "stdin", a file path, or a camera over the data page
+    # ("camera:ADDRESS", a stream URL, /dev/videoN: gate.lane.page_source reads it by OCR)
+    mrz_source: str = "stdin"
     trust_store: Path | None = None  # folder of CSCA certificates (PEM or DER)
     card_wait_s: float = 5.0  # after the MRZ, how long the chip reader waits for the card
 
@@ -241,10 +244,30 @@ def config_from_mapping(data: Mapping[str, Any], base: Path = Path(".")) -> Gate
     cfg = GateConfig(**kwargs)
     _check_ranges(cfg)
     source = cfg.reader.mrz_source
-    if source != "stdin" and not expand_user("reader.mrz_source", source).is_absolute():
+    if source == "camera:" or (source.startswith("camera:") and not source[7:].strip()):
+        raise ConfigError("reader.mrz_source: 'camera:' names no camera address")
+    if (
+        source != "stdin"
+        and page_camera_address(source) is None
+        and not expand_user("reader.mrz_source", source).is_absolute()
+    ):
         reader = dataclasses.replace(cfg.reader, mrz_source=str(base / source))
         cfg = dataclasses.replace(cfg, reader=reader)
     return cfg
+
+
+_STREAM_SCHEMES = ("http://", "https://", "rtsp://", "rtsps://")
+
+
+def page_camera_address(mrz_source: str) -> str | None:
+    """The camera address (as ``[camera]`` takes it) of a ``reader.mrz_source`` that names
+    a page camera, a document camera or a UVC device over the data page: ``camera:ADDRESS``,
+    a stream URL or ``/dev/videoN``; ``None`` for ``stdin`` or a file/FIFO of MRZ lines."""
+    if mrz_source.startswith("camera:"):
+        return mrz_source.removeprefix("camera:").strip()
+    if mrz_source.startswith(_STREAM_SCHEMES) or re.fullmatch(r"/dev/video\d+", mrz_source):
+        return mrz_source
+    return None
 
 
 def load_config(path: Path) -> GateConfig:

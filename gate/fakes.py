@@ -55,6 +55,8 @@ TRAVELLER_KINDS = frozenset(
         "revoked",
         "wanted",
         "stolen_document",
+        "substituted_photo",
+        "mrz_mismatch",
     }
 )
 
@@ -343,6 +345,10 @@ class FakeLane:
         label = f"{kind}-{self.count}"
         mrz = f"P<UTOFAKE<<{label.upper():<33}"[:44] + "\n" + f"{self.count:09d}" + "<" * 35
         document = PresentedDocument(printed_mrz=mrz, label=label)
+        if kind == "mrz_mismatch":  # the page names another holder than DG1
+            document = PresentedDocument(mrz.replace("FAKE", "FAKO", 1), label=label)
+        elif kind == "substituted_photo":  # the page shows the one in the lane, not DG2's
+            document = PresentedDocument(mrz, label=label, page=fake_photo(identity + 1))
         self.chip.answers[label] = DocumentRead(
             document_number=f"{self.count:09d}",
             expiry_date=PAST_EXPIRY if kind == "expired" else VALID_EXPIRY,
@@ -353,7 +359,7 @@ class FakeLane:
             chip_auth="invalid" if kind == "clone" else "valid",
             access="PACE" if kind == "id_card" else "BAC",
         )
-        live = identity if kind != "impostor" else identity + 1
+        live = identity if kind not in ("impostor", "substituted_photo") else identity + 1
         if kind == "no_face":
             self.biometrics.script.append(CaptureOutcome("fta"))
         elif kind in (
@@ -365,6 +371,8 @@ class FakeLane:
             "id_card",
             "wanted",
             "stolen_document",
+            "substituted_photo",
+            "mrz_mismatch",
         ):
             liveness = 0.1 if kind.endswith("attack") else 0.9
             self.biometrics.script.append(

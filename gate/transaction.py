@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from gate.interfaces import ChipTransport
 from gate.types import (
     ActiveAuthStatus,
+    Box,
     CaptureStatus,
     ChipAuthStatus,
     FloatArray,
@@ -26,11 +27,18 @@ from gate.types import (
 
 @dataclass(frozen=True)
 class PresentedDocument:
-    """A document laid on the reader: the printed MRZ (from the page scanner) and the chip."""
+    """A document laid on the reader: the printed MRZ (from the page scanner) and the chip.
+
+    A page reader that images the data page hands over the ``page`` instead (the MRZ left
+    empty: the lane reads it by OCR, ``gate.lane.page_check``), with the printed
+    portrait's box on it when it is known (a rendered page's); the page is held in memory
+    only."""
 
     printed_mrz: str = field(repr=False)
     transport: ChipTransport | None = field(default=None, repr=False)
     label: str = ""  # free text for logs and the simulator (never the MRZ)
+    page: ImageBGR | None = field(default=None, repr=False, compare=False)
+    portrait_box: Box | None = field(default=None, repr=False)  # in the page's pixels
 
 
 @dataclass(frozen=True)

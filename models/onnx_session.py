@@ -79,6 +79,12 @@ class OnnxSession:
         self.threads = threads
         log.debug("loaded ONNX model %s (threads=%d)", self.label, threads)
 
+    @property
+    def metadata(self) -> dict[str, str]:
+        """The model's metadata properties (read by ONNX Runtime: no ``onnx`` import, which
+        costs most of a second in every process that loads a pack)."""
+        return dict(self._session.get_modelmeta().custom_metadata_map)
+
     def input_shape(self, name: str) -> list[int | str | None]:
         for item in self._session.get_inputs():
             if item.name == name:

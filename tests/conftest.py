@@ -21,9 +21,9 @@ def lfw_dev() -> Path:
 @pytest.fixture(scope="session")
 def sample_images() -> Path:
     """The sample photos that ship inside the insightface wheel."""
-    import insightface
+    from gate.simulate.faces import sample_folder
 
-    folder = Path(insightface.__file__).parent / "data" / "images"
+    folder = sample_folder()
     assert folder.is_dir(), f"insightface sample images missing at {folder}"
     return folder
 

@@ -9,14 +9,13 @@ Run: ``.venv/bin/pytest bench/micro/test_engine_micro.py --benchmark-enable --be
   files, find the face in each, embed, compare.
 
 dlib-bin does the same work with its own CNN detector, shape predictor and ResNet; its
-median of a few runs is recorded as ``dlib_bin_ms`` with ``speedup_vs_dlib``.
+median of a few runs (one run in ``make test``) is recorded as ``dlib_bin_ms`` with
+``speedup_vs_dlib``.
 """
 
 from __future__ import annotations
 
 import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +23,7 @@ import cv2
 import numpy as np
 import pytest
 
+from bench.micro.reference import median_seconds
 from gate.images import load_image
 
 dlib = pytest.importorskip("dlib", reason="dlib-bin (the reference) is not installed")
@@ -87,16 +87,6 @@ def _dlib_describe(models: tuple[Any, Any, Any], bgr: np.ndarray) -> np.ndarray:
     return np.asarray(embedder.compute_face_descriptor(rgb, shapes(rgb, rect)))
 
 
-def _median_seconds(call: Callable[[], object], runs: int) -> float:
-    call()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def _record(benchmark: Any, dlib_seconds: float) -> None:
     benchmark.extra_info["dlib_bin_ms"] = round(dlib_seconds * 1000, 1)
     stats = getattr(benchmark, "stats", None)
@@ -107,7 +97,11 @@ def _record(benchmark: Any, dlib_seconds: float) -> None:
 
 
 def test_frame_pipeline_640x480(
-    benchmark: Any, engine: Any, dlib_models: tuple[Any, Any, Any], frame: np.ndarray
+    benchmark: Any,
+    engine: Any,
+    dlib_models: tuple[Any, Any, Any],
+    frame: np.ndarray,
+    pytestconfig: pytest.Config,
 ) -> None:
     stage_runs: list[dict[str, float]] = []
 
@@ -124,7 +118,10 @@ def test_frame_pipeline_640x480(
         values = [run[stage] for run in stage_runs if stage in run]
         benchmark.extra_info[f"{stage}_ms_p50"] = round(statistics.median(values), 2)
     benchmark.extra_info["flip_average"] = engine.manifest.input.flip_average
-    _record(benchmark, _median_seconds(lambda: _dlib_describe(dlib_models, frame), DLIB_RUNS))
+    dlib_seconds = median_seconds(
+        pytestconfig, lambda: _dlib_describe(dlib_models, frame), DLIB_RUNS
+    )
+    _record(benchmark, dlib_seconds)
 
 
 def test_verify_two_photos(
@@ -133,6 +130,7 @@ def test_verify_two_photos(
     dlib_models: tuple[Any, Any, Any],
     portrait: np.ndarray,
     tmp_path_factory: pytest.TempPathFactory,
+    pytestconfig: pytest.Config,
 ) -> None:
 
     folder = tmp_path_factory.mktemp("bench-verify")
@@ -161,4 +159,4 @@ def test_verify_two_photos(
 
     assert dlib_verify() < 0.6
     benchmark.extra_info["distance"] = round(distance, 4)
-    _record(benchmark, _median_seconds(dlib_verify, DLIB_RUNS))
+    _record(benchmark, median_seconds(pytestconfig, dlib_verify, DLIB_RUNS))

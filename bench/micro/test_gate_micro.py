@@ -25,6 +25,7 @@ from typing import Any
 import cv2
 import pytest
 
+from bench.micro.reference import runs
 from drivers.chip.inprocess import InProcessTransport
 from drivers.chip.passport_folder import load_passport_folder
 from drivers.turnstile.emulator import Physics, start_emulator
@@ -259,7 +260,7 @@ def test_software_per_traveller_real_engine(benchmark: Any, engine_lane: dict[st
 
 
 def test_document_to_decision_fusion_beside_dlib(
-    benchmark: Any, engine_lane: dict[str, Any]
+    benchmark: Any, engine_lane: dict[str, Any], pytestconfig: pytest.Config
 ) -> None:
     """A genuine traveller's time from the document on the reader to the exit command, with
     the default pack (fusion: tracking, adaptive window) and with dlib-cc0, in one run."""
@@ -293,7 +294,7 @@ def test_document_to_decision_fusion_beside_dlib(
         return tx
 
     use("dlib-cc0")
-    dlib = [one() for _ in range(2)]
+    dlib = [one() for _ in range(runs(pytestconfig, 2))]
     use("fusion")
     fusion: list[Transaction] = []
     benchmark.pedantic(lambda: fusion.append(one()), rounds=3, iterations=1)

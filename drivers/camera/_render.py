@@ -21,6 +21,7 @@ from drivers.camera.scene import (
     SceneParameters,
     SyntheticFrame,
     approach_scale,
+    face_box,
     guess_landmarks,
     head_angles,
 )
@@ -188,19 +189,8 @@ def _live_face(
         ],
         axis=1,
     )
-    box = _box_around(points, eye_distance)
+    box = face_box(points, eye_distance)
     return box, points
-
-
-def _box_around(points: F64, eye_distance: float) -> Box:
-    mid = points[:4].mean(axis=0)
-    half = 1.1 * eye_distance
-    return Box(
-        float(mid[0] - half),
-        float(mid[1] - 0.75 * half),
-        float(mid[0] + half),
-        float(mid[1] + 1.45 * half),
-    )
 
 
 def _camera_effects(
@@ -321,7 +311,7 @@ def render(scene: SceneParameters) -> Iterator[SyntheticFrame]:
                 yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
                 glare = np.exp(-((xx - gx) ** 2 + (yy - gy) ** 2) / (2 * (0.5 * eye_d) ** 2))
                 canvas += (90.0 * glare)[..., None] * mask
-            boxes.append(_box_around(pts, eye_d))
+            boxes.append(face_box(pts, eye_d))
             points.append(pts)
         speed = abs(eye_d - previous_scale)
         previous_scale = eye_d

@@ -39,10 +39,10 @@ from drivers.camera.scene import (
     SceneParameters,
     SyntheticFrame,
     approach_scale,
+    face_box,
     gesture_yaw,
     guess_landmarks,
 )
-from gate.types import Box
 
 F32 = npt.NDArray[np.float32]
 
@@ -249,17 +249,6 @@ def _forward(head: HeadModel, pose: _Pose, points: F64) -> F64:
     )
 
 
-def _box_around(points: F64, eye_distance: float) -> Box:
-    mid = points[:4].mean(axis=0)
-    half = 1.1 * eye_distance
-    return Box(
-        float(mid[0] - half),
-        float(mid[1] - 0.75 * half),
-        float(mid[0] + half),
-        float(mid[1] + 1.45 * half),
-    )
-
-
 def scene_conditions(scene: HeadSceneParameters) -> Conditions:
     """The scene's conditions, or for a scene without any, ``typical`` with its legacy
     head turn and JPEG quality."""
@@ -321,7 +310,7 @@ def render(scene: HeadSceneParameters) -> Iterator[SyntheticFrame]:
         points = _forward(head, pose, landmarks)
         yield SyntheticFrame(
             image=image,
-            boxes=(_box_around(points, pose.eye_distance),),
+            boxes=(face_box(points, pose.eye_distance),),
             landmarks=(tuple((float(x), float(y)) for x, y in points),),
             kind=scene.kind,
             index=index,

@@ -80,6 +80,18 @@ def guess_landmarks(photo: ImageBGR) -> F64:
     return np.asarray(origin + _DLIB_TEMPLATE * side, dtype=np.float64)
 
 
+def face_box(points: F64, eye_distance: float) -> Box:
+    """The ground-truth face box the renderers report around five landmarks (eyes first)."""
+    mid = points[:4].mean(axis=0)
+    half = 1.1 * eye_distance
+    return Box(
+        float(mid[0] - half),
+        float(mid[1] - 0.75 * half),
+        float(mid[0] + half),
+        float(mid[1] + 1.45 * half),
+    )
+
+
 def _ease(t: float) -> float:
     return t * t * (3 - 2 * t)
 

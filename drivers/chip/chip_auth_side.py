@@ -4,6 +4,13 @@
 words of ICAO Doc 9303 part 11 (6300 for a wrong password, 6985 for a step out of order).
 ``ChipCa`` holds the static Chip Authentication key: a genuine chip's matches DG14, a
 clone's does not, so the reader's new session keys fail at the first protected answer.
+
+One status-word policy for both protocols (9303-11 4.4.4 and 6.2.4, the MSE and GENERAL
+AUTHENTICATE tables): malformed command data (not TLV, a wrong or missing tag, an empty
+dynamic authentication data object, a public key that is not an uncompressed point of the
+group or a DH value of 0, 1 or p-1) and an algorithm the chip does not offer are ``6A80``;
+a password, domain parameter ID or key reference the chip does not have is ``6A88``; a
+step out of order is ``6985``.
 """
 
 from __future__ import annotations
@@ -19,7 +26,14 @@ from gate.icao import pace, tlv
 from gate.icao.bac import SessionKeys
 from gate.icao.chip_auth import DhKey
 from gate.icao.pace_groups import EcGroup, Group, standard_group
-from gate.icao.security_infos import CaInfo, PaceInfo, oid_der
+from gate.icao.security_infos import (
+    CaInfo,
+    CaPublicKey,
+    PaceInfo,
+    oid_der,
+    parse_card_access,
+    parse_dg14,
+)
 from gate.icao.status_words import StatusWord
 
 
@@ -53,8 +67,8 @@ class ChipPace:
         fixed: ChipPaceKeys | None = None,
         cam_key: ec.EllipticCurvePrivateKey | None = None,
     ) -> None:
-        # CAM needs the static key the chip also announces (DG14 here, EF.CardSecurity on
-        # real chips); without one the chip does not offer it.
+        # CAM needs the static key the chip also announces in EF.CardSecurity; without one
+        # the chip does not offer it.
         self.infos = [
             info
             for info in infos
@@ -78,19 +92,19 @@ class ChipPace:
 
     def set_at(self, data: bytes) -> StatusWord:
         self._reset()
-        try:
-            element = tlv.decode(b"\x30" + _len(data) + data)
-            objects = {child.tag: child.value for child in element.children}
-        except DocumentError:
+        objects = _objects(data)
+        if objects is None:
             return StatusWord.WRONG_DATA
         oid, reference = objects.get(0x80), objects.get(0x83)
+        if oid is None or reference is None or len(reference) != 1:
+            return StatusWord.WRONG_DATA
         matching = [i for i in self.infos if oid_der(i.oid)[2:] == oid]
+        if not matching:  # a protocol (cipher, mapping, key agreement) not offered
+            return StatusWord.WRONG_DATA
         if 0x84 in objects:
-            matching = [i for i in matching if bytes([i.parameter_id or 0]) == objects[0x84]]
-        if not matching or reference is None or len(reference) != 1:
-            return StatusWord.REF_NOT_FOUND
+            matching = [i for i in matching if _reference(objects[0x84]) == i.parameter_id]
         password = self.passwords.get(reference[0])
-        if password is None:
+        if not matching or password is None:  # no such domain parameters or password
             return StatusWord.REF_NOT_FOUND
         self.info, self.password = matching[0], password
         return StatusWord.OK
@@ -138,10 +152,13 @@ class ChipPace:
                 return tlv.encode(0x7C, tlv.encode(0x84, self.own_public)), StatusWord.OK
             if self.step == 3 and not cla & 0x10 and self.group is not None and self.keys:
                 token = _dynamic(data, 0x85)
+                if token is None:
+                    self._reset()
+                    return b"", StatusWord.WRONG_DATA
                 expected = pace.auth_token(
                     self.keys.ks_mac, cipher, info.oid, self.group, self.own_public
                 )
-                if token is None or not hmac.compare_digest(token, expected):
+                if not hmac.compare_digest(token, expected):
                     self._reset()
                     return b"", StatusWord.AUTH_FAILED
                 answer = pace.auth_token(
@@ -179,45 +196,94 @@ CaKey = ec.EllipticCurvePrivateKey | DhKey
 
 class ChipCa:
     """Chip Authentication v1 with the static key ``key`` (3DES: MSE:Set KAT; AES: MSE:Set
-    AT + GENERAL AUTHENTICATE)."""
+    AT + GENERAL AUTHENTICATE), under the protocol ``info`` and key reference ``key_id``
+    (``None``: the key has no reference, so any reference names a key the chip lacks)."""
 
-    def __init__(self, key: CaKey, info: CaInfo) -> None:
-        self.key, self.info = key, info
+    def __init__(self, key: CaKey, info: CaInfo, key_id: int | None = None) -> None:
+        self.key, self.info, self.key_id = key, info, key_id
         self.selected = False
 
-    def agree(self, public: bytes) -> SessionKeys | None:
-        """New session keys from the terminal's ephemeral key; ``None`` when it is invalid."""
+    def agree(self, public: bytes) -> tuple[SessionKeys | None, StatusWord]:
+        """New session keys from the terminal's ephemeral key; ``6A80`` when it is not a
+        valid key of the chip's group (the same checks PACE makes)."""
         try:
             if isinstance(self.key, ec.EllipticCurvePrivateKey):
+                size = (self.key.curve.key_size + 7) // 8
+                if len(public) != 1 + 2 * size or public[0] != 0x04:
+                    return None, StatusWord.WRONG_DATA  # compressed or malformed point
                 peer = ec.EllipticCurvePublicKey.from_encoded_point(self.key.curve, public)
                 secret = self.key.exchange(ec.ECDH(), peer)
             else:
                 secret = self.key.group.shared_secret(self.key.private, public, "CA key")
         except (ValueError, SecurityError):
-            return None
-        return pace.session_keys(secret, self.info.cipher)
+            return None, StatusWord.WRONG_DATA
+        return pace.session_keys(secret, self.info.cipher), StatusWord.OK
 
-    def set_kat(self, data: bytes) -> SessionKeys | None:
-        public = _find(data, 0x91)
-        return None if public is None else self.agree(public)
+    def _key_missing(self, objects: dict[int, bytes]) -> bool:
+        return 0x84 in objects and (self.key_id is None or _reference(objects[0x84]) != self.key_id)
+
+    def set_kat(self, data: bytes) -> tuple[SessionKeys | None, StatusWord]:
+        """MSE:Set KAT, which only Chip Authentication with 3DES uses (9303-11 6.2.4.1)."""
+        objects = _objects(data)
+        if self.info.cipher != "3DES" or objects is None or 0x91 not in objects:
+            return None, StatusWord.WRONG_DATA
+        if self._key_missing(objects):
+            return None, StatusWord.REF_NOT_FOUND
+        return self.agree(objects[0x91])
 
     def set_at(self, data: bytes) -> StatusWord:
-        oid = _find(data, 0x80)
-        self.selected = oid == oid_der(self.info.oid)[2:]
-        return StatusWord.OK if self.selected else StatusWord.REF_NOT_FOUND
+        self.selected = False
+        objects = _objects(data)
+        if objects is None or objects.get(0x80) != oid_der(self.info.oid)[2:]:
+            return StatusWord.WRONG_DATA
+        if self._key_missing(objects):
+            return StatusWord.REF_NOT_FOUND
+        self.selected = True
+        return StatusWord.OK
 
-    def general_authenticate(self, data: bytes) -> SessionKeys | None:
+    def general_authenticate(self, data: bytes) -> tuple[SessionKeys | None, StatusWord]:
         if not self.selected:
-            return None
+            return None, StatusWord.CONDITIONS
         self.selected = False
         public = _dynamic(data, 0x80)
-        return None if public is None else self.agree(public)
+        return (None, StatusWord.WRONG_DATA) if not public else self.agree(public)
 
 
-def _find(data: bytes, tag: int) -> bytes | None:
+def _objects(data: bytes) -> dict[int, bytes] | None:
+    """The data objects of an MSE command's data field; ``None`` when it is not BER-TLV."""
     try:
         element = tlv.decode(b"\x30" + _len(data) + data)
     except DocumentError:
         return None
-    found = element.find(tag)
-    return None if found is None else found.value
+    return {child.tag: child.value for child in element.children}
+
+
+def _reference(value: bytes) -> int | None:
+    """A key or domain-parameter reference (an unsigned integer of 1 to 4 bytes)."""
+    return int.from_bytes(value, "big") if 1 <= len(value) <= 4 else None
+
+
+def chip_pace_infos(card_access: bytes | None) -> list[PaceInfo]:
+    """The PACEInfos of the chip's EF.CardAccess; none for a deliberately malformed file."""
+    if card_access is None:
+        return []
+    try:
+        return parse_card_access(card_access)
+    except DocumentError:
+        return []
+
+
+def chip_ca(dg14: bytes | None, key: CaKey | None) -> ChipCa | None:
+    """The chip's Chip Authentication: its key under DG14's first ChipAuthenticationInfo."""
+    if key is None or dg14 is None:
+        return None
+    try:
+        infos = parse_dg14(dg14)
+    except DocumentError:
+        return None
+    ca = [info for info in infos if isinstance(info, CaInfo)]
+    keys = [info for info in infos if isinstance(info, CaPublicKey)]
+    if not ca:
+        return None
+    key_id = ca[0].key_id if ca[0].key_id is not None else (keys[0].key_id if keys else None)
+    return ChipCa(key, ca[0], key_id)

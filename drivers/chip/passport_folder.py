@@ -1,11 +1,12 @@
 """The passport folder: what ``egate passport issue`` writes and the virtual chip reads.
 
-A passport folder holds ``MANIFEST`` (``passport.json``: the ``FORMAT`` string, which file is
-which FID, the MRZ, the CAN, options), the LDS files as issued, ``AA_KEY`` (``aa-key.pem``:
-the chip's private Active Authentication key; in a real passport it never leaves the chip,
-here it is the virtual chip's secret on disk) and the Chip Authentication key (``CA_KEY_EC``
-PEM or ``CA_KEY_DH`` JSON). The issuing side writes these names; this module is the device
-side that reads them.
+A passport folder holds ``MANIFEST`` (``passport.json``: the ``FORMAT`` string, which file
+is which FID in the application (``files``; EF.CardAccess too) and in the master file
+(``master_file``: EF.CardSecurity), the MRZ, the CAN, options), the LDS files as issued,
+``AA_KEY`` (``aa-key.pem``: the chip's private Active Authentication key; in a real passport
+it never leaves the chip, here it is the virtual chip's secret on disk) and the Chip
+Authentication key (``CA_KEY_EC`` PEM or ``CA_KEY_DH`` JSON). The issuing side writes these
+names; this module is the device side that reads them.
 
 ``clone=True`` presents a cloned chip: the same files, but AA and CA private keys of the
 same kind that do not match DG15 and DG14 (a copy cannot extract the originals).
@@ -45,6 +46,10 @@ def load_passport_folder(folder: Path, *, clone: bool = False, **faults: Any) ->
         if not isinstance(manifest, dict):
             raise TypeError(f"{MANIFEST} is not a JSON object")
         files = {int(fid, 16): _read(folder / name) for fid, name in manifest["files"].items()}
+        listed = manifest.get("master_file", {})  # EF.CardSecurity: 011D in the MF
+        if not isinstance(listed, dict):
+            raise TypeError("'master_file' is not a JSON object")
+        master_file = {int(fid, 16): _read(folder / name) for fid, name in listed.items()}
         key = None
         if manifest.get("aa_key"):
             loaded = serialization.load_pem_private_key(
@@ -62,7 +67,13 @@ def load_passport_folder(folder: Path, *, clone: bool = False, **faults: Any) ->
     if clone:
         key, ca_key = _fresh(key), _fresh(ca_key)
     return VirtualPassport(
-        files, mrz_information(lines), aa_key=key, ca_key=ca_key, can=can, **faults
+        files,
+        mrz_information(lines),
+        aa_key=key,
+        ca_key=ca_key,
+        can=can,
+        master_file=master_file,
+        **faults,
     )
 
 

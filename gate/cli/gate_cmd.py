@@ -70,6 +70,7 @@ class LaneRun:
     watch: LaneWatch = field(default_factory=LaneWatch)
     keep_serving: bool = False
     record: RecordSettings | None = None
+    ocr_pages: bool = False  # each data page read by OCR (egate demo)
 
     def options(self, observers: tuple[Observer, ...] = ()) -> SimulationOptions:
         """The simulator's options for this run (status on stderr)."""
@@ -86,6 +87,7 @@ class LaneRun:
             status=sys.stderr,
             observers=observers,
             record=self.record,
+            ocr_pages=self.ocr_pages,
         )
 
 
@@ -224,7 +226,7 @@ def _demo(args: argparse.Namespace) -> int:
 
     from drivers.runtime_dir import owned_temp_dir, remove_stale_temp_dirs
 
-    run = lane_run(args)
+    run = lane_run(args, ocr_pages=True)  # the page reader as a camera: the MRZ by OCR
     remove_stale_temp_dirs("egate-")  # demos killed before their clean-up
     tmp = owned_temp_dir("egate-demo-")
     try:

@@ -28,10 +28,12 @@ PRIORITY = {
 
 
 def document_data(value: Any) -> dict[str, str]:
-    """The lane's masked document view, checked: a few short strings, nothing else."""
+    """The lane's masked document view, checked: a few short strings, nothing else (with the
+    page-chip checks' results when the lane read a page: ``page_mrz``, ``page_portrait``)."""
     if not isinstance(value, dict):
         return {}
-    keys = ("type", "issuing_state", "name", "nationality", "expiry", "number")
+    keys = ("type", "issuing_state", "name", "nationality", "expiry", "number", "page_mrz",
+            "page_portrait")  # fmt: skip
     return {k: str(value[k])[:64] for k in keys if isinstance(value.get(k), str)}
 
 

@@ -9,8 +9,6 @@ import re
 import secrets
 import socket
 import sys
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,6 +26,7 @@ from gate.console.users import Users
 from gate.console.web import Console, create_app
 from gate.errors import ConfigError, DeviceError
 from gate.lane import ConsoleTrust
+from gate.web_server import WebServerThread, is_loopback
 
 log = logging.getLogger("gate.console")
 SUBSCRIPTION = "egate/+/+/+"
@@ -56,15 +55,6 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not sep or not _valid_host(host) or not _PORT.fullmatch(port) or int(port) > 65535:
         raise ConfigError(f"--listen {text[:80]!r}: use HOST:PORT, e.g. 127.0.0.1:8080")
     return host.strip("[]"), int(port)
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _check_free(host: str, port: int) -> None:
@@ -155,7 +145,7 @@ class ConsoleServer:
             raise ConfigError("TLS needs both --tls-cert and --tls-key")
         host, port = parse_listen(listen)
         _check_free(host, port)
-        if certfile is None and not _loopback(host):
+        if certfile is None and not is_loopback(host):
             print(
                 f"warning: the console listens on {host}:{port} beyond this machine without "
                 "TLS: passwords and session cookies cross the network in clear "
@@ -179,23 +169,16 @@ class ConsoleServer:
         )
         self.server = uvicorn.Server(config)
         console.stopping = lambda: bool(self.server.should_exit)
-        self._thread: threading.Thread | None = None
+        self._web = WebServerThread(
+            self.server, "console", "the console's web server did not start (is the port in use?)"
+        )
 
     @property
     def url(self) -> str:
-        scheme = "https" if self.console.tls else "http"
-        sockets: list[Any] = [s for server in self.server.servers for s in server.sockets]
-        host, port = sockets[0].getsockname()[:2]
-        return f"{scheme}://{host}:{port}"
+        return self._web.url("https" if self.console.tls else "http")
 
     def start(self, timeout: float = 10.0) -> ConsoleServer:
-        self._thread = threading.Thread(target=self.server.run, name="console", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise DeviceError("the console's web server did not start (is the port in use?)")
-            time.sleep(0.02)
+        self._web.start(timeout)
         return self
 
     def run(self, on_listening: Callable[[], None] | None = None) -> None:
@@ -213,9 +196,7 @@ class ConsoleServer:
         self.server.run()
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(5.0)
+        self._web.stop()
 
 
 def make_console(

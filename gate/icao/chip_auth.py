@@ -94,27 +94,28 @@ class ChipKey:
         return self.curve.name if self.curve else (self.dh_group.name if self.dh_group else "")
 
 
-def load_chip_key(info: CaPublicKey) -> ChipKey:
-    """The static key, or ``SecurityError`` naming why it is refused."""
+def load_chip_key(info: CaPublicKey, where: str = "DG14") -> ChipKey:
+    """The static key (from DG14 or EF.CardSecurity: ``where``), or ``SecurityError``
+    naming why it is refused."""
     if info.oid == ID_PK_DH:
         group, y = _parse_dh_spki(info.spki)
-        group.shared_secret(1, y, "DG14: the DH Chip Authentication key")  # subgroup check
+        group.shared_secret(1, y, f"{where}: the DH Chip Authentication key")  # subgroup check
         return ChipKey("DH", None, None, group, y)
     try:
         key = serialization.load_der_public_key(info.spki)
     except UnsupportedAlgorithm as exc:
         raise SecurityError(
-            f"DG14: Chip Authentication key of an unsupported kind ({exc})"
+            f"{where}: Chip Authentication key of an unsupported kind ({exc})"
         ) from exc
     except ValueError as exc:
         raise SecurityError(
-            "DG14: the Chip Authentication key is malformed or not a point on its curve "
+            f"{where}: the Chip Authentication key is malformed or not a point on its curve "
             f"(refused: invalid-curve attack) ({exc})"
         ) from exc
     if not isinstance(key, ec.EllipticCurvePublicKey):
-        raise SecurityError(f"DG14: Chip Authentication key type {type(key).__name__}")
+        raise SecurityError(f"{where}: Chip Authentication key type {type(key).__name__}")
     if key.curve.name not in CA_CURVES:
-        raise SecurityError(f"DG14: Chip Authentication key on curve {key.curve.name}, refused")
+        raise SecurityError(f"{where}: Chip Authentication key on curve {key.curve.name}, refused")
     return ChipKey("ECDH", key.curve, key, None, b"")
 
 
@@ -173,10 +174,10 @@ def run_chip_auth(send: Send, protocol: CaInfo, chip: ChipKey) -> SessionKeys:
 
 
 def verify_cam(
-    chip: ChipKey, ca_ic: bytes, chip_mapping_public: bytes, group: object
+    chip: ChipKey, ca_ic: bytes, chip_mapping_public: bytes, group: object, source: str
 ) -> ChipAuthResult:
     """PACE-CAM (9303-11 4.4.3.5.2): PK_Map,IC must equal CA_IC * PK_IC, where PK_IC is the
-    chip's static key (here from DG14, trusted once passive authentication passed)."""
+    chip's static key from ``source`` (EF.CardSecurity, whose signature was checked)."""
     from gate.icao.pace_groups import EcGroup
 
     name = "PACE-CAM"
@@ -186,12 +187,12 @@ def verify_cam(
         serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
     )
     try:
-        point = group.point(static, "DG14 CA key")
+        point = group.point(static, f"{source} CA key")
     except SecurityError as exc:
         return ChipAuthResult("invalid", f"the static key is not on the PACE curve: {exc}", name)
     factor = int.from_bytes(ca_ic, "big")
     if not 0 < factor < group.order:
         return ChipAuthResult("invalid", "CAM data is not a scalar of the curve", name)
     if group.encode(point * factor) != chip_mapping_public:
-        return ChipAuthResult("invalid", "CAM: the chip does not hold the DG14 key", name)
-    return ChipAuthResult("valid", f"PACE-CAM: the chip holds the DG14 {chip.name} key", name)
+        return ChipAuthResult("invalid", f"CAM: the chip does not hold the {source} key", name)
+    return ChipAuthResult("valid", f"PACE-CAM: the chip holds the {source} {chip.name} key", name)

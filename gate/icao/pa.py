@@ -25,7 +25,14 @@ from cryptography.x509.oid import NameOID
 from gate.errors import ConfigError, DocumentError
 from gate.files import read_regular_file
 from gate.icao.country import alpha2
-from gate.icao.sod import SecurityObject, hash_data, parse_sod
+from gate.icao.csca import csca_anchors
+from gate.icao.sod import (
+    LDS_SECURITY_OBJECT_OID,
+    SECURITY_OBJECT_OID,
+    SecurityObject,
+    hash_data,
+    parse_sod,
+)
 from gate.types import PassiveAuthStatus
 
 Status = PassiveAuthStatus
@@ -48,21 +55,24 @@ class PassiveAuthResult:
 
 class TrustStore:
     """Trusted CSCA certificates: PEM or DER files and ICAO master lists (.ml) in a folder,
-    and the CSCAs' CRLs (.crl, PEM or DER)."""
+    and the CSCAs' CRLs (.crl, PEM or DER). A certificate of the folder that is not a CSCA
+    (``gate.icao.csca``) is no anchor: a warning names it, and the rest loads."""
 
     def __init__(
         self,
         certificates: list[x509.Certificate],
         crls: list[x509.CertificateRevocationList] | None = None,
+        refused: list[str] | None = None,
     ) -> None:
         self.certificates = list(certificates)
         self.crls = list(crls or [])
+        self.refused = list(refused or [])  # a line per certificate of the folder left out
 
     @classmethod
     def from_folder(cls, path: Path) -> TrustStore:
         if not path.is_dir():
             raise ConfigError(f"trust store {path} is not a folder")
-        found: list[x509.Certificate] = []
+        found: list[tuple[str, x509.Certificate]] = []
         crls: list[x509.CertificateRevocationList] = []
         for file in sorted(path.iterdir()):
             if file.suffix.lower() == ".crl":
@@ -71,21 +81,26 @@ class TrustStore:
             if file.suffix.lower() == ".ml":
                 from gate.icao.masterlist import load_master_list
 
-                found.extend(load_master_list(_read(file), str(file)))
+                listed = load_master_list(_read(file), str(file))
+                found.extend((f"{file} ({c.subject.rfc4514_string()})", c) for c in listed)
                 continue
             if file.suffix.lower() not in (".pem", ".crt", ".cer", ".der"):
                 continue
             data = _read(file)
             try:
                 if b"-----BEGIN CERTIFICATE-----" in data:
-                    found.extend(x509.load_pem_x509_certificates(data))
+                    found.extend((str(file), c) for c in x509.load_pem_x509_certificates(data))
                 elif b"-----BEGIN" not in data:  # private keys beside the certs are skipped
-                    found.append(x509.load_der_x509_certificate(data))
+                    found.append((str(file), x509.load_der_x509_certificate(data)))
             except ValueError as exc:
                 raise ConfigError(f"trust store: {file} is not a certificate: {exc}") from exc
         if not found:
             raise ConfigError(f"trust store {path} holds no certificates (.pem/.crt/.cer/.der/.ml)")
-        return cls(found, crls)
+        anchors, refused = csca_anchors(found)
+        if not anchors:
+            more = f" (and {len(refused) - 1} more)" if len(refused) > 1 else ""
+            raise ConfigError(f"trust store {path} holds no CSCA certificate: {refused[0]}{more}")
+        return cls(anchors, crls, refused)
 
     def crls_of(self, csca: x509.Certificate) -> list[x509.CertificateRevocationList]:
         """The CRLs issued and signed by ``csca`` (a CRL with a bad signature is ignored)."""
@@ -148,8 +163,7 @@ def passive_authentication(
     except DocumentError as exc:
         return PassiveAuthResult("invalid", f"EF.SOD malformed: {exc}")
     algorithm = sod.hash_algorithm
-    hash_class = _HASH_CLASSES.get(sod.digest_algorithm)
-    if algorithm not in _HASH_CLASSES or hash_class is None:
+    if algorithm not in _HASH_CLASSES or sod.digest_algorithm not in _HASH_CLASSES:
         return PassiveAuthResult("invalid", f"EF.SOD hash algorithm {algorithm!r} not supported")
     results: dict[int, bool] = {}
     for number, content in sorted(data_groups.items()):
@@ -166,56 +180,84 @@ def passive_authentication(
             if number not in sod.data_group_hashes:
                 return result("invalid", f"DG{number} has no hash in EF.SOD")
             return result("invalid", f"DG{number} hash mismatch: the data group was altered")
-    if sod.content_type_attribute != "2.23.136.1.1.1":
-        return result("invalid", "EF.SOD signed content-type attribute is not LDSSecurityObject")
+    status, reason, signer, csca, revoked_on = verify_signer(
+        sod, trust, issuing_state=issuing_state, now=now
+    )
+    return PassiveAuthResult(
+        status, reason, algorithm, results, signer, csca, revoked_on=revoked_on
+    )
+
+
+Verdict = tuple[Status, str, str, str, str]  # status, reason, signer, CSCA, revoked on
+
+
+def verify_signer(
+    sod: SecurityObject,
+    trust: TrustStore | None,
+    *,
+    issuing_state: str,
+    now: datetime,
+    where: str = "EF.SOD",
+    content_type: str = LDS_SECURITY_OBJECT_OID,
+) -> Verdict:
+    """The signature of a Document Signer's SignedData (EF.SOD, EF.CardSecurity) and the
+    signer's chain: message digest, signature, trusted CSCA, validity, country, CRL."""
+    hash_class = _HASH_CLASSES.get(sod.digest_algorithm)
+    if hash_class is None:
+        reason = f"{where} digest algorithm {sod.digest_algorithm!r} not supported"
+        return "invalid", reason, "", "", ""
+    if sod.content_type_attribute != content_type:
+        name = _CONTENT[content_type]
+        return "invalid", f"{where} signed content-type attribute is not {name}", "", "", ""
     digest = hash_data(sod.digest_algorithm, sod.econtent)
     if sod.message_digest is None or not hmac.compare_digest(digest, sod.message_digest):
-        return result("invalid", "EF.SOD message digest does not match the LDSSecurityObject")
+        name = _CONTENT[content_type]
+        return "invalid", f"{where} message digest does not match the {name}", "", "", ""
     signer_cert = _find_signer(sod)
     if signer_cert is None:
-        return result("invalid", "EF.SOD does not carry the Document Signer certificate")
+        return "invalid", f"{where} does not carry the Document Signer certificate", "", "", ""
     signer = signer_cert.subject.rfc4514_string()
     try:
         _verify_signature(signer_cert, sod, hash_class)
     except (InvalidSignature, ValueError, TypeError) as exc:
-        return result(
-            "invalid", f"EF.SOD signature does not verify with the DS key {exc}".strip(), signer
-        )
+        reason = f"{where} signature does not verify with the DS key {exc}".strip()
+        return "invalid", reason, signer, "", ""
     if trust is None:
-        return result(
-            "not_checked",
-            "no trust store given: hashes and SOD signature match, the signer is not checked",
-            signer,
-        )
+        reason = f"no trust store given: {_SIGNED[where]} verified, the signer is not checked"
+        return "not_checked", reason, signer, "", ""
     csca = _trusted_issuer(signer_cert, trust)
     if csca is None:
-        return result("invalid", f"Document Signer not issued by a trusted CSCA ({signer})", signer)
+        return "invalid", f"Document Signer not issued by a trusted CSCA ({signer})", signer, "", ""
     csca_name = csca.subject.rfc4514_string()
     for cert, what in ((signer_cert, "Document Signer"), (csca, "CSCA")):
         problem = _validity(cert, what, now)
         if problem:
-            return result("invalid", problem, signer, csca_name)
+            return "invalid", problem, signer, csca_name, ""
     try:
         state = alpha2(issuing_state)
     except DocumentError as exc:
-        return result("invalid", str(exc), signer, csca_name)
+        return "invalid", str(exc), signer, csca_name, ""
     if _country(signer_cert) != state or _country(csca) != state:
-        return result(
-            "invalid",
+        reason = (
             f"issuing state {issuing_state} of DG1 differs from the DS/CSCA country "
-            f"{_country(signer_cert)}/{_country(csca)}",
-            signer,
-            csca_name,
+            f"{_country(signer_cert)}/{_country(csca)}"
         )
+        return "invalid", reason, signer, csca_name, ""
     revocation = _revocation(signer_cert, csca, trust, now)
     if revocation is not None:
         status, reason, when = revocation
-        return PassiveAuthResult(
-            status, reason, algorithm, results, signer, csca_name, revoked_on=when
-        )
-    return result(
-        "valid", "hashes, SOD signature and certificate chain verified", signer, csca_name
+        return status, reason, signer, csca_name, when
+    return (
+        "valid",
+        f"{_SIGNED[where]} and certificate chain verified",
+        signer,
+        csca_name,
+        "",
     )
+
+
+_SIGNED = {"EF.SOD": "hashes and SOD signature", "EF.CardSecurity": "EF.CardSecurity signature"}
+_CONTENT = {LDS_SECURITY_OBJECT_OID: "LDSSecurityObject", SECURITY_OBJECT_OID: "SecurityObject"}
 
 
 def _revocation(

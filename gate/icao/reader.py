@@ -1,11 +1,13 @@
-"""Read an eMRTD over any ChipTransport: PACE or BAC, secure messaging, LDS files, PA, AA
-and Chip Authentication.
+"""Read an eMRTD over any ChipTransport: PACE or BAC, secure messaging, LDS files, PA, AA and
+Chip Authentication.
 
-``read_passport`` is what the gate calls. Outcomes are values where the document answered
-(passive/active/chip authentication status with the reason) and exceptions where the reading
-itself failed: ``SecurityError`` (PACE or BAC refused: wrong MRZ or CAN; a secure-messaging
-MAC failure), ``DeviceGoneError`` (card removed), ``DocumentError`` (malformed LDS data,
-malformed EF.CardAccess), ``ProtocolError`` (the chip answered garbage).
+``read_passport`` is what the gate calls. After PACE-CAM it reads EF.CardSecurity in the
+master file and checks CAM against the key there, once the file's signature is checked.
+Outcomes are values where the document answered (passive/active/chip authentication status
+with the reason) and exceptions where the reading itself failed: ``SecurityError`` (PACE or
+BAC refused: wrong MRZ or CAN; a secure-messaging MAC failure), ``DeviceGoneError`` (card
+removed), ``DocumentError`` (malformed LDS data, malformed EF.CardAccess), ``ProtocolError``
+(the chip answered garbage).
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from gate.icao.aa import ActiveAuthResult, verify_active_auth
 from gate.icao.access import AccessInfo, card_access, establish
 from gate.icao.apdu import Command, Response, StatusWordError
 from gate.icao.bac import SessionKeys
+from gate.icao.card_security import FID_CARD_SECURITY, check_card_security, verify_cam
+from gate.icao.card_security import NAME as CS_NAME
 from gate.icao.chip_auth import ChipAuthResult
 from gate.icao.mrz import Mrz
 from gate.icao.pa import PassiveAuthResult, TrustStore, passive_authentication
-from gate.icao.pace_groups import standard_group
 from gate.icao.sm_transport import SecureMessagingTransport
 from gate.icao.status_words import StatusWord
 from gate.icao.transport import ApduObserver, ChipTransportBase, counted
@@ -182,10 +185,14 @@ def _read(
         link.wire.connect()
     with timed(timings, "card_access"):
         pace_infos = card_access(link, DEFAULT_CHUNK)
+    card_security: bytes | None = None
     if pace_infos:
         # PACE runs at the master file, before the application is selected (9303-11 4.2).
         with timed(timings, "pace"):
             access = establish(link, pace_infos, mrz, can)
+        if access.cam is not None:  # CAM's key is in EF.CardSecurity, in the MF too
+            with timed(timings, "card_security"):
+                card_security = link.read_file(FID_CARD_SECURITY, chunk_size, name=CS_NAME)
     selected = link.send(Command(0x00, 0xA4, 0x04, 0x0C, EMRTD_AID))
     if not selected.ok:
         raise DocumentError(
@@ -222,7 +229,13 @@ def _read(
             groups, sod, trust, issuing_state=dg1.issuing_state, now=now
         )
     with timed(timings, "ca"):
-        chip = _chip_authentication(link, groups, access)
+        if access.cam is not None:
+            checked = check_card_security(
+                card_security, trust, issuing_state=dg1.issuing_state, now=now
+            )
+            chip = verify_cam(checked, access)
+        else:
+            chip = _chip_authentication(link, groups)
     photo = photo_bytes = photo_error = None
     if 2 in groups:
         faces = lds.decode_dg2(groups[2])
@@ -267,11 +280,8 @@ def _active_auth(link: _Link, groups: dict[int, bytes]) -> ActiveAuthResult:
     return verify_active_auth(groups[15], challenge, answer.data, groups.get(14))
 
 
-def _chip_authentication(
-    link: _Link, groups: dict[int, bytes], access: AccessInfo
-) -> ChipAuthResult:
-    """CA v1 after passive authentication (the session continues under the new keys), or
-    the check of PACE-CAM's data against the DG14 key."""
+def _chip_authentication(link: _Link, groups: dict[int, bytes]) -> ChipAuthResult:
+    """CA v1 after passive authentication (the session continues under the new keys)."""
     if 14 not in groups:
         return ChipAuthResult("not_supported", "no DG14: the chip does not offer CA")
     try:
@@ -281,13 +291,6 @@ def _chip_authentication(
     if chosen is None:
         return ChipAuthResult("not_supported", "DG14 holds no Chip Authentication key")
     protocol, key_info = chosen
-    if access.cam is not None and access.parameter_id is not None:
-        try:
-            static = chip_auth.load_chip_key(key_info)
-        except SecurityError as exc:
-            return ChipAuthResult("invalid", f"PACE-CAM: {exc}", "PACE-CAM")
-        ca_ic, mapping_key = access.cam
-        return chip_auth.verify_cam(static, ca_ic, mapping_key, standard_group(access.parameter_id))
     name = f"CA-{protocol.key_agreement}-{protocol.cipher}"
     try:
         key = chip_auth.load_chip_key(key_info)

@@ -19,6 +19,9 @@ from gate.icao import tlv
 from gate.icao.lds import TAG_SOD
 
 LDS_SECURITY_OBJECT_OID = "2.23.136.1.1.1"
+# EF.CardSecurity's eContentType (BSI TR-03110 / 9303-11: id-SecurityObject, SecurityInfos).
+SECURITY_OBJECT_OID = "0.4.0.127.0.7.3.2.1"
+_NAMES = {LDS_SECURITY_OBJECT_OID: "LDSSecurityObject", SECURITY_OBJECT_OID: "SecurityObject"}
 HASHES = {"sha1": hashlib.sha1, "sha224": hashlib.sha224, "sha256": hashlib.sha256,
           "sha384": hashlib.sha384, "sha512": hashlib.sha512}  # fmt: skip
 
@@ -88,10 +91,33 @@ def build_sod(
             ],
         }
     )
-    econtent = lso.dump()
+    signed = build_signed_data(
+        lso.dump(),
+        LDS_SECURITY_OBJECT_OID,
+        sign=sign,
+        signature_algorithm=signature_algorithm,
+        ds_certificate_der=ds_certificate_der,
+        signing_time=signing_time,
+        hash_algorithm=hash_algorithm,
+    )
+    return tlv.encode(TAG_SOD, signed)
+
+
+def build_signed_data(
+    econtent: bytes,
+    content_type: str,
+    *,
+    sign: Any,
+    signature_algorithm: str,
+    ds_certificate_der: bytes,
+    signing_time: datetime,
+    hash_algorithm: str = "sha256",
+) -> bytes:
+    """A DER ContentInfo holding a SignedData over ``econtent`` of type ``content_type``,
+    signed by the Document Signer (EF.SOD's body; EF.CardSecurity as it is)."""
     attributes = cms.CMSAttributes(
         [
-            {"type": "content_type", "values": [LDS_SECURITY_OBJECT_OID]},
+            {"type": "content_type", "values": [content_type]},
             {"type": "signing_time", "values": [cms.Time({"utc_time": signing_time})]},
             {"type": "message_digest", "values": [hash_data(hash_algorithm, econtent)]},
         ]
@@ -119,13 +145,12 @@ def build_sod(
         {
             "version": "v3",
             "digest_algorithms": [{"algorithm": hash_algorithm}],
-            "encap_content_info": {"content_type": LDS_SECURITY_OBJECT_OID, "content": econtent},
+            "encap_content_info": {"content_type": content_type, "content": econtent},
             "certificates": [cert],
             "signer_infos": [signer],
         }
     )
-    info = cms.ContentInfo({"content_type": "signed_data", "content": signed_data})
-    return tlv.encode(TAG_SOD, info.dump())
+    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
 
 
 def parse_sod(data: bytes) -> SecurityObject:
@@ -135,44 +160,53 @@ def parse_sod(data: bytes) -> SecurityObject:
         raise DocumentError(f"EF.SOD: starts with tag {tag:X}, expected 77")
     if start + length != len(data):
         raise DocumentError(f"EF.SOD: declares {length} bytes, holds {len(data) - start}")
+    return parse_signed_data(data[start:], LDS_SECURITY_OBJECT_OID, "EF.SOD")
+
+
+def parse_signed_data(der: bytes, content_type: str, where: str) -> SecurityObject:
+    """Decode a ContentInfo holding a SignedData whose eContentType must be
+    ``content_type``; a structural problem is a ``DocumentError`` naming ``where``."""
     try:
-        return _parse_content_info(data[start:])
+        return _parse_content_info(der, content_type, where)
     except DocumentError:
         raise
     except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
-        raise DocumentError(f"EF.SOD: CMS structure is malformed: {exc}") from exc
+        raise DocumentError(f"{where}: CMS structure is malformed: {exc}") from exc
 
 
-def _parse_content_info(der: bytes) -> SecurityObject:
+def _parse_content_info(der: bytes, content_type: str, where: str) -> SecurityObject:
     info = cms.ContentInfo.load(der, strict=True)
     if info["content_type"].native != "signed_data":
-        raise DocumentError(f"EF.SOD: content type {info['content_type'].native}, not signedData")
+        raise DocumentError(f"{where}: content type {info['content_type'].native}, not signedData")
     signed = info["content"]
     eci = signed["encap_content_info"]
-    if eci["content_type"].dotted != LDS_SECURITY_OBJECT_OID:
+    if eci["content_type"].dotted != content_type:
         raise DocumentError(
-            f"EF.SOD: eContentType {eci['content_type'].dotted} is not LDSSecurityObject"
+            f"{where}: eContentType {eci['content_type'].dotted} is not {_NAMES[content_type]}"
         )
     econtent = bytes(eci["content"].native)
-    lso = LDSSecurityObject.load(econtent, strict=True)
-    hash_algorithm = lso["hash_algorithm"]["algorithm"].native
-    hashes = {
-        int(item["data_group_number"].native): bytes(item["data_group_hash_value"].native)
-        for item in lso["data_group_hash_values"]
-    }
+    hash_algorithm = signed["digest_algorithms"][0]["algorithm"].native
+    hashes: dict[int, bytes] = {}
+    if content_type == LDS_SECURITY_OBJECT_OID:
+        lso = LDSSecurityObject.load(econtent, strict=True)
+        hash_algorithm = lso["hash_algorithm"]["algorithm"].native
+        hashes = {
+            int(item["data_group_number"].native): bytes(item["data_group_hash_value"].native)
+            for item in lso["data_group_hash_values"]
+        }
     signers = signed["signer_infos"]
     if len(signers) != 1:
-        raise DocumentError(f"EF.SOD: {len(signers)} signer infos, expected exactly 1")
+        raise DocumentError(f"{where}: {len(signers)} signer infos, expected exactly 1")
     signer = signers[0]
     attrs = signer["signed_attrs"]
     if attrs.native is None:
-        raise DocumentError("EF.SOD: signer info has no signed attributes")
-    content_type = message_digest = None
+        raise DocumentError(f"{where}: signer info has no signed attributes")
+    signed_type = message_digest = None
     signing_time = None
     for attr in attrs:
         kind = attr["type"].native
         if kind == "content_type":
-            content_type = attr["values"][0].dotted
+            signed_type = attr["values"][0].dotted
         elif kind == "message_digest":
             message_digest = bytes(attr["values"][0].native)
         elif kind == "signing_time":
@@ -181,14 +215,14 @@ def _parse_content_info(der: bytes) -> SecurityObject:
     signed_bytes = b"\x31" + attrs.dump()[1:]
     sid = signer["sid"]
     if sid.name != "issuer_and_serial_number":
-        raise DocumentError("EF.SOD: signer identified by key identifier, not issuer and serial")
+        raise DocumentError(f"{where}: signer identified by key identifier, not issuer and serial")
     certificates = tuple(c.chosen.dump() for c in signed["certificates"] or [])
     sig_alg = signer["signature_algorithm"]
     return SecurityObject(
         hash_algorithm=hash_algorithm,
         data_group_hashes=hashes,
         econtent=econtent,
-        content_type_attribute=content_type,
+        content_type_attribute=signed_type,
         message_digest=message_digest,
         signed_bytes=signed_bytes,
         signature=bytes(signer["signature"].native),

@@ -19,6 +19,8 @@ from gate.lane.events import GateEvent, Observer
 from gate.lane.machine import Lane
 from gate.lane.officer import ACCEPT_ROLES
 from gate.lane.oplog import JsonLogFormatter, OperatorLog, log_startup
+from gate.lane.page_check import PAGE_THRESHOLDS, page_distance, upright_views
+from gate.lane.page_source import PageCameraDocuments
 from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
 from gate.lane.resilient import ReopeningStats
 
@@ -27,6 +29,7 @@ __all__ = [
     "ACTION_KINDS",
     "DEFAULT_LIFETIME_S",
     "OFFICER_NAME",
+    "PAGE_THRESHOLDS",
     "SIGNED_VERSION",
     "ActionKind",
     "AuditLogSink",
@@ -42,6 +45,7 @@ __all__ = [
     "Observer",
     "OfficerAction",
     "OperatorLog",
+    "PageCameraDocuments",
     "PassportChipReader",
     "ReopeningStats",
     "build_lane",
@@ -50,5 +54,7 @@ __all__ = [
     "lane_camera",
     "load_public_keys",
     "log_startup",
+    "page_distance",
     "serve",
+    "upright_views",
 ]

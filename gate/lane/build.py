@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gate.clock import Clock, SystemClock
-from gate.config import GateConfig
+from gate.config import GateConfig, page_camera_address
 from gate.errors import ConfigError, DeviceError
 from gate.interfaces import Camera
 from gate.lane.checks import watch_checks
@@ -81,7 +81,7 @@ def build_lane(
         if documents is None:
             from gate.lane.service import DeviceGuard
 
-            documents, probes = _mrz_documents(config, stdin, opened)
+            documents, probes = _mrz_documents(config, stdin, opened, clock)
             guard = documents = DeviceGuard(
                 documents, {"turnstile": _turnstile_probe(turnstile), **probes,
                             "camera": _camera_probe(camera)}
@@ -101,6 +101,8 @@ def build_lane(
         )
         lane.checks.use(watch_checks(config.checks), config.checks.time_limit_s)
         lane.capture_ahead.enabled = real_time
+        if page_camera_address(config.reader.mrz_source) is not None and guard is not None:
+            lane.document_stage.warm_up()  # the pages' OCR loaded before the first traveller
         if guard is not None:  # out of service and back: lane events for the console
             guard.emit = lane.announce
             opened.callback(guard.close)
@@ -132,37 +134,58 @@ def _biometrics(config: GateConfig, side_engine: bool) -> Biometrics:
 
 def lane_camera(config: GateConfig, clock: Clock) -> Camera:
     """The kiosk's camera for ``config.camera.address``, reopened when it fails."""
+    return _camera_at(config.camera.address, clock, "camera")
+
+
+def _camera_at(address: str, clock: Clock, what: str) -> Camera:
     from drivers.camera.registry import open_camera
     from gate.lane.resilient import ReopeningCamera
 
-    address = config.camera.address
     return ReopeningCamera(
-        lambda: open_camera(address, clock=clock, live=True), f"camera {address}"
+        lambda: open_camera(address, clock=clock, live=True), f"{what} {address}"
     )
 
 
 def _mrz_documents(
-    config: GateConfig, stdin: TextIO | None, opened: ExitStack
+    config: GateConfig, stdin: TextIO | None, opened: ExitStack, clock: Clock
 ) -> tuple[DocumentSource, dict[str, Callable[[], None]]]:
-    """The page scanner's documents, and the chip reader's probe (where it has one)."""
+    """The page scanner's documents (MRZ lines, or pages seen by a camera), and the probes
+    of the chip reader (where it has one) and of the page camera."""
     from drivers.chip.registry import open_reader
     from gate.lane.documents import MrzStreamDocuments
     from gate.lane.mrz_input import LineInput
 
     source = config.reader.mrz_source
+    page_camera = page_camera_address(source)
     # Opened first: a source that cannot be opened is a config error before any device.
-    lines: TextIO | LineInput = (
-        (stdin if stdin is not None else LineInput(None))
-        if source == "stdin"
-        else LineInput(Path(source))
-    )
+    lines: TextIO | LineInput | None = None
+    if page_camera is None:
+        lines = (
+            (stdin if stdin is not None else LineInput(None))
+            if source == "stdin"
+            else LineInput(Path(source))
+        )
     # One PC/SC context for the lane's life; each traveller's card awaited card_wait_s.
     connect = open_reader(config.reader.address, timeout=config.reader.card_wait_s)
     opened.callback(connect.close)
-    documents = MrzStreamDocuments(lines, connect)
-    opened.callback(documents.close)
+    probes: dict[str, Callable[[], None]] = {}
+    documents: DocumentSource
+    if page_camera is not None:
+        from gate.lane.page_source import PageCameraDocuments
+
+        camera = _camera_at(page_camera, clock, "page camera")
+        pages = PageCameraDocuments(camera, connect)
+        opened.callback(pages.close)
+        documents, probes["page camera"] = pages, _camera_probe(camera)
+    else:
+        assert lines is not None
+        stream = MrzStreamDocuments(lines, connect)
+        opened.callback(stream.close)
+        documents = stream
     check = getattr(connect, "check", None)  # PC/SC: does pcscd list the reader?
-    return documents, ({"chip reader": check} if check is not None else {})
+    if check is not None:
+        probes["chip reader"] = check
+    return documents, probes
 
 
 def _turnstile_probe(turnstile: Turnstile) -> Callable[[], None]:

@@ -8,7 +8,9 @@ traveller. The audit record is committed before the next traveller starts; when 
 be, the outcome becomes ``AUDIT_FAILED`` (fail-safe) and the lane keeps serving.
 
 Time comes only from the injected ``Clock``; observers receive every event synchronously
-through the ``EventBus``. The doors are driven by ``gate.lane.doors.Doors``; what one
+through the ``EventBus``. The document read (page OCR, chip) is
+``gate.lane.document_stage``, the page-chip checks ``gate.lane.page_check``. The doors
+are driven by ``gate.lane.doors.Doors``; what one
 transaction has found so far, and the record it makes, is ``gate.lane.work.TransactionWork``;
 the capture stage, with the challenge asked when liveness is inconclusive, is
 ``gate.lane.liveness_step``.
@@ -30,20 +32,21 @@ from gate.decision import DecisionPolicy, Verdict, check_document, decide_match
 from gate.errors import AuditError, DocumentError
 from gate.interfaces import Camera
 from gate.lane.actions import OfficerAction
-from gate.lane.bad_mrz import PLACE_AGAIN, UnreadableMrz
 from gate.lane.capture_ahead import CaptureAhead
 from gate.lane.checks import ChecksStage
 from gate.lane.command_auth import ConsoleTrust
+from gate.lane.document_stage import DocumentStage
 from gate.lane.doors import Doors
 from gate.lane.events import EventBus, Observer
 from gate.lane.liveness_step import LivenessStep
 from gate.lane.officer import OfficerDesk, OfficerHandler
+from gate.lane.page_check import PageCheck
 from gate.lane.ports import AuditSink, Biometrics, ChipReader, DocumentSource
 from gate.lane.preview import PreviewCamera
 from gate.lane.stopping import LaneStopping
 from gate.lane.work import StageStop, TransactionWork
 from gate.outcome import Decision, State, Transaction
-from gate.transaction import CaptureOutcome, DocumentRead, PresentedDocument
+from gate.transaction import CaptureOutcome, PresentedDocument
 from gate.turnstile import Turnstile
 
 log = logging.getLogger("gate.lane")
@@ -100,6 +103,8 @@ class Lane:
         self._officer = OfficerHandler(OfficerDesk(), self.doors, self._bus, audit)
         self._previews = False  # camera frames as ``preview`` events (the officer's view)
         self.checks = ChecksStage(self._bus, self._today)  # watchlists, eligibility: off
+        self.document_stage = DocumentStage(self._bus, clock, lambda: self.timeouts.document_s)
+        self.page = PageCheck(self._bus)  # page vs chip, when a page image came
         # When enabled (``egate run``) the capture runs while the chip is read.
         self.capture_ahead = CaptureAhead(limit_s=2 * self.timeouts.capture_s)
         self.resources = ExitStack()  # what build_lane opened for this lane
@@ -296,18 +301,20 @@ class Lane:
         tid = work.transaction_id
         self._bus.enter(State.DOCUMENT, tid)
         self.capture_ahead.start(lambda camera: self._capture(tid, camera), self.camera)
-        doc = self._read_document(document, work)
+        document, doc = self.document_stage.read(document, work, self.chip_reader)
         try:
             verdict = check_document(doc, document.printed_mrz, self._today(), self.policy)
         except DocumentError as exc:  # e.g. an expiry date that is not a date
             return Verdict(Decision.REFER_DOCUMENT, f"document: {exc}")
-        if verdict is not None:
-            return verdict
+        if (verdict := self.page.mrz(work, document, doc, verdict)) is not None:
+            return verdict  # the page's MRZ vs DG1 named by field, when a page was read
         photo = doc.photo
         if photo is None:  # check_document already refers; this keeps the type narrow
             return Verdict(Decision.REFER_DOCUMENT, "no photo in the chip (DG2)")
         reference = work.run("enrol", lambda: self.biometrics.enrol(photo))
         work.chip_photo = photo
+        if (verdict := self.page.portrait(work, self.biometrics, reference, document)) is not None:
+            return verdict
 
         self._bus.enter(State.CAPTURE, tid)
         camera = PreviewCamera(self.camera, self._bus, tid) if self._previews else self.camera
@@ -331,20 +338,6 @@ class Lane:
     def _capture(self, tid: str, camera: Camera) -> CaptureOutcome:
         camera = PreviewCamera(camera, self._bus, tid) if self._previews else camera
         return self.biometrics.capture(camera, self.clock, self.timeouts.capture_s)
-
-    def _read_document(self, document: PresentedDocument, work: TransactionWork) -> DocumentRead:
-        started = self.clock.now()
-        try:
-            doc = work.run("document", lambda: self.chip_reader.read(document, self.clock.wall()))
-        except StageStop as stop:  # a bad scan: the traveller's screen asks for it again
-            if isinstance(bad := stop.__cause__, UnreadableMrz):
-                self._bus.emit("document", work.transaction_id, "unreadable", problem=bad.problem,
-                               prompt=PLACE_AGAIN)  # fmt: skip
-            raise
-        work.note_document(doc)
-        if work.timed("document", started) > self.timeouts.document_s:
-            raise StageStop(Verdict(Decision.TIMEOUT, "document read ran past its time limit"))
-        return doc
 
     # -- ends ----------------------------------------------------------------------------------
     def _refer(self, work: TransactionWork, verdict: Verdict) -> str:

@@ -5,16 +5,14 @@ display (Chromium in kiosk mode), not for the network."""
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import sys
-import threading
-import time
 from typing import Any
 
-from gate.errors import ConfigError, DeviceError
+from gate.errors import ConfigError
 from gate.lane import Lane
 from gate.screen.screen import NationalityTap, Screen
+from gate.web_server import WebServerThread, is_loopback
 
 DEFAULT_LISTEN = "127.0.0.1:8090"
 _HOST = re.compile(r"[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\]")
@@ -27,15 +25,6 @@ def parse_listen(text: str) -> tuple[str, int]:
     if not sep or not _HOST.fullmatch(host) or not _PORT.fullmatch(port) or int(port) > 65535:
         raise ConfigError(f"--screen {text[:80]!r}: use HOST:PORT, e.g. {DEFAULT_LISTEN}")
     return host.strip("[]"), int(port)
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def allowed_hosts(host: str) -> frozenset[str] | None:
@@ -77,28 +66,22 @@ class ScreenServer:
             timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(config)
-        self._thread: threading.Thread | None = None
+        self._web = WebServerThread(
+            self.server,
+            "screen-web",
+            "the traveller's screen could not listen (is the port in use?)",
+        )
 
     @property
     def url(self) -> str:
-        sockets: list[Any] = [s for server in self.server.servers for s in server.sockets]
-        host, port = sockets[0].getsockname()[:2]
-        return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+        return self._web.url()
 
     def start(self, timeout: float = 10.0) -> ScreenServer:
-        self._thread = threading.Thread(target=self.server.run, name="screen-web", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise DeviceError("the traveller's screen could not listen (is the port in use?)")
-            time.sleep(0.02)
+        self._web.start(timeout)
         return self
 
     def stop(self) -> None:
-        self.server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(5.0)
+        self._web.stop()
 
     def __enter__(self) -> ScreenServer:
         return self.start()

@@ -35,9 +35,16 @@ Analyze = Callable[[ImageBGR], Sequence[Face]]
 
 
 def sample_folder() -> Path:
-    import insightface
+    """The sample photos inside the insightface wheel, found without importing insightface
+    (its import takes more than a second of CPU in every simulation's process)."""
+    import importlib.util
 
-    return Path(insightface.__file__).parent / "data" / "images"
+    spec = importlib.util.find_spec("insightface")
+    if spec is None or spec.origin is None:
+        import insightface  # not installed: its usual ImportError
+
+        return Path(insightface.__file__).parent / "data" / "images"
+    return Path(spec.origin).parent / "data" / "images"
 
 
 def read_image(path: Path) -> ImageBGR:

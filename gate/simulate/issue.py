@@ -1,4 +1,5 @@
-"""Issue a virtual passport: the LDS files, EF.SOD signed by the Document Signer, AA key.
+"""Issue a virtual passport: the LDS files, EF.SOD (and EF.CardSecurity for a PACE chip)
+signed by the Document Signer, the AA and CA keys.
 
 Writes a passport folder in the format of ``drivers.chip.passport_folder`` (its names:
 ``MANIFEST``, ``FORMAT``, ``AA_KEY``), which the virtual chip reads with
@@ -21,6 +22,7 @@ from drivers.chip.passport_folder import AA_KEY, CA_KEY_DH, CA_KEY_EC, FORMAT, M
 from gate.errors import DocumentError, ImageError
 from gate.files import read_regular_file
 from gate.icao import lds, security_infos, tlv
+from gate.icao.card_security import FID_CARD_SECURITY, build_card_security
 from gate.icao.chip_auth import DhKey, dh_spki
 from gate.icao.mrz import Mrz
 from gate.icao.mrz_format import FORMATS
@@ -53,8 +55,9 @@ PHOTO_MAX_BYTES = 64 << 20  # the photo file given to issue (it may be re-encode
 class IssuedPassport:
     folder: Path
     mrz: Mrz
-    files: dict[int, bytes]  # FID -> contents
+    files: dict[int, bytes]  # FID -> contents (the application's, and EF.CardAccess)
     photo: bytes
+    card_security: bytes | None = None  # EF.CardSecurity, in the master file (PACE chips)
 
 
 def _photo_bytes(photo: Path | bytes, max_jpeg_bytes: int) -> tuple[bytes, int, int, int]:
@@ -244,14 +247,27 @@ def issue_passport(
     )
     files = {lds.FID_COM: lds.encode_com(sorted(groups)), lds.FID_SOD: sod}
     files.update({lds.DATA_GROUPS[dg][0]: data for dg, data in groups.items()})
+    card_security = None
     if access != "bac":
         files[lds.FID_CARD_ACCESS] = card_access_pace(pace_parameter_id, pace_cipher, pace_cam)
+        # EF.CardSecurity: the same SecurityInfos and the CA key, signed (9303-11 4.4.3.5.2).
+        infos = security_infos.parse_card_access(files[lds.FID_CARD_ACCESS])
+        card_security = build_card_security(
+            [*infos, *(_dg14_ca_infos(ca_key, pace_cipher) if ca_key else [])],
+            sign=pki.sign,
+            signature_algorithm=pki.signature_algorithm,
+            ds_certificate_der=pki.ds_certificate.public_bytes(serialization.Encoding.DER),
+            signing_time=signing_time,
+        )
+        check_files({FID_CARD_SECURITY: card_security}, {FID_CARD_SECURITY: "EF.CardSecurity"})
     check_files(files, _NAMES)  # nothing is written for a passport the reader would refuse
     options: dict[str, Any] = {"pace_only": access == "pace-only"}
     if can is not None:
         options["can"] = can
-    write_passport_folder(out, mrz, files, aa_key, ca_key=ca_key, **options)
-    return IssuedPassport(out, mrz, files, image)
+    write_passport_folder(
+        out, mrz, files, aa_key, ca_key=ca_key, card_security=card_security, **options
+    )
+    return IssuedPassport(out, mrz, files, image, card_security)
 
 
 _NAMES = {lds.FID_COM: "EF.COM", lds.FID_SOD: "EF.SOD", lds.FID_CARD_ACCESS: "EF.CardAccess"}
@@ -264,6 +280,7 @@ def write_passport_folder(
     files: dict[int, bytes],
     aa_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None,
     ca_key: CaKey | None = None,
+    card_security: bytes | None = None,
     **options: Any,
 ) -> None:
     """Write (or rewrite, for tests that tamper with files) a passport folder."""
@@ -273,6 +290,9 @@ def write_passport_folder(
         name = _NAMES.get(fid, f"EF{fid:04X}") + ".bin"
         (out / name).write_bytes(data)
         manifest["files"][f"{fid:04X}"] = name
+    if card_security is not None:
+        (out / "EF.CardSecurity.bin").write_bytes(card_security)
+        manifest["master_file"] = {f"{FID_CARD_SECURITY:04X}": "EF.CardSecurity.bin"}
     if aa_key is not None:
         (out / AA_KEY).write_bytes(
             aa_key.private_bytes(

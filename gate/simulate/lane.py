@@ -13,13 +13,20 @@ import collections
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from gate.errors import AuditError
 from gate.interfaces import Camera, ChipTransport, Frame
+from gate.lane import OfficerAction
+from gate.outcome import Transaction
 from gate.transaction import PresentedDocument
+from gate.turnstile import Turnstile
 from gate.types import ImageBGR
+
+if TYPE_CHECKING:
+    from drivers.turnstile.emulator import EmulatorHandle
 
 KEEPALIVE_S = 0.3  # a picture at least this often, or the camera's stream reader gives up
 
@@ -203,3 +210,33 @@ class InProcessSlot:
 
     def close(self) -> None:
         self.remove()
+
+
+def settle(emulator: EmulatorHandle, turnstile: Turnstile) -> None:
+    """Let the lane empty (walkers out, doors closed) before the next traveller: up to 3 s
+    for the emulated turnstile to be idle, then drop the events the last one left."""
+    deadline = time.monotonic() + 3.0
+    while time.monotonic() < deadline:
+        with emulator.device.locked() as lane:
+            if not lane.busy:
+                break
+        time.sleep(0.02)
+    while turnstile.next_event(0.0) is not None:
+        pass
+
+
+class UnavailableAudit:
+    """The audit sink when the log cannot be opened: every record fails, as on a full disk,
+    so the lane refers each traveller (``AUDIT_FAILED``) instead of the run stopping."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def record_decision(self, transaction: Transaction) -> None:
+        raise AuditError(self.reason)
+
+    def commit(self, transaction: Transaction) -> None:
+        raise AuditError(self.reason)
+
+    def record_officer(self, action: OfficerAction, at: float) -> None:
+        raise AuditError(self.reason)

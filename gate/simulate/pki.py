@@ -195,6 +195,18 @@ def init_pki(
 _PKI_FILES = (CSCA_CERT, CSCA_KEY, DS_CERT, DS_KEY, CRL_FILE, REVOKED_FILE)
 
 
+def trust_folder(pki: TestPki, folder: Path) -> Path:
+    """``folder`` made a lane's trust store for ``pki``: its CSCA and the CSCA's CRL when
+    there is one; neither the keys nor the Document Signer, which is no trust anchor."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / CSCA_CERT).write_bytes(pki.csca_certificate.public_bytes(serialization.Encoding.PEM))
+    crl = pki.folder / CRL_FILE
+    (folder / CRL_FILE).unlink(missing_ok=True)
+    if crl.exists():
+        (folder / CRL_FILE).write_bytes(_read(crl))
+    return folder
+
+
 def _load_key(path: Path) -> PrivateKey:
     data = _read(path)
     try:

@@ -19,7 +19,6 @@ recording had one); when it refers, the traveller walks back.
 from __future__ import annotations
 
 import shutil
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -40,9 +39,10 @@ from gate.errors import DeviceTimeoutError, DocumentError, InputError
 from gate.interfaces import Frame
 from gate.lane import AuditLogSink, AuditSink, GateEvent, Lane, build_lane
 from gate.record import RecordedFrame, RecordedTransaction, Recording
-from gate.simulate.lane import SimDocuments
+from gate.simulate.lane import SimDocuments, UnavailableAudit, settle
 from gate.simulate.report import TravellerResult
-from gate.simulate.runner import StatusLine, UnavailableAudit
+from gate.simulate.runner import StatusLine
+from gate.simulate.staged import Staged
 from gate.transaction import DocumentRead, PresentedDocument
 from gate.types import ImageBGR
 
@@ -222,31 +222,16 @@ def recorded_read(transaction: RecordedTransaction) -> DocumentRead | errors.Gat
     )
 
 
-class Replay:
+class Replay(Staged):
     """Plays a recording through one lane. Use as a context manager."""
 
     def __init__(self, recording: Recording, options: ReplayOptions) -> None:
+        super().__init__()
         self.recording = recording
         self.options = options
         base: Clock = SystemClock() if options.speed == 1.0 else ScaledClock(options.speed)
         self.clock = ReplayClock(base)
-        self._cleanups: list[Callable[[], None]] = []
         self._walker: Callable[[], None] | None = None
-
-    def __enter__(self) -> Replay:
-        try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def close(self) -> None:
-        while self._cleanups:
-            self._cleanups.pop()()
 
     def _start(self) -> None:
         from drivers.runtime_dir import owned_temp_dir
@@ -343,21 +328,11 @@ class Replay:
         finally:
             self._walker = None
             self.camera.show(())
-        self._settle()
+        settle(self.emulator, self.lane.turnstile)
         if transaction is None:
             error = "the gate did not take the document"
             return TravellerResult(index, name, kind, recorded.outcome, None, error)
         return TravellerResult(index, name, kind, recorded.outcome, transaction)
-
-    def _settle(self) -> None:
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:
-            with self.emulator.device.locked() as lane:
-                if not lane.busy:
-                    break
-            time.sleep(0.02)
-        while self.lane.turnstile.next_event(0.0) is not None:
-            pass
 
     def run(self) -> list[TravellerResult]:
         results = [self.run_one(i, t) for i, t in enumerate(self.recording.transactions)]

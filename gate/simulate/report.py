@@ -107,11 +107,41 @@ def format_table(results: Sequence[TravellerResult]) -> str:
             f"genuine travellers, document to exit command (n={len(waits)}): p50 {p50:.2f} s"
             f", max {waits[-1] / 1000.0:.2f} s (gate clock)"
         )
+    lines.extend(document_stage_lines(results))
     for r in results:
         if not r.ok:
             why = r.transaction.detail if r.transaction else r.error
             lines.append(f"  #{r.index + 1} {r.name}: {why}")
     return "\n".join(line.rstrip() for line in lines)
+
+
+# Kinds that present a genuine document (the chip and its page as issued).
+FORGED_DOCUMENT_KINDS = frozenset(
+    {"expired", "tampered", "clone", "revoked", "substituted_photo", "mrz_mismatch"}
+)
+
+
+def document_stage_lines(results: Sequence[TravellerResult]) -> list[str]:
+    """The document stage of the travellers with a genuine document whose page was read:
+    p50 of the whole read (page OCR + chip), of the OCR alone and of the portrait check."""
+    stages: dict[str, list[float]] = {"document": [], "page_ocr": [], "page_portrait": []}
+    for r in results:
+        tx = r.transaction
+        if tx is None or r.kind in FORGED_DOCUMENT_KINDS or "page_ocr" not in tx.stage_ms:
+            continue
+        for stage, values in stages.items():
+            if stage in tx.stage_ms:
+                values.append(tx.stage_ms[stage])
+    if not stages["document"]:
+        return []
+    labels = {"document": "page OCR + chip", "page_ocr": "OCR", "page_portrait": "portrait"}
+    parts = ", ".join(
+        f"{label} p50 {statistics.median(stages[key]):.0f} ms"
+        for key, label in labels.items()
+        if stages[key]
+    )
+    return [f"genuine documents, document stage (n={len(stages['document'])}): {parts} "
+            f"(max {max(stages['document']):.0f} ms, gate clock)"]  # fmt: skip
 
 
 def summary(

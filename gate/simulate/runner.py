@@ -43,7 +43,6 @@ from gate.lane import (
     GateEvent,
     Lane,
     Observer,
-    OfficerAction,
     build_lane,
     lane_camera,
 )
@@ -55,9 +54,14 @@ from gate.simulate.lane import (
     LockstepCamera,
     SceneFeed,
     SimDocuments,
+    UnavailableAudit,
+    settle,
 )
+from gate.simulate.page_tray import PageCameraTray
+from gate.simulate.pki import trust_folder
 from gate.simulate.report import TravellerResult
 from gate.simulate.scenario import Scenario, TravellerSpec
+from gate.simulate.staged import Staged
 from gate.simulate.travellers import Travellers
 from gate.transaction import PresentedDocument
 
@@ -82,6 +86,8 @@ class SimulationOptions:
     door_time_scale: float | None = None  # None: 1 / speed; 0 gives instant doors
     observers: tuple[Observer, ...] = ()  # more observers of the lane (the console, a broker)
     record: RecordSettings | None = None  # record each transaction (gate.record, opt-in)
+    ocr_pages: bool = False  # the lane reads each rendered page's MRZ by OCR (egate demo)
+    page_camera: bool = False  # ... seen by a camera over the tray (gate.simulate.page_tray)
 
 
 class StatusLine:
@@ -110,65 +116,20 @@ class StatusLine:
             self.stream.flush()
 
 
-class UnavailableAudit:
-    """The audit sink when the log cannot be opened: every record fails, as on a full disk,
-    so the lane refers each traveller (``AUDIT_FAILED``) instead of the run stopping."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    def record_decision(self, transaction: Transaction) -> None:
-        raise AuditError(self.reason)
-
-    def commit(self, transaction: Transaction) -> None:
-        raise AuditError(self.reason)
-
-    def record_officer(self, action: OfficerAction, at: float) -> None:
-        raise AuditError(self.reason)
-
-
-class Simulation:
+class Simulation(Staged):
     """Runs a scenario through one simulated lane. Use as a context manager."""
 
     def __init__(self, scenario: Scenario, options: SimulationOptions) -> None:
+        super().__init__()
         self.scenario = scenario
         self.options = options
-        self._cleanups: list[Callable[[], None]] = []
         self._walker: Callable[[GateEvent], None] | None = None
         self._current: tuple[int, TravellerSpec] | None = None  # who stands in the lane
         self.clock: Clock = SystemClock() if options.speed == 1.0 else ScaledClock(options.speed)
         self.started = False
         self.recorder: Recorder | None = None
 
-    # -- set-up and tear-down ----------------------------------------------------------------
-    def __enter__(self) -> Simulation:
-        try:
-            self._start()
-        except BaseException:
-            self.close()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def add_cleanup(self, cleanup: Callable[[], None]) -> None:
-        """Run ``cleanup`` first when the simulation closes (e.g. a restarted server)."""
-        self._cleanups.insert(0, cleanup)
-
-    def close(self) -> None:
-        interrupted: BaseException | None = None
-        while self._cleanups:
-            cleanup = self._cleanups.pop()
-            try:
-                cleanup()
-            except Exception:
-                log.exception("simulation clean-up failed")
-            except BaseException as exc:  # a second SIGTERM or Ctrl-C: clean up, then unwind
-                interrupted = interrupted or exc
-        if interrupted is not None:
-            raise interrupted
-
+    # -- set-up (torn down by Staged.close) -----------------------------------------------------
     def _start(self) -> None:
         from drivers.camera.mjpeg_server import MjpegServer
         from drivers.turnstile.emulator import Physics, start_emulator
@@ -200,6 +161,7 @@ class Simulation:
             seed=self.scenario.seed,
             frames=opts.frames,
             conditions=self.scenario.conditions,
+            ocr_pages=opts.ocr_pages or opts.page_camera,
         )
 
         scale = opts.door_time_scale if opts.door_time_scale is not None else 1.0 / opts.speed
@@ -214,7 +176,10 @@ class Simulation:
         self.slot: CardSlot = self._card_slot()
         self._cleanups.append(self.slot.close)
 
-        self.documents = SimDocuments()
+        self.documents: SimDocuments | PageCameraTray = SimDocuments()
+        if opts.page_camera:  # the page reader is a camera over the tray: pages by OCR
+            self.documents = PageCameraTray(self.clock)
+            self._cleanups.append(self.documents.close)
         self.status = StatusLine(opts.status, len(self.scenario.travellers))
         config = self._config()
         # The kiosk's camera (the MJPEG stream read back through OpenCV), reporting each
@@ -233,6 +198,8 @@ class Simulation:
         if opts.record is not None:
             self.recorder = record_lane(self.lane, opts.record)
             self._cleanups.append(self.recorder.close)
+        if opts.ocr_pages or opts.page_camera:  # the OCR loaded before the first traveller
+            self.lane.document_stage.warm_up()
         self.turnstile = self.lane.turnstile
         self.camera = self.lane.camera
         self._watchlists()
@@ -256,7 +223,7 @@ class Simulation:
                 min_face=opts.min_face,
                 best_shot_window_s=opts.best_shot_window_s,
             ),
-            reader=ReaderConfig(trust_store=self.workdir / "pki"),
+            reader=ReaderConfig(trust_store=trust_folder(self.pki, self.workdir / "trust")),
             turnstile=TurnstileConfig(address=self.emulator.address),
             face=FaceConfig(pack=opts.pack or "default", target_fmr=policy.target_fmr),
             liveness=LivenessConfig(threshold=policy.liveness_threshold),
@@ -321,10 +288,10 @@ class Simulation:
         # An officer's decision on an earlier traveller is carried out before this one
         # steps in, as in a real lane: it does not eat into this traveller's capture.
         if self.lane.apply_officer_actions():
-            self._settle()
+            settle(self.emulator, self.turnstile)
         started = time.perf_counter()
         try:
-            card, mrz = self.travellers.issue(index, spec)
+            issued = self.travellers.issue(index, spec)
             frames = self.travellers.scene_frames(index, spec)
         except GateError as exc:
             return TravellerResult(index, spec.label, spec.kind, spec.expect, None, str(exc))
@@ -335,11 +302,14 @@ class Simulation:
         if self.recorder is not None:
             self.recorder.note_traveller(kind=spec.kind, expected=spec.expect.value)
         started = time.perf_counter()
-        transport = self.slot.insert(card)
+        transport = self.slot.insert(issued.card)
         timings["card_in"] = (time.perf_counter() - started) * 1000.0
         self.feed.show(frames)
         try:
-            self.documents.lay(PresentedDocument(mrz, transport, spec.label))
+            page, box = issued.page, issued.portrait_box
+            self.documents.lay(
+                PresentedDocument(issued.printed_mrz, transport, spec.label, page, box)
+            )
             started = time.perf_counter()
             transaction = self.lane.serve_one(5.0)
             timings["gate"] = (time.perf_counter() - started) * 1000.0
@@ -350,7 +320,7 @@ class Simulation:
             self.slot.remove()
             timings["card_out"] = (time.perf_counter() - started) * 1000.0
         started = time.perf_counter()
-        self._settle()
+        settle(self.emulator, self.turnstile)
         timings["settle"] = (time.perf_counter() - started) * 1000.0
         if transaction is None:
             error = "the gate did not take the document"
@@ -358,17 +328,6 @@ class Simulation:
         return TravellerResult(
             index, spec.label, spec.kind, spec.expect, transaction, timings_ms=timings
         )
-
-    def _settle(self) -> None:
-        """Let the lane empty (walkers out, doors closed) before the next traveller."""
-        deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline:
-            with self.emulator.device.locked() as lane:
-                if not lane.busy:
-                    break
-            time.sleep(0.02)
-        while self.turnstile.next_event(0.0) is not None:  # drop what the last one left
-            pass
 
     def run(self, indices: Sequence[int] | None = None) -> list[TravellerResult]:
         """The travellers at ``indices`` of the scenario (default: all), in that order; each

@@ -9,12 +9,15 @@ A scenario is TOML (documented in ``docs/scenarios.md``)::
     [[traveller]]
     kind = "genuine"            # genuine, impostor, expired, tampered, print_attack,
                                 # screen_attack, no_face, tailgater, clone, id_card,
-                                # revoked
+                                # revoked, wanted, stolen_document, substituted_photo,
+                                # mrz_mismatch
     photo = "faces/ana.jpg"     # the passport photo; relative to the scenario file,
                                 # or "sample:t1.jpg#2" (third face of the insightface sample)
     live_photo = "faces/bo.jpg" # who really stands in the lane: for an impostor someone
                                 # else (required), for a genuine traveller the same
-                                # person in another photo (optional)
+                                # person in another photo (optional); for a substituted
+                                # photo the one whose portrait is printed on the genuine
+                                # passport's page (required)
     expect = "ACCEPT"           # optional: defaults to the kind's usual outcome
     still = false               # optional: the traveller stands perfectly still at the
                                 # camera (passive liveness cannot tell: the gate asks
@@ -60,10 +63,21 @@ EXPECTED_DECISION: dict[str, Decision] = {
     "revoked": Decision.REFER_DOCUMENT,  # its Document Signer is on the CSCA's CRL
     "wanted": Decision.REFER_WATCHLIST,  # on a person watchlist, on a genuine own passport
     "stolen_document": Decision.REFER_WATCHLIST,  # the passport's number is listed stolen
+    # A genuine chip whose data page shows another person's portrait (the one in the lane).
+    "substituted_photo": Decision.REFER_DOCUMENT,
+    # The page's MRZ differs from DG1 in the name (outside the access key: the chip opens).
+    "mrz_mismatch": Decision.REFER_DOCUMENT,
 }
+# Kinds whose printed data page differs from what the chip holds.
+PAGE_FRAUD_KINDS = ("substituted_photo", "mrz_mismatch")
 TRAVELLER_KINDS = tuple(EXPECTED_DECISION)
 # Kinds whose face in the lane may come from another photo than the passport's.
-LIVE_PHOTO_KINDS = ("genuine", "impostor", "id_card")
+LIVE_PHOTO_KINDS = ("genuine", "impostor", "id_card", "substituted_photo")
+# Kinds that need a live face apart from the passport photo.
+NEEDS_LIVE_PHOTO = {
+    "impostor": "an impostor (the face in the lane)",
+    "substituted_photo": "a substituted photo (the face on the page and in the lane)",
+}
 _ALIASES = {
     "expired_document": "expired",
     "tampered_chip": "tampered",
@@ -71,6 +85,8 @@ _ALIASES = {
     "screen": "screen_attack",
     "cloned_chip": "clone",
     "revoked_signer": "revoked",
+    "photo_substitution": "substituted_photo",
+    "page_mismatch": "mrz_mismatch",
 }
 CHALLENGE_ANSWERS = ("answer", "ignore")
 SAMPLE_PREFIX = "sample:"
@@ -172,12 +188,12 @@ def _traveller(index: int, table: Any, base: Path) -> TravellerSpec:
         raise ConfigError(f"{where}.photo: required (the passport photo)")
     photo = _resolve_photo(f"{where}.photo", table["photo"], base)
     live = table.get("live_photo")
-    if kind == "impostor" and live is None:
-        raise ConfigError(f"{where}.live_photo: required for an impostor (the face in the lane)")
+    if kind in NEEDS_LIVE_PHOTO and live is None:
+        raise ConfigError(f"{where}.live_photo: required for {NEEDS_LIVE_PHOTO[kind]}")
     if live is not None and kind not in LIVE_PHOTO_KINDS:
         raise ConfigError(
-            f"{where}.live_photo: only a genuine traveller (another photo of the holder) or "
-            "an impostor has a live face apart from the passport photo"
+            f"{where}.live_photo: only a genuine traveller (another photo of the holder), "
+            "an impostor or a substituted photo has a live face apart from the passport photo"
         )
     live_photo = _resolve_photo(f"{where}.live_photo", live, base) if live is not None else None
     expect = EXPECTED_DECISION[kind]

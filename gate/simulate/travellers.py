@@ -9,16 +9,19 @@ of the camera. ``gate.simulate.runner`` puts each one through the lane.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from gate.clock import Clock
 from gate.errors import GateError
 from gate.simulate.scenario import TravellerSpec
+from gate.types import Box, ImageBGR
 
 if TYPE_CHECKING:
     from drivers.camera.conditions import Conditions
+    from gate.icao.mrz import Mrz
+    from gate.page import Degradation
     from gate.simulate.faces import PhotoLibrary
     from gate.simulate.pki import TestPki
 
@@ -37,7 +40,22 @@ SCENE_OF_KIND = {
     "revoked": "genuine",
     "wanted": "genuine",
     "stolen_document": "genuine",
+    "substituted_photo": "genuine",  # the one whose portrait is on the page
+    "mrz_mismatch": "genuine",
 }
+# The name printed on an ``mrz_mismatch`` traveller's page instead of DG1's.
+ALTERED_SURNAME = "ALTERED"
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A traveller's passport: the virtual card, and the data page as the reader sees it
+    (its MRZ text; its image and the printed portrait's box on it, when there is one)."""
+
+    card: Any = field(repr=False)
+    printed_mrz: str = field(repr=False)
+    page: ImageBGR | None = field(default=None, repr=False)
+    portrait_box: Box | None = None
 
 
 class Travellers:
@@ -57,6 +75,7 @@ class Travellers:
         seed: int,
         frames: int,
         conditions: Conditions | None = None,
+        ocr_pages: bool = False,
     ) -> None:
         self.photos = photos
         self.conditions = conditions
@@ -66,9 +85,15 @@ class Travellers:
         self.clock = clock
         self.seed = seed
         self.frames = frames
+        # True: each data page is handed to the lane as an image, its MRZ read by OCR (a
+        # camera over the page). False: the MRZ as text (a scanner with its own software),
+        # and the page's image only where the fraud is in it (a substituted portrait).
+        self.ocr_pages = ocr_pages
 
-    def issue(self, index: int, spec: TravellerSpec) -> tuple[Any, str]:
-        """Issue the traveller's passport; returns (virtual card, printed MRZ)."""
+    def issue(self, index: int, spec: TravellerSpec) -> Issued:
+        """Issue the traveller's passport: the virtual card and its data page (the page's
+        MRZ names someone else than DG1 for an ``mrz_mismatch`` traveller, its portrait is
+        the one in the lane for a ``substituted_photo`` one)."""
         import cv2
 
         from drivers.chip.passport_folder import load_passport_folder
@@ -113,7 +138,27 @@ class Travellers:
         if spec.kind == "clone":
             faults["clone"] = True
         card = load_passport_folder(folder, **faults)
-        return card, "\n".join(issued.mrz.lines)
+        printed = altered_name(issued.mrz) if spec.kind == "mrz_mismatch" else issued.mrz
+        on_page = portrait
+        if spec.kind == "substituted_photo" and spec.live_photo is not None:
+            on_page = self.photos.chip_photo(spec.live_photo)  # the one in the lane
+        elif not self.ocr_pages:
+            return Issued(card, printed.text)
+        page = self.page(index, printed, on_page)
+        return Issued(card, "" if self.ocr_pages else printed.text, page)
+
+    def page(self, index: int, mrz: Mrz, portrait: ImageBGR) -> ImageBGR:
+        """The data page printed with ``mrz`` and ``portrait``, as the page reader sees it
+        (laid a little askew, slightly soft, JPEG): the lane reads its MRZ by OCR and finds
+        the portrait on it, as on a real reader."""
+        import numpy as np
+
+        from gate.page import degrade, render_page
+
+        seed = self.seed * 1000 + index
+        rendered = render_page(mrz, portrait, background_seed=seed)
+        rng = np.random.default_rng(seed)
+        return degrade(rendered.image, rng, reader_view(rng))
 
     def scene_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
         """What the camera shows while the traveller stands in the lane (under the
@@ -179,6 +224,41 @@ class Travellers:
             gesture=action,
         )
         return list(scene.images())
+
+
+def reader_view(rng: Any) -> Degradation:
+    """How a page reader sees a page laid on it: a few degrees askew, barely in
+    perspective, a little soft, JPEG-coded (a document camera's still)."""
+    from gate.page import Degradation
+
+    return Degradation(
+        rotation=float(rng.normal(0.0, 2.0)),
+        perspective=float(rng.uniform(0.0, 0.02)),
+        scale=float(rng.uniform(0.9, 1.0)),
+        blur=float(rng.uniform(0.0, 0.6)),
+        noise=float(rng.uniform(0.0, 2.0)),
+        jpeg_quality=int(rng.integers(80, 92)),
+    )
+
+
+def altered_name(mrz: Mrz) -> Mrz:
+    """``mrz`` with another surname: a page whose MRZ differs from DG1 in a field that does
+    not enter the BAC/PACE key (the chip still opens with the page's MRZ)."""
+    from gate.icao.mrz_format import FORMATS
+
+    kind = mrz.kind.lower()
+    return FORMATS[kind](
+        surname=ALTERED_SURNAME,
+        given_names=mrz.given_names,
+        document_number=mrz.document_number,
+        issuing_state=mrz.issuing_state,
+        nationality=mrz.nationality,
+        birth_date=mrz.birth_date,
+        sex=mrz.sex,
+        expiry_date=mrz.expiry_date,
+        optional_data=mrz.optional_data,
+        document_type=mrz.document_type,
+    )
 
 
 def revoked_signer(pki: TestPki) -> TestPki:

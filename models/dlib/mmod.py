@@ -140,7 +140,7 @@ class MmodDetector:
         if max_side is not None and max_side < 16:
             raise ModelError(f"max_side must be at least 16 pixels, got {max_side}")
         self._session = OnnxSession(Path(onnx_path), threads=threads)
-        meta = _read_metadata(Path(onnx_path))
+        meta = self._session.metadata
         try:
             if meta["egate.kind"] != "dlib-mmod":
                 raise KeyError("egate.kind")
@@ -240,16 +240,6 @@ class MmodDetector:
         rects = pyramid.round_half_away(in_image)
         keep = nms_dlib(rects, scores, self._nms_iou, self._nms_covered)
         return rects[keep], scores[keep]
-
-
-def _read_metadata(onnx_path: Path) -> dict[str, str]:
-    import onnx
-
-    try:
-        model = onnx.load(str(onnx_path), load_external_data=False)
-    except Exception as exc:  # protobuf decode errors have no common base
-        raise ModelError(f"cannot read ONNX model {onnx_path}: {exc}") from exc
-    return {prop.key: prop.value for prop in model.metadata_props}
 
 
 def _as_bgr(image: ImageBGR) -> ImageBGR:

@@ -9,8 +9,10 @@ from drivers.chip.emulator.card import (
     DEFAULT_ATR,
     EMRTD_AID,
     FID_CARD_ACCESS,
+    FID_CARD_SECURITY,
     MAX_READ,
     VirtualPassport,
+    contactless_atr,
     mrz_information,
 )
 
@@ -19,7 +21,9 @@ __all__ = [
     "DEFAULT_ATR",
     "EMRTD_AID",
     "FID_CARD_ACCESS",
+    "FID_CARD_SECURITY",
     "MAX_READ",
     "VirtualPassport",
+    "contactless_atr",
     "mrz_information",
 ]

@@ -1,26 +1,29 @@
 """A virtual ePassport chip: the eMRTD application of ICAO Doc 9303 over ISO/IEC 7816-4 APDUs.
 
-It answers SELECT (AID and file ID), GET CHALLENGE, MUTUAL AUTHENTICATE (BAC), 3DES secure
-messaging, READ BINARY (offsets, short EF identifiers, short and extended Le) and INTERNAL
-AUTHENTICATE (Active Authentication, RSA ISO/IEC 9796-2 or ECDSA plain), with the status
-words a real chip gives. Faults and link speed are options, so every failure a reader must
-survive can be produced on demand, through any transport.
+Two directories, as on a real chip: the master file holds EF.CardAccess and EF.CardSecurity,
+the eMRTD application EF.COM, EF.SOD and the data groups; SELECT by file ID and READ BINARY
+by short EF identifier see the current one only. It answers SELECT (AID and file ID), GET
+CHALLENGE, MUTUAL AUTHENTICATE (BAC), 3DES secure messaging, READ BINARY (offsets, short EF
+identifiers, short and extended Le) and INTERNAL AUTHENTICATE (Active Authentication, RSA
+ISO/IEC 9796-2 or ECDSA plain), with the status words a real chip gives. Faults and link
+speed are options, so every failure a reader must survive can be produced on demand, through
+any transport.
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import hmac
 import logging
+import operator
 import os
 import random
 import time
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from drivers.chip.chip_auth_side import CaKey, ChipCa, ChipPace, ChipPaceKeys
+from drivers.chip.chip_auth_side import CaKey, ChipPace, ChipPaceKeys, chip_ca, chip_pace_infos
+from drivers.chip.emulator.active_auth import AaKey, sign_challenge
 from drivers.chip.emulator.session import ChipSession, sm_objects, tlv
 from gate.errors import DeviceGoneError, DocumentError, ProtocolError, SecurityError
 from gate.icao import crypto, pace, security_infos
@@ -31,9 +34,21 @@ from gate.icao.status_words import StatusWord as SW
 log = logging.getLogger(__name__)
 
 EMRTD_AID = bytes.fromhex("A0000002471001")
-FID_CARD_ACCESS = 0x011C
-# An ISO 14443-4 style ATR as PC/SC builds it for contactless cards (no historical meaning).
-DEFAULT_ATR = bytes.fromhex("3B8880014D524544205061737380")
+FID_CARD_ACCESS = 0x011C  # in the master file, as EF.CardSecurity (011D) is
+FID_CARD_SECURITY = 0x011D
+
+
+def contactless_atr(historical: bytes) -> bytes:
+    """The ATR PC/SC builds for an ISO 14443-4 card (ISO/IEC 7816-3 8.2): TS 3B; T0 with
+    the count of historical bytes; TD1 80 and TD2 01 (T=0, then T=1, no other interface
+    bytes); the historical bytes; TCK, making the XOR of T0 through TCK zero."""
+    if len(historical) > 15:
+        raise DocumentError(f"an ATR holds at most 15 historical bytes, not {len(historical)}")
+    body = bytes([0x80 | len(historical), 0x80, 0x01]) + historical
+    return b"\x3b" + body + bytes([functools.reduce(operator.xor, body, 0)])
+
+
+DEFAULT_ATR = contactless_atr(b"MRED Pass")
 BITS_PER_BYTE = 9  # ISO/IEC 14443-3: 8 data bits + 1 parity bit per byte on the air
 # The most READ BINARY returns at once: a protected answer (padding, DO'87', DO'99', DO'8E')
 # must still fit an extended response and vpcd's 16-bit frame, as on real chips' buffers.
@@ -72,7 +87,7 @@ class VirtualPassport:
         files: dict[int, bytes],
         mrz_information: bytes,
         *,
-        aa_key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | None = None,
+        aa_key: AaKey | None = None,
         atr: bytes = DEFAULT_ATR,
         remove_after_apdus: int | None = None,
         corrupt_dg: int | None = None,
@@ -83,15 +98,20 @@ class VirtualPassport:
         can: str | None = None,
         ca_key: CaKey | None = None,
         pace_keys: ChipPaceKeys | None = None,
+        master_file: dict[int, bytes] | None = None,
     ) -> None:
-        self._files = dict(files)
+        # Two directories: the master file (EF.CardAccess, EF.CardSecurity) and the eMRTD
+        # application (EF.COM, EF.SOD, the data groups). ``files`` may hold EF.CardAccess.
+        self._mf = {fid: data for fid, data in files.items() if fid == FID_CARD_ACCESS}
+        self._mf.update(master_file or {})
+        self._app = {fid: data for fid, data in files.items() if fid != FID_CARD_ACCESS}
         if corrupt_dg is not None:
             fid = 0x0100 + corrupt_dg
-            if fid not in self._files:
+            if fid not in self._app:
                 raise DocumentError(f"virtual passport: cannot corrupt DG{corrupt_dg}, not present")
-            content = bytearray(self._files[fid])
+            content = bytearray(self._app[fid])
             content[len(content) // 2] ^= 0x5A
-            self._files[fid] = bytes(content)
+            self._app[fid] = bytes(content)
         seed = crypto.bac_key_seed(mrz_information)
         self._k_enc = crypto.derive_key(seed, crypto.ENC_COUNTER)
         self._k_mac = crypto.derive_key(seed, crypto.MAC_COUNTER)
@@ -108,13 +128,14 @@ class VirtualPassport:
         if can is not None:
             passwords[security_infos.PASSWORD_CAN] = pace.PacePassword.from_can(can)
         cam_key = ca_key if isinstance(ca_key, ec.EllipticCurvePrivateKey) else None
-        self._pace = ChipPace(_pace_infos(self._files), passwords, pace_keys, cam_key)
+        infos = chip_pace_infos(self._mf.get(FID_CARD_ACCESS))
+        self._pace = ChipPace(infos, passwords, pace_keys, cam_key)
         if pace_only and not self._pace.infos:
             raise DocumentError(
                 "virtual passport: PACE-only needs a passport issued with PACE "
                 "(its EF.CardAccess lists no PACE protocol)"
             )
-        self._ca = _chip_ca(self._files, ca_key)
+        self._ca = chip_ca(self._app.get(0x010E), ca_key)
         self._next_session: SessionKeys | None = None
         self.apdu_count = 0
         self.removed = False
@@ -201,6 +222,10 @@ class VirtualPassport:
             return b"", SW.INS_UNKNOWN
         return handler(apdu, secure)
 
+    def _directory(self) -> dict[int, bytes]:
+        """The files of the current DF: the eMRTD application once selected, else the MF."""
+        return self._app if self._app_selected else self._mf
+
     def _select(self, apdu: Command, secure: bool) -> tuple[bytes, SW]:
         if apdu.p1 == 0x04:
             if apdu.data != EMRTD_AID:
@@ -214,8 +239,7 @@ class VirtualPassport:
             if len(apdu.data) != 2:
                 return b"", SW.WRONG_LENGTH
             fid = int.from_bytes(apdu.data, "big")
-            visible = fid == FID_CARD_ACCESS or self._app_selected
-            if fid not in self._files or not visible:
+            if fid not in self._directory():  # an EF of the current DF only
                 return b"", SW.NOT_FOUND
             self._current = fid
             return b"", SW.OK
@@ -225,23 +249,23 @@ class VirtualPassport:
         p1p2 = (apdu.p1, apdu.p2)
         if not secure and p1p2 == (0xC1, 0xA4):
             return b"", self._pace.set_at(apdu.data)
-        if secure and self._ca is not None and p1p2 == (0x41, 0xA6):
-            keys = self._ca.set_kat(apdu.data)
-            if keys is None:
+        if secure and p1p2 == (0x41, 0xA6):
+            if self._ca is None:  # no Chip Authentication at all: the algorithm is unknown
                 return b"", SW.WRONG_DATA
+            keys, sw = self._ca.set_kat(apdu.data)
             self._next_session = keys
-            return b"", SW.OK
-        if secure and self._ca is not None and p1p2 == (0x41, 0xA4):
-            return b"", self._ca.set_at(apdu.data)
+            return b"", sw
+        if secure and p1p2 == (0x41, 0xA4):
+            return b"", SW.WRONG_DATA if self._ca is None else self._ca.set_at(apdu.data)
         return b"", SW.WRONG_P1P2
 
     def _general_authenticate(self, apdu: Command, secure: bool) -> tuple[bytes, SW]:
         if secure:
-            keys = None if self._ca is None else self._ca.general_authenticate(apdu.data)
-            if keys is None:
+            if self._ca is None:
                 return b"", SW.CONDITIONS
+            keys, sw = self._ca.general_authenticate(apdu.data)
             self._next_session = keys
-            return b"\x7c\x00", SW.OK
+            return (b"\x7c\x00" if keys else b""), sw
         data, sw = self._pace.general_authenticate(apdu.cla, apdu.data)
         if sw == SW.OK and self._pace.step == 4 and self._pace.keys is not None:
             self._session = ChipSession(self._pace.keys)
@@ -288,18 +312,20 @@ class VirtualPassport:
         if offset_override is not None:
             offset = offset_override
         elif apdu.p1 & 0x80:
-            sfi = apdu.p1 & 0x1F
-            fid = 0x0100 | sfi  # DG n has SFI n; EF.COM 1E, EF.SOD 1D, EF.CardAccess 1C
-            if fid not in self._files:
+            # A short EF identifier names an EF of the current DF: in the application DG n
+            # is n, EF.SOD 1D and EF.COM 1E; in the MF EF.CardAccess 1C, EF.CardSecurity 1D.
+            fid = 0x0100 | (apdu.p1 & 0x1F)
+            if fid not in self._directory():
                 return b"", SW.NOT_FOUND
             self._current, offset = fid, apdu.p2
         else:
             offset = (apdu.p1 << 8) | apdu.p2
         if self._current is None:
             return b"", SW.NO_CURRENT_EF
-        if self._current != FID_CARD_ACCESS and not secure:
+        in_the_clear = not self._app_selected and self._current == FID_CARD_ACCESS
+        if not secure and not in_the_clear:
             return b"", SW.SECURITY_STATUS
-        content = self._files[self._current]
+        content = self._directory()[self._current]
         if offset > len(content):
             return b"", SW.WRONG_OFFSET
         wanted = min(apdu.le or 256, MAX_READ)
@@ -329,43 +355,4 @@ class VirtualPassport:
             return b"", SW.SECURITY_STATUS
         if len(apdu.data) != 8:
             return b"", SW.WRONG_LENGTH
-        if isinstance(self._aa_key, rsa.RSAPrivateKey):
-            return _iso9796_2_sign(self._aa_key, apdu.data), SW.OK
-        der = self._aa_key.sign(apdu.data, ec.ECDSA(hashes.SHA256()))
-        r, s = decode_dss_signature(der)
-        size = (self._aa_key.curve.key_size + 7) // 8
-        return r.to_bytes(size, "big") + s.to_bytes(size, "big"), SW.OK
-
-
-def _pace_infos(files: dict[int, bytes]) -> list[security_infos.PaceInfo]:
-    content = files.get(FID_CARD_ACCESS)
-    if content is None:
-        return []
-    try:
-        return security_infos.parse_card_access(content)
-    except DocumentError as exc:  # a deliberately malformed file: the chip offers no PACE
-        log.debug("virtual passport: EF.CardAccess unusable: %s", exc)
-        return []
-
-
-def _chip_ca(files: dict[int, bytes], key: CaKey | None) -> ChipCa | None:
-    dg14 = files.get(0x010E)
-    if key is None or dg14 is None:
-        return None
-    try:
-        infos = security_infos.parse_dg14(dg14)
-    except DocumentError:
-        return None
-    ca = [info for info in infos if isinstance(info, security_infos.CaInfo)]
-    return ChipCa(key, ca[0]) if ca else None
-
-
-def _iso9796_2_sign(key: rsa.RSAPrivateKey, challenge: bytes) -> bytes:
-    """ISO/IEC 9796-2 digital signature scheme 1, partial recovery, SHA-1, trailer 'BC'."""
-    numbers = key.private_numbers()
-    n = numbers.public_numbers.n
-    k = (n.bit_length() + 7) // 8
-    m1 = os.urandom(k - 20 - 2)
-    digest = hashlib.sha1(m1 + challenge).digest()
-    f = int.from_bytes(b"\x6a" + m1 + digest + b"\xbc", "big")
-    return pow(f, numbers.d, n).to_bytes(k, "big")
+        return sign_challenge(self._aa_key, apdu.data), SW.OK

@@ -154,7 +154,10 @@ function documentData(d) {
   if (!d || !Object.keys(d).length) return null;
   const expired = d.expiry && new Date(d.expiry) < new Date();
   return kv([["document", `${d.type || "-"} of ${d.issuing_state || "-"}, number ${d.number || "-"}`], ["name", d.name],
-    ["nationality", d.nationality], ["expiry", d.expiry ? d.expiry + (expired ? " (EXPIRED)" : "") : "-"]]);
+    ["nationality", d.nationality], ["expiry", d.expiry ? d.expiry + (expired ? " (EXPIRED)" : "") : "-"],
+    // the page-chip checks, when the lane read the data page (a typed MRZ has none)
+    ["page MRZ vs chip (DG1)", d.page_mrz || "not read from a page"],
+    ["page portrait vs chip (DG2)", d.page_portrait || "not checked"]]);
 }
 
 // Why liveness came out as it did: the passive verdict, each cue, the challenge (if asked).

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -9,37 +8,18 @@ import pytest
 from drivers.camera.registry import open_camera
 from gate.cli import main
 from gate.errors import DeviceGoneError, DeviceTimeoutError
+from tests.egate_process import start_egate
 
-PROJECT = Path(__file__).resolve().parents[3]
+
+def _emulate_camera(photo: Path, *options: str) -> subprocess.Popen[str]:
+    """``egate emulate camera`` on a free port at 20 fps; its stream's URL is its first line."""
+    return start_egate("emulate", "camera", "--photo", str(photo), "--port", "0",
+                       "--fps", "20", *options, stderr=subprocess.DEVNULL)  # fmt: skip
 
 
 def test_emulate_camera_serves_a_stream_opencv_reads(sample_images: Path) -> None:
     photo = sample_images / "Tom_Hanks_54745.png"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gate",
-            "emulate",
-            "camera",
-            "--photo",
-            str(photo),
-            "--port",
-            "0",
-            "--kind",
-            "two-faces",
-            "--frames",
-            "6",
-            "--fps",
-            "20",
-            "--duration",
-            "20",
-        ],
-        cwd=PROJECT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _emulate_camera(photo, "--kind", "two-faces", "--frames", "6", "--duration", "20")
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()
@@ -65,30 +45,7 @@ def test_emulate_camera_refuses_a_missing_photo(
 
 def test_emulate_camera_once_ends_the_stream(sample_images: Path) -> None:
     photo = sample_images / "Tom_Hanks_54745.png"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gate",
-            "emulate",
-            "camera",
-            "--photo",
-            str(photo),
-            "--port",
-            "0",
-            "--kind",
-            "no-face",
-            "--frames",
-            "4",
-            "--fps",
-            "20",
-            "--once",
-        ],
-        cwd=PROJECT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = _emulate_camera(photo, "--kind", "no-face", "--frames", "4", "--once")
     try:
         assert proc.stdout is not None
         url = proc.stdout.readline().strip()

@@ -92,7 +92,10 @@ def test_chip_read_an_emulator_address_with_the_trace_and_without_pcsc(
     (tmp_path / "smartcard" / "__init__.py").write_text("raise ImportError('no PC/SC here')\n")
     args = [sys.executable, "-m", "gate", "chip", "read", "--reader", f"emulator:{issued / 'pp'}"]
     args += ["--trace", "--json", "--number", "X1234567", "--birth", "560709"]
-    args += ["--expiry", "341231", "--trust", str(issued / "pki")]
+    trust = tmp_path / "trust"  # the CSCA alone (the PKI's ds.pem would be a warning line)
+    trust.mkdir()
+    (trust / "csca.pem").write_bytes((issued / "pki" / "csca.pem").read_bytes())
+    args += ["--expiry", "341231", "--trust", str(trust)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path), str(PROJECT_ROOT)]))
     done = subprocess.run(args, capture_output=True, text=True, env=env, check=False)
     assert done.returncode == EXIT_OK, done.stderr[-2000:]

@@ -14,34 +14,16 @@ from pathlib import Path
 import pytest
 
 from gate.cli import EXIT_ERROR, EXIT_OK, main
-from tests.conftest import PROJECT_ROOT
+from tests.egate_process import start_egate
 
 
 @pytest.fixture
 def emulator(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     link = tmp_path / "lane"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gate",
-            "emulate",
-            "turnstile",
-            "--protocol",
-            "gatectl",
-            "--link",
-            str(link),
-            "--time-scale",
-            "0.25",
-            "--seconds",
-            "60",
-        ],
-        cwd=PROJECT_ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = start_egate(
+        "emulate", "turnstile", "--protocol", "gatectl", "--link", str(link),
+        "--time-scale", "0.25", "--seconds", "60", stdin=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     assert proc.stdout is not None
     first = proc.stdout.readline()
     assert first.strip() == f"port: {link}", first
@@ -113,13 +95,7 @@ def test_watch_prints_a_silent_controller_and_its_return() -> None:
 
     with start_emulator("gatectl") as world:
         watch = ["watch", "--json", "--count", "2", "--seconds", "60"]
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gate", "turnstile", "--device", world.address, *watch],
-            cwd=PROJECT_ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc = start_egate("turnstile", "--device", world.address, *watch)
         try:
             assert proc.stderr is not None
             # the watcher's driver is set up and listening

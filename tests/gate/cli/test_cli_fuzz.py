@@ -27,7 +27,7 @@ import shutil
 import struct
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,8 +37,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gate.cli import build_parser, main
-from gate.errors import DeviceError, ModelError, NoFaceError
+from gate.errors import ModelError, NoFaceError
 from tests.fuzz.profile import examples, fuzz_settings, fuzzing
+from tests.gate.cli.services import stub_services
 
 EXAMPLES = examples(100)  # per command family in make test (make fuzz: EGATE_FUZZ_EXAMPLES)
 TIMEOUT_S = 120 + EXAMPLES  # a hang ends the test; a generous budget on a shared machine
@@ -322,10 +323,6 @@ def invocations(draw: st.DrawFn, family: str) -> tuple[str, list[Token]]:
 # -- stubs: nothing starts, no model loads -------------------------------------------------------
 
 
-class ServiceReached(AssertionError):
-    """A generated invocation got past its arguments into a service."""
-
-
 class FakeEngine:
     """Finds no face anywhere; enough of FaceEngine for verify, embed and demo-verify."""
 
@@ -344,36 +341,6 @@ class FakeEngine:
         return []
 
 
-def _stubs(monkeypatch: pytest.MonkeyPatch) -> None:
-    def service(name: str) -> Callable[..., Any]:
-        def reached(*args: Any, **kwargs: Any) -> Any:
-            raise ServiceReached(f"{name} would have started")
-
-        return reached
-
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise DeviceError("no device in the fuzz test")
-
-    monkeypatch.setattr("models.engine.load_engine", lambda *a, **k: FakeEngine())
-    for target in (
-        "gate.simulate.runner.run_scenario",
-        "gate.simulate.runner.Simulation",
-        "gate.console.server.ConsoleServer",
-        "gate.screen.server.ScreenServer",
-        "gate.lane.build_lane",
-        "drivers.camera.mjpeg_server.MjpegServer",
-        "drivers.turnstile.emulator.start_emulator",
-        "drivers.chip.vpcd.VpcdCardLink",
-        "drivers.chip.pcscd.ensure_pcscd",
-        "bench.throughput.run_throughput",
-        "bench.pad.run_pad",
-        "models.pack.prepare_pack",
-    ):
-        monkeypatch.setattr(target, service(target))
-    monkeypatch.setattr("drivers.chip.pcsc.PcscTransport", refuse)
-    monkeypatch.setattr("drivers.turnstile.registry.open_turnstile", refuse)
-
-
 # -- the test -----------------------------------------------------------------------------------
 
 
@@ -383,7 +350,7 @@ def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("EGATE_HOME", str(tmp_path / "egate-home"))
     monkeypatch.setenv("EGATE_TURNSTILE", "")
     monkeypatch.chdir(tmp_path)
-    _stubs(monkeypatch)
+    stub_services(monkeypatch, FakeEngine())
     return tmp_path
 
 

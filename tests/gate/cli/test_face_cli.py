@@ -69,6 +69,13 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     return code, out, err
 
 
+def verify(
+    capsys: pytest.CaptureFixture[str], pack: Path, left: Path, right: Path, *options: str
+) -> tuple[int, str, str]:
+    """``egate verify LEFT RIGHT`` with the tiny pack and its face size."""
+    return run(capsys, "verify", str(left), str(right), "--pack", str(pack), *MIN_FACE, *options)
+
+
 @pytest.mark.parametrize(
     ("name", "message"),
     [
@@ -87,15 +94,7 @@ def test_verify_refuses_with_one_line(
     name: str,
     message: str,
 ) -> None:
-    code, out, err = run(
-        capsys,
-        "verify",
-        str(inputs["face.png"]),
-        str(inputs[name]),
-        "--pack",
-        str(tiny_insightface_pack),
-        *MIN_FACE,
-    )
+    code, out, err = verify(capsys, tiny_insightface_pack, inputs["face.png"], inputs[name])
     assert code == 2 and out == ""
     assert err.count("\n") == 1 and err.startswith("egate: error: ")
     assert __import__("re").search(message, err), err
@@ -108,16 +107,7 @@ def test_verify_accepts_decodable_variants(
     inputs: dict[str, Path],
     name: str,
 ) -> None:
-    code, out, _ = run(
-        capsys,
-        "verify",
-        str(inputs["face.png"]),
-        str(inputs[name]),
-        "--pack",
-        str(tiny_insightface_pack),
-        *MIN_FACE,
-        "--json",
-    )
+    code, out, _ = verify(capsys, tiny_insightface_pack, inputs["face.png"], inputs[name], "--json")
     report = json.loads(out)
     assert report["decision"] in ("match", "no-match")
     assert code == (0 if report["decision"] == "match" else 1)
@@ -141,15 +131,8 @@ def test_verify_no_face(
 def test_verify_json_reports_the_reason(
     capsys: pytest.CaptureFixture[str], tiny_insightface_pack: Path, inputs: dict[str, Path]
 ) -> None:
-    code, out, _ = run(
-        capsys,
-        "verify",
-        str(inputs["face.png"]),
-        str(inputs["two.png"]),
-        "--pack",
-        str(tiny_insightface_pack),
-        *MIN_FACE,
-        "--json",
+    code, out, _ = verify(
+        capsys, tiny_insightface_pack, inputs["face.png"], inputs["two.png"], "--json"
     )
     report = json.loads(out)
     assert code == 2 and report["decision"] == "undecided"
@@ -159,17 +142,8 @@ def test_verify_json_reports_the_reason(
 def test_verify_text_output(
     capsys: pytest.CaptureFixture[str], tiny_insightface_pack: Path, inputs: dict[str, Path]
 ) -> None:
-    code, out, _ = run(
-        capsys,
-        "verify",
-        str(inputs["face.png"]),
-        str(inputs["face.png"]),
-        "--pack",
-        str(tiny_insightface_pack),
-        *MIN_FACE,
-        "--fmr",
-        "1e-2",
-    )
+    face = inputs["face.png"]
+    code, out, _ = verify(capsys, tiny_insightface_pack, face, face, "--fmr", "1e-2")
     assert code == 0
     assert out.startswith("MATCH: distance 0.0000 (cosine), threshold 0.8000 at FMR 1e-2")
     assert "detect" in out and "embed" in out

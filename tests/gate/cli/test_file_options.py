@@ -23,7 +23,7 @@ import os
 import signal
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -32,8 +32,9 @@ from typing import Any
 import pytest
 
 from gate.cli import build_parser, main
-from gate.errors import DeviceError, ModelError
 from tests.fuzz.profile import fuzzing
+from tests.gate.cli.services import DEVICES, ServiceReached, stub_services
+from tests.gate.console.certs import self_signed
 
 HANG_S = 20  # a case that blocks this long has hung (a FIFO opened)
 CASES = ("fifo", "folder", "empty", "non-utf8-name", "deep", "big", "wrong-type")
@@ -55,6 +56,10 @@ class Reads:
 def _r(*argv: str, kind: str = "file", accepts: tuple[str, ...] = ()) -> Reads:
     return Reads(tuple(argv), kind, frozenset(accepts))
 
+
+# The holder of ``passport issue``: valid fields, for the file options to be the only fault.
+HOLDER = ("--surname", "DOE", "--given-names", "ANA", "--birth", "900101", "--expiry", "351231",
+          "--nationality", "UTO", "--sex", "F", "--number", "L01X00T47")  # fmt: skip
 
 READS: dict[tuple[str, str], Reads] = {
     ("models verify", "pack"): _r("models", "verify", "@X", kind="folder"),
@@ -82,28 +87,7 @@ READS: dict[tuple[str, str], Reads] = {
     ("pki crl", "dir"): _r("pki", "crl", "@X", kind="folder"),
     ("pki import", "master_list"): _r("pki", "import", "@X", "--anchor", "@CSCA", "--out", "@NEW"),
     ("passport issue", "photo"): _r(
-        "passport",
-        "issue",
-        "--pki",
-        "@PKI",
-        "--photo",
-        "@X",
-        "--out",
-        "@NEW",
-        "--surname",
-        "DOE",
-        "--given-names",
-        "ANA",
-        "--birth",
-        "900101",
-        "--expiry",
-        "351231",
-        "--nationality",
-        "UTO",
-        "--sex",
-        "F",
-        "--number",
-        "L01X00T47",
+        "passport", "issue", "--pki", "@PKI", "--photo", "@X", "--out", "@NEW", *HOLDER
     ),
     ("passport issue", "pki"): _r(
         "passport",
@@ -114,20 +98,7 @@ READS: dict[tuple[str, str], Reads] = {
         "@IMG",
         "--out",
         "@NEW",
-        "--surname",
-        "DOE",
-        "--given-names",
-        "ANA",
-        "--birth",
-        "900101",
-        "--expiry",
-        "351231",
-        "--nationality",
-        "UTO",
-        "--sex",
-        "F",
-        "--number",
-        "L01X00T47",
+        *HOLDER,
         kind="folder",
     ),
     ("chip serve", "passport"): _r("chip", "serve", "@X", kind="folder"),
@@ -331,7 +302,11 @@ class Kit:
 
             ConsoleKey.generate().save(path)
         elif name in ("@TLSCERT", "@TLSKEY"):
-            _self_signed(self.folder)
+            tls = self.folder / "tls"
+            if not tls.exists():
+                tls.mkdir()
+                self_signed(tls)
+            return str(tls / ("cert.pem" if name == "@TLSCERT" else "key.pem"))
         elif name == "@FILE":
             path.write_text("a file\n")
         elif name == "@WATCHKEY":
@@ -346,37 +321,6 @@ class Kit:
                 )
             )
         return str(path)
-
-
-def _self_signed(folder: Path) -> None:
-    import datetime
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(1)
-        .not_valid_before(now)
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    (folder / "tlscert").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (folder / "tlskey").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
 
 
 def _deep(kind: str) -> bytes:
@@ -419,10 +363,6 @@ def make_case(case: str, folder: Path, reads: Reads) -> tuple[str, str]:
 # -- running one case --------------------------------------------------------------------------
 
 
-class ServiceReached(Exception):
-    """A hostile value got past every check into a service."""
-
-
 class Hung(Exception):
     pass
 
@@ -444,39 +384,6 @@ class FakeEngine:
         return []
 
 
-def _stubs(monkeypatch: pytest.MonkeyPatch) -> None:
-    def service(name: str) -> Callable[..., Any]:
-        def reached(*args: Any, **kwargs: Any) -> Any:
-            raise ServiceReached(name)
-
-        return reached
-
-    def no_device(*args: Any, **kwargs: Any) -> Any:
-        raise DeviceError("no device here")
-
-    def no_pack(*args: Any, **kwargs: Any) -> Any:
-        raise ModelError("no pack here")
-
-    monkeypatch.setattr("models.engine.load_engine", lambda *a, **k: FakeEngine())
-    for target in (
-        "gate.simulate.runner.run_scenario",
-        "gate.simulate.runner.Simulation",
-        "gate.console.server.ConsoleServer",
-        "gate.lane.build_lane",
-        "drivers.camera.mjpeg_server.MjpegServer",
-        "drivers.turnstile.emulator.start_emulator",
-        "drivers.chip.vpcd.VpcdCardLink",
-        "bench.throughput.run_throughput",
-        "bench.pad.run_pad",
-        "models.pack.prepare_pack",
-    ):
-        monkeypatch.setattr(target, service(target))
-    monkeypatch.setattr("drivers.chip.pcscd.ensure_pcscd", no_device)
-    monkeypatch.setattr("drivers.chip.pcsc.PcscTransport", no_device)
-    monkeypatch.setattr("drivers.turnstile.registry.open_turnstile", no_device)
-    del no_pack
-
-
 def _alarm(signum: int, frame: FrameType | None) -> None:
     raise Hung(f"no answer in {HANG_S} s")
 
@@ -487,7 +394,7 @@ def run_case(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int |
     try:
         code: int | str = main(argv)
     except ServiceReached as exc:
-        code = f"service {exc} started"
+        code = f"service reached: {exc}"
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, previous)
@@ -524,7 +431,7 @@ def test_a_hostile_file_is_refused_in_one_line(
     monkeypatch.setenv("EGATE_TURNSTILE", "")
     monkeypatch.setattr(sys, "stdin", io.StringIO("a long enough password\n"))
     monkeypatch.chdir(tmp_path)
-    _stubs(monkeypatch)
+    stub_services(monkeypatch, FakeEngine(), (*DEVICES, "drivers.chip.pcscd.ensure_pcscd"))
     hostile, marker = make_case(case, tmp_path, reads)
     argv = [
         hostile if word == "@X" else kit.get(word) if word.startswith("@") else word

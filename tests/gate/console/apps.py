@@ -102,6 +102,12 @@ class ConsoleWithLane:
         self.console.hall.close()
         self.audit_log.close()
 
+    def __enter__(self) -> ConsoleWithLane:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def console_app(folder: Path) -> tuple[ConsoleWithLane, Console]:
     made = ConsoleWithLane(folder)

@@ -1,18 +1,26 @@
-"""Headless Debian Chromium through Selenium and Debian's chromedriver (no browser download)."""
+"""Headless Debian Chromium through Selenium and Debian's chromedriver (no browser download),
+and what the console's browser tests share: the egate processes they start (a console, its
+users and signing key, lanes), the page helpers and the screenshots."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import signal
+import socket
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+EGATE = str(Path(sys.executable).with_name("egate"))
 
 
 def screenshot_folder(tmp_path: Path) -> Path:
@@ -56,6 +64,19 @@ def start_chromium(profile: Path) -> Any:
     return webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
 
 
+@contextmanager
+def chromium(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """One headless Chromium (skips with the reason where it cannot run), quit at the end."""
+    problem = browser_problem()
+    if problem:
+        pytest.skip(problem)
+    browser = start_chromium(tmp_path_factory.mktemp("chromium"))
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
 def wait_until(condition: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
     """Poll the page (or a process) until ``condition`` gives something true."""
     deadline = time.monotonic() + timeout
@@ -72,14 +93,67 @@ def wait_until(condition: Callable[[], Any], timeout: float = 30.0, what: str = 
     raise AssertionError(f"timed out waiting for {what or condition}: last {last!r}")
 
 
-def add_user(users: Path, name: str, role: str, password: str, egate: str) -> None:
-    subprocess.run(
-        [egate, "console", "user", "add", name, "--role", role, "--users", str(users)],
-        input=password + "\n",
-        text=True,
-        check=True,
-        capture_output=True,
-    )
+def add_user(users: Path, name: str, role: str, password: str, cli: bool = False) -> None:
+    """A console account in ``users``: through ``egate console user add`` in a process of
+    its own (``cli``, the password on stdin), else with the same code in this process."""
+    if cli:
+        subprocess.run(
+            [EGATE, "console", "user", "add", name, "--role", role, "--users", str(users)],
+            input=password + "\n",
+            text=True,
+            check=True,
+            capture_output=True,
+        )
+        return
+    from gate.console.users import Users
+
+    Users.load(users).add(name, role, password)
+
+
+def console_key(path: Path, cli: bool = False) -> Path:
+    """The console's signing key at ``path`` (and ``path.pub``, which the lanes trust):
+    through ``egate console keygen`` (``cli``), else with the same code in this process."""
+    if cli:
+        subprocess.run([EGATE, "console", "keygen", str(path)], check=True, capture_output=True)
+    else:
+        from gate.console.signing import ConsoleKey
+
+        ConsoleKey.generate().save(path)
+    return path
+
+
+def console_args(port: int, broker: str, users: Path, key: Path, state: Path) -> list[str]:
+    """``egate console`` on 127.0.0.1:``port`` through ``broker``, signing with ``key``."""
+    return ["console", "--listen", f"127.0.0.1:{port}", "--broker", broker,
+            "--users", str(users), "--key", str(key), "--state", str(state)]  # fmt: skip
+
+
+def start_console(args: list[str], log: Path) -> subprocess.Popen[str]:
+    """``egate ARGS`` (a console), once it says it is on and its port answers."""
+    process = spawn(EGATE, args, log)
+    port = int(args[args.index("--listen") + 1].rpartition(":")[2])
+    wait_until(lambda: "console on" in log.read_text() or process.poll() is not None, 60)
+    assert process.poll() is None, log.read_text()[-2000:]
+    wait_until(lambda: port_open(port), 30, "the console's port")
+    return process
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def shot(driver: Any, folder: Path, name: str) -> None:
+    """The page as shown, saved as ``folder/name.png``."""
+    path = folder / f"{name}.png"
+    assert driver.save_screenshot(str(path)) and path.read_bytes().startswith(b"\x89PNG")
+
+
+def texts(driver: Any, css: str) -> list[str]:
+    from selenium.webdriver.common.by import By
+
+    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
 
 
 def log_in(driver: Any, base: str, name: str, password: str) -> None:

@@ -18,8 +18,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +25,21 @@ import pytest
 
 from tests.gate.console.broker import Broker, free_port, mosquitto_problem
 from tests.gate.console.browser import (
+    EGATE,
     add_user,
-    browser_problem,
+    console_args,
+    console_key,
     log_in,
     screenshot_folder,
-    start_chromium,
+    shot,
+    spawn,
+    start_console,
+    stop,
+    texts,
     wait_until,
 )
 
 pytestmark = pytest.mark.slow
-EGATE = str(Path(sys.executable).with_name("egate"))
 FLOW = """
 [scenario]
 name = "console-flow"
@@ -70,63 +73,20 @@ photo = "sample:t1.jpg#5"
 """
 
 
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    problem = browser_problem()
-    if problem:
-        pytest.skip(problem)
-    browser = start_chromium(tmp_path_factory.mktemp("chromium"))
-    try:
-        yield browser
-    finally:
-        browser.quit()
-
-
-def _spawn(args: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    out = log.open("w")
-    return subprocess.Popen(
-        [EGATE, *args],
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, **(env or {})},
-        start_new_session=True,
-    )
-
-
-def _stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> int:
-    if process.poll() is None:
-        os.killpg(process.pid, sig)
-    return process.wait(30)
-
-
-SHOTS: list[Path] = []  # the folder of the running test (set by each test)
-
-
-def _shot(driver: Any, name: str) -> None:
-    path = SHOTS[-1] / f"{name}.png"
-    assert driver.save_screenshot(str(path)) and path.read_bytes().startswith(b"\x89PNG")
-
-
-def _texts(driver: Any, css: str) -> list[str]:
-    from selenium.webdriver.common.by import By
-
-    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
-
-
 def test_officer_flow_in_the_browser(driver: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
-    SHOTS.append(screenshot_folder(tmp_path))
+    shots = screenshot_folder(tmp_path)
     users = tmp_path / "users.json"
-    add_user(users, "olga", "officer", "officer-pass-1", EGATE)
-    add_user(users, "ada", "auditor", "auditor-pass-1", EGATE)
+    add_user(users, "olga", "officer", "officer-pass-1", cli=True)  # the command, once
+    add_user(users, "ada", "auditor", "auditor-pass-1")
     scenario = tmp_path / "flow.toml"
     scenario.write_text(FLOW)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp_path / "simulate.log"
-    lane = _spawn(
+    lane = spawn(
+        EGATE,
         ["simulate", "--scenario", str(scenario), "--no-pcsc", "--console", f"127.0.0.1:{port}",
          "--users", str(users), "--audit", str(tmp_path / "audit.db"),
          "--json", str(tmp_path / "summary.json")],
@@ -135,11 +95,11 @@ def test_officer_flow_in_the_browser(driver: Any, tmp_path: Path) -> None:
     try:
         wait_until(lambda: "officer console:" in log.read_text(), 60, "the console to start")
         driver.get(base + "/login")
-        _shot(driver, "login")
+        shot(driver, shots, "login")
         log_in(driver, base, "olga", "officer-pass-1")
         # The traveller appears: the lane's tile leaves idle / shows an outcome.
         tile = "section.tile[data-lane='lane-1']"
-        wait_until(lambda: _texts(driver, tile), 30, "the lane's tile")
+        wait_until(lambda: texts(driver, tile), 30, "the lane's tile")
         driver.get(base + "/lanes/lane-1")
         wait_until(
             lambda: (
@@ -149,20 +109,20 @@ def test_officer_flow_in_the_browser(driver: Any, tmp_path: Path) -> None:
             60,
             "the live camera with a face box",
         )
-        _shot(driver, "lane")
+        shot(driver, shots, "lane")
         driver.get(base + "/referrals")
         card = "section.referral"
         # Both travellers are referred (a mismatch and a tailgater; under a heavy load the
         # liveness check may refer them first): each referral shows both pictures.
-        wait_until(lambda: len(_texts(driver, card)) >= 2, 90, "two referrals")
+        wait_until(lambda: len(texts(driver, card)) >= 2, 90, "two referrals")
         wait_until(lambda: _images_loaded(driver) >= 4, 15, "chip photos and best shots")
         # Each card explains liveness: the passive verdict, the cues, the challenge (if any).
-        facts = " ".join(_texts(driver, card))
+        facts = " ".join(texts(driver, card))
         assert "liveness verdict" in facts and "surface" in facts and "challenge" in facts
-        _shot(driver, "referrals")
+        shot(driver, shots, "referrals")
         first = f"{card}:last-of-type"  # the first traveller's: referred, walked back out
         # The card says the traveller has gone and offers no exit (the lane would refuse it).
-        wait_until(lambda: "has left the lane" in " ".join(_texts(driver, first)), 30, "left")
+        wait_until(lambda: "has left the lane" in " ".join(texts(driver, first)), 30, "left")
         referral = driver.find_elements(By.CSS_SELECTOR, card)[-1]
         assert not referral.find_elements(By.CSS_SELECTOR, "button.accept")
         outcome = referral.find_element(By.TAG_NAME, "h3").text.split(": ")[1]
@@ -176,27 +136,27 @@ def test_officer_flow_in_the_browser(driver: Any, tmp_path: Path) -> None:
             "the refused referral to close",
         )
         driver.get(base + "/alarms")
-        wait_until(lambda: _texts(driver, "#alarms tr"), 15, "the alarm table")
-        _shot(driver, "alarms")
+        wait_until(lambda: texts(driver, "#alarms tr"), 15, "the alarm table")
+        shot(driver, shots, "alarms")
         driver.get(base + "/metrics")
-        wait_until(lambda: len(_texts(driver, "#latency tr")) >= 3, 15, "stage latencies")
-        _shot(driver, "metrics")
+        wait_until(lambda: len(texts(driver, "#latency tr")) >= 3, 15, "stage latencies")
+        shot(driver, shots, "metrics")
         driver.get(base + "/hall")
-        wait_until(lambda: outcome in " ".join(_texts(driver, tile)), 15, "referral counts")
-        _shot(driver, "hall")
+        wait_until(lambda: outcome in " ".join(texts(driver, tile)), 15, "referral counts")
+        shot(driver, shots, "hall")
         driver.find_element(By.ID, "logout").click()
         wait_until(lambda: driver.current_url.endswith("/login"), 15, "logged out")
         log_in(driver, base, "ada", "auditor-pass-1")
         driver.get(base + "/audit")
         row = wait_until(
-            lambda: [t for t in _texts(driver, "#audit tr") if "OFFICER_REFUSE" in t], 15, "row"
+            lambda: [t for t in texts(driver, "#audit tr") if "OFFICER_REFUSE" in t], 15, "row"
         )
         assert "officer olga: twin brother, see desk" in row[0]
-        _shot(driver, "audit")
+        shot(driver, shots, "audit")
         summary = json.loads((tmp_path / "summary.json").read_text())
         assert summary["travellers"][0]["actual"] == outcome
     finally:
-        code = _stop(lane)
+        code = stop(lane)
     text = log.read_text()
     # Exit 1 says an outcome differed from the scenario's (liveness under load); never a crash.
     assert code in (0, 1) and "Traceback" not in text, text[-3000:]
@@ -222,32 +182,29 @@ def test_hall_of_four_lanes_through_mosquitto(driver: Any, tmp_path: Path) -> No
     problem = mosquitto_problem()
     if problem:
         pytest.skip(problem)
-    SHOTS.append(screenshot_folder(tmp_path))
+    shots = screenshot_folder(tmp_path)
     users = tmp_path / "users.json"
-    add_user(users, "sam", "supervisor", "supervisor-pass", EGATE)
+    add_user(users, "sam", "supervisor", "supervisor-pass")
     scenario = tmp_path / "hall.toml"
     scenario.write_text(HALL)
     broker = Broker().start()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    key = tmp_path / "console.key"  # the console signs its commands; the lanes trust it
-    subprocess.run([EGATE, "console", "keygen", str(key)], check=True, capture_output=True)
+    # The console signs its commands; the lanes trust it (the key made by the command, once).
+    key = console_key(tmp_path / "console.key", cli=True)
     assert key.stat().st_mode & 0o777 == 0o600
-    console_args = ["console", "--listen", f"127.0.0.1:{port}", "--broker", broker.url,
-                    "--users", str(users), "--key", str(key),
-                    "--state", str(tmp_path / "state")]  # fmt: skip
-    console = _spawn(console_args, tmp_path / "console.log")
+    run_console = console_args(port, broker.url, users, key, tmp_path / "state")
+    console: subprocess.Popen[str] | None = None
     lanes: list[subprocess.Popen[str]] = []
     try:
-        wait_until(lambda: "console on" in (tmp_path / "console.log").read_text(), 30, "console")
-        wait_until(lambda: _port_open(port), 30, "the console's port")
+        console = start_console(run_console, tmp_path / "console.log")
         log_in(driver, base, "sam", "supervisor-pass")
         for n in range(1, 5):
             args = ["simulate", "--scenario", str(scenario), "--travellers", "3", "--no-pcsc"]
             args += ["--broker", broker.url, "--lane", f"lane-{n}", "--keep-serving"]
             args += ["--trust-console", f"{key}.pub"]
             args += ["--json", str(tmp_path / f"lane-{n}.json")]
-            lanes.append(_spawn(args, tmp_path / f"lane-{n}.log"))
+            lanes.append(spawn(EGATE, args, tmp_path / f"lane-{n}.log"))
         names = {f"lane-{n}" for n in range(1, 5)}
         wait_until(lambda: set(_hall_state(driver)) == names, 120, "four lanes in the hall")
         # Lane -> browser latency while the lanes serve (measured by the page itself).
@@ -260,16 +217,15 @@ def test_hall_of_four_lanes_through_mosquitto(driver: Any, tmp_path: Path) -> No
         print(f"\nhall of 4: {len(latency)} events, lane->browser p50 {p50:.0f} ms, ", end="")
         print(f"p95 {p95:.0f} ms, load {load:.1f}")
         assert p95 <= 250.0, latency
-        _shot(driver, "hall-4-lanes")
+        shot(driver, shots, "hall-4-lanes")
 
         broker.kill()  # the lanes keep serving; the console loses them
         wait_until(lambda: set(_hall_state(driver).values()) == {"offline"}, 30, "lanes offline")
         broker.start()
         wait_until(lambda: _online(driver) == names, 60, "the lanes back after the broker")
 
-        _stop(console, signal.SIGKILL)  # the console dies; the lanes do not notice
-        console = _spawn(console_args, tmp_path / "console-2.log")
-        wait_until(lambda: _port_open(port), 30, "the console again")
+        stop(console, signal.SIGKILL)  # the console dies; the lanes do not notice
+        console = start_console(run_console, tmp_path / "console-2.log")
         log_in(driver, base, "sam", "supervisor-pass")  # its sessions died with it
         wait_until(lambda: _online(driver) == names, 60, "the lanes in the new console")
 
@@ -280,8 +236,9 @@ def test_hall_of_four_lanes_through_mosquitto(driver: Any, tmp_path: Path) -> No
             actual = [t["actual"] for t in summary["travellers"]]
             assert actual == ["REFER_DOCUMENT"] * 3, (n, actual)  # as without any outage
     finally:
-        codes = [_stop(lane) for lane in lanes]
-        _stop(console)
+        codes = [stop(lane) for lane in lanes]
+        if console is not None:
+            stop(console)
         broker.close()
     assert codes == [0, 0, 0, 0], [
         (tmp_path / f"lane-{n}.log").read_text()[-800:] for n in range(1, 5)
@@ -293,13 +250,5 @@ def _online(driver: Any) -> set[str]:
 
 
 def _finished_outcomes(driver: Any) -> int:
-    text = " ".join(_texts(driver, "section.tile"))
+    text = " ".join(texts(driver, "section.tile"))
     return len(re.findall(r"last outcome\s+REFER_DOCUMENT", text))
-
-
-def _port_open(port: int) -> bool:
-    import socket
-
-    with socket.socket() as sock:
-        sock.settimeout(0.2)
-        return sock.connect_ex(("127.0.0.1", port)) == 0

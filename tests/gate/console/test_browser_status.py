@@ -15,9 +15,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,18 +24,21 @@ import pytest
 
 from tests.gate.console.broker import Broker, free_port, mosquitto_problem
 from tests.gate.console.browser import (
+    EGATE,
     add_user,
-    browser_problem,
+    console_args,
+    console_key,
     log_in,
     screenshot_folder,
+    shot,
     spawn,
-    start_chromium,
+    start_console,
     stop,
+    texts,
     wait_until,
 )
 
 pytestmark = pytest.mark.slow
-EGATE = str(Path(sys.executable).with_name("egate"))
 QUEUE = """
 [scenario]
 name = "console-queue"
@@ -57,29 +58,6 @@ photo = "sample:t1.jpg#1"
 live_photo = "sample:t1.jpg#0"
 """
 CARD = "section.referral"
-
-
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    problem = browser_problem() or mosquitto_problem()
-    if problem:
-        pytest.skip(problem)
-    browser = start_chromium(tmp_path_factory.mktemp("chromium"))
-    try:
-        yield browser
-    finally:
-        browser.quit()
-
-
-def _shot(driver: Any, folder: Path, name: str) -> None:
-    path = folder / f"{name}.png"
-    assert driver.save_screenshot(str(path)) and path.read_bytes().startswith(b"\x89PNG")
-
-
-def _texts(driver: Any, css: str) -> list[str]:
-    from selenium.webdriver.common.by import By
-
-    return [e.text for e in driver.find_elements(By.CSS_SELECTOR, css)]
 
 
 def _cards(driver: Any) -> list[dict[str, str]]:
@@ -107,28 +85,28 @@ def _officer_decides(base: str, rid: str) -> None:
 def test_queue_conflict_restart_lost_lane_and_refused_broker(driver: Any, tmp_path: Path) -> None:
     from selenium.webdriver.common.by import By
 
+    problem = mosquitto_problem()
+    if problem:
+        pytest.skip(problem)
     shots = screenshot_folder(tmp_path)
     users = tmp_path / "users.json"
-    add_user(users, "sam", "supervisor", "supervisor-pass", EGATE)
-    add_user(users, "olga", "officer", "officer-pass-1", EGATE)
+    add_user(users, "sam", "supervisor", "supervisor-pass")
+    add_user(users, "olga", "officer", "officer-pass-1")
     scenario = tmp_path / "queue.toml"
     scenario.write_text(QUEUE)
     broker = Broker().start()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    key = tmp_path / "console.key"
-    subprocess.run([EGATE, "console", "keygen", str(key)], check=True, capture_output=True)
-    console_args = ["console", "--listen", f"127.0.0.1:{port}", "--broker", broker.url,
-                    "--users", str(users), "--key", str(key),
-                    "--state", str(tmp_path / "state")]  # fmt: skip
-    console = spawn(EGATE, console_args, tmp_path / "console.log")
+    key = console_key(tmp_path / "console.key")
+    run_console = console_args(port, broker.url, users, key, tmp_path / "state")
+    console: subprocess.Popen[str] | None = None
     lane_args = ["simulate", "--scenario", str(scenario), "--no-pcsc", "--broker", broker.url,
                  "--lane", "lane-1", "--keep-serving", "--trust-console", f"{key}.pub"]  # fmt: skip
     lane: subprocess.Popen[str] | None = None
     refused: subprocess.Popen[str] | None = None
     auth_broker: Broker | None = None
     try:
-        wait_until(lambda: "console on" in (tmp_path / "console.log").read_text(), 30, "console")
+        console = start_console(run_console, tmp_path / "console.log")
         log_in(driver, base, "sam", "supervisor-pass")
         lane = spawn(EGATE, lane_args, tmp_path / "lane.log")
         driver.get(base + "/referrals")
@@ -143,7 +121,7 @@ def test_queue_conflict_restart_lost_lane_and_refused_broker(driver: Any, tmp_pa
         documents = [c for c in cards if "number ***" in c["text"]]
         assert len(documents) >= 2 and "EXPIRED" in " ".join(c["text"] for c in documents)
         wait_until(lambda: driver.find_elements(By.CSS_SELECTOR, ".strength"), 10, "score bar")
-        _shot(driver, shots, "referrals-queue")
+        shot(driver, shots, "referrals-queue")
 
         # 2. Olga decides one while the lane is paused: Sam's card says so at once.
         rid = cards[0]["id"]
@@ -155,7 +133,7 @@ def test_queue_conflict_restart_lost_lane_and_refused_broker(driver: Any, tmp_pa
                 lambda: "olga decided refuse" in _card(driver, rid)["text"], 10, "who decided"
             )
             assert _card(driver, rid)["disabled"] >= 1  # no second decision offered
-            _shot(driver, shots, "referrals-decided-by-another")
+            shot(driver, shots, "referrals-decided-by-another")
         finally:
             lane.send_signal(signal.SIGCONT)
         wait_until(lambda: rid not in [c["id"] for c in _cards(driver)], 30, "the card to go")
@@ -163,7 +141,7 @@ def test_queue_conflict_restart_lost_lane_and_refused_broker(driver: Any, tmp_pa
 
         # 3. The console restarts: the page goes back to the login page by itself.
         stop(console, signal.SIGKILL)
-        console = spawn(EGATE, console_args, tmp_path / "console-2.log")
+        console = spawn(EGATE, run_console, tmp_path / "console-2.log")
         wait_until(lambda: driver.current_url.endswith("/login"), 60, "sent to log in")
         log_in(driver, base, "sam", "supervisor-pass")
         driver.get(base + "/referrals")
@@ -182,26 +160,26 @@ def test_queue_conflict_restart_lost_lane_and_refused_broker(driver: Any, tmp_pa
         wait_until(lambda: driver.find_element(By.ID, "service-status").text == status, 15)
         closed = re.compile(r"in service\s+closed")
         wait_until(lambda: closed.search(driver.find_element(By.ID, "view").text), 30, "closed")
-        _shot(driver, shots, "lane-close-reason")
+        shot(driver, shots, "lane-close-reason")
         driver.get(base + "/hall")
         tile = "section.tile[data-lane='lane-1']"
-        wait_until(lambda: closed.search(" ".join(_texts(driver, tile))), 30, "closed")
+        wait_until(lambda: closed.search(" ".join(texts(driver, tile))), 30, "closed")
 
         # 4. The lane is killed: lost within 5 s of its last report, on every page.
         driver.get(base + "/hall")
-        wait_until(lambda: "LOST" not in " ".join(_texts(driver, "section.tile")), 30, "online")
+        wait_until(lambda: "LOST" not in " ".join(texts(driver, "section.tile")), 30, "online")
         killed = time.monotonic()
         stop(lane, signal.SIGKILL)
-        wait_until(lambda: "LOST" in " ".join(_texts(driver, "section.tile")), 30, "lost")
+        wait_until(lambda: "LOST" in " ".join(texts(driver, "section.tile")), 30, "lost")
         elapsed = time.monotonic() - killed
         print(f"\nlane killed: shown lost in the hall after {elapsed:.1f} s")
         # 4 s without a report + a 0.5 s sweep + the page's redraw; 1.5 s slack for load.
         assert elapsed < 6.5
-        _shot(driver, shots, "hall-lost")
+        shot(driver, shots, "hall-lost")
         driver.get(base + "/lanes/lane-1")
         wait_until(lambda: driver.find_elements(By.ID, "lost"), 15, "the lane page's banner")
         assert not driver.find_element(By.ID, "close-lane").is_enabled()
-        _shot(driver, shots, "lane-lost")
+        shot(driver, shots, "lane-lost")
         driver.get(base + "/referrals")
         wait_until(
             lambda: (
@@ -213,26 +191,15 @@ def test_queue_conflict_restart_lost_lane_and_refused_broker(driver: Any, tmp_pa
         )
         assert len(_cards(driver)) == len(left) >= 1
         assert all(c["disabled"] >= 1 and "is lost" in c["text"] for c in _cards(driver))
-        _shot(driver, shots, "referrals-lost")
+        shot(driver, shots, "referrals-lost")
 
         # 5. A console the broker refuses says so, not "live".
         auth_broker = Broker(users={"console": "the-right-one"}).start()
         port2 = free_port()
+        auth_url = f"mqtt://console@127.0.0.1:{auth_broker.port}"
         refused = spawn(
             EGATE,
-            [
-                "console",
-                "--listen",
-                f"127.0.0.1:{port2}",
-                "--users",
-                str(users),
-                "--broker",
-                f"mqtt://console@127.0.0.1:{auth_broker.port}",
-                "--key",
-                str(key),
-                "--state",
-                str(tmp_path / "state-2"),
-            ],
+            console_args(port2, auth_url, users, key, tmp_path / "state-2"),
             tmp_path / "console-refused.log",
             env={"EGATE_MQTT_PASSWORD": "wrong"},
         )
@@ -252,7 +219,7 @@ def test_queue_conflict_restart_lost_lane_and_refused_broker(driver: Any, tmp_pa
         )
         assert live.startswith("error:") and live != "live"
         wait_until(lambda: "No lane can report" in driver.page_source, 15, "the hall's note")
-        _shot(driver, shots, "broker-refused")
+        shot(driver, shots, "broker-refused")
     finally:
         for process in (lane, refused, console):
             if process is not None:

@@ -23,11 +23,8 @@ from tests.gate.console.broker import Broker
 
 @pytest.fixture
 def made(tmp_path: Path) -> Iterator[ConsoleWithLane]:
-    console = ConsoleWithLane(tmp_path, state=tmp_path / "state")
-    try:
+    with ConsoleWithLane(tmp_path, state=tmp_path / "state") as console:
         yield console
-    finally:
-        console.close()
 
 
 def _referral_ids(client: TestClient) -> list[str]:

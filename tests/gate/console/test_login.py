@@ -22,11 +22,8 @@ from tests.gate.console.broker import free_port
 
 @pytest.fixture
 def made(tmp_path: Path) -> Iterator[ConsoleWithLane]:
-    console = ConsoleWithLane(tmp_path)
-    try:
+    with ConsoleWithLane(tmp_path) as console:
         yield console
-    finally:
-        console.close()
 
 
 def _serve(made: ConsoleWithLane, trusted_proxy: str | None = None) -> ConsoleServer:

@@ -35,11 +35,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def made(tmp_path: Path) -> Iterator[ConsoleWithLane]:
-    console = ConsoleWithLane(tmp_path)
-    try:
+    with ConsoleWithLane(tmp_path) as console:
         yield console
-    finally:
-        console.close()
 
 
 def _p95(client: httpx.Client, count: int) -> tuple[float, float]:

@@ -15,11 +15,8 @@ from tests.gate.console.apps import ConsoleWithLane, wait_for
 
 @pytest.fixture
 def made(tmp_path: Path) -> Iterator[ConsoleWithLane]:
-    console = ConsoleWithLane(tmp_path, state=tmp_path / "state")
-    try:
+    with ConsoleWithLane(tmp_path, state=tmp_path / "state") as console:
         yield console
-    finally:
-        console.close()
 
 
 def test_a_document_referral_shows_the_document_with_its_number_masked(
@@ -41,6 +38,16 @@ def test_a_document_referral_shows_the_document_with_its_number_masked(
     for path in (tmp_path / "state").iterdir():
         assert number.encode() not in path.read_bytes()
         assert document["name"].split(",")[0].encode() not in path.read_bytes()
+    assert "page_mrz" not in document  # a typed MRZ: no page was checked
+    # Issue 22: a genuine chip under a page showing another face; the card shows both checks.
+    made.fake.traveller("substituted_photo")
+    tx = made.lane.serve_one(1.0)
+    assert tx is not None and tx.decision.value == "REFER_DOCUMENT"
+    assert wait_for(lambda: len(officer.get("/api/referrals").json()["referrals"]) == 2)
+    (card,) = [c for c in officer.get("/api/referrals").json()["referrals"]
+               if c["reason"] == "page portrait does not match the chip photo (DG2)"]  # fmt: skip
+    assert card["document"]["page_mrz"] == "matches the chip"
+    assert card["document"]["page_portrait"].startswith("differs from the chip (distance ")
 
 
 def test_the_document_view_masks_all_but_two_and_refuses_garbage() -> None:

@@ -14,11 +14,8 @@ from tests.gate.console.apps import ConsoleWithLane, wait_for
 
 @pytest.fixture
 def made(tmp_path: Path) -> Iterator[ConsoleWithLane]:
-    console = ConsoleWithLane(tmp_path)
-    try:
+    with ConsoleWithLane(tmp_path) as console:
         yield console
-    finally:
-        console.close()
 
 
 def _changes(made: ConsoleWithLane) -> list[tuple[str, dict[str, str]]]:
@@ -164,15 +161,12 @@ def test_cookies_images_and_headers(
 
 
 def test_secure_cookie_under_tls(tmp_path: Path) -> None:
-    made = ConsoleWithLane(tmp_path, tls=True)
-    try:
+    with ConsoleWithLane(tmp_path, tls=True) as made:
         client, _ = made.client()
         login = client.post(
             "/login", data={"username": "olga", "password": "officer-pass"}, follow_redirects=False
         )
         assert "secure" in login.headers["set-cookie"].lower()
-    finally:
-        made.close()
 
 
 def test_logins_are_rate_limited(made: ConsoleWithLane) -> None:

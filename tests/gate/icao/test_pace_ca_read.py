@@ -236,4 +236,4 @@ def test_chip_authentication_mapping(
     assert read.passive_auth.status == "valid"
     clone = _read(issued.folder, issued, trust, clone=True)
     assert (clone.chip_auth.status, clone.chip_auth.algorithm) == ("invalid", "PACE-CAM")
-    assert "does not hold the DG14 key" in clone.chip_auth.reason
+    assert "does not hold the EF.CardSecurity key" in clone.chip_auth.reason

@@ -4,6 +4,7 @@ printed MRZ from a file; and a traveller who walks out when the exit opens."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,9 +28,18 @@ class Kiosk:
 
 
 @contextmanager
-def emulated_kiosk(tmp_path: Path, document_number: str, extra_toml: str = "") -> Iterator[Kiosk]:
-    """A genuine traveller's passport on a vpcd card, the turnstile emulator, the camera
-    showing the traveller, and the kiosk config that names them."""
+def emulated_kiosk(
+    tmp_path: Path,
+    document_number: str,
+    extra_toml: str = "",
+    page_camera: bool = False,
+    door_time_scale: float = 0.2,
+) -> Iterator[Kiosk]:
+    """A genuine traveller's passport on a vpcd card, the turnstile emulator (its doors and
+    walkers at ``door_time_scale`` of real time), the camera showing the traveller, and the
+    kiosk config that names them. With ``page_camera`` the MRZ comes from a second MJPEG
+    camera showing the passport's rendered data page (``reader.mrz_source = "camera:URL"``)
+    instead of a file."""
     from drivers.camera.mjpeg_server import MjpegServer
     from drivers.camera.synthetic import TravellerScene
     from drivers.chip.passport_folder import load_passport_folder
@@ -63,10 +73,18 @@ def emulated_kiosk(tmp_path: Path, document_number: str, extra_toml: str = "") -
     feed.show(list(TravellerScene(photo=portrait, kind="genuine", seed=1).images()))
     with (
         ensure_pcscd(),
-        start_emulator("gatectl", physics=Physics(time_scale=0.2)) as emulator,
+        start_emulator("gatectl", physics=Physics(time_scale=door_time_scale)) as emulator,
         MjpegServer(feed) as camera,
         VpcdCardLink(load_passport_folder(tmp_path / "passport")) as link,
+        contextlib.ExitStack() as more,
     ):
+        mrz_source = "mrz.txt"
+        if page_camera:
+            from gate.page import render_page
+
+            page = render_page(issued.mrz, portrait).image
+            server = more.enter_context(MjpegServer([page], fps=10.0, loop=True))
+            mrz_source = f"camera:{server.url}"
         config = tmp_path / "kiosk.toml"
         config.write_text(
             f"""
@@ -74,7 +92,7 @@ def emulated_kiosk(tmp_path: Path, document_number: str, extra_toml: str = "") -
 address = "{camera.url}"
 [reader]
 address = "pcsc:{link.reader_name}"
-mrz_source = "mrz.txt"
+mrz_source = "{mrz_source}"
 trust_store = "pki"
 [turnstile]
 address = "{emulator.address}"

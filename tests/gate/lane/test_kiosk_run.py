@@ -1,8 +1,9 @@
 """``egate run`` on emulated kiosk hardware: a PC/SC reader (pcscd + vpcd) holding a virtual
 passport, the gatectl turnstile on a pty, an MJPEG camera on 127.0.0.1, the printed MRZ from
-a file (the page scanner's output). One genuine traveller must be accepted and audited, a
-gate killed with the exit open must have its ACCEPT on record, and a lane serves more
-travellers than its pcscd allows clients (one PC/SC context for the lane, not one each)."""
+a file (the page scanner's output) or read by OCR from the data page a second MJPEG camera
+shows. One genuine traveller must be accepted and audited, a gate killed with the exit open
+must have its ACCEPT on record, and a lane serves more travellers than its pcscd allows
+clients (one PC/SC context for the lane, not one each)."""
 
 from __future__ import annotations
 
@@ -27,8 +28,11 @@ from tests.gate.lane.kiosk import TRAVELLERS, emulated_kiosk, walk_out_when_open
 
 
 def test_egate_run_serves_one_traveller(kiosk_ready: None, tmp_path: Path) -> None:
+    """Issue 22: ``reader.mrz_source`` names an MJPEG camera showing the passport's rendered
+    data page; the lane waits for the still page, reads its MRZ by OCR, opens the chip with
+    it, checks page against chip (MRZ, portrait) and lets the traveller through."""
     stop = threading.Event()
-    with emulated_kiosk(tmp_path, "K12345678") as kiosk:
+    with emulated_kiosk(tmp_path, "K12345678", page_camera=True) as kiosk:
         walker = threading.Thread(
             target=walk_out_when_open, args=(kiosk.emulator, stop), daemon=True
         )
@@ -45,6 +49,8 @@ def test_egate_run_serves_one_traveller(kiosk_ready: None, tmp_path: Path) -> No
         (row,) = list(log.rows())
     assert row["outcome"] == "ACCEPT", row["detail"]
     assert row["passive_auth"] == "valid"
+    stages = json.loads(row["stage_ms"]) if isinstance(row["stage_ms"], str) else row["stage_ms"]
+    assert {"page_ocr", "page_portrait"} <= set(stages)  # the page was read and checked
     # --record (opt-in): the transaction as the lane saw it, for a replay
     (recorded,) = load_recording(tmp_path / "recording").transactions
     assert recorded.transaction_id == row["transaction_id"] and recorded.outcome.value == "ACCEPT"
@@ -116,7 +122,8 @@ while not list_readers():  # pcscd offers no readiness signal: poll the conditio
     assert time.monotonic() < deadline, "pcscd listed no reader"
     time.sleep(0.02)
 out = {"sockets": [], "passed": 0}
-with emulated_kiosk(work, "K24681357") as kiosk:
+# Doors and walkers at 1/20 of real time: the lane's sockets are what is counted, 20 times.
+with emulated_kiosk(work, "K24681357", door_time_scale=0.05) as kiosk:
     mrz = (work / "mrz.txt").read_text().strip()
     (work / "mrz.txt").write_text((mrz + "\\n\\n") * TRAVELLERS)
     with open(work / "lane.log", "wb") as log:

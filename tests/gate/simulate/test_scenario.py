@@ -70,6 +70,10 @@ expect = "refer-device"
         ("[[traveller]]\nkind='genuine'\n", "traveller[0].photo"),
         ("[[traveller]]\nkind='impostor'\nphoto='faces/a.jpg'\n", "live_photo"),
         (
+            "[[traveller]]\nkind='substituted_photo'\nphoto='faces/a.jpg'\n",
+            "traveller[0].live_photo: required for a substituted photo",
+        ),
+        (
             "[[traveller]]\nkind='print'\nphoto='faces/a.jpg'\nlive_photo='faces/a.jpg'\n",
             "traveller[0].live_photo: only a genuine traveller",
         ),

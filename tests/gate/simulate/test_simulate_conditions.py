@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from gate.cli import main
-from gate.errors import ConfigError, ModelError
+from gate.errors import ConfigError
 from gate.simulate.scenario import scenario_from_mapping
+from tests.gate.simulate.people import face_crops
 
 
 def test_a_scenario_names_its_conditions(tmp_path: Path) -> None:
@@ -57,21 +57,10 @@ def test_bad_conditions_are_one_line_and_exit_2(
 def sample_people(tmp_path: Path, sample_images: Path) -> Path:
     import cv2
 
-    from models.engine import load_engine
-
-    try:
-        engine = load_engine(None)
-    except ModelError as exc:
-        pytest.skip(f"face model pack not prepared ({exc})")
-    group = cv2.imread(str(sample_images / "t1.jpg"))
-    faces = sorted(engine.analyze(group), key=lambda f: f.detection.box.left)
+    crops = face_crops(sample_images)
     root = tmp_path / "people"
     for number in (0, 2):
-        box = faces[number].detection.box
-        size = int(1.6 * max(box.width, box.height))
-        cx, cy = int((box.left + box.right) / 2), int((box.top + box.bottom) / 2)
-        top, left = max(0, cy - size // 2), max(0, cx - size // 2)
-        crop = np.ascontiguousarray(group[top : top + size, left : left + size])
+        crop = crops[number]
         folder = root / f"person{number}"
         folder.mkdir(parents=True)
         cv2.imwrite(str(folder / "a.jpg"), crop)

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from gate.audit import AuditLog
 from gate.cli import main
-from gate.errors import ModelError
 from gate.simulate.lanes import lane_audit_path, lane_indices
+from tests.gate.simulate.people import face_crops
 
 pytestmark = pytest.mark.slow
 
@@ -33,21 +32,8 @@ def test_lane_shares_and_audit_paths() -> None:
 def sample_people(tmp_path: Path, sample_images: Path) -> Path:
     import cv2
 
-    from models.engine import load_engine
-
-    try:
-        engine = load_engine(None)
-    except ModelError as exc:
-        pytest.skip(f"face model pack not prepared ({exc})")
-    group = cv2.imread(str(sample_images / "t1.jpg"))
-    faces = sorted(engine.analyze(group), key=lambda f: f.detection.box.left)
     root = tmp_path / "people"
-    for number, face in enumerate(faces[:3]):
-        box = face.detection.box
-        size = int(1.6 * max(box.width, box.height))
-        cx, cy = int((box.left + box.right) / 2), int((box.top + box.bottom) / 2)
-        top, left = max(0, cy - size // 2), max(0, cx - size // 2)
-        crop = np.ascontiguousarray(group[top : top + size, left : left + size])
+    for number, crop in enumerate(face_crops(sample_images)[:3]):
         folder = root / f"person{number}"
         folder.mkdir(parents=True)
         cv2.imwrite(str(folder / "a.jpg"), crop)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gate.errors import ModelError
+from tests.gate.simulate.people import face_crops
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[3]
@@ -26,22 +26,8 @@ ROOT = Path(__file__).resolve().parents[3]
 def people_with_latin1_names(tmp_path: Path, sample_images: Path) -> Path:
     import cv2
 
-    from gate.images import load_image
-    from models.engine import load_engine
-
-    try:
-        engine = load_engine(None)
-    except ModelError as exc:
-        pytest.skip(f"face model pack not prepared ({exc})")
-    group = load_image(sample_images / "t1.jpg")
-    faces = sorted(engine.analyze(group), key=lambda f: f.detection.box.left)
     root = tmp_path / "people"
-    for number, face in enumerate(faces[:3]):
-        box = face.detection.box
-        size = int(1.6 * max(box.width, box.height))
-        cx, cy = int((box.left + box.right) / 2), int((box.top + box.bottom) / 2)
-        top, left = max(0, cy - size // 2), max(0, cx - size // 2)
-        crop = np.ascontiguousarray(group[top : top + size, left : left + size])
+    for number, crop in enumerate(face_crops(sample_images)[:3]):
         folder = root / os.fsdecode(b"person\xe9%d" % number)  # Latin-1, not UTF-8
         folder.mkdir(parents=True)
         for name, picture in ((b"caf\xe9.jpg", crop), (b"na\xefve.jpg", crop[:, ::-1])):

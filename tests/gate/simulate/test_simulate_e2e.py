@@ -152,16 +152,18 @@ def test_sigkill_during_simulate_loses_no_committed_row(pack_folder: Path, tmp_p
         with log_path.open("w") as stderr:
             process = subprocess.Popen(
                 [sys.executable, "-m", "gate", "simulate", "--no-pcsc", "--scenario", str(SMALL),
-                 "--travellers", "30", "--audit", str(db), "--capture-timeout", "3"],
+                 "--travellers", "30", "--audit", str(db), "--capture-timeout", "3",
+                 "--speed", "2"],
                 stdout=subprocess.DEVNULL, stderr=stderr, env=env, cwd=ROOT,
             )  # fmt: skip
-            # Kill at a random moment once the lane is serving travellers.
+            # Kill at a random moment once the lane is serving travellers (the lane runs at
+            # twice real time: 2 s covers a traveller's whole transaction and more).
             deadline = time.monotonic() + 90
             while "audit committed" not in log_path.read_text() and time.monotonic() < deadline:
                 if process.poll() is not None:
                     break
                 time.sleep(0.1)
-            time.sleep(rng.uniform(0.0, 4.0))
+            time.sleep(rng.uniform(0.0, 2.0))
             os.kill(process.pid, signal.SIGKILL)
             process.wait()
         committed = log_path.read_text().count("audit committed")
