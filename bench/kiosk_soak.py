@@ -12,8 +12,10 @@ Sampled from ``/proc/PID`` of the lane process before the first traveller and af
 one: open file descriptors, Unix sockets to pcscd, threads and resident memory. The report
 gives first/last values and the least-squares slope per 100 travellers over the second half
 of the run (the first half includes the face engine's first use), how many travellers ended
-as expected (every traveller is genuine: ACCEPT in the audit log), and the median time from
-the MRZ written to the exit door fully open.
+as expected (every traveller is genuine: ACCEPT in the audit log), and the time from the
+MRZ written to the exit door fully open (median and spread), with the median of each stage
+and the path as a timeline: when, after the MRZ was written, the transaction started, the
+chip read and the capture were done, the lane decided, commanded the exit and saw it open.
 """
 
 from __future__ import annotations
@@ -162,6 +164,7 @@ def run_kiosk_soak(
     mrz_to_exit_open: list[float] = []
     written_at: list[float] = []  # wall clock: the audit rows' started_at is wall time
     walked_out = 0
+    load_start = os.getloadavg()  # timings mean little on a busy machine: say how busy
     with ExitStack() as stack:
         work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="egate-soak-")))
         devices = stack.enter_context(kiosk_devices(work, door_time_scale))
@@ -202,7 +205,9 @@ def run_kiosk_soak(
         log_tail = (work / "lane.log").read_text(errors="replace")[-2000:]
     report = summarise_kiosk(samples, decisions, travellers, mrz_to_exit_open)
     report["stages_ms"] = stage_breakdown(results, written_at)
+    report["timeline_ms"] = kiosk_timeline(results, written_at)
     report.update(exit_code=code, walked_out=walked_out, audit_chain_ok=chain_ok)
+    report["load_average"] = {"start": list(load_start), "end": list(os.getloadavg())}
     if report["as_expected"] < travellers:
         report["lane_log_tail"] = log_tail
     return report
@@ -271,6 +276,50 @@ def stage_breakdown(results: list[dict[str, Any]], written_at: list[float]) -> d
     return {name: round(statistics.median(v), 1) for name, v in sorted(per_stage.items())}
 
 
+# Milestones of an accepted traveller, in ms after the MRZ was written; the capture runs
+# from the transaction's start (``egate run`` captures with the chip read).
+TIMELINE = (
+    ("started", ("mrz_to_start",)),
+    ("chip_read_done", ("mrz_to_start", "document")),
+    ("capture_done", ("mrz_to_start", "capture.total")),
+    ("decided", ("mrz_to_start", "document_to_exit_command", "-decision_to_command")),
+    ("exit_commanded", ("mrz_to_start", "document_to_exit_command")),
+    ("exit_open_seen", ("mrz_to_start", "document_to_exit_command", "exit_open")),
+)
+
+
+def kiosk_timeline(results: list[dict[str, Any]], written_at: list[float]) -> dict[str, float]:
+    """The median of each milestone (``TIMELINE``) over the accepted travellers."""
+    per: dict[str, list[float]] = {}
+    for row, written in zip(results, written_at, strict=False):
+        if row["outcome"] != "ACCEPT":
+            continue
+        stages = {str(k): float(v) for k, v in json.loads(str(row["stage_ms"])).items()}
+        stages["mrz_to_start"] = (float(str(row["started_at"])) - written) * 1000.0
+        for name, parts in TIMELINE:
+            keys = [part.lstrip("-") for part in parts]
+            if all(key in stages for key in keys):
+                signs = [-1.0 if part.startswith("-") else 1.0 for part in parts]
+                total = sum(sign * stages[key] for sign, key in zip(signs, keys, strict=True))
+                per.setdefault(name, []).append(total)
+    return {name: round(statistics.median(per[name]), 1) for name, _ in TIMELINE if name in per}
+
+
+def _spread(values: list[float]) -> dict[str, float | None]:
+    """Median, min, max and the quartiles and 90th percentile (seconds, to the ms)."""
+    if not values:
+        return {k: None for k in ("median", "min", "p25", "p75", "p90", "max")}
+    cuts = statistics.quantiles(values, n=20) if len(values) > 1 else [values[0]] * 19
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "p25": round(cuts[4], 3),
+        "p75": round(cuts[14], 3),
+        "p90": round(cuts[17], 3),
+        "max": round(max(values), 3),
+    }
+
+
 def summarise_kiosk(
     samples: list[ProcessSample],
     decisions: list[str],
@@ -299,13 +348,17 @@ def summarise_kiosk(
         "share_as_expected": expected / travellers if travellers else 0.0,
         "decisions": {d: decisions.count(d) for d in sorted(set(decisions))},
         "measures": measures,
-        "mrz_to_exit_open_s": {
-            "median": round(statistics.median(mrz_to_exit_open), 3) if mrz_to_exit_open else None,
-            "min": round(min(mrz_to_exit_open), 3) if mrz_to_exit_open else None,
-            "max": round(max(mrz_to_exit_open), 3) if mrz_to_exit_open else None,
-        },
+        "mrz_to_exit_open_s": _spread(mrz_to_exit_open),
         "samples": [s.__dict__ for s in samples],
     }
+
+
+def _load_line(report: dict[str, Any]) -> list[str]:
+    load = report.get("load_average")
+    if not load:
+        return []
+    start, end = (" / ".join(f"{x:.2f}" for x in load[k]) for k in ("start", "end"))
+    return [f"Load average (1/5/15 min) at the start {start}, at the end {end}"]
 
 
 def kiosk_markdown(report: dict[str, Any]) -> str:
@@ -316,7 +369,10 @@ def kiosk_markdown(report: dict[str, Any]) -> str:
         f"Outcomes as expected (ACCEPT): {report['as_expected']}/{report['travellers']}; "
         f"lane exit code {report['exit_code']}; audit chain "
         f"{'intact' if report['audit_chain_ok'] else 'BROKEN'}",
-        f"MRZ to exit open: median {timing['median']} s (min {timing['min']}, max {timing['max']})",
+        f"MRZ to exit open: median {timing['median']} s (min {timing['min']}, "
+        f"p25 {timing.get('p25')}, p75 {timing.get('p75')}, p90 {timing.get('p90')}, "
+        f"max {timing['max']})",
+        *_load_line(report),
         "",
         "| lane process | start | after 1st | end | max | slope per 100 (2nd half) |",
         "|---|---|---|---|---|---|",
@@ -330,4 +386,8 @@ def kiosk_markdown(report: dict[str, Any]) -> str:
     if stages:
         lines += ["", "| stage of an accepted traveller (median) | ms |", "|---|---|"]
         lines += [f"| {name} | {stages[name]} |" for name in STAGE_ORDER if name in stages]
+    timeline = report.get("timeline_ms") or {}
+    if timeline:
+        lines += ["", "| kiosk path (median, after the MRZ written) | ms |", "|---|---|"]
+        lines += [f"| {name} | {timeline[name]} |" for name, _ in TIMELINE if name in timeline]
     return "\n".join(lines) + "\n"

@@ -119,7 +119,7 @@ class CapturePipeline:
         seen = dropped = with_face = multi_run = 0
         last_index: int | None = None
         window_start: float | None = None
-        early = False
+        early: LivenessResult | None = None  # the result that closed the window early
         last_check = -float("inf")  # when liveness was last asked whether to close early
         total_start = time.perf_counter()
 
@@ -153,8 +153,9 @@ class CapturePipeline:
                 and elapsed() - last_check >= s.early_check_s
             ):
                 last_check = elapsed()
-                if liveness.score() >= s.early_live_score:
-                    early = True
+                checked = liveness.result()  # no frame comes after it when it closes
+                if checked.score >= s.early_live_score:
+                    early = checked
                     break
             try:
                 with timed(timings, "read"):
@@ -223,12 +224,12 @@ class CapturePipeline:
                 "fta", f"no face of good quality in {budget:g} s ({with_face}/{seen} with a face)"
             )
         with timed(timings, "liveness"):
-            live = liveness.result()
+            live = early if early is not None else liveness.result()
         best: list[Face] = []
         for shot in shots:  # only the kept shots are embedded
             embedding = self.engine.embed(shot.image, [shot.face], timings=timings)
             best.append(replace(shot.face, embedding=np.asarray(embedding[0], dtype=np.float32)))
-        window = "window closed early" if early else "full window"
+        window = "window closed early" if early is not None else "full window"
         return finish(
             "ok",
             f"{len(best)} best shots, liveness {live.score:.2f}, {window}",

@@ -254,9 +254,10 @@ def _run(args: argparse.Namespace) -> int:
         LaneWatch.from_args(args), config.lane.name, config.lane.trusted_consoles
     ) as linked:
         observers: tuple[Observer, ...] = (OperatorLog(), *linked.observers)
-        with build_lane(config, observers=observers) as lane, sigterm_sets(Event()) as stop:
+        # real time: the capture runs with the chip read, a second engine enrols meanwhile
+        lane = build_lane(config, observers=observers, real_time=True)
+        with lane, sigterm_sets(Event()) as stop:
             linked.attach(lane, config.audit.path)
-            lane.capture_ahead.enabled = True  # real time: the capture runs with the chip read
             with recording.recorded(lane, record):  # opt-in: personal data
                 serve(lane, config.lane.name, stop, max_transactions=args.max_travellers)
     return EXIT_OK

@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from gate.capture.liveness import LivenessResult
     from gate.capture.pipeline import CapturePipeline
     from gate.icao.pa import TrustStore
+    from gate.lane.side_engine import SideEngine
     from models.engine import FaceEngine
 
 log = logging.getLogger(__name__)
@@ -197,7 +198,9 @@ class EngineBiometrics:
     thread-safe, and a capture must not be paused in the middle of its liveness window
     (frames missed while another call holds the engine read as a jump of the head): so a
     capture holds ``lock`` from its first frame to its last embedding, and the enrolment
-    (and the comparison) wait for it to end."""
+    (and the comparison) wait for it to end. Unless the lane has a ``side`` engine (the pack
+    opened again, ``egate run``; ``gate.lane.side_engine``): the chip photo is then enrolled
+    on it while the capture runs."""
 
     def __init__(
         self,
@@ -205,8 +208,10 @@ class EngineBiometrics:
         pipeline: CapturePipeline,
         enrol_min_face: int = 40,
         blink: BlinkSignal | None = None,
+        side: SideEngine | None = None,
     ) -> None:
         self.engine = engine
+        self.side = side
         self.pipeline = pipeline
         self.enrol_min_face = enrol_min_face
         self.blink = blink  # an eye-openness signal (a dense-landmark blink cue), if any
@@ -221,6 +226,8 @@ class EngineBiometrics:
 
     def enrol(self, photo: ImageBGR) -> FloatArray:
         # The chip photo may hold a small face; take the largest one found.
+        if self.side is not None:  # while the capture runs
+            return self.side.enrol(photo, self.enrol_min_face)
         with self.lock:
             face = self.engine.embed_one(photo, policy="largest", min_face=self.enrol_min_face)
         if face.embedding is None:
@@ -347,19 +354,28 @@ class PassportChipReader:
 
 
 def engine_biometrics_loader(
-    pack: str | None, min_face: int = 60, window_s: float = 3.0, threads: int = 0
+    pack: str | None,
+    min_face: int = 60,
+    window_s: float = 3.0,
+    threads: int = 0,
+    side_engine: bool = False,
 ) -> Callable[[], EngineBiometrics]:
-    """A loader for ``ResilientBiometrics``: the pack's engine plus the capture pipeline."""
+    """A loader for ``ResilientBiometrics``: the pack's engine plus the capture pipeline
+    (and, with ``side_engine``, the pack opened a second time, on one thread, for the
+    chip photo's enrolment during the capture)."""
 
     def load() -> EngineBiometrics:
         from gate.capture.pipeline import CapturePipeline, CaptureSettings
+        from gate.lane.side_engine import SideEngine
         from models.engine import load_engine
 
-        engine = load_engine(None if pack == "default" else pack, threads=threads)
+        name = None if pack == "default" else pack
+        engine = load_engine(name, threads=threads)
+        side = SideEngine(load_engine(name, threads=1)) if side_engine else None
         # The passive liveness check scores head motion across the window: 3 seconds give
         # it enough distinct poses whether the detector manages 6 or 15 frames a second
         # (with 2 s, measured false alarms on live synthetic travellers).
         settings = CaptureSettings(min_face=min_face, window_s=window_s)
-        return EngineBiometrics(engine, CapturePipeline(engine, settings))
+        return EngineBiometrics(engine, CapturePipeline(engine, settings), side=side)
 
     return load

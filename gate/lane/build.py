@@ -44,13 +44,18 @@ def build_lane(
     observers: tuple[Observer, ...] = (),
     tailgate_grace_s: float = 1.0,
     stdin: TextIO | None = None,
+    real_time: bool = False,
 ) -> Lane:
-    """Assemble a lane; the doors are locked and the lane idle when it returns."""
+    """Assemble a lane; the doors are locked and the lane idle when it returns.
+
+    ``real_time`` (a kiosk, ``egate run``): the capture runs ahead, with the chip read
+    (``gate.lane.capture_ahead``), and a second engine of the pack
+    (``gate.lane.side_engine``) enrols the chip photo meanwhile."""
     clock = clock or SystemClock()
     with ExitStack() as opened:
         # The trust store first: a kiosk without one must not open any device.
         chip_reader = chip_reader or _chip_reader(config)
-        biometrics = biometrics or _biometrics(config)
+        biometrics = biometrics or _biometrics(config, real_time)
         if turnstile is None:
             from drivers.turnstile.registry import open_turnstile
             from gate.lane.service import ReopeningTurnstile
@@ -95,6 +100,7 @@ def build_lane(
             tailgate_grace_s=tailgate_grace_s,
         )
         lane.checks.use(watch_checks(config.checks), config.checks.time_limit_s)
+        lane.capture_ahead.enabled = real_time
         if page_camera_address(config.reader.mrz_source) is not None and guard is not None:
             lane.document_stage.warm_up()  # the pages' OCR loaded before the first traveller
         if guard is not None:  # out of service and back: lane events for the console
@@ -114,13 +120,14 @@ def _chip_reader(config: GateConfig) -> ChipReader:
     return PassportChipReader(TrustStore.from_folder(config.reader.trust_store))
 
 
-def _biometrics(config: GateConfig) -> Biometrics:
+def _biometrics(config: GateConfig, side_engine: bool) -> Biometrics:
     from gate.lane.adapters import engine_biometrics_loader
     from gate.lane.resilient import ResilientBiometrics
 
+    camera = config.camera
     return ResilientBiometrics(
         engine_biometrics_loader(
-            config.face.pack, config.camera.min_face, config.camera.best_shot_window_s
+            config.face.pack, camera.min_face, camera.best_shot_window_s, side_engine=side_engine
         )
     )
 
@@ -192,10 +199,14 @@ def _turnstile_probe(turnstile: Turnstile) -> Callable[[], None]:
 
 
 def _camera_probe(camera: Camera) -> Callable[[], None]:
+    from gate.lane.resilient import ReopeningCamera
     from gate.lane.service import PROBE_TIMEOUT_S
 
     def probe() -> None:
-        camera.read(PROBE_TIMEOUT_S)
+        if isinstance(camera, ReopeningCamera):  # its frame is kept for the capture
+            camera.probe(PROBE_TIMEOUT_S)
+        else:
+            camera.read(PROBE_TIMEOUT_S)
 
     return probe
 

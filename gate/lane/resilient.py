@@ -8,7 +8,10 @@ pack is repaired, the next traveller is served normally.
 ``ReopeningCamera``: the camera driver reconnects by itself for a few seconds; past that it
 reports the source gone (``DeviceGoneError``) and stays gone. The current traveller is
 referred (the capture fails, the lane fails safe), and the next read, for the next
-traveller, opens the source afresh.
+traveller, opens the source afresh. Its ``probe`` (the idle lane asking the camera for a
+frame, ``gate.lane.service``) keeps the frame it read for the next ``read`` for a moment:
+the probe made just before a transaction starts would otherwise take the frame the
+capture is about to read, and the capture would wait a whole frame period for the next.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ from gate.transaction import CaptureOutcome
 from gate.types import FloatArray, ImageBGR
 
 log = logging.getLogger(__name__)
+
+HELD_S = 0.1  # a probed frame is handed to a read that comes within this (a few frames)
 
 
 class ResilientBiometrics:
@@ -108,6 +113,7 @@ class ReopeningCamera:
         self._camera: Camera | None = None
         self.reopened = 0
         self.down_since: float | None = None  # Unix time the source was lost (None: up)
+        self._held: tuple[float, Frame] | None = None  # the probe's frame, when it was read
 
     @property
     def stats(self) -> ReopeningStats:
@@ -137,7 +143,18 @@ class ReopeningCamera:
                 self.reopened += 1
             return self._camera
 
+    def probe(self, timeout: float) -> None:
+        """Read a frame to see that the camera answers, and keep it for the next ``read``
+        if that comes within ``HELD_S``."""
+        frame = self.read(timeout)
+        with self._lock:
+            self._held = (time.monotonic(), frame)
+
     def read(self, timeout: float) -> Frame:
+        with self._lock:
+            held, self._held = self._held, None
+        if held is not None and time.monotonic() - held[0] <= HELD_S:
+            return held[1]
         try:
             camera = self._current()
         except DeviceError as exc:

@@ -90,3 +90,35 @@ def test_a_traveller_counts_with_the_result_not_the_decision(tmp_path: Path) -> 
     outcomes, chain_ok, results = _audit(tmp_path / "audit.db")
     assert outcomes == ["REFER_DEVICE", "ACCEPT", "ACCEPT"] and chain_ok
     assert [r["outcome"] for r in results] == ["REFER_DEVICE", "ACCEPT"]
+
+
+def test_the_timeline_adds_the_stages_along_the_kiosk_path() -> None:
+    from bench.kiosk_soak import kiosk_markdown, kiosk_timeline
+
+    stages = {"document": 150.0, "capture.total": 420.0, "document_to_exit_command": 450.0,
+              "decision_to_command": 5.0, "exit_open": 800.0}  # fmt: skip
+    rows = [
+        {"outcome": "ACCEPT", "started_at": 10.01, "stage_ms": json.dumps(stages)},
+        {"outcome": "REJECT_MISMATCH", "started_at": 20.5, "stage_ms": json.dumps(stages)},
+    ]
+    timeline = kiosk_timeline(rows, [10.0, 20.0])
+    assert timeline == {
+        "started": 10.0,
+        "chip_read_done": 160.0,
+        "capture_done": 430.0,
+        "decided": 455.0,
+        "exit_commanded": 460.0,
+        "exit_open_seen": 1260.0,
+    }
+    report = {
+        "travellers": 1,
+        "as_expected": 1,
+        "exit_code": 0,
+        "audit_chain_ok": True,
+        "mrz_to_exit_open_s": {"median": 1.3, "min": 1.3, "max": 1.3},
+        "measures": {},
+        "timeline_ms": timeline,
+        "load_average": {"start": [1, 2, 3], "end": [2, 2, 3]},
+    }
+    text = kiosk_markdown(report)
+    assert "| exit_commanded | 460.0 |" in text and "at the start 1.00 / 2.00 / 3.00" in text
