@@ -131,20 +131,31 @@ def _placed(lines: list[Line], chars: int) -> list[np.ndarray]:
     ]
 
 
-def _classified(line: Line, centres: np.ndarray, classifier: CellClassifier) -> np.ndarray:
-    """The line's cells classified; when its first cells are blank (specks in the margin
-    before the line were taken for its start), the row is placed again from its first
-    non-blank cell."""
-    probs = classifier.probabilities(cut_cells(line, centres))
+def _classified(
+    line: Line, centres: np.ndarray, classifier: CellClassifier
+) -> tuple[np.ndarray, bool]:
+    """The line's cells classified, and whether the line ends where the format says (the
+    cells just before and after it hold no character: a 44-character line is not read as
+    its first 36). When its first cells are blank (specks in the margin before the line
+    were taken for its start), the row is placed again from its first non-blank cell."""
+    probs = _with_ends(line, centres, classifier)
     for _ in range(2):
-        blank = probs.argmax(axis=1) == len(CLASSES) - 1
+        blank = probs[1:-1].argmax(axis=1) == len(CLASSES) - 1
         lead = int(np.argmin(blank)) if not blank.all() else 0
         if not 0 < lead <= 10:
             break
         pitch = float(centres[-1] - centres[-2])
         centres = np.concatenate([centres[lead:], centres[-1] + pitch * np.arange(1, lead + 1)])
-        probs = classifier.probabilities(cut_cells(line, centres))
-    return probs
+        probs = _with_ends(line, centres, classifier)
+    ends = probs[[0, -1]].argmax(axis=1) == len(CLASSES) - 1
+    return probs[1:-1], bool(ends.all())
+
+
+def _with_ends(line: Line, centres: np.ndarray, classifier: CellClassifier) -> np.ndarray:
+    """Probabilities of the cell before the line, its cells and the cell after it."""
+    first, last = centres[1] - centres[0], centres[-1] - centres[-2]
+    around = np.concatenate([[centres[0] - first], centres, [centres[-1] + last]])
+    return classifier.probabilities(cut_cells(line, around))
 
 
 def _read_group(
@@ -157,17 +168,18 @@ def _read_group(
     best: MrzReading | None = None
     for kind in _formats(lines):
         chars = CHARS[kind]
-        probs = np.concatenate(
-            [
-                _classified(line, centres, classifier)
-                for line, centres in zip(lines, _placed(lines, chars), strict=True)
-            ]
-        )
+        read = [
+            _classified(line, centres, classifier)
+            for line, centres in zip(lines, _placed(lines, chars), strict=True)
+        ]
+        probs = np.concatenate([cells_probs for cells_probs, _ in read])
+        bounded = all(ends for _, ends in read)
         picks = probs.argmax(axis=1)
         text = "".join(CLASSES[i] for i in picks)
         raw = [text[i * chars : (i + 1) * chars] for i in range(len(lines))]
         conf = probs.max(axis=1)
         fixed, mrz, swaps = correct(raw, kind)
+        mrz = mrz if bounded else None
         confidence = tuple(
             tuple(float(c) for c in conf[i * chars : (i + 1) * chars]) for i in range(len(lines))
         )
