@@ -49,7 +49,7 @@ class TemplateClassifier:
 
 MODEL = Path(__file__).resolve().parent / "mrz_glyphs.onnx"
 # The committed model's digest (bench/mrz_train.py writes the file and prints it).
-MODEL_SHA256 = "bb26a9f00d0fe3a8d38825ca5d7e21aa95f25654e831a8ca644b6a8ddd4ef6d0"
+MODEL_SHA256 = "7ffb4fdfb26e9731de5e5138a3b0baaecebb5cc68b789fbfa158a76941648f7d"
 
 
 class OnnxClassifier:

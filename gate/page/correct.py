@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from gate.errors import DocumentError
+from gate.icao.country import nationality_code, state_code
 from gate.icao.mrz import Mrz, _char_value, parse_mrz
 from gate.page.layout import PageFormat
 
@@ -71,11 +72,16 @@ def by_type(lines: list[str], kind: PageFormat) -> list[str]:
 
 
 def parse(lines: list[str]) -> Mrz | None:
-    """The MRZ when every check digit (and every date and the sex) is right, else None."""
+    """The MRZ when every check digit, date, the sex and both country codes are right (the
+    first line carries no check digit: a code that is no state's catches a shifted read of
+    it), else None."""
     try:
-        return parse_mrz(lines)
+        mrz = parse_mrz(lines)
+        state_code(mrz.issuing_state, "issuing state")
+        nationality_code(mrz.nationality)
     except DocumentError:
         return None
+    return mrz
 
 
 def _swaps(lines: list[str], kind: PageFormat) -> Iterator[list[str]]:

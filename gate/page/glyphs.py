@@ -13,7 +13,11 @@ from gate.page.locate import STRIP_HEIGHT
 from gate.page.segment import Floats, cells, ink_of
 
 ALPHABET = "<0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-INDEX = {char: i for i, char in enumerate(ALPHABET)}
+# The model's last class: a cell with no character in it (beyond a line's end, under glare
+# that left nothing). It is never a valid MRZ character, so a reading holding it is not valid.
+BLANK = "?"
+CLASSES = ALPHABET + BLANK
+INDEX = {char: i for i, char in enumerate(CLASSES)}
 
 
 def printed_strip(text: str, pitch: float = 24.0, offset: float = 0.0) -> np.ndarray:

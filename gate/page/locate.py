@@ -46,8 +46,28 @@ class MrzCandidate:
         return sum(line.length for line in self.lines)
 
     def strips(self, grey: Grey, flipped: bool) -> list[Grey]:
-        """Each line cut out into a horizontal strip; ``flipped`` turns the group by 180°."""
-        lines = list(reversed(self.lines)) if flipped else list(self.lines)
+        """Each line cut out into a horizontal strip; ``flipped`` turns the group by 180°.
+
+        Every strip spans the same stretch along the lines (from the earliest start to the
+        latest end of any line), so a position in one strip is the same column of print in
+        the others: MRZ lines all start at the same margin, and a line whose first
+        characters are lost (glare) is placed by the others."""
+        ux, uy = self.lines[0].direction
+        along = [line.centre[0] * ux + line.centre[1] * uy for line in self.lines]
+        start = min(a - line.length / 2 for a, line in zip(along, self.lines, strict=True))
+        end = max(a + line.length / 2 for a, line in zip(along, self.lines, strict=True))
+        framed = [
+            replace(
+                line,
+                centre=(
+                    line.centre[0] + ((start + end) / 2 - a) * ux,
+                    line.centre[1] + ((start + end) / 2 - a) * uy,
+                ),
+                length=end - start,
+            )
+            for a, line in zip(along, self.lines, strict=True)
+        ]
+        lines = list(reversed(framed)) if flipped else framed
         return [_cut(grey, line, flipped) for line in lines]
 
 
@@ -207,7 +227,11 @@ def _cut(grey: Grey, line: LineBlob, flipped: bool) -> Grey:
         ux, uy = -ux, -uy
     nx, ny = -uy, ux
     factor = (STRIP_HEIGHT * 0.5) / line.thickness
-    out_w = round((line.length + 2 * line.thickness) * factor)
+    # the margin reaches well past the blob's ends: glare can hide a line's last characters
+    # from the locator, never from the strip
+    # (and may split it: a strip is never shorter than the longest MRZ line, 44 characters)
+    margin = max(line.thickness, 0.4 * line.length, (48 * line.thickness - line.length) / 2)
+    out_w = round((line.length + 2 * margin) * factor)
     cx, cy = line.centre
     # strip (u, v) -> image: centre + (u - out_w/2)/factor * dir + (v - H/2)/factor * normal
     matrix = np.array(
@@ -221,6 +245,7 @@ def _cut(grey: Grey, line: LineBlob, flipped: bool) -> Grey:
         matrix,
         (out_w, STRIP_HEIGHT),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-        borderMode=cv2.BORDER_REPLICATE,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=float(np.median(grey[::8, ::8])),
     )
     return np.asarray(cut, np.uint8)

@@ -18,11 +18,11 @@ import numpy as np
 from gate.errors import DocumentError
 from gate.icao.mrz import Mrz
 from gate.page.classify import CellClassifier, OnnxClassifier
-from gate.page.correct import correct
-from gate.page.glyphs import ALPHABET
+from gate.page.correct import correct, field_types
+from gate.page.glyphs import BLANK, CLASSES
 from gate.page.layout import CHARS, PageFormat
 from gate.page.locate import MrzCandidate, find_mrz
-from gate.page.segment import Line, cells, ink_of
+from gate.page.segment import Line, coverage, cut_cells, fit_centres, ink_of
 from gate.types import ImageBGR
 
 MIN_CONFIDENCE = 0.5
@@ -44,6 +44,7 @@ class MrzReading:
     confidence: tuple[tuple[float, ...], ...]
     corrections: int
     mrz: Mrz | None
+    raw: tuple[str, ...] = ()  # the characters as classified, before any correction
 
     @property
     def text(self) -> str:
@@ -117,6 +118,46 @@ def _formats(lines: list[Line]) -> list[PageFormat]:
     return ["TD2", "TD3"] if abs(count - 36) < abs(count - 44) else ["TD3", "TD2"]
 
 
+def _placed(lines: list[Line], chars: int) -> list[np.ndarray]:
+    """Each line's cell centres; a line whose first cell is not where the best-covered line's
+    is (more than half a character off) is placed again from that line's first cell."""
+    fits = [fit_centres(line, chars) for line in lines]
+    scores = [coverage(line, fit) for line, fit in zip(lines, fits, strict=True)]
+    reference = fits[int(np.argmax(scores))]
+    pitch = float(np.median(np.diff(reference)))
+    return [
+        fit if abs(fit[0] - reference[0]) <= 0.5 * pitch else fit_centres(line, chars, reference[0])
+        for line, fit in zip(lines, fits, strict=True)
+    ]
+
+
+def _classified(
+    line: Line, centres: np.ndarray, classifier: CellClassifier
+) -> tuple[np.ndarray, bool]:
+    """The line's cells classified, and whether the line ends where the format says (the
+    cells just before and after it hold no character: a 44-character line is not read as
+    its first 36). When its first cells are blank (specks in the margin before the line
+    were taken for its start), the row is placed again from its first non-blank cell."""
+    probs = _with_ends(line, centres, classifier)
+    for _ in range(2):
+        blank = probs[1:-1].argmax(axis=1) == len(CLASSES) - 1
+        lead = int(np.argmin(blank)) if not blank.all() else 0
+        if not 0 < lead <= 10:
+            break
+        pitch = float(centres[-1] - centres[-2])
+        centres = np.concatenate([centres[lead:], centres[-1] + pitch * np.arange(1, lead + 1)])
+        probs = _with_ends(line, centres, classifier)
+    ends = probs[[0, -1]].argmax(axis=1) == len(CLASSES) - 1
+    return probs[1:-1], bool(ends.all())
+
+
+def _with_ends(line: Line, centres: np.ndarray, classifier: CellClassifier) -> np.ndarray:
+    """Probabilities of the cell before the line, its cells and the cell after it."""
+    first, last = centres[1] - centres[0], centres[-1] - centres[-2]
+    around = np.concatenate([[centres[0] - first], centres, [centres[-1] + last]])
+    return classifier.probabilities(cut_cells(line, around))
+
+
 def _read_group(
     grey: np.ndarray, candidate: MrzCandidate, flipped: bool, classifier: CellClassifier
 ) -> MrzReading | None:
@@ -127,18 +168,25 @@ def _read_group(
     best: MrzReading | None = None
     for kind in _formats(lines):
         chars = CHARS[kind]
-        stack = np.concatenate([cells(line, chars) for line in lines])
-        probs = classifier.probabilities(stack)
+        read = [
+            _classified(line, centres, classifier)
+            for line, centres in zip(lines, _placed(lines, chars), strict=True)
+        ]
+        probs = np.concatenate([cells_probs for cells_probs, _ in read])
+        bounded = all(ends for _, ends in read)
         picks = probs.argmax(axis=1)
-        text = "".join(ALPHABET[i] for i in picks)
+        text = "".join(CLASSES[i] for i in picks)
         raw = [text[i * chars : (i + 1) * chars] for i in range(len(lines))]
         conf = probs.max(axis=1)
         fixed, mrz, swaps = correct(raw, kind)
+        mrz = mrz if bounded else None
         confidence = tuple(
             tuple(float(c) for c in conf[i * chars : (i + 1) * chars]) for i in range(len(lines))
         )
         sure = min(min(line) for line in confidence) >= MIN_CONFIDENCE
-        reading = MrzReading(kind, tuple(fixed), mrz is not None and sure, confidence, swaps, mrz)
+        reading = MrzReading(
+            kind, tuple(fixed), mrz is not None and sure, confidence, swaps, mrz, tuple(raw)
+        )
         if best is None or _rank(reading) > _rank(best):
             best = reading
         if reading.mrz is not None:
@@ -146,11 +194,21 @@ def _read_group(
     return best
 
 
-def _rank(reading: MrzReading) -> tuple[bool, float]:
-    """Check digits passing first, then the mean log-confidence (an upside-down or misplaced
-    cut reads some characters with next to no confidence)."""
+def _rank(reading: MrzReading) -> tuple[bool, float, float]:
+    """Check digits passing first; then how many of the format's digit-only positions (dates,
+    check digits) hold digits (an upside-down read, a wrongly guessed format) plus how many
+    cells hold a character (a TD3 cut of a TD2 line ends in blanks); then the
+    mean log-confidence (an upside-down or misplaced cut reads some characters with next to
+    no confidence)."""
+    digits = [
+        char.isdigit()
+        for line, types in zip(reading.raw, field_types(reading.kind), strict=True)
+        for char, kind_at in zip(line, types, strict=True)
+        if kind_at == "D"
+    ]
     logs = np.log(np.maximum(np.concatenate([np.array(line) for line in reading.confidence]), 1e-6))
-    return reading.mrz is not None, float(logs.mean())
+    present = float(np.mean([char != BLANK for line in reading.raw for char in line]))
+    return reading.mrz is not None, float(np.mean(digits)) + present, float(logs.mean())
 
 
 def read_mrz(image: ImageBGR, *, classifier: CellClassifier | None = None) -> MrzReading:

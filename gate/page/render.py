@@ -117,7 +117,10 @@ def _paste(page: ImageBGR, layout: Layout, portrait: ImageBGR, scale: float) -> 
 
 def _draw_text(draw: ImageDraw.ImageDraw, layout: Layout, mrz: Mrz, scale: float) -> None:
     kind = layout.kind
-    title = font(SANS_BOLD, round(layout.header * 0.42 * scale))
+    size = round(layout.header * 0.42 * scale)
+    room = (layout.fields_right - layout.portrait[0] - 12.0) * scale  # the state code's room
+    width = font(SANS_BOLD, size).getlength(_TITLES[kind])
+    title = font(SANS_BOLD, size if width <= room else max(6, int(size * room / width)))
     draw.text((layout.portrait[0] * scale, layout.header * 0.3 * scale), _TITLES[kind], _INK, title)
     state = font(SANS_BOLD, round(layout.header * 0.36 * scale))
     draw.text(

@@ -61,7 +61,10 @@ def ink_of(strip: npt.NDArray[np.uint8]) -> Line | None:
     local = cv2.dilate(hat, cv2.getStructuringElement(cv2.MORPH_RECT, (3 * height // 2, height)))
     ink = np.clip(hat / np.maximum(local, 0.2 * peak), 0.0, 1.0)
     binary = (ink > 0.45).astype(np.uint8)
-    rows = binary.sum(axis=1).astype(np.float64)
+    # the band is found in the strip's middle, where the locator saw the line (the ends
+    # reach past it, over the page's margin and whatever lies beyond)
+    width = binary.shape[1]
+    rows = binary[:, width // 4 : 3 * width // 4].sum(axis=1).astype(np.float64)
     if rows.max() <= 0:
         return None
     # the print's band: around the strongest row of the strip's middle half
@@ -80,7 +83,8 @@ def ink_of(strip: npt.NDArray[np.uint8]) -> Line | None:
     keep = [
         i
         for i in range(1, count)
-        if stats[i, cv2.CC_STAT_HEIGHT] >= 0.35 * band_h and stats[i, cv2.CC_STAT_AREA] >= 6
+        if stats[i, cv2.CC_STAT_HEIGHT] >= 0.4 * band_h
+        and stats[i, cv2.CC_STAT_AREA] >= max(6.0, 0.05 * band_h * band_h)
     ]
     if len(keep) < 8:
         return None
@@ -125,13 +129,24 @@ def _window(index: npt.NDArray[np.float64], chars: int) -> tuple[npt.NDArray[np.
     return best[2], best[1]
 
 
-def _fit(line: Line, chars: int) -> npt.NDArray[np.float64]:
-    """The centre of each of ``chars`` cells."""
+def fit_centres(line: Line, chars: int, anchor: float | None = None) -> npt.NDArray[np.float64]:
+    """The centre of each of ``chars`` cells. ``anchor``, when given, is where the first
+    character sits (taken from a better-printed line of the same MRZ)."""
     pitch = line.pitch
     single = line.widths < 1.3 * pitch
     xs = line.centres[single] if single.sum() >= 2 else line.centres
     index = _chain(xs, pitch)
-    inside, start = _window(index, chars)
+    if anchor is None:
+        inside, start = _window(index, chars)
+    else:
+        # each run's numbering is moved to where the anchor says its blobs sit
+        for run in np.unique(index // 10_000):
+            member = index // 10_000 == run
+            offset = np.median(np.rint((xs[member] - anchor) / pitch) - index[member])
+            index[member] += offset
+        inside, start = (index >= 0) & (index < chars), 0.0
+        if inside.sum() < 2:
+            inside, start = _window(index, chars)
     xs, index = xs[inside], index[inside] - start
     coeffs = np.polyfit(index, xs, 1) if len(xs) >= 2 else np.array([pitch, xs[0]])
     for _ in range(2):
@@ -141,10 +156,27 @@ def _fit(line: Line, chars: int) -> npt.NDArray[np.float64]:
     return np.asarray(np.polyval(coeffs, np.arange(chars, dtype=np.float64)), np.float64)
 
 
+def coverage(line: Line, centres: npt.NDArray[np.float64]) -> int:
+    """How many of the fitted cells have a blob of one character at their centre."""
+    pitch = float(np.median(np.diff(centres)))
+    single = line.centres[line.widths < 1.3 * pitch]
+    if not len(single):
+        return 0
+    gaps = np.abs(centres[:, None] - single[None, :]).min(axis=1)
+    return int((gaps < 0.3 * pitch).sum())
+
+
 def cells(line: Line, chars: int, shifts: npt.NDArray[np.float64] | None = None) -> Floats:
     """``chars`` cells of ``CELL_H`` x ``CELL_W`` ink values, one per character; ``shifts``
     (n, 2), in pitches, moves each cut (the classifier's training uses it)."""
-    centres = _fit(line, chars)
+    return cut_cells(line, fit_centres(line, chars), shifts)
+
+
+def cut_cells(
+    line: Line, centres: npt.NDArray[np.float64], shifts: npt.NDArray[np.float64] | None = None
+) -> Floats:
+    """One cell around each of ``centres``."""
+    chars = len(centres)
     pitch = float(np.median(np.diff(centres))) if chars > 1 else line.pitch
     height = line.bottom - line.top + 1
     pad = 0.12 * height

@@ -47,11 +47,11 @@ TIMEOUT_S = 120 + EXAMPLES  # a hang ends the test; a generous budget on a share
 # Commands whose success would start something long-running (or heavy): argument-level only.
 SERVICES = {
     "run", "simulate", "demo", "emulate camera", "emulate turnstile", "chip serve", "turnstile",
-    "bench throughput", "bench soak", "bench pad", "models prepare", "console",
+    "bench throughput", "bench soak", "bench pad", "models prepare", "console", "bench mrz",
 }  # fmt: skip
 FAMILIES = {
     "models": ("models",),
-    "face": ("verify", "embed", "demo-verify"),
+    "face": ("verify", "embed", "demo-verify", "mrz"),
     "bench": ("bench",),
     "chip": ("pki", "passport", "chip"),
     "devices": ("turnstile", "emulate"),
@@ -64,6 +64,7 @@ HOSTILE_FILE_SLOTS = {
     ("verify", "left"): "image",
     ("verify", "right"): "image",
     ("embed", "images"): "image",
+    ("mrz read", "image"): "image",
     ("bench accuracy", "dataset"): "dataset",
     ("bench calibrate", "dataset"): "dataset",
     ("models verify", "pack"): "pack",

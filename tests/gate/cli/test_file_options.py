@@ -66,6 +66,8 @@ READS: dict[tuple[str, str], Reads] = {
     ("verify", "left"): _r("verify", "@X", "@IMG"),
     ("verify", "right"): _r("verify", "@IMG", "@X"),
     ("embed", "images"): _r("embed", "@X"),
+    ("mrz read", "image"): _r("mrz", "read", "@X"),
+    ("bench mrz", "folder"): _r("bench", "mrz", "--no-progress", "--folder", "@X", kind="folder"),
     ("bench accuracy", "pairs"): _r("bench", "accuracy", "--root", "@DIR", "--pairs", "@X"),
     ("bench accuracy", "dataset"): _r("bench", "accuracy", "--dataset", "@X"),
     ("bench accuracy", "root"): _r(

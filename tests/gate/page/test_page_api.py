@@ -50,3 +50,34 @@ def test_blank_image_has_no_mrz() -> None:
         read_mrz(np.full((300, 400, 3), 200, np.uint8))
     assert isinstance(caught.value, DocumentError)
     assert "\n" not in str(caught.value)
+
+
+def test_the_portrait_box_holds_the_portrait() -> None:
+    portrait = np.zeros((90, 70, 3), np.uint8)
+    portrait[:] = (200, 40, 10)  # a blue that the page prints nowhere else
+    page = render_page(_mrz("td3"), portrait)
+    box = page.portrait_box
+    inside = page.image[
+        int(box.top) + 2 : int(box.bottom) - 2, int(box.left) + 2 : int(box.right) - 2
+    ]
+    assert np.abs(inside.astype(int) - (200, 40, 10)).max() <= 2
+    # and nowhere far outside it (the ghost copy is grey and faded)
+    bluish = (page.image[..., 0] > 150) & (page.image[..., 2] < 60)
+    assert bluish.sum() <= 1.05 * inside.shape[0] * inside.shape[1] + 4 * (box.width + box.height)
+
+
+def test_degrade_is_repeatable_from_its_seed() -> None:
+    page = render_page(_mrz("td1"), _portrait()).image
+    first = degrade(page, np.random.default_rng(7))
+    again = degrade(page, np.random.default_rng(7))
+    other = degrade(page, np.random.default_rng(8))
+    assert np.array_equal(first, again)
+    assert first.shape != other.shape or not np.array_equal(first, other)
+
+
+def test_a_quarter_turned_skewed_page_reads() -> None:
+    mrz = _mrz("td3")
+    spec = Degradation(rotation=93.0, perspective=0.03, blur=0.8, jpeg_quality=60)
+    seen = degrade(render_page(mrz, _portrait()).image, np.random.default_rng(2), spec)
+    reading = read_mrz(seen)
+    assert reading.lines == mrz.lines and reading.valid
