@@ -194,6 +194,7 @@ PATH_NAMES = {
     "certificate",
     "master_list",
     "anchor",
+    "signer",
     "pack",
     "passport",
     "trust",

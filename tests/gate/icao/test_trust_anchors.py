@@ -182,7 +182,7 @@ def test_a_link_certificate_is_an_anchor(
     assert store.certificates == [old, link] and store.refused == []
     result = _pa(passport, replace(pki_ecdsa, ds_certificate=ds, ds_key=ds_key), store)
     assert (result.status, result.reason) == (
-        "valid", "hashes, SOD signature and certificate chain verified"
+        "valid", "hashes and SOD signature and certificate chain verified"
     )  # fmt: skip
 
 
