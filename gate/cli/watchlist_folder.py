@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,42 +136,62 @@ def _read(picture: Picture) -> bytes:
         raise ImageError(str(exc).replace(str(picture.path), picture.shown, 1)) from exc
 
 
-def embed_pictures(
-    ray: Any, pack: str, pictures: Sequence[Picture], workers: int, skip: Callable[[str], None]
-) -> Iterator[tuple[int, npt.NDArray[np.float32]]]:
-    """``(index, template)`` of each picture that gave one, as the actors finish them; each
-    other picture's line goes to ``skip``."""
-    actor = ray.remote(num_cpus=1)(FaceEmbedder)
-    pool = [actor.remote(pack) for _ in range(max(1, min(workers, len(pictures))))]
-    queue = iter(enumerate(pictures))
-    running: dict[Any, Any] = {}
+class Outcomes:
+    """The outcome of every picture, in the order they finish: ``(index, template or None,
+    why not)``. Sized, so the progress bar knows the total."""
 
-    def feed(worker: Any) -> None:
-        for number, picture in queue:
-            try:
-                data = _read(picture)
-            except ImageError as exc:
-                skip(str(exc))
-                continue
-            running[worker.embed.remote(number, picture.shown, data)] = worker
-            return
+    def __init__(self, ray: Any, pack: str, pictures: Sequence[Picture], workers: int) -> None:
+        self.ray, self.pack, self.pictures, self.workers = ray, pack, pictures, workers
 
-    try:
-        for _ in range(IN_FLIGHT):
+    def __len__(self) -> int:
+        return len(self.pictures)
+
+    def __iter__(self) -> Iterator[tuple[int, npt.NDArray[np.float32] | None, str]]:
+        ray = self.ray
+        actor = ray.remote(num_cpus=1)(FaceEmbedder)
+        pool = [actor.remote(self.pack) for _ in range(max(1, min(self.workers, len(self))))]
+        queue = iter(enumerate(self.pictures))
+        running: dict[Any, Any] = {}
+        unread: list[tuple[int, None, str]] = []
+
+        def feed(worker: Any) -> None:
+            for number, picture in queue:
+                try:
+                    data = _read(picture)
+                except ImageError as exc:
+                    unread.append((number, None, str(exc)))
+                    continue
+                running[worker.embed.remote(number, picture.shown, data)] = worker
+                return
+
+        try:
+            for _ in range(IN_FLIGHT):
+                for worker in pool:
+                    feed(worker)
+            while running or unread:
+                yield from unread
+                unread.clear()
+                if running:
+                    done, _ = ray.wait(list(running), num_returns=1)
+                    worker = running.pop(done[0])
+                    feed(worker)
+                    yield ray.get(done[0])
+        finally:
             for worker in pool:
-                feed(worker)
-        while running:
-            done, _ = ray.wait(list(running), num_returns=1)
-            worker = running.pop(done[0])
-            number, template, why = ray.get(done[0])
-            feed(worker)
-            if template is None:
-                skip(why)
-            else:
-                yield number, template
-    finally:
-        for worker in pool:
-            ray.kill(worker)
+                ray.kill(worker)
+
+
+def _say(line: str, progress: bool) -> None:
+    """One line on stderr; above the progress bar, not through it, while one is drawn."""
+    if progress:
+        try:
+            from tqdm import tqdm
+        except ImportError:
+            pass
+        else:
+            tqdm.write(line, file=sys.stderr)
+            return
+    print(line, file=sys.stderr)
 
 
 def enrol_folder(
@@ -198,7 +218,7 @@ def enrol_folder(
 
     def skip(line: str) -> None:
         skipped.append(line)
-        print(f"skipped {line}", file=sys.stderr)
+        _say(f"skipped {line}", progress)
 
     taken = store.person_refs(list_name)
     for line in scan.skipped:
@@ -212,11 +232,13 @@ def enrol_folder(
 
     if pictures:
         with ray_session(address, workers) as ray, ray_errors(ray, "enrolment"):
-            found = embed_pictures(ray, store.pack, pictures, workers, skip)
-            for number, template in optional.progress(
-                found, desc="enrol (ray)", unit="face", enabled=progress
-            ):
-                templates[number] = template
+            outcomes = Outcomes(ray, store.pack, pictures, workers)
+            bar = optional.progress(outcomes, desc="enrol (ray)", unit="picture", enabled=progress)
+            for number, template, why in bar:
+                if template is None:
+                    skip(why)
+                else:
+                    templates[number] = template
     if not templates:
         raise InputError(
             f"{shown(str(folder))}: no face enrolled ({len(skipped)} skipped); nothing changed"
