@@ -221,17 +221,20 @@ def enrol_folder(
         _say(f"skipped {line}", progress)
 
     taken = store.person_refs(list_name)
-    for line in scan.skipped:
-        skip(line)
+    early = list(scan.skipped)  # printed once Ray has started (a bad --address: one line)
     pictures = []
     for picture in scan.pictures:
         if picture.ref in taken:
-            skip(f"{picture.shown}: {picture.ref!r} is already on {list_name!r}")
+            early.append(f"{picture.shown}: {picture.ref!r} is already on {list_name!r}")
         else:
             pictures.append(picture)
-
-    if pictures:
+    if not pictures:
+        for line in early:
+            skip(line)
+    else:
         with ray_session(address, workers) as ray, ray_errors(ray, "enrolment"):
+            for line in early:
+                skip(line)
             outcomes = Outcomes(ray, store.pack, pictures, workers)
             bar = optional.progress(outcomes, desc="enrol (ray)", unit="picture", enabled=progress)
             for number, template, why in bar:

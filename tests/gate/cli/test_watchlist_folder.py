@@ -8,6 +8,7 @@ tests/bench/test_bench_ray.py). The refusals need no Ray at all.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -154,6 +155,15 @@ def test_nothing_is_enrolled_when_the_store_key_list_or_ray_is_wrong(
     (tmp_path / "other.key").write_text("ab" * 32)
     (tmp_path / "other.key").chmod(0o600)
     argv = ["watchlist", "add-faces", str(faces), "--no-progress"]
+    if importlib.util.find_spec("ray") is not None:  # Ray imported, no cluster started
+        with socket.socket() as probe:  # a port nothing listens on: bound, then closed
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        capsys.readouterr()
+        address = f"127.0.0.1:{port}"
+        assert main([*argv, "--list", "w", "--key-file", str(key), "--address", address]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert err == [f"egate: error: no Ray cluster answers at {address}: Connection refused"]
     monkeypatch.setitem(sys.modules, "ray", None)  # Ray must not be needed to refuse these
     cases = [
         (["--list", "w", "--key-file", str(tmp_path / "other.key")], "not this store's key"),
