@@ -138,7 +138,8 @@ def _read(picture: Picture) -> bytes:
 
 class Outcomes:
     """The outcome of every picture, in the order they finish: ``(index, template or None,
-    why not)``. Sized, so the progress bar knows the total."""
+    why not)``. Sized, so the progress bar knows the total. The driver reads a picture only
+    when an actor is free for it, so at most ``IN_FLIGHT`` per actor are in memory."""
 
     def __init__(self, ray: Any, pack: str, pictures: Sequence[Picture], workers: int) -> None:
         self.ray, self.pack, self.pictures, self.workers = ray, pack, pictures, workers
@@ -164,18 +165,27 @@ class Outcomes:
                 running[worker.embed.remote(number, picture.shown, data)] = worker
                 return
 
+        # An actor gets pictures once it is up, so one that a small cluster cannot place
+        # yet holds none back; one whose pack fails to load fails the run (one line).
+        starting = {worker.__ray_ready__.remote(): worker for worker in pool}
+        left = len(self)
         try:
-            for _ in range(IN_FLIGHT):
-                for worker in pool:
-                    feed(worker)
-            while running or unread:
+            while left:
                 yield from unread
+                left -= len(unread)
                 unread.clear()
-                if running:
-                    done, _ = ray.wait(list(running), num_returns=1)
-                    worker = running.pop(done[0])
-                    feed(worker)
-                    yield ray.get(done[0])
+                if not left:
+                    break
+                ref = ray.wait([*starting, *running], num_returns=1)[0][0]
+                if ref in starting:
+                    worker = starting.pop(ref)
+                    ray.get(ref)
+                    for _ in range(IN_FLIGHT):
+                        feed(worker)
+                    continue
+                feed(running.pop(ref))
+                left -= 1
+                yield ray.get(ref)
         finally:
             for worker in pool:
                 ray.kill(worker)

@@ -117,7 +117,7 @@ def test_a_folder_is_enrolled_on_a_running_cluster_as_one_version(
     store_dir, key = _store(tmp_path, monkeypatch)
     capsys.readouterr()
     argv = ["watchlist", "add-faces", str(faces), "--list", "wanted", "--key-file", str(key)]
-    assert main([*argv, "--workers", "2", "--address", cluster, "--no-progress"]) == 0
+    assert main([*argv, "--workers", "3", "--address", cluster, "--no-progress"]) == 0
     out, err = capsys.readouterr()
     assert "enrolled 3 on wanted, skipped 4, 1 other entries ignored: store version 1" in out
     skipped = [line for line in err.splitlines() if line.startswith("skipped ")]
