@@ -69,6 +69,28 @@ def register(registry: Registry) -> None:
     p.add_argument("--list", required=True, dest="list_name", metavar="L")
     p.add_argument("--label", required=True, metavar="REF", help="the entry's reference")
     _store_options(p)
+    p = registry.command(
+        "watchlist add-faces",
+        "enrol every picture of FOLDER on a person list through Ray (one new version)",
+        _add_faces,
+    )
+    p.add_argument("folder", type=argtypes.directory, metavar="FOLDER")
+    p.add_argument("--list", required=True, dest="list_name", metavar="L")
+    p.add_argument(
+        "--workers",
+        type=argtypes.int_range(1, 4096, "workers"),
+        default=2,
+        metavar="N",
+        help="Ray actors embedding the pictures, each with the pack loaded once (default 2)",
+    )
+    p.add_argument(
+        "--address",
+        default=None,
+        metavar="ADDR",
+        help="a running Ray cluster ('auto' or host:port; default: a private local Ray)",
+    )
+    _store_options(p)
+    add_no_progress_option(p)
     p = registry.command("watchlist sign", "sign a watchlist content file (issuers, tests)", _sign)
     p.add_argument("content", type=argtypes.regular_file, metavar="CONTENT.json")
     p.add_argument(
@@ -187,6 +209,20 @@ def _add_face(args: argparse.Namespace) -> int:
     face = load_engine(store.pack).embed_one(image, policy="single")
     version = store.add_face(args.list_name, args.label, face.embedding)
     print(f"added to {args.list_name}: store version {version}")
+    return EXIT_OK
+
+
+def _add_faces(args: argparse.Namespace) -> int:
+    from gate.cli.watchlist_folder import enrol_folder, scan_folder
+
+    scan = scan_folder(args.folder)  # the folder first: a wrong one is named before the store
+    done = enrol_folder(_open(args), args.folder, scan, args.list_name, workers=args.workers,
+                        address=args.address, progress=not args.no_progress)  # fmt: skip
+    ignored = f", {done.ignored} other entries ignored" if done.ignored else ""
+    print(
+        f"enrolled {done.enrolled} on {args.list_name}, skipped {done.skipped}{ignored}: "
+        f"store version {done.version}"
+    )
     return EXIT_OK
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -228,10 +228,41 @@ class WatchStore:
 
     def add_face(self, list_name: str, ref: str, template: npt.ArrayLike) -> int:
         """A new version with one more person on ``list_name`` (made a person list)."""
-        vector = np.asarray(template, dtype=np.float32).reshape(1, -1)
-        if vector.shape[1] != self.embedding_size:
+        return self.add_faces(list_name, [(ref, template)], source="add-face")
+
+    def person_refs(self, list_name: str) -> set[str]:
+        """The references on ``list_name`` in the current version."""
+        with self.connect() as db:
+            rows = db.execute(
+                "SELECT ref FROM persons WHERE version = ? AND list = ?",
+                (self.current_version(), list_name),
+            ).fetchall()
+        return {str(ref) for (ref,) in rows}
+
+    def check_person_list(self, list_name: str) -> None:
+        """Refuses a list that exists as a document list (a new name becomes a person list)."""
+        with self.connect() as db:
+            row = db.execute(
+                "SELECT kind FROM lists WHERE version = ? AND name = ?",
+                (self.current_version(), list_name),
+            ).fetchone()
+        if row is not None and row[0] != "person":
+            raise InputError(f"list {list_name!r} is a document list, not a person list")
+
+    def add_faces(
+        self,
+        list_name: str,
+        entries: Sequence[tuple[str, npt.ArrayLike]],
+        *,
+        source: str = "add-faces",
+    ) -> int:
+        """ONE new version with ``entries`` (reference, template) added to ``list_name``."""
+        if not entries:
+            raise InputError(f"no face to add to {list_name!r}; nothing changed")
+        vectors = np.stack([np.asarray(t, dtype=np.float32).reshape(-1) for _, t in entries])
+        if vectors.shape[1] != self.embedding_size:
             raise InputError(
-                f"a template of {vector.shape[1]} values for a store of pack "
+                f"a template of {vectors.shape[1]} values for a store of pack "
                 f"{self.pack} ({self.embedding_size})"
             )
         previous = self.snapshot()
@@ -243,9 +274,9 @@ class WatchStore:
                 (previous.version, list_name),
             ).fetchall()
         kept = np.array([name == list_name for name in previous.person_lists], dtype=bool)
-        templates = np.concatenate([previous.templates[kept], vector])
-        persons = [(str(a), str(b)) for a, b in keep] + [(list_name, ref)]
-        content = VersionContent("add-face", None, "local", "-", {list_name: "person"}, [],
+        templates = np.concatenate([previous.templates[kept], vectors])
+        persons = [(str(a), str(b)) for a, b in keep] + [(list_name, ref) for ref, _ in entries]
+        content = VersionContent(source, None, "local", "-", {list_name: "person"}, [],
                                  persons, templates, search.ANN_MIN)  # fmt: skip
         return self._new_version(previous, content)
 

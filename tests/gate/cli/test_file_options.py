@@ -159,6 +159,9 @@ READS: dict[tuple[str, str], Reads] = {
     ("watchlist add-face", "photo"): _r(
         "watchlist", "add-face", "@X", "--list", "l", "--label", "r", "--store", "@NEW"
     ),
+    ("watchlist add-faces", "folder"): _r(
+        "watchlist", "add-faces", "@X", "--list", "l", "--store", "@NEW", kind="folder"
+    ),
     ("watchlist sign", "content"): _r(
         "watchlist", "sign", "@X", "--key", "@WATCHKEY", "-o", "@NEW"
     ),

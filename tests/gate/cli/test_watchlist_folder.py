@@ -1,0 +1,185 @@
+"""``egate watchlist add-faces FOLDER``: a folder enrolled through Ray as one new version.
+
+The Ray test joins a real cluster (``ray start --head`` in a temporary folder, stopped with
+SIGTERM, which ends every process it started) through ``--address``; a private local Ray is
+the same code after ``ray.init`` (``bench.ray_engine.ray_session``, tested by
+tests/bench/test_bench_ray.py). The refusals need no Ray at all.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from gate.cli import main
+from gate.watch.bundle import parse_bundle
+from gate.watch.keys import load_key
+from gate.watch.search import Gallery
+from gate.watch.store import WatchStore
+from models.engine import FaceEngine
+from tests.gate.watch import lists
+
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
+PEOPLE = ("person0", "person1", "person2")
+
+
+@pytest.fixture(scope="module")
+def engine() -> FaceEngine:
+    from models.engine import load_engine
+
+    return load_engine(None)
+
+
+@pytest.fixture(scope="module")
+def faces(tmp_path_factory: pytest.TempPathFactory, engine: FaceEngine) -> Path:
+    """Three portraits cut from the insightface group sample, a corrupt JPEG, a FIFO, a
+    name that is not UTF-8, a group photo (6 faces) and a text file; plus, beside the folder,
+    another cut of person1's face (a probe)."""
+    import cv2
+
+    from gate.simulate.faces import PhotoLibrary, sample_folder
+
+    library = PhotoLibrary(engine.analyze)
+    root = tmp_path_factory.mktemp("faces")
+    folder = root / "folder"
+    folder.mkdir()
+    for index, name in enumerate(PEOPLE):
+        cv2.imwrite(str(folder / f"{name}.png"), library.portrait(f"sample:t1.jpg#{index}"))
+    cv2.imwrite(str(root / "probe1.png"), library.live("sample:t1.jpg#1")[0])
+    shutil.copy(sample_folder() / "t1.jpg", folder / "group.jpg")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 a truncated JPEG")
+    os.mkfifo(folder / "pipe.jpg")
+    with open(os.fsencode(folder) + b"/odd\xff.png", "wb") as out:
+        out.write(b"\x89PNG\r\n\x1a\n")
+    (folder / "notes.txt").write_text("not a picture\n")
+    return folder
+
+
+def _store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    issuer = lists.signer()
+    (tmp_path / "issuer.pub").write_bytes(lists.public_pem(issuer))
+    store, key = tmp_path / "store", tmp_path / "watch.key"
+    monkeypatch.setenv("EGATE_WATCH_STORE", str(store))
+    monkeypatch.delenv("EGATE_WATCH_KEY", raising=False)
+    assert main(["watchlist", "init", "--signer", str(tmp_path / "issuer.pub"),
+                 "--new-key-file", str(key)]) == 0  # fmt: skip
+    return store, key
+
+
+@pytest.fixture()
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A one-node Ray cluster of this checkout, as ``ray start --head`` makes one."""
+    pytest.importorskip("ray", reason="the 'ray' extra is not installed")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, PYTHONPATH=str(PROJECT_ROOT), RAY_AUTH_MODE="disabled")
+    env["RAY_USAGE_STATS_ENABLED"] = "0"
+    command = [str(Path(sys.executable).with_name("ray")), "start", "--head", "--block",
+               f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+               f"--temp-dir={tmp_path_factory.mktemp('ray')}", "--disable-usage-stats"]  # fmt: skip
+    head = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)  # fmt: skip
+    assert head.stdout is not None
+    seen = []
+    for line in head.stdout:  # "Ray runtime started." comes once the node is up
+        seen.append(line)
+        if "Ray runtime started" in line:
+            break
+    else:
+        pytest.fail("ray start --head ended:\n" + "".join(seen[-20:]))
+    try:
+        yield f"127.0.0.1:{port}"
+    finally:
+        head.terminate()
+        head.communicate(timeout=120)
+
+
+@pytest.mark.slow
+def test_a_folder_is_enrolled_on_a_running_cluster_as_one_version(
+    faces: Path,
+    engine: FaceEngine,
+    cluster: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store_dir, key = _store(tmp_path, monkeypatch)
+    capsys.readouterr()
+    argv = ["watchlist", "add-faces", str(faces), "--list", "wanted", "--key-file", str(key)]
+    assert main([*argv, "--workers", "3", "--address", cluster, "--no-progress"]) == 0
+    out, err = capsys.readouterr()
+    assert "enrolled 3 on wanted, skipped 4, 1 other entries ignored: store version 1" in out
+    skipped = [line for line in err.splitlines() if line.startswith("skipped ")]
+    assert len(skipped) == 4, err
+    for name, why in [("odd\\xff.png", "not UTF-8"), ("pipe.jpg", "FIFO"),
+                      ("broken.jpg", "cannot be decoded"), ("group.jpg", "6 faces")]:  # fmt: skip
+        assert [line for line in skipped if name in line and why in line], (name, err)
+    store = WatchStore(store_dir, load_key(key))
+    snapshot = store.snapshot()
+    assert snapshot.version == 1 and snapshot.person_lists == ("wanted",) * 3
+    assert sorted(store.person_refs("wanted")) == list(PEOPLE)
+    from gate.images import load_image
+
+    local = np.stack([engine.embed_one(load_image(faces / f"{n}.png")).embedding
+                      for n in PEOPLE])  # fmt: skip
+    np.testing.assert_allclose(snapshot.templates, local, atol=1e-4)
+    sealed = (store_dir / "v000001.tpl").read_bytes()
+    assert snapshot.templates[0, :8].astype("<f4").tobytes() not in sealed
+    probe = engine.embed_one(load_image(faces.parent / "probe1.png")).embedding
+    hit = Gallery(store.pack, snapshot.templates).within(probe[None, :], engine.threshold())
+    assert hit is not None and hit.row == PEOPLE.index("person1")
+
+
+def test_nothing_is_enrolled_when_the_store_key_list_or_ray_is_wrong(
+    faces: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    store_dir, key = _store(tmp_path, monkeypatch)
+    body = lists.content(1, documents=[("SLTD", "D-1", "UTO", "L898902C3")])
+    store = WatchStore(store_dir, load_key(key))
+    signer = store.meta()["signer"]
+    store.import_bundle(parse_bundle(json.dumps(body).encode(), signer, store.pack, 256))
+    (tmp_path / "other.key").write_text("ab" * 32)
+    (tmp_path / "other.key").chmod(0o600)
+    argv = ["watchlist", "add-faces", str(faces), "--no-progress"]
+    if importlib.util.find_spec("ray") is not None:  # Ray imported, no cluster started
+        with socket.socket() as probe:  # a port nothing listens on: bound, then closed
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        capsys.readouterr()
+        address = f"127.0.0.1:{port}"
+        assert main([*argv, "--list", "w", "--key-file", str(key), "--address", address]) == 2
+        err = capsys.readouterr().err.splitlines()
+        assert err == [f"egate: error: no Ray cluster answers at {address}: Connection refused"]
+    monkeypatch.setitem(sys.modules, "ray", None)  # Ray must not be needed to refuse these
+    cases = [
+        (["--list", "w", "--key-file", str(tmp_path / "other.key")], "not this store's key"),
+        (["--list", "w", "--key-file", str(key), "--store", str(tmp_path)], "not initialised"),
+        (["--list", "SLTD", "--key-file", str(key)], "'SLTD' is a document list"),
+        (["--list", "w", "--key-file", str(key)], "pip install 'egate[ray]'"),
+    ]
+    for extra, message in cases:
+        capsys.readouterr()
+        assert main([*argv, *extra]) == 2, extra
+        err = capsys.readouterr().err.splitlines()
+        assert len(err) == 1 and message in err[0], (extra, err)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("x\n")
+    assert main(["watchlist", "add-faces", str(empty), "--list", "w", "--key-file", str(key)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(empty) in err[0] and "no picture file" in err[0]
+    assert store.current_version() == 1
