@@ -15,6 +15,13 @@ from typing import Any
 
 import serial
 
+try:  # pyserial's posix port lets termios.error (not an OSError) out of flush() on a hang-up
+    from termios import error as _TermiosError
+
+    _PORT_ERRORS: tuple[type[BaseException], ...] = (_TermiosError,)
+except ImportError:  # no termios (not POSIX): pyserial raises SerialException there
+    _PORT_ERRORS = ()
+
 from gate.errors import DeviceError, DeviceGoneError, DeviceTimeoutError, GateError
 from gate.turnstile import Door, DoorState, EventKind, TurnstileEvent, TurnstileStatus
 
@@ -195,7 +202,7 @@ class SerialDriver:
                 port.flush()
         except serial.SerialTimeoutException as exc:
             raise DeviceTimeoutError(f"{self.name}: write to {self._url} timed out") from exc
-        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+        except (serial.SerialException, OSError, TypeError, AttributeError, *_PORT_ERRORS) as exc:
             # TypeError/AttributeError: pyserial on a port closed under it by another thread
             self._lost(exc)
             raise DeviceGoneError(f"{self.name}: {self._url} vanished: {exc}") from exc
@@ -205,7 +212,7 @@ class SerialDriver:
         port = self._require_port()
         try:
             return bytes(port.read(max(1, size or port.in_waiting)))
-        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+        except (serial.SerialException, OSError, TypeError, AttributeError, *_PORT_ERRORS) as exc:
             self._lost(exc)
             raise DeviceGoneError(f"{self.name}: {self._url} vanished: {exc}") from exc
 

@@ -179,7 +179,15 @@ class Outcomes:
                 ref = ray.wait([*starting, *running], num_returns=1)[0][0]
                 if ref in starting:
                     worker = starting.pop(ref)
-                    ray.get(ref)
+                    try:
+                        ray.get(ref)
+                    except Exception:
+                        # An actor Ray could not start (cancelled on a crowded node, or
+                        # its pack failed) is dropped while others serve; the last one's
+                        # failure ends the run with its reason.
+                        if starting or running:
+                            continue
+                        raise
                     for _ in range(IN_FLIGHT):
                         feed(worker)
                     continue
