@@ -57,8 +57,24 @@ def field_types(kind: PageFormat) -> tuple[str, ...]:
     return _TYPES[kind]
 
 
+# where the names are: (line, first column); they fill their line to its end
+_NAMES: dict[PageFormat, tuple[int, int]] = {"TD3": (0, 5), "TD2": (0, 5), "TD1": (2, 0)}
+
+
+def name_tail(line: str, start: int) -> str:
+    """The names from ``start`` with everything after their end made filler: a name's parts
+    are parted by one or two fillers, so three in a row end the names and nothing but fillers
+    may follow (a speck or a faint filler read as a letter there is no letter)."""
+    end = line.find("<<<", start)
+    if end < 0 or not any(c != "<" for c in line[start:end]):
+        return line
+    return line[:end] + "<" * (len(line) - end)
+
+
 def by_type(lines: list[str], kind: PageFormat) -> list[str]:
-    """Look-alikes swapped for the kind each position holds."""
+    """Look-alikes swapped for the kind each position holds; the names' tail made filler."""
+    row, start = _NAMES[kind]
+    lines = [name_tail(line, start) if i == row else line for i, line in enumerate(lines)]
     fixed = []
     for line, types in zip(lines, _TYPES[kind], strict=True):
         chars = list(line)

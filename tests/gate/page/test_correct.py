@@ -7,7 +7,7 @@ import numpy as np
 
 from gate.icao.mrz import Mrz
 from gate.icao.mrz_format import FORMATS
-from gate.page.correct import TO_DIGIT, TO_LETTER, correct, field_types, parse
+from gate.page.correct import TO_DIGIT, TO_LETTER, by_type, correct, field_types, name_tail, parse
 
 
 def _mrz(kind: str, number: str = "L898902C3") -> Mrz:
@@ -91,3 +91,18 @@ def test_a_proven_swap_is_made_only_when_it_is_the_only_one() -> None:
             assert parsed is None and lines == misread
             refused += 1
     assert made and refused  # both branches were exercised
+
+
+def test_a_letter_after_the_names_end_is_filler() -> None:
+    assert name_tail("ZHANG<<ERIKA<<<<<<<<<<<G<<<<<<", 0) == "ZHANG<<ERIKA" + "<" * 18
+    assert name_tail("P<UTOERIKSSON<<ANNA<MARIA<<<<K<", 5) == "P<UTOERIKSSON<<ANNA<MARIA" + "<" * 6
+    # one or two fillers part a name's pieces: those stay as read
+    assert name_tail("P<UTOA<B<<C<<<", 5) == "P<UTOA<B<<C<<<"
+    # fillers before the names (an empty field) end nothing
+    assert name_tail("<<<<<ERIKA<", 0) == "<<<<<ERIKA<"
+    lines = [
+        "IDSWEFSYOQXP<<7EESACST<<<<<<<<",
+        "1509278<2510262SWE<<<<<<<<<<<7",
+        "ZHANG<<ERIKA<<<<<<<<<<<G<<<<<<",
+    ]
+    assert by_type(lines, "TD1")[2] == "ZHANG<<ERIKA" + "<" * 18
