@@ -178,11 +178,11 @@ def _read_group(
         text = "".join(CLASSES[i] for i in picks)
         raw = [text[i * chars : (i + 1) * chars] for i in range(len(lines))]
         conf = probs.max(axis=1)
-        fixed, mrz, swaps = correct(raw, kind)
-        mrz = mrz if bounded else None
         confidence = tuple(
             tuple(float(c) for c in conf[i * chars : (i + 1) * chars]) for i in range(len(lines))
         )
+        fixed, mrz, swaps = correct(raw, kind, confidence)
+        mrz = mrz if bounded else None
         sure = min(min(line) for line in confidence) >= MIN_CONFIDENCE
         reading = MrzReading(
             kind, tuple(fixed), mrz is not None and sure, confidence, swaps, mrz, tuple(raw)

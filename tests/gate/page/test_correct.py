@@ -106,3 +106,17 @@ def test_a_letter_after_the_names_end_is_filler() -> None:
         "ZHANG<<ERIKA<<<<<<<<<<<G<<<<<<",
     ]
     assert by_type(lines, "TD1")[2] == "ZHANG<<ERIKA" + "<" * 18
+
+
+def test_a_tie_of_passing_swaps_goes_to_the_least_sure_cell_unproven() -> None:
+    mrz = _mrz("td3", "0G3U0Y")
+    misread = _put(mrz.lines, 1, 0, "O")
+    assert len(_passing_swaps(misread, "TD3")) > 1  # the check digits cannot decide
+    sure = [[0.99] * 44, [0.99] * 44]
+    doubtful = [list(sure[0]), list(sure[1])]
+    doubtful[1][0] = 0.4
+    lines, parsed, swaps = correct(misread, "TD3", doubtful)
+    assert lines == list(mrz.lines) and parsed is None and swaps == 1
+    # no cell clearly less sure than the others, or no confidence at all: nothing is swapped
+    assert correct(misread, "TD3", sure)[0] == misread
+    assert correct(misread, "TD3")[0] == misread
