@@ -9,7 +9,7 @@ character makes every check digit pass.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from gate.errors import DocumentError
 from gate.icao.country import nationality_code, state_code
@@ -57,8 +57,24 @@ def field_types(kind: PageFormat) -> tuple[str, ...]:
     return _TYPES[kind]
 
 
+# where the names are: (line, first column); they fill their line to its end
+_NAMES: dict[PageFormat, tuple[int, int]] = {"TD3": (0, 5), "TD2": (0, 5), "TD1": (2, 0)}
+
+
+def name_tail(line: str, start: int) -> str:
+    """The names from ``start`` with everything after their end made filler: a name's parts
+    are parted by one or two fillers, so three in a row end the names and nothing but fillers
+    may follow (a speck or a faint filler read as a letter there is no letter)."""
+    end = line.find("<<<", start)
+    if end < 0 or not any(c != "<" for c in line[start:end]):
+        return line
+    return line[:end] + "<" * (len(line) - end)
+
+
 def by_type(lines: list[str], kind: PageFormat) -> list[str]:
-    """Look-alikes swapped for the kind each position holds."""
+    """Look-alikes swapped for the kind each position holds; the names' tail made filler."""
+    row, start = _NAMES[kind]
+    lines = [name_tail(line, start) if i == row else line for i, line in enumerate(lines)]
     fixed = []
     for line, types in zip(lines, _TYPES[kind], strict=True):
         chars = list(line)
@@ -84,19 +100,30 @@ def parse(lines: list[str]) -> Mrz | None:
     return mrz
 
 
-def _swaps(lines: list[str], kind: PageFormat) -> Iterator[list[str]]:
+def _swaps(lines: list[str], kind: PageFormat) -> Iterator[tuple[int, int, list[str]]]:
     for row, (line, types) in enumerate(zip(lines, _TYPES[kind], strict=True)):
         for col, (char, kind_at) in enumerate(zip(line, types, strict=True)):
             if kind_at != "X" or char not in _SWAPS:
                 continue
             changed = list(lines)
             changed[row] = line[:col] + _SWAPS[char] + line[col + 1 :]
-            yield changed
+            yield row, col, changed
 
 
-def correct(lines: list[str], kind: PageFormat) -> tuple[list[str], Mrz | None, int]:
+# a swap the check digits cannot single out is made at the least sure cell only when that
+# cell is this much less sure than the next; the read stays unproven (no parsed MRZ)
+DOUBT_MARGIN = 0.3
+
+
+def correct(
+    lines: list[str], kind: PageFormat, confidence: Sequence[Sequence[float]] | None = None
+) -> tuple[list[str], Mrz | None, int]:
     """The lines after type fixes and, when the check digits fail, the one swap that makes
-    them pass (none when zero or several do); the parsed MRZ when valid; the swaps made."""
+    them pass (none when zero or several do); the parsed MRZ when valid; the swaps made.
+
+    With the classifier's ``confidence`` per character, a tie of several passing swaps is
+    broken by the least sure of their cells (``DOUBT_MARGIN``); the text is then the likelier
+    one, but nothing proves it, so no MRZ is returned."""
     typed = by_type(lines, kind)
     swapped = sum(
         a != b for x, y in zip(lines, typed, strict=True) for a, b in zip(x, y, strict=True)
@@ -104,7 +131,15 @@ def correct(lines: list[str], kind: PageFormat) -> tuple[list[str], Mrz | None, 
     mrz = parse(typed)
     if mrz is not None:
         return typed, mrz, swapped
-    passing = [(changed, parsed) for changed in _swaps(typed, kind) if (parsed := parse(changed))]
+    passing = [
+        (row, col, changed, parsed)
+        for row, col, changed in _swaps(typed, kind)
+        if (parsed := parse(changed))
+    ]
     if len(passing) == 1:
-        return passing[0][0], passing[0][1], swapped + 1
+        return passing[0][2], passing[0][3], swapped + 1
+    if len(passing) > 1 and confidence is not None:
+        doubts = sorted((confidence[row][col], i) for i, (row, col, _, _) in enumerate(passing))
+        if doubts[1][0] - doubts[0][0] >= DOUBT_MARGIN:
+            return passing[doubts[0][1]][2], None, swapped + 1
     return typed, None, swapped

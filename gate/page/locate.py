@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 WORK_SIDE = 1000
+FLOOR = 0.17
 STRIP_HEIGHT = 48  # the height of a cut line; the print is scaled to fill about half of it
 
 Grey = npt.NDArray[np.uint8]
@@ -169,8 +170,26 @@ def _rotation(
     return np.asarray(matrix, np.float64), (out_w, out_h)
 
 
-def find_mrz(grey: Grey) -> list[MrzCandidate]:
-    """Candidate MRZ groups in ``grey``, the best first (empty when there is none)."""
+def _flattened(hat: Grey, side: int) -> Grey:
+    """``hat`` with its contrast evened out: a lamp's glare lifts the paper and the print
+    alike and leaves the print only a fraction of its contrast under the spot, so each
+    region is scaled by the strongest print around it (smoothed, and never by less than a
+    sixth of the page's strongest, so bare paper is not stretched into print)."""
+    values = hat.astype(np.float32)
+    peak = float(np.percentile(values, 99.5))
+    if peak <= 0:
+        return hat
+    size = max(9, side // 25) | 1
+    local = cv2.dilate(values, cv2.getStructuringElement(cv2.MORPH_RECT, (size, size)))
+    local = cv2.GaussianBlur(local, (0, 0), size / 2)
+    scaled = values / np.maximum(local, FLOOR * peak) * 255.0
+    return np.asarray(np.clip(scaled, 0, 255), np.uint8)
+
+
+def find_mrz(grey: Grey, *, flatten: bool = False) -> list[MrzCandidate]:
+    """Candidate MRZ groups in ``grey``, the best first (empty when there is none).
+    ``flatten`` evens out the print's contrast first (``_flattened``): the reader's second
+    try, for a page under glare (it also lifts the background's pattern, so it comes second)."""
     height, width = grey.shape
     scale = min(1.0, WORK_SIDE / max(height, width))
     small = np.asarray(
@@ -178,9 +197,14 @@ def find_mrz(grey: Grey) -> list[MrzCandidate]:
     )
     side = max(small.shape)
     k = max(9, side // 45) | 1
-    hat = cv2.morphologyEx(
-        small, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    hat = np.asarray(
+        cv2.morphologyEx(
+            small, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+        ),
+        np.uint8,
     )
+    if flatten:
+        hat = _flattened(hat, side)
     _, binary = cv2.threshold(hat, 0, 255, cv2.THRESH_BINARY | cv2.THRESH_OTSU)
     ink = np.asarray(binary, np.uint8)
     angle = _text_angle(ink, side)

@@ -178,11 +178,11 @@ def _read_group(
         text = "".join(CLASSES[i] for i in picks)
         raw = [text[i * chars : (i + 1) * chars] for i in range(len(lines))]
         conf = probs.max(axis=1)
-        fixed, mrz, swaps = correct(raw, kind)
-        mrz = mrz if bounded else None
         confidence = tuple(
             tuple(float(c) for c in conf[i * chars : (i + 1) * chars]) for i in range(len(lines))
         )
+        fixed, mrz, swaps = correct(raw, kind, confidence)
+        mrz = mrz if bounded else None
         sure = min(min(line) for line in confidence) >= MIN_CONFIDENCE
         reading = MrzReading(
             kind, tuple(fixed), mrz is not None and sure, confidence, swaps, mrz, tuple(raw)
@@ -221,13 +221,16 @@ def read_mrz(image: ImageBGR, *, classifier: CellClassifier | None = None) -> Mr
         raise MrzNotFoundError("MRZ: the image is not a picture (expected H x W x 3 BGR)")
     model = classifier if classifier is not None else default_classifier()
     best: MrzReading | None = None
-    for candidate in find_mrz(grey)[:3]:
-        for flipped in (False, True):
-            reading = _read_group(grey, candidate, flipped, model)
-            if reading is not None and (best is None or _rank(reading) > _rank(best)):
-                best = reading
-            if best is not None and best.valid:
-                return best  # check digits and confidence both pass: no other reading can
+    # the page as it is first; then, when nothing valid was read, with the print's contrast
+    # evened out (glare can leave a line's ends too faint for the locator)
+    for flatten in (False, True):
+        for candidate in find_mrz(grey, flatten=flatten)[:3]:
+            for flipped in (False, True):
+                reading = _read_group(grey, candidate, flipped, model)
+                if reading is not None and (best is None or _rank(reading) > _rank(best)):
+                    best = reading
+                if best is not None and best.valid:
+                    return best  # check digits and confidence both pass: no other reading can
     if best is None:
         raise MrzNotFoundError("MRZ: no machine readable zone found on the image")
     return best

@@ -7,7 +7,7 @@ import numpy as np
 
 from gate.icao.mrz import Mrz
 from gate.icao.mrz_format import FORMATS
-from gate.page.correct import TO_DIGIT, TO_LETTER, correct, field_types, parse
+from gate.page.correct import TO_DIGIT, TO_LETTER, by_type, correct, field_types, name_tail, parse
 
 
 def _mrz(kind: str, number: str = "L898902C3") -> Mrz:
@@ -91,3 +91,32 @@ def test_a_proven_swap_is_made_only_when_it_is_the_only_one() -> None:
             assert parsed is None and lines == misread
             refused += 1
     assert made and refused  # both branches were exercised
+
+
+def test_a_letter_after_the_names_end_is_filler() -> None:
+    assert name_tail("ZHANG<<ERIKA<<<<<<<<<<<G<<<<<<", 0) == "ZHANG<<ERIKA" + "<" * 18
+    assert name_tail("P<UTOERIKSSON<<ANNA<MARIA<<<<K<", 5) == "P<UTOERIKSSON<<ANNA<MARIA" + "<" * 6
+    # one or two fillers part a name's pieces: those stay as read
+    assert name_tail("P<UTOA<B<<C<<<", 5) == "P<UTOA<B<<C<<<"
+    # fillers before the names (an empty field) end nothing
+    assert name_tail("<<<<<ERIKA<", 0) == "<<<<<ERIKA<"
+    lines = [
+        "IDSWEFSYOQXP<<7EESACST<<<<<<<<",
+        "1509278<2510262SWE<<<<<<<<<<<7",
+        "ZHANG<<ERIKA<<<<<<<<<<<G<<<<<<",
+    ]
+    assert by_type(lines, "TD1")[2] == "ZHANG<<ERIKA" + "<" * 18
+
+
+def test_a_tie_of_passing_swaps_goes_to_the_least_sure_cell_unproven() -> None:
+    mrz = _mrz("td3", "0G3U0Y")
+    misread = _put(mrz.lines, 1, 0, "O")
+    assert len(_passing_swaps(misread, "TD3")) > 1  # the check digits cannot decide
+    sure = [[0.99] * 44, [0.99] * 44]
+    doubtful = [list(sure[0]), list(sure[1])]
+    doubtful[1][0] = 0.4
+    lines, parsed, swaps = correct(misread, "TD3", doubtful)
+    assert lines == list(mrz.lines) and parsed is None and swaps == 1
+    # no cell clearly less sure than the others, or no confidence at all: nothing is swapped
+    assert correct(misread, "TD3", sure)[0] == misread
+    assert correct(misread, "TD3")[0] == misread
