@@ -150,7 +150,10 @@ class Outcomes:
     def __iter__(self) -> Iterator[tuple[int, npt.NDArray[np.float32] | None, str]]:
         ray = self.ray
         actor = ray.remote(num_cpus=1)(FaceEmbedder)
-        pool = [actor.remote(self.pack) for _ in range(max(1, min(self.workers, len(self))))]
+        # No more actors than the cluster has CPUs: an actor Ray cannot place waits, and
+        # one killed while it waits fails as "cancelled" (seen on a loaded 2-CPU machine).
+        cpus = int(ray.cluster_resources().get("CPU", 0)) or 1
+        pool = [actor.remote(self.pack) for _ in range(max(1, min(self.workers, cpus, len(self))))]
         queue = iter(enumerate(self.pictures))
         running: dict[Any, Any] = {}
         unread: list[tuple[int, None, str]] = []
