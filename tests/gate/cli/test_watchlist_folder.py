@@ -18,13 +18,11 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from gate.cli import main
 from gate.watch.bundle import parse_bundle
 from gate.watch.keys import load_key
-from gate.watch.search import Gallery
 from gate.watch.store import WatchStore
 from models.engine import FaceEngine
 from tests.gate.watch import lists
@@ -103,42 +101,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         head.terminate()
         head.communicate(timeout=120)
-
-
-@pytest.mark.slow
-def test_a_folder_is_enrolled_on_a_running_cluster_as_one_version(
-    faces: Path,
-    engine: FaceEngine,
-    cluster: str,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    store_dir, key = _store(tmp_path, monkeypatch)
-    capsys.readouterr()
-    argv = ["watchlist", "add-faces", str(faces), "--list", "wanted", "--key-file", str(key)]
-    assert main([*argv, "--workers", "3", "--address", cluster, "--no-progress"]) == 0
-    out, err = capsys.readouterr()
-    assert "enrolled 3 on wanted, skipped 4, 1 other entries ignored: store version 1" in out
-    skipped = [line for line in err.splitlines() if line.startswith("skipped ")]
-    assert len(skipped) == 4, err
-    for name, why in [("odd\\xff.png", "not UTF-8"), ("pipe.jpg", "FIFO"),
-                      ("broken.jpg", "cannot be decoded"), ("group.jpg", "6 faces")]:  # fmt: skip
-        assert [line for line in skipped if name in line and why in line], (name, err)
-    store = WatchStore(store_dir, load_key(key))
-    snapshot = store.snapshot()
-    assert snapshot.version == 1 and snapshot.person_lists == ("wanted",) * 3
-    assert sorted(store.person_refs("wanted")) == list(PEOPLE)
-    from gate.images import load_image
-
-    local = np.stack([engine.embed_one(load_image(faces / f"{n}.png")).embedding
-                      for n in PEOPLE])  # fmt: skip
-    np.testing.assert_allclose(snapshot.templates, local, atol=1e-4)
-    sealed = (store_dir / "v000001.tpl").read_bytes()
-    assert snapshot.templates[0, :8].astype("<f4").tobytes() not in sealed
-    probe = engine.embed_one(load_image(faces.parent / "probe1.png")).embedding
-    hit = Gallery(store.pack, snapshot.templates).within(probe[None, :], engine.threshold())
-    assert hit is not None and hit.row == PEOPLE.index("person1")
 
 
 def test_nothing_is_enrolled_when_the_store_key_list_or_ray_is_wrong(
