@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -212,16 +213,18 @@ def _serve(args: argparse.Namespace) -> int:
         **({"pace_only": True} if args.pace_only else {}),
     )
     stop = threading.Event()
+    # Explicit handlers: a process started in the background by a shell, or by a test
+    # runner, may inherit SIGINT ignored, and then Ctrl-C's KeyboardInterrupt never comes.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda _signum, _frame: stop.set())
     with ensure_pcscd() as status, VpcdCardLink(card, port=args.port) as link:
         where = "started here" if status.started_here else "already running"
         print(f"presenting {args.passport} on '{link.reader_name}' (pcscd {where}); Ctrl-C stops")
         sys.stdout.flush()
         deadline = None if args.seconds is None else time.monotonic() + args.seconds
-        try:
-            while link.running and (deadline is None or time.monotonic() < deadline):
-                stop.wait(0.2)
-        except KeyboardInterrupt:
-            pass
+        while link.running and (deadline is None or time.monotonic() < deadline):
+            if stop.wait(0.2):
+                break
         print(f"served {link.apdus} APDUs")
         if link.error is not None:
             print(f"egate: the virtual card failed: {link.error}", file=sys.stderr)
