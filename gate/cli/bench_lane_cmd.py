@@ -60,6 +60,13 @@ def register(registry: Registry) -> None:
         "MJPEG camera, pcscd + vpcd, MRZ on a FIFO): its fds, pcscd sockets, threads, RSS "
         "(--speed scales the door travel only)",
     )
+    soak.add_argument(
+        "--approach-s",
+        type=argtypes.duration,
+        default=0.0,
+        help="--kiosk: seconds each traveller stands at the camera before the scan "
+        "(default 0: the scan follows the previous exit at once)",
+    )
     _lane_options(soak, "soak.md/.json")
 
     pad = registry.command(
@@ -227,7 +234,10 @@ def _kiosk_soak(args: argparse.Namespace) -> int:
     from bench.kiosk_soak import kiosk_markdown, run_kiosk_soak
 
     report = run_kiosk_soak(
-        args.travellers, door_time_scale=1.0 / args.speed, show_progress=sys.stderr.isatty()
+        args.travellers,
+        door_time_scale=1.0 / args.speed,
+        show_progress=sys.stderr.isatty(),
+        approach_s=args.approach_s,
     )
     report["environment"] = describe_environment()
     if not json_on_stdout(args.json):
