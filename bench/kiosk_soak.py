@@ -5,8 +5,10 @@ The devices are the ones an integrator tests a kiosk with: the gatectl turnstile
 a pty (this process walks each traveller out as soon as the exit is open), the MJPEG camera
 emulator on 127.0.0.1 showing the traveller, pcscd with vpcd holding the traveller's virtual
 passport, and the printed MRZ written line by line into a FIFO the lane reads
-(``reader.mrz_source``). One MRZ is written when the lane is idle, the next once the
-traveller has walked out and the exit has closed again.
+(``reader.mrz_source``). Each traveller steps into the empty lane (the camera shows them from
+the first frame of their approach), stands at the camera for ``approach_s`` (default 1 s)
+while putting the passport down, and then the MRZ is written; once they have walked out and
+the exit has closed again, the camera shows the empty lane until the next one steps in.
 
 Sampled from ``/proc/PID`` of the lane process before the first traveller and after each
 one: open file descriptors, Unix sockets to pcscd, threads and resident memory. The report
@@ -20,9 +22,7 @@ chip read and the capture were done, the lane decided, commanded the exit and sa
 
 from __future__ import annotations
 
-import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -33,24 +33,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.kiosk_report import ProcessSample, kiosk_timeline, stage_breakdown, summarise_kiosk
 from bench.optional import progress
-from bench.soak import slope_per_100
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 CAMERA_FPS = 30.0  # a kiosk camera's pace (the MJPEG emulator's own default is 15)
 LANE_START_S = 120.0  # the lane loads its face pack and opens its devices
 TRAVELLER_S = 60.0  # the most one traveller may take, MRZ to exit closed
-
-
-@dataclass(frozen=True)
-class ProcessSample:
-    """The lane process after ``traveller`` travellers (0: before the first)."""
-
-    traveller: int
-    open_fds: int
-    pcscd_sockets: int
-    threads: int
-    rss_mb: float
+APPROACH_S = 1.0  # at the camera, in the lane, before the passport is on the reader
 
 
 def sample_process(pid: int, traveller: int) -> ProcessSample:
@@ -76,6 +66,8 @@ class KioskDevices:
     config: Path
     mrz: str  # the traveller's printed MRZ, lines joined by newlines
     emulator: Any  # drivers.turnstile.emulator.EmulatorHandle
+    feed: Any  # gate.simulate.lane.SceneFeed: what the camera shows
+    traveller: tuple[Any, ...]  # the traveller's approach, frame by frame (BGR images)
 
 
 @contextmanager
@@ -116,7 +108,8 @@ def kiosk_devices(
         document_number="S0AK12345",
     )
     feed = SceneFeed()
-    feed.show(list(TravellerScene(photo=portrait, kind="genuine", seed=1).images()))
+    traveller = tuple(TravellerScene(photo=portrait, kind="genuine", seed=1).images())
+    feed.show(traveller)
     fifo = work / "mrz.fifo"
     os.mkfifo(fifo, 0o600)
     with (
@@ -140,7 +133,7 @@ path = "{work / "audit.db"}"
 """,
             encoding="utf-8",
         )
-        yield KioskDevices(config, "\n".join(issued.mrz.lines), emulator)
+        yield KioskDevices(config, "\n".join(issued.mrz.lines), emulator, feed, traveller)
 
 
 def _wait_in_service(log_path: Path, lane: subprocess.Popen[bytes], timeout: float) -> None:
@@ -159,7 +152,7 @@ def run_kiosk_soak(
     *,
     door_time_scale: float = 1.0,
     show_progress: bool = False,
-    approach_s: float = 0.0,
+    approach_s: float = APPROACH_S,
 ) -> dict[str, Any]:
     """``travellers`` genuine travellers through one ``egate run`` process; the report."""
     from gate.turnstile import Door, DoorState
@@ -186,7 +179,10 @@ def run_kiosk_soak(
         for index in progress(
             range(1, travellers + 1), desc="kiosk soak", unit="traveller", enabled=show_progress
         ):
-            time.sleep(approach_s)  # at the camera before the scan: the lane's pre-roll
+            # The traveller steps into the empty lane, stands at the camera for approach_s
+            # while putting the passport down, and the scanner reads the page.
+            devices.feed.show(devices.traveller)
+            time.sleep(approach_s)
             written = time.monotonic()
             written_at.append(time.time())
             os.write(fifo, (devices.mrz + "\n\n").encode("ascii"))
@@ -198,6 +194,7 @@ def run_kiosk_soak(
                 emulator.traveller_passes()
                 walked_out += 1
                 emulator.wait_door(Door.EXIT, DoorState.CLOSED, timeout=TRAVELLER_S)
+            devices.feed.clear()  # gone: the lane is empty until the next one steps in
             if lane.poll() is not None:
                 break
             samples.append(sample_process(lane.pid, index))
@@ -246,155 +243,3 @@ def _audit(path: Path) -> tuple[list[str], bool, list[dict[str, Any]]]:
             final[str(entry["transaction_id"])] = str(entry["outcome"])
     results = [e for e in entries if e["kind"] == "result"]
     return list(final.values()), chain_ok, results
-
-
-# The kiosk path in order (``stage_ms`` of the audit rows): the scan noticed, the chip read
-# and the chip photo enrolled while the capture runs (``capture`` is what is left of it to
-# wait for, ``capture.total`` the capture itself), the decision, the exit's travel.
-STAGE_ORDER = (
-    "mrz_to_start",
-    "document",
-    "enrol",
-    "capture",
-    "capture.total",
-    "capture.read",
-    "capture.embed",
-    "capture.liveness",
-    "verify",
-    "decision_to_command",
-    "document_to_exit_command",
-    "exit_open",
-)
-
-
-def stage_breakdown(results: list[dict[str, Any]], written_at: list[float]) -> dict[str, float]:
-    """Median milliseconds of each stage of the accepted travellers (the lane's own
-    ``stage_ms``), plus ``mrz_to_start``: from the MRZ written to the transaction started
-    (the idle lane noticing the scan and asking its devices). Results follow the MRZ lines
-    in order: one traveller at a time."""
-    per_stage: dict[str, list[float]] = {}
-    for row, written in zip(results, written_at, strict=False):
-        if row["outcome"] != "ACCEPT":
-            continue
-        stages = {str(k): float(v) for k, v in json.loads(str(row["stage_ms"])).items()}
-        stages["mrz_to_start"] = (float(str(row["started_at"])) - written) * 1000.0
-        for name, value in stages.items():
-            per_stage.setdefault(name, []).append(value)
-    return {name: round(statistics.median(v), 1) for name, v in sorted(per_stage.items())}
-
-
-# Milestones of an accepted traveller, in ms after the MRZ was written; the capture runs
-# from the transaction's start (``egate run`` captures with the chip read).
-TIMELINE = (
-    ("started", ("mrz_to_start",)),
-    ("chip_read_done", ("mrz_to_start", "document")),
-    ("capture_done", ("mrz_to_start", "capture.total")),
-    ("decided", ("mrz_to_start", "document_to_exit_command", "-decision_to_command")),
-    ("exit_commanded", ("mrz_to_start", "document_to_exit_command")),
-    ("exit_open_seen", ("mrz_to_start", "document_to_exit_command", "exit_open")),
-)
-
-
-def kiosk_timeline(results: list[dict[str, Any]], written_at: list[float]) -> dict[str, float]:
-    """The median of each milestone (``TIMELINE``) over the accepted travellers."""
-    per: dict[str, list[float]] = {}
-    for row, written in zip(results, written_at, strict=False):
-        if row["outcome"] != "ACCEPT":
-            continue
-        stages = {str(k): float(v) for k, v in json.loads(str(row["stage_ms"])).items()}
-        stages["mrz_to_start"] = (float(str(row["started_at"])) - written) * 1000.0
-        for name, parts in TIMELINE:
-            keys = [part.lstrip("-") for part in parts]
-            if all(key in stages for key in keys):
-                signs = [-1.0 if part.startswith("-") else 1.0 for part in parts]
-                total = sum(sign * stages[key] for sign, key in zip(signs, keys, strict=True))
-                per.setdefault(name, []).append(total)
-    return {name: round(statistics.median(per[name]), 1) for name, _ in TIMELINE if name in per}
-
-
-def _spread(values: list[float]) -> dict[str, float | None]:
-    """Median, min, max and the quartiles and 90th percentile (seconds, to the ms)."""
-    if not values:
-        return {k: None for k in ("median", "min", "p25", "p75", "p90", "max")}
-    cuts = statistics.quantiles(values, n=20) if len(values) > 1 else [values[0]] * 19
-    return {
-        "median": round(statistics.median(values), 3),
-        "min": round(min(values), 3),
-        "p25": round(cuts[4], 3),
-        "p75": round(cuts[14], 3),
-        "p90": round(cuts[17], 3),
-        "max": round(max(values), 3),
-    }
-
-
-def summarise_kiosk(
-    samples: list[ProcessSample],
-    decisions: list[str],
-    travellers: int,
-    mrz_to_exit_open: list[float],
-) -> dict[str, Any]:
-    tail = samples[len(samples) // 2 :]
-    xs = [float(s.traveller) for s in tail]
-    measures: dict[str, Any] = {}
-    for name in ("open_fds", "pcscd_sockets", "threads", "rss_mb"):
-        values = [float(getattr(s, name)) for s in samples]
-        measures[name] = {
-            "start": values[0] if values else None,
-            "after_first": values[1] if len(values) > 1 else None,
-            "end": values[-1] if values else None,
-            "max": max(values) if values else None,
-            "slope_per_100_travellers": round(
-                slope_per_100(xs, [float(getattr(s, name)) for s in tail]), 3
-            ),
-        }
-    expected = sum(d == "ACCEPT" for d in decisions)
-    return {
-        "mode": "kiosk",
-        "travellers": travellers,
-        "as_expected": expected,
-        "share_as_expected": expected / travellers if travellers else 0.0,
-        "decisions": {d: decisions.count(d) for d in sorted(set(decisions))},
-        "measures": measures,
-        "mrz_to_exit_open_s": _spread(mrz_to_exit_open),
-        "samples": [s.__dict__ for s in samples],
-    }
-
-
-def _load_line(report: dict[str, Any]) -> list[str]:
-    load = report.get("load_average")
-    if not load:
-        return []
-    start, end = (" / ".join(f"{x:.2f}" for x in load[k]) for k in ("start", "end"))
-    return [f"Load average (1/5/15 min) at the start {start}, at the end {end}"]
-
-
-def kiosk_markdown(report: dict[str, Any]) -> str:
-    timing = report["mrz_to_exit_open_s"]
-    lines = [
-        f"# Kiosk soak: {report['travellers']} travellers through `egate run`",
-        "",
-        f"Outcomes as expected (ACCEPT): {report['as_expected']}/{report['travellers']}; "
-        f"lane exit code {report['exit_code']}; audit chain "
-        f"{'intact' if report['audit_chain_ok'] else 'BROKEN'}",
-        f"MRZ to exit open: median {timing['median']} s (min {timing['min']}, "
-        f"p25 {timing.get('p25')}, p75 {timing.get('p75')}, p90 {timing.get('p90')}, "
-        f"max {timing['max']}); at the camera {report.get('approach_s', 0):g} s before the scan",
-        *_load_line(report),
-        "",
-        "| lane process | start | after 1st | end | max | slope per 100 (2nd half) |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, m in report["measures"].items():
-        lines.append(
-            f"| {name} | {m['start']} | {m['after_first']} | {m['end']} | {m['max']} | "
-            f"{m['slope_per_100_travellers']:+.3f} |"
-        )
-    stages = report.get("stages_ms") or {}
-    if stages:
-        lines += ["", "| stage of an accepted traveller (median) | ms |", "|---|---|"]
-        lines += [f"| {name} | {stages[name]} |" for name in STAGE_ORDER if name in stages]
-    timeline = report.get("timeline_ms") or {}
-    if timeline:
-        lines += ["", "| kiosk path (median, after the MRZ written) | ms |", "|---|---|"]
-        lines += [f"| {name} | {timeline[name]} |" for name, _ in TIMELINE if name in timeline]
-    return "\n".join(lines) + "\n"

@@ -49,6 +49,7 @@ class CameraConfig:
     address: str = "0"  # OpenCV index, file, http(s)/rtsp URL, image sequence
     min_face: int = 60  # pixels: smaller faces are ignored
     best_shot_window_s: float = 3.0  # after the first good frame, keep looking this long
+    watch_approach: bool = True  # egate run: track the face and its liveness before the scan
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from threading import Event
 
 import numpy as np
 
@@ -169,7 +170,11 @@ class FakeBiometrics:
             raise FaceError("no face in the chip photo")
         return fake_embedding(round(int(centre[0]) / 16))
 
-    def capture(self, camera: Camera, clock: Clock, deadline_s: float) -> CaptureOutcome:
+    def capture(
+        self, camera: Camera, clock: Clock, deadline_s: float, scanned: Event | None = None
+    ) -> CaptureOutcome:
+        if scanned is not None:  # a watch: the script's outcome is the scanned traveller's
+            scanned.wait()
         outcome = self.script.popleft() if self.script else CaptureOutcome("fta")
         try:
             for _ in range(self.frames):

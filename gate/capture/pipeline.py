@@ -22,6 +22,7 @@ time, capture still ends after ``deadline_s`` worth of frames.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -33,7 +34,7 @@ from gate.capture.quality import FaceQuality, QualityThresholds, assess, layout_
 from gate.clock import Clock, timed
 from gate.errors import DeviceError, DeviceTimeoutError, InputError
 from gate.interfaces import Camera, CaptureEngine
-from gate.types import CaptureStatus, Face, ImageBGR
+from gate.types import CaptureStatus, Face, FloatArray, ImageBGR
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,14 @@ class CaptureSettings:
     # Detect-then-track: between full detections (every redetect_every frames), follow
     # the face in a small region around its last box, when the engine can (can_track).
     redetect_every: int = 5
+    # Watching the approach (a kiosk lane, ``scanned`` given): before the scan the window
+    # slides over the last approach_keep_s; approach_gap_frames frames in a row without a
+    # face (or a second face) forget it all: whoever was seen has gone. After the scan the
+    # window closes no sooner than after_scan_frames frames of the face, and the best
+    # shot taken after the scan is always one of the fused shots.
+    approach_keep_s: float = 2.0
+    approach_gap_frames: int = 2
+    after_scan_frames: int = 3
 
     def __post_init__(self) -> None:
         if self.window_s < 0 or self.timeout_s <= 0 or self.max_fps <= 0:
@@ -94,10 +103,50 @@ class _Shot:
     image: ImageBGR
     face: Face
     quality: FaceQuality
+    at: float  # when it was taken (the capture's clock)
+    after_scan: bool = True
+    embedding: FloatArray | None = None  # embedded ahead, while watching the approach
+
+
+class _BestShots:
+    """The ``count`` best-scoring shots; ``forget_before`` drops shots older than a time
+    (an approach window slides); ``best_after_scan`` is the best shot taken after the scan,
+    always fused (the decision rests on a face seen once the document was on the reader)."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.kept: list[_Shot] = []
+        self.best_after_scan: _Shot | None = None
+
+    def add(self, shot: _Shot) -> None:
+        if shot.after_scan and (
+            self.best_after_scan is None or shot.score > self.best_after_scan.score
+        ):
+            self.best_after_scan = shot
+        self.kept.append(shot)
+        self.kept.sort(key=lambda kept: kept.score, reverse=True)
+        del self.kept[self.count :]
+
+    def forget_before(self, time: float) -> None:
+        self.kept = [shot for shot in self.kept if shot.at >= time]
+
+    def clear(self) -> None:
+        self.kept.clear()
+        self.best_after_scan = None
+
+    def fused(self) -> list[_Shot]:
+        """The shots to embed, best first: the kept ones, with the best shot after the scan
+        in place of the weakest when none of them is from after the scan."""
+        shots = list(self.kept)
+        after = self.best_after_scan
+        if after is not None and not any(shot.after_scan for shot in shots):
+            shots = [*shots[: self.count - 1], after]
+            shots.sort(key=lambda kept: kept.score, reverse=True)
+        return shots
 
 
 class CapturePipeline:
-    """``CapturePipeline(engine, settings).capture(camera, clock, deadline_s)``."""
+    """``CapturePipeline(engine, settings).capture(camera, clock, deadline_s, scanned)``."""
 
     def __init__(self, engine: CaptureEngine, settings: CaptureSettings | None = None) -> None:
         self.engine = engine
@@ -105,29 +154,47 @@ class CapturePipeline:
         self.layout = layout_for(self.settings.layout or engine.landmark_layout)
 
     def capture(
-        self, camera: Camera, clock: Clock | None = None, deadline_s: float | None = None
+        self,
+        camera: Camera,
+        clock: Clock | None = None,
+        deadline_s: float | None = None,
+        scanned: threading.Event | None = None,
     ) -> CaptureResult:
         """Capture for at most ``deadline_s`` seconds (the gate's stage timeout; default
-        ``settings.timeout_s``)."""
+        ``settings.timeout_s``).
+
+        ``scanned``: the capture starts before the traveller's document is scanned and
+        watches the approach until the event is set (see the module's docstring); the
+        deadline counts from then. ``None``: the document was scanned before the call."""
         s = self.settings
         budget = s.timeout_s if deadline_s is None else deadline_s
         now = clock.now if clock is not None else time.monotonic
         timings: dict[str, float] = {}
         liveness = LivenessChecker(self.layout, s.liveness)
-        shots: list[_Shot] = []
-        start = now()
+        shots = _BestShots(s.fusion_count)
+        start = began = now()
         seen = dropped = with_face = multi_run = 0
+        after = 0  # frames since the scan (the deadline's frame count)
+        faces_after = 0  # ... that showed the face
+        approach = 0  # frames watched before the scan
+        misses = 0  # frames in a row without a face
         last_index: int | None = None
         window_start: float | None = None
         early: LivenessResult | None = None  # the result that closed the window early
         last_check = -float("inf")  # when liveness was last asked whether to close early
         total_start = time.perf_counter()
+        watching = scanned is not None and not scanned.is_set()
 
-        def elapsed() -> float:
-            return max(now() - start, seen / s.max_fps)
+        def elapsed() -> float:  # since the scan: the deadline's time
+            return max(now() - start, after / s.max_fps)
+
+        def t() -> float:  # since the capture began: shots' and the window's time
+            return max(now() - began, seen / s.max_fps)
 
         def finish(status: Status, detail: str, **extra: Any) -> CaptureResult:
             timings["total"] = (time.perf_counter() - total_start) * 1000.0
+            if approach:
+                detail = f"{detail} ({approach} frames watched before the scan)"
             log.info("capture %s after %d frames: %s", status, seen, detail)
             return CaptureResult(
                 status=status,
@@ -140,23 +207,36 @@ class CapturePipeline:
             )
 
         tracked: Face | None = None  # the face followed since the last full detection
+
+        def forget() -> None:  # before the scan: whoever was seen has gone
+            nonlocal window_start, tracked
+            liveness.reset()
+            shots.clear()
+            window_start = tracked = None
+
         since_detect = 0
         can_track = self.engine.can_track
         enough_frames = max(s.liveness_frames, s.liveness.min_frames)
-        while elapsed() < budget:
-            window_over = window_start is not None and elapsed() - window_start >= s.window_s
-            if window_over and liveness.frames >= enough_frames:
-                break
-            if (
-                len(shots) >= s.fusion_count
-                and liveness.frames >= enough_frames
-                and elapsed() - last_check >= s.early_check_s
-            ):
-                last_check = elapsed()
-                checked = liveness.result()  # no frame comes after it when it closes
-                if checked.score >= s.early_live_score:
-                    early = checked
+        while watching or elapsed() < budget:
+            if watching and scanned is not None and scanned.is_set():
+                watching = False  # the traveller's own time starts now
+                start, total_start = now(), time.perf_counter()
+                timings.clear()
+            closable = faces_after >= s.after_scan_frames and shots.best_after_scan is not None
+            if not watching and closable:
+                window_over = window_start is not None and t() - window_start >= s.window_s
+                if window_over and liveness.frames >= enough_frames:
                     break
+                if (
+                    len(shots.kept) >= s.fusion_count
+                    and liveness.frames >= enough_frames
+                    and elapsed() - last_check >= s.early_check_s
+                ):
+                    last_check = elapsed()
+                    checked = liveness.result()  # no frame comes after it when it closes
+                    if checked.score >= s.early_live_score:
+                        early = checked
+                        break
             try:
                 with timed(timings, "read"):
                     frame = camera.read(s.read_timeout_s)
@@ -165,6 +245,10 @@ class CapturePipeline:
             except DeviceError as exc:
                 return finish("camera_failed", f"camera failed: {exc}")
             seen += 1
+            if watching:
+                approach += 1
+            else:
+                after += 1
             if last_index is not None and frame.index > last_index + 1:
                 dropped += frame.index - last_index - 1
             last_index = frame.index
@@ -188,7 +272,11 @@ class CapturePipeline:
             tracked = faces[0] if faces else None
             if not faces:
                 multi_run = 0
+                misses += 1
+                if watching and misses >= s.approach_gap_frames:
+                    forget()
                 continue
+            misses = 0
             with_face += 1
             main = faces[0]
             if followed is None:
@@ -198,6 +286,9 @@ class CapturePipeline:
                     if f.detection.box.width >= s.multi_face_ratio * main.detection.box.width
                 ]
                 if others:
+                    if watching:  # not yet the traveller's capture: start afresh
+                        forget()
+                        continue
                     multi_run += 1
                     if multi_run >= s.multi_face_frames:
                         return finish(
@@ -206,36 +297,52 @@ class CapturePipeline:
                         )
                     continue
                 multi_run = 0
+            if not watching:
+                faces_after += 1
             with timed(timings, "quality"):
                 quality = assess(frame.image, main, self.layout, s.quality)
             with timed(timings, "liveness"):
                 liveness.add(frame.image, main, frame.timestamp)
+            taken = t()
+            if watching:  # the approach slides: only its last approach_keep_s count
+                shots.forget_before(taken - s.approach_keep_s)
             if quality.ok:
-                shots.append(_Shot(quality.score, frame.image, main, quality))
-                shots.sort(key=lambda shot: shot.score, reverse=True)
-                del shots[s.fusion_count :]
+                shots.add(_Shot(quality.score, frame.image, main, quality, taken, not watching))
                 if window_start is None:
-                    window_start = elapsed()
+                    window_start = taken
+            if not shots.kept:  # every shot of the approach slid out of it
+                window_start = None
+            elif watching:  # spare time before the scan: embed a kept shot (one a frame)
+                waiting = next((shot for shot in shots.kept if shot.embedding is None), None)
+                if waiting is not None:
+                    waiting.embedding = self._embed(waiting, timings)
 
         if seen == 0:
             return finish("camera_failed", f"no frame from the camera in {budget:g} s")
-        if not shots:
+        fused = shots.fused()
+        if not fused or shots.best_after_scan is None:
             return finish(
                 "fta", f"no face of good quality in {budget:g} s ({with_face}/{seen} with a face)"
             )
         with timed(timings, "liveness"):
             live = early if early is not None else liveness.result()
-        best: list[Face] = []
-        for shot in shots:  # only the kept shots are embedded
-            embedding = self.engine.embed(shot.image, [shot.face], timings=timings)
-            best.append(replace(shot.face, embedding=np.asarray(embedding[0], dtype=np.float32)))
+        best = [  # only the fused shots are embedded (some already, before the scan)
+            replace(shot.face, embedding=self._embed(shot, timings))
+            if shot.embedding is None
+            else replace(shot.face, embedding=shot.embedding)
+            for shot in fused
+        ]
         window = "window closed early" if early is not None else "full window"
         return finish(
             "ok",
             f"{len(best)} best shots, liveness {live.score:.2f}, {window}",
             best_faces=tuple(best),
-            quality=shots[0].quality,
-            best_image=shots[0].image,
+            quality=fused[0].quality,
+            best_image=fused[0].image,
             liveness_score=live.score,
             liveness=live,
         )
+
+    def _embed(self, shot: _Shot, timings: dict[str, float]) -> FloatArray:
+        embedding = self.engine.embed(shot.image, [shot.face], timings=timings)
+        return np.asarray(embedding[0], dtype=np.float32)

@@ -63,9 +63,9 @@ def register(registry: Registry) -> None:
     soak.add_argument(
         "--approach-s",
         type=argtypes.duration,
-        default=0.0,
-        help="--kiosk: seconds each traveller stands at the camera before the scan "
-        "(default 0: the scan follows the previous exit at once)",
+        default=1.0,
+        help="--kiosk: seconds each traveller stands at the camera in the lane before the "
+        "passport is scanned (default 1; 0: the scan comes as the traveller appears)",
     )
     _lane_options(soak, "soak.md/.json")
 
@@ -231,7 +231,8 @@ def _soak(args: argparse.Namespace) -> int:
 
 def _kiosk_soak(args: argparse.Namespace) -> int:
     from bench.environment import describe_environment
-    from bench.kiosk_soak import kiosk_markdown, run_kiosk_soak
+    from bench.kiosk_report import kiosk_markdown
+    from bench.kiosk_soak import run_kiosk_soak
 
     report = run_kiosk_soak(
         args.travellers,

@@ -15,6 +15,7 @@ import math
 import threading
 import uuid
 from collections.abc import Callable, Sequence
+from threading import Event
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -234,7 +235,9 @@ class EngineBiometrics:
             raise FaceError("the engine gave no embedding for the chip photo")
         return np.asarray(face.embedding, dtype=np.float32)
 
-    def capture(self, camera: Camera, clock: Clock, deadline_s: float) -> CaptureOutcome:
+    def capture(
+        self, camera: Camera, clock: Clock, deadline_s: float, scanned: Event | None = None
+    ) -> CaptureOutcome:
         pipeline = self.pipeline
         if isinstance(camera, PreviewCamera):  # the officer's view: faces of previewed frames
             from gate.capture.pipeline import CapturePipeline
@@ -243,7 +246,7 @@ class EngineBiometrics:
                 _NotingEngine(self.engine, camera, pipeline), pipeline.settings
             )
         with self.lock:
-            result = pipeline.capture(camera, clock, deadline_s)
+            result = pipeline.capture(camera, clock, deadline_s, scanned)
         embeddings = tuple(
             np.asarray(face.embedding, dtype=np.float32)
             for face in result.best_faces

@@ -101,6 +101,7 @@ def build_lane(
         )
         lane.checks.use(watch_checks(config.checks), config.checks.time_limit_s)
         lane.capture_ahead.enabled = real_time
+        lane.capture_ahead.watch_approach = real_time and config.camera.watch_approach
         if page_camera_address(config.reader.mrz_source) is not None and guard is not None:
             lane.document_stage.warm_up()  # the pages' OCR loaded before the first traveller
         if guard is not None:  # out of service and back: lane events for the console

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -32,7 +33,7 @@ from gate.decision import DecisionPolicy, Verdict, check_document, decide_match
 from gate.errors import AuditError, DocumentError
 from gate.interfaces import Camera
 from gate.lane.actions import OfficerAction
-from gate.lane.capture_ahead import CaptureAhead
+from gate.lane.capture_ahead import CaptureAhead, Scan
 from gate.lane.checks import ChecksStage
 from gate.lane.command_auth import ConsoleTrust
 from gate.lane.document_stage import DocumentStage
@@ -168,6 +169,7 @@ class Lane:
 
     def close(self) -> None:
         """Close every device this lane opened (last opened first)."""
+        self.capture_ahead.cancel()
         self.resources.close()
 
     def __enter__(self) -> Lane:
@@ -196,9 +198,12 @@ class Lane:
         and process it; ``None`` when none came (or an officer closed the lane)."""
         self.apply_officer_actions()
         if not self._officer.in_service:
+            self.capture_ahead.cancel()
             self.doors.watch_idle()
             self.clock.sleep(min(timeout, self.timeouts.idle_poll_s))
             return None
+        # the approach, watched until a scan (``egate run``)
+        self.capture_ahead.watch(self._capture, self.camera, time.monotonic())
         try:
             document = self.documents.wait_document(timeout)
         except Exception as exc:  # the document reader itself failed: lock, stay in service
@@ -300,7 +305,7 @@ class Lane:
     def _run(self, document: PresentedDocument, work: TransactionWork) -> Verdict:
         tid = work.transaction_id
         self._bus.enter(State.DOCUMENT, tid)
-        self.capture_ahead.start(lambda camera: self._capture(tid, camera), self.camera)
+        self.capture_ahead.start(self._capture, self.camera, tid)
         document, doc = self.document_stage.read(document, work, self.chip_reader)
         try:
             verdict = check_document(doc, document.printed_mrz, self._today(), self.policy)
@@ -335,9 +340,9 @@ class Lane:
         work.decided_from = decided_from
         return self.checks.decide(work, doc, capture, decide_match(work.score, work.threshold))
 
-    def _capture(self, tid: str, camera: Camera) -> CaptureOutcome:
-        camera = PreviewCamera(camera, self._bus, tid) if self._previews else camera
-        return self.biometrics.capture(camera, self.clock, self.timeouts.capture_s)
+    def _capture(self, camera: Camera, scan: Scan) -> CaptureOutcome:
+        camera = PreviewCamera(camera, self._bus, scan) if self._previews else camera
+        return self.biometrics.capture(camera, self.clock, self.timeouts.capture_s, scan.event)
 
     # -- ends ----------------------------------------------------------------------------------
     def _refer(self, work: TransactionWork, verdict: Verdict) -> str:

@@ -10,6 +10,7 @@ one state machine run a kiosk (``egate run``), the simulator and the fault tests
 from __future__ import annotations
 
 from collections.abc import Sequence
+from threading import Event
 from typing import Protocol, runtime_checkable
 
 from gate.clock import Clock
@@ -66,7 +67,12 @@ class Biometrics(Protocol):
         """The template of the chip photo; raises ``FaceError`` when it holds no usable face."""
         ...
 
-    def capture(self, camera: Camera, clock: Clock, deadline_s: float) -> CaptureOutcome: ...
+    def capture(
+        self, camera: Camera, clock: Clock, deadline_s: float, scanned: Event | None = None
+    ) -> CaptureOutcome:
+        """The live capture; ``scanned``: it begins before the scan, watching the approach
+        until the event is set (``gate.capture.pipeline``)."""
+        ...
 
     def distance(self, reference: FloatArray, probes: Sequence[FloatArray]) -> float:
         """Fused distance between the chip template and the live templates."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 
 from gate.interfaces import Camera, Frame
+from gate.lane.capture_ahead import Scan
 from gate.lane.events import EventBus
 from gate.types import ImageBGR
 
@@ -19,7 +20,9 @@ Box = tuple[float, float, float, float]
 
 
 class PreviewCamera:
-    def __init__(self, camera: Camera, bus: EventBus, tid: str) -> None:
+    def __init__(self, camera: Camera, bus: EventBus, tid: str | Scan) -> None:
+        """``tid``: the transaction, or the ``Scan`` of a capture that began before it (its
+        frames before the scan are no transaction's, and are not shown)."""
         self.camera = camera
         self.bus = bus
         self.tid = tid
@@ -47,7 +50,9 @@ class PreviewCamera:
 
     def _emit(self, image: ImageBGR, box: Box | None, quality: float | None) -> None:
         self._pending = None
-        self.bus.emit("preview", self.tid, "", image=image, face_box=box, quality=quality)
+        tid = self.tid if isinstance(self.tid, str) else self.tid.tid
+        if tid is not None:
+            self.bus.emit("preview", tid, "", image=image, face_box=box, quality=quality)
 
     def close(self) -> None:
         """The lane's camera stays open: it belongs to the lane, not to one capture."""

@@ -12,6 +12,8 @@ traveller, opens the source afresh. Its ``probe`` (the idle lane asking the came
 frame, ``gate.lane.service``) keeps the frame it read for the next ``read`` for a moment:
 the probe made just before a transaction starts would otherwise take the frame the
 capture is about to read, and the capture would wait a whole frame period for the next.
+While a capture watching the approach reads every frame, a read that succeeded less than
+``ANSWERED_S`` ago answers the probe: it reads nothing, and takes no frame from the watch.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from threading import Event
 
 from gate.clock import Clock
 from gate.errors import DeviceError, DeviceGoneError, GateError, ModelError
@@ -33,6 +36,7 @@ from gate.types import FloatArray, ImageBGR
 log = logging.getLogger(__name__)
 
 HELD_S = 0.1  # a probed frame is handed to a read that comes within this (a few frames)
+ANSWERED_S = 0.25  # a frame read this recently shows the camera answers
 
 
 class ResilientBiometrics:
@@ -72,8 +76,10 @@ class ResilientBiometrics:
     def enrol(self, photo: ImageBGR) -> FloatArray:
         return self._get().enrol(photo)
 
-    def capture(self, camera: Camera, clock: Clock, deadline_s: float) -> CaptureOutcome:
-        return self._get().capture(camera, clock, deadline_s)
+    def capture(
+        self, camera: Camera, clock: Clock, deadline_s: float, scanned: Event | None = None
+    ) -> CaptureOutcome:
+        return self._get().capture(camera, clock, deadline_s, scanned)
 
     def distance(self, reference: FloatArray, probes: Sequence[FloatArray]) -> float:
         return self._get().distance(reference, probes)
@@ -114,6 +120,7 @@ class ReopeningCamera:
         self.reopened = 0
         self.down_since: float | None = None  # Unix time the source was lost (None: up)
         self._held: tuple[float, Frame] | None = None  # the probe's frame, when it was read
+        self._answered_at = -float("inf")  # when the last read gave a frame
 
     @property
     def stats(self) -> ReopeningStats:
@@ -145,7 +152,9 @@ class ReopeningCamera:
 
     def probe(self, timeout: float) -> None:
         """Read a frame to see that the camera answers, and keep it for the next ``read``
-        if that comes within ``HELD_S``."""
+        if that comes within ``HELD_S`` (nothing to read if a frame came just now)."""
+        if time.monotonic() - self._answered_at <= ANSWERED_S:
+            return
         frame = self.read(timeout)
         with self._lock:
             self._held = (time.monotonic(), frame)
@@ -169,6 +178,7 @@ class ReopeningCamera:
         if self.down_since is not None:  # one line per change of state, not per read
             log.warning("%s: back", self.description)
             self.down_since = None
+        self._answered_at = time.monotonic()
         return frame
 
     def _went_down(self, why: str) -> None:

@@ -22,7 +22,8 @@ def test_kiosk_soak_reports_the_lane_process(
     pcscd: PcscdStatus,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    code = main(["bench", "soak", "--kiosk", "--travellers", str(TRAVELLERS), "--json", "-"])
+    args = ["--travellers", str(TRAVELLERS), "--approach-s", "0.5", "--json", "-"]
+    code = main(["bench", "soak", "--kiosk", *args])
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report.get("lane_log_tail")
     assert report["as_expected"] == TRAVELLERS == report["walked_out"]
@@ -41,7 +42,7 @@ def test_kiosk_soak_reports_the_lane_process(
 
 
 def test_the_stage_breakdown_is_the_median_of_the_accepted_travellers() -> None:
-    from bench.kiosk_soak import kiosk_markdown, stage_breakdown
+    from bench.kiosk_report import kiosk_markdown, stage_breakdown
 
     def row(outcome: str, started: float, capture: float) -> dict[str, object]:
         stages = {"capture": capture, "exit_open": 800.0}
@@ -93,7 +94,7 @@ def test_a_traveller_counts_with_the_result_not_the_decision(tmp_path: Path) -> 
 
 
 def test_the_timeline_adds_the_stages_along_the_kiosk_path() -> None:
-    from bench.kiosk_soak import kiosk_markdown, kiosk_timeline
+    from bench.kiosk_report import kiosk_markdown, kiosk_timeline
 
     stages = {"document": 150.0, "capture.total": 420.0, "document_to_exit_command": 450.0,
               "decision_to_command": 5.0, "exit_open": 800.0}  # fmt: skip

@@ -33,8 +33,23 @@ def test_the_probes_frame_is_the_next_read_and_only_while_fresh(
     assert camera.read(1.0).index == 1 and source.frames_served == 1  # the probe's frame
     assert camera.read(1.0).index == 2  # held once only
     monkeypatch.setattr(resilient, "HELD_S", -1.0)  # every held frame already stale
+    monkeypatch.setattr(resilient, "ANSWERED_S", -1.0)  # ... and every read too old
     camera.probe(1.0)
     assert camera.read(1.0).index == 4 and source.frames_served == 4
+
+
+def test_a_frame_read_just_now_answers_the_probe_without_a_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A capture watching the approach reads every frame: the probe takes none from it."""
+    source = FakeCamera(SimulatedClock())
+    camera = ReopeningCamera(lambda: source)
+    camera.read(1.0)
+    camera.probe(1.0)
+    assert source.frames_served == 1
+    monkeypatch.setattr(resilient, "ANSWERED_S", -1.0)
+    camera.probe(1.0)
+    assert source.frames_served == 2
 
 
 class StepEngine:
@@ -56,7 +71,7 @@ class HeldCapture:
         self.started = threading.Event()
         self.release = threading.Event()
 
-    def capture(self, camera: Any, clock: Any, deadline_s: float) -> Any:
+    def capture(self, camera: Any, clock: Any, deadline_s: float, scanned: Any = None) -> Any:
         self.started.set()
         assert self.release.wait(10.0)
         return SimpleNamespace(
