@@ -72,11 +72,13 @@ class CaptureSettings:
     approach_keep_s: float = 2.0
     approach_gap_frames: int = 2
     after_scan_frames: int = 3
+    approach_detect_every: int = 3  # an empty lane: a whole-frame detection every 3rd frame
 
     def __post_init__(self) -> None:
         if self.window_s < 0 or self.timeout_s <= 0 or self.max_fps <= 0:
             raise InputError("capture window_s >= 0, timeout_s > 0 and max_fps > 0 are needed")
-        if self.fusion_count < 1 or self.multi_face_frames < 1 or self.redetect_every < 1:
+        counts = (self.fusion_count, self.multi_face_frames, self.redetect_every)
+        if min(counts) < 1 or self.approach_detect_every < 1:
             raise InputError(
                 "capture fusion_count, multi_face_frames and redetect_every must be >= 1"
             )
@@ -252,6 +254,9 @@ class CapturePipeline:
             if last_index is not None and frame.index > last_index + 1:
                 dropped += frame.index - last_index - 1
             last_index = frame.index
+            empty_lane = watching and misses >= s.approach_gap_frames
+            if empty_lane and approach % s.approach_detect_every:
+                continue  # nobody there before the scan: look at every few frames only
             followed: Face | None = None
             # Not while a second face is being counted (multi_run): that needs whole frames.
             if (

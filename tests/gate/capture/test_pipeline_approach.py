@@ -70,6 +70,12 @@ class CountingEngine(TruthEngine):
         super().__init__(truth, tracking=True)
         self.camera = camera
         self.embeds_after_scan = 0
+        self.analyzed_in_empty_lane = 0
+
+    def analyze(self, image, *, min_face=40, timings=None):  # type: ignore[no-untyped-def]
+        faces = super().analyze(image, min_face=min_face, timings=timings)
+        self.analyzed_in_empty_lane += not faces and not self.camera.scanned.is_set()
+        return faces
 
     def embed(self, image, faces, *, timings=None):  # type: ignore[no-untyped-def]
         self.embeds_after_scan += self.camera.scanned.is_set()
@@ -160,3 +166,17 @@ def test_the_best_shot_after_the_scan_is_always_fused() -> None:
     assert [s.score for s in fused] == [0.9, 0.8, 0.5] and after in fused  # ... but fused
     shots.forget_before(1.15)
     assert [s.score for s in shots.kept] == [0.7]
+
+
+def test_an_empty_lane_is_looked_at_every_few_frames(face_photo: np.ndarray) -> None:
+    frames = _scene(face_photo, "genuine")
+    empty = np.zeros_like(frames[0].image)
+    camera = ScannedCamera([empty] * 60 + [f.image for f in frames], scan_after=90)
+    engine = CountingEngine(frames, camera)
+    settings = CaptureSettings(window_s=2.0)
+    result = CapturePipeline(engine, settings).capture(
+        camera, SimulatedClock(100.0), None, camera.scanned
+    )
+    assert result.status == "ok"
+    # 60 frames of an empty lane: the first 2 looked at, then 1 in approach_detect_every.
+    assert engine.analyzed_in_empty_lane <= 2 + 60 // settings.approach_detect_every + 1
