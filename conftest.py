@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import functools
 import json
+import os
+import sys
 from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +31,15 @@ from pathlib import Path
 import pytest
 
 from drivers.chip.pcscd import PcscdStatus, ensure_pcscd, pcscd_available
+
+# Bytecode is written and reused whatever the environment says (many containers set
+# PYTHONDONTWRITEBYTECODE): the suite starts hundreds of Python processes (egate commands,
+# lanes, consoles), each of which would otherwise compile the project's modules again
+# (~0.2 s apiece), and each xdist worker would rewrite every test module's asserts again
+# (~4.5 s) on every run. Set here, before the workers and the test modules, so a plain
+# ``python -m pytest`` runs as ``make pytest`` does.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
 
 PCSC_SKIP = "PC/SC path unavailable: "
 PCSC_GROUP = "pcsc"  # the xdist group of the tests that share the system pcscd
