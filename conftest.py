@@ -12,13 +12,19 @@ not asks for the ``pcsc_path`` fixture. Nothing else hand-writes these checks.
 Under pytest-xdist (``make test`` runs ``-n 2 --dist loadgroup``) every test that may use the
 one shared pcscd and its vpcd readers (the ``pcsc`` marker, the ``pcscd`` or ``pcsc_path``
 fixture) runs in one group, on one worker, one at a time; every other test runs with the rest
-of its module, so a module's fixtures are built once.
+of its module, so a module's fixtures are built once. The longest units of work (the group,
+the modules) are handed out first, as measured in ``tests/scope_seconds.json``: a long module
+started last would keep one worker busy while the other has nothing left to do. After adding
+slow tests, refresh that table with a whole run given ``--scope-seconds tests/scope_seconds.json``.
 """
 
 from __future__ import annotations
 
 import functools
-from collections import Counter
+import json
+import os
+import sys
+from collections import Counter, OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,8 +32,79 @@ import pytest
 
 from drivers.chip.pcscd import PcscdStatus, ensure_pcscd, pcscd_available
 
+# Bytecode is written and reused whatever the environment says (many containers set
+# PYTHONDONTWRITEBYTECODE): the suite starts hundreds of Python processes (egate commands,
+# lanes, consoles), each of which would otherwise compile the project's modules again
+# (~0.2 s apiece), and each xdist worker would rewrite every test module's asserts again
+# (~4.5 s) on every run. Set here, before the workers and the test modules, so a plain
+# ``python -m pytest`` runs as ``make pytest`` does.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+sys.dont_write_bytecode = False
+
 PCSC_SKIP = "PC/SC path unavailable: "
 PCSC_GROUP = "pcsc"  # the xdist group of the tests that share the system pcscd
+SCOPE_SECONDS = Path(__file__).with_name("tests") / "scope_seconds.json"
+UNMEASURED_TEST_SECONDS = 0.4  # a test of a unit not in SCOPE_SECONDS: about the mean
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--scope-seconds",
+        metavar="PATH",
+        default=None,
+        help="write the seconds each unit of work took (an xdist group or a module; "
+        "setup, call and teardown) to PATH as JSON: the table conftest.py schedules by",
+    )
+
+
+def scope_of(nodeid: str) -> str:
+    """The unit of work of a test: its xdist group (``...@pcsc``), else its module."""
+    _, at, group = nodeid.rpartition("@")
+    if at and "]" not in group:
+        return group
+    return nodeid.split("::", 1)[0]
+
+
+@functools.cache
+def scope_seconds() -> dict[str, float]:
+    """Measured seconds of each unit of work (empty where the table is missing)."""
+    try:
+        table = json.loads(SCOPE_SECONDS.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): float(v) for k, v in table.items()}
+
+
+def longest_first(workqueue: dict[str, dict[str, bool]]) -> OrderedDict[str, dict[str, bool]]:
+    """The units of work, the longest first (a stable sort: ties keep their order)."""
+    known = scope_seconds()
+
+    def seconds(unit: tuple[str, dict[str, bool]]) -> float:
+        scope, tests = unit
+        return known.get(scope, UNMEASURED_TEST_SECONDS * len(tests))
+
+    return OrderedDict(sorted(workqueue.items(), key=seconds, reverse=True))
+
+
+class ScopeTimer:
+    """Adds up, on the xdist controller, the seconds of each unit of work (``--scope-seconds``)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.seconds: Counter[str] = Counter()
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self.seconds[scope_of(report.nodeid)] += report.duration
+
+    def pytest_sessionfinish(self) -> None:
+        table = {scope: round(s, 1) for scope, s in sorted(self.seconds.items())}
+        self.path.write_text(json.dumps(table, indent=1) + "\n")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    path = config.getoption("--scope-seconds")
+    if path and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(ScopeTimer(Path(path)), "scope-seconds")
 
 
 @functools.cache
@@ -104,17 +181,23 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
     """``--dist loadgroup`` here: a test with an ``xdist_group`` runs on the worker of its
     group; every other test with the rest of its module (as ``--dist loadfile``), so a
-    module's fixtures are built once, not once per worker."""
+    module's fixtures are built once, not once per worker. The units go out longest first
+    (xdist's own order is by number of tests: a module of one 30 s test came last)."""
     if config.getvalue("dist") != "loadgroup":
         return None
     from xdist.scheduler import LoadScopeScheduling
 
     class GroupOrModule(LoadScopeScheduling):  # type: ignore[misc]
+        ordered = False
+
         def _split_scope(self, nodeid: str) -> str:
-            _, at, group = nodeid.rpartition("@")
-            if at and "]" not in group:
-                return group
-            return nodeid.split("::", 1)[0]
+            return scope_of(nodeid)
+
+        def _assign_work_unit(self, node: object) -> None:
+            if not self.ordered:  # the first hand-out: the queue holds every unit
+                self.workqueue = longest_first(self.workqueue)
+                self.ordered = True
+            super()._assign_work_unit(node)
 
     return GroupOrModule(config, log)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import threading
 import time
 from pathlib import Path
 
@@ -116,9 +117,11 @@ def test_recorded_source_blocks_instead_of_dropping() -> None:
 
 
 def test_read_times_out_when_no_frame_comes() -> None:
+    done = threading.Event()
+
     def slow():  # type: ignore[no-untyped-def]
         yield from _numbered(1)
-        time.sleep(5)
+        done.wait(5)  # no second frame while the test reads (nor 5 s at close)
 
     camera = camera_from_frames(slow)
     try:
@@ -126,6 +129,7 @@ def test_read_times_out_when_no_frame_comes() -> None:
         with pytest.raises(DeviceTimeoutError, match="no frame within 0.2 s"):
             camera.read(0.2)
     finally:
+        done.set()
         camera.close()
     with pytest.raises(DeviceGoneError, match="closed"):
         camera.read(0.1)

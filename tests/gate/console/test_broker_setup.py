@@ -55,8 +55,8 @@ class Client:
         self.client.publish(topic, b'{"v": 1}', qos=1).wait_for_publish(10)
 
     def close(self) -> None:
+        self.client.disconnect()  # first: the network loop then ends at once (not after 1 s)
         self.client.loop_stop()
-        self.client.disconnect()
 
 
 @contextlib.contextmanager

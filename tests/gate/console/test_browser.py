@@ -35,6 +35,7 @@ from tests.gate.console.browser import (
     spawn,
     start_console,
     stop,
+    stop_all,
     texts,
     wait_until,
 )
@@ -236,9 +237,7 @@ def test_hall_of_four_lanes_through_mosquitto(driver: Any, tmp_path: Path) -> No
             actual = [t["actual"] for t in summary["travellers"]]
             assert actual == ["REFER_DOCUMENT"] * 3, (n, actual)  # as without any outage
     finally:
-        codes = [stop(lane) for lane in lanes]
-        if console is not None:
-            stop(console)
+        codes = stop_all(lanes + ([console] if console is not None else []))[: len(lanes)]
         broker.close()
     assert codes == [0, 0, 0, 0], [
         (tmp_path / f"lane-{n}.log").read_text()[-800:] for n in range(1, 5)

@@ -34,6 +34,7 @@ from tests.gate.console.browser import (
     spawn,
     start_console,
     stop,
+    stop_all,
     texts,
     wait_until,
 )
@@ -221,9 +222,7 @@ def test_queue_conflict_restart_lost_lane_and_refused_broker(driver: Any, tmp_pa
         wait_until(lambda: "No lane can report" in driver.page_source, 15, "the hall's note")
         shot(driver, shots, "broker-refused")
     finally:
-        for process in (lane, refused, console):
-            if process is not None:
-                stop(process)
+        stop_all([p for p in (lane, refused, console) if p is not None])
         broker.close()
         if auth_broker is not None:
             auth_broker.close()

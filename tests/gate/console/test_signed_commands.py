@@ -75,8 +75,8 @@ class SignedLane:
         return (key or self.key).sign(action, lane)
 
     def close(self) -> None:
+        self.client.disconnect()  # first: the network loop then ends at once (not after 1 s)
         self.client.loop_stop()
-        self.client.disconnect()
         self.reporter.close()
         self.link.close()
         self.audit_log.close()
