@@ -35,7 +35,8 @@ def test_kiosk_soak_reports_the_lane_process(
     # 0 where the lane had already closed its reader when the last sample was taken.
     assert measures["pcscd_sockets"]["after_first"] == 1
     assert measures["pcscd_sockets"]["end"] in (0, 1)
-    assert measures["open_fds"]["end"] == measures["open_fds"]["after_first"]
+    # No descriptor gained (the last sample may catch the lane closing its devices).
+    assert measures["open_fds"]["end"] <= measures["open_fds"]["after_first"]
     assert [s["traveller"] for s in report["samples"]] == list(range(TRAVELLERS + 1))
     assert 0 < report["mrz_to_exit_open_s"]["min"] <= report["mrz_to_exit_open_s"]["median"]
     assert report["stages_ms"]["exit_open"] > 0 and report["stages_ms"]["mrz_to_start"] > 0
