@@ -79,6 +79,10 @@ class ResilientBiometrics:
     def capture(
         self, camera: Camera, clock: Clock, deadline_s: float, scanned: Event | None = None
     ) -> CaptureOutcome:
+        if scanned is not None and not scanned.is_set() and self._inner is None:
+            # A watch of the idle lane does not load the pack (nor log its failure again
+            # every second): the traveller's scan does, as it always did.
+            raise ModelError(f"face models unusable: {self.last_error}")
         return self._get().capture(camera, clock, deadline_s, scanned)
 
     def distance(self, reference: FloatArray, probes: Sequence[FloatArray]) -> float:

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import io
 import itertools
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from gate.audit import AuditLog
+from gate.clock import SimulatedClock
 from gate.errors import ModelError
-from gate.fakes import FakeBiometrics, FakeLane, fake_photo
+from gate.fakes import FakeBiometrics, FakeCamera, FakeLane, fake_photo
 from gate.lane.adapters import AuditLogSink
 from gate.lane.documents import MrzStreamDocuments
 from gate.lane.resilient import ReopeningCamera, ResilientBiometrics
@@ -253,3 +255,21 @@ def test_egate_run_lane_refers_a_garbled_scan_and_keeps_serving(
     decisions = [t.decision for t in parts.audit.records]
     assert decisions == [Decision.REFER_DOCUMENT, Decision.REFER_DOCUMENT]
     assert all("MRZ" in t.detail for t in parts.audit.records)
+
+
+def test_a_watch_of_the_idle_lane_does_not_load_a_broken_pack_the_scan_does() -> None:
+    attempts = {"n": 0}
+
+    def load() -> FakeBiometrics:
+        attempts["n"] += 1
+        raise ModelError("pack file dlib.onnx: sha256 mismatch")
+
+    bio = ResilientBiometrics(load)
+    assert attempts["n"] == 1  # at start-up
+    clock = SimulatedClock()
+    with pytest.raises(ModelError, match="sha256 mismatch"):
+        bio.capture(FakeCamera(clock), clock, 1.0, threading.Event())  # a watch
+    assert attempts["n"] == 1
+    with pytest.raises(ModelError, match="sha256 mismatch"):
+        bio.capture(FakeCamera(clock), clock, 1.0)  # the traveller's
+    assert attempts["n"] == 2
