@@ -73,12 +73,13 @@ class CaptureSettings:
     approach_gap_frames: int = 2
     after_scan_frames: int = 3
     approach_detect_every: int = 3  # an empty lane: a whole-frame detection every 3rd frame
+    approach_embed_every: int = 6  # at most one shot embedded ahead every 6 frames
 
     def __post_init__(self) -> None:
         if self.window_s < 0 or self.timeout_s <= 0 or self.max_fps <= 0:
             raise InputError("capture window_s >= 0, timeout_s > 0 and max_fps > 0 are needed")
         counts = (self.fusion_count, self.multi_face_frames, self.redetect_every)
-        if min(counts) < 1 or self.approach_detect_every < 1:
+        if min(counts) < 1 or min(self.approach_detect_every, self.approach_embed_every) < 1:
             raise InputError(
                 "capture fusion_count, multi_face_frames and redetect_every must be >= 1"
             )
@@ -180,6 +181,7 @@ class CapturePipeline:
         faces_after = 0  # ... that showed the face
         approach = 0  # frames watched before the scan
         misses = 0  # frames in a row without a face
+        embedded_at = -s.approach_embed_every  # the approach frame of the last embedding
         last_index: int | None = None
         window_start: float | None = None
         early: LivenessResult | None = None  # the result that closed the window early
@@ -317,10 +319,13 @@ class CapturePipeline:
                     window_start = taken
             if not shots.kept:  # every shot of the approach slid out of it
                 window_start = None
-            elif watching:  # spare time before the scan: embed a kept shot (one a frame)
+            elif watching and approach - embedded_at >= s.approach_embed_every:
+                # Spare time before the scan: embed the best kept shot not yet embedded
+                # (not every frame: a still face changes its best shots all the time).
                 waiting = next((shot for shot in shots.kept if shot.embedding is None), None)
                 if waiting is not None:
                     waiting.embedding = self._embed(waiting, timings)
+                    embedded_at = approach
 
         if seen == 0:
             return finish("camera_failed", f"no frame from the camera in {budget:g} s")
