@@ -186,10 +186,14 @@ def without_others(
     else:
         whole = blurred(blur_sigma)
     soft = np.asarray(cv2.GaussianBlur(mask, (0, 0), soft_sigma), np.float32)[..., None]
-    region = image[top:bottom, left:right].astype(np.float32)
-    mixed = region * (1 - soft) + whole[top:bottom, left:right] * soft
     out = image.copy()
-    out[top:bottom, left:right] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    spread = reach // 2  # the soft mask is 0 further than this from every box
+    for x0, y0, x1, y1 in boxes:
+        x0, y0 = max(left, x0 - spread), max(top, y0 - spread)
+        x1, y1 = min(right, x1 + spread), min(bottom, y1 + spread)
+        weight = soft[y0 - top : y1 - top, x0 - left : x1 - left]
+        mixed = image[y0:y1, x0:x1].astype(np.float32) * (1 - weight) + whole[y0:y1, x0:x1] * weight
+        out[y0:y1, x0:x1] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
     return out
 
 
