@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 BOUNDARY = "egateframe"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
+SHUTDOWN_POLL_S = 0.05
 
 
 class MjpegServer:
@@ -65,7 +66,7 @@ class MjpegServer:
         self.host = host
         self.port = int(self._httpd.server_address[1])
         self._threads = [
-            threading.Thread(target=self._httpd.serve_forever, name="mjpeg http", daemon=True),
+            threading.Thread(target=self._serve, name="mjpeg http", daemon=True),
             threading.Thread(target=self._produce, name="mjpeg producer", daemon=True),
         ]
         for thread in self._threads:
@@ -88,6 +89,11 @@ class MjpegServer:
                 conn.shutdown(socket.SHUT_RDWR)
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def _serve(self) -> None:
+        # The loop looks for ``close`` between two polls: 0.05 s, not the default 0.5 s
+        # that every close waited out (20 idle wake-ups a second cost nothing measurable).
+        self._httpd.serve_forever(poll_interval=SHUTDOWN_POLL_S)
 
     def __enter__(self) -> MjpegServer:
         return self

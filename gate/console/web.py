@@ -60,6 +60,10 @@ from gate.console.users import Session, User
 from gate.console.wire import NAME
 
 __all__ = ["Console", "create_app"]
+# An event stream looks for the server's stop this often (its shutdown waits for the streams
+# to end) and sends a keep-alive comment after this many quiet polls (10 s).
+STREAM_POLL_S = 0.1
+KEEP_ALIVE_POLLS = 100
 TID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
@@ -330,10 +334,10 @@ async def events(request: Request, session: Session) -> Response:
             quiet = 0
             while not console.stopping() and console.sessions.alive(session.token):
                 try:
-                    update = await asyncio.wait_for(updates.get(), timeout=0.5)
+                    update = await asyncio.wait_for(updates.get(), timeout=STREAM_POLL_S)
                 except asyncio.TimeoutError:
                     quiet += 1
-                    if quiet % 20 == 0:
+                    if quiet % KEEP_ALIVE_POLLS == 0:
                         yield ": keep-alive\n\n"
                     continue
                 yield f"data: {json.dumps(update)}\n\n"

@@ -24,6 +24,10 @@ from gate.screen.fonts import font_path
 from gate.screen.page import CSP, STATIC, shell, static_file
 from gate.screen.screen import Screen
 
+# An event stream looks for the server's stop this often (its shutdown waits for the streams
+# to end) and sends a keep-alive comment after this many quiet polls (10 s).
+STREAM_POLL_S = 0.1
+KEEP_ALIVE_POLLS = 100
 MAX_PENDING_FRAMES = 3  # a slow page skips frames; it never falls behind the lane
 HEADERS = [
     (b"cache-control", b"no-store"),
@@ -89,10 +93,10 @@ async def events(request: Request) -> Response:
             quiet = 0
             while not stopping():
                 try:
-                    name, payload = await asyncio.wait_for(updates.get(), timeout=0.5)
+                    name, payload = await asyncio.wait_for(updates.get(), timeout=STREAM_POLL_S)
                 except asyncio.TimeoutError:
                     quiet += 1
-                    if quiet % 20 == 0:
+                    if quiet % KEEP_ALIVE_POLLS == 0:
                         yield ": keep-alive\n\n"
                     continue
                 yield f"event: {name}\ndata: {json.dumps(payload)}\n\n"

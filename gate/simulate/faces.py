@@ -129,15 +129,23 @@ def _live_cut(image: ImageBGR, faces: Sequence[Face], index: int) -> tuple[Image
     return cut, points - np.array([left, top], dtype=np.float64)
 
 
-def without_others(image: ImageBGR, faces: Sequence[Face], index: int) -> ImageBGR:
+_BLURS_KEPT = 6
+Blurred = Callable[[float], np.ndarray]  # the whole picture blurred with this sigma (float32)
+
+
+def without_others(
+    image: ImageBGR, faces: Sequence[Face], index: int, blurred: Blurred | None = None
+) -> ImageBGR:
     """The picture with every face but ``index`` defocused beyond recognition (a bystander
-    must neither be enrolled nor stand in the lane beside the traveller)."""
+    must neither be enrolled nor stand in the lane beside the traveller). ``blurred`` gives
+    the whole picture blurred (a library blurs each picture once per strength); only the
+    pixels around the other faces are mixed, the rest is ``image`` unchanged."""
     import cv2
 
     if len(faces) < 2:
         return image
     h, w = image.shape[:2]
-    mask = np.zeros((h, w), np.float32)
+    boxes: list[tuple[int, int, int, int]] = []
     widest = 1.0
     for number, face in enumerate(faces):
         if number == index:
@@ -147,18 +155,46 @@ def without_others(image: ImageBGR, faces: Sequence[Face], index: int) -> ImageB
         x0, y0 = max(0, int(box.left - grow)), max(0, int(box.top - grow))
         x1, y1 = min(w, int(box.right + grow)), min(h, int(box.bottom + grow))
         if x1 > x0 and y1 > y0:
-            mask[y0:y1, x0:x1] = 1.0
+            boxes.append((x0, y0, x1, y1))
             widest = max(widest, box.width)
+    if not boxes:
+        return image
+    soft_sigma, blur_sigma = max(1.0, 0.08 * widest), max(2.0, 0.25 * widest)
+    # The soft mask reaches its kernel's radius (OpenCV: 4 sigma for float pictures) beyond
+    # the boxes; cut twice that wide, the region's mask blurs exactly as the whole picture's
+    # would, and every pixel outside it would be mixed with weight 0.
+    reach = 2 * (round(soft_sigma * 8 + 1) | 1) + 4
+    left, top = max(0, min(b[0] for b in boxes) - reach), max(0, min(b[1] for b in boxes) - reach)
+    right, bottom = (
+        min(w, max(b[2] for b in boxes) + reach),
+        min(h, max(b[3] for b in boxes) + reach),
+    )
+    mask = np.zeros((bottom - top, right - left), np.float32)
+    for x0, y0, x1, y1 in boxes:
+        mask[y0 - top : y1 - top, x0 - left : x1 - left] = 1.0
     own = faces[index].detection.box
-    x0, y0 = max(0, int(own.left)), max(0, int(own.top))
-    x1, y1 = min(w, math.ceil(own.right)), min(h, math.ceil(own.bottom))
+    x0, y0 = max(0, int(own.left) - left), max(0, int(own.top) - top)
+    x1, y1 = (
+        max(0, min(w, math.ceil(own.right)) - left),
+        max(0, min(h, math.ceil(own.bottom)) - top),
+    )
     mask[y0:y1, x0:x1] = 0.0  # the traveller's own face stays whole
     if not mask.any():
         return image
-    soft = np.asarray(cv2.GaussianBlur(mask, (0, 0), max(1.0, 0.08 * widest)), np.float32)
-    blurred = cv2.GaussianBlur(image.astype(np.float32), (0, 0), max(2.0, 0.25 * widest))
-    out = image.astype(np.float32) * (1 - soft[..., None]) + blurred * soft[..., None]
-    return np.ascontiguousarray(np.clip(out + 0.5, 0, 255).astype(np.uint8))
+    if blurred is None:
+        whole = cv2.GaussianBlur(image.astype(np.float32), (0, 0), blur_sigma)
+    else:
+        whole = blurred(blur_sigma)
+    soft = np.asarray(cv2.GaussianBlur(mask, (0, 0), soft_sigma), np.float32)[..., None]
+    out = image.copy()
+    spread = reach // 2  # the soft mask is 0 further than this from every box
+    for x0, y0, x1, y1 in boxes:
+        x0, y0 = max(left, x0 - spread), max(top, y0 - spread)
+        x1, y1 = min(right, x1 + spread), min(bottom, y1 + spread)
+        weight = soft[y0 - top : y1 - top, x0 - left : x1 - left]
+        mixed = image[y0:y1, x0:x1].astype(np.float32) * (1 - weight) + whole[y0:y1, x0:x1] * weight
+        out[y0:y1, x0:x1] = np.clip(mixed + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 @dataclass(frozen=True)
@@ -181,6 +217,7 @@ class PhotoLibrary:
         self._portraits: dict[str, ImageBGR] = {}
         self._chips: dict[str, ImageBGR] = {}
         self._live: dict[str, tuple[ImageBGR, np.ndarray]] = {}
+        self._blurred: dict[tuple[int, float], tuple[ImageBGR, np.ndarray]] = {}
 
     def _faces_of(self, key: str, path: Path) -> _Picture:
         """The picture and its faces; a small picture is padded and enlarged for the
@@ -207,7 +244,7 @@ class PhotoLibrary:
         if name in self._portraits:
             return self._portraits[name]
         picture, index = self._face(name)
-        image = without_others(picture.image, picture.faces, index)
+        image = without_others(picture.image, picture.faces, index, self._blur_of(picture.image))
         self._portraits[name] = to_portrait(image, picture.faces[index])
         return self._portraits[name]
 
@@ -215,7 +252,9 @@ class PhotoLibrary:
         """The passport's photo (DG2): the face aligned on ``CHIP_SIZE``'s template."""
         if name not in self._chips:
             picture, index = self._face(name)
-            image = without_others(picture.image, picture.faces, index)
+            image = without_others(
+                picture.image, picture.faces, index, self._blur_of(picture.image)
+            )
             self._chips[name] = to_portrait(image, picture.faces[index], chip=True)
         return self._chips[name]
 
@@ -224,9 +263,25 @@ class PhotoLibrary:
         if name not in self._live:
             picture, index = self._face(name)
             faces = [_unscaled(face, picture.pad, picture.scale) for face in picture.faces]
-            image = without_others(picture.original, faces, index)
+            image = without_others(picture.original, faces, index, self._blur_of(picture.original))
             self._live[name] = _live_cut(image, faces, index)
         return self._live[name]
+
+    def _blur_of(self, image: ImageBGR) -> Blurred:
+        """``image`` blurred whole, once per strength (the faces of one group photo are hidden
+        with the same blur for each traveller cut from it)."""
+        import cv2
+
+        def blurred(sigma: float) -> np.ndarray:
+            key = (id(image), sigma)  # the entry holds the image: its id stays its own
+            if key not in self._blurred:
+                if len(self._blurred) >= _BLURS_KEPT:  # a data set's photos: the latest only
+                    del self._blurred[next(iter(self._blurred))]
+                whole = cv2.GaussianBlur(image.astype(np.float32), (0, 0), sigma)
+                self._blurred[key] = (image, whole)
+            return self._blurred[key][1]
+
+        return blurred
 
     def _face(self, name: str) -> tuple[_Picture, int]:
         """The picture, its faces (left to right) and the chosen one: the INDEX-th of a

@@ -13,7 +13,7 @@ import collections
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 import numpy as np
 
@@ -41,6 +41,39 @@ def empty_lane(size: tuple[int, int] = (640, 480)) -> ImageBGR:
     return out
 
 
+class RenderedOnDemand(Sequence[ImageBGR]):
+    """A scene's ``count`` pictures, each taken from ``images`` (a renderer that draws them
+    in order) when first asked for: the gate decides after about a dozen of a traveller's 30
+    frames, and the rest are never drawn. The same pictures as ``list(images)``."""
+
+    def __init__(self, images: Iterator[ImageBGR], count: int) -> None:
+        self._images = images
+        self._count = count
+        self._done: list[ImageBGR] = []
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return self._count
+
+    @overload
+    def __getitem__(self, index: int) -> ImageBGR: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[ImageBGR]: ...
+
+    def __getitem__(self, index: int | slice) -> ImageBGR | Sequence[ImageBGR]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._count))]
+        if index < 0:
+            index += self._count
+        if not 0 <= index < self._count:
+            raise IndexError(f"frame {index} of a scene of {self._count}")
+        with self._lock:
+            while len(self._done) <= index:
+                self._done.append(next(self._images))
+            return self._done[index]
+
+
 class SceneFeed:
     """An endless picture source whose content the runner switches per traveller.
 
@@ -66,7 +99,7 @@ class SceneFeed:
 
     def show(self, frames: Sequence[ImageBGR]) -> None:
         with self._lock:
-            self._frames = tuple(frames)
+            self._frames = frames if isinstance(frames, RenderedOnDemand) else tuple(frames)
             self._generation += 1
             self._consumed = 0
             self._lock.notify_all()

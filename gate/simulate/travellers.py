@@ -9,6 +9,7 @@ of the camera. ``gate.simulate.runner`` puts each one through the lane.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -160,9 +161,11 @@ class Travellers:
         rng = np.random.default_rng(seed)
         return degrade(rendered.image, rng, reader_view(rng))
 
-    def scene_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
+    def scene_frames(self, index: int, spec: TravellerSpec) -> Sequence[Any]:
         """What the camera shows while the traveller stands in the lane (under the
-        scenario's capture conditions, if it names them)."""
+        scenario's capture conditions, if it names them). A rendered scene's pictures are
+        drawn as the camera comes to them (the first one now: a scene that cannot be drawn
+        fails here, for this traveller)."""
         if spec.approach is not None:  # a captured approach the user brought
             from gate.simulate.approaches import load_approach
 
@@ -180,7 +183,11 @@ class Travellers:
             frames=self.frames,
             conditions=self.conditions,
         )
-        return list(scene.images())
+        from gate.simulate.lane import RenderedOnDemand
+
+        frames = RenderedOnDemand(scene.images(), scene.frames)
+        frames[0]  # the first picture now: a scene that cannot be drawn fails here
+        return frames
 
     def still_frames(self, index: int, spec: TravellerSpec) -> list[Any]:
         """A traveller who holds perfectly still at the camera, as a kiosk asks: one
