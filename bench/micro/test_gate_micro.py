@@ -89,7 +89,8 @@ def real_lane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
     config = GateConfig(
         reader=ReaderConfig(trust_store=tmp / "pki"),
         turnstile=TurnstileConfig(address=emulator.address),
-        timeouts=TimeoutsConfig(exit_open_s=2.0, passage_s=2.0),
+        # Generous: on a loaded machine the emulator thread may be starved for a while.
+        timeouts=TimeoutsConfig(exit_open_s=10.0, passage_s=10.0),
         audit=AuditConfig(path=tmp / "audit.db"),
     )
     # The real turnstile driver, ICAO reader and audit log, opened from the config.
