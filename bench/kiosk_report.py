@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import statistics
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,17 +43,24 @@ STAGE_ORDER = (
 )
 
 
+def _accepted_stages(
+    results: list[dict[str, Any]], written_at: list[float]
+) -> Iterator[dict[str, float]]:
+    """Each accepted traveller's ``stage_ms``, with ``mrz_to_start`` added."""
+    for row, written in zip(results, written_at, strict=False):
+        if row["outcome"] == "ACCEPT":
+            stages = {str(k): float(v) for k, v in json.loads(str(row["stage_ms"])).items()}
+            stages["mrz_to_start"] = (float(str(row["started_at"])) - written) * 1000.0
+            yield stages
+
+
 def stage_breakdown(results: list[dict[str, Any]], written_at: list[float]) -> dict[str, float]:
     """Median milliseconds of each stage of the accepted travellers (the lane's own
     ``stage_ms``), plus ``mrz_to_start``: from the MRZ written to the transaction started
     (the idle lane noticing the scan and asking its devices). Results follow the MRZ lines
     in order: one traveller at a time."""
     per_stage: dict[str, list[float]] = {}
-    for row, written in zip(results, written_at, strict=False):
-        if row["outcome"] != "ACCEPT":
-            continue
-        stages = {str(k): float(v) for k, v in json.loads(str(row["stage_ms"])).items()}
-        stages["mrz_to_start"] = (float(str(row["started_at"])) - written) * 1000.0
+    for stages in _accepted_stages(results, written_at):
         for name, value in stages.items():
             per_stage.setdefault(name, []).append(value)
     return {name: round(statistics.median(v), 1) for name, v in sorted(per_stage.items())}
@@ -73,11 +81,7 @@ TIMELINE = (
 def kiosk_timeline(results: list[dict[str, Any]], written_at: list[float]) -> dict[str, float]:
     """The median of each milestone (``TIMELINE``) over the accepted travellers."""
     per: dict[str, list[float]] = {}
-    for row, written in zip(results, written_at, strict=False):
-        if row["outcome"] != "ACCEPT":
-            continue
-        stages = {str(k): float(v) for k, v in json.loads(str(row["stage_ms"])).items()}
-        stages["mrz_to_start"] = (float(str(row["started_at"])) - written) * 1000.0
+    for stages in _accepted_stages(results, written_at):
         for name, parts in TIMELINE:
             keys = [part.lstrip("-") for part in parts]
             if all(key in stages for key in keys):

@@ -118,12 +118,17 @@ def test_off_the_capture_runs_when_asked_in_the_callers_thread_on_the_lanes_came
     assert seen == [(threading.current_thread(), camera)]
 
 
-def test_a_lane_with_capture_ahead_keeps_its_states_and_decisions() -> None:
+@pytest.mark.parametrize("watch", [False, True])
+def test_a_lane_with_capture_ahead_keeps_its_states_and_decisions(watch: bool) -> None:
     lane = FakeLane()
     states: list[State] = []
     ctl = lane.build(observers=(lambda e: states.append(e.state) if e.kind == "state" else None,))
     ctl.capture_ahead.enabled = True
+    ctl.capture_ahead.watch_approach = watch
     ctl.start()
+    if watch:
+        assert ctl.serve_one(0.01) is None  # idle: the approach is watched
+        assert ctl.capture_ahead.running
     lane.traveller("genuine")
     genuine = ctl.serve_one(0.1)
     lane.traveller("expired")
@@ -132,6 +137,7 @@ def test_a_lane_with_capture_ahead_keeps_its_states_and_decisions() -> None:
     assert expired is not None and expired.decision is Decision.REFER_DOCUMENT
     assert states[1:5] == [State.DOCUMENT, State.CAPTURE, State.VERIFY, State.EXIT_OPEN]
     assert not ctl.capture_ahead.running  # the referred traveller's capture was ended
+    ctl.close()
 
 
 class HeldPipeline:
@@ -259,22 +265,3 @@ def test_no_watch_unless_asked() -> None:
         ahead.watch(watch, EndlessCamera(), now=0.0)
         assert not ahead.running
     assert started == []
-
-
-def test_a_lane_watching_its_approach_keeps_its_states_and_decisions() -> None:
-    lane = FakeLane()
-    states: list[State] = []
-    ctl = lane.build(observers=(lambda e: states.append(e.state) if e.kind == "state" else None,))
-    ctl.capture_ahead.enabled = ctl.capture_ahead.watch_approach = True
-    ctl.start()
-    assert ctl.serve_one(0.01) is None  # idle: the approach is watched
-    assert ctl.capture_ahead.running
-    lane.traveller("genuine")
-    genuine = ctl.serve_one(0.1)
-    lane.traveller("expired")
-    expired = ctl.serve_one(0.1)
-    assert genuine is not None and genuine.decision is Decision.ACCEPT
-    assert expired is not None and expired.decision is Decision.REFER_DOCUMENT
-    assert states[1:5] == [State.DOCUMENT, State.CAPTURE, State.VERIFY, State.EXIT_OPEN]
-    ctl.close()
-    assert not ctl.capture_ahead.running
