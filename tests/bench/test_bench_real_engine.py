@@ -157,7 +157,7 @@ def test_throughput_of_one_accelerated_traveller(
             "--travellers",
             "1",
             "--speed",
-            "20",
+            "4",
             "--no-pcsc",
             "--report",
             str(tmp_path),
@@ -166,7 +166,7 @@ def test_throughput_of_one_accelerated_traveller(
     assert code == EXIT_OK, capsys.readouterr().err
     report = json.loads((tmp_path / "throughput.json").read_text())
     run = report["runs"][0]
-    assert run["travellers"] == 1 and run["speed"] == 20
+    assert run["travellers"] == 1 and run["speed"] == 4
     assert sum(run["decisions"].values()) == 1
     assert run["travellers_per_hour"] > 0 and run["cpu_s"] > 0
     assert run["camera"]["frames_captured"] > 0
