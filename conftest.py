@@ -9,8 +9,8 @@ namespaces (``tests.drivers.chip.isolated``: it may kill or limit that pcscd) is
 A test that uses the PC/SC path where it is there and reads the chips in process where it is
 not asks for the ``pcsc_path`` fixture. Nothing else hand-writes these checks.
 
-Under pytest-xdist (``make test`` runs ``-n 3 --dist loadgroup`` on 2 cores) every test that may use the
-one shared pcscd and its vpcd readers (the ``pcsc`` marker, the ``pcscd`` or ``pcsc_path``
+Under pytest-xdist (``make test``: ``-n 3 --dist loadgroup`` on 2 cores) every test that may use
+the one shared pcscd and its vpcd readers (the ``pcsc`` marker, the ``pcscd`` or ``pcsc_path``
 fixture) runs in one group, on one worker, one at a time; every other test runs with the rest
 of its module, so a module's fixtures are built once. The longest units of work (the group,
 the modules) are handed out first, as measured in ``tests/scope_seconds.json``: a long module
