@@ -19,8 +19,10 @@ installed and see the dataset's files at the same paths.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
+import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -101,7 +103,11 @@ def ray_session(address: str | None, workers: int) -> Iterator[Any]:
         where = "a local Ray" if address is None else f"the Ray cluster at {address}"
         raise GateError(f"cannot start {where}: {exc}") from exc
     try:
-        yield ray
+        # Ray's driver prints what its raylet reports (a worker that died and was restarted)
+        # on stdout, log_to_driver or not: the command's own output there (``--json -``)
+        # must stay the report, so anything printed during the session goes to stderr.
+        with contextlib.redirect_stdout(sys.stderr):
+            yield ray
     finally:
         ray.shutdown()
 
