@@ -67,8 +67,8 @@ class CaptureSettings:
     # Watching the approach (a kiosk lane, ``scanned`` given): before the scan the window
     # slides over the last approach_keep_s; approach_gap_frames frames in a row without a
     # face (or a second face) forget it all: whoever was seen has gone. After the scan the
-    # window closes no sooner than after_scan_frames frames of the face, and the best
-    # shot taken after the scan is always one of the fused shots.
+    # window closes no sooner than after_scan_frames frames of the face, and most of the
+    # fused shots (2 of 3) are taken after the scan.
     approach_keep_s: float = 2.0
     approach_gap_frames: int = 2
     after_scan_frames: int = 3
@@ -100,7 +100,7 @@ class CaptureResult:
     best_image: ImageBGR | None = field(default=None, repr=False)  # the frame of best_faces[0]
 
 
-@dataclass
+@dataclass(eq=False)  # a shot is itself: ``in`` compares identities, not pictures
 class _Shot:
     score: float
     image: ImageBGR
@@ -112,40 +112,47 @@ class _Shot:
 
 
 class _BestShots:
-    """The ``count`` best-scoring shots; ``forget_before`` drops shots older than a time
-    (an approach window slides); ``best_after_scan`` is the best shot taken after the scan,
-    always fused (the decision rests on a face seen once the document was on the reader)."""
+    """The ``count`` best-scoring shots (``kept``), and the ``count`` best taken after the
+    scan (``after``); ``forget_before`` drops shots older than a time (an approach window
+    slides). The fused shots are mostly from after the scan: the median of their distances
+    rests on the face seen once the document was on the reader, not on whoever stood at the
+    camera before it."""
 
     def __init__(self, count: int) -> None:
         self.count = count
         self.kept: list[_Shot] = []
-        self.best_after_scan: _Shot | None = None
+        self.after: list[_Shot] = []
+
+    @property
+    def best_after_scan(self) -> _Shot | None:
+        return self.after[0] if self.after else None
+
+    @property
+    def after_needed(self) -> int:
+        """How many shots from after the scan the fused shots need: a majority of them,
+        or every kept shot if there are fewer (a capture that did not watch an approach
+        took all of its shots after the scan)."""
+        return min(self.count // 2 + 1, len(self.kept))
 
     def add(self, shot: _Shot) -> None:
-        if shot.after_scan and (
-            self.best_after_scan is None or shot.score > self.best_after_scan.score
-        ):
-            self.best_after_scan = shot
-        self.kept.append(shot)
-        self.kept.sort(key=lambda kept: kept.score, reverse=True)
-        del self.kept[self.count :]
+        for best in (self.kept, *([self.after] if shot.after_scan else [])):
+            best.append(shot)
+            best.sort(key=lambda kept: kept.score, reverse=True)
+            del best[self.count :]
 
     def forget_before(self, time: float) -> None:
         self.kept = [shot for shot in self.kept if shot.at >= time]
 
     def clear(self) -> None:
         self.kept.clear()
-        self.best_after_scan = None
+        self.after.clear()
 
     def fused(self) -> list[_Shot]:
-        """The shots to embed, best first: the kept ones, with the best shot after the scan
-        in place of the weakest when none of them is from after the scan."""
-        shots = list(self.kept)
-        after = self.best_after_scan
-        if after is not None and not any(shot.after_scan for shot in shots):
-            shots = [*shots[: self.count - 1], after]
-            shots.sort(key=lambda kept: kept.score, reverse=True)
-        return shots
+        """The shots to embed, best first: the best ones after the scan, as many as
+        ``after_needed``, then the best of the rest."""
+        chosen = self.after[: self.after_needed]
+        chosen += [shot for shot in self.kept if shot not in chosen][: self.count - len(chosen)]
+        return sorted(chosen, key=lambda shot: shot.score, reverse=True)
 
 
 class CapturePipeline:
@@ -226,7 +233,9 @@ class CapturePipeline:
                 watching = False  # the traveller's own time starts now
                 start, total_start = now(), time.perf_counter()
                 timings.clear()
-            closable = faces_after >= s.after_scan_frames and shots.best_after_scan is not None
+            closable = faces_after >= s.after_scan_frames and 0 < shots.after_needed <= len(
+                shots.after
+            )
             if not watching and closable:
                 window_over = window_start is not None and t() - window_start >= s.window_s
                 if window_over and liveness.frames >= enough_frames:

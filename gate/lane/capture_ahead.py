@@ -21,7 +21,7 @@ is tracked, its quality measured, its liveness frames gathered over a sliding wi
 all of it forgotten as soon as no face (or a second one) is seen. The scan (``start``)
 tells that capture the traveller's transaction has begun (``Scan``); from then on it is the
 ordinary capture, with its own deadline, which closes no sooner than a few frames after the
-scan, and always fuses a shot taken after it (``gate.capture.pipeline``). So a traveller
+scan, and fuses mostly shots taken after it (``gate.capture.pipeline``). So a traveller
 who stood at the camera while opening the passport does not wait for a liveness window
 that their approach already filled. Nothing seen before the scan leaves the process.
 

@@ -155,7 +155,7 @@ def _shot(score: float, at: float, after_scan: bool) -> _Shot:
     return _Shot(score, np.zeros((2, 2, 3), np.uint8), face, quality, at, after_scan)
 
 
-def test_the_best_shot_after_the_scan_is_always_fused() -> None:
+def test_most_fused_shots_are_from_after_the_scan() -> None:
     shots = _BestShots(3)
     for score, at in ((0.9, 1.0), (0.8, 1.1), (0.7, 1.2)):
         shots.add(_shot(score, at, after_scan=False))
@@ -164,6 +164,11 @@ def test_the_best_shot_after_the_scan_is_always_fused() -> None:
     assert after not in shots.kept  # not among the three best ...
     fused = shots.fused()
     assert [s.score for s in fused] == [0.9, 0.8, 0.5] and after in fused  # ... but fused
+    second = _shot(0.4, 2.1, after_scan=True)
+    shots.add(second)
+    # Two of the three fused shots from after the scan: the median of their distances is
+    # the face at the gate's, whoever stood at the camera before the scan.
+    assert shots.fused() == [shots.kept[0], after, second]
     shots.forget_before(1.15)
     assert [s.score for s in shots.kept] == [0.7]
 
